@@ -1,0 +1,402 @@
+package broker
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// FlushDiskType and BrokerRole use RocketMQ's own spellings so that an
+// existing broker.conf works unchanged.
+const (
+	AsyncFlush = "ASYNC_FLUSH"
+	SyncFlush  = "SYNC_FLUSH"
+
+	RoleAsyncMaster = "ASYNC_MASTER"
+	RoleSyncMaster  = "SYNC_MASTER"
+	RoleSlave       = "SLAVE"
+)
+
+// DefaultDelayLevels is RocketMQ's default messageDelayLevel table.
+const DefaultDelayLevels = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
+
+// ErrInvalidConfig is wrapped by every configuration validation error.
+var ErrInvalidConfig = errors.New("broker: invalid configuration")
+
+// Config is the broker configuration. Field comments give the broker.conf
+// key and the default, which match Apache RocketMQ's unless noted.
+type Config struct {
+	BrokerClusterName string // brokerClusterName, "DefaultCluster"
+	BrokerName        string // brokerName, "broker-a" (upstream: the host name)
+	BrokerID          int64  // brokerId, 0 = master
+	NamesrvAddr       string // namesrvAddr, "host:port;host:port", "" = register nowhere
+	ListenPort        int    // listenPort, 10911
+	BrokerIP1         string // brokerIP1, advertised address; "" = first non-loopback IPv4 (127.0.0.1 if none)
+	ListenHost        string // listenHost (rocketgo), bind address; "" = all interfaces
+
+	StorePathRootDir string // storePathRootDir, "$HOME/store"
+	FlushDiskType    string // flushDiskType, ASYNC_FLUSH
+	BrokerRole       string // brokerRole, ASYNC_MASTER
+
+	AutoCreateTopicEnable       bool // autoCreateTopicEnable, true
+	AutoCreateSubscriptionGroup bool // autoCreateSubscriptionGroup, true
+	DefaultTopicQueueNums       int  // defaultTopicQueueNums, 8
+	BrokerPermission            int  // brokerPermission, 6 (read|write)
+	ClusterTopicEnable          bool // clusterTopicEnable, true
+	BrokerTopicEnable           bool // brokerTopicEnable, true
+
+	MaxMessageSize    int    // maxMessageSize, 4 MiB
+	MessageDelayLevel string // messageDelayLevel, DefaultDelayLevels
+
+	MappedFileSizeCommitLog    int64 // mappedFileSizeCommitLog, 1 GiB
+	MappedFileSizeConsumeQueue int64 // mappedFileSizeConsumeQueue, 300,000 × 20 bytes
+	FlushIntervalCommitLog     time.Duration
+	SyncFlushTimeout           time.Duration
+	MaxHashSlotNum             int // maxHashSlotNum, 5,000,000
+	MaxIndexNum                int // maxIndexNum, 20,000,000
+
+	FileReservedTime      time.Duration // fileReservedTime (hours in the file), 72 h
+	DeleteWhen            int           // deleteWhen (hour of day, "04"), 4
+	DiskMaxUsedSpaceRatio int           // diskMaxUsedSpaceRatio (percent), 75
+
+	LongPollingEnable     bool          // longPollingEnable, true
+	ShortPollingTimeMills time.Duration // shortPollingTimeMills, 1 s
+
+	RegisterNameServerPeriod    time.Duration // registerNameServerPeriod, 30 s (clamped 10–60 s upstream; not clamped here so tests can shorten it)
+	FlushConsumerOffsetInterval time.Duration // flushConsumerOffsetInterval, 5 s
+	ChannelExpiredTimeout       time.Duration // channelExpiredTimeout (rocketgo key), 120 s
+
+	TransactionTimeOut       time.Duration // transactionTimeOut, 6 s
+	TransactionCheckMax      int           // transactionCheckMax, 15
+	TransactionCheckInterval time.Duration // transactionCheckInterval, 60 s
+
+	EnablePropertyFilter bool // enablePropertyFilter, false
+}
+
+// DefaultConfig returns the configuration an unconfigured broker runs with.
+func DefaultConfig() Config {
+	root := "store"
+	if home, err := os.UserHomeDir(); err == nil {
+		root = filepath.Join(home, "store")
+	}
+	return Config{
+		BrokerClusterName:           "DefaultCluster",
+		BrokerName:                  "broker-a",
+		ListenPort:                  10911,
+		StorePathRootDir:            root,
+		FlushDiskType:               AsyncFlush,
+		BrokerRole:                  RoleAsyncMaster,
+		AutoCreateTopicEnable:       true,
+		AutoCreateSubscriptionGroup: true,
+		DefaultTopicQueueNums:       8,
+		BrokerPermission:            PermRead | PermWrite,
+		ClusterTopicEnable:          true,
+		BrokerTopicEnable:           true,
+		MaxMessageSize:              4 << 20,
+		MessageDelayLevel:           DefaultDelayLevels,
+		MappedFileSizeCommitLog:     1 << 30,
+		MappedFileSizeConsumeQueue:  300_000 * 20,
+		FlushIntervalCommitLog:      500 * time.Millisecond,
+		SyncFlushTimeout:            5 * time.Second,
+		MaxHashSlotNum:              5_000_000,
+		MaxIndexNum:                 20_000_000,
+		FileReservedTime:            72 * time.Hour,
+		DeleteWhen:                  4,
+		DiskMaxUsedSpaceRatio:       75,
+		LongPollingEnable:           true,
+		ShortPollingTimeMills:       time.Second,
+		RegisterNameServerPeriod:    30 * time.Second,
+		FlushConsumerOffsetInterval: 5 * time.Second,
+		ChannelExpiredTimeout:       120 * time.Second,
+		TransactionTimeOut:          6 * time.Second,
+		TransactionCheckMax:         15,
+		TransactionCheckInterval:    60 * time.Second,
+	}
+}
+
+// configKey binds one broker.conf key to its field. Durations are written in
+// the unit upstream uses for that key (milliseconds or hours).
+type configKey struct {
+	name string
+	set  func(c *Config, v string) error
+	get  func(c *Config) string
+}
+
+func stringKey(name string, f func(*Config) *string) configKey {
+	return configKey{name,
+		func(c *Config, v string) error { *f(c) = v; return nil },
+		func(c *Config) string { return *f(c) }}
+}
+
+func intKey(name string, f func(*Config) *int) configKey {
+	return configKey{name,
+		func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			*f(c) = n
+			return err
+		},
+		func(c *Config) string { return strconv.Itoa(*f(c)) }}
+}
+
+func int64Key(name string, f func(*Config) *int64) configKey {
+	return configKey{name,
+		func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			*f(c) = n
+			return err
+		},
+		func(c *Config) string { return strconv.FormatInt(*f(c), 10) }}
+}
+
+func boolKey(name string, f func(*Config) *bool) configKey {
+	return configKey{name,
+		func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			*f(c) = b
+			return err
+		},
+		func(c *Config) string { return strconv.FormatBool(*f(c)) }}
+}
+
+func durationKey(name string, unit time.Duration, f func(*Config) *time.Duration) configKey {
+	return configKey{name,
+		func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			*f(c) = time.Duration(n) * unit
+			return err
+		},
+		func(c *Config) string { return strconv.FormatInt(int64(*f(c)/unit), 10) }}
+}
+
+// configKeys is built per call so that no mutable table lives at package level.
+func configKeys() []configKey {
+	return []configKey{
+		stringKey("brokerClusterName", func(c *Config) *string { return &c.BrokerClusterName }),
+		stringKey("brokerName", func(c *Config) *string { return &c.BrokerName }),
+		int64Key("brokerId", func(c *Config) *int64 { return &c.BrokerID }),
+		stringKey("namesrvAddr", func(c *Config) *string { return &c.NamesrvAddr }),
+		intKey("listenPort", func(c *Config) *int { return &c.ListenPort }),
+		stringKey("brokerIP1", func(c *Config) *string { return &c.BrokerIP1 }),
+		stringKey("listenHost", func(c *Config) *string { return &c.ListenHost }),
+		stringKey("storePathRootDir", func(c *Config) *string { return &c.StorePathRootDir }),
+		stringKey("flushDiskType", func(c *Config) *string { return &c.FlushDiskType }),
+		stringKey("brokerRole", func(c *Config) *string { return &c.BrokerRole }),
+		boolKey("autoCreateTopicEnable", func(c *Config) *bool { return &c.AutoCreateTopicEnable }),
+		boolKey("autoCreateSubscriptionGroup", func(c *Config) *bool { return &c.AutoCreateSubscriptionGroup }),
+		intKey("defaultTopicQueueNums", func(c *Config) *int { return &c.DefaultTopicQueueNums }),
+		intKey("brokerPermission", func(c *Config) *int { return &c.BrokerPermission }),
+		boolKey("clusterTopicEnable", func(c *Config) *bool { return &c.ClusterTopicEnable }),
+		boolKey("brokerTopicEnable", func(c *Config) *bool { return &c.BrokerTopicEnable }),
+		intKey("maxMessageSize", func(c *Config) *int { return &c.MaxMessageSize }),
+		stringKey("messageDelayLevel", func(c *Config) *string { return &c.MessageDelayLevel }),
+		int64Key("mappedFileSizeCommitLog", func(c *Config) *int64 { return &c.MappedFileSizeCommitLog }),
+		int64Key("mappedFileSizeConsumeQueue", func(c *Config) *int64 { return &c.MappedFileSizeConsumeQueue }),
+		durationKey("flushIntervalCommitLog", time.Millisecond, func(c *Config) *time.Duration { return &c.FlushIntervalCommitLog }),
+		durationKey("syncFlushTimeout", time.Millisecond, func(c *Config) *time.Duration { return &c.SyncFlushTimeout }),
+		intKey("maxHashSlotNum", func(c *Config) *int { return &c.MaxHashSlotNum }),
+		intKey("maxIndexNum", func(c *Config) *int { return &c.MaxIndexNum }),
+		durationKey("fileReservedTime", time.Hour, func(c *Config) *time.Duration { return &c.FileReservedTime }),
+		{"deleteWhen",
+			func(c *Config, v string) error {
+				// Upstream allows several hours separated by ';'; we take the first.
+				first, _, _ := strings.Cut(v, ";")
+				n, err := strconv.Atoi(strings.TrimSpace(first))
+				c.DeleteWhen = n
+				return err
+			},
+			func(c *Config) string { return fmt.Sprintf("%02d", c.DeleteWhen) }},
+		intKey("diskMaxUsedSpaceRatio", func(c *Config) *int { return &c.DiskMaxUsedSpaceRatio }),
+		boolKey("longPollingEnable", func(c *Config) *bool { return &c.LongPollingEnable }),
+		durationKey("shortPollingTimeMills", time.Millisecond, func(c *Config) *time.Duration { return &c.ShortPollingTimeMills }),
+		durationKey("registerNameServerPeriod", time.Millisecond, func(c *Config) *time.Duration { return &c.RegisterNameServerPeriod }),
+		durationKey("flushConsumerOffsetInterval", time.Millisecond, func(c *Config) *time.Duration { return &c.FlushConsumerOffsetInterval }),
+		durationKey("channelExpiredTimeout", time.Millisecond, func(c *Config) *time.Duration { return &c.ChannelExpiredTimeout }),
+		durationKey("transactionTimeOut", time.Millisecond, func(c *Config) *time.Duration { return &c.TransactionTimeOut }),
+		intKey("transactionCheckMax", func(c *Config) *int { return &c.TransactionCheckMax }),
+		durationKey("transactionCheckInterval", time.Millisecond, func(c *Config) *time.Duration { return &c.TransactionCheckInterval }),
+		boolKey("enablePropertyFilter", func(c *Config) *bool { return &c.EnablePropertyFilter }),
+	}
+}
+
+// Set assigns one broker.conf key. It reports whether the key is known;
+// a known key with a malformed value yields an error wrapping
+// ErrInvalidConfig.
+func (c *Config) Set(key, value string) (known bool, err error) {
+	for _, k := range configKeys() {
+		if k.name == key {
+			if err := k.set(c, strings.TrimSpace(value)); err != nil {
+				return true, fmt.Errorf("%w: %s=%q: %v", ErrInvalidConfig, key, value, err)
+			}
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Get returns the broker.conf spelling of a key's current value.
+func (c *Config) Get(key string) (string, bool) {
+	for _, k := range configKeys() {
+		if k.name == key {
+			return k.get(c), true
+		}
+	}
+	return "", false
+}
+
+// Load reads broker.conf-style "key=value" lines into c. Blank lines and
+// lines starting with '#' or '!' are skipped, as Java properties files do.
+// Unknown keys are returned so the caller can warn about them; they are not
+// an error, because upstream files carry many keys rocketgo has no use for.
+func (c *Config) Load(r io.Reader) (unknown []string, err error) {
+	sc := bufio.NewScanner(r)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || text[0] == '#' || text[0] == '!' {
+			continue
+		}
+		key, value, ok := strings.Cut(text, "=")
+		if !ok {
+			key, value, ok = strings.Cut(text, ":")
+		}
+		if !ok {
+			return unknown, fmt.Errorf("%w: line %d: %q is not key=value", ErrInvalidConfig, line, text)
+		}
+		key = strings.TrimSpace(key)
+		known, err := c.Set(key, value)
+		if err != nil {
+			return unknown, fmt.Errorf("line %d: %w", line, err)
+		}
+		if !known {
+			unknown = append(unknown, key)
+		}
+	}
+	return unknown, sc.Err()
+}
+
+// LoadFile is Load on a named file.
+func (c *Config) LoadFile(path string) (unknown []string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return c.Load(f)
+}
+
+// Validate checks the configuration as a whole. It is called before the
+// broker starts so that a bad file fails at start with a clear message.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...))
+	}
+	if c.BrokerClusterName == "" {
+		bad("brokerClusterName is empty")
+	}
+	if err := ValidateTopicName(c.BrokerName); c.BrokerName == "" || err != nil {
+		bad("brokerName %q must be non-empty and use only [A-Za-z0-9%%_|-]", c.BrokerName)
+	}
+	if c.BrokerID < 0 {
+		bad("brokerId %d is negative", c.BrokerID)
+	}
+	if c.ListenPort < 0 || c.ListenPort > 65535 {
+		bad("listenPort %d out of range", c.ListenPort)
+	}
+	if c.StorePathRootDir == "" {
+		bad("storePathRootDir is empty")
+	}
+	if c.FlushDiskType != AsyncFlush && c.FlushDiskType != SyncFlush {
+		bad("flushDiskType %q must be %s or %s", c.FlushDiskType, AsyncFlush, SyncFlush)
+	}
+	switch c.BrokerRole {
+	case RoleAsyncMaster, RoleSyncMaster:
+		if c.BrokerID != 0 {
+			bad("brokerRole %s needs brokerId 0, got %d", c.BrokerRole, c.BrokerID)
+		}
+	case RoleSlave:
+		if c.BrokerID == 0 {
+			bad("brokerRole SLAVE needs a brokerId above 0")
+		}
+	default:
+		bad("brokerRole %q must be ASYNC_MASTER, SYNC_MASTER or SLAVE", c.BrokerRole)
+	}
+	if c.DefaultTopicQueueNums < 1 || c.DefaultTopicQueueNums > 1024 {
+		bad("defaultTopicQueueNums %d must be 1..1024", c.DefaultTopicQueueNums)
+	}
+	if c.BrokerPermission < 0 || c.BrokerPermission > PermRead|PermWrite|PermInherit {
+		bad("brokerPermission %d must be 0..7", c.BrokerPermission)
+	}
+	if c.MaxMessageSize < 1 || c.MaxMessageSize > 1<<30 {
+		bad("maxMessageSize %d must be 1..1 GiB", c.MaxMessageSize)
+	}
+	if _, err := ParseDelayLevels(c.MessageDelayLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if c.MappedFileSizeCommitLog < 64<<10 {
+		bad("mappedFileSizeCommitLog %d is below 64 KiB", c.MappedFileSizeCommitLog)
+	}
+	if c.MappedFileSizeCommitLog < int64(c.MaxMessageSize)+1024 {
+		bad("mappedFileSizeCommitLog %d cannot hold a message of maxMessageSize %d", c.MappedFileSizeCommitLog, c.MaxMessageSize)
+	}
+	if c.MappedFileSizeConsumeQueue < 20 || c.MappedFileSizeConsumeQueue%20 != 0 {
+		bad("mappedFileSizeConsumeQueue %d must be a positive multiple of 20", c.MappedFileSizeConsumeQueue)
+	}
+	if c.DeleteWhen < 0 || c.DeleteWhen > 23 {
+		bad("deleteWhen %d must be an hour 0..23", c.DeleteWhen)
+	}
+	if c.DiskMaxUsedSpaceRatio < 10 || c.DiskMaxUsedSpaceRatio > 95 {
+		bad("diskMaxUsedSpaceRatio %d must be 10..95", c.DiskMaxUsedSpaceRatio)
+	}
+	if c.MaxHashSlotNum < 1 || c.MaxIndexNum < 1 {
+		bad("maxHashSlotNum and maxIndexNum must be positive")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"flushIntervalCommitLog", c.FlushIntervalCommitLog},
+		{"syncFlushTimeout", c.SyncFlushTimeout},
+		{"shortPollingTimeMills", c.ShortPollingTimeMills},
+		{"registerNameServerPeriod", c.RegisterNameServerPeriod},
+		{"flushConsumerOffsetInterval", c.FlushConsumerOffsetInterval},
+		{"channelExpiredTimeout", c.ChannelExpiredTimeout},
+		{"transactionTimeOut", c.TransactionTimeOut},
+		{"transactionCheckInterval", c.TransactionCheckInterval},
+	} {
+		if d.v <= 0 {
+			bad("%s must be positive", d.name)
+		}
+	}
+	if c.TransactionCheckMax < 1 {
+		bad("transactionCheckMax %d must be positive", c.TransactionCheckMax)
+	}
+	return errors.Join(errs...)
+}
+
+// ParseDelayLevels parses a messageDelayLevel table such as "1s 5s 1m 2h".
+// Level n (1-based) is element n-1 of the result. Units are s, m, h and d,
+// as upstream accepts.
+func ParseDelayLevels(s string) ([]time.Duration, error) {
+	fields := strings.Fields(s)
+	if len(fields) == 0 {
+		return nil, fmt.Errorf("%w: messageDelayLevel is empty", ErrInvalidConfig)
+	}
+	levels := make([]time.Duration, 0, len(fields))
+	for _, f := range fields {
+		unit := map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour}[f[len(f)-1]]
+		n, err := strconv.ParseInt(f[:len(f)-1], 10, 64)
+		if unit == 0 || err != nil || n <= 0 {
+			return nil, fmt.Errorf("%w: messageDelayLevel entry %q is not a positive number followed by s, m, h or d", ErrInvalidConfig, f)
+		}
+		levels = append(levels, time.Duration(n)*unit)
+	}
+	return levels, nil
+}

@@ -1,0 +1,120 @@
+package broker
+
+import (
+	"maps"
+	"strings"
+	"sync"
+)
+
+// offsetKey is how upstream keys the offset table: "topic@group".
+func offsetKey(topic, group string) string { return topic + "@" + group }
+
+type offsetsFile struct {
+	OffsetTable map[string]map[int32]int64 `json:"offsetTable"`
+}
+
+// OffsetManager keeps the committed consumer offsets of clustering groups.
+// Commits only touch memory; Persist writes the table (the broker calls it
+// every flushConsumerOffsetInterval and at shutdown), so a crash loses at
+// most one interval of commits — consumers then re-read a little, never skip.
+type OffsetManager struct {
+	file *jsonFile
+
+	mu     sync.RWMutex
+	table  map[string]map[int32]int64
+	dirty  bool
+	saveMu sync.Mutex // serialises Persist calls so an older snapshot never overwrites a newer one
+}
+
+func newOffsetManager(file *jsonFile) (*OffsetManager, error) {
+	m := &OffsetManager{file: file, table: map[string]map[int32]int64{}}
+	var persisted offsetsFile
+	found, err := file.load(&persisted)
+	if err != nil {
+		return nil, err
+	}
+	if found && persisted.OffsetTable != nil {
+		m.table = persisted.OffsetTable
+	}
+	return m, nil
+}
+
+// Commit records a group's offset for one queue.
+func (m *OffsetManager) Commit(group, topic string, queueID int32, offset int64) {
+	key := offsetKey(topic, group)
+	m.mu.Lock()
+	q := m.table[key]
+	if q == nil {
+		q = map[int32]int64{}
+		m.table[key] = q
+	}
+	if q[queueID] != offset {
+		q[queueID] = offset
+		m.dirty = true
+	}
+	m.mu.Unlock()
+}
+
+// Query returns the committed offset of a group for one queue.
+func (m *OffsetManager) Query(group, topic string, queueID int32) (int64, bool) {
+	m.mu.RLock()
+	off, ok := m.table[offsetKey(topic, group)][queueID]
+	m.mu.RUnlock()
+	return off, ok
+}
+
+// Queues returns a copy of a group's offsets on a topic.
+func (m *OffsetManager) Queues(group, topic string) map[int32]int64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return maps.Clone(m.table[offsetKey(topic, group)])
+}
+
+// GroupsOf lists the groups that have committed offsets on topic.
+func (m *OffsetManager) GroupsOf(topic string) []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var groups []string
+	for key := range m.table {
+		if t, g, ok := strings.Cut(key, "@"); ok && t == topic {
+			groups = append(groups, g)
+		}
+	}
+	return groups
+}
+
+// DeleteTopic forgets every group's offsets on a deleted topic.
+func (m *OffsetManager) DeleteTopic(topic string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for key := range m.table {
+		if t, _, ok := strings.Cut(key, "@"); ok && t == topic {
+			delete(m.table, key)
+			m.dirty = true
+		}
+	}
+}
+
+// Persist writes the table if it changed since the last successful write.
+func (m *OffsetManager) Persist() error {
+	m.saveMu.Lock()
+	defer m.saveMu.Unlock()
+	m.mu.Lock()
+	if !m.dirty {
+		m.mu.Unlock()
+		return nil
+	}
+	snapshot := make(map[string]map[int32]int64, len(m.table))
+	for k, v := range m.table {
+		snapshot[k] = maps.Clone(v)
+	}
+	m.dirty = false
+	m.mu.Unlock()
+	if err := m.file.store(offsetsFile{OffsetTable: snapshot}); err != nil {
+		m.mu.Lock()
+		m.dirty = true
+		m.mu.Unlock()
+		return err
+	}
+	return nil
+}
