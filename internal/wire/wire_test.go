@@ -77,3 +77,29 @@ func TestParseSubscription(t *testing.T) {
 		t.Fatalf("encoded %s: %v", b, err)
 	}
 }
+
+func TestOffsetTableRoundTrip(t *testing.T) {
+	in := map[MessageQueue]int64{
+		{Topic: "T", BrokerName: "b", QueueID: 1}: 7,
+		{Topic: "T", BrokerName: "b", QueueID: 0}: 42,
+	}
+	body := EncodeOffsetTable(in)
+	want := `{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"T"}:42,{"brokerName":"b","queueId":1,"topic":"T"}:7}}`
+	if string(body) != want {
+		t.Fatalf("encoded\n%s\nwant\n%s", body, want)
+	}
+	out, err := DecodeOffsetTable(body)
+	if err != nil || len(out) != 2 || out[MessageQueue{Topic: "T", BrokerName: "b", QueueID: 1}] != 7 {
+		t.Fatalf("decoded %v, %v", out, err)
+	}
+	std := `{"offsetTable": {"{\"topic\":\"T\",\"brokerName\":\"b\",\"queueId\":3}": 9}}`
+	out, err = DecodeOffsetTable([]byte(std))
+	if err != nil || out[MessageQueue{Topic: "T", BrokerName: "b", QueueID: 3}] != 9 {
+		t.Fatalf("standard form decoded %v, %v", out, err)
+	}
+	for _, bad := range []string{``, `{}`, `{"offsetTable":{{"topic":"T"}}}`, `{"offsetTable":{{"topic":"T"}:x}}`} {
+		if _, err := DecodeOffsetTable([]byte(bad)); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}

@@ -1,0 +1,337 @@
+// Package broker is rocketgo's RocketMQ-compatible broker: it stores what
+// producers send in a commit log (package store), serves pulls with long
+// polling, keeps consumer offsets, tracks producer and consumer groups, and
+// registers itself with name servers.
+//
+// A Broker is built with New, started with Start and stopped with Shutdown.
+// Every request processor runs on the remoting server's worker pool and
+// never blocks the network event loop: sends under SYNC_FLUSH and parked
+// long-polling pulls are answered later from other goroutines.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rocketgo/rocketgo/internal/nsclient"
+	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/server/store"
+)
+
+// VersionOrdinal is the RocketMQ version (V5_3_3) the broker reports. The
+// Go client stores it as the broker version; Java clients refuse SQL92
+// filters against brokers older than V4_1_0.
+const VersionOrdinal = 479
+
+// Option customises a Broker.
+type Option func(*options)
+
+type options struct {
+	logger *slog.Logger
+	clock  func() time.Time
+}
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithClock replaces time.Now, for tests.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.clock = now } }
+
+// Broker is one broker process's state.
+type Broker struct {
+	cfg    Config
+	log    *slog.Logger
+	clock  func() time.Time
+	delays []time.Duration
+
+	store     *store.Store
+	server    *remoting.Server
+	rpc       *remoting.Client // to name servers
+	names     *nsclient.Client // nil when no name server is configured
+	topics    *TopicManager
+	groups    *GroupManager
+	offsets   *OffsetManager
+	consumers *ConsumerManager
+	producers *ProducerManager
+	pulls     *pullHolder
+	delay     *delayScheduler
+	uniq      *message.UniqIDGenerator // UNIQ_KEY for messages that arrive without one
+
+	storeHost netip.AddrPort // the address clients dial, written into every record
+	addr      string         // storeHost as "ip:port"
+
+	registerNow chan struct{} // coalesced requests to re-register at once
+	stop        context.CancelFunc
+	wg          sync.WaitGroup
+	shutdown    sync.Once
+}
+
+// New checks cfg and prepares a broker. Nothing is opened or bound until
+// Start.
+func New(cfg Config, opts ...Option) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	o := options{logger: slog.New(slog.NewTextHandler(io.Discard, nil)), clock: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	delays, _ := ParseDelayLevels(cfg.MessageDelayLevel)
+	return &Broker{
+		cfg:         cfg,
+		log:         o.logger.With("component", "broker", "broker", cfg.BrokerName),
+		clock:       o.clock,
+		delays:      delays,
+		consumers:   newConsumerManager(),
+		producers:   newProducerManager(),
+		registerNow: make(chan struct{}, 1),
+	}, nil
+}
+
+// Start opens the store and the configuration tables, begins listening,
+// registers with every name server and starts the housekeeping loops. It
+// returns once the broker serves requests.
+func (b *Broker) Start(ctx context.Context) (err error) {
+	root := b.cfg.StorePathRootDir
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	cfgDir := filepath.Join(root, "config")
+	if b.topics, err = newTopicManager(&b.cfg, newJSONFile(cfgDir, "topics.json"), b.clock); err != nil {
+		return err
+	}
+	if b.groups, err = newGroupManager(b.cfg.AutoCreateSubscriptionGroup, newJSONFile(cfgDir, "subscriptionGroup.json"), b.clock); err != nil {
+		return err
+	}
+	if b.offsets, err = newOffsetManager(newJSONFile(cfgDir, "consumerOffset.json")); err != nil {
+		return err
+	}
+
+	b.pulls = newPullHolder(b)
+	if b.delay, err = newDelayScheduler(b, newJSONFile(cfgDir, "delayOffset.json")); err != nil {
+		return err
+	}
+	b.store, err = store.Open(b.storeConfig(),
+		store.WithLogger(b.log),
+		store.WithClock(b.clock),
+		store.WithArrivalListener(b.arrived),
+		store.WithTagsCodeFunc(b.tagsCode),
+	)
+	if err != nil {
+		return fmt.Errorf("broker: open store: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			b.store.Close(context.Background())
+		}
+	}()
+
+	listen := net.JoinHostPort(b.cfg.ListenHost, strconv.Itoa(b.cfg.ListenPort))
+	b.server = remoting.NewServer(listen,
+		remoting.WithLogger(b.log),
+		remoting.WithOnClose(b.connClosed),
+	)
+	if err := b.server.Start(ctx); err != nil {
+		return fmt.Errorf("broker: listen on %s: %w", listen, err)
+	}
+	if b.storeHost, err = advertisedAddr(b.cfg.BrokerIP1, b.cfg.ListenHost, b.server.Addr()); err != nil {
+		b.server.Shutdown(context.Background())
+		return err
+	}
+	b.addr = b.storeHost.String()
+	b.uniq = message.NewUniqIDGenerator(b.storeHost.Addr(), os.Getpid())
+	// Processors read storeHost and uniq, so they are bound only now; the
+	// address is not known to anyone before Start returns.
+	b.registerProcessors()
+
+	b.rpc = remoting.NewClient(remoting.WithLogger(b.log))
+	if b.cfg.NamesrvAddr != "" {
+		if b.names, err = nsclient.New(b.rpc, b.cfg.NamesrvAddr, nsclient.WithLogger(b.log)); err != nil {
+			b.server.Shutdown(context.Background())
+			b.rpc.Close()
+			return err
+		}
+	}
+
+	loopCtx, cancel := context.WithCancel(context.Background())
+	b.stop = cancel
+	b.delay.start(loopCtx)
+	b.registerOnce(ctx)
+	b.goLoop(loopCtx, b.registerLoop)
+	b.goLoop(loopCtx, b.offsetFlushLoop)
+	b.goLoop(loopCtx, b.clientExpiryLoop)
+	b.log.Info("broker started", "addr", b.addr, "cluster", b.cfg.BrokerClusterName, "namesrv", b.cfg.NamesrvAddr)
+	return nil
+}
+
+func (b *Broker) storeConfig() store.Config {
+	c := store.Config{
+		Dir:                        filepath.Join(b.cfg.StorePathRootDir, "store"),
+		CommitLogSegmentSize:       b.cfg.MappedFileSizeCommitLog,
+		ConsumeQueueEntriesPerFile: int(b.cfg.MappedFileSizeConsumeQueue / 20),
+		FlushInterval:              b.cfg.FlushIntervalCommitLog,
+		SyncFlushTimeout:           b.cfg.SyncFlushTimeout,
+		IndexSlots:                 b.cfg.MaxHashSlotNum,
+		IndexEntries:               b.cfg.MaxIndexNum,
+		FileReservedTime:           b.cfg.FileReservedTime,
+		DeleteWhen:                 b.cfg.DeleteWhen,
+		DiskMaxUsedSpaceRatio:      b.cfg.DiskMaxUsedSpaceRatio,
+		// A stored record is the body plus headers and properties.
+		MaxMessageSize: b.cfg.MaxMessageSize + 64<<10,
+	}
+	if c.DeleteWhen == 0 {
+		c.DeleteWhen = 24 // the store spells midnight 24
+	}
+	if b.cfg.FlushDiskType == SyncFlush {
+		c.FlushDiskType = store.SyncFlush
+	}
+	return c
+}
+
+// advertisedAddr decides which address clients should dial: brokerIP1 when
+// configured, else the bind host when it is a concrete address, else the
+// first non-loopback IPv4 address of the machine (IPv4 because ons cannot
+// decode IPv6 store hosts), else loopback.
+func advertisedAddr(brokerIP1, listenHost string, bound net.Addr) (netip.AddrPort, error) {
+	tcp, ok := bound.(*net.TCPAddr)
+	if !ok {
+		return netip.AddrPort{}, fmt.Errorf("broker: unexpected listen address %v", bound)
+	}
+	port := uint16(tcp.Port)
+	for _, host := range []string{brokerIP1, listenHost} {
+		if host == "" {
+			continue
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil {
+			return netip.AddrPort{}, fmt.Errorf("%w: %q is not an IP address", ErrInvalidConfig, host)
+		}
+		if !ip.IsUnspecified() {
+			return netip.AddrPortFrom(ip.Unmap(), port), nil
+		}
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(ipn.IP); ok && ip.Unmap().Is4() && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() {
+					return netip.AddrPortFrom(ip.Unmap(), port), nil
+				}
+			}
+		}
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), port), nil
+}
+
+// Addr is the "ip:port" address the broker advertises to clients.
+func (b *Broker) Addr() string { return b.addr }
+
+// Config returns the configuration the broker runs with.
+func (b *Broker) Config() Config { return b.cfg }
+
+// Shutdown unregisters from the name servers, stops serving, answers parked
+// pulls, persists offsets and closes the store. It waits for its goroutines
+// up to ctx.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	var errs []error
+	b.shutdown.Do(func() {
+		if b.stop == nil {
+			return // never started
+		}
+		if b.names != nil {
+			if err := b.names.UnregisterBroker(ctx, b.cfg.BrokerClusterName, b.cfg.BrokerName, b.addr, b.cfg.BrokerID); err != nil {
+				b.log.Warn("unregister from name servers failed", "err", err)
+			}
+		}
+		b.stop()
+		b.pulls.stopAll()
+		if err := b.server.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		done := make(chan struct{})
+		go func() { b.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("broker: waiting for loops: %w", ctx.Err()))
+		}
+		if err := b.offsets.Persist(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := b.store.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		b.rpc.Close()
+		b.log.Info("broker stopped")
+	})
+	return errors.Join(errs...)
+}
+
+func (b *Broker) goLoop(ctx context.Context, f func(context.Context)) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		f(ctx)
+	}()
+}
+
+// every runs f every d until ctx ends.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
+}
+
+func (b *Broker) offsetFlushLoop(ctx context.Context) {
+	every(ctx, b.cfg.FlushConsumerOffsetInterval, func() {
+		if err := b.offsets.Persist(); err != nil {
+			b.log.Error("persisting consumer offsets failed", "err", err)
+		}
+	})
+}
+
+// tagsCode is the store's consume-queue tag code hook. It leaves every
+// topic on the default (Java hash of TAGS); the delay scheduler overrides it
+// for the schedule topic.
+func (b *Broker) tagsCode(topic string, properties []byte, storeTimestamp int64, def int64) int64 {
+	if topic != TopicSchedule {
+		return def
+	}
+	level, ok := message.LookupProperty(properties, "DELAY")
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(string(level))
+	if err != nil || n < 1 {
+		return def
+	}
+	n = min(n, len(b.delays))
+	return storeTimestamp + b.delays[n-1].Milliseconds()
+}
+
+// arrived is the store's arrival listener. It runs on the append path and
+// must not block: it only wakes the delay scheduler or parked pulls.
+func (b *Broker) arrived(topic string, queueID int32, queueOffset int64, tagsCode int64) {
+	if topic == TopicSchedule {
+		b.delay.arrived(queueID)
+		return
+	}
+	b.pulls.notify(topic, queueID, queueOffset, tagsCode)
+}

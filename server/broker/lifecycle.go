@@ -1,0 +1,58 @@
+package broker
+
+import (
+	"context"
+	"time"
+
+	"github.com/rocketgo/rocketgo/remoting"
+)
+
+func newTicker(d time.Duration) *time.Ticker { return time.NewTicker(d) }
+
+// connClosed forgets every registration the connection made and tells the
+// consumer groups that lost a member, so their survivors rebalance at once
+// instead of waiting up to 20 s.
+func (b *Broker) connClosed(c *remoting.Conn, _ error) {
+	b.producers.Disconnected(c)
+	for _, group := range b.consumers.Disconnected(c) {
+		b.notifyConsumerIDsChanged(group)
+	}
+}
+
+// clientExpiryLoop drops clients that stopped heartbeating without closing
+// their connection (a hung process, a half-open TCP connection).
+func (b *Broker) clientExpiryLoop(ctx context.Context) {
+	interval := min(10*time.Second, b.cfg.ChannelExpiredTimeout/2)
+	every(ctx, interval, func() {
+		now := b.clock()
+		expired, groups := b.consumers.Expire(now, b.cfg.ChannelExpiredTimeout)
+		expired = append(expired, b.producers.Expire(now, b.cfg.ChannelExpiredTimeout)...)
+		for _, ch := range expired {
+			if c, ok := ch.(*remoting.Conn); ok {
+				b.log.Info("closing silent client connection", "remote", c.String())
+				c.Close()
+			}
+		}
+		for _, g := range groups {
+			b.notifyConsumerIDsChanged(g)
+		}
+	})
+}
+
+// notifyConsumerIDsChanged sends NOTIFY_CONSUMER_IDS_CHANGED (oneway) to
+// every live member of group.
+func (b *Broker) notifyConsumerIDsChanged(group string) {
+	if cfg, err := b.groups.Find(group); err == nil && !cfg.NotifyConsumerIdsChangedEnable {
+		return
+	}
+	for _, ch := range b.consumers.Channels(group) {
+		c, ok := ch.(*remoting.Conn)
+		if !ok {
+			continue
+		}
+		cmd := remoting.NewRequest(remoting.NotifyConsumerIDsChanged, &remoting.ConsumerGroupHeader{ConsumerGroup: group}, nil)
+		if err := c.InvokeOneway(context.Background(), cmd); err != nil {
+			b.log.Debug("notify consumer ids changed failed", "group", group, "remote", c.String(), "err", err)
+		}
+	}
+}

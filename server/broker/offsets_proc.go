@@ -1,0 +1,81 @@
+package broker
+
+import (
+	"github.com/rocketgo/rocketgo/remoting"
+)
+
+// QUERY_CONSUMER_OFFSET: the committed offset, or — for a group that never
+// committed on a queue that still holds its first message — 0, so that a
+// new group on a young topic reads from the start, as upstream does.
+func (b *Broker) processQueryConsumerOffset(rc *remoting.RequestContext, req *remoting.Command) {
+	var h remoting.QueryConsumerOffsetRequestHeader
+	if !decodeHeader(rc, req, &h) {
+		return
+	}
+	if off, ok := b.offsets.Query(h.ConsumerGroup, h.Topic, h.QueueID); ok {
+		replyHeader(rc, req, &remoting.OffsetResponseHeader{Offset: off}, nil)
+		return
+	}
+	if h.SetZeroIfNotFound && b.store.MinOffset(h.Topic, h.QueueID) <= 0 {
+		replyHeader(rc, req, &remoting.OffsetResponseHeader{Offset: 0}, nil)
+		return
+	}
+	resp := remoting.NewResponse(req, remoting.QueryNotFound, "Not found, maybe this group consumer boot first")
+	resp.SetHeader(&remoting.OffsetResponseHeader{Offset: -1})
+	rc.Reply(resp)
+}
+
+func (b *Broker) processUpdateConsumerOffset(rc *remoting.RequestContext, req *remoting.Command) {
+	var h remoting.UpdateConsumerOffsetRequestHeader
+	if !decodeHeader(rc, req, &h) {
+		return
+	}
+	if _, ok := b.topics.Get(h.Topic); !ok {
+		reply(rc, req, remoting.TopicNotExist, "topic "+h.Topic+" does not exist")
+		return
+	}
+	b.offsets.Commit(h.ConsumerGroup, h.Topic, h.QueueID, h.CommitOffset)
+	reply(rc, req, remoting.Success, "")
+}
+
+// The offset queries below always carry ext "offset", even for unknown
+// queues: the Go client ignores the response code and parses it.
+
+func (b *Broker) processGetMaxOffset(rc *remoting.RequestContext, req *remoting.Command) {
+	var h remoting.GetMaxOffsetRequestHeader
+	if !decodeHeader(rc, req, &h) {
+		return
+	}
+	replyHeader(rc, req, &remoting.OffsetResponseHeader{Offset: b.store.MaxOffset(h.Topic, h.QueueID)}, nil)
+}
+
+func (b *Broker) processGetMinOffset(rc *remoting.RequestContext, req *remoting.Command) {
+	var h remoting.QueueRequestHeader
+	if !decodeHeader(rc, req, &h) {
+		return
+	}
+	replyHeader(rc, req, &remoting.OffsetResponseHeader{Offset: b.store.MinOffset(h.Topic, h.QueueID)}, nil)
+}
+
+func (b *Broker) processSearchOffset(rc *remoting.RequestContext, req *remoting.Command) {
+	var h remoting.SearchOffsetRequestHeader
+	if !decodeHeader(rc, req, &h) {
+		return
+	}
+	replyHeader(rc, req, &remoting.OffsetResponseHeader{Offset: b.store.OffsetByTime(h.Topic, h.QueueID, h.Timestamp)}, nil)
+}
+
+func (b *Broker) processEarliestStoreTime(rc *remoting.RequestContext, req *remoting.Command) {
+	var h remoting.QueueRequestHeader
+	if !decodeHeader(rc, req, &h) {
+		return
+	}
+	ts, err := b.store.EarliestStoreTime(h.Topic, h.QueueID)
+	if err != nil {
+		resp := remoting.NewResponse(req, remoting.SystemError, err.Error())
+		resp.SetHeader(&remoting.GetEarliestMsgStoretimeResponseHeader{Timestamp: -1})
+		rc.Reply(resp)
+		return
+	}
+	replyHeader(rc, req, &remoting.GetEarliestMsgStoretimeResponseHeader{Timestamp: ts}, nil)
+}

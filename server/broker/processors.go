@@ -1,0 +1,146 @@
+package broker
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/rocketgo/rocketgo/internal/wire"
+	"github.com/rocketgo/rocketgo/remoting"
+)
+
+// registerProcessors binds every request code the broker serves. Codes not
+// listed get REQUEST_CODE_NOT_SUPPORTED from the transport.
+func (b *Broker) registerProcessors() {
+	s := b.server
+	s.Handle(remoting.SendMessage, b.processSend)
+	s.Handle(remoting.SendMessageV2, b.processSend)
+	s.Handle(remoting.SendBatchMessage, b.processSend)
+	s.Handle(remoting.PullMessage, b.processPull)
+
+	s.Handle(remoting.HeartBeat, b.processHeartbeat)
+	s.Handle(remoting.UnregisterClient, b.processUnregisterClient)
+	s.Handle(remoting.GetConsumerListByGroup, b.processConsumerList)
+
+	s.Handle(remoting.QueryConsumerOffset, b.processQueryConsumerOffset)
+	s.Handle(remoting.UpdateConsumerOffset, b.processUpdateConsumerOffset)
+	s.Handle(remoting.GetMaxOffset, b.processGetMaxOffset)
+	s.Handle(remoting.GetMinOffset, b.processGetMinOffset)
+	s.Handle(remoting.SearchOffsetByTimestamp, b.processSearchOffset)
+	s.Handle(remoting.GetEarliestMsgStoretime, b.processEarliestStoreTime)
+
+	s.Handle(remoting.UpdateAndCreateTopic, b.processCreateTopic)
+	s.Handle(remoting.DeleteTopicInBroker, b.processDeleteTopic)
+	s.Handle(remoting.GetAllTopicConfig, b.processGetAllTopicConfig)
+	s.Handle(remoting.UpdateAndCreateSubscriptionGroup, b.processUpdateGroup)
+	s.Handle(remoting.GetAllSubscriptionGroupConfig, b.processGetAllGroups)
+	s.Handle(remoting.DeleteSubscriptionGroup, b.processDeleteGroup)
+	s.Handle(remoting.InvokeBrokerToResetOffset, b.processResetOffset)
+}
+
+// reply answers req with code and remark. Replies to oneway requests are
+// dropped by the transport.
+func reply(rc *remoting.RequestContext, req *remoting.Command, code int16, remark string) {
+	rc.Reply(remoting.NewResponse(req, code, remark))
+}
+
+// replyHeader answers SUCCESS with a header and optional body.
+func replyHeader(rc *remoting.RequestContext, req *remoting.Command, h remoting.Header, body []byte) {
+	resp := remoting.NewResponse(req, remoting.Success, "")
+	resp.SetHeader(h)
+	resp.Body = body
+	rc.Reply(resp)
+}
+
+// replyJSON answers SUCCESS with v as the JSON body.
+func (b *Broker) replyJSON(rc *remoting.RequestContext, req *remoting.Command, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		reply(rc, req, remoting.SystemError, "encode reply: "+err.Error())
+		return
+	}
+	replyHeader(rc, req, nil, body)
+}
+
+// decodeHeader decodes req's header into h, answering the request with an
+// error when that fails. It reports whether the caller should go on.
+func decodeHeader(rc *remoting.RequestContext, req *remoting.Command, h remoting.HeaderDecoder) bool {
+	if err := req.DecodeHeader(h); err != nil {
+		reply(rc, req, remoting.InvalidParameter, fmt.Sprintf("bad request header: %v", err))
+		return false
+	}
+	return true
+}
+
+// errorCode maps broker errors onto response codes.
+func errorCode(err error) int16 {
+	switch {
+	case errors.Is(err, ErrInvalidTopic):
+		return remoting.InvalidParameter
+	case errors.Is(err, ErrTopicNotExist):
+		return remoting.TopicNotExist
+	case errors.Is(err, ErrGroupNotExist):
+		return remoting.SubscriptionGroupNotExist
+	}
+	return remoting.SystemError
+}
+
+func (b *Broker) processHeartbeat(rc *remoting.RequestContext, req *remoting.Command) {
+	hb, err := wire.DecodeHeartbeat(req.Body)
+	if err != nil {
+		reply(rc, req, remoting.SystemError, err.Error())
+		return
+	}
+	conn, now := rc.Conn(), b.clock()
+	for _, pd := range hb.ProducerDataSet {
+		if pd.GroupName != "" {
+			b.producers.Register(pd.GroupName, conn, hb.ClientID, now)
+		}
+	}
+	for i := range hb.ConsumerDataSet {
+		cd := &hb.ConsumerDataSet[i]
+		gcfg, err := b.groups.Find(cd.GroupName)
+		if err != nil {
+			b.log.Warn("heartbeat for unknown consumer group", "group", cd.GroupName, "client", hb.ClientID, "err", err)
+			continue
+		}
+		if _, created, err := b.topics.CreateIfAbsent(RetryTopic(cd.GroupName), max(gcfg.RetryQueueNums, 1), PermRead|PermWrite, 0); err != nil {
+			b.log.Warn("creating retry topic failed", "group", cd.GroupName, "err", err)
+		} else if created {
+			b.requestRegister()
+		}
+		if changed, _ := b.consumers.Register(conn, hb.ClientID, cd, now); changed {
+			b.notifyConsumerIDsChanged(cd.GroupName)
+		}
+	}
+	resp := remoting.NewResponse(req, remoting.Success, "")
+	resp.Ext.Set("IS_SUPPORT_HEART_BEAT_V2", "false")
+	rc.Reply(resp)
+}
+
+func (b *Broker) processUnregisterClient(rc *remoting.RequestContext, req *remoting.Command) {
+	var h remoting.UnregisterClientRequestHeader
+	if !decodeHeader(rc, req, &h) {
+		return
+	}
+	if h.ProducerGroup != "" {
+		b.producers.Unregister(h.ProducerGroup, rc.Conn())
+	}
+	if h.ConsumerGroup != "" && b.consumers.Unregister(h.ConsumerGroup, rc.Conn()) {
+		b.notifyConsumerIDsChanged(h.ConsumerGroup)
+	}
+	reply(rc, req, remoting.Success, "")
+}
+
+func (b *Broker) processConsumerList(rc *remoting.RequestContext, req *remoting.Command) {
+	var h remoting.ConsumerGroupHeader
+	if !decodeHeader(rc, req, &h) {
+		return
+	}
+	ids := b.consumers.ClientIDs(h.ConsumerGroup)
+	if len(ids) == 0 {
+		reply(rc, req, remoting.SystemError, "no consumer for group "+h.ConsumerGroup)
+		return
+	}
+	b.replyJSON(rc, req, wire.ConsumerListBody{ConsumerIDList: ids})
+}

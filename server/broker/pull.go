@@ -1,0 +1,296 @@
+package broker
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rocketgo/rocketgo/internal/wire"
+	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/server/store"
+)
+
+// Pull limits. Upstream transfers at most 32 messages / 256 KiB from memory
+// per pull, and a parked pull must be answered before the client's own 30 s
+// RPC deadline.
+const (
+	maxPullMessages   = 32
+	maxPullBytes      = 256 << 10
+	maxSuspendTimeout = 25 * time.Second
+)
+
+// pull is one PULL_MESSAGE request on its way through the broker.
+type pull struct {
+	rc  *remoting.RequestContext
+	req *remoting.Command
+	h   remoting.PullMessageRequestHeader
+	sub wire.SubscriptionData
+
+	answered atomic.Bool // set by whoever answers a parked pull first
+	timer    *time.Timer
+}
+
+// claim reports whether the caller is the one to answer a parked pull.
+func (p *pull) claim() bool { return p.answered.CompareAndSwap(false, true) }
+
+func (b *Broker) processPull(rc *remoting.RequestContext, req *remoting.Command) {
+	p := &pull{rc: rc, req: req}
+	if !decodeHeader(rc, req, &p.h) {
+		return
+	}
+	if code, remark := b.checkPull(p); code != remoting.Success {
+		reply(rc, req, code, remark)
+		return
+	}
+	// The piggy-backed commit is taken on the first pass only, never on a
+	// long-poll wake-up (upstream does the same).
+	if p.h.SysFlag&remoting.PullFlagCommitOffset != 0 && p.h.CommitOffset >= 0 && b.cfg.BrokerRole != RoleSlave {
+		b.offsets.Commit(p.h.ConsumerGroup, p.h.Topic, p.h.QueueID, p.h.CommitOffset)
+	}
+	b.pullOnce(p, true)
+}
+
+// checkPull validates a pull and resolves its subscription.
+func (b *Broker) checkPull(p *pull) (int16, string) {
+	h := &p.h
+	if b.cfg.BrokerPermission&PermRead == 0 {
+		return remoting.NoPermission, "the broker[" + b.cfg.BrokerName + "] pulling message is forbidden"
+	}
+	g, err := b.groups.Find(h.ConsumerGroup)
+	if err != nil {
+		return remoting.SubscriptionGroupNotExist, "subscription group [" + h.ConsumerGroup + "] does not exist"
+	}
+	if !g.ConsumeEnable {
+		return remoting.NoPermission, "subscription group no permission, " + h.ConsumerGroup
+	}
+	t, ok := b.topics.Get(h.Topic)
+	if !ok {
+		return remoting.TopicNotExist, "topic[" + h.Topic + "] not exist, apply first please!"
+	}
+	if !t.Readable() {
+		return remoting.NoPermission, "the topic[" + h.Topic + "] pulling message is forbidden"
+	}
+	if h.QueueID < 0 || int(h.QueueID) >= t.ReadQueueNums {
+		return remoting.SystemError, "queueId[" + strconv.Itoa(int(h.QueueID)) + "] is illegal, topic:[" + h.Topic + "] topicConfig.readQueueNums:[" + strconv.Itoa(t.ReadQueueNums) + "]"
+	}
+	if h.SysFlag&remoting.PullFlagSubscription != 0 {
+		if h.ExpressionType != "" && h.ExpressionType != wire.ExpressionTag {
+			return remoting.SystemError, "The broker does not support consumer to filter message by " + h.ExpressionType
+		}
+		p.sub = wire.ParseSubscription(h.Topic, h.Subscription, h.SubVersion)
+		return remoting.Success, ""
+	}
+	sub, ok := b.consumers.Subscription(h.ConsumerGroup, h.Topic)
+	if !ok {
+		return remoting.SubscriptionNotExist, "the consumer's subscription not exist, group: " + h.ConsumerGroup + " topic: " + h.Topic
+	}
+	if sub.ExpressionType != "" && sub.ExpressionType != wire.ExpressionTag {
+		return remoting.SystemError, "The broker does not support consumer to filter message by " + sub.ExpressionType
+	}
+	p.sub = sub
+	return remoting.Success, ""
+}
+
+// pullOnce reads from the store and answers, or parks the pull when there
+// is nothing to read, suspension is allowed and the client asked for it.
+func (b *Broker) pullOnce(p *pull, allowSuspend bool) {
+	h := &p.h
+	maxNums := min(max(int(h.MaxMsgNums), 1), maxPullMessages)
+	maxBytes := maxPullBytes
+	if h.MaxMsgBytes > 0 {
+		maxBytes = min(int(h.MaxMsgBytes), maxBytes)
+	}
+	var filter func(int64) bool
+	if !p.sub.MatchAll() {
+		filter = p.sub.MatchesCode
+	}
+	res, err := b.store.GetMessages(h.Topic, h.QueueID, h.QueueOffset, maxNums, maxBytes, filter)
+	if err != nil {
+		reply(p.rc, p.req, remoting.SystemError, "read failed: "+err.Error())
+		return
+	}
+	code := pullCode(res.Status, h.QueueOffset)
+	if code == remoting.PullNotFound && allowSuspend && h.SysFlag&remoting.PullFlagSuspend != 0 {
+		timeout := b.cfg.ShortPollingTimeMills
+		if b.cfg.LongPollingEnable {
+			timeout = min(time.Duration(h.SuspendTimeoutMillis)*time.Millisecond, maxSuspendTimeout)
+		}
+		if timeout > 0 {
+			res.Release()
+			b.pulls.park(p, timeout)
+			return
+		}
+	}
+	resp := remoting.NewResponse(p.req, code, res.Status.String())
+	resp.SetHeader(&remoting.PullMessageResponseHeader{
+		NextBeginOffset: res.NextBeginOffset,
+		MinOffset:       res.MinOffset,
+		MaxOffset:       res.MaxOffset,
+	})
+	if code == remoting.Success {
+		// One copy straight from the mapped log into the reply: the stored
+		// records are already in the wire format.
+		body := make([]byte, 0, res.BufferTotalSize)
+		for _, buf := range res.Buffers {
+			body = append(body, buf...)
+		}
+		resp.Body = body
+	}
+	res.Release()
+	p.rc.Reply(resp)
+}
+
+// pullCode maps a store status onto the pull response code clients expect.
+func pullCode(s store.GetStatus, requested int64) int16 {
+	switch s {
+	case store.Found:
+		return remoting.Success
+	case store.MessageWasRemoving, store.NoMatchedMessage:
+		return remoting.PullRetryImmediately
+	case store.NoMatchedLogicQueue, store.NoMessageInQueue:
+		if requested != 0 {
+			return remoting.PullOffsetMoved
+		}
+		return remoting.PullNotFound
+	case store.OffsetFoundNull, store.OffsetOverflowOne:
+		return remoting.PullNotFound
+	case store.OffsetOverflowBadly, store.OffsetTooSmall:
+		return remoting.PullOffsetMoved
+	}
+	return remoting.SystemError
+}
+
+// pullHolder parks long-polling pulls per queue and answers them when a
+// message for their queue is stored or their suspend time runs out.
+// Answers run on short-lived goroutines so that the store's append path,
+// which calls notify, never executes a pull itself.
+type pullHolder struct {
+	b      *Broker
+	parked atomic.Int64 // lets notify skip the lock when nobody waits
+
+	mu     sync.Mutex
+	closed bool
+	queues map[queueKey][]*pull
+	wg     sync.WaitGroup
+}
+
+type queueKey struct {
+	topic   string
+	queueID int32
+}
+
+func newPullHolder(b *Broker) *pullHolder {
+	return &pullHolder{b: b, queues: map[queueKey][]*pull{}}
+}
+
+// park suspends p until a message arrives or timeout passes.
+func (ph *pullHolder) park(p *pull, timeout time.Duration) {
+	key := queueKey{p.h.Topic, p.h.QueueID}
+	ph.mu.Lock()
+	if ph.closed {
+		// Shutting down: answer on this (worker) goroutine, so no new
+		// goroutine races with stopAll's wait.
+		ph.mu.Unlock()
+		if p.claim() {
+			ph.b.pullOnce(p, false)
+		}
+		return
+	}
+	ph.queues[key] = append(ph.queues[key], p)
+	ph.parked.Add(1)
+	p.timer = time.AfterFunc(timeout, func() {
+		ph.remove(key, p)
+		ph.answer(p)
+	})
+	ph.mu.Unlock()
+	// A message stored between the read and the park would otherwise wait
+	// for the timeout: look once more now that notify can see us.
+	if ph.b.store.MaxOffset(key.topic, key.queueID) > p.h.QueueOffset {
+		ph.remove(key, p)
+		ph.answer(p)
+	}
+}
+
+func (ph *pullHolder) remove(key queueKey, p *pull) {
+	ph.mu.Lock()
+	defer ph.mu.Unlock()
+	list := ph.queues[key]
+	for i, q := range list {
+		if q == p {
+			list = append(list[:i], list[i+1:]...)
+			ph.parked.Add(-1)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(ph.queues, key)
+	} else {
+		ph.queues[key] = list
+	}
+}
+
+// answer re-runs a parked pull (without suspension) on its own goroutine,
+// once, whoever calls it first.
+func (ph *pullHolder) answer(p *pull) {
+	if !p.claim() {
+		return
+	}
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	ph.wg.Add(1)
+	go func() {
+		defer ph.wg.Done()
+		ph.b.pullOnce(p, false)
+	}()
+}
+
+// notify is the store's arrival listener: it wakes the pulls parked on the
+// queue that want an offset at or before the new message and whose filter
+// accepts its tag code.
+func (ph *pullHolder) notify(topic string, queueID int32, queueOffset int64, tagsCode int64) {
+	if ph.parked.Load() == 0 {
+		return
+	}
+	key := queueKey{topic, queueID}
+	var wake []*pull
+	ph.mu.Lock()
+	list := ph.queues[key]
+	keep := list[:0]
+	for _, p := range list {
+		if p.h.QueueOffset <= queueOffset && p.sub.MatchesCode(tagsCode) {
+			wake = append(wake, p)
+		} else {
+			keep = append(keep, p)
+		}
+	}
+	ph.parked.Add(-int64(len(wake)))
+	if len(keep) == 0 {
+		delete(ph.queues, key)
+	} else {
+		ph.queues[key] = keep
+	}
+	ph.mu.Unlock()
+	for _, p := range wake {
+		ph.answer(p)
+	}
+}
+
+// stopAll answers every parked pull now and waits for the answers, so a
+// shutting-down broker leaves no client waiting on its suspend timeout.
+func (ph *pullHolder) stopAll() {
+	ph.mu.Lock()
+	ph.closed = true
+	var all []*pull
+	for key, list := range ph.queues {
+		all = append(all, list...)
+		delete(ph.queues, key)
+	}
+	ph.parked.Store(0)
+	ph.mu.Unlock()
+	for _, p := range all {
+		ph.answer(p)
+	}
+	ph.wg.Wait()
+}

@@ -1,0 +1,78 @@
+package broker
+
+import (
+	"context"
+	"net"
+	"strconv"
+
+	"github.com/rocketgo/rocketgo/internal/nsclient"
+)
+
+// registerOnce sends the topic table to every name server. Failures are
+// logged, not fatal: the next period retries, and clients keep using the
+// routes they cached.
+func (b *Broker) registerOnce(ctx context.Context) {
+	if b.names == nil {
+		return
+	}
+	topics, version := b.topics.Snapshot()
+	req := nsclient.RegisterBrokerRequest{
+		ClusterName:  b.cfg.BrokerClusterName,
+		BrokerName:   b.cfg.BrokerName,
+		BrokerAddr:   b.addr,
+		HAServerAddr: net.JoinHostPort(b.storeHost.Addr().String(), strconv.Itoa(int(b.storeHost.Port())+1)),
+		BrokerID:     b.cfg.BrokerID,
+		DataVersion:  nsclient.DataVersion(version),
+		Topics:       make([]nsclient.TopicConfig, 0, len(topics)),
+	}
+	for _, t := range topics {
+		req.Topics = append(req.Topics, nsclient.TopicConfig{
+			TopicName: t.TopicName, ReadQueueNums: int32(t.ReadQueueNums), WriteQueueNums: int32(t.WriteQueueNums),
+			Perm: int32(t.Perm & b.cfg.BrokerPermissionMask()), TopicFilterType: t.TopicFilterType,
+			TopicSysFlag: int32(t.TopicSysFlag), Order: t.Order, Attributes: t.Attributes,
+		})
+	}
+	results, err := b.names.RegisterBroker(ctx, req)
+	if err != nil {
+		b.log.Error("building the broker registration failed", "err", err)
+		return
+	}
+	for _, r := range results {
+		if r.Err != nil {
+			b.log.Warn("registering with name server failed", "namesrv", r.NameServer, "err", r.Err)
+		}
+	}
+}
+
+// requestRegister asks the register loop to register at once (after a
+// topic change) without blocking the caller; requests coalesce.
+func (b *Broker) requestRegister() {
+	select {
+	case b.registerNow <- struct{}{}:
+	default:
+	}
+}
+
+func (b *Broker) registerLoop(ctx context.Context) {
+	if b.names == nil {
+		return
+	}
+	t := newTicker(b.cfg.RegisterNameServerPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-b.registerNow:
+		}
+		b.registerOnce(ctx)
+	}
+}
+
+// BrokerPermissionMask is the permission a topic may have on this broker:
+// a broker configured read-only (brokerPermission=4) advertises every topic
+// read-only. The inherit and priority bits pass through.
+func (c *Config) BrokerPermissionMask() int {
+	return c.BrokerPermission | PermInherit | PermPriority
+}

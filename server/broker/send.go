@@ -1,0 +1,270 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/server/store"
+)
+
+// maxPropertiesLength is the largest property string a record can hold
+// (its length is an int16).
+const maxPropertiesLength = 32767
+
+// processSend serves SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE.
+// The append is asynchronous: under SYNC_FLUSH the store calls back once a
+// group commit covers the message, and only then is the producer answered.
+func (b *Broker) processSend(rc *remoting.RequestContext, req *remoting.Command) {
+	var h remoting.SendMessageRequestHeader
+	if !decodeHeader(rc, req, &h) {
+		return
+	}
+	batch := req.Code == remoting.SendBatchMessage || h.Batch
+	t, code, remark := b.sendTarget(&h)
+	if code != remoting.Success {
+		reply(rc, req, code, remark)
+		return
+	}
+	if len(req.Body) == 0 {
+		reply(rc, req, remoting.MessageIllegal, "message body is empty")
+		return
+	}
+	if len(req.Body) > b.cfg.MaxMessageSize {
+		reply(rc, req, remoting.MessageIllegal, fmt.Sprintf("message body size %d exceeds maxMessageSize %d", len(req.Body), b.cfg.MaxMessageSize))
+		return
+	}
+	queueID := h.QueueID
+	if queueID < 0 {
+		queueID = rand.Int32N(int32(max(t.WriteQueueNums, 1)))
+	}
+	if int(queueID) >= t.QueueNums() {
+		reply(rc, req, remoting.InvalidParameter, fmt.Sprintf("queueId %d out of range: topic %s has %d queues", queueID, h.Topic, t.QueueNums()))
+		return
+	}
+	template := message.StoredMessage{
+		Topic:          t.TopicName,
+		QueueID:        queueID,
+		Flag:           h.Flag,
+		SysFlag:        h.SysFlag,
+		BornTimestamp:  h.BornTimestamp,
+		BornHost:       remoteAddrPort(rc.Conn().RemoteAddr()),
+		StoreHost:      b.storeHost,
+		ReconsumeTimes: h.ReconsumeTimes,
+	}
+	if batch {
+		b.sendBatch(rc, req, &h, template)
+		return
+	}
+	b.sendOne(rc, req, &h, template)
+}
+
+// sendTarget validates the topic of a send and finds (or auto-creates) its
+// configuration. Messages for a retry topic that exhausted their retries
+// are redirected to the group's dead-letter topic.
+func (b *Broker) sendTarget(h *remoting.SendMessageRequestHeader) (TopicConfig, int16, string) {
+	if b.cfg.BrokerPermission&PermWrite == 0 {
+		return TopicConfig{}, remoting.NoPermission, "the broker[" + b.cfg.BrokerName + "] sending message is forbidden"
+	}
+	if err := ValidateTopicName(h.Topic); err != nil {
+		return TopicConfig{}, remoting.InvalidParameter, err.Error()
+	}
+	if IsSendForbidden(h.Topic) || h.Topic == TopicAutoCreate {
+		return TopicConfig{}, remoting.NoPermission, "sending message to topic[" + h.Topic + "] is forbidden"
+	}
+	if IsRetryTopic(h.Topic) {
+		return b.retryTarget(h)
+	}
+	t, ok := b.topics.Get(h.Topic)
+	if !ok {
+		var created bool
+		var err error
+		t, created, err = b.topics.CreateOnSend(h.Topic, h.DefaultTopic, int(h.DefaultTopicQueueNums))
+		if err != nil {
+			return TopicConfig{}, errorCode(err), fmt.Sprintf("topic[%s] not exist, apply first please! (%v)", h.Topic, err)
+		}
+		if created {
+			b.log.Info("auto-created topic on send", "topic", h.Topic, "queues", t.WriteQueueNums)
+			b.requestRegister()
+		}
+	}
+	if !t.Writable() {
+		return TopicConfig{}, remoting.NoPermission, "the topic[" + h.Topic + "] sending message is forbidden"
+	}
+	return t, remoting.Success, ""
+}
+
+// retryTarget handles a message a client re-sends to %RETRY%<group> itself
+// (what Java does when CONSUMER_SEND_MSG_BACK fails): past the group's
+// maximum reconsume count it belongs in %DLQ%<group>.
+func (b *Broker) retryTarget(h *remoting.SendMessageRequestHeader) (TopicConfig, int16, string) {
+	group := strings.TrimPrefix(h.Topic, RetryGroupTopicPrefix)
+	gcfg, err := b.groups.Find(group)
+	if err != nil {
+		return TopicConfig{}, remoting.SubscriptionGroupNotExist, err.Error()
+	}
+	maxTimes := int32(gcfg.RetryMaxTimes)
+	if h.MaxReconsumeTimes > 0 {
+		maxTimes = h.MaxReconsumeTimes
+	}
+	topic, queues := h.Topic, max(gcfg.RetryQueueNums, 1)
+	if h.ReconsumeTimes > maxTimes {
+		topic, queues = DLQTopic(group), 1
+		h.QueueID = 0
+	}
+	t, created, err := b.topics.CreateIfAbsent(topic, queues, PermRead|PermWrite, 0)
+	if err != nil {
+		return TopicConfig{}, errorCode(err), err.Error()
+	}
+	if created {
+		b.requestRegister()
+	}
+	h.Topic = topic
+	return t, remoting.Success, ""
+}
+
+// storedProperties completes a message's properties as the broker stores
+// them: a UNIQ_KEY when the client sent none (ons and batch inner messages
+// carry none) and the CLUSTER name.
+func (b *Broker) storedProperties(props []byte) (string, error) {
+	if len(props) > maxPropertiesLength {
+		return "", fmt.Errorf("properties length %d exceeds %d", len(props), maxPropertiesLength)
+	}
+	buf := make([]byte, 0, len(props)+len(b.cfg.BrokerClusterName)+48)
+	buf = append(buf, props...)
+	if len(buf) > 0 && buf[len(buf)-1] != message.PropertySeparator {
+		buf = append(buf, message.PropertySeparator)
+	}
+	if _, ok := message.LookupProperty(props, message.PropertyUniqKey); !ok {
+		buf = message.AppendProperty(buf, message.PropertyUniqKey, b.uniq.Next())
+	}
+	if _, ok := message.LookupProperty(props, message.PropertyCluster); !ok {
+		buf = message.AppendProperty(buf, message.PropertyCluster, b.cfg.BrokerClusterName)
+	}
+	if len(buf) > maxPropertiesLength {
+		return "", fmt.Errorf("properties length %d exceeds %d", len(buf), maxPropertiesLength)
+	}
+	return string(buf), nil
+}
+
+func (b *Broker) sendOne(rc *remoting.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, m message.StoredMessage) {
+	props, err := b.storedProperties([]byte(h.Properties))
+	if err != nil {
+		reply(rc, req, remoting.MessageIllegal, err.Error())
+		return
+	}
+	m.Properties = props
+	m.Body = req.Body
+	if code, remark := b.rewriteSpecial(&m); code != remoting.Success {
+		reply(rc, req, code, remark)
+		return
+	}
+	uniq, _ := message.LookupProperty([]byte(m.Properties), message.PropertyUniqKey)
+	prepared := m.SysFlag&message.SysFlagTxMask == message.SysFlagTxPrepared
+	b.store.AppendAsync(&m, func(res store.AppendResult, err error) {
+		if err != nil {
+			code, remark := appendErrorCode(err)
+			reply(rc, req, code, remark)
+			return
+		}
+		resp := remoting.NewResponse(req, appendStatusCode(res.Status), "")
+		rh := remoting.SendMessageResponseHeader{
+			MsgID:       message.OffsetMsgID(b.storeHost, res.PhysicalOffset),
+			QueueID:     m.QueueID,
+			QueueOffset: res.QueueOffset,
+			MsgRegion:   "DefaultRegion",
+			TraceOn:     "true",
+		}
+		if prepared {
+			rh.TransactionID = string(uniq)
+		}
+		if m.Topic != h.Topic {
+			rh.QueueID = h.QueueID // a delayed or half message answers with the queue the producer chose
+		}
+		resp.SetHeader(&rh)
+		rc.Reply(resp)
+	})
+}
+
+func (b *Broker) sendBatch(rc *remoting.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, tmpl message.StoredMessage) {
+	if IsRetryTopic(tmpl.Topic) || IsDLQTopic(tmpl.Topic) {
+		reply(rc, req, remoting.MessageIllegal, "batch message is not supported for retry topics")
+		return
+	}
+	var msgs []*message.StoredMessage
+	err := message.DecodeBatch(req.Body, func(flag int32, body []byte, props []byte) error {
+		if _, ok := message.LookupProperty(props, message.PropertyDelayLevel); ok {
+			return errors.New("batch messages cannot carry a delay level")
+		}
+		p, err := b.storedProperties(props)
+		if err != nil {
+			return err
+		}
+		m := tmpl
+		m.Flag, m.Body, m.Properties = flag, body, p
+		msgs = append(msgs, &m)
+		return nil
+	})
+	if err != nil || len(msgs) == 0 {
+		reply(rc, req, remoting.MessageIllegal, fmt.Sprintf("bad batch body: %v", err))
+		return
+	}
+	b.store.AppendBatchAsync(msgs, func(res store.AppendResult, err error) {
+		if err != nil {
+			code, remark := appendErrorCode(err)
+			reply(rc, req, code, remark)
+			return
+		}
+		// Records of a batch lie back to back in the log, so each one's
+		// offset id follows from the first offset and the record sizes.
+		ids := make([]byte, 0, len(msgs)*33)
+		phy := res.PhysicalOffset
+		for i, m := range msgs {
+			if i > 0 {
+				ids = append(ids, ',')
+			}
+			ids = message.AppendOffsetMsgID(ids, b.storeHost, phy)
+			size, _ := message.StoredSize(m)
+			phy += int64(size)
+		}
+		resp := remoting.NewResponse(req, appendStatusCode(res.Status), "")
+		resp.SetHeader(&remoting.SendMessageResponseHeader{
+			MsgID: string(ids), QueueID: tmpl.QueueID, QueueOffset: res.QueueOffset,
+			MsgRegion: "DefaultRegion", TraceOn: "true",
+		})
+		rc.Reply(resp)
+	})
+}
+
+func appendStatusCode(s store.AppendStatus) int16 {
+	if s == store.FlushDiskTimeout {
+		return remoting.FlushDiskTimeout
+	}
+	return remoting.Success
+}
+
+func appendErrorCode(err error) (int16, string) {
+	switch {
+	case errors.Is(err, store.ErrMessageTooBig), errors.Is(err, store.ErrInvalidMessage):
+		return remoting.MessageIllegal, err.Error()
+	case errors.Is(err, store.ErrDiskFull):
+		return remoting.ServiceNotAvailable, "service not available now: disk full, " + err.Error()
+	case errors.Is(err, store.ErrClosed):
+		return remoting.ServiceNotAvailable, "service not available now: broker is shutting down"
+	}
+	return remoting.SystemError, err.Error()
+}
+
+// remoteAddrPort converts a connection's peer address for the BORNHOST field.
+func remoteAddrPort(a net.Addr) netip.AddrPort {
+	if tcp, ok := a.(*net.TCPAddr); ok {
+		ap := tcp.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{}), 0)
+}
