@@ -77,7 +77,7 @@ func heartbeat(t *testing.T, rc *remoting.Client, addr, group, topic, expr strin
 	t.Helper()
 	hb := wire.HeartbeatData{ClientID: "127.0.0.1@test", ConsumerDataSet: []wire.ConsumerData{{
 		GroupName: group, ConsumeType: wire.ConsumePassively, MessageModel: wire.Clustering,
-		ConsumeFromWhere: wire.ConsumeFromFirstOffset,
+		ConsumeFromWhere:    wire.ConsumeFromFirstOffset,
 		SubscriptionDataSet: []wire.SubscriptionData{wire.ParseSubscription(topic, expr, 1)},
 	}}}
 	body, _ := json.Marshal(hb)

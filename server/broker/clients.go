@@ -9,7 +9,6 @@ import (
 	"github.com/rocketgo/rocketgo/internal/wire"
 )
 
-
 // clientInfo is what the broker remembers about a registered connection.
 type clientInfo struct {
 	clientID   string

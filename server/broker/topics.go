@@ -20,14 +20,14 @@ const (
 
 // Names of the topics and prefixes RocketMQ reserves (fact sheet §9.1).
 const (
-	TopicAutoCreate      = "TBW102"
-	TopicSchedule        = "SCHEDULE_TOPIC_XXXX"
-	TopicTransHalf       = "RMQ_SYS_TRANS_HALF_TOPIC"
-	TopicTransOpHalf     = "RMQ_SYS_TRANS_OP_HALF_TOPIC"
-	TopicTransCheckMax   = "TRANS_CHECK_MAX_TIME_TOPIC"
-	TopicSelfTest        = "SELF_TEST_TOPIC"
-	TopicOffsetMoved     = "OFFSET_MOVED_EVENT"
-	TopicBenchmark       = "BenchmarkTest"
+	TopicAutoCreate       = "TBW102"
+	TopicSchedule         = "SCHEDULE_TOPIC_XXXX"
+	TopicTransHalf        = "RMQ_SYS_TRANS_HALF_TOPIC"
+	TopicTransOpHalf      = "RMQ_SYS_TRANS_OP_HALF_TOPIC"
+	TopicTransCheckMax    = "TRANS_CHECK_MAX_TIME_TOPIC"
+	TopicSelfTest         = "SELF_TEST_TOPIC"
+	TopicOffsetMoved      = "OFFSET_MOVED_EVENT"
+	TopicBenchmark        = "BenchmarkTest"
 	RetryGroupTopicPrefix = "%RETRY%"
 	DLQGroupTopicPrefix   = "%DLQ%"
 	SystemTopicPrefix     = "rmq_sys_"
