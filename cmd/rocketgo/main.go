@@ -1,6 +1,9 @@
 // Command rocketgo runs the rocketgo name server, broker, an embedded
 // all-in-one server, and the load-test tool.
 //
+//	rocketgo serve                 # name server :9876 + broker :10911
+//	rocketgo namesrv -listen :9876
+//	rocketgo broker -c broker.conf -namesrv 127.0.0.1:9876
 //	rocketgo version
 //
 // Every subcommand takes its own flags; `rocketgo help` lists them.
@@ -26,6 +29,9 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"version": {summary: "print the rocketgo version", run: runVersion},
+		"namesrv": {summary: "run a name server", run: runNamesrv},
+		"broker":  {summary: "run a broker (broker.conf keys, -set overrides)", run: runBroker},
+		"serve":   {summary: "run a name server and a broker in one process, for development", run: runServe},
 	}
 }
 

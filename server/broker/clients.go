@@ -186,6 +186,17 @@ func (m *ConsumerManager) MessageModel(group string) string {
 	return ""
 }
 
+// ConsumeFromWhere returns where the group's members start without a
+// committed offset ("" when unknown).
+func (m *ConsumerManager) ConsumeFromWhere(group string) string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if g := m.groups[group]; g != nil {
+		return g.consumeFromWhere
+	}
+	return ""
+}
+
 // Groups lists the groups with at least one live member.
 func (m *ConsumerManager) Groups() []string {
 	m.mu.RLock()

@@ -1,12 +1,16 @@
 package broker
 
 import (
+	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
 )
 
 // QUERY_CONSUMER_OFFSET: the committed offset, or — for a group that never
 // committed on a queue that still holds its first message — 0, so that a
-// new group on a young topic reads from the start, as upstream does.
+// new group on a young topic reads from the start, as upstream does. A group
+// that asked to start from a timestamp is told "not found" instead, so its
+// clients search by time as their users intended (upstream would hand them
+// offset 0 on a young topic).
 func (b *Broker) processQueryConsumerOffset(rc *remoting.RequestContext, req *remoting.Command) {
 	var h remoting.QueryConsumerOffsetRequestHeader
 	if !decodeHeader(rc, req, &h) {
@@ -16,7 +20,8 @@ func (b *Broker) processQueryConsumerOffset(rc *remoting.RequestContext, req *re
 		replyHeader(rc, req, &remoting.OffsetResponseHeader{Offset: off}, nil)
 		return
 	}
-	if h.SetZeroIfNotFound && b.store.MinOffset(h.Topic, h.QueueID) <= 0 {
+	fromTimestamp := b.consumers.ConsumeFromWhere(h.ConsumerGroup) == wire.ConsumeFromTimestamp
+	if h.SetZeroIfNotFound && !fromTimestamp && b.store.MinOffset(h.Topic, h.QueueID) <= 0 {
 		replyHeader(rc, req, &remoting.OffsetResponseHeader{Offset: 0}, nil)
 		return
 	}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rocketgo/rocketgo/server/broker"
+	"github.com/rocketgo/rocketgo/server/embedded"
+	"github.com/rocketgo/rocketgo/server/namesrv"
+)
+
+// settings collects repeated -set key=value flags.
+type settings []string
+
+func (s *settings) String() string     { return strings.Join(*s, ",") }
+func (s *settings) Set(v string) error { *s = append(*s, v); return nil }
+
+// brokerFlags are the flags shared by `broker` and `serve`.
+type brokerFlags struct {
+	confFile string
+	sets     settings
+	dataDir  string
+	logLevel string
+}
+
+func (f *brokerFlags) register(fs *flag.FlagSet, defaultData string) {
+	fs.StringVar(&f.confFile, "c", "", "broker.conf-style file with RocketMQ key=value settings")
+	fs.Var(&f.sets, "set", "override one broker setting, `key=value` with RocketMQ's key names (repeatable)")
+	fs.StringVar(&f.dataDir, "data", defaultData, "storage root directory (storePathRootDir)")
+	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
+}
+
+// config builds the broker configuration: defaults, then the file, then
+// -data, then every -set, so the command line wins.
+func (f *brokerFlags) config(stderr io.Writer) (broker.Config, error) {
+	cfg := broker.DefaultConfig()
+	if f.confFile != "" {
+		unknown, err := cfg.LoadFile(f.confFile)
+		if err != nil {
+			return cfg, err
+		}
+		for _, k := range unknown {
+			fmt.Fprintf(stderr, "rocketgo: warning: %s: unknown key %q ignored\n", f.confFile, k)
+		}
+	}
+	if f.dataDir != "" {
+		cfg.StorePathRootDir = f.dataDir
+	}
+	for _, kv := range f.sets {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return cfg, fmt.Errorf("-set %q: want key=value", kv)
+		}
+		known, err := cfg.Set(strings.TrimSpace(k), v)
+		if err != nil {
+			return cfg, err
+		}
+		if !known {
+			return cfg, fmt.Errorf("-set %q: unknown broker setting %q", kv, k)
+		}
+	}
+	return cfg, nil
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func defaultDataDir() string {
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".rocketgo", "store")
+	}
+	return "rocketgo-store"
+}
+
+// waitAndStop blocks until ctx ends (SIGINT/SIGTERM), then runs stop with a
+// bounded grace period.
+func waitAndStop(ctx context.Context, stderr io.Writer, stop func(context.Context) error) int {
+	<-ctx.Done()
+	fmt.Fprintln(stderr, "rocketgo: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := stop(sctx); err != nil {
+		fmt.Fprintf(stderr, "rocketgo: shutdown: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func runNamesrv(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("namesrv", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", ":9876", "listen address")
+	scan := fs.Duration("scan-interval", 10*time.Second, "how often silent brokers are looked for")
+	timeout := fs.Duration("broker-timeout", 120*time.Second, "a broker silent this long is dropped")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		fmt.Fprintln(stderr, "rocketgo:", err)
+		return 2
+	}
+	ns := namesrv.New(namesrv.WithListenAddr(*listen), namesrv.WithScanInterval(*scan), namesrv.WithBrokerTimeout(*timeout), namesrv.WithLogger(log))
+	if err := ns.Start(ctx); err != nil {
+		fmt.Fprintln(stderr, "rocketgo:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "rocketgo name server listening on %s\n", ns.Addr())
+	return waitAndStop(ctx, stderr, ns.Shutdown)
+}
+
+func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var bf brokerFlags
+	bf.register(fs, "")
+	nsAddr := fs.String("namesrv", "", "name servers, host:port;host:port (namesrvAddr)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := bf.config(stderr)
+	if err == nil && *nsAddr != "" {
+		cfg.NamesrvAddr = *nsAddr
+	}
+	var log *slog.Logger
+	if err == nil {
+		log, err = newLogger(stderr, bf.logLevel)
+	}
+	var b *broker.Broker
+	if err == nil {
+		b, err = broker.New(cfg, broker.WithLogger(log))
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "rocketgo:", err)
+		return 2
+	}
+	if err := b.Start(ctx); err != nil {
+		fmt.Fprintln(stderr, "rocketgo:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "rocketgo broker %s listening on %s (store %s, name servers %q)\n", cfg.BrokerName, b.Addr(), cfg.StorePathRootDir, cfg.NamesrvAddr)
+	return waitAndStop(ctx, stderr, b.Shutdown)
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var bf brokerFlags
+	bf.register(fs, defaultDataDir())
+	host := fs.String("host", "", "interface to bind (default: all)")
+	nsPort := fs.Int("namesrv-port", 9876, "name server port (0: pick a free one)")
+	brPort := fs.Int("broker-port", 10911, "broker port (0: pick a free one)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := bf.config(stderr)
+	var log *slog.Logger
+	if err == nil {
+		log, err = newLogger(stderr, bf.logLevel)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "rocketgo:", err)
+		return 2
+	}
+	srv, err := embedded.Start(ctx, embedded.Config{Host: *host, NamesrvPort: freeIfZero(*nsPort), BrokerPort: freeIfZero(*brPort), Broker: cfg, Logger: log})
+	if err != nil {
+		fmt.Fprintln(stderr, "rocketgo:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "rocketgo serve: name server %s, broker %s (%s), data in %s\n", srv.NamesrvAddr(), srv.BrokerAddr(), cfg.FlushDiskType, cfg.StorePathRootDir)
+	return waitAndStop(ctx, stderr, srv.Shutdown)
+}
+
+// freeIfZero maps the command line's "0 = any free port" onto embedded's -1.
+func freeIfZero(p int) int {
+	if p == 0 {
+		return -1
+	}
+	return p
+}

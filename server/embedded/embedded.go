@@ -1,0 +1,101 @@
+// Package embedded runs a name server and a broker in one process: the
+// development server behind `rocketgo serve`, and what tests, the
+// conformance suite and the load-test tool start when given no cluster.
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"github.com/rocketgo/rocketgo/server/broker"
+	"github.com/rocketgo/rocketgo/server/namesrv"
+)
+
+// Config describes an embedded server. Zero values take the defaults noted.
+type Config struct {
+	// Host is the interface both servers bind (default: all interfaces).
+	// Tests use "127.0.0.1".
+	Host string
+	// NamesrvPort and BrokerPort default to 9876 and 10911; -1 picks a free
+	// port.
+	NamesrvPort, BrokerPort int
+	// Broker is the broker's configuration. Its NamesrvAddr, ListenHost and
+	// ListenPort are filled in from the fields above.
+	Broker broker.Config
+	// Logger receives both servers' logs (default: discard).
+	Logger *slog.Logger
+}
+
+// Server is a running name server plus broker.
+type Server struct {
+	ns *namesrv.Server
+	br *broker.Broker
+}
+
+func portOrDefault(p, def int) int {
+	switch {
+	case p == 0:
+		return def
+	case p < 0:
+		return 0
+	}
+	return p
+}
+
+// Start starts the name server, then the broker registered with it.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ns := namesrv.New(
+		namesrv.WithListenAddr(net.JoinHostPort(cfg.Host, strconv.Itoa(portOrDefault(cfg.NamesrvPort, 9876)))),
+		namesrv.WithLogger(log),
+	)
+	if err := ns.Start(ctx); err != nil {
+		return nil, fmt.Errorf("embedded: name server: %w", err)
+	}
+	nsAddr := ns.Addr()
+	if host, port, err := net.SplitHostPort(nsAddr); err == nil && (host == "" || host == "::" || host == "0.0.0.0") {
+		nsAddr = net.JoinHostPort("127.0.0.1", port)
+	}
+	bc := cfg.Broker
+	bc.NamesrvAddr = nsAddr
+	bc.ListenHost = cfg.Host
+	bc.ListenPort = portOrDefault(cfg.BrokerPort, 10911)
+	br, err := broker.New(bc, broker.WithLogger(log))
+	if err == nil {
+		err = br.Start(ctx)
+	}
+	if err != nil {
+		ns.Shutdown(context.Background())
+		return nil, fmt.Errorf("embedded: broker: %w", err)
+	}
+	return &Server{ns: ns, br: br}, nil
+}
+
+// NamesrvAddr is the "host:port" clients give as their name server.
+func (s *Server) NamesrvAddr() string {
+	addr := s.ns.Addr()
+	if host, port, err := net.SplitHostPort(addr); err == nil && (host == "" || host == "::" || host == "0.0.0.0") {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return addr
+}
+
+// BrokerAddr is the address the broker advertises.
+func (s *Server) BrokerAddr() string { return s.br.Addr() }
+
+// Broker exposes the broker, for tests and admin commands.
+func (s *Server) Broker() *broker.Broker { return s.br }
+
+// Shutdown stops the broker (which unregisters itself) and then the name
+// server.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return errors.Join(s.br.Shutdown(ctx), s.ns.Shutdown(ctx))
+}
