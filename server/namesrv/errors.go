@@ -1,0 +1,35 @@
+package namesrv
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Processors turn them into response codes; callers of the
+// exported helpers can match them with errors.Is.
+var (
+	// ErrMalformedBody reports a REGISTER_BROKER (or other) body that cannot
+	// be decoded. The tables are left untouched.
+	ErrMalformedBody = errors.New("namesrv: malformed body")
+	// ErrCRCMismatch reports a register body whose CRC-32 differs from the
+	// bodyCrc32 header field.
+	ErrCRCMismatch = errors.New("namesrv: crc32 not match")
+	// ErrMissingField reports a request lacking a required header field.
+	ErrMissingField = errors.New("namesrv: missing header field")
+	// ErrServerClosed is returned by Start after Shutdown.
+	ErrServerClosed = errors.New("namesrv: server closed")
+)
+
+// FieldError names a header field a request lacks. It unwraps to
+// ErrMissingField. (Typed headers decoded by package remoting report their
+// own *remoting.FieldError.)
+type FieldError struct {
+	Field string
+	Err   error // ErrMissingField
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("the header field <%s> is missing", e.Field)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }

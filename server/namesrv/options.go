@@ -1,0 +1,97 @@
+package namesrv
+
+import (
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/rocketgo/rocketgo/remoting"
+)
+
+// Defaults, matching the Apache name server.
+const (
+	// DefaultListenAddr is the name server's well-known port.
+	DefaultListenAddr = ":9876"
+	// DefaultScanInterval is how often silent brokers are looked for
+	// (4.x scanned every 10 s, 5.x every 5 s).
+	DefaultScanInterval = 10 * time.Second
+	// DefaultBrokerTimeout expires a broker that has not registered or
+	// heartbeated for this long; a broker may ask for another value with
+	// heartbeatTimeoutMillis.
+	DefaultBrokerTimeout = 120 * time.Second
+)
+
+// Option configures a Server.
+type Option func(*config)
+
+type config struct {
+	listenAddr    string
+	scanInterval  time.Duration
+	brokerTimeout time.Duration
+	logger        *slog.Logger
+	now           func() time.Time
+	remotingOpts  []remoting.ServerOption
+}
+
+func defaultConfig() config {
+	return config{
+		listenAddr:    DefaultListenAddr,
+		scanInterval:  DefaultScanInterval,
+		brokerTimeout: DefaultBrokerTimeout,
+		logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		now:           time.Now,
+	}
+}
+
+// WithListenAddr sets the TCP listen address. Default ":9876"; use
+// "127.0.0.1:0" for a free port (Addr reports the one chosen).
+func WithListenAddr(addr string) Option {
+	return func(c *config) { c.listenAddr = addr }
+}
+
+// WithScanInterval sets how often silent brokers are expired. Default 10 s;
+// values ≤ 0 are ignored.
+func WithScanInterval(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.scanInterval = d
+		}
+	}
+}
+
+// WithBrokerTimeout sets how long a broker may stay silent before it is
+// dropped, unless its registration carries heartbeatTimeoutMillis.
+// Default 120 s; values ≤ 0 are ignored.
+func WithBrokerTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.brokerTimeout = d
+		}
+	}
+}
+
+// WithLogger sets the logger. Default: discard everything. Broker arrivals
+// and departures are logged at Info, rejected requests at Warn.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// WithClock replaces time.Now for liveness bookkeeping (tests). The scan
+// ticker still runs on real time; a fake clock decides what has expired.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now != nil {
+			c.now = now
+		}
+	}
+}
+
+// WithRemotingOptions passes options (frame cap, idle timeout, ...) to the
+// underlying remoting server. Default: none, i.e. remoting's defaults.
+func WithRemotingOptions(opts ...remoting.ServerOption) Option {
+	return func(c *config) { c.remotingOpts = append(c.remotingOpts, opts...) }
+}
