@@ -66,6 +66,8 @@ type Broker struct {
 	producers *ProducerManager
 	pulls     *pullHolder
 	delay     *delayScheduler
+	tx        *txChecker
+	locks     *lockTable
 	uniq      *message.UniqIDGenerator // UNIQ_KEY for messages that arrive without one
 
 	storeHost netip.AddrPort // the address clients dial, written into every record
@@ -122,6 +124,10 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	if b.delay, err = newDelayScheduler(b, newJSONFile(cfgDir, "delayOffset.json")); err != nil {
 		return err
 	}
+	if b.tx, err = newTxChecker(b, newJSONFile(cfgDir, "transactionProgress.json")); err != nil {
+		return err
+	}
+	b.locks = newLockTable(b.clock)
 	b.store, err = store.Open(b.storeConfig(),
 		store.WithLogger(b.log),
 		store.WithClock(b.clock),
@@ -171,6 +177,7 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	b.goLoop(loopCtx, b.registerLoop)
 	b.goLoop(loopCtx, b.offsetFlushLoop)
 	b.goLoop(loopCtx, b.clientExpiryLoop)
+	b.goLoop(loopCtx, b.tx.loop)
 	b.log.Info("broker started", "addr", b.addr, "cluster", b.cfg.BrokerClusterName, "namesrv", b.cfg.NamesrvAddr)
 	return nil
 }

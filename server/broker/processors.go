@@ -17,6 +17,12 @@ func (b *Broker) registerProcessors() {
 	s.Handle(remoting.SendMessageV2, b.processSend)
 	s.Handle(remoting.SendBatchMessage, b.processSend)
 	s.Handle(remoting.PullMessage, b.processPull)
+	s.Handle(remoting.ConsumerSendMsgBack, b.processSendBack)
+	s.Handle(remoting.EndTransaction, b.processEndTransaction)
+	s.Handle(remoting.LockBatchMQ, b.processLockBatch)
+	s.Handle(remoting.UnlockBatchMQ, b.processUnlockBatch)
+	s.Handle(remoting.QueryMessage, b.processQueryMessage)
+	s.Handle(remoting.ViewMessageByID, b.processViewMessage)
 
 	s.Handle(remoting.HeartBeat, b.processHeartbeat)
 	s.Handle(remoting.UnregisterClient, b.processUnregisterClient)

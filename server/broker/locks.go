@@ -1,0 +1,90 @@
+package broker
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/rocketgo/rocketgo/internal/wire"
+	"github.com/rocketgo/rocketgo/remoting"
+)
+
+// lockMaxLive is how long a queue lock lives without renewal (upstream's
+// rocketmq.broker.rebalance.lockMaxLiveTime). Orderly consumers renew every
+// 20 s.
+const lockMaxLive = 60 * time.Second
+
+type lockEntry struct {
+	clientID string
+	renewed  time.Time
+}
+
+// lockTable holds the per-(group, queue) locks orderly consumers take so
+// that one client at a time consumes a queue in order.
+type lockTable struct {
+	clock func() time.Time
+
+	mu     sync.Mutex
+	groups map[string]map[wire.MessageQueue]*lockEntry
+}
+
+func newLockTable(clock func() time.Time) *lockTable {
+	return &lockTable{clock: clock, groups: map[string]map[wire.MessageQueue]*lockEntry{}}
+}
+
+// lock grants clientID every queue that is free, expired or already its
+// own, renewing the ones it holds, and returns the granted set.
+func (t *lockTable) lock(group, clientID string, mqs []wire.MessageQueue) []wire.MessageQueue {
+	now := t.clock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	g := t.groups[group]
+	if g == nil {
+		g = map[wire.MessageQueue]*lockEntry{}
+		t.groups[group] = g
+	}
+	granted := make([]wire.MessageQueue, 0, len(mqs))
+	for _, mq := range mqs {
+		e := g[mq]
+		if e == nil || e.clientID == clientID || now.Sub(e.renewed) > lockMaxLive {
+			g[mq] = &lockEntry{clientID: clientID, renewed: now}
+			granted = append(granted, mq)
+		}
+	}
+	return granted
+}
+
+// unlock releases the queues clientID holds.
+func (t *lockTable) unlock(group, clientID string, mqs []wire.MessageQueue) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	g := t.groups[group]
+	for _, mq := range mqs {
+		if e := g[mq]; e != nil && e.clientID == clientID {
+			delete(g, mq)
+		}
+	}
+	if len(g) == 0 {
+		delete(t.groups, group)
+	}
+}
+
+func (b *Broker) processLockBatch(rc *remoting.RequestContext, req *remoting.Command) {
+	var body wire.LockBatchRequest
+	if err := json.Unmarshal(req.Body, &body); err != nil || body.ConsumerGroup == "" || body.ClientID == "" {
+		reply(rc, req, remoting.InvalidParameter, "bad lock batch body")
+		return
+	}
+	granted := b.locks.lock(body.ConsumerGroup, body.ClientID, body.MQSet)
+	b.replyJSON(rc, req, wire.LockBatchResponse{LockOKMQSet: granted})
+}
+
+func (b *Broker) processUnlockBatch(rc *remoting.RequestContext, req *remoting.Command) {
+	var body wire.LockBatchRequest
+	if err := json.Unmarshal(req.Body, &body); err != nil || body.ConsumerGroup == "" {
+		reply(rc, req, remoting.InvalidParameter, "bad unlock batch body")
+		return
+	}
+	b.locks.unlock(body.ConsumerGroup, body.ClientID, body.MQSet)
+	reply(rc, req, remoting.Success, "")
+}
