@@ -319,4 +319,3 @@ func dedupeConsecutiveRuns(seq []int) []int {
 	}
 	return out
 }
-
