@@ -1,0 +1,472 @@
+package remoting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// RequestHandler answers a request the server sent to this client (broker →
+// client codes such as GET_CONSUMER_RUNNING_INFO 307 or
+// NOTIFY_CONSUMER_IDS_CHANGED 40). addr is the server's address as dialled.
+// A non-nil result is sent back as the response unless the request was
+// oneway; the transport fills in opaque, response flag and serialisation.
+// ctx is cancelled when the Client closes.
+type RequestHandler func(ctx context.Context, addr string, req *Command) *Command
+
+// ClientOption configures a Client. Options shared with the server
+// (WithLogger, WithMaxFrameSize, WithIdleTimeout, WithRequestTimeout) are
+// ClientOptions too.
+type ClientOption interface{ applyClient(*clientConfig) }
+
+type clientOption func(*clientConfig)
+
+func (o clientOption) applyClient(c *clientConfig) { o(c) }
+
+type clientConfig struct {
+	commonConfig
+	dialTimeout   time.Duration
+	serializeType SerializeType
+}
+
+// WithDialTimeout bounds connection establishment. Default 3 s (Java
+// connectTimeoutMillis). Values <= 0 keep the default.
+func WithDialTimeout(d time.Duration) ClientOption {
+	return clientOption(func(c *clientConfig) {
+		if d > 0 {
+			c.dialTimeout = d
+		}
+	})
+}
+
+// WithSerializeType selects the header encoding of requests this client
+// sends. Default SerializeJSON, the only one every RocketMQ server and client
+// family reads. Responses to server-initiated requests always mirror the
+// request's encoding.
+func WithSerializeType(t SerializeType) ClientOption {
+	return clientOption(func(c *clientConfig) { c.serializeType = t })
+}
+
+// Client is the request/response side of the remoting protocol. It keeps one
+// long-lived TCP connection per address, shared by all callers, and
+// multiplexes requests over it by opaque. A Client is safe for concurrent use;
+// share one per process rather than one per goroutine.
+//
+// Each connection owns exactly two goroutines: a reader that splits and
+// dispatches frames, and a writer that coalesces queued frames into as few
+// syscalls as possible. Async callbacks and server-initiated request handlers
+// run on goroutines of their own so a slow one never stalls the reader.
+type Client struct {
+	cfg    clientConfig
+	opaque atomic.Int32
+	pools  pools
+
+	mu     sync.Mutex
+	conns  map[string]*clientConn // includes connections still dialling
+	closed bool
+
+	hmu      sync.Mutex // serialises RegisterHandler's copy-on-write
+	handlers atomic.Pointer[map[int16]RequestHandler]
+
+	ctx    context.Context // parent of handler contexts, cancelled by Close
+	cancel context.CancelFunc
+
+	// Goroutine accounting: every goroutine the Client starts is in wg, and
+	// wg.Add only happens under gmu while !stopping, so Close's Wait never
+	// races an Add.
+	gmu      sync.Mutex
+	stopping bool
+	wg       sync.WaitGroup
+}
+
+// NewClient returns a Client; connections are dialled lazily on first use.
+func NewClient(opts ...ClientOption) *Client {
+	cfg := clientConfig{
+		commonConfig:  defaultCommonConfig(),
+		dialTimeout:   DefaultDialTimeout,
+		serializeType: SerializeJSON,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o.applyClient(&cfg)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Client{cfg: cfg, conns: make(map[string]*clientConn), ctx: ctx, cancel: cancel}
+	empty := map[int16]RequestHandler{}
+	c.handlers.Store(&empty)
+	return c
+}
+
+// RegisterHandler installs h for server-initiated requests with the given
+// code, replacing any previous handler. A nil h removes it. Unregistered codes
+// are answered with REQUEST_CODE_NOT_SUPPORTED (unless oneway).
+func (c *Client) RegisterHandler(code int16, h RequestHandler) {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	old := *c.handlers.Load()
+	next := make(map[int16]RequestHandler, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	if h == nil {
+		delete(next, code)
+	} else {
+		next[code] = h
+	}
+	c.handlers.Store(&next)
+}
+
+// InvokeSync sends cmd to addr and waits for its response. The deadline is
+// ctx's, or the request timeout option (default 3 s) when ctx has none. It
+// sets cmd.Opaque, clears the oneway bit and applies the client's
+// serialisation, so a Command must not be sent twice concurrently.
+//
+// Errors are *OpError wrapping ErrTimeout (plus context.DeadlineExceeded),
+// ErrConnClosed, ErrClientClosed, a context error, a dial error or a codec
+// error. A non-success response code is not an error here: it is in the
+// returned Command for the caller to interpret.
+func (c *Client) InvokeSync(ctx context.Context, addr string, cmd *Command) (*Command, error) {
+	if cmd == nil {
+		return nil, &OpError{Op: "invoke", Addr: addr, Err: errNilCommand}
+	}
+	fail := func(err error) (*Command, error) {
+		return nil, &OpError{Op: "invoke", Addr: addr, Code: cmd.Code, Err: err}
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	cl := c.pools.getCall()
+	var (
+		cc     *clientConn
+		opaque int32
+	)
+	// A connection can close (idle timeout, peer hang-up) between being
+	// handed out and taking the request. Nothing reached the wire then, so
+	// one retry on a fresh connection cannot duplicate the request.
+	for attempt := 0; ; attempt++ {
+		var err error
+		if cc, err = c.conn(ctx, addr); err != nil {
+			c.pools.putCall(cl)
+			return fail(err)
+		}
+		opaque = c.prepare(cmd, 0)
+		if err = cc.pending.add(opaque, cl); err == nil {
+			if err = cc.send(cmd); err == nil {
+				break
+			}
+			if cc.pending.remove(opaque) == nil {
+				<-cl.done // the connection's close path owns it and is completing it
+				cl.resp, cl.err = nil, nil
+			}
+		}
+		if attempt > 0 || !errors.Is(err, ErrConnClosed) {
+			c.pools.putCall(cl)
+			return fail(err)
+		}
+	}
+
+	resp, err := awaitCall(ctx, &cc.pending, opaque, cl, c.cfg.requestTimeout)
+	c.pools.putCall(cl)
+	if err != nil {
+		return fail(err)
+	}
+	return resp, nil
+}
+
+// InvokeAsync sends cmd to addr and calls cb exactly once with the response
+// or an error (same errors as InvokeSync). cb never runs on the calling
+// goroutine and never on the connection's reader; it runs on a goroutine of
+// its own, so it may block or call back into the Client. InvokeAsync itself
+// may block while a new connection is dialled.
+func (c *Client) InvokeAsync(ctx context.Context, addr string, cmd *Command, cb func(*Command, error)) {
+	if cb == nil {
+		cb = func(*Command, error) {}
+	}
+	if cmd == nil {
+		err := &OpError{Op: "invokeAsync", Addr: addr, Err: errNilCommand}
+		c.spawn(true, func() { cb(nil, err) })
+		return
+	}
+	code := cmd.Code
+	fail := func(err error) {
+		err = &OpError{Op: "invokeAsync", Addr: addr, Code: code, Err: err}
+		c.spawn(true, func() { cb(nil, err) })
+	}
+	if err := ctx.Err(); err != nil {
+		fail(err)
+		return
+	}
+	cc, err := c.conn(ctx, addr)
+	if err != nil {
+		fail(err)
+		return
+	}
+	opaque := c.prepare(cmd, 0)
+
+	cl := &call{}
+	cl.cb = func(resp *Command, err error) {
+		if err != nil {
+			err = &OpError{Op: "invokeAsync", Addr: addr, Code: code, Err: err}
+		}
+		cb(resp, err)
+	}
+	// The expiry hooks are armed before the call is published so that the
+	// completer, which calls cl.stop, never races their assignment. A hook
+	// that fires before publication finds nothing to withdraw; the re-check
+	// after add catches that case.
+	var expired atomic.Pointer[error]
+	expire := func(err error) {
+		expired.CompareAndSwap(nil, &err)
+		if cc.pending.remove(opaque) != nil {
+			c.complete(cl, nil, err)
+		}
+	}
+	var stops []func() bool
+	if ctx.Done() != nil {
+		stops = append(stops, context.AfterFunc(ctx, func() { expire(ctxError(ctx)) }))
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		timeout := c.cfg.requestTimeout
+		t := time.AfterFunc(timeout, func() {
+			expire(fmt.Errorf("%w after %s: %w", ErrTimeout, timeout, context.DeadlineExceeded))
+		})
+		stops = append(stops, t.Stop)
+	}
+	cl.stop = func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+
+	if err := cc.pending.add(opaque, cl); err != nil {
+		cl.stop()
+		fail(err)
+		return
+	}
+	if p := expired.Load(); p != nil {
+		if cc.pending.remove(opaque) != nil {
+			c.complete(cl, nil, *p)
+		}
+		return
+	}
+	if err := cc.send(cmd); err != nil {
+		if cc.pending.remove(opaque) != nil {
+			c.complete(cl, nil, err)
+		}
+	}
+}
+
+// InvokeOneway sends cmd with the oneway flag set and returns once it is
+// queued for writing. Java servers do not answer such requests; a stray
+// answer from another implementation is dropped as an unknown opaque.
+func (c *Client) InvokeOneway(ctx context.Context, addr string, cmd *Command) error {
+	if cmd == nil {
+		return &OpError{Op: "invokeOneway", Addr: addr, Err: errNilCommand}
+	}
+	fail := func(err error) error {
+		return &OpError{Op: "invokeOneway", Addr: addr, Code: cmd.Code, Err: err}
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	cc, err := c.conn(ctx, addr)
+	if err != nil {
+		return fail(err)
+	}
+	c.prepare(cmd, FlagOneway)
+	if err := cc.send(cmd); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// Close closes every connection, fails outstanding calls with an error
+// wrapping ErrConnClosed and ErrClientClosed, cancels handler contexts and
+// waits for every goroutine the Client started (including running callbacks
+// and handlers) to return. Later calls fail with ErrClientClosed. Close is
+// idempotent. Because it waits for callbacks and handlers, the first Close
+// must not be called from inside one of them.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	live := make([]*clientConn, 0, len(c.conns))
+	for _, cc := range c.conns {
+		if cc.nc != nil { // still-dialling entries see c.closed and give up
+			live = append(live, cc)
+		}
+	}
+	clear(c.conns)
+	c.mu.Unlock()
+
+	c.cancel()
+	reason := fmt.Errorf("%w: %w", ErrConnClosed, ErrClientClosed)
+	for _, cc := range live {
+		cc.close(reason)
+	}
+	c.gmu.Lock()
+	c.stopping = true
+	c.gmu.Unlock()
+	c.wg.Wait()
+	return nil
+}
+
+// prepare stamps a fresh opaque, the flags and the serialisation on cmd.
+func (c *Client) prepare(cmd *Command, flags int32) int32 {
+	opaque := c.opaque.Add(1)
+	cmd.Opaque = opaque
+	cmd.Flag = cmd.Flag&^(FlagResponse|FlagOneway) | flags
+	cmd.SerializeType = c.cfg.serializeType
+	return opaque
+}
+
+// conn returns the live connection to addr, dialling it if needed. The dial
+// runs on its own goroutine, bounded by the dial timeout and cancelled by
+// Close but not by any one caller's ctx: callers that share the connection
+// each wait for it only as long as their own ctx allows, and a caller with a
+// short deadline cannot fail the dial for the others.
+func (c *Client) conn(ctx context.Context, addr string) (*clientConn, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClientClosed
+	}
+	cc := c.conns[addr]
+	if cc == nil {
+		cc = newClientConn(c, addr)
+		c.conns[addr] = cc
+		c.wg.Add(1) // under c.mu with c.closed false: Close has not reached Wait
+		go c.dial(cc)
+	}
+	c.mu.Unlock()
+	select {
+	case <-cc.ready:
+	case <-ctx.Done():
+		return nil, ctxError(ctx)
+	}
+	if cc.dialErr != nil {
+		return nil, cc.dialErr
+	}
+	return cc, nil
+}
+
+// dial connects cc and starts its goroutines, or records why it could not.
+func (c *Client) dial(cc *clientConn) {
+	defer c.wg.Done()
+	defer close(cc.ready)
+	nc, err := cc.dialNet(c.ctx, c.cfg.dialTimeout)
+
+	c.mu.Lock()
+	if c.closed {
+		if nc != nil {
+			_ = nc.Close()
+		}
+		err = ErrClientClosed
+	}
+	if err != nil {
+		if c.conns[cc.addr] == cc {
+			delete(c.conns, cc.addr)
+		}
+		c.mu.Unlock()
+		cc.dialErr = err
+		c.cfg.logger.Debug("remoting: dial failed", "addr", cc.addr, "err", err)
+		return
+	}
+	cc.nc = nc
+	// Added under c.mu with c.closed false: Close has not reached Wait yet.
+	c.wg.Add(2)
+	c.mu.Unlock()
+	go cc.readLoop()
+	go cc.writeLoop()
+	c.cfg.logger.Debug("remoting: connected", "addr", cc.addr, "local", nc.LocalAddr().String())
+}
+
+// forget drops cc from the connection map so the next call redials.
+func (c *Client) forget(cc *clientConn) {
+	c.mu.Lock()
+	if c.conns[cc.addr] == cc {
+		delete(c.conns, cc.addr)
+	}
+	c.mu.Unlock()
+}
+
+// complete finishes a call whose ownership the caller obtained by removing it
+// from a pendingTable.
+func (c *Client) complete(cl *call, resp *Command, err error) {
+	cl.resp, cl.err = resp, err
+	if cl.cb == nil {
+		cl.done <- struct{}{}
+		return
+	}
+	if cl.stop != nil {
+		cl.stop()
+	}
+	cb := cl.cb
+	c.spawn(true, func() { cb(resp, err) })
+}
+
+// spawn runs f on a tracked goroutine. Once Close is waiting, must-run work
+// (callbacks, which must fire exactly once) gets an untracked goroutine
+// instead (it can only be a failure callback for a call made after Close);
+// optional work (serving a new server request) is dropped.
+func (c *Client) spawn(mustRun bool, f func()) {
+	c.gmu.Lock()
+	if c.stopping {
+		c.gmu.Unlock()
+		if mustRun {
+			go f()
+		}
+		return
+	}
+	c.wg.Add(1)
+	c.gmu.Unlock()
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+}
+
+// serve answers a request the server sent on cc.
+func (c *Client) serve(cc *clientConn, req *Command) {
+	h := (*c.handlers.Load())[req.Code]
+	if h == nil {
+		if !req.IsOneway() {
+			resp := NewResponse(req, RequestCodeNotSupported, fmt.Sprintf(" request type %d not supported", req.Code))
+			c.reply(cc, req, resp)
+		}
+		return
+	}
+	c.spawn(false, func() {
+		resp := c.runHandler(h, cc.addr, req)
+		if resp != nil && !req.IsOneway() {
+			c.reply(cc, req, resp)
+		}
+	})
+}
+
+// runHandler calls h, turning a panic into a SYSTEM_ERROR response.
+func (c *Client) runHandler(h RequestHandler, addr string, req *Command) (resp *Command) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.cfg.logger.Error("remoting: request handler panicked", "code", req.Code, "addr", addr, "panic", r)
+			resp = NewResponse(req, SystemError, fmt.Sprintf("handler panic: %v", r))
+		}
+	}()
+	return h(c.ctx, addr, req)
+}
+
+func (c *Client) reply(cc *clientConn, req, resp *Command) {
+	resp.Opaque = req.Opaque
+	resp.Flag |= FlagResponse
+	resp.SerializeType = req.SerializeType
+	if err := cc.send(resp); err != nil {
+		c.cfg.logger.Debug("remoting: dropping response to server request", "code", req.Code, "addr", cc.addr, "err", err)
+	}
+}

@@ -1,0 +1,161 @@
+package remoting
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// interopServer plays name server and broker at once on our Server: route
+// lookups point at itself, heartbeats succeed and sends are recorded.
+type interopServer struct {
+	*Server
+	addr atomic.Pointer[string]
+
+	mu         sync.Mutex
+	sent       [][]byte // bodies received by SEND_MESSAGE
+	topics     []string
+	heartbeats int
+	offset     int64
+	callouts   chan *Command // answers to server → client requests
+	senderConn atomic.Pointer[Conn]
+}
+
+const routeTemplate = `{"brokerDatas":[{"brokerAddrs":{"0":"%s"},"brokerName":"b","cluster":"c"}],` +
+	`"queueDatas":[{"brokerName":"b","perm":6,"readQueueNums":4,"writeQueueNums":4,"topicSysFlag":0}]}`
+
+func startInteropServer(t *testing.T) *interopServer {
+	t.Helper()
+	is := &interopServer{Server: NewServer("127.0.0.1:0"), callouts: make(chan *Command, 4)}
+	is.Handle(GetRouteInfoByTopic, func(rc *RequestContext, req *Command) {
+		resp := NewResponse(req, Success, "")
+		resp.Body = fmt.Appendf(nil, routeTemplate, *is.addr.Load())
+		_ = rc.Reply(resp)
+	})
+	is.Handle(HeartBeat, func(rc *RequestContext, req *Command) {
+		is.mu.Lock()
+		is.heartbeats++
+		is.mu.Unlock()
+		_ = rc.Reply(NewResponse(req, Success, ""))
+		// Our test client asks for a demonstration of a broker → client call:
+		// GET_CONSUMER_RUNNING_INFO on the same connection.
+		if req.Ext.Bool("callout") {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				q := NewRequest(GetConsumerRunningInfo, nil, nil)
+				q.Ext.Set("consumerGroup", "CG")
+				resp, err := rc.Conn().Invoke(ctx, q)
+				if err != nil {
+					resp = NewResponse(q, SystemError, err.Error())
+				}
+				is.callouts <- resp
+			}()
+		}
+	})
+	send := func(rc *RequestContext, req *Command) {
+		topic, _ := req.Ext.Get("topic")
+		if topic == "" {
+			topic, _ = req.Ext.Get("b")
+		}
+		queueID, _ := req.Ext.Get("queueId")
+		if queueID == "" {
+			queueID, _ = req.Ext.Get("e")
+		}
+		is.senderConn.Store(rc.Conn())
+		is.mu.Lock()
+		is.sent = append(is.sent, req.Body)
+		is.topics = append(is.topics, topic)
+		off := is.offset
+		is.offset++
+		is.mu.Unlock()
+		resp := NewResponse(req, Success, "")
+		resp.Ext.Set("msgId", fmt.Sprintf("7F00000100002A9F%016X", off))
+		resp.Ext.Set("queueId", queueID)
+		resp.Ext.Set("queueOffset", strconv.FormatInt(off, 10))
+		_ = rc.Reply(resp)
+	}
+	is.Handle(SendMessage, send)
+	is.Handle(SendMessageV2, send)
+	if err := is.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	addr := is.Addr().String()
+	is.addr.Store(&addr)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := is.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	return is
+}
+
+func (is *interopServer) snapshot() (bodies [][]byte, topics []string) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	return append([][]byte(nil), is.sent...), append([]string(nil), is.topics...)
+}
+
+func TestInteropOurClientBothSerializations(t *testing.T) {
+	is := startInteropServer(t)
+	addr := *is.addr.Load()
+	for _, st := range []SerializeType{SerializeJSON, SerializeRocketMQ} {
+		t.Run(st.String(), func(t *testing.T) {
+			c := newTestClient(t, WithSerializeType(st))
+			c.RegisterHandler(GetConsumerRunningInfo, func(_ context.Context, _ string, req *Command) *Command {
+				g, _ := req.Ext.Get("consumerGroup")
+				resp := NewResponse(req, Success, "")
+				resp.Body = []byte(`{"group":"` + g + `","serialize":"` + req.SerializeType.String() + `"}`)
+				return resp
+			})
+			ctx := context.Background()
+
+			route := NewRequest(GetRouteInfoByTopic, nil, nil)
+			route.Ext.Set("topic", "InteropTopic")
+			resp, err := c.InvokeSync(ctx, addr, route)
+			if err != nil || resp.Code != Success {
+				t.Fatalf("route: %v %v", resp, err)
+			}
+			if want := fmt.Sprintf(routeTemplate, addr); string(resp.Body) != want {
+				t.Errorf("route body %s", resp.Body)
+			}
+
+			send := NewRequest(SendMessage, nil, []byte("body-"+st.String()))
+			send.Ext.Set("producerGroup", "PG")
+			send.Ext.Set("topic", "T-"+st.String())
+			send.Ext.Set("queueId", "3")
+			send.Ext.Set("properties", "UNIQ_KEY\x01abc\x02")
+			resp, err = c.InvokeSync(ctx, addr, send)
+			if err != nil || resp.Code != Success {
+				t.Fatalf("send: %v %v", resp, err)
+			}
+			if q, _ := resp.Ext.Get("queueId"); q != "3" {
+				t.Errorf("queueId %q", q)
+			}
+			if id, _ := resp.Ext.Get("msgId"); len(id) != 32 {
+				t.Errorf("msgId %q", id)
+			}
+			bodies, topics := is.snapshot()
+			if last := len(bodies) - 1; last < 0 || string(bodies[last]) != "body-"+st.String() || topics[last] != "T-"+st.String() {
+				t.Errorf("server saw %q %q", bodies, topics)
+			}
+
+			hb := NewRequest(HeartBeat, nil, []byte(`{"clientID":"127.0.0.1@1","producerDataSet":[{"groupName":"PG"}]}`))
+			hb.Ext.SetBool("callout", true)
+			if resp, err = c.InvokeSync(ctx, addr, hb); err != nil || resp.Code != Success {
+				t.Fatalf("heartbeat: %v %v", resp, err)
+			}
+			got := <-is.callouts
+			want := `{"group":"CG","serialize":"` + st.String() + `"}`
+			if got.Code != Success || string(got.Body) != want {
+				t.Errorf("server → client call answered %v body %s, want %s", got, got.Body, want)
+			}
+		})
+	}
+}
