@@ -66,6 +66,7 @@ type Broker struct {
 	producers *ProducerManager
 	pulls     *pullHolder
 	delay     *delayScheduler
+	timers    *timerScheduler
 	tx        *txChecker
 	locks     *lockTable
 	uniq      *message.UniqIDGenerator // UNIQ_KEY for messages that arrive without one
@@ -124,6 +125,9 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	if b.delay, err = newDelayScheduler(b, newJSONFile(cfgDir, "delayOffset.json")); err != nil {
 		return err
 	}
+	if b.timers, err = newTimerScheduler(b, newJSONFile(cfgDir, "timerProgress.json")); err != nil {
+		return err
+	}
 	if b.tx, err = newTxChecker(b, newJSONFile(cfgDir, "transactionProgress.json")); err != nil {
 		return err
 	}
@@ -178,6 +182,7 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	b.goLoop(loopCtx, b.offsetFlushLoop)
 	b.goLoop(loopCtx, b.clientExpiryLoop)
 	b.goLoop(loopCtx, b.tx.loop)
+	b.goLoop(loopCtx, b.timers.loop)
 	b.log.Info("broker started", "addr", b.addr, "cluster", b.cfg.BrokerClusterName, "namesrv", b.cfg.NamesrvAddr)
 	return nil
 }
@@ -336,8 +341,12 @@ func (b *Broker) tagsCode(topic string, properties []byte, storeTimestamp int64,
 // arrived is the store's arrival listener. It runs on the append path and
 // must not block: it only wakes the delay scheduler or parked pulls.
 func (b *Broker) arrived(topic string, queueID int32, queueOffset int64, tagsCode int64) {
-	if topic == TopicSchedule {
+	switch topic {
+	case TopicSchedule:
 		b.delay.arrived(queueID)
+		return
+	case TopicTimer:
+		b.timers.arrived()
 		return
 	}
 	b.pulls.notify(topic, queueID, queueOffset, tagsCode)

@@ -28,6 +28,15 @@ func (b *Broker) rewriteSpecial(m *message.StoredMessage) (int16, string) {
 	case message.SysFlagTxRollback:
 		return remoting.MessageIllegal, "a rollback record cannot be sent"
 	}
+	if at, ok, err := deliverAt(props, b.clock()); err != nil {
+		return remoting.MessageIllegal, err.Error()
+	} else if ok {
+		if at.After(b.clock()) {
+			return b.parkTimed(m, at)
+		}
+		m.Properties = string(removeProperties(props, timerProps...))
+		return remoting.Success, ""
+	}
 	raw, ok := message.LookupProperty(props, message.PropertyDelayLevel)
 	if !ok {
 		return remoting.Success, ""
@@ -222,7 +231,7 @@ func (d *delayScheduler) deliverDue(ctx context.Context, qid int32, delay time.D
 				wait = due.Sub(now)
 				break
 			}
-			if err := d.deliver(ctx, &rec); err != nil {
+			if err := d.b.unparkRecord(ctx, &rec, message.PropertyDelayLevel); err != nil {
 				d.b.log.Warn("delivering delayed message failed; will retry", "level", qid+1, "err", err)
 				wait = 100 * time.Millisecond
 				break
@@ -240,14 +249,15 @@ func (d *delayScheduler) deliverDue(ctx context.Context, qid int32, delay time.D
 	return idlePoll
 }
 
-// deliver re-stores a parked record in its real topic and queue, without the
-// delay level, so consumers of that topic see it now.
-func (d *delayScheduler) deliver(ctx context.Context, rec *message.StoredRecord) error {
+// unparkRecord re-stores a parked record (delayed or timed) in its real
+// topic and queue without the given properties, so consumers of that topic
+// see it now.
+func (b *Broker) unparkRecord(ctx context.Context, rec *message.StoredRecord, drop ...string) error {
 	realTopic, _ := message.LookupProperty(rec.Properties, message.PropertyRealTopic)
 	realQID, _ := message.LookupProperty(rec.Properties, message.PropertyRealQueueID)
 	qid, err := strconv.Atoi(string(realQID))
 	if len(realTopic) == 0 || err != nil {
-		d.b.log.Error("dropping delayed record without its real destination", "offset", rec.PhysicalOffset)
+		b.log.Error("dropping parked record without its real destination", "offset", rec.PhysicalOffset)
 		return nil
 	}
 	m := message.StoredMessage{
@@ -257,16 +267,16 @@ func (d *delayScheduler) deliver(ctx context.Context, rec *message.StoredRecord)
 		SysFlag:        rec.SysFlag,
 		BornTimestamp:  rec.BornTimestamp,
 		BornHost:       rec.BornHost,
-		StoreHost:      d.b.storeHost,
+		StoreHost:      b.storeHost,
 		ReconsumeTimes: rec.ReconsumeTimes,
 		Body:           rec.Body,
-		Properties:     string(removeProperties(rec.Properties, message.PropertyDelayLevel)),
+		Properties:     string(removeProperties(rec.Properties, drop...)),
 	}
 	if IsRetryTopic(m.Topic) || IsDLQTopic(m.Topic) {
-		if _, _, err := d.b.topics.CreateIfAbsent(m.Topic, 1, PermRead|PermWrite, 0); err != nil {
+		if _, _, err := b.topics.CreateIfAbsent(m.Topic, 1, PermRead|PermWrite, 0); err != nil {
 			return err
 		}
 	}
-	_, err = d.b.store.Append(ctx, &m)
+	_, err = b.store.Append(ctx, &m)
 	return err
 }

@@ -81,7 +81,7 @@ func DLQTopic(group string) string   { return DLQGroupTopicPrefix + group }
 // they belong to the broker's own delay and transaction machinery.
 func IsSendForbidden(topic string) bool {
 	switch topic {
-	case TopicSchedule, TopicTransHalf, TopicTransOpHalf, TopicTransCheckMax, TopicSelfTest, TopicOffsetMoved:
+	case TopicSchedule, TopicTimer, TopicTransHalf, TopicTransOpHalf, TopicTransCheckMax, TopicSelfTest, TopicOffsetMoved:
 		return true
 	}
 	return false
