@@ -1,0 +1,156 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+)
+
+// mappedFile is one fixed-size file mapped read-write into memory. Commit-log
+// segments, consume-queue files and index files are all mappedFiles.
+//
+// Readers hand out slices that alias the mapping (zero-copy pull bodies), so
+// a file that retention deletes must stay mapped until the last reader lets
+// go. refs counts the owner's reference (1 from creation until destroy) plus
+// one per hold; the mapping is torn down when it reaches zero.
+type mappedFile struct {
+	path string
+	base int64 // logical start: byte offset for the log and consume queues
+	size int64
+	f    *os.File
+	data []byte
+	refs atomic.Int32
+	gone atomic.Bool // destroy was called; no new holds
+}
+
+// allocFunc reserves disk blocks for a new file. It is a field of the store
+// rather than a direct call so tests can simulate ENOSPC without filling the
+// machine's disk.
+type allocFunc func(f *os.File, size int64) error
+
+// fallocate reserves every block of a new file up front: writing through a
+// mapping into a sparse file on a full disk raises SIGBUS, which would kill
+// the broker, whereas a failed fallocate is an ordinary error we can refuse
+// the append with.
+func fallocate(f *os.File, size int64) error {
+	err := syscall.Fallocate(int(f.Fd()), 0, 0, size)
+	if errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS) {
+		return f.Truncate(size)
+	}
+	return err
+}
+
+// createMapped creates path (which must not exist) with size bytes and maps it.
+func createMapped(path string, base, size int64, alloc allocFunc) (*mappedFile, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("store: create %s: %w", path, classifyIOError(err))
+	}
+	if err := alloc(f, size); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("store: allocate %d bytes for %s: %w", size, path, classifyIOError(err))
+	}
+	m, err := mapFile(f, path, base, size)
+	if err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	return m, nil
+}
+
+// openMapped maps an existing file, growing it to size when it is shorter
+// (a crash can leave a file before its allocation completed).
+func openMapped(path string, base, size int64) (*mappedFile, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("store: stat %s: %w", path, err)
+	}
+	if st.Size() != size {
+		if err := f.Truncate(size); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("store: resize %s to %d: %w", path, size, classifyIOError(err))
+		}
+	}
+	return mapFile(f, path, base, size)
+}
+
+func mapFile(f *os.File, path string, base, size int64) (*mappedFile, error) {
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("store: mmap %s: %w", path, err)
+	}
+	m := &mappedFile{path: path, base: base, size: size, f: f, data: data}
+	m.refs.Store(1)
+	return m, nil
+}
+
+// hold pins the mapping; it fails once the file has been destroyed.
+func (m *mappedFile) hold() bool {
+	for {
+		r := m.refs.Load()
+		if r <= 0 || m.gone.Load() {
+			return false
+		}
+		if m.refs.CompareAndSwap(r, r+1) {
+			return true
+		}
+	}
+}
+
+// release drops one reference and unmaps on the last one.
+func (m *mappedFile) release() {
+	if m.refs.Add(-1) == 0 {
+		syscall.Munmap(m.data)
+		m.f.Close()
+	}
+}
+
+// destroy drops the owner's reference; with remove the file is unlinked at
+// once (Linux keeps the pages alive for readers still holding the mapping).
+func (m *mappedFile) destroy(remove bool) {
+	if !m.gone.CompareAndSwap(false, true) {
+		return
+	}
+	if remove {
+		os.Remove(m.path)
+	}
+	m.release()
+}
+
+// sync writes [from, to) of the mapping to disk. msync needs a page-aligned
+// start, so the range is widened downwards.
+func (m *mappedFile) sync(from, to int64) error {
+	if to <= from {
+		return nil
+	}
+	page := int64(os.Getpagesize())
+	from -= from % page
+	if to > m.size {
+		to = m.size
+	}
+	b := m.data[from:to]
+	_, _, errno := syscall.Syscall(syscall.SYS_MSYNC, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MS_SYNC)
+	if errno != 0 {
+		return fmt.Errorf("store: msync %s: %w", m.path, classifyIOError(errno))
+	}
+	return nil
+}
+
+// classifyIOError maps "no space" errors onto ErrDiskFull so callers can use
+// errors.Is regardless of which system call failed.
+func classifyIOError(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%w: %w", ErrDiskFull, err)
+	}
+	return err
+}
