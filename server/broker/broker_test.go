@@ -295,6 +295,7 @@ func TestConsumerOffsetsSurviveRestart(t *testing.T) {
 	mutate := func(c *Config) { c.StorePathRootDir = dir }
 	b, rc := testBroker(t, mutate)
 	send(t, rc, b.Addr(), "Off", 0, "", []byte("x"))
+	heartbeat(t, rc, b.Addr(), "CG", "Off", "*") // creates the subscription group
 	upd := remoting.NewRequest(remoting.UpdateConsumerOffset, &remoting.UpdateConsumerOffsetRequestHeader{ConsumerGroup: "CG", Topic: "Off", QueueID: 0, CommitOffset: 1}, nil)
 	if resp := invoke(t, rc, b.Addr(), upd); resp.Code != remoting.Success {
 		t.Fatalf("update offset: %d %s", resp.Code, resp.Remark)
@@ -323,6 +324,9 @@ func TestConsumerOffsetsSurviveRestart(t *testing.T) {
 	}
 	if _, ok := b2.topics.Get("Off"); !ok {
 		t.Fatal("auto-created topic lost on restart")
+	}
+	if _, err := b2.groups.Find("CG"); err != nil {
+		t.Fatalf("subscription group lost on restart: %v", err)
 	}
 	resp := invoke(t, rc2, b2.Addr(), remoting.NewRequest(remoting.GetMaxOffset, &remoting.GetMaxOffsetRequestHeader{Topic: "Off", QueueID: 0}, nil))
 	var mh remoting.OffsetResponseHeader
@@ -429,4 +433,45 @@ func TestDelaySchedulerPrecision(t *testing.T) {
 		t.Fatalf("a message arrived %v early", -lateness[0])
 	}
 	t.Logf("delay level 1 lateness over %d messages: p50 %v, p99 %v, max %v", n, lateness[n/2], lateness[n*99/100], lateness[n-1])
+}
+
+func TestQueryByKeyUniqueKeyAndViewByID(t *testing.T) {
+	b, rc := testBroker(t, nil)
+	props := message.AppendProperty(nil, message.PropertyKeys, "order-7 customer-3")
+	props = message.AppendProperty(props, message.PropertyUniqKey, "AC110001000000000000000000000042")
+	resp := send(t, rc, b.Addr(), "Q", 0, string(props), []byte("findme"))
+	var sh remoting.SendMessageResponseHeader
+	resp.DecodeHeader(&sh)
+	send(t, rc, b.Addr(), "Q", 0, string(message.AppendProperty(nil, message.PropertyKeys, "other")), []byte("noise"))
+
+	query := func(key string, unique bool) *remoting.Command {
+		return invoke(t, rc, b.Addr(), remoting.NewRequest(remoting.QueryMessage, &remoting.QueryMessageRequestHeader{
+			Topic: "Q", Key: key, MaxNum: 32, BeginTimestamp: 0, EndTimestamp: time.Now().Add(time.Minute).UnixMilli(), UniqueKeyQuery: unique,
+		}, nil))
+	}
+	for _, key := range []string{"customer-3", "order-7"} {
+		r := query(key, false)
+		msgs, err := message.DecodeMessages(r.Body)
+		if r.Code != remoting.Success || err != nil || len(msgs) != 1 || string(msgs[0].Body) != "findme" {
+			t.Fatalf("query %s: code %d, %v, %v", key, r.Code, err, msgs)
+		}
+	}
+	if r := query("AC110001000000000000000000000042", true); r.Code != remoting.Success {
+		t.Fatalf("unique key query: %d %s", r.Code, r.Remark)
+	}
+	if r := query("absent", false); r.Code != remoting.QueryNotFound {
+		t.Fatalf("missing key: code %d", r.Code)
+	}
+	_, phy, err := message.ParseOffsetMsgID(sh.MsgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := invoke(t, rc, b.Addr(), remoting.NewRequest(remoting.ViewMessageByID, &remoting.ViewMessageByIDRequestHeader{Offset: phy}, nil))
+	msgs, err := message.DecodeMessages(v.Body)
+	if v.Code != remoting.Success || err != nil || len(msgs) != 1 || msgs[0].OffsetMsgID() != sh.MsgID {
+		t.Fatalf("view by id: code %d, %v, %v", v.Code, err, msgs)
+	}
+	if v := invoke(t, rc, b.Addr(), remoting.NewRequest(remoting.ViewMessageByID, &remoting.ViewMessageByIDRequestHeader{Offset: 1 << 40}, nil)); v.Code != remoting.SystemError {
+		t.Fatalf("view past the log: code %d", v.Code)
+	}
 }

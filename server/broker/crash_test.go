@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,7 +56,15 @@ func TestHelperBrokerProcess(t *testing.T) {
 		os.Exit(1)
 	}
 	fmt.Println("READY", b.Addr())
-	select {}
+	// SIGTERM asks for a clean shutdown; SIGKILL is the crash.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
+	<-sig
+	if err := b.Shutdown(context.Background()); err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
 
 type childBroker struct {
@@ -96,9 +105,13 @@ func startChild(t *testing.T, dir string, port int) *childBroker {
 	return nil
 }
 
-func (c *childBroker) kill(t *testing.T) {
+func (c *childBroker) kill(t *testing.T) { c.stop(t, syscall.SIGKILL) }
+
+// stop ends the child with sig: SIGKILL crashes it, SIGTERM shuts it down
+// cleanly.
+func (c *childBroker) stop(t *testing.T, sig syscall.Signal) {
 	t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := c.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	c.cmd.Wait()
@@ -183,6 +196,14 @@ func TestSyncFlushKeepsAcknowledgedSendsAcrossSIGKILL(t *testing.T) {
 }
 
 func TestPendingDelayAndHalfMessagesSurviveSIGKILL(t *testing.T) {
+	testPendingSurviveRestart(t, syscall.SIGKILL)
+}
+
+func TestPendingDelayAndHalfMessagesSurviveCleanRestart(t *testing.T) {
+	testPendingSurviveRestart(t, syscall.SIGTERM)
+}
+
+func testPendingSurviveRestart(t *testing.T, stop syscall.Signal) {
 	if testing.Short() {
 		t.Skip("crash test")
 	}
@@ -217,7 +238,7 @@ func TestPendingDelayAndHalfMessagesSurviveSIGKILL(t *testing.T) {
 	if resp := invoke(t, rc, child.addr, remoting.NewRequest(remoting.SendMessage, h, []byte("half"))); resp.Code != remoting.Success {
 		t.Fatalf("half send: %d %s", resp.Code, resp.Remark)
 	}
-	child.kill(t) // before the delay is due and before any check
+	child.stop(t, stop) // before the delay is due and before any check
 
 	child = startChild(t, dir, port)
 	producerHeartbeat(child.addr)
