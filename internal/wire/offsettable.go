@@ -19,8 +19,22 @@ func EncodeOffsetTable(table map[MessageQueue]int64) []byte {
 		keys = append(keys, mq)
 	}
 	slices.SortFunc(keys, CompareQueues)
+	values := make([]string, len(keys))
+	for i, mq := range keys {
+		values[i] = strconv.FormatInt(table[mq], 10)
+	}
+	return EncodeQueueTable("offsetTable", keys, values, "")
+}
+
+// EncodeQueueTable writes {"<name>":{MQ:value,...}[,extra]} with queue
+// objects as keys, fastjson's form of a Map<MessageQueue,V>. values[i] is
+// the JSON text for keys[i]; extra, when not empty, is more members
+// ("key":value) of the outer object.
+func EncodeQueueTable(name string, keys []MessageQueue, values []string, extra string) []byte {
 	var b bytes.Buffer
-	b.WriteString(`{"offsetTable":{`)
+	b.WriteString(`{"`)
+	b.WriteString(name)
+	b.WriteString(`":{`)
 	for i, mq := range keys {
 		if i > 0 {
 			b.WriteByte(',')
@@ -32,9 +46,14 @@ func EncodeOffsetTable(table map[MessageQueue]int64) []byte {
 		}{mq.BrokerName, mq.QueueID, mq.Topic})
 		b.Write(k)
 		b.WriteByte(':')
-		b.WriteString(strconv.FormatInt(table[mq], 10))
+		b.WriteString(values[i])
 	}
-	b.WriteString(`}}`)
+	b.WriteByte('}')
+	if extra != "" {
+		b.WriteByte(',')
+		b.WriteString(extra)
+	}
+	b.WriteByte('}')
 	return b.Bytes()
 }
 

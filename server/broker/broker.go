@@ -71,6 +71,7 @@ type Broker struct {
 	locks     *lockTable
 	uniq      *message.UniqIDGenerator // UNIQ_KEY for messages that arrive without one
 
+	started   time.Time
 	storeHost netip.AddrPort // the address clients dial, written into every record
 	addr      string         // storeHost as "ip:port"
 
@@ -106,6 +107,7 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 // registers with every name server and starts the housekeeping loops. It
 // returns once the broker serves requests.
 func (b *Broker) Start(ctx context.Context) (err error) {
+	b.started = b.clock()
 	root := b.cfg.StorePathRootDir
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return fmt.Errorf("broker: %w", err)

@@ -3,6 +3,7 @@ package broker
 import (
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 type clientInfo struct {
 	clientID   string
 	lastUpdate time.Time
+	language   string
+	version    int16
 }
 
 // consumerGroup is the live state of one consumer group.
@@ -40,6 +43,12 @@ func newConsumerManager() *ConsumerManager {
 // reports whether the member set changed (a new client id) and whether the
 // group's subscriptions changed.
 func (m *ConsumerManager) Register(ch any, clientID string, cd *wire.ConsumerData, now time.Time) (membersChanged, subsChanged bool) {
+	return m.RegisterFrom(ch, clientID, "", 0, cd, now)
+}
+
+// RegisterFrom is Register with the client's language and version, which
+// admin tools show in connection lists.
+func (m *ConsumerManager) RegisterFrom(ch any, clientID, language string, version int16, cd *wire.ConsumerData, now time.Time) (membersChanged, subsChanged bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	g := m.groups[cd.GroupName]
@@ -51,7 +60,7 @@ func (m *ConsumerManager) Register(ch any, clientID string, cd *wire.ConsumerDat
 	info := g.members[ch]
 	if info == nil || info.clientID != clientID {
 		membersChanged = true
-		g.members[ch] = &clientInfo{clientID: clientID, lastUpdate: now}
+		g.members[ch] = &clientInfo{clientID: clientID, lastUpdate: now, language: language, version: version}
 	} else {
 		info.lastUpdate = now
 	}
@@ -184,6 +193,41 @@ func (m *ConsumerManager) MessageModel(group string) string {
 		return g.messageModel
 	}
 	return ""
+}
+
+// ConsumerConnection is upstream's ConsumerConnection body
+// (GET_CONSUMER_CONNECTION_LIST).
+type ConsumerConnection struct {
+	ConnectionSet     []Connection                     `json:"connectionSet"`
+	SubscriptionTable map[string]wire.SubscriptionData `json:"subscriptionTable"`
+	ConsumeType       string                           `json:"consumeType"`
+	MessageModel      string                           `json:"messageModel"`
+	ConsumeFromWhere  string                           `json:"consumeFromWhere"`
+}
+
+// Connection describes one client connection.
+type Connection struct {
+	ClientID   string `json:"clientId"`
+	ClientAddr string `json:"clientAddr"`
+	Language   string `json:"language"`
+	Version    int16  `json:"version"`
+}
+
+// Connections describes a group's members, or reports false when the group
+// has none.
+func (m *ConsumerManager) Connections(group string, addr func(ch any) string) (ConsumerConnection, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	g := m.groups[group]
+	if g == nil {
+		return ConsumerConnection{}, false
+	}
+	cc := ConsumerConnection{SubscriptionTable: maps.Clone(g.subs), ConsumeType: g.consumeType, MessageModel: g.messageModel, ConsumeFromWhere: g.consumeFromWhere}
+	for ch, info := range g.members {
+		cc.ConnectionSet = append(cc.ConnectionSet, Connection{ClientID: info.clientID, ClientAddr: addr(ch), Language: info.language, Version: info.version})
+	}
+	slices.SortFunc(cc.ConnectionSet, func(a, b Connection) int { return strings.Compare(a.ClientID, b.ClientID) })
+	return cc, true
 }
 
 // ConsumeFromWhere returns where the group's members start without a

@@ -42,6 +42,11 @@ func (b *Broker) registerProcessors() {
 	s.Handle(remoting.GetAllSubscriptionGroupConfig, b.processGetAllGroups)
 	s.Handle(remoting.DeleteSubscriptionGroup, b.processDeleteGroup)
 	s.Handle(remoting.InvokeBrokerToResetOffset, b.processResetOffset)
+	s.Handle(remoting.GetConsumerConnectionList, b.processConsumerConnections)
+	s.Handle(remoting.GetConsumeStats, b.processConsumeStats)
+	s.Handle(remoting.GetConsumerRunningInfo, b.processForwardToConsumer)
+	s.Handle(remoting.ConsumeMessageDirectly, b.processForwardToConsumer)
+	s.Handle(remoting.GetBrokerRuntimeInfo, b.processRuntimeInfo)
 }
 
 // reply answers req with code and remark. Replies to oneway requests are
@@ -115,7 +120,7 @@ func (b *Broker) processHeartbeat(rc *remoting.RequestContext, req *remoting.Com
 		} else if created {
 			b.requestRegister()
 		}
-		if changed, _ := b.consumers.Register(conn, hb.ClientID, cd, now); changed {
+		if changed, _ := b.consumers.RegisterFrom(conn, hb.ClientID, req.Language.String(), req.Version, cd, now); changed {
 			b.notifyConsumerIDsChanged(cd.GroupName)
 		}
 	}
