@@ -400,3 +400,10 @@ func ParseDelayLevels(s string) ([]time.Duration, error) {
 	}
 	return levels, nil
 }
+
+// BrokerPermissionMask is the permission a topic may have on this broker:
+// a broker configured read-only (brokerPermission=4) advertises every topic
+// read-only. The inherit and priority bits pass through.
+func (c *Config) BrokerPermissionMask() int {
+	return c.BrokerPermission | PermInherit | PermPriority
+}

@@ -7,8 +7,6 @@ import (
 	"github.com/rocketgo/rocketgo/remoting"
 )
 
-func newTicker(d time.Duration) *time.Ticker { return time.NewTicker(d) }
-
 // connClosed forgets every registration the connection made and tells the
 // consumer groups that lost a member, so their survivors rebalance at once
 // instead of waiting up to 20 s.

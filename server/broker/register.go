@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"time"
 	"net"
 	"strconv"
 
@@ -57,7 +58,7 @@ func (b *Broker) registerLoop(ctx context.Context) {
 	if b.names == nil {
 		return
 	}
-	t := newTicker(b.cfg.RegisterNameServerPeriod)
+	t := time.NewTicker(b.cfg.RegisterNameServerPeriod)
 	defer t.Stop()
 	for {
 		select {
@@ -68,11 +69,4 @@ func (b *Broker) registerLoop(ctx context.Context) {
 		}
 		b.registerOnce(ctx)
 	}
-}
-
-// BrokerPermissionMask is the permission a topic may have on this broker:
-// a broker configured read-only (brokerPermission=4) advertises every topic
-// read-only. The inherit and priority bits pass through.
-func (c *Config) BrokerPermissionMask() int {
-	return c.BrokerPermission | PermInherit | PermPriority
 }
