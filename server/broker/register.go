@@ -2,9 +2,9 @@ package broker
 
 import (
 	"context"
-	"time"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 )
