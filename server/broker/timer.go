@@ -175,32 +175,14 @@ func (t *timerScheduler) step(ctx context.Context) time.Duration {
 }
 
 func (t *timerScheduler) scan() {
-	s := t.b.store
-	t.scanned = max(t.scanned, s.MinOffset(TopicTimer, 0))
-	for {
-		res, err := s.GetMessages(TopicTimer, 0, t.scanned, 32, 4<<20, nil)
-		if err != nil || res.MsgCount == 0 {
-			if res != nil {
-				t.scanned = max(t.scanned, res.NextBeginOffset)
-				res.Release()
-			}
+	t.scanned = t.b.readQueue(TopicTimer, 0, t.scanned, func(rec *message.StoredRecord) {
+		if rec.QueueOffset < t.progress || t.delivered[rec.QueueOffset] {
 			return
 		}
-		for _, buf := range res.Buffers {
-			rec, err := message.ParseStored(buf, false)
-			if err != nil {
-				continue
-			}
-			t.scanned = rec.QueueOffset + 1
-			if rec.QueueOffset < t.progress || t.delivered[rec.QueueOffset] {
-				continue
-			}
-			due, _ := message.LookupProperty(rec.Properties, message.PropertyTimerOutMS)
-			ms, _ := strconv.ParseInt(string(due), 10, 64)
-			heap.Push(&t.pending, timerEntry{due: ms, queueOffset: rec.QueueOffset, phyOffset: rec.PhysicalOffset})
-		}
-		res.Release()
-	}
+		due, _ := message.LookupProperty(rec.Properties, message.PropertyTimerOutMS)
+		ms, _ := strconv.ParseInt(string(due), 10, 64)
+		heap.Push(&t.pending, timerEntry{due: ms, queueOffset: rec.QueueOffset, phyOffset: rec.PhysicalOffset})
+	})
 }
 
 func (t *timerScheduler) deliver(ctx context.Context, e timerEntry) error {

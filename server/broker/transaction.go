@@ -231,27 +231,36 @@ walk:
 
 // readOps records every new op record's half offset.
 func (c *txChecker) readOps() {
-	s := c.b.store
-	c.opRead = max(c.opRead, s.MinOffset(TopicTransOpHalf, 0))
+	c.opRead = c.b.readQueue(TopicTransOpHalf, 0, c.opRead, func(rec *message.StoredRecord) {
+		if half, err := strconv.ParseInt(string(rec.Body), 10, 64); err == nil && half >= c.progress.HalfOffset {
+			c.resolved[half] = rec.QueueOffset
+		}
+	})
+}
+
+// readQueue calls fn for every readable record of a broker-owned queue
+// from offset `from` (clamped to the queue's minimum) to its end and
+// returns the offset after the last one. Unreadable records are skipped.
+func (b *Broker) readQueue(topic string, qid int32, from int64, fn func(*message.StoredRecord)) int64 {
+	next := max(from, b.store.MinOffset(topic, qid))
 	for {
-		res, err := s.GetMessages(TopicTransOpHalf, 0, c.opRead, 32, 1<<20, nil)
+		res, err := b.store.GetMessages(topic, qid, next, 32, 4<<20, nil)
 		if err != nil || res.MsgCount == 0 {
 			if res != nil {
-				c.opRead = max(c.opRead, res.NextBeginOffset)
+				next = max(next, res.NextBeginOffset)
 				res.Release()
 			}
-			return
+			return next
 		}
 		for _, buf := range res.Buffers {
 			rec, err := message.ParseStored(buf, false)
 			if err != nil {
 				continue
 			}
-			if half, err := strconv.ParseInt(string(rec.Body), 10, 64); err == nil && half >= c.progress.HalfOffset {
-				c.resolved[half] = rec.QueueOffset
-			}
-			c.opRead = rec.QueueOffset + 1
+			fn(&rec)
+			next = rec.QueueOffset + 1
 		}
+		next = max(next, res.NextBeginOffset) // also past unreadable records
 		res.Release()
 	}
 }

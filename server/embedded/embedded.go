@@ -99,3 +99,21 @@ func (s *Server) Broker() *broker.Broker { return s.br }
 func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(s.br.Shutdown(ctx), s.ns.Shutdown(ctx))
 }
+
+// SmallConfig is a broker configuration for tests and tools that start many
+// short-lived servers: everything under dir, 16 MiB commit-log segments,
+// small consume-queue and index files, four queues per auto-created topic.
+func SmallConfig(dir string) broker.Config {
+	c := broker.DefaultConfig()
+	c.StorePathRootDir = dir
+	c.MappedFileSizeCommitLog = 16 << 20
+	c.MappedFileSizeConsumeQueue = 20 * 10000
+	c.MaxHashSlotNum, c.MaxIndexNum = 1000, 4000
+	c.DefaultTopicQueueNums = 4
+	return c
+}
+
+// StartLocal starts a server on free loopback ports with cfg.
+func StartLocal(ctx context.Context, cfg broker.Config) (*Server, error) {
+	return Start(ctx, Config{Host: "127.0.0.1", NamesrvPort: -1, BrokerPort: -1, Broker: cfg})
+}

@@ -29,16 +29,11 @@ import (
 func startServerWith(t *testing.T, dir string, mutate func(*broker.Config)) *embedded.Server {
 	t.Helper()
 	rlog.SetLogLevel("fatal")
-	bc := broker.DefaultConfig()
-	bc.StorePathRootDir = dir
-	bc.MappedFileSizeCommitLog = 16 << 20
-	bc.MappedFileSizeConsumeQueue = 20 * 10000
-	bc.MaxHashSlotNum, bc.MaxIndexNum = 1000, 4000
-	bc.DefaultTopicQueueNums = 4
+	bc := embedded.SmallConfig(dir)
 	mutate(&bc)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	srv, err := embedded.Start(ctx, embedded.Config{Host: "127.0.0.1", NamesrvPort: -1, BrokerPort: -1, Broker: bc})
+	srv, err := embedded.StartLocal(ctx, bc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,6 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
-	"github.com/apache/rocketmq-client-go/v2/rlog"
 
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 	"github.com/rocketgo/rocketgo/remoting"
@@ -32,25 +31,7 @@ import (
 
 func startServer(t *testing.T, dir string) *embedded.Server {
 	t.Helper()
-	rlog.SetLogLevel("fatal")
-	bc := broker.DefaultConfig()
-	bc.StorePathRootDir = dir
-	bc.MappedFileSizeCommitLog = 16 << 20
-	bc.MappedFileSizeConsumeQueue = 20 * 10000
-	bc.MaxHashSlotNum, bc.MaxIndexNum = 1000, 4000
-	bc.DefaultTopicQueueNums = 4
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	srv, err := embedded.Start(ctx, embedded.Config{Host: "127.0.0.1", NamesrvPort: -1, BrokerPort: -1, Broker: bc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return srv
+	return startServerWith(t, dir, func(*broker.Config) {})
 }
 
 func officialProducer(t *testing.T, srv *embedded.Server, group string) rocketmq.Producer {
