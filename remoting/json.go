@@ -149,7 +149,14 @@ func (r *jsonReader) str() (string, error) {
 // and its String() hands the bytes over without a second copy.
 func (r *jsonReader) unescape(start int) (string, error) {
 	var b strings.Builder
-	b.Grow(r.rawStringEnd() - start)
+	// Decoded text is never longer than raw text. Sizing by the next quote
+	// is exact unless the string holds an escaped quote, in which case the
+	// builder simply grows.
+	hint := len(r.s) - r.i
+	if q := strings.IndexByte(r.s[r.i:], '"'); q >= 0 {
+		hint = q
+	}
+	b.Grow(r.i - start + hint)
 	b.WriteString(r.s[start:r.i])
 	for r.i < len(r.s) {
 		c := r.s[r.i]
@@ -189,10 +196,14 @@ func (r *jsonReader) unescape(start int) (string, error) {
 			if !ok {
 				return "", r.fail("bad \\u escape")
 			}
-			if utf16.IsSurrogate(u) {
-				u = r.lowSurrogate(u)
+			switch {
+			case u < utf8.RuneSelf:
+				b.WriteByte(byte(u)) // \u0001 and \u0002 in every property string
+			case utf16.IsSurrogate(u):
+				b.WriteRune(r.lowSurrogate(u))
+			default:
+				b.WriteRune(u)
 			}
-			b.WriteRune(u)
 		default:
 			return "", r.fail("bad escape")
 		}
@@ -217,20 +228,6 @@ func (r *jsonReader) lowSurrogate(hi rune) rune {
 	}
 	r.i = save
 	return utf8.RuneError
-}
-
-// rawStringEnd finds the closing quote of the string being read (or the end
-// of input), without decoding.
-func (r *jsonReader) rawStringEnd() int {
-	for i := r.i; i < len(r.s); i++ {
-		switch r.s[i] {
-		case '\\':
-			i++
-		case '"':
-			return i
-		}
-	}
-	return len(r.s)
 }
 
 func (r *jsonReader) hex4() (rune, bool) {
