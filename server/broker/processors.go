@@ -13,9 +13,9 @@ import (
 // listed get REQUEST_CODE_NOT_SUPPORTED from the transport.
 func (b *Broker) registerProcessors() {
 	s := b.server
-	s.Handle(remoting.SendMessage, b.processSend)
-	s.Handle(remoting.SendMessageV2, b.processSend)
-	s.Handle(remoting.SendBatchMessage, b.processSend)
+	s.HandleInline(remoting.SendMessage, b.processSend)
+	s.HandleInline(remoting.SendMessageV2, b.processSend)
+	s.HandleInline(remoting.SendBatchMessage, b.processSend)
 	s.Handle(remoting.PullMessage, b.processPull)
 	s.Handle(remoting.ConsumerSendMsgBack, b.processSendBack)
 	s.Handle(remoting.EndTransaction, b.processEndTransaction)

@@ -18,15 +18,26 @@ import (
 const maxPropertiesLength = 32767
 
 // processSend serves SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE.
-// The append is asynchronous: under SYNC_FLUSH the store calls back once a
-// group commit covers the message, and only then is the producer answered.
+// It runs inline on the network event loop (a goroutine hop costs more than
+// the work): the append is asynchronous — under SYNC_FLUSH the store calls
+// back once a group commit covers the message — so nothing here waits.
+// The rare sends that may write configuration files (a topic to auto-create,
+// a retry topic and its group) continue on a goroutine of their own.
 func (b *Broker) processSend(rc *remoting.RequestContext, req *remoting.Command) {
-	var h remoting.SendMessageRequestHeader
-	if !decodeHeader(rc, req, &h) {
+	h := new(remoting.SendMessageRequestHeader)
+	if !decodeHeader(rc, req, h) {
 		return
 	}
+	if _, exists := b.topics.Get(h.Topic); !exists || IsRetryTopic(h.Topic) {
+		go b.send(rc, req, h)
+		return
+	}
+	b.send(rc, req, h)
+}
+
+func (b *Broker) send(rc *remoting.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader) {
 	batch := req.Code == remoting.SendBatchMessage || h.Batch
-	t, code, remark := b.sendTarget(&h)
+	t, code, remark := b.sendTarget(h)
 	if code != remoting.Success {
 		reply(rc, req, code, remark)
 		return
@@ -58,10 +69,10 @@ func (b *Broker) processSend(rc *remoting.RequestContext, req *remoting.Command)
 		ReconsumeTimes: h.ReconsumeTimes,
 	}
 	if batch {
-		b.sendBatch(rc, req, &h, template)
+		b.sendBatch(rc, req, h, template)
 		return
 	}
-	b.sendOne(rc, req, &h, template)
+	b.sendOne(rc, req, h, template)
 }
 
 // sendTarget validates the topic of a send and finds (or auto-creates) its

@@ -188,6 +188,7 @@ func (m *TopicManager) addSystemTopics() {
 	if levels, err := ParseDelayLevels(c.MessageDelayLevel); err == nil {
 		add(newTopicConfig(TopicSchedule, len(levels), PermRead|PermWrite))
 	}
+	add(newTopicConfig(TopicTimer, 1, PermRead|PermWrite))
 	add(newTopicConfig(TopicTransHalf, 1, PermRead|PermWrite))
 	add(newTopicConfig(TopicTransOpHalf, 1, PermRead|PermWrite))
 	add(newTopicConfig(c.BrokerClusterName+replyTopicSuffix, 1, c.BrokerPermission))
