@@ -1,0 +1,241 @@
+package producer
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/rocketgo/rocketgo/internal/client"
+	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/selector"
+	"github.com/rocketgo/rocketgo/selector/fault"
+)
+
+// Defaults, matching the Java DefaultMQProducer unless noted.
+const (
+	// DefaultGroup is the producer group used when none is given.
+	DefaultGroup = "DEFAULT_PRODUCER"
+	// DefaultSendTimeout is sendMsgTimeout: one budget shared by every
+	// attempt of a send.
+	DefaultSendTimeout = 3 * time.Second
+	// DefaultRetries is retryTimesWhenSendFailed (sync) and
+	// retryTimesWhenSendAsyncFailed (async): 2 retries, 3 attempts.
+	DefaultRetries = 2
+	// DefaultCompressThreshold is compressMsgBodyOverHowmuch (4 KiB).
+	DefaultCompressThreshold = message.CompressThreshold
+	// DefaultCompressLevel is the zlib level (5).
+	DefaultCompressLevel = message.DefaultCompressLevel
+	// DefaultMaxMessageSize is maxMessageSize (4 MiB).
+	DefaultMaxMessageSize = message.DefaultMaxMessageSize
+	// DefaultBreakerFailures is how many consecutive transport failures
+	// open a broker's circuit breaker (rocketgo default).
+	DefaultBreakerFailures = 3
+	// DefaultBreakerOpenTime is how long an open breaker keeps a broker out
+	// of rotation before one probe send; it equals the 5.x isolation ban.
+	DefaultBreakerOpenTime = 10 * time.Second
+	// DefaultAsyncLimit bounds async sends in flight, like the Java
+	// client's clientAsyncSemaphoreValue (65535).
+	DefaultAsyncLimit = 65535
+)
+
+// Option configures a Producer.
+type Option func(*config)
+
+type config struct {
+	group             string
+	nameServers       string
+	resolver          client.Resolver
+	instanceName      string
+	namespace         string
+	unitName          string
+	credentials       client.CredentialsHook
+	logger            *slog.Logger
+	client            *Client
+	sendTimeout       time.Duration
+	retries           int
+	compressThreshold int
+	compressLevel     int
+	maxMessageSize    int
+	selector          selector.Selector
+	faultAvoidance    bool
+	faultVersion      fault.Version
+	faultClock        func() time.Time
+	breakerFailures   uint32
+	breakerOpenTime   time.Duration
+	interceptors      []Interceptor
+	asyncLimit        int
+	txListener        TransactionListener
+}
+
+func defaultConfig() config {
+	return config{
+		group:             DefaultGroup,
+		instanceName:      client.DefaultInstanceName,
+		logger:            slog.New(slog.DiscardHandler),
+		sendTimeout:       DefaultSendTimeout,
+		retries:           DefaultRetries,
+		compressThreshold: DefaultCompressThreshold,
+		compressLevel:     DefaultCompressLevel,
+		maxMessageSize:    DefaultMaxMessageSize,
+		faultAvoidance:    true,
+		faultVersion:      fault.V5,
+		breakerFailures:   DefaultBreakerFailures,
+		breakerOpenTime:   DefaultBreakerOpenTime,
+		asyncLimit:        DefaultAsyncLimit,
+	}
+}
+
+// WithGroup sets the producer group. Default "DEFAULT_PRODUCER". The group
+// matters for transactions: the broker checks back with a producer of the
+// group that sent the half message.
+func WithGroup(g string) Option {
+	return func(c *config) {
+		if g != "" {
+			c.group = g
+		}
+	}
+}
+
+// WithNameServers sets the name servers, "host:port;host:port". Required
+// unless WithResolver or WithClient is given.
+func WithNameServers(addrs string) Option { return func(c *config) { c.nameServers = addrs } }
+
+// WithResolver supplies the name-server list from a function, consulted on
+// first use and on every route refresh.
+func WithResolver(r func(ctx context.Context) ([]string, error)) Option {
+	return func(c *config) { c.resolver = r }
+}
+
+// WithInstanceName sets the instance part of the client id. Default
+// "DEFAULT" (replaced by "<pid>#<nanos>"). Ignored with WithClient.
+func WithInstanceName(n string) Option {
+	return func(c *config) {
+		if n != "" {
+			c.instanceName = n
+		}
+	}
+}
+
+// WithNamespace prefixes topics and the group with "ns%" on the wire.
+// Default: none. Ignored with WithClient (the Client's namespace applies).
+func WithNamespace(ns string) Option { return func(c *config) { c.namespace = ns } }
+
+// WithUnitName appends "@unit" to the client id. Ignored with WithClient.
+func WithUnitName(u string) Option { return func(c *config) { c.unitName = u } }
+
+// WithCredentials installs a hook that may add ext fields (ACL signature)
+// to every request. Default: none. Ignored with WithClient.
+func WithCredentials(h func(cmd *remoting.Command)) Option {
+	return func(c *config) { c.credentials = h }
+}
+
+// WithLogger sets the logger. Default: discard.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// WithClient makes the producer use a shared Client (see NewClient) instead
+// of creating a private one. The producer takes a reference and releases it
+// on Shutdown.
+func WithClient(cl *Client) Option { return func(c *config) { c.client = cl } }
+
+// WithSendTimeout sets the time budget of one send, shared by all its
+// attempts, used when the context has no earlier deadline. Default 3 s.
+func WithSendTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.sendTimeout = d
+		}
+	}
+}
+
+// WithRetries sets how many times a failed sync or async send is retried
+// (on another broker when possible). Default 2. Oneway sends are never
+// retried.
+func WithRetries(n int) Option {
+	return func(c *config) {
+		if n >= 0 {
+			c.retries = n
+		}
+	}
+}
+
+// WithCompression sets the body size from which single messages are zlib
+// compressed, and the level. Defaults 4096 bytes and 5. A threshold <= 0
+// turns compression off.
+func WithCompression(threshold, level int) Option {
+	return func(c *config) {
+		c.compressThreshold = threshold
+		if level >= 1 && level <= 9 {
+			c.compressLevel = level
+		}
+	}
+}
+
+// WithMaxMessageSize caps a message body (and a whole batch). Default
+// 4 MiB.
+func WithMaxMessageSize(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxMessageSize = n
+		}
+	}
+}
+
+// WithSelector replaces the queue selector. The default is round-robin
+// with fault avoidance. A custom selector is used as is, on every attempt,
+// with no fault filtering, so an order-keeping selector (selector.Hash)
+// keeps every message of a key on one queue even through retries.
+func WithSelector(s selector.Selector) Option { return func(c *config) { c.selector = s } }
+
+// WithFaultAvoidance turns latency-based broker avoidance and the
+// per-broker circuit breakers on or off. Default on (the Java client ships
+// it off).
+func WithFaultAvoidance(on bool) Option { return func(c *config) { c.faultAvoidance = on } }
+
+// WithFaultTable selects the latency table: fault.V5 (default, 5.1.4+) or
+// fault.V4 (4.9).
+func WithFaultTable(v fault.Version) Option { return func(c *config) { c.faultVersion = v } }
+
+// WithCircuitBreaker sets how many consecutive transport failures open a
+// broker's breaker and how long it stays open before a probe. Defaults 3
+// and 10 s.
+func WithCircuitBreaker(failures int, open time.Duration) Option {
+	return func(c *config) {
+		if failures > 0 {
+			c.breakerFailures = uint32(failures)
+		}
+		if open > 0 {
+			c.breakerOpenTime = open
+		}
+	}
+}
+
+// WithInterceptors adds send interceptors, run in order around every send.
+func WithInterceptors(is ...Interceptor) Option {
+	return func(c *config) { c.interceptors = append(c.interceptors, is...) }
+}
+
+// WithTransactionListener makes the producer transactional: it enables
+// SendMessageInTransaction and answers the broker's check-backs with l.
+func WithTransactionListener(l TransactionListener) Option {
+	return func(c *config) { c.txListener = l }
+}
+
+// WithAsyncLimit bounds how many async sends may be in flight; SendAsync
+// waits (within its context) for a free slot. Default 65535.
+func WithAsyncLimit(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.asyncLimit = n
+		}
+	}
+}
+
+// withFaultClock replaces the fault table's clock (tests).
+func withFaultClock(now func() time.Time) Option { return func(c *config) { c.faultClock = now } }

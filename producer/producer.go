@@ -1,0 +1,278 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/rocketgo/rocketgo/internal/client"
+	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/selector"
+	"github.com/rocketgo/rocketgo/selector/fault"
+)
+
+// Client is the shared client instance: connections, name-server client,
+// route cache, client id and one heartbeat loop for every producer and
+// consumer registered on it. Pass one to several producers (and consumers)
+// with WithClient; without it each producer creates a private one.
+type Client = client.Client
+
+// ClientOption configures a Client made with NewClient.
+type ClientOption = client.Option
+
+// NewClient creates a Client for the name servers in addrs
+// ("host:port;host:port"). The caller releases it (Release) once every
+// producer and consumer using it has shut down.
+func NewClient(addrs string, opts ...ClientOption) (*Client, error) {
+	return client.New(append([]client.Option{client.WithNameServers(addrs)}, opts...)...)
+}
+
+// ClientInstanceName sets the instance part of a Client's id (default
+// "DEFAULT", replaced by "<pid>#<nanos>").
+func ClientInstanceName(name string) ClientOption { return client.WithInstanceName(name) }
+
+// ClientNamespace sets a Client's namespace.
+func ClientNamespace(ns string) ClientOption { return client.WithNamespace(ns) }
+
+// Producer sends messages. It is safe for concurrent use; create one per
+// producer group and share it.
+type Producer struct {
+	cfg    config
+	cl     *client.Client
+	shared bool   // cl came from WithClient
+	group  string // as sent on the wire (namespace applied)
+	uniq   *message.UniqIDGenerator
+	rr     *selector.RoundRobin
+	table  *fault.Table // nil when fault avoidance is off
+
+	// breakers is copy-on-write, keyed by broker name: read on every send,
+	// written once per broker.
+	breakers atomic.Pointer[map[string]*brokerHealth]
+	bmu      sync.Mutex
+
+	mu        sync.RWMutex // guards closed against inflight.Add
+	closed    bool
+	inflight  sync.WaitGroup // every send in progress, async ones until their callback returned
+	checks    sync.WaitGroup // transaction check-backs in progress
+	asyncSem  chan struct{}  // one slot per async send in flight
+	stopWatch func()         // removes the route watch
+}
+
+// New creates a producer and registers its group with the client. It does
+// no network I/O; routes are looked up on the first send.
+func New(opts ...Option) (*Producer, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	cl := cfg.client
+	if cl != nil {
+		if err := cl.Acquire(); err != nil {
+			return nil, fmt.Errorf("producer: shared client: %w", err)
+		}
+	} else {
+		copts := []client.Option{
+			client.WithNameServers(cfg.nameServers),
+			client.WithInstanceName(cfg.instanceName),
+			client.WithNamespace(cfg.namespace),
+			client.WithUnitName(cfg.unitName),
+			client.WithLogger(cfg.logger),
+			client.WithCredentials(cfg.credentials),
+		}
+		if cfg.resolver != nil {
+			copts = append(copts, client.WithResolver(cfg.resolver))
+		}
+		var err error
+		if cl, err = client.New(copts...); err != nil {
+			return nil, fmt.Errorf("producer: %w", err)
+		}
+	}
+	p := &Producer{
+		cfg:    cfg,
+		cl:     cl,
+		shared: cfg.client != nil,
+		group:  cl.Wrap(cfg.group),
+		uniq:   message.NewUniqIDGenerator(cl.IP(), os.Getpid()),
+		rr:     selector.NewRoundRobin(),
+
+		asyncSem: make(chan struct{}, cfg.asyncLimit),
+	}
+	empty := map[string]*brokerHealth{}
+	p.breakers.Store(&empty)
+	if cfg.faultAvoidance {
+		fopts := []fault.Option{fault.WithVersion(cfg.faultVersion), fault.WithLogger(cfg.logger)}
+		if cfg.faultClock != nil {
+			fopts = append(fopts, fault.WithClock(cfg.faultClock))
+		}
+		p.table = fault.New(fopts...)
+	}
+	if p.table != nil {
+		// Forget the latency and breaker state of brokers that left every
+		// route, so a broker name reused later starts clean.
+		p.stopWatch = cl.WatchRoutes(func(*client.TopicInfo) { p.forgetGoneBrokers() })
+	}
+	var checker client.TransactionChecker
+	if cfg.txListener != nil {
+		checker = txChecker{p}
+	}
+	if err := cl.RegisterProducer(p.group, checker); err != nil {
+		if p.stopWatch != nil {
+			p.stopWatch()
+		}
+		cl.Release()
+		return nil, fmt.Errorf("producer: %w", err)
+	}
+	return p, nil
+}
+
+// Group returns the producer group as sent on the wire.
+func (p *Producer) Group() string { return p.group }
+
+// Client returns the client instance the producer uses.
+func (p *Producer) Client() *Client { return p.cl }
+
+// FaultTable returns the latency fault table, or nil when fault avoidance
+// is off; useful for diagnostics (Snapshot).
+func (p *Producer) FaultTable() *fault.Table { return p.table }
+
+// enter registers a send in progress; it fails once Shutdown has begun.
+func (p *Producer) enter() error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return ErrProducerClosed
+	}
+	p.inflight.Add(1)
+	return nil
+}
+
+// Shutdown stops accepting sends, waits for sends in progress (async ones
+// until their callback has returned) up to ctx, unregisters the group and
+// releases the client (closing it if it was private). It returns ctx's
+// error if the wait was cut short. Shutdown is idempotent.
+func (p *Producer) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
+
+	var err error
+	done := make(chan struct{})
+	go func() {
+		p.inflight.Wait()
+		p.checks.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("producer: shutdown: %w", ctx.Err())
+	}
+	if p.stopWatch != nil {
+		p.stopWatch()
+	}
+	if p.shared && ctx.Err() == nil {
+		// Other users keep the shared client's connections open, so tell
+		// the brokers the group is gone. A private client's connections
+		// close below, which the brokers notice by themselves.
+		uctx, cancel := context.WithTimeout(ctx, p.cl.RequestTimeout())
+		p.cl.UnregisterProducer(uctx, p.group)
+		cancel()
+	} else {
+		p.cl.UnregisterProducer(canceledCtx(), p.group)
+	}
+	p.cl.Release()
+	if err != nil {
+		// Closing the client (if private) fails what is still in flight,
+		// so the waiter finishes promptly; a shared client's sends end
+		// within their own time budget.
+		<-done
+	}
+	return err
+}
+
+// brokerHealth is one broker's circuit breaker plus a "suspect" flag. A
+// broker with no recent transport failure is not suspect, and its sends
+// bypass the breaker entirely: no mutex, no allocation on the hot path.
+// The first failure makes it suspect; from then on every attempt goes
+// through the breaker until it has been closed with no failure counted.
+type brokerHealth struct {
+	cb      *gobreaker.TwoStepCircuitBreaker[struct{}]
+	suspect atomic.Bool
+}
+
+// health returns broker's entry, creating it on first use.
+func (p *Producer) health(broker string) *brokerHealth {
+	if h := (*p.breakers.Load())[broker]; h != nil {
+		return h
+	}
+	p.bmu.Lock()
+	defer p.bmu.Unlock()
+	old := *p.breakers.Load()
+	if h := old[broker]; h != nil {
+		return h
+	}
+	failures := p.cfg.breakerFailures
+	logger := p.cfg.logger
+	h := &brokerHealth{cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        broker,
+		MaxRequests: 1,
+		Timeout:     p.cfg.breakerOpenTime,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			logger.Info("producer: broker circuit breaker", "broker", name, "from", from.String(), "to", to.String())
+		},
+	})}
+	next := make(map[string]*brokerHealth, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[broker] = h
+	p.breakers.Store(&next)
+	return h
+}
+
+// breakerOpen reports whether broker's breaker currently refuses traffic.
+func (p *Producer) breakerOpen(broker string) bool {
+	h := (*p.breakers.Load())[broker]
+	return h != nil && h.suspect.Load() && h.cb.State() == gobreaker.StateOpen
+}
+
+// forgetGoneBrokers drops fault and breaker state of brokers that no
+// cached route mentions any more.
+func (p *Producer) forgetGoneBrokers() {
+	for _, b := range p.table.Snapshot() {
+		if p.cl.BrokerAddr(b.Broker) == "" {
+			p.table.Remove(b.Broker)
+		}
+	}
+	p.bmu.Lock()
+	defer p.bmu.Unlock()
+	old := *p.breakers.Load()
+	next := make(map[string]*brokerHealth, len(old))
+	for name, h := range old {
+		if p.cl.BrokerAddr(name) != "" {
+			next[name] = h
+		}
+	}
+	if len(next) != len(old) {
+		p.breakers.Store(&next)
+	}
+}
+
+// canceledCtx returns a context that is already done: UnregisterProducer
+// then only drops the registration, without telling the brokers.
+func canceledCtx() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}

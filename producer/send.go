@@ -1,0 +1,606 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	retry "github.com/avast/retry-go/v4"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/rocketgo/rocketgo/internal/client"
+	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/selector"
+)
+
+// SendMode tells interceptors how a message is being sent.
+type SendMode int
+
+// Send modes.
+const (
+	ModeSync SendMode = iota
+	ModeAsync
+	ModeOneway
+	ModeOrderly
+	ModeTransaction
+)
+
+// sendState is one send (single message or batch) across its attempts. The
+// message is encoded once; each attempt only builds a request header.
+type sendState struct {
+	p    *Producer
+	mode SendMode
+	msgs []*message.Message
+
+	parent      context.Context // the caller's context
+	ctx         context.Context // parent bounded by the send budget
+	cancel      context.CancelFunc
+	deadline    time.Time
+	needBudget  bool // parent's deadline is later than the budget (or absent)
+	attempts    int
+	lastBroker  string
+	lastErr     error
+	unrecovered bool
+
+	topic   string // on the wire (namespace applied)
+	body    []byte
+	props   string
+	msgID   string
+	sysFlag int32
+	batch   bool
+	key     string // sharding key for selectors
+	arg     any    // selector argument (SendOrderly)
+	ordered bool
+	info    *client.TopicInfo
+	hdr     remoting.SendMessageRequestHeader
+
+	cb    func(*SendResult, error)
+	ictx  context.Context // interceptor context
+	sinfo *SendInfo
+}
+
+// SendSync sends one message, or several as one batch (same topic, no
+// delay), and waits for the broker's answer. Failed attempts are retried on
+// another broker up to the configured retries, all within one time budget:
+// ctx's deadline or the send timeout, whichever ends first. Validation
+// errors are returned before any network work.
+func (p *Producer) SendSync(ctx context.Context, msgs ...*message.Message) (*SendResult, error) {
+	return p.sendSync(ctx, ModeSync, nil, msgs)
+}
+
+// SendOrderly sends synchronously to the queue chosen by the configured
+// selector (selector.Hash when none was configured) for arg, so every
+// message with the same arg lands on the same queue. With a nil arg the
+// messages' sharding key is used. Retries stay on that queue: the message
+// is never silently moved to another queue, which would break ordering.
+func (p *Producer) SendOrderly(ctx context.Context, arg any, msgs ...*message.Message) (*SendResult, error) {
+	return p.sendSync(ctx, ModeOrderly, arg, msgs)
+}
+
+func (p *Producer) sendSync(ctx context.Context, mode SendMode, arg any, msgs []*message.Message) (*SendResult, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer p.inflight.Done()
+	st, err := p.prepare(ctx, mode, msgs, false)
+	if err != nil {
+		return nil, err
+	}
+	st.arg, st.ordered = arg, mode == ModeOrderly
+	res, err := st.run()
+	st.finish(res, err)
+	return res, err
+}
+
+// SendAsync sends like SendSync but returns at once; cb is called exactly
+// once with the result, on a goroutine of its own. Failed attempts are
+// retried like sync sends (the official Go client never retries async
+// sends). An error returned by SendAsync itself (validation, closed
+// producer, no async slot free before ctx ended) means cb will not be
+// called. ctx bounds the whole send and must stay live until cb runs. At
+// most WithAsyncLimit async sends are in flight; SendAsync waits for a slot.
+func (p *Producer) SendAsync(ctx context.Context, cb func(*SendResult, error), msgs ...*message.Message) error {
+	if err := p.enter(); err != nil {
+		return err
+	}
+	st, err := p.prepare(ctx, ModeAsync, msgs, false)
+	if err != nil {
+		p.inflight.Done()
+		return err
+	}
+	if cb == nil {
+		cb = func(*SendResult, error) {}
+	}
+	st.cb = cb
+	// Back-pressure: at most WithAsyncLimit sends in flight, as the Java
+	// client's async semaphore does; wait for a slot within ctx.
+	select {
+	case p.asyncSem <- struct{}{}:
+	default:
+		select {
+		case p.asyncSem <- struct{}{}:
+		case <-ctx.Done():
+			err := fmt.Errorf("producer: waiting for an async slot: %w", ctx.Err())
+			st.finish(nil, err)
+			p.inflight.Done()
+			return err
+		}
+	}
+	go st.runAsync()
+	return nil
+}
+
+// SendOneway sends without waiting for the broker: one attempt, no retry,
+// no result. It returns once the request is queued on the connection.
+func (p *Producer) SendOneway(ctx context.Context, msgs ...*message.Message) error {
+	if err := p.enter(); err != nil {
+		return err
+	}
+	defer p.inflight.Done()
+	st, err := p.prepare(ctx, ModeOneway, msgs, false)
+	if err != nil {
+		return err
+	}
+	q, addr, err := st.choose()
+	if err == nil {
+		err = p.cl.InvokeOneway(st.ctx, addr, st.request(q))
+		if err != nil {
+			err = fmt.Errorf("producer: oneway send to %s (%s): %w", q.BrokerName, addr, err)
+		}
+	}
+	st.finish(nil, err)
+	return err
+}
+
+// prepare validates and encodes msgs, runs interceptors' BeforeSend and
+// looks up the route.
+func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.Message, tx bool) (*sendState, error) {
+	if len(msgs) == 0 {
+		return nil, ErrNoMessage
+	}
+	st := &sendState{p: p, mode: mode, msgs: msgs, parent: ctx, ctx: ctx}
+	var err error
+	if len(msgs) == 1 {
+		err = st.encodeSingle(msgs[0], tx)
+	} else {
+		err = st.encodeBatch(msgs)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	// The budget: ctx's deadline or the send timeout, whichever is first.
+	// A derived context costs allocations, so it is made only when needed:
+	// the transport already applies the client's request timeout when ctx
+	// has none, which is the send timeout in the default configuration.
+	start := time.Now()
+	st.deadline = start.Add(p.cfg.sendTimeout)
+	if dl, ok := ctx.Deadline(); !ok || dl.After(st.deadline) {
+		st.needBudget = true
+		if ok || p.cfg.sendTimeout != p.cl.RequestTimeout() {
+			st.ctx, st.cancel = context.WithDeadline(ctx, st.deadline)
+		}
+	}
+
+	if len(p.cfg.interceptors) > 0 {
+		st.sinfo = &SendInfo{Mode: mode, Group: p.group, Topic: st.topic, Messages: msgs}
+		st.ictx = ctx
+		for _, in := range p.cfg.interceptors {
+			st.ictx = in.BeforeSend(st.ictx, st.sinfo)
+		}
+	}
+	if st.info, err = p.cl.PublishInfo(st.ctx, st.topic); err != nil {
+		err = fmt.Errorf("producer: route of %q: %w", st.topic, err)
+		st.finish(nil, err)
+		return nil, err
+	}
+	if st.needBudget && st.cancel == nil && time.Since(start) > time.Millisecond {
+		// The route had to be fetched: what is left of the budget is less
+		// than the transport's own timeout, so bound the attempts by it.
+		st.ctx, st.cancel = context.WithDeadline(ctx, st.deadline)
+	}
+	return st, nil
+}
+
+// encodeSingle fills body, properties, unique key and flags of one message.
+// The caller's message is not modified: the unique key and transaction
+// properties are appended to the encoded property string.
+func (st *sendState) encodeSingle(m *message.Message, tx bool) error {
+	p := st.p
+	if err := m.Validate(p.cfg.maxMessageSize); err != nil {
+		if errors.Is(err, message.ErrBodyTooLarge) {
+			return fmt.Errorf("producer: %w: %w", ErrMessageTooLarge, err)
+		}
+		return fmt.Errorf("producer: %w", err)
+	}
+	st.topic = p.cl.Wrap(m.Topic)
+	props := make([]byte, 0, 128)
+	props = m.EncodeProperties(props)
+	if id, ok := m.Property(message.PropertyUniqKey); ok && id != "" {
+		st.msgID = id
+	} else {
+		st.msgID = p.uniq.Next()
+		props = message.AppendProperty(props, message.PropertyUniqKey, st.msgID)
+	}
+	if tx {
+		props = message.AppendProperty(props, message.PropertyTransactionPrepared, "true")
+		props = message.AppendProperty(props, message.PropertyProducerGroup, p.group)
+		st.sysFlag |= remoting.TransactionPrepared
+	}
+	if len(props) > message.MaxPropertiesLength {
+		return fmt.Errorf("producer: %w: %d bytes", message.ErrPropertiesTooLarge, len(props))
+	}
+	st.props = string(props)
+	st.body = m.Body
+	if t := p.cfg.compressThreshold; t > 0 && len(m.Body) >= t {
+		z, err := message.Compress(m.Body, p.cfg.compressLevel)
+		if err != nil {
+			return fmt.Errorf("producer: %w", err)
+		}
+		st.body = z
+		st.sysFlag |= sysFlagCompressed
+	}
+	st.hdr.Flag = m.Flag
+	st.key = shardingKey(m)
+	return nil
+}
+
+// sysFlagCompressed marks a zlib body (fact sheet §4).
+const sysFlagCompressed int32 = 0x1
+
+func shardingKey(m *message.Message) string {
+	if m.ShardingKey != "" {
+		return m.ShardingKey
+	}
+	if k, ok := m.Property(message.PropertyShardingKeyGo); ok {
+		return k
+	}
+	k, _ := m.Property(message.PropertyShardingKey)
+	return k
+}
+
+// encodeBatch builds a SEND_BATCH_MESSAGE body. Every inner message gets
+// its own unique key (as Java does, unlike the official Go client) so that
+// each stored message has an id and SendResult.MsgID lists them.
+func (st *sendState) encodeBatch(msgs []*message.Message) error {
+	p := st.p
+	topic := ""
+	inner := make([]*message.Message, len(msgs))
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		if err := m.Validate(p.cfg.maxMessageSize); err != nil {
+			if errors.Is(err, message.ErrBodyTooLarge) {
+				return fmt.Errorf("producer: batch message %d: %w: %w", i, ErrMessageTooLarge, err)
+			}
+			return fmt.Errorf("producer: batch message %d: %w", i, err)
+		}
+		if i == 0 {
+			topic = m.Topic
+		} else if m.Topic != topic {
+			return fmt.Errorf("%w: %q and %q", ErrBatchMixed, topic, m.Topic)
+		}
+		if m.DelayLevel > 0 {
+			return fmt.Errorf("%w: message %d", ErrBatchDelay, i)
+		}
+		if id, ok := m.Property(message.PropertyUniqKey); ok && id != "" {
+			ids[i], inner[i] = id, m
+			continue
+		}
+		ids[i] = p.uniq.Next()
+		inner[i] = withProperty(m, message.PropertyUniqKey, ids[i])
+	}
+	body, err := message.AppendBatch(nil, inner)
+	if err != nil {
+		return fmt.Errorf("producer: %w", err)
+	}
+	if len(body) > p.cfg.maxMessageSize {
+		return fmt.Errorf("%w: batch of %d bytes exceeds %d", ErrMessageTooLarge, len(body), p.cfg.maxMessageSize)
+	}
+	st.topic = p.cl.Wrap(topic)
+	st.body = body
+	st.batch = true
+	st.msgID = strings.Join(ids, ",")
+	st.key = shardingKey(msgs[0])
+	return nil
+}
+
+// withProperty returns a copy of m with one more property, leaving m (which
+// the caller owns) untouched.
+func withProperty(m *message.Message, key, value string) *message.Message {
+	cp := &message.Message{
+		Topic: m.Topic, Body: m.Body, Flag: m.Flag, Tags: m.Tags, Keys: m.Keys,
+		DelayLevel: m.DelayLevel, ShardingKey: m.ShardingKey, TransactionID: m.TransactionID,
+	}
+	m.RangeProperties(func(k, v string) bool {
+		cp.SetProperty(k, v)
+		return true
+	})
+	cp.SetProperty(key, value)
+	return cp
+}
+
+// request builds the request of one attempt to queue q: SEND_MESSAGE_V2
+// (310) for single messages, SEND_BATCH_MESSAGE (320) for batches, both
+// with the short V2 header keys.
+func (st *sendState) request(q selector.Queue) *remoting.Command {
+	h := &st.hdr
+	h.ProducerGroup = st.p.group
+	h.Topic = st.topic
+	h.DefaultTopic = client.DefaultTopic
+	h.DefaultTopicQueueNums = client.DefaultTopicQueueNums
+	h.QueueID = int32(q.QueueID)
+	h.SysFlag = st.sysFlag
+	h.BornTimestamp = time.Now().UnixMilli()
+	h.Properties = st.props
+	h.Batch = st.batch
+	code := remoting.SendMessageV2
+	if st.batch {
+		code = remoting.SendBatchMessage
+	}
+	return remoting.NewRequest(code, h.V2(), st.body)
+}
+
+// choose picks the queue of the next attempt and its broker's master.
+func (st *sendState) choose() (selector.Queue, string, error) {
+	p := st.p
+	if st.attempts > 0 {
+		// A retry sees routes refreshed since the first attempt.
+		if info, err := p.cl.PublishInfo(st.ctx, st.topic); err == nil {
+			st.info = info
+		}
+	}
+	q := p.pick(st)
+	addr := p.cl.MasterAddr(q.BrokerName)
+	if addr == "" {
+		st.lastBroker = q.BrokerName
+		return q, "", fmt.Errorf("%w: broker %q of topic %q has no master", ErrNoRoute, q.BrokerName, st.topic)
+	}
+	return q, addr, nil
+}
+
+// pick applies the selection policy. Ordered sends and custom selectors
+// get the selector's answer as is; the default policy is round-robin that
+// skips brokers in latency backoff or with an open circuit breaker, prefers
+// a broker other than the one that just failed, and falls back to any
+// queue rather than failing when every broker looks unhealthy.
+func (p *Producer) pick(st *sendState) selector.Queue {
+	in := selector.SelectInput{Topic: st.topic, ShardingKey: st.key, Arg: st.arg}
+	qs := st.info.Publish
+	if st.ordered {
+		if s := p.cfg.selector; s != nil {
+			return s.Select(in, qs, st.lastBroker)
+		}
+		return selector.Hash{}.Select(in, qs, st.lastBroker)
+	}
+	if s := p.cfg.selector; s != nil {
+		return s.Select(in, qs, st.lastBroker)
+	}
+	if p.table == nil {
+		return p.rr.Select(in, qs, st.lastBroker)
+	}
+	n := len(qs)
+	if st.lastBroker != "" {
+		p.rr.Reset(st.topic) // so concurrent retries do not march in step
+	}
+	for pass := 0; pass < 2; pass++ {
+		for i := 0; i < n; i++ {
+			q := qs[p.rr.Next(st.topic)%n]
+			b := q.BrokerName
+			if b == st.lastBroker || p.breakerOpen(b) {
+				continue
+			}
+			if (pass == 0 && p.table.Available(b)) || (pass == 1 && p.table.Reachable(b)) {
+				return q
+			}
+		}
+	}
+	return qs[p.rr.Next(st.topic)%n]
+}
+
+// run makes the first attempt and, if it failed retriably, the retries.
+func (st *sendState) run() (*SendResult, error) {
+	res, err := st.attempt()
+	if err == nil || !st.retriable(err) || st.p.cfg.retries == 0 {
+		return res, st.wrapErr(err)
+	}
+	return st.retry()
+}
+
+// retry runs the remaining attempts with retry-go, immediately one after
+// the other (as Java does) and inside the one time budget.
+func (st *sendState) retry() (*SendResult, error) {
+	if st.needBudget && st.cancel == nil {
+		st.ctx, st.cancel = context.WithDeadline(st.parent, st.deadline)
+	}
+	res, err := retry.DoWithData(st.attempt,
+		retry.Attempts(uint(st.p.cfg.retries)),
+		retry.Context(st.ctx),
+		retry.Delay(0),
+		retry.DelayType(retry.FixedDelay),
+		retry.LastErrorOnly(true),
+		retry.RetryIf(st.retriable),
+	)
+	return res, st.wrapErr(err)
+}
+
+// retriable decides whether another attempt may help: transport failures,
+// a missing master and the broker codes Java 5.x retries; never once the
+// budget or the caller's context is gone.
+func (st *sendState) retriable(err error) bool {
+	if st.unrecovered || !retry.IsRecoverable(err) || st.ctx.Err() != nil {
+		return false
+	}
+	var be *BrokerError
+	if errors.As(err, &be) {
+		return be.Retriable()
+	}
+	var oe *remoting.OpError
+	if errors.As(err, &oe) {
+		return !errors.Is(err, remoting.ErrClientClosed) && !errors.Is(err, context.Canceled)
+	}
+	return errors.Is(err, ErrNoRoute)
+}
+
+// wrapErr adds the attempt count; when the budget ran out it keeps both the
+// context error and the last attempt's error.
+func (st *sendState) wrapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if st.lastErr != nil && err != st.lastErr && !errors.Is(err, st.lastErr) {
+		err = errors.Join(err, st.lastErr)
+	}
+	return fmt.Errorf("producer: send to topic %q failed after %d attempt(s): %w", st.topic, st.attempts, err)
+}
+
+// attempt is one synchronous try.
+func (st *sendState) attempt() (*SendResult, error) {
+	q, addr, err := st.choose()
+	st.attempts++
+	if err != nil {
+		st.lastErr = err
+		return nil, err
+	}
+	done := st.p.allow(q.BrokerName)
+	t0 := time.Now()
+	resp, err := st.p.cl.Invoke(st.ctx, addr, st.request(q))
+	return st.complete(q, addr, t0, done, resp, err)
+}
+
+// runAsync performs an async send on its own goroutine: the same attempts
+// and retries as a sync send, then the callback. A goroutine blocked in a
+// pooled synchronous call costs fewer allocations than the transport's
+// callback machinery, and the producer's async semaphore bounds how many
+// exist.
+func (st *sendState) runAsync() {
+	res, err := st.run()
+	st.finish(res, err)
+	<-st.p.asyncSem
+	st.cb(res, err)
+	st.p.inflight.Done()
+}
+
+// finish releases the budget context and runs interceptors' AfterSend.
+func (st *sendState) finish(res *SendResult, err error) {
+	if st.cancel != nil {
+		st.cancel()
+	}
+	if st.sinfo != nil {
+		for i := len(st.p.cfg.interceptors) - 1; i >= 0; i-- {
+			st.p.cfg.interceptors[i].AfterSend(st.ictx, st.sinfo, res, err)
+		}
+	}
+}
+
+// allow passes one request through broker's circuit breaker when the
+// broker is suspect, and returns the outcome reporter (nil when the breaker
+// is bypassed). When the breaker refuses (open, or half-open with its probe
+// already out) the send goes ahead anyway — the selector only picks such a
+// broker when nothing healthier exists — and is not counted.
+func (p *Producer) allow(broker string) func(bool) {
+	if p.table == nil {
+		return nil
+	}
+	h := p.health(broker)
+	if !h.suspect.Load() {
+		return nil
+	}
+	done, err := h.cb.Allow()
+	if err != nil {
+		return nil
+	}
+	return func(ok bool) {
+		done(ok)
+		if ok && h.cb.State() == gobreaker.StateClosed && h.cb.Counts().ConsecutiveFailures == 0 {
+			h.suspect.Store(false)
+		}
+	}
+}
+
+// failed records a transport failure of an attempt that bypassed the
+// breaker (the broker was not suspect): it becomes suspect and the failure
+// is counted after the fact.
+func (p *Producer) failed(broker string) {
+	h := p.health(broker)
+	h.suspect.Store(true)
+	if done, err := h.cb.Allow(); err == nil {
+		done(false)
+	}
+}
+
+// complete turns one attempt's outcome into a result or error and feeds
+// the fault table and the breaker.
+func (st *sendState) complete(q selector.Queue, addr string, t0 time.Time, done func(bool), resp *remoting.Command, err error) (*SendResult, error) {
+	p := st.p
+	elapsed := time.Since(t0)
+	st.lastBroker = q.BrokerName
+	if err != nil {
+		if p.table != nil {
+			p.table.Update(q.BrokerName, elapsed, true)
+			p.table.SetReachable(q.BrokerName, false)
+		}
+		if done != nil {
+			done(false)
+		} else if p.table != nil {
+			p.failed(q.BrokerName)
+		}
+		err = fmt.Errorf("producer: send to %s (%s): %w", q.BrokerName, addr, err)
+		st.lastErr = err
+		return nil, err
+	}
+	if done != nil {
+		done(true) // the broker answered: the connection is healthy
+	}
+	var status SendStatus
+	switch resp.Code {
+	case remoting.Success:
+		status = SendOK
+	case remoting.FlushDiskTimeout:
+		status = SendFlushDiskTimeout
+	case remoting.FlushSlaveTimeout:
+		status = SendFlushSlaveTimeout
+	case remoting.SlaveNotAvailable:
+		status = SendSlaveNotAvailable
+	default:
+		be := &BrokerError{Code: resp.Code, Remark: resp.Remark, Broker: q.BrokerName, Addr: addr}
+		if p.table != nil {
+			p.table.Update(q.BrokerName, elapsed, be.Retriable())
+		}
+		st.lastErr = be
+		if be.Code == remoting.TopicNotExist {
+			// Retry only if a fresh route now knows the topic.
+			ti, rerr := p.cl.RefreshRoute(st.ctx, st.topic, true)
+			if rerr != nil || ti.FromDefault {
+				st.unrecovered = true
+			}
+		}
+		return nil, be
+	}
+	if p.table != nil {
+		p.table.Update(q.BrokerName, elapsed, false)
+	}
+	var h remoting.SendMessageResponseHeader
+	if err := resp.DecodeHeader(&h); err != nil {
+		err = fmt.Errorf("producer: send response from %s: %w", addr, err)
+		st.lastErr = err
+		st.unrecovered = true // the message was stored; do not send it again
+		return nil, err
+	}
+	res := &SendResult{
+		Status:        status,
+		MsgID:         st.msgID,
+		OffsetMsgID:   h.MsgID,
+		Queue:         selector.Queue{Topic: p.cl.Unwrap(st.topic), BrokerName: q.BrokerName, QueueID: int(h.QueueID)},
+		QueueOffset:   h.QueueOffset,
+		TransactionID: h.TransactionID,
+		RegionID:      h.MsgRegion,
+		TraceOn:       h.TraceOn != "false",
+	}
+	if res.RegionID == "" {
+		res.RegionID = "DefaultRegion"
+	}
+	return res, nil
+}
