@@ -487,3 +487,8 @@ func responseCodeName(code int16) string {
 	}
 	return "UNKNOWN"
 }
+
+// CodeOutOfRange stands for a request code that does not fit the int16 of
+// the binary header (the JSON form allows more). No processor is ever
+// registered for it.
+const CodeOutOfRange int16 = -32768

@@ -368,7 +368,14 @@ func decodeJSONHeader(c *Command, s string) error {
 		var v int64
 		switch key {
 		case "code":
-			v, err = r.integer(math.MinInt16, math.MaxInt16)
+			// 5.x codes past int16 (POP and friends, e.g. 200050) must not
+			// cost the peer its connection: they decode as CodeOutOfRange,
+			// which no processor serves, so the reply is
+			// REQUEST_CODE_NOT_SUPPORTED.
+			v, err = r.integer(math.MinInt32, math.MaxInt32)
+			if v < math.MinInt16 || v > math.MaxInt16 {
+				v = int64(CodeOutOfRange)
+			}
 			c.Code = int16(v)
 		case "version":
 			v, err = r.integer(math.MinInt16, math.MaxInt16)

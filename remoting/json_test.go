@@ -1,6 +1,7 @@
 package remoting
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -237,5 +238,19 @@ func TestJSONNumericLanguage(t *testing.T) {
 	}
 	if got := decodeJSONText(t, `{"language":13}`).Language; got != LangNodeJS {
 		t.Fatalf("language 13 decoded as %d", got)
+	}
+}
+
+func TestJSONCodeBeyondInt16DecodesAsOutOfRange(t *testing.T) {
+	header := `{"code":200050,"language":"JAVA","version":479,"opaque":9,"flag":0}`
+	frame := make([]byte, 4+len(header))
+	binary.BigEndian.PutUint32(frame, uint32(len(header)))
+	copy(frame[4:], header)
+	cmd, err := DecodeFrame(frame)
+	if err != nil {
+		t.Fatalf("DecodeFrame: %v", err)
+	}
+	if cmd.Code != CodeOutOfRange || cmd.Opaque != 9 {
+		t.Fatalf("decoded code %d opaque %d", cmd.Code, cmd.Opaque)
 	}
 }
