@@ -226,6 +226,9 @@ func (s *Server) Start(ctx context.Context) error {
 			gnet.WithMulticore(true),
 			gnet.WithNumEventLoop(s.cfg.eventLoops),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			// Connections this server closed sit in TIME_WAIT on its port;
+			// without SO_REUSEADDR a restart could not bind for a minute.
+			gnet.WithReuseAddr(true),
 			gnet.WithTicker(true),
 			gnet.WithLogger(gnetLogger{s.cfg.logger}),
 		)

@@ -1050,3 +1050,28 @@ func BenchmarkInvokeSync(b *testing.B) {
 		}
 	}
 }
+
+// A restarted server must bind its old port at once, even though the
+// connections it closed on shutdown sit in TIME_WAIT there.
+func TestServerRebindsPortAfterShutdown(t *testing.T) {
+	ctx := context.Background()
+	s1 := NewServer("127.0.0.1:0")
+	s1.Handle(GetMaxOffset, func(rc *RequestContext, req *Command) { rc.Reply(NewResponse(req, Success, "")) })
+	if err := s1.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	addr := s1.Addr().String()
+	c := NewClient()
+	defer c.Close()
+	if _, err := c.InvokeSync(ctx, addr, NewRequest(GetMaxOffset, nil, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s2 := NewServer(addr)
+	if err := s2.Start(ctx); err != nil {
+		t.Fatalf("restart on %s: %v", addr, err)
+	}
+	s2.Shutdown(ctx)
+}

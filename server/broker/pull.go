@@ -27,8 +27,8 @@ type pull struct {
 	h   remoting.PullMessageRequestHeader
 	sub wire.SubscriptionData
 
-	answered atomic.Bool // set by whoever answers a parked pull first
-	timer    *time.Timer
+	answered atomic.Bool                // set by whoever answers a parked pull first
+	timer    atomic.Pointer[time.Timer] // the suspend timeout; it may fire before park stores it
 }
 
 // claim reports whether the caller is the one to answer a parked pull.
@@ -199,10 +199,10 @@ func (ph *pullHolder) park(p *pull, timeout time.Duration) {
 	}
 	ph.queues[key] = append(ph.queues[key], p)
 	ph.parked.Add(1)
-	p.timer = time.AfterFunc(timeout, func() {
+	p.timer.Store(time.AfterFunc(timeout, func() {
 		ph.remove(key, p)
 		ph.answer(p)
-	})
+	}))
 	ph.mu.Unlock()
 	// A message stored between the read and the park would otherwise wait
 	// for the timeout: look once more now that notify can see us.
@@ -236,8 +236,8 @@ func (ph *pullHolder) answer(p *pull) {
 	if !p.claim() {
 		return
 	}
-	if p.timer != nil {
-		p.timer.Stop()
+	if t := p.timer.Load(); t != nil {
+		t.Stop()
 	}
 	ph.wg.Add(1)
 	go func() {
