@@ -1,0 +1,110 @@
+package consumer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rocketgo/rocketgo/internal/client"
+	"github.com/rocketgo/rocketgo/remoting"
+)
+
+// Client is the shared client instance: connections, name servers, route
+// cache, client id and one heartbeat loop for every producer and consumer
+// registered on it. Pass one to several consumers (and producers) with
+// WithClient; without it each consumer creates a private one.
+type Client = client.Client
+
+// ClientOption configures a Client made with NewClient.
+type ClientOption = client.Option
+
+// NewClient creates a Client for the name servers in addrs
+// ("host:port;host:port"); extra options are the internal client's (see
+// ClientInstanceName, ClientLogger). The caller closes it after its users.
+func NewClient(addrs string, opts ...ClientOption) (*Client, error) {
+	return client.New(append([]client.Option{client.WithNameServers(addrs)}, opts...)...)
+}
+
+// ClientInstanceName sets the instance part of a Client's id (default
+// "DEFAULT", replaced by "<pid>#<nanos>").
+func ClientInstanceName(name string) ClientOption { return client.WithInstanceName(name) }
+
+// cluster wraps the Client with the lookups consumers need.
+type cluster struct {
+	*client.Client
+	private bool
+}
+
+func newCluster(cfg *config) (*cluster, error) {
+	if cfg.client != nil {
+		if err := cfg.client.Acquire(); err != nil {
+			return nil, fmt.Errorf("consumer: shared client: %w", err)
+		}
+		return &cluster{Client: cfg.client}, nil
+	}
+	c, err := client.New(
+		client.WithNameServers(cfg.nameServers),
+		client.WithInstanceName(cfg.instanceName),
+		client.WithLogger(cfg.logger),
+		client.WithHeartbeatInterval(cfg.heartbeatInterval),
+		client.WithRouteRefreshInterval(cfg.routeInterval),
+		client.WithRequestTimeout(cfg.requestTimeout),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("consumer: client: %w", err)
+	}
+	return &cluster{Client: c, private: true}, nil
+}
+
+// release drops the consumer's reference; a private client is closed.
+func (c *cluster) release() {
+	if c.private {
+		c.Client.Close()
+		return
+	}
+	c.Client.Release()
+}
+
+// readQueues lists the readable queues of topic; refresh re-reads the route.
+func (c *cluster) readQueues(ctx context.Context, topic string, refresh bool) ([]Queue, error) {
+	var ti *client.TopicInfo
+	var err error
+	if refresh {
+		ti, err = c.RefreshRoute(ctx, topic, false)
+	} else {
+		ti, err = c.Route(ctx, topic)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("consumer: route of %s: %w", topic, err)
+	}
+	if len(ti.Subscribe) == 0 {
+		return nil, fmt.Errorf("%w: topic %s", ErrNoRoute, topic)
+	}
+	return ti.Subscribe, nil
+}
+
+// brokerAddr returns the address serving broker name, reading topic's
+// route once when the name is not cached yet.
+func (c *cluster) brokerAddr(ctx context.Context, name, topic string) (string, error) {
+	if a := c.BrokerAddr(name); a != "" {
+		return a, nil
+	}
+	if topic != "" {
+		if _, err := c.Route(ctx, topic); err == nil {
+			if a := c.BrokerAddr(name); a != "" {
+				return a, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%w: %s", ErrBrokerNotFound, name)
+}
+
+// invokeQueue sends cmd to the broker serving q and returns the answer
+// and the address it went to.
+func (c *cluster) invokeQueue(ctx context.Context, q Queue, cmd *remoting.Command) (*remoting.Command, string, error) {
+	addr, err := c.brokerAddr(ctx, q.BrokerName, q.Topic)
+	if err != nil {
+		return nil, "", err
+	}
+	resp, err := c.Invoke(ctx, addr, cmd)
+	return resp, addr, err
+}

@@ -1,0 +1,17 @@
+// Package consumer is rocketgo's consumer SDK for RocketMQ's remoting
+// protocol: a push consumer (NewPush) with concurrent and orderly listeners,
+// and a lite-pull consumer (NewLitePull) with Subscribe or Assign, Poll,
+// Seek and commits, plus the low-level PullFrom.
+//
+// Lifecycle: every goroutine a consumer starts is tied to a context and
+// joined by Shutdown; one goroutine owns the table of process queues
+// (rebalance), so there is no concurrent mutation of ownership. Offsets
+// are committed only up to the lowest message still in flight, and only
+// after a failed message was sent back for retry.
+package consumer
+
+import "github.com/rocketgo/rocketgo/rebalance"
+
+// Queue identifies one message queue: queue QueueID of Topic on broker
+// group BrokerName.
+type Queue = rebalance.Queue

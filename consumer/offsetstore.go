@@ -1,0 +1,206 @@
+package consumer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/rocketgo/rocketgo/remoting"
+)
+
+// offsetStore keeps a consumer's progress per queue: on the broker for
+// clustering, in a local file for broadcasting.
+type offsetStore interface {
+	// read returns the stored offset; errors.Is(err, ErrNoOffset) when
+	// there is none. fromStore bypasses the in-memory table.
+	read(ctx context.Context, q Queue, fromStore bool) (int64, error)
+	// update sets the in-memory offset; with increaseOnly a lower value is
+	// ignored (a late commit must not move progress backwards).
+	update(q Queue, offset int64, increaseOnly bool)
+	// persist writes the in-memory offsets of qs.
+	persist(ctx context.Context, qs []Queue) error
+	// remove forgets q after it was persisted.
+	remove(q Queue)
+	// snapshot returns every in-memory offset.
+	snapshot() map[Queue]int64
+}
+
+// memTable is the in-memory half of both stores.
+type memTable struct {
+	mu   sync.Mutex
+	offs map[Queue]int64
+}
+
+func (t *memTable) update(q Queue, offset int64, increaseOnly bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.offs == nil {
+		t.offs = map[Queue]int64{}
+	}
+	if old, ok := t.offs[q]; ok && increaseOnly && offset < old {
+		return
+	}
+	t.offs[q] = offset
+}
+
+func (t *memTable) get(q Queue) (int64, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o, ok := t.offs[q]
+	return o, ok
+}
+
+func (t *memTable) remove(q Queue) {
+	t.mu.Lock()
+	delete(t.offs, q)
+	t.mu.Unlock()
+}
+
+func (t *memTable) snapshot() map[Queue]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[Queue]int64, len(t.offs))
+	for q, o := range t.offs {
+		out[q] = o
+	}
+	return out
+}
+
+// remoteStore keeps offsets on the broker (clustering).
+type remoteStore struct {
+	memTable
+	cl    *cluster
+	group string
+}
+
+func (s *remoteStore) read(ctx context.Context, q Queue, fromStore bool) (int64, error) {
+	if !fromStore {
+		if o, ok := s.get(q); ok {
+			return o, nil
+		}
+	}
+	resp, addr, err := s.cl.invokeQueue(ctx, q, remoting.NewRequest(remoting.QueryConsumerOffset,
+		&remoting.QueryConsumerOffsetRequestHeader{ConsumerGroup: s.group, Topic: q.Topic,
+			QueueID: int32(q.QueueID), SetZeroIfNotFound: true}, nil))
+	if err != nil {
+		return 0, fmt.Errorf("consumer: query offset of %v: %w", q, err)
+	}
+	if resp.Code != remoting.Success {
+		return 0, brokerError("QUERY_CONSUMER_OFFSET", addr, resp)
+	}
+	var h remoting.OffsetResponseHeader
+	if err := resp.DecodeHeader(&h); err != nil {
+		return 0, fmt.Errorf("consumer: query offset of %v: %w", q, err)
+	}
+	s.update(q, h.Offset, false)
+	return h.Offset, nil
+}
+
+func (s *remoteStore) persist(ctx context.Context, qs []Queue) error {
+	var errs []error
+	for _, q := range qs {
+		o, ok := s.get(q)
+		if !ok || o < 0 {
+			continue
+		}
+		if err := s.commit(ctx, q, o); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *remoteStore) commit(ctx context.Context, q Queue, offset int64) error {
+	resp, addr, err := s.cl.invokeQueue(ctx, q, remoting.NewRequest(remoting.UpdateConsumerOffset,
+		&remoting.UpdateConsumerOffsetRequestHeader{ConsumerGroup: s.group, Topic: q.Topic,
+			QueueID: int32(q.QueueID), CommitOffset: offset}, nil))
+	if err != nil {
+		return fmt.Errorf("consumer: commit offset of %v: %w", q, err)
+	}
+	if resp.Code != remoting.Success {
+		return brokerError("UPDATE_CONSUMER_OFFSET", addr, resp)
+	}
+	return nil
+}
+
+// localStore keeps offsets in <dir>/<clientID>/<group>/offsets.json
+// (broadcasting), written atomically through a temporary file.
+type localStore struct {
+	memTable
+	path string
+	wmu  sync.Mutex // serialises file writes
+}
+
+type localOffset struct {
+	Queue  Queue `json:"queue"`
+	Offset int64 `json:"offset"`
+}
+
+func newLocalStore(dir, clientID, group string) (*localStore, error) {
+	s := &localStore{path: filepath.Join(dir, sanitize(clientID), sanitize(group), "offsets.json")}
+	b, err := os.ReadFile(s.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return s, nil
+	case err != nil:
+		return nil, fmt.Errorf("consumer: offsets file: %w", err)
+	}
+	var list []localOffset
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fmt.Errorf("consumer: offsets file %s: %w", s.path, err)
+	}
+	for _, lo := range list {
+		s.update(lo.Queue, lo.Offset, false)
+	}
+	return s, nil
+}
+
+// sanitize keeps a path element free of separators.
+func sanitize(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c == '/' || c == '\\' || c == ':' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+func (s *localStore) read(_ context.Context, q Queue, _ bool) (int64, error) {
+	if o, ok := s.get(q); ok {
+		return o, nil
+	}
+	return 0, ErrNoOffset
+}
+
+func (s *localStore) persist(_ context.Context, _ []Queue) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	snap := s.snapshot()
+	list := make([]localOffset, 0, len(snap))
+	for q, o := range snap {
+		list = append(list, localOffset{Queue: q, Offset: o})
+	}
+	b, err := json.Marshal(list)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
+		return fmt.Errorf("consumer: offsets dir: %w", err)
+	}
+	tmp := s.path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("consumer: offsets file: %w", err)
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		return fmt.Errorf("consumer: offsets file: %w", err)
+	}
+	return nil
+}
+
+// remove keeps broadcasting offsets: a member owns every queue for good.
+func (s *localStore) remove(Queue) {}

@@ -1,0 +1,594 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rocketgo/rocketgo/internal/wire"
+	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/remoting"
+)
+
+// Retry and DLQ topic prefixes (fact sheet §9.1).
+const (
+	RetryPrefix = "%RETRY%"
+	DLQPrefix   = "%DLQ%"
+)
+
+// lockMaxLive is how long a client trusts a broker lock without renewal
+// (Java rocketmq.client.rebalance.lockMaxLiveTime, 30 s).
+const lockMaxLive = 30 * time.Second
+
+// maxContinuousOrderly bounds one orderly task before it yields its
+// goroutine to other queues (Java MAX_TIME_CONSUME_CONTINUOUSLY, 60 s).
+const maxContinuousOrderly = time.Minute
+
+// subscription is one subscribed topic.
+type subscription struct {
+	topic    string
+	data     wire.SubscriptionData
+	listener Listener
+}
+
+// queueRun is an owned queue: its cache and its pull loop.
+type queueRun struct {
+	pq     *processQueue
+	sub    *subscription
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the pull loop returns
+}
+
+// PushConsumer pulls the queues the rebalance assigns it and calls the
+// subscribed listeners.
+type PushConsumer struct {
+	cfg     config
+	orderly bool
+
+	mu    sync.Mutex // guards subs and state
+	subs  map[string]*subscription
+	state int // 0 new, 1 started, 2 shut down
+
+	cl    *cluster
+	store offsetStore
+	pool  *pool
+	retry string // %RETRY%group
+
+	// ctx lives until Shutdown starts; pulls and loops hang off it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// consumeCtx is what listeners see; it ends only when Shutdown's own
+	// context expires, so in-flight callbacks may finish.
+	consumeCtx    context.Context
+	consumeCancel context.CancelFunc
+	loopDone      chan struct{}
+	pullWG        sync.WaitGroup
+	timers        sync.WaitGroup // delayed resubmissions
+
+	// table is written only by the owner goroutine (rebalance loop, then
+	// Shutdown); tableMu lets handlers read it.
+	tableMu sync.RWMutex
+	table   map[Queue]*queueRun
+
+	rebalanceNow chan struct{}
+	resets       chan map[Queue]int64 // RESET_CONSUMER_CLIENT_OFFSET, to the owner
+	stats        consumeStats
+}
+
+// NewPush returns a push consumer; call Subscribe, then Start.
+func NewPush(opts ...Option) (*PushConsumer, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(false); err != nil {
+		return nil, err
+	}
+	return &PushConsumer{
+		cfg:          cfg,
+		subs:         map[string]*subscription{},
+		table:        map[Queue]*queueRun{},
+		rebalanceNow: make(chan struct{}, 1),
+		resets:       make(chan map[Queue]int64, 4),
+		retry:        RetryPrefix + cfg.group,
+	}, nil
+}
+
+// Subscribe registers listener for topic's messages whose tag matches
+// expression ("*", "" or "a || b"). All listeners of a consumer must be of
+// one kind. Subscribing after Start takes effect at the next rebalance.
+func (c *PushConsumer) Subscribe(topic, expression string, listener Listener) error {
+	if topic == "" || listener == nil {
+		return fmt.Errorf("%w: topic %q, listener %v", ErrInvalidOption, topic, listener)
+	}
+	if err := message.ValidateTopic(topic); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == 2 {
+		return ErrClosed
+	}
+	for _, s := range c.subs {
+		if s.topic != c.retry && s.listener.orderly() != listener.orderly() {
+			return ErrMixedListeners
+		}
+	}
+	c.orderly = listener.orderly()
+	c.subs[topic] = &subscription{topic: topic, listener: listener,
+		data: wire.ParseSubscription(topic, expression, time.Now().UnixMilli())}
+	if c.state == 1 {
+		c.triggerRebalance()
+		c.cl.TriggerHeartbeat()
+	}
+	return nil
+}
+
+// Unsubscribe stops consuming topic at the next rebalance.
+func (c *PushConsumer) Unsubscribe(topic string) {
+	c.mu.Lock()
+	delete(c.subs, topic)
+	started := c.state == 1
+	c.mu.Unlock()
+	if started {
+		c.triggerRebalance()
+	}
+}
+
+// Start connects, registers the group and begins consuming. It fails if a
+// subscribed topic has no route.
+func (c *PushConsumer) Start(ctx context.Context) error {
+	c.mu.Lock()
+	st, topics := c.state, c.topicList()
+	c.mu.Unlock()
+	switch {
+	case st == 1:
+		return ErrStarted
+	case st == 2:
+		return ErrClosed
+	case len(topics) == 0:
+		return fmt.Errorf("%w: no subscription", ErrInvalidOption)
+	}
+	// Network work happens outside mu: heartbeats read the subscriptions.
+	cl, err := newCluster(&c.cfg)
+	if err != nil {
+		return err
+	}
+	for _, t := range topics {
+		if _, err := cl.readQueues(ctx, t, true); err != nil {
+			cl.release()
+			return err
+		}
+	}
+	c.mu.Lock()
+	err = c.startLocked(cl)
+	c.mu.Unlock()
+	if err != nil {
+		cl.release()
+		return err
+	}
+	// The retry topic's route appears once the broker saw a heartbeat;
+	// read it best effort so heartbeats reach its broker too.
+	_, _ = c.cl.Route(ctx, c.retry)
+	if err := c.cl.SendHeartbeat(ctx); err != nil {
+		c.cfg.logger.Debug("first heartbeat failed", "err", err)
+	}
+	go c.ownerLoop()
+	return nil
+}
+
+// startLocked finishes Start with cl; c.mu held.
+func (c *PushConsumer) startLocked(cl *cluster) error {
+	switch c.state {
+	case 1:
+		return ErrStarted
+	case 2:
+		return ErrClosed
+	}
+	if c.cfg.model == Clustering {
+		// Every clustering member also consumes its group's retry topic.
+		sub := &subscription{topic: c.retry, data: wire.ParseSubscription(c.retry, wire.SubAll, time.Now().UnixMilli())}
+		for _, s := range c.subs {
+			sub.listener = s.listener
+			break
+		}
+		c.subs[c.retry] = sub
+		c.store = &remoteStore{cl: cl, group: c.cfg.group}
+	} else {
+		ls, err := newLocalStore(c.cfg.offsetDir, cl.ClientID(), c.cfg.group)
+		if err != nil {
+			return err
+		}
+		c.store = ls
+	}
+	if err := cl.RegisterConsumer(c.cfg.group, (*pushHandler)(c)); err != nil {
+		delete(c.subs, c.retry)
+		return fmt.Errorf("consumer: %w", err)
+	}
+	c.cl = cl
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.consumeCtx, c.consumeCancel = context.WithCancel(context.Background())
+	c.pool = newPool(c.consumeCtx, c.cfg.goroutinesMin, c.cfg.goroutinesMax)
+	c.stats.start = time.Now()
+	// Made here, under mu, so a Shutdown racing with the end of Start
+	// always has a channel to wait on.
+	c.loopDone = make(chan struct{})
+	c.state = 1
+	return nil
+}
+
+// Shutdown stops pulling, waits (up to ctx) for in-flight callbacks,
+// persists every offset, releases orderly locks, leaves the group and
+// joins every goroutine the consumer started. When ctx expires first,
+// listeners' contexts are cancelled and Shutdown still returns only after
+// its goroutines are gone (a listener ignoring its context delays it).
+func (c *PushConsumer) Shutdown(ctx context.Context) error {
+	c.mu.Lock()
+	if c.state != 1 {
+		c.state = 2
+		c.mu.Unlock()
+		return nil
+	}
+	c.state = 2
+	c.mu.Unlock()
+
+	// Past ctx's deadline listeners are told to give up.
+	stopAfter := context.AfterFunc(ctx, c.consumeCancel)
+	defer stopAfter()
+	c.cancel()
+	<-c.loopDone
+	// Shutdown now owns the table.
+	var errs []error
+	for q, run := range c.table {
+		if err := c.removeQueue(ctx, q, run); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	c.pullWG.Wait()
+	c.consumeCancel()
+	c.timers.Wait()
+	if !waitUntil(ctx, func() bool { return c.pool.workers.Load() == 0 }) {
+		// A listener ignores its cancelled context; its goroutine exits
+		// when it returns, but Shutdown does not wait for it any longer.
+		errs = append(errs, fmt.Errorf("consumer: shutdown: %d callbacks still running: %w", c.pool.workers.Load(), ctx.Err()))
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.requestTimeout)
+	defer cancel()
+	if c.cfg.model == Broadcasting {
+		if err := c.store.persist(pctx, nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	c.cl.UnregisterConsumer(pctx, c.cfg.group)
+	c.cl.release()
+	return errors.Join(errs...)
+}
+
+func (c *PushConsumer) topicList() []string {
+	out := make([]string, 0, len(c.subs))
+	for t := range c.subs {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (c *PushConsumer) triggerRebalance() {
+	select {
+	case c.rebalanceNow <- struct{}{}:
+	default:
+	}
+}
+
+// ownerLoop is the single goroutine that owns the queue table: it
+// rebalances, persists offsets, renews orderly locks and expires stuck
+// callbacks.
+func (c *PushConsumer) ownerLoop() {
+	defer close(c.loopDone)
+	rb := time.NewTicker(c.cfg.rebalanceInterval)
+	defer rb.Stop()
+	ps := time.NewTicker(c.cfg.persistInterval)
+	defer ps.Stop()
+	lk := time.NewTicker(c.cfg.lockInterval)
+	defer lk.Stop()
+	c.rebalance(c.ctx)
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-rb.C:
+			c.rebalance(c.ctx)
+		case <-c.rebalanceNow:
+			c.rebalance(c.ctx)
+		case offs := <-c.resets:
+			c.resetOffsets(c.ctx, offs)
+			c.rebalance(c.ctx)
+		case <-ps.C:
+			c.expireStuck(c.ctx)
+			c.persistAll(c.ctx)
+			c.stats.tick()
+		case <-lk.C:
+			if c.orderly && c.cfg.model == Clustering {
+				c.lockAll(c.ctx)
+			}
+		}
+	}
+}
+
+func (c *PushConsumer) persistAll(ctx context.Context) {
+	qs := make([]Queue, 0, len(c.table))
+	for q := range c.table {
+		qs = append(qs, q)
+	}
+	if err := c.store.persist(ctx, qs); err != nil {
+		c.cfg.logger.Debug("persist offsets", "err", err)
+	}
+}
+
+// rebalance recomputes the owned queues of every subscribed topic.
+func (c *PushConsumer) rebalance(ctx context.Context) {
+	c.mu.Lock()
+	subs := make([]*subscription, 0, len(c.subs))
+	for _, s := range c.subs {
+		subs = append(subs, s)
+	}
+	c.mu.Unlock()
+	wanted := map[string]bool{}
+	for _, s := range subs {
+		wanted[s.topic] = true
+		mine, ok := c.allocate(ctx, s.topic)
+		if !ok {
+			continue // keep what we have until the next round
+		}
+		c.applyAllocation(ctx, s, mine)
+	}
+	for q, run := range c.table {
+		if !wanted[q.Topic] {
+			if err := c.removeQueue(ctx, q, run); err != nil {
+				c.cfg.logger.Debug("remove queue", "queue", q, "err", err)
+			}
+		}
+	}
+}
+
+// allocate returns this member's queues of topic; ok is false when the
+// inputs could not be read.
+func (c *PushConsumer) allocate(ctx context.Context, topic string) ([]Queue, bool) {
+	all, err := c.cl.readQueues(ctx, topic, false)
+	if err != nil {
+		c.cfg.logger.Debug("rebalance: route", "topic", topic, "err", err)
+		return nil, false
+	}
+	if c.cfg.model == Broadcasting {
+		return all, true
+	}
+	cids, err := c.cl.ConsumerIDs(ctx, topic, c.cfg.group)
+	if err != nil || len(cids) == 0 {
+		c.cfg.logger.Debug("rebalance: consumer list", "topic", topic, "err", err)
+		return nil, false
+	}
+	mine, err := c.cfg.strategy.Allocate(c.cfg.group, c.cl.ClientID(), all, cids)
+	if err != nil {
+		c.cfg.logger.Debug("rebalance: allocate", "topic", topic, "err", err)
+		return nil, false
+	}
+	return mine, true
+}
+
+func (c *PushConsumer) applyAllocation(ctx context.Context, s *subscription, mine []Queue) {
+	keep := make(map[Queue]bool, len(mine))
+	for _, q := range mine {
+		keep[q] = true
+	}
+	for q, run := range c.table {
+		if q.Topic == s.topic && !keep[q] {
+			if err := c.removeQueue(ctx, q, run); err != nil {
+				c.cfg.logger.Debug("remove queue", "queue", q, "err", err)
+			}
+		}
+	}
+	for _, q := range mine {
+		if _, ok := c.table[q]; ok {
+			continue
+		}
+		if err := c.addQueue(ctx, s, q); err != nil {
+			c.cfg.logger.Debug("add queue", "queue", q, "err", err)
+		}
+	}
+}
+
+// addQueue locks (orderly), finds the start offset and starts pulling q.
+func (c *PushConsumer) addQueue(ctx context.Context, s *subscription, q Queue) error {
+	pq := newProcessQueue(q)
+	if c.orderly && c.cfg.model == Clustering {
+		locked, err := c.lock(ctx, q.BrokerName, q.Topic, []Queue{q})
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(locked, q) {
+			return fmt.Errorf("consumer: lock of %v refused", q)
+		}
+		pq.locked.Store(true)
+		pq.lockedAt.Store(time.Now().UnixNano())
+	}
+	c.store.remove(q) // a stale in-memory offset from an earlier ownership
+	offset, err := c.startOffset(ctx, q)
+	if err != nil {
+		if c.orderly && c.cfg.model == Clustering {
+			c.unlock(ctx, q)
+		}
+		return err
+	}
+	c.store.update(q, offset, false)
+	pctx, cancel := context.WithCancel(c.ctx)
+	run := &queueRun{pq: pq, sub: s, cancel: cancel, done: make(chan struct{})}
+	c.tableMu.Lock()
+	c.table[q] = run
+	c.tableMu.Unlock()
+	c.pullWG.Add(1)
+	go c.pullLoop(pctx, run, offset)
+	return nil
+}
+
+// startOffset is the stored offset or, for a group without one, the
+// consume-from-where position (fact sheet §9.5).
+func (c *PushConsumer) startOffset(ctx context.Context, q Queue) (int64, error) {
+	off, err := c.store.read(ctx, q, true)
+	if err == nil && off >= 0 {
+		return off, nil
+	}
+	if err != nil && !errors.Is(err, ErrNoOffset) {
+		return 0, err
+	}
+	return resolveConsumeFrom(ctx, c.cl, q, c.cfg.consumeFrom, c.cfg.consumeTS)
+}
+
+func resolveConsumeFrom(ctx context.Context, cl *cluster, q Queue, from ConsumeFrom, ts time.Time) (int64, error) {
+	switch {
+	case strings.HasPrefix(q.Topic, RetryPrefix):
+		return 0, nil
+	case from == ConsumeFromFirstOffset:
+		return 0, nil
+	case from == ConsumeFromTimestamp:
+		return searchOffset(ctx, cl, q, ts)
+	}
+	return maxOffset(ctx, cl, q)
+}
+
+func maxOffset(ctx context.Context, cl *cluster, q Queue) (int64, error) {
+	resp, addr, err := cl.invokeQueue(ctx, q, remoting.NewRequest(remoting.GetMaxOffset,
+		&remoting.GetMaxOffsetRequestHeader{Topic: q.Topic, QueueID: int32(q.QueueID), Committed: true}, nil))
+	return offsetAnswer("GET_MAX_OFFSET", addr, resp, err)
+}
+
+func searchOffset(ctx context.Context, cl *cluster, q Queue, ts time.Time) (int64, error) {
+	resp, addr, err := cl.invokeQueue(ctx, q, remoting.NewRequest(remoting.SearchOffsetByTimestamp,
+		&remoting.SearchOffsetRequestHeader{Topic: q.Topic, QueueID: int32(q.QueueID), Timestamp: ts.UnixMilli()}, nil))
+	return offsetAnswer("SEARCH_OFFSET_BY_TIMESTAMP", addr, resp, err)
+}
+
+func offsetAnswer(op, addr string, resp *remoting.Command, err error) (int64, error) {
+	if err != nil {
+		return 0, fmt.Errorf("consumer: %s: %w", op, err)
+	}
+	if resp.Code != remoting.Success {
+		return 0, brokerError(op, addr, resp)
+	}
+	var h remoting.OffsetResponseHeader
+	if err := resp.DecodeHeader(&h); err != nil {
+		return 0, fmt.Errorf("consumer: %s: %w", op, err)
+	}
+	return h.Offset, nil
+}
+
+// removeQueue stops pulling q, lets its running callbacks finish (up to
+// ctx), persists its offset and, for orderly, unlocks it — in that order,
+// so the next owner starts exactly after the last consumed message.
+func (c *PushConsumer) removeQueue(ctx context.Context, q Queue, run *queueRun) error {
+	pq := run.pq
+	pq.mu.Lock()
+	pq.dropped.Store(true)
+	pq.mu.Unlock()
+	run.cancel()
+	<-run.done
+	orderlyLocked := c.orderly && c.cfg.model == Clustering
+	if orderlyLocked || c.orderly {
+		// Wait for the orderly callback in flight, if any.
+		if !waitUntil(ctx, pq.consumeMu.TryLock) {
+			c.cfg.logger.Debug("remove queue: orderly callback still running", "queue", q)
+		} else {
+			defer pq.consumeMu.Unlock()
+		}
+	} else {
+		waitUntil(ctx, func() bool { return pq.running.Load() == 0 })
+	}
+	var err error
+	if c.cfg.model == Clustering {
+		pq.mu.Lock()
+		var off int64 = -1
+		if pq.maxSeen >= 0 {
+			off = pq.commitOffset()
+		}
+		pq.mu.Unlock()
+		if off >= 0 {
+			c.store.update(q, off, true)
+		}
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.requestTimeout)
+		err = c.store.persist(pctx, []Queue{q})
+		if orderlyLocked {
+			c.unlock(pctx, q)
+		}
+		cancel()
+		c.store.remove(q)
+	}
+	pq.clear()
+	c.tableMu.Lock()
+	delete(c.table, q)
+	c.tableMu.Unlock()
+	return err
+}
+
+// resetOffsets applies a broker-initiated offset reset: each named queue
+// we own stops, its offset is overwritten and persisted, and the rebalance
+// that follows starts it again from there.
+func (c *PushConsumer) resetOffsets(ctx context.Context, offs map[Queue]int64) {
+	for q, off := range offs {
+		run, ok := c.table[q]
+		if !ok {
+			continue
+		}
+		pq := run.pq
+		pq.mu.Lock()
+		pq.dropped.Store(true)
+		pq.mu.Unlock()
+		run.cancel()
+		<-run.done
+		waitUntil(ctx, func() bool { return pq.running.Load() == 0 })
+		c.store.update(q, off, false)
+		if err := c.store.persist(ctx, []Queue{q}); err != nil {
+			c.cfg.logger.Debug("reset offset: persist", "queue", q, "err", err)
+		}
+		if c.orderly && c.cfg.model == Clustering {
+			c.unlock(ctx, q)
+		}
+		pq.clear()
+		c.tableMu.Lock()
+		delete(c.table, q)
+		c.tableMu.Unlock()
+	}
+}
+
+// waitUntil polls cond every few milliseconds until it holds or ctx ends.
+func waitUntil(ctx context.Context, cond func() bool) bool {
+	if cond() {
+		return true
+	}
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return cond()
+		case <-t.C:
+			if cond() {
+				return true
+			}
+		}
+	}
+}
+
+// sleepCtx waits d or until ctx ends; false when ctx ended.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
