@@ -28,10 +28,11 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"version": {summary: "print the rocketgo version", run: runVersion},
-		"namesrv": {summary: "run a name server", run: runNamesrv},
-		"broker":  {summary: "run a broker (broker.conf keys, -set overrides)", run: runBroker},
-		"serve":   {summary: "run a name server and a broker in one process, for development", run: runServe},
+		"version":  {summary: "print the rocketgo version", run: runVersion},
+		"namesrv":  {summary: "run a name server", run: runNamesrv},
+		"broker":   {summary: "run a broker (broker.conf keys, -set overrides)", run: runBroker},
+		"serve":    {summary: "run a name server and a broker in one process, for development", run: runServe},
+		"loadtest": {summary: "benchmark a cluster or an embedded server (RocketMQ benchmark output)", run: runLoadtest},
 	}
 }
 

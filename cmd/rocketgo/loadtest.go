@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/rocketgo/rocketgo/loadtest"
+)
+
+// runLoadtest is `rocketgo loadtest`: flags onto loadtest.Config, live
+// lines to stdout, optional JSON summary, exit 1 when errors pass the
+// threshold and 2 for bad flags.
+func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg loadtest.Config
+	var mode, sendMode string
+	fs.StringVar(&mode, "mode", string(loadtest.ModeBoth), "produce, consume or both (end-to-end)")
+	fs.StringVar(&cfg.NameServer, "namesrv", "", "name server `addresses`, host:port;host:port (default: start an embedded server in a temporary directory)")
+	fs.StringVar(&cfg.Topic, "topic", loadtest.DefaultTopic, "topic")
+	fs.IntVar(&cfg.Queues, "queues", loadtest.DefaultQueues, "queue count when the tool creates the topic")
+	fs.BoolVar(&cfg.CreateTopic, "create-topic", false, "create the topic on every master first (for brokers with auto-create off)")
+	fs.IntVar(&cfg.MessageSize, "size", loadtest.DefaultMessageSize, "message body size in bytes (at least 24)")
+	fs.IntVar(&cfg.Producers, "producers", loadtest.DefaultProducers, "producer instances")
+	fs.IntVar(&cfg.Senders, "senders", loadtest.DefaultSenders, "concurrent sender goroutines in total (RocketMQ's -w)")
+	fs.StringVar(&sendMode, "send-mode", string(loadtest.SendSync), "sync, async or oneway")
+	fs.IntVar(&cfg.BatchSize, "batch", loadtest.DefaultBatchSize, "messages per send (1 = no batching)")
+	fs.IntVar(&cfg.MaxInflight, "inflight", loadtest.DefaultMaxInflight, "maximum unanswered async sends")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "target send rate in messages/s over all senders (0 = unlimited)")
+	fs.DurationVar(&cfg.Duration, "duration", loadtest.DefaultDuration, "length of the send phase (ignored with -messages)")
+	fs.Int64Var(&cfg.Messages, "messages", 0, "send exactly this many messages instead of running for -duration")
+	fs.IntVar(&cfg.Consumers, "consumers", loadtest.DefaultConsumers, "push consumers")
+	fs.StringVar(&cfg.Group, "group", loadtest.DefaultGroup, "consumer group")
+	fs.StringVar(&cfg.Tags, "tags", "", "tag set on messages and used as the subscription (default: none, subscribe to all)")
+	fs.DurationVar(&cfg.ReportInterval, "interval", loadtest.DefaultReportInterval, "live report interval")
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", loadtest.DefaultDrainTimeout, "how long mode both waits for consumers to catch up")
+	fs.Float64Var(&cfg.MaxErrorRate, "max-error-rate", 0, "fraction of failed or lost messages (0..1) above which the exit code is 1")
+	jsonPath := fs.String("json", "", "write the summary as OpenMessaging-Benchmark-style JSON to `file` (- for stdout)")
+	logLevel := fs.String("log-level", "error", "SDK and embedded server log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "rocketgo loadtest: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg.Mode, cfg.SendMode = loadtest.Mode(mode), loadtest.SendMode(sendMode)
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "rocketgo loadtest:", err)
+		return 2
+	}
+	cfg.Logger = log
+	cfg.Out = stdout
+	fmt.Fprintf(stdout, "rocketgo loadtest: mode %s, topic %s, %d-byte messages, %d %s senders, batch %d\n",
+		cfg.Mode, cfg.Topic, cfg.MessageSize, cfg.Senders, cfg.SendMode, cfg.BatchSize)
+	res, err := loadtest.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "rocketgo loadtest:", err)
+		return 1
+	}
+	if *jsonPath != "" {
+		if err := writeJSON(*jsonPath, res, stdout); err != nil {
+			fmt.Fprintln(stderr, "rocketgo loadtest:", err)
+			return 1
+		}
+	}
+	if res.Failed {
+		return 1
+	}
+	return 0
+}
+
+func writeJSON(path string, res *loadtest.Result, stdout io.Writer) error {
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if path == "-" {
+		_, err = stdout.Write(b)
+		return err
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "JSON summary written to %s\n", path)
+	return nil
+}

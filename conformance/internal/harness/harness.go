@@ -1,0 +1,319 @@
+// Package harness is the conformance suite's connection to the broker under
+// test: it reads the target from flags or the environment, checks that the
+// name server answers before any spec runs (so a dead address fails in
+// seconds with one line), or starts an embedded server in a temporary
+// directory, and offers the small admin and query calls specs need.
+package harness
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rocketgo/rocketgo/internal/nsclient"
+	"github.com/rocketgo/rocketgo/loadtest"
+	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/server/broker"
+	"github.com/rocketgo/rocketgo/server/embedded"
+)
+
+// EnvNamesrv is the environment variable naming the name servers under
+// test, the same as the -namesrv flag (the flag wins).
+const EnvNamesrv = "ROCKETGO_NAMESRV"
+
+// FlagNamesrv is the test binary flag: go test ./conformance/... -args
+// -namesrv host:port.
+const FlagNamesrv = "namesrv"
+
+// FlagAutoCreateOff is the test binary flag declaring that a foreign
+// broker runs with autoCreateTopicEnable=false, which enables the spec
+// checking TOPIC_NOT_EXIST answers (always on for the embedded server).
+const FlagAutoCreateOff = "autocreate-off"
+
+// PrecheckTimeout bounds the connectivity check against a foreign cluster.
+const PrecheckTimeout = 5 * time.Second
+
+// ErrUnreachable means the name servers under test did not answer.
+var ErrUnreachable = errors.New("name server unreachable")
+
+// RegisterFlags adds -namesrv to fs. Call it from TestMain before m.Run
+// (which parses the command line).
+func RegisterFlags(fs *flag.FlagSet) {
+	fs.String(FlagNamesrv, "", "name servers of the broker under test, host:port;host:port (default $"+EnvNamesrv+"; empty: start an embedded server)")
+	fs.Bool(FlagAutoCreateOff, false, "the broker under test has autoCreateTopicEnable=false (enables the missing-topic spec)")
+}
+
+// AutoCreateOff reports the -autocreate-off flag registered on fs.
+func AutoCreateOff(fs *flag.FlagSet) bool {
+	f := fs.Lookup(FlagAutoCreateOff)
+	return f != nil && f.Value.String() == "true"
+}
+
+// Target returns the name servers to test: the -namesrv flag registered on
+// fs, else $ROCKETGO_NAMESRV, else "" (embedded).
+func Target(fs *flag.FlagSet) string {
+	if f := fs.Lookup(FlagNamesrv); f != nil && f.Value.String() != "" {
+		return f.Value.String()
+	}
+	return strings.TrimSpace(os.Getenv(EnvNamesrv))
+}
+
+// Embedded-server timings: short enough that delay, retry and transaction
+// check-back specs finish in seconds. Level 1 is 1 s and level 2 is 2 s, so
+// a spec can tell them apart; retries use level 3 and up (1 s each).
+const (
+	EmbeddedDelayLevels      = "1s 2s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s"
+	EmbeddedTxCheckInterval  = time.Second
+	EmbeddedTxTimeout        = time.Second
+	EmbeddedDefaultQueueNums = 4
+)
+
+// Env is the broker under test.
+type Env struct {
+	// Namesrv is the "host:port;..." every client of a spec uses.
+	Namesrv string
+	// Embedded is true when the suite started the server itself; its
+	// timings are then the Embedded* constants and auto-create is off.
+	Embedded bool
+	// AutoCreateOff is true when the broker is known not to create
+	// topics on first send: always for the embedded server, and for a
+	// foreign one when the -autocreate-off flag says so.
+	AutoCreateOff bool
+	// Level1, Level2 are the durations of delay levels 1 and 2 on the
+	// broker under test (RocketMQ's 1 s and 5 s on a foreign broker).
+	Level1, Level2 time.Duration
+
+	tag    string // distinguishes this run's names from other runs'
+	serial atomic.Int64
+	srv    *embedded.Server
+	dir    string
+	log    *slog.Logger
+}
+
+// Setup connects to the name servers at namesrv, or starts an embedded
+// server when namesrv is empty. A foreign cluster that does not answer
+// within PrecheckTimeout is an ErrUnreachable error whose message is one
+// line naming the address.
+func Setup(ctx context.Context, namesrv string) (*Env, error) {
+	e := &Env{
+		Namesrv: namesrv,
+		tag:     fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffffff),
+		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Level1:  time.Second, Level2: 5 * time.Second,
+	}
+	if namesrv != "" {
+		if err := Precheck(ctx, namesrv); err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
+	dir, err := os.MkdirTemp("", "rocketgo-conformance-")
+	if err != nil {
+		return nil, err
+	}
+	bc := broker.DefaultConfig()
+	bc.StorePathRootDir = dir
+	bc.MappedFileSizeCommitLog = 64 << 20
+	bc.MappedFileSizeConsumeQueue = 20 * 100_000
+	bc.MaxHashSlotNum, bc.MaxIndexNum = 10_000, 40_000
+	bc.DefaultTopicQueueNums = EmbeddedDefaultQueueNums
+	bc.MessageDelayLevel = EmbeddedDelayLevels
+	bc.TransactionCheckInterval = EmbeddedTxCheckInterval
+	bc.TransactionTimeOut = EmbeddedTxTimeout
+	bc.AutoCreateTopicEnable = false
+	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	srv, err := embedded.Start(sctx, embedded.Config{Host: "127.0.0.1", NamesrvPort: -1, BrokerPort: -1, Broker: bc, Logger: e.log})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("conformance: embedded server: %w", err)
+	}
+	e.Namesrv, e.Embedded, e.AutoCreateOff, e.srv, e.dir = srv.NamesrvAddr(), true, true, srv, dir
+	e.Level1, e.Level2 = time.Second, 2*time.Second
+	return e, nil
+}
+
+// Precheck asks every name server for the cluster info and requires at
+// least one master broker, within PrecheckTimeout.
+func Precheck(ctx context.Context, namesrv string) error {
+	ctx, cancel := context.WithTimeout(ctx, PrecheckTimeout)
+	defer cancel()
+	rc := remoting.NewClient(remoting.WithDialTimeout(PrecheckTimeout))
+	defer rc.Close()
+	ns, err := nsclient.New(rc, namesrv, nsclient.WithTimeout(PrecheckTimeout))
+	if err != nil {
+		return fmt.Errorf("conformance: %s: %w: %v", namesrv, ErrUnreachable, err)
+	}
+	info, err := ns.ClusterInfo(ctx)
+	if err != nil {
+		return fmt.Errorf("conformance: %s: %w (GET_BROKER_CLUSTER_INFO, %v budget): %v", namesrv, ErrUnreachable, PrecheckTimeout, oneLine(err))
+	}
+	for _, b := range info.BrokerAddrTable {
+		if b.MasterAddr() != "" {
+			return nil
+		}
+	}
+	return fmt.Errorf("conformance: %s: %w: it answers but knows no master broker", namesrv, ErrUnreachable)
+}
+
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+
+// Close stops the embedded server and removes its directory.
+func (e *Env) Close(ctx context.Context) error {
+	if e.srv == nil {
+		return nil
+	}
+	err := e.srv.Shutdown(ctx)
+	return errors.Join(err, os.RemoveAll(e.dir))
+}
+
+// Broker is the embedded broker, or nil against a foreign cluster.
+func (e *Env) Broker() *broker.Broker {
+	if e.srv == nil {
+		return nil
+	}
+	return e.srv.Broker()
+}
+
+// Name returns a topic or group name unique to this run and call:
+// "<prefix>_<run>_<n>".
+func (e *Env) Name(prefix string) string {
+	return fmt.Sprintf("%s_%s_%d", prefix, e.tag, e.serial.Add(1))
+}
+
+// CreateTopic creates topic with queues queues on every master and waits
+// for its route.
+func (e *Env) CreateTopic(ctx context.Context, topic string, queues int) error {
+	return loadtest.CreateTopic(ctx, e.Namesrv, topic, queues)
+}
+
+// DeleteTopic removes topic from the brokers and the name servers.
+func (e *Env) DeleteTopic(ctx context.Context, topic string) error {
+	return loadtest.DeleteTopic(ctx, e.Namesrv, topic)
+}
+
+// withNS runs fn with a name-server client.
+func (e *Env) withNS(fn func(rc *remoting.Client, ns *nsclient.Client) error) error {
+	rc := remoting.NewClient()
+	defer rc.Close()
+	ns, err := nsclient.New(rc, e.Namesrv)
+	if err != nil {
+		return err
+	}
+	return fn(rc, ns)
+}
+
+// QueryByKey asks every master holding topic for messages indexed under
+// key (QUERY_MESSAGE) stored in [begin, end].
+func (e *Env) QueryByKey(ctx context.Context, topic, key string, begin, end time.Time) ([]*message.MessageExt, error) {
+	var out []*message.MessageExt
+	err := e.withNS(func(rc *remoting.Client, ns *nsclient.Client) error {
+		route, err := ns.Route(ctx, topic)
+		if err != nil {
+			return err
+		}
+		for _, b := range route.BrokerDatas {
+			h := &remoting.QueryMessageRequestHeader{Topic: topic, Key: key, MaxNum: 32, BeginTimestamp: begin.UnixMilli(), EndTimestamp: end.UnixMilli()}
+			resp, err := rc.InvokeSync(ctx, b.MasterAddr(), remoting.NewRequest(remoting.QueryMessage, h, nil))
+			if err != nil {
+				return err
+			}
+			if resp.Code == remoting.QueryNotFound {
+				continue
+			}
+			if resp.Code != remoting.Success {
+				return fmt.Errorf("QUERY_MESSAGE: code %d: %s", resp.Code, resp.Remark)
+			}
+			msgs, err := message.DecodeMessages(resp.Body)
+			if err != nil {
+				return err
+			}
+			out = append(out, msgs...)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ViewByID fetches the message with the given offset message id
+// (VIEW_MESSAGE_BY_ID) from topic's brokers. The id names the store host,
+// but that is the address a broker advertises, which may not be the one
+// this process can reach, so the commit-log offset is asked of the masters
+// the route lists.
+func (e *Env) ViewByID(ctx context.Context, topic, offsetMsgID string) (*message.MessageExt, error) {
+	_, off, err := message.ParseOffsetMsgID(offsetMsgID)
+	if err != nil {
+		return nil, err
+	}
+	var found *message.MessageExt
+	err = e.withNS(func(rc *remoting.Client, ns *nsclient.Client) error {
+		route, err := ns.Route(ctx, topic)
+		if err != nil {
+			return err
+		}
+		var errs []error
+		for _, b := range route.BrokerDatas {
+			req := remoting.NewRequest(remoting.ViewMessageByID, &remoting.ViewMessageByIDRequestHeader{Offset: off, Topic: topic}, nil)
+			resp, err := rc.InvokeSync(ctx, b.MasterAddr(), req)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if resp.Code != remoting.Success {
+				errs = append(errs, fmt.Errorf("VIEW_MESSAGE_BY_ID at %s: code %d: %s", b.MasterAddr(), resp.Code, resp.Remark))
+				continue
+			}
+			msgs, err := message.DecodeMessages(resp.Body)
+			if err != nil {
+				return err
+			}
+			if len(msgs) == 1 && msgs[0].OffsetMsgID() == offsetMsgID {
+				found = msgs[0]
+				return nil
+			}
+		}
+		return errors.Join(append(errs, fmt.Errorf("message %s not found", offsetMsgID))...)
+	})
+	return found, err
+}
+
+// deleteGroupHeader is DELETE_SUBSCRIPTIONGROUP's one field (remoting has
+// no typed header for it).
+type deleteGroupHeader struct{ group string }
+
+func (h deleteGroupHeader) EncodeExt(e *remoting.ExtFields) { e.Set("groupName", h.group) }
+
+// DeleteGroup removes a consumer group's subscription config (and with it
+// the broker's memory of the group) from every master. Best effort: specs
+// call it on cleanup, and brokers that keep the group anyway are not wrong.
+func (e *Env) DeleteGroup(ctx context.Context, group string) error {
+	return e.withNS(func(rc *remoting.Client, ns *nsclient.Client) error {
+		info, err := ns.ClusterInfo(ctx)
+		if err != nil {
+			return err
+		}
+		var errs []error
+		for _, b := range info.BrokerAddrTable {
+			addr := b.MasterAddr()
+			if addr == "" {
+				continue
+			}
+			resp, err := rc.InvokeSync(ctx, addr, remoting.NewRequest(remoting.DeleteSubscriptionGroup, deleteGroupHeader{group}, nil))
+			switch {
+			case err != nil:
+				errs = append(errs, err)
+			case resp.Code != remoting.Success:
+				errs = append(errs, fmt.Errorf("DELETE_SUBSCRIPTIONGROUP %s at %s: code %d: %s", group, addr, resp.Code, resp.Remark))
+			}
+		}
+		return errors.Join(errs...)
+	})
+}

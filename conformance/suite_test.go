@@ -1,0 +1,51 @@
+package conformance_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/rocketgo/rocketgo/conformance/internal/harness"
+)
+
+func TestMain(m *testing.M) {
+	harness.RegisterFlags(flag.CommandLine)
+	os.Exit(m.Run())
+}
+
+// TestConformance runs every spec except the interop ones (package
+// interop, which cannot run under -race). The target is checked before the
+// spec tree is even built, so a dead address fails here in seconds with
+// one line.
+func TestConformance(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	env, err := harness.Setup(ctx, harness.Target(flag.CommandLine))
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.AutoCreateOff = env.AutoCreateOff || harness.AutoCreateOff(flag.CommandLine)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		env.Close(ctx)
+	})
+
+	RegisterFailHandler(Fail)
+	describeSend(env)
+	describeConsume(env)
+	describeOrder(env)
+	describeDelay(env)
+	describeRetry(env)
+	describeTransaction(env)
+	describePull(env)
+	describeQuery(env)
+	describeAdmin(env)
+	suite, reporter := GinkgoConfiguration()
+	RunSpecs(t, "rocketgo conformance", suite, reporter)
+}

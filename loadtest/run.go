@@ -1,0 +1,445 @@
+package loadtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rocketgo/rocketgo/consumer"
+	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/producer"
+	"github.com/rocketgo/rocketgo/server/broker"
+	"github.com/rocketgo/rocketgo/server/embedded"
+)
+
+// ProducerGroup is the producer group the tool sends with.
+const ProducerGroup = "benchmark_producer"
+
+// meter is everything senders and consumers record. Counters are
+// cumulative; the *Iv histograms are emptied by every report.
+type meter struct {
+	sent           atomic.Int64 // messages acknowledged (or queued, oneway)
+	sendFailed     atomic.Int64 // client-side failures, in messages
+	responseFailed atomic.Int64 // broker refusals, in messages
+	received       atomic.Int64 // distinct messages of this run consumed
+	duplicates     atomic.Int64 // redeliveries of messages already counted
+	foreign        atomic.Int64 // messages of other runs skipped
+
+	sendRT, sendRTIv     histogram
+	pubDelay, pubDelayIv histogram
+	e2e, e2eIv           histogram
+	s2c, s2cIv           histogram
+}
+
+// run is one load test in progress.
+type run struct {
+	cfg     Config
+	runID   uint64
+	namesrv string
+	m       *meter
+	start   time.Time
+	seq     atomic.Uint64 // next message sequence number
+	sending atomic.Bool   // the send phase is on (for per-interval send figures)
+	seen    *dedup
+}
+
+// Run performs one load test and returns its result. The error is for runs
+// that could not be carried out (bad config, unreachable cluster); a run
+// that completed with too many errors returns a Result with Failed set.
+// Every goroutine, client and embedded server Run starts is stopped before
+// it returns, and the embedded server's directory is removed.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	var idb [8]byte
+	if _, err := rand.Read(idb[:]); err != nil {
+		return nil, fmt.Errorf("loadtest: run id: %w", err)
+	}
+	r := &run{cfg: cfg, runID: binary.BigEndian.Uint64(idb[:]), namesrv: cfg.NameServer, m: &meter{}, seen: newDedup()}
+
+	if r.namesrv == "" {
+		srv, cleanup, err := startEmbedded(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		r.namesrv = srv.NamesrvAddr()
+		fmt.Fprintf(cfg.Out, "embedded server: name server %s, broker %s\n", r.namesrv, srv.BrokerAddr())
+	}
+	if cfg.NameServer == "" || cfg.CreateTopic {
+		tctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err := CreateTopic(tctx, r.namesrv, cfg.Topic, cfg.Queues)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return r.execute(ctx)
+}
+
+// startEmbedded starts a name server and broker on free loopback ports in
+// a temporary directory; cleanup stops them and removes the directory.
+func startEmbedded(ctx context.Context, cfg Config) (*embedded.Server, func(), error) {
+	dir, err := os.MkdirTemp("", "rocketgo-loadtest-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("loadtest: temp dir: %w", err)
+	}
+	bc := broker.DefaultConfig()
+	bc.StorePathRootDir = dir
+	// Smaller files than production: a 10 s run should not allocate a
+	// 1 GiB commit-log file on a laptop.
+	bc.MappedFileSizeCommitLog = 128 << 20
+	bc.MaxHashSlotNum, bc.MaxIndexNum = 50_000, 200_000
+	bc.DefaultTopicQueueNums = cfg.Queues
+	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	srv, err := embedded.Start(sctx, embedded.Config{Host: "127.0.0.1", NamesrvPort: -1, BrokerPort: -1, Broker: bc, Logger: cfg.Logger})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, fmt.Errorf("loadtest: %w", err)
+	}
+	return srv, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		os.RemoveAll(dir)
+	}, nil
+}
+
+func (r *run) execute(ctx context.Context) (*Result, error) {
+	cfg := r.cfg
+	produce := cfg.Mode != ModeConsume
+	consume := cfg.Mode != ModeProduce
+
+	var consumers []*consumer.PushConsumer
+	defer func() {
+		for _, c := range consumers {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			c.Shutdown(sctx)
+			cancel()
+		}
+	}()
+	if consume {
+		for i := range cfg.Consumers {
+			c, err := r.startConsumer(ctx, i)
+			if err != nil {
+				return nil, err
+			}
+			consumers = append(consumers, c)
+		}
+	}
+	var producers []*producer.Producer
+	defer func() {
+		for _, p := range producers {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			p.Shutdown(sctx)
+			cancel()
+		}
+	}()
+	if produce {
+		for i := range cfg.Producers {
+			p, err := producer.New(
+				producer.WithNameServers(r.namesrv),
+				producer.WithGroup(ProducerGroup),
+				producer.WithInstanceName(fmt.Sprintf("loadtest-%x-%d", r.runID, i)),
+				producer.WithLogger(cfg.Logger),
+			)
+			if err != nil {
+				return nil, fmt.Errorf("loadtest: producer: %w", err)
+			}
+			producers = append(producers, p)
+		}
+	}
+
+	rep := newReporter(r)
+	r.start = time.Now()
+	repCtx, stopReporter := context.WithCancel(ctx)
+	repDone := make(chan struct{})
+	go func() {
+		defer close(repDone)
+		rep.loop(repCtx)
+	}()
+
+	// The send phase ends at the duration, after the message count, or
+	// when ctx is cancelled (Ctrl-C): whichever comes first.
+	var (
+		phaseCtx context.Context
+		endPhase context.CancelFunc
+	)
+	if cfg.Messages == 0 {
+		phaseCtx, endPhase = context.WithTimeout(ctx, cfg.Duration)
+	} else {
+		phaseCtx, endPhase = context.WithCancel(ctx)
+	}
+	defer endPhase()
+	if produce {
+		r.sending.Store(true)
+		// In-flight sends outlive a Ctrl-C (each is bounded by the
+		// producer's send timeout) so an interrupted run still ends with
+		// an honest summary instead of a burst of cancelled sends.
+		r.sendAll(context.WithoutCancel(ctx), phaseCtx, producers)
+		r.sending.Store(false)
+	} else {
+		r.consumeOnly(phaseCtx)
+	}
+	sendElapsed := time.Since(r.start)
+	endPhase()
+	drained := true
+	if produce && consume {
+		drained = r.drain(ctx)
+	}
+	stopReporter()
+	<-repDone
+	elapsed := time.Since(r.start)
+	if !produce {
+		sendElapsed = elapsed
+	}
+	res := rep.result(sendElapsed, elapsed, drained)
+	rep.printSummary(res)
+	return res, nil
+}
+
+// consumeOnly waits for the duration, or until Messages were received.
+func (r *run) consumeOnly(ctx context.Context) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if r.cfg.Messages > 0 && r.m.received.Load() >= r.cfg.Messages {
+				return
+			}
+		}
+	}
+}
+
+// drain waits until the consumers have received every message sent, or the
+// drain timeout passes. Oneway sends can be lost by design, so for them the
+// wait is only as long as the drain timeout allows.
+func (r *run) drain(ctx context.Context) bool {
+	deadline := time.NewTimer(r.cfg.DrainTimeout)
+	defer deadline.Stop()
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if r.m.received.Load() >= r.m.sent.Load() {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-deadline.C:
+			return false
+		case <-t.C:
+		}
+	}
+}
+
+func (r *run) startConsumer(ctx context.Context, i int) (*consumer.PushConsumer, error) {
+	cfg := r.cfg
+	opts := []consumer.Option{
+		consumer.WithNameServers(r.namesrv),
+		consumer.WithGroup(cfg.Group),
+		consumer.WithInstanceName(fmt.Sprintf("loadtest-%x-%d", r.runID, i)),
+		consumer.WithLogger(cfg.Logger),
+		// Short rebalance period so several consumers share the queues
+		// within the first second of a short run.
+		consumer.WithRebalanceInterval(time.Second),
+	}
+	if cfg.Mode == ModeBoth {
+		// A new group starts at messages stored since just before the
+		// run, so nothing sent before a queue is assigned is missed (with
+		// "last offset" it would be on an old topic); an existing group
+		// resumes from its committed offsets, and older messages are
+		// skipped by run id. ModeConsume keeps RocketMQ's default (last
+		// offset), like its benchmark consumer.
+		opts = append(opts,
+			consumer.WithConsumeFrom(consumer.ConsumeFromTimestamp),
+			consumer.WithConsumeTimestamp(time.Now().Add(-time.Second)))
+	}
+	c, err := consumer.NewPush(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: consumer: %w", err)
+	}
+	expr := cfg.Tags
+	if expr == "" {
+		expr = "*"
+	}
+	if err := c.Subscribe(cfg.Topic, expr, consumer.ConcurrentListener(r.onMessages)); err != nil {
+		return nil, fmt.Errorf("loadtest: subscribe: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := c.Start(sctx); err != nil {
+		return nil, fmt.Errorf("loadtest: consumer start: %w", err)
+	}
+	return c, nil
+}
+
+// onMessages is the consumers' listener: it counts and times messages of
+// this run and skips the rest. In ModeConsume every message counts (other
+// processes produce them), and born-to-consume latency comes from the
+// born timestamp, in milliseconds, as in RocketMQ's benchmark consumer.
+func (r *run) onMessages(_ context.Context, _ *consumer.ConcurrentContext, msgs []*message.MessageExt) consumer.ConsumeResult {
+	now := time.Now()
+	if r.cfg.Mode == ModeConsume {
+		for _, m := range msgs {
+			b2c, s2c := now.Sub(time.UnixMilli(m.BornTimestamp)), now.Sub(time.UnixMilli(m.StoreTimestamp))
+			r.m.e2e.record(b2c)
+			r.m.e2eIv.record(b2c)
+			r.m.s2c.record(s2c)
+			r.m.s2cIv.record(s2c)
+		}
+		r.m.received.Add(int64(len(msgs)))
+		return consumer.ConsumeSuccess
+	}
+	for _, m := range msgs {
+		if len(m.Body) < MinMessageSize || binary.BigEndian.Uint64(m.Body) != r.runID {
+			r.m.foreign.Add(1)
+			continue
+		}
+		if !r.seen.first(binary.BigEndian.Uint64(m.Body[16:])) {
+			r.m.duplicates.Add(1)
+			continue
+		}
+		sentAt := int64(binary.BigEndian.Uint64(m.Body[8:]))
+		e2e := now.Sub(time.Unix(0, sentAt))
+		r.m.e2e.record(e2e)
+		r.m.e2eIv.record(e2e)
+		s2c := now.Sub(time.UnixMilli(m.StoreTimestamp))
+		r.m.s2c.record(s2c)
+		r.m.s2cIv.record(s2c)
+		r.m.received.Add(1)
+	}
+	return consumer.ConsumeSuccess
+}
+
+// sendAll runs the senders until phaseCtx ends or the message count is
+// reached, then waits for every outstanding async send. In-flight sends use
+// ctx, not phaseCtx, so the end of the phase does not fail them.
+func (r *run) sendAll(ctx, phaseCtx context.Context, producers []*producer.Producer) {
+	var (
+		claimed atomic.Int64 // messages handed to senders so far
+		wg      sync.WaitGroup
+		async   sync.WaitGroup
+		sem     = make(chan struct{}, r.cfg.MaxInflight)
+	)
+	for i := range r.cfg.Senders {
+		p := producers[i%len(producers)]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.sender(ctx, phaseCtx, p, &claimed, sem, &async)
+		}()
+	}
+	wg.Wait()
+	async.Wait()
+}
+
+func (r *run) sender(ctx, phaseCtx context.Context, p *producer.Producer, claimed *atomic.Int64, sem chan struct{}, async *sync.WaitGroup) {
+	cfg := r.cfg
+	batch := int64(cfg.BatchSize)
+	for phaseCtx.Err() == nil {
+		k := claimed.Add(batch) - batch
+		n := batch
+		if cfg.Messages > 0 {
+			if k >= cfg.Messages {
+				return
+			}
+			n = min(batch, cfg.Messages-k)
+		}
+		if cfg.Rate > 0 {
+			intended := r.start.Add(time.Duration(float64(k) / cfg.Rate * float64(time.Second)))
+			if wait := time.Until(intended); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-phaseCtx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
+			delay := time.Since(intended)
+			r.m.pubDelay.record(delay)
+			r.m.pubDelayIv.record(delay)
+		}
+		msgs := r.newMessages(int(n))
+		switch cfg.SendMode {
+		case SendSync:
+			t0 := time.Now()
+			_, err := p.SendSync(ctx, msgs...)
+			r.done(t0, n, err)
+		case SendOneway:
+			t0 := time.Now()
+			err := p.SendOneway(ctx, msgs...)
+			r.done(t0, n, err)
+		case SendAsync:
+			select {
+			case sem <- struct{}{}:
+			case <-phaseCtx.Done():
+				return
+			}
+			t0 := time.Now()
+			async.Add(1)
+			err := p.SendAsync(ctx, func(_ *producer.SendResult, err error) {
+				r.done(t0, n, err)
+				<-sem
+				async.Done()
+			}, msgs...)
+			if err != nil {
+				r.done(t0, n, err)
+				<-sem
+				async.Done()
+			}
+		}
+	}
+}
+
+// newMessages builds n messages whose bodies carry the run id, the send
+// time and a sequence number. Bodies are fresh per send because async and oneway sends may still
+// hold them after the call returns.
+func (r *run) newMessages(n int) []*message.Message {
+	msgs := make([]*message.Message, n)
+	now := uint64(time.Now().UnixNano())
+	for i := range msgs {
+		body := make([]byte, r.cfg.MessageSize)
+		binary.BigEndian.PutUint64(body, r.runID)
+		binary.BigEndian.PutUint64(body[8:], now)
+		binary.BigEndian.PutUint64(body[16:], r.seq.Add(1)-1)
+		m := message.New(r.cfg.Topic, body)
+		if r.cfg.Tags != "" {
+			m.Tags = r.cfg.Tags
+		}
+		msgs[i] = m
+	}
+	return msgs
+}
+
+// done records the outcome of one send of n messages.
+func (r *run) done(t0 time.Time, n int64, err error) {
+	if err == nil {
+		rt := time.Since(t0)
+		r.m.sendRT.record(rt)
+		r.m.sendRTIv.record(rt)
+		r.m.sent.Add(n)
+		return
+	}
+	// RocketMQ's benchmark splits failures the same way: a broker's
+	// refusal (MQBrokerException) is a response failure, anything else a
+	// send failure.
+	if be := (*producer.BrokerError)(nil); errors.As(err, &be) {
+		r.m.responseFailed.Add(n)
+		return
+	}
+	r.m.sendFailed.Add(n)
+}

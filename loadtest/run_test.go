@@ -1,0 +1,171 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunBothDrainsAndReports is the acceptance check of the tool: an
+// end-to-end run against the embedded server prints the RocketMQ lines and
+// the percentile table, and its JSON summary has the OpenMessaging fields
+// with counts that add up.
+func TestRunBothDrainsAndReports(t *testing.T) {
+	before, _ := filepath.Glob(filepath.Join(os.TempDir(), "rocketgo-loadtest-*"))
+	goroutines := runtime.NumGoroutine()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	res, err := Run(ctx, Config{
+		Messages:       3000,
+		Senders:        8,
+		Producers:      2,
+		Consumers:      2,
+		BatchSize:      2,
+		Tags:           "TagA",
+		ReportInterval: 100 * time.Millisecond,
+		Out:            &out,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed || !res.Drained {
+		t.Fatalf("failed=%v (%s) drained=%v\n%s", res.Failed, res.FailReason, res.Drained, out.String())
+	}
+	if res.Sent != 3000 || res.Received != res.Sent || res.SendFailed+res.ResponseFailed != 0 {
+		t.Fatalf("sent %d received %d failed %d+%d", res.Sent, res.Received, res.SendFailed, res.ResponseFailed)
+	}
+	text := out.String()
+	for _, want := range []string{"Send TPS: ", "Max RT(ms): ", "Average RT(ms): ", "Send Failed: 0", "Response Failed: 0",
+		"Consume TPS: ", "AVG(B2C) RT(ms): ", "AVG(S2C) RT(ms): ", "p99.99: ",
+		"[Complete] Send Total: 3000", "[Complete] Consume Total: 3000", "Latency (ms)", "end-to-end (B2C)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+
+	raw, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j map[string]any
+	if err := json.Unmarshal(raw, &j); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"publishRate", "consumeRate", "backlog", "publishLatency99pct", "endToEndLatency9999pct",
+		"publishDelayLatency50pct", "aggregatedPublishLatencyAvg", "aggregatedPublishLatency999pct",
+		"aggregatedEndToEndLatencyMax", "aggregatedPublishDelayLatency99pct", "messageSize", "partitions"} {
+		if _, ok := j[k]; !ok {
+			t.Errorf("JSON lacks %q", k)
+		}
+	}
+	if j["sent"].(float64) != 3000 || j["received"].(float64) != 3000 || j["backlogFinal"].(float64) != 0 {
+		t.Errorf("JSON counts sent=%v received=%v backlog=%v", j["sent"], j["received"], j["backlogFinal"])
+	}
+	p50, p99, pmax := j["aggregatedPublishLatency50pct"].(float64), j["aggregatedPublishLatency99pct"].(float64), j["aggregatedPublishLatencyMax"].(float64)
+	if !(p50 > 0 && p50 <= p99 && p99 <= pmax) {
+		t.Errorf("publish percentiles out of order: p50 %v p99 %v max %v", p50, p99, pmax)
+	}
+	if e := j["aggregatedEndToEndLatencyMax"].(float64); e <= 0 {
+		t.Errorf("end-to-end max %v", e)
+	}
+
+	after, _ := filepath.Glob(filepath.Join(os.TempDir(), "rocketgo-loadtest-*"))
+	if len(after) > len(before) {
+		t.Errorf("temporary directories left behind: %v", after)
+	}
+	// Every goroutine of the run (senders, reporter, clients, embedded
+	// server) is gone once Run returns; allow a moment for exiting ones.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > goroutines {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines before the run, %d after:\n%s", goroutines, n, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestRunRateLimitedProduce checks the coordinated-omission guard: a
+// rate-limited run measures publish delay, and a produce-only run has no
+// consumer figures.
+func TestRunRateLimitedProduce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	res, err := Run(ctx, Config{Mode: ModeProduce, SendMode: SendAsync, Messages: 200, Rate: 1000, Senders: 4, Out: &out, ReportInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed || res.Sent != 200 || res.Received != 0 {
+		t.Fatalf("failed=%v %s sent=%d received=%d", res.Failed, res.FailReason, res.Sent, res.Received)
+	}
+	if res.PublishDelay.Max <= 0 {
+		t.Errorf("rate-limited run recorded no publish delay: %+v", res.PublishDelay)
+	}
+	// 200 messages at 1000/s cannot take much less than 0.2 s.
+	if res.SendElapsed < 150*time.Millisecond {
+		t.Errorf("rate limit not applied: 200 messages in %v", res.SendElapsed)
+	}
+	if strings.Contains(out.String(), "Consume TPS") || !strings.Contains(out.String(), "publish delay") {
+		t.Errorf("unexpected produce-only output:\n%s", out.String())
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	for _, c := range []Config{
+		{Mode: "sideways"},
+		{SendMode: "carrier-pigeon"},
+		{MessageSize: 8},
+		{Rate: -1},
+		{MaxErrorRate: 2},
+		{Senders: 1, Producers: 2},
+	} {
+		if _, err := Run(context.Background(), c); !errors.Is(err, ErrConfig) {
+			t.Errorf("%+v: err %v, want ErrConfig", c, err)
+		}
+	}
+}
+
+func TestRunUnreachableNameServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := Run(ctx, Config{NameServer: "127.0.0.1:1", Mode: ModeProduce, Messages: 1, CreateTopic: true})
+	if err == nil {
+		t.Fatal("run against a dead name server succeeded")
+	}
+}
+
+// TestRunProduceThenConsume runs the two halves as separate runs, as users
+// do across machines: the consume run counts what the produce run sent.
+func TestRunProduceThenConsume(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv, cleanup, err := startEmbedded(ctx, Config{Queues: 4, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	ns := srv.NamesrvAddr()
+	prod, err := Run(ctx, Config{NameServer: ns, CreateTopic: true, Mode: ModeProduce, Messages: 500, Senders: 4})
+	if err != nil || prod.Failed || prod.Sent != 500 {
+		t.Fatalf("produce: err %v result %+v", err, prod)
+	}
+	// A new group starting "from the last offset" on a young queue reads
+	// it from 0 (RocketMQ's rule), so it gets everything produced above.
+	cons, err := Run(ctx, Config{NameServer: ns, Mode: ModeConsume, Messages: 500, Duration: 20 * time.Second, Group: "consume_after"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cons.Received != 500 || cons.Failed {
+		t.Fatalf("consume run received %d (failed=%v %s)", cons.Received, cons.Failed, cons.FailReason)
+	}
+}

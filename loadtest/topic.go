@@ -1,0 +1,131 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rocketgo/rocketgo/internal/nsclient"
+	"github.com/rocketgo/rocketgo/remoting"
+)
+
+// Topic administration the tool (and the conformance suite) needs against
+// any cluster: create a topic on every master, wait until the name servers
+// route it, delete it again. It speaks raw remoting so it works with brokers
+// whose auto-create is off and needs nothing from the SDK.
+
+// ErrTopicAdmin wraps a broker's or name server's refusal of a topic
+// command.
+var ErrTopicAdmin = errors.New("loadtest: topic admin")
+
+// CreateTopic creates topic with queues read and write queues on every
+// master broker the name servers at namesrv know, then waits until the name
+// servers route it.
+func CreateTopic(ctx context.Context, namesrv, topic string, queues int) error {
+	rc := remoting.NewClient()
+	defer rc.Close()
+	ns, err := nsclient.New(rc, namesrv)
+	if err != nil {
+		return fmt.Errorf("loadtest: name servers %q: %w", namesrv, err)
+	}
+	masters, err := masterAddrs(ctx, ns)
+	if err != nil {
+		return err
+	}
+	for _, addr := range masters {
+		h := &remoting.CreateTopicRequestHeader{
+			Topic: topic, DefaultTopic: "TBW102",
+			ReadQueueNums: int32(queues), WriteQueueNums: int32(queues),
+			Perm: 6, TopicFilterType: "SINGLE_TAG",
+		}
+		if err := invoke(ctx, rc, addr, remoting.NewRequest(remoting.UpdateAndCreateTopic, h, nil)); err != nil {
+			return fmt.Errorf("create topic %s on %s: %w", topic, addr, err)
+		}
+	}
+	return waitRoute(ctx, ns, topic)
+}
+
+// DeleteTopic deletes topic from every master and from the name servers.
+// Cleanup is best effort: every step is tried and the errors are joined.
+func DeleteTopic(ctx context.Context, namesrv, topic string) error {
+	rc := remoting.NewClient()
+	defer rc.Close()
+	ns, err := nsclient.New(rc, namesrv)
+	if err != nil {
+		return fmt.Errorf("loadtest: name servers %q: %w", namesrv, err)
+	}
+	masters, err := masterAddrs(ctx, ns)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, addr := range masters {
+		req := remoting.NewRequest(remoting.DeleteTopicInBroker, &remoting.DeleteTopicRequestHeader{Topic: topic}, nil)
+		errs = append(errs, invoke(ctx, rc, addr, req))
+	}
+	for _, addr := range ns.Addrs() {
+		req := remoting.NewRequest(remoting.DeleteTopicInNamesrv, &remoting.DeleteTopicInNamesrvRequestHeader{Topic: topic}, nil)
+		errs = append(errs, invoke(ctx, rc, addr, req))
+	}
+	return errors.Join(errs...)
+}
+
+// WaitRoute polls the name servers until they route topic or ctx ends.
+func WaitRoute(ctx context.Context, namesrv, topic string) error {
+	rc := remoting.NewClient()
+	defer rc.Close()
+	ns, err := nsclient.New(rc, namesrv)
+	if err != nil {
+		return fmt.Errorf("loadtest: name servers %q: %w", namesrv, err)
+	}
+	return waitRoute(ctx, ns, topic)
+}
+
+func waitRoute(ctx context.Context, ns *nsclient.Client, topic string) error {
+	for {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := ns.Route(rctx, topic)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("loadtest: no route for topic %s: %w (last error: %v)", topic, ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// masterAddrs lists the master address of every broker group in the
+// cluster info.
+func masterAddrs(ctx context.Context, ns *nsclient.Client) ([]string, error) {
+	info, err := ns.ClusterInfo(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: cluster info: %w", err)
+	}
+	var addrs []string
+	for _, b := range info.BrokerAddrTable {
+		if a := b.MasterAddr(); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("%w: the name servers know no master broker", ErrTopicAdmin)
+	}
+	return addrs, nil
+}
+
+func invoke(ctx context.Context, rc *remoting.Client, addr string, req *remoting.Command) error {
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	resp, err := rc.InvokeSync(rctx, addr, req)
+	if err != nil {
+		return err
+	}
+	if resp.Code != remoting.Success {
+		return fmt.Errorf("%w: %s answered code %d: %s", ErrTopicAdmin, addr, resp.Code, resp.Remark)
+	}
+	return nil
+}
