@@ -147,6 +147,7 @@ func (c *Client) InvokeSync(ctx context.Context, addr string, cmd *Command) (*Co
 	// A connection can close (idle timeout, peer hang-up) between being
 	// handed out and taking the request. Nothing reached the wire then, so
 	// one retry on a fresh connection cannot duplicate the request.
+	var sentAt int64
 	for attempt := 0; ; attempt++ {
 		var err error
 		if cc, err = c.conn(ctx, addr); err != nil {
@@ -154,6 +155,7 @@ func (c *Client) InvokeSync(ctx context.Context, addr string, cmd *Command) (*Co
 			return fail(err)
 		}
 		opaque = c.prepare(cmd, 0)
+		sentAt = time.Now().UnixNano()
 		if err = cc.pending.add(opaque, cl); err == nil {
 			if err = cc.send(cmd); err == nil {
 				break
@@ -172,6 +174,9 @@ func (c *Client) InvokeSync(ctx context.Context, addr string, cmd *Command) (*Co
 	resp, err := awaitCall(ctx, &cc.pending, opaque, cl, c.cfg.requestTimeout)
 	c.pools.putCall(cl)
 	if err != nil {
+		if errors.Is(err, ErrTimeout) {
+			cc.timedOut(sentAt)
+		}
 		return fail(err)
 	}
 	return resp, nil
@@ -206,6 +211,7 @@ func (c *Client) InvokeAsync(ctx context.Context, addr string, cmd *Command, cb 
 		return
 	}
 	opaque := c.prepare(cmd, 0)
+	sentAt := time.Now().UnixNano()
 
 	cl := &call{}
 	cl.cb = func(resp *Command, err error) {
@@ -223,6 +229,9 @@ func (c *Client) InvokeAsync(ctx context.Context, addr string, cmd *Command, cb 
 		expired.CompareAndSwap(nil, &err)
 		if cc.pending.remove(opaque) != nil {
 			c.complete(cl, nil, err)
+			if errors.Is(err, ErrTimeout) {
+				cc.timedOut(sentAt)
+			}
 		}
 	}
 	var stops []func() bool

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,6 +39,21 @@ type clientConn struct {
 
 	closing   chan struct{} // closed by close
 	closeOnce sync.Once
+
+	// lastRead is when bytes last arrived (unix ns). A request that times
+	// out on a connection that has heard nothing since the request was sent
+	// means the connection is dead, even if TCP has not noticed: a peer that
+	// vanished or a socket nobody serves any more. Such a connection is
+	// closed so the next call reconnects (Java closes on every timeout; this
+	// spares a live but slow connection).
+	lastRead atomic.Int64
+}
+
+// timedOut is told that a request sent at sentAt (unix ns) timed out.
+func (cc *clientConn) timedOut(sentAt int64) {
+	if cc.lastRead.Load() < sentAt {
+		cc.close(fmt.Errorf("%w: %s answered nothing before a request timed out", ErrConnClosed, cc.addr))
+	}
 }
 
 func newClientConn(c *Client, addr string) *clientConn {
@@ -151,6 +167,9 @@ func (cc *clientConn) readLoop() {
 			_ = cc.nc.SetReadDeadline(time.Now().Add(cfg.idleTimeout))
 		}
 		n, err := cc.nc.Read(buf[len(buf):cap(buf)])
+		if n > 0 {
+			cc.lastRead.Store(time.Now().UnixNano())
+		}
 		buf = buf[:len(buf)+n]
 		if err != nil {
 			cc.close(cc.readError(err))

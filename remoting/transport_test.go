@@ -1075,3 +1075,79 @@ func TestServerRebindsPortAfterShutdown(t *testing.T) {
 	}
 	s2.Shutdown(ctx)
 }
+
+// A connection that answers nothing while a request times out is dead in
+// all but name (a vanished peer, a socket nobody serves): the client drops
+// it so the next call reconnects, instead of timing out forever.
+func TestSilentConnectionClosedAfterTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go io.Copy(io.Discard, c) // read everything, answer nothing
+		}
+	}()
+	c := NewClient()
+	defer c.Close()
+	for i := range 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		_, err := c.InvokeSync(ctx, ln.Addr().String(), NewRequest(GetMaxOffset, nil, nil))
+		cancel()
+		if !errors.Is(err, ErrTimeout) {
+			t.Fatalf("call %d: err = %v, want ErrTimeout", i, err)
+		}
+	}
+	if n := accepted.Load(); n != 2 {
+		t.Fatalf("%d connections, want 2: the silent one must be replaced", n)
+	}
+}
+
+// A slow answer on a connection that keeps answering other calls does not
+// cost that connection.
+func TestSlowAnswerKeepsLiveConnection(t *testing.T) {
+	var connects atomic.Int32
+	s := NewServer("127.0.0.1:0", WithOnConnect(func(*Conn) { connects.Add(1) }))
+	s.Handle(GetMinOffset, func(rc *RequestContext, req *Command) {
+		time.AfterFunc(300*time.Millisecond, func() { rc.Reply(NewResponse(req, Success, "")) })
+	})
+	s.Handle(GetMaxOffset, func(rc *RequestContext, req *Command) { rc.Reply(NewResponse(req, Success, "")) })
+	ctx := context.Background()
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(ctx)
+	c := NewClient()
+	defer c.Close()
+	addr := s.Addr().String()
+	slow := make(chan error, 1)
+	go func() {
+		tctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		_, err := c.InvokeSync(tctx, addr, NewRequest(GetMinOffset, nil, nil))
+		slow <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // the slow request is on the wire
+	for range 5 {
+		if _, err := c.InvokeSync(ctx, addr, NewRequest(GetMaxOffset, nil, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-slow; !errors.Is(err, ErrTimeout) {
+		t.Fatalf("slow call: %v, want ErrTimeout", err)
+	}
+	if _, err := c.InvokeSync(ctx, addr, NewRequest(GetMaxOffset, nil, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if n := connects.Load(); n != 1 {
+		t.Fatalf("%d connections: a live connection was dropped over one slow answer", n)
+	}
+}
