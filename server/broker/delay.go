@@ -174,24 +174,23 @@ const idlePoll = time.Second
 
 func (d *delayScheduler) run(ctx context.Context, qid int32) {
 	delay := d.b.delays[qid]
-	timer := time.NewTimer(0)
+	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	for {
-		wait := d.deliverDue(ctx, qid, delay)
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-		case <-d.wake[qid]:
-		}
+	for sleepOrWake(ctx, timer, d.deliverDue(ctx, qid, delay), d.wake[qid]) {
 	}
+}
+
+// sleepOrWake waits until wait passes or wake fires. It reports false once
+// ctx is done. (With Go 1.23+ timers, Reset needs no draining.)
+func sleepOrWake(ctx context.Context, t *time.Timer, wait time.Duration, wake <-chan struct{}) bool {
+	t.Reset(wait)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-wake:
+	}
+	return true
 }
 
 // deliverDue delivers every due message at the head of a level's queue and

@@ -127,23 +127,9 @@ func (t *timerScheduler) arrived() {
 }
 
 func (t *timerScheduler) loop(ctx context.Context) {
-	timer := time.NewTimer(0)
+	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	for {
-		wait := t.step(ctx)
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-		case <-t.wake:
-		}
+	for sleepOrWake(ctx, timer, t.step(ctx), t.wake) {
 	}
 }
 
