@@ -156,14 +156,18 @@ func benchRatioWith(b *testing.B, opts ...Option) {
 	ctx := context.Background()
 	phase := func(n int) int64 {
 		var count atomic.Int64
-		stop := time.Now().Add(100 * time.Millisecond)
+		// A flag flipped by a timer ends the phase: reading the clock on every
+		// append would add harness work to the 64-appender phase only.
+		var stopped atomic.Bool
+		t := time.AfterFunc(100*time.Millisecond, func() { stopped.Store(true) })
+		defer t.Stop()
 		var wg sync.WaitGroup
 		for g := 0; g < n; g++ {
 			wg.Add(1)
 			go func(g int) {
 				defer wg.Done()
 				m := benchMsg(int32(g % 8))
-				for time.Now().Before(stop) {
+				for !stopped.Load() {
 					if _, err := s.Append(ctx, m); err != nil {
 						b.Error(err)
 						return
