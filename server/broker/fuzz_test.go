@@ -118,7 +118,12 @@ func FuzzBrokerFrames(f *testing.F) {
 		binary.BigEndian.PutUint32(prefix[:], uint32(len(frame)))
 		conn.SetDeadline(time.Now().Add(200 * time.Millisecond))
 		conn.Write(append(prefix[:], frame...))
-		io.Copy(io.Discard, conn) // an answer, a close, or the deadline
+		// Wait for one answer, a close, or the deadline (oneway requests and
+		// parked pulls answer nothing).
+		var size [4]byte
+		if _, err := io.ReadFull(conn, size[:]); err == nil {
+			io.CopyN(io.Discard, conn, int64(binary.BigEndian.Uint32(size[:])))
+		}
 		conn.Close()
 
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
