@@ -420,6 +420,14 @@ func (e *serverEvents) OnBoot(eng gnet.Engine) gnet.Action {
 }
 
 func (e *serverEvents) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	e.s.mu.Lock()
+	stopping := e.s.state != serverRunning
+	e.s.mu.Unlock()
+	if stopping {
+		// Accepted while shutting down: close it now rather than leave the
+		// peer talking to a socket nobody will serve.
+		return nil, gnet.Close
+	}
 	c := newConn(e.s, gc)
 	gc.SetContext(c)
 	e.s.track(c)
