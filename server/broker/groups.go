@@ -72,6 +72,14 @@ func newGroupManager(autoCreate bool, file *jsonFile, clock func() time.Time) (*
 	return m, nil
 }
 
+// Get returns the group's configuration without creating it.
+func (m *GroupManager) Get(group string) (GroupConfig, bool) {
+	m.mu.RLock()
+	g, ok := m.groups[group]
+	m.mu.RUnlock()
+	return g, ok
+}
+
 // Find returns the group's configuration, creating it with defaults when
 // auto-creation is on. It fails with ErrGroupNotExist otherwise.
 func (m *GroupManager) Find(group string) (GroupConfig, error) {

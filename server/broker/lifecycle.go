@@ -40,7 +40,9 @@ func (b *Broker) clientExpiryLoop(ctx context.Context) {
 // notifyConsumerIDsChanged sends NOTIFY_CONSUMER_IDS_CHANGED (oneway) to
 // every live member of group.
 func (b *Broker) notifyConsumerIDsChanged(group string) {
-	if cfg, err := b.groups.Find(group); err == nil && !cfg.NotifyConsumerIdsChangedEnable {
+	// Get, not Find: this also runs on the network event loop (connection
+	// close), where creating a group would write its file.
+	if cfg, ok := b.groups.Get(group); ok && !cfg.NotifyConsumerIdsChangedEnable {
 		return
 	}
 	for _, ch := range b.consumers.Channels(group) {
