@@ -77,6 +77,14 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
+// defaultKVConfigPath is upstream's $HOME/namesrv/kvConfig.json.
+func defaultKVConfigPath() string {
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, "namesrv", "kvConfig.json")
+	}
+	return filepath.Join("namesrv", "kvConfig.json")
+}
+
 func defaultDataDir() string {
 	if home, err := os.UserHomeDir(); err == nil {
 		return filepath.Join(home, ".rocketgo", "store")
@@ -105,6 +113,7 @@ func runNamesrv(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	scan := fs.Duration("scan-interval", 10*time.Second, "how often silent brokers are looked for")
 	timeout := fs.Duration("broker-timeout", 120*time.Second, "a broker silent this long is dropped")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	kvPath := fs.String("kv-config", defaultKVConfigPath(), "file the KV configuration (ORDER_TOPIC_CONFIG, ...) is kept in")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -113,7 +122,8 @@ func runNamesrv(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "rocketgo:", err)
 		return 2
 	}
-	ns := namesrv.New(namesrv.WithListenAddr(*listen), namesrv.WithScanInterval(*scan), namesrv.WithBrokerTimeout(*timeout), namesrv.WithLogger(log))
+	ns := namesrv.New(namesrv.WithListenAddr(*listen), namesrv.WithScanInterval(*scan), namesrv.WithBrokerTimeout(*timeout),
+		namesrv.WithLogger(log), namesrv.WithKVConfigPath(*kvPath))
 	if err := ns.Start(ctx); err != nil {
 		fmt.Fprintln(stderr, "rocketgo:", err)
 		return 1

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strconv"
 
 	"github.com/rocketgo/rocketgo/server/broker"
@@ -29,6 +30,9 @@ type Config struct {
 	Broker broker.Config
 	// Logger receives both servers' logs (default: discard).
 	Logger *slog.Logger
+	// KVConfigPath persists the name server's KV configuration; default:
+	// <storePathRootDir>/namesrv/kvConfig.json.
+	KVConfigPath string
 }
 
 // Server is a running name server plus broker.
@@ -53,9 +57,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	kvPath := cfg.KVConfigPath
+	if kvPath == "" && cfg.Broker.StorePathRootDir != "" {
+		kvPath = filepath.Join(cfg.Broker.StorePathRootDir, "namesrv", "kvConfig.json")
+	}
 	ns := namesrv.New(
 		namesrv.WithListenAddr(net.JoinHostPort(cfg.Host, strconv.Itoa(portOrDefault(cfg.NamesrvPort, 9876)))),
 		namesrv.WithLogger(log),
+		namesrv.WithKVConfigPath(kvPath),
 	)
 	if err := ns.Start(ctx); err != nil {
 		return nil, fmt.Errorf("embedded: name server: %w", err)

@@ -1,22 +1,90 @@
 package namesrv
 
-import "sync"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+)
 
 // NamespaceOrderTopicConfig is the KV namespace whose entries map an ordered
 // topic to "brokerName:queueNums;..." and become a route's orderTopicConf.
 const NamespaceOrderTopicConfig = "ORDER_TOPIC_CONFIG"
 
 // kvStore is the name server's namespaced configuration table
-// (PUT/GET/DELETE_KV_CONFIG). It lives in memory only: upstream persists it
-// to kvConfig.json, which this server does not (yet) do.
+// (PUT/GET/DELETE_KV_CONFIG). With a path it is persisted like upstream's
+// kvConfig.json ({"configTable":{namespace:{key:value}}}): written to a
+// temporary file, synced and renamed after every change, so a crash keeps
+// either the old table or the new one. Without a path it lives in memory.
 type kvStore struct {
-	mu sync.RWMutex
-	ns map[string]map[string]string
+	path string
+	mu   sync.RWMutex
+	ns   map[string]map[string]string
+}
+
+type kvFile struct {
+	ConfigTable map[string]map[string]string `json:"configTable"`
 }
 
 func newKVStore() *kvStore { return &kvStore{ns: make(map[string]map[string]string)} }
 
-func (s *kvStore) put(namespace, key, value string) {
+// openKVStore loads the table persisted at path (an absent file is an
+// empty table).
+func openKVStore(path string) (*kvStore, error) {
+	s := newKVStore()
+	s.path = path
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("namesrv: read KV config: %w", err)
+	}
+	var f kvFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("namesrv: parse KV config %s: %w", path, err)
+	}
+	for ns, t := range f.ConfigTable {
+		if len(t) > 0 {
+			s.ns[ns] = t
+		}
+	}
+	return s, nil
+}
+
+// saveLocked persists the table; the caller holds mu.
+func (s *kvStore) saveLocked() error {
+	if s.path == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(kvFile{ConfigTable: s.ns}, "", "\t")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
+		return fmt.Errorf("namesrv: %w", err)
+	}
+	tmp := s.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("namesrv: save KV config: %w", err)
+	}
+	_, werr := f.Write(data)
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		return fmt.Errorf("namesrv: save KV config: %w", err)
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		return fmt.Errorf("namesrv: save KV config: %w", err)
+	}
+	return nil
+}
+
+func (s *kvStore) put(namespace, key, value string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.ns[namespace]
@@ -25,6 +93,7 @@ func (s *kvStore) put(namespace, key, value string) {
 		s.ns[namespace] = t
 	}
 	t[key] = value
+	return s.saveLocked()
 }
 
 func (s *kvStore) get(namespace, key string) (string, bool) {
@@ -35,18 +104,18 @@ func (s *kvStore) get(namespace, key string) (string, bool) {
 }
 
 // delete reports whether the key existed.
-func (s *kvStore) delete(namespace, key string) bool {
+func (s *kvStore) delete(namespace, key string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.ns[namespace]
 	if _, ok := t[key]; !ok {
-		return false
+		return false, nil
 	}
 	delete(t, key)
 	if len(t) == 0 {
 		delete(s.ns, namespace)
 	}
-	return true
+	return true, s.saveLocked()
 }
 
 // table encodes a namespace as a KVTable body; ok is false when the

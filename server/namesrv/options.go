@@ -31,6 +31,7 @@ type config struct {
 	logger        *slog.Logger
 	now           func() time.Time
 	remotingOpts  []remoting.ServerOption
+	kvConfigPath  string
 }
 
 func defaultConfig() config {
@@ -94,4 +95,11 @@ func WithClock(now func() time.Time) Option {
 // underlying remoting server. Default: none, i.e. remoting's defaults.
 func WithRemotingOptions(opts ...remoting.ServerOption) Option {
 	return func(c *config) { c.remotingOpts = append(c.remotingOpts, opts...) }
+}
+
+// WithKVConfigPath persists the KV configuration (ORDER_TOPIC_CONFIG and
+// other namespaces) to a JSON file, as upstream's kvConfig.json. Default:
+// none, the table lives in memory.
+func WithKVConfigPath(path string) Option {
+	return func(c *config) { c.kvConfigPath = path }
 }

@@ -248,9 +248,12 @@ func (s *Server) putKVConfig(_ any, req *remoting.Command) *remoting.Command {
 	if r := s.required(req, "namespace", h.Namespace, "key", h.Key); r != nil {
 		return r
 	}
-	s.kv.put(h.Namespace, h.Key, h.Value)
+	err := s.kv.put(h.Namespace, h.Key, h.Value)
 	if h.Namespace == NamespaceOrderTopicConfig {
 		s.routes.invalidate() // orderTopicConf is part of cached routes
+	}
+	if err != nil {
+		return remoting.NewResponse(req, remoting.SystemError, err.Error())
 	}
 	return ok(req)
 }
@@ -274,8 +277,12 @@ func (s *Server) deleteKVConfig(_ any, req *remoting.Command) *remoting.Command 
 	if err := req.DecodeHeader(&h); err != nil {
 		return s.badHeader(req, err)
 	}
-	if s.kv.delete(h.Namespace, h.Key) && h.Namespace == NamespaceOrderTopicConfig {
+	existed, err := s.kv.delete(h.Namespace, h.Key)
+	if existed && h.Namespace == NamespaceOrderTopicConfig {
 		s.routes.invalidate()
+	}
+	if err != nil {
+		return remoting.NewResponse(req, remoting.SystemError, err.Error())
 	}
 	return ok(req)
 }

@@ -69,6 +69,13 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.started {
 		return fmt.Errorf("namesrv: already started")
 	}
+	if s.cfg.kvConfigPath != "" {
+		kv, err := openKVStore(s.cfg.kvConfigPath)
+		if err != nil {
+			return err
+		}
+		s.kv = kv
+	}
 	if err := s.rs.Start(ctx); err != nil {
 		return fmt.Errorf("namesrv: start: %w", err)
 	}

@@ -3,6 +3,8 @@ package namesrv
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"testing"
@@ -451,4 +453,45 @@ func TestShutdownStopsGoroutines(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "goroutines to return to the baseline", func() bool { return runtime.NumGoroutine() <= base })
+}
+
+func TestKVConfigPersistsAcrossRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kvConfig.json")
+	s := New(WithListenAddr("127.0.0.1:0"), WithKVConfigPath(path))
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rc := newRemotingClient(t)
+	ctx := ctxT(t)
+	c := newNSClient(t, rc, s.Addr())
+	if err := c.PutKVConfig(ctx, NamespaceOrderTopicConfig, "Ordered", "broker-a:8"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PutKVConfig(ctx, "other", "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteKVConfig(ctx, "other", "k"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s2 := startServer(t, WithKVConfigPath(path))
+	c2 := newNSClient(t, rc, s2.Addr())
+	if v, err := c2.GetKVConfig(ctx, NamespaceOrderTopicConfig, "Ordered"); err != nil || v != "broker-a:8" {
+		t.Fatalf("after restart: %q %v", v, err)
+	}
+	if _, err := c2.GetKVConfig(ctx, "other", "k"); !errors.Is(err, nsclient.ErrNotFound) {
+		t.Fatalf("deleted key came back: %v", err)
+	}
+	mustRegister(t, c2, brokerReq("c", "broker-a", "127.0.0.1:1", 0, 1, "Ordered"))
+	if r, _ := c2.Route(ctx, "Ordered"); r.OrderTopicConf != "broker-a:8" {
+		t.Fatalf("orderTopicConf after restart %q", r.OrderTopicConf)
+	}
+	if err := os.WriteFile(path, []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := New(WithListenAddr("127.0.0.1:0"), WithKVConfigPath(path)).Start(context.Background()); err == nil {
+		t.Fatal("a corrupt KV file was accepted")
+	}
 }
