@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/rocketgo/rocketgo/internal/atomicfile"
 )
 
 // jsonFile persists one broker table as JSON. A write goes to a temporary
@@ -51,34 +53,14 @@ func (f *jsonFile) store(v any) error {
 	if err != nil {
 		return fmt.Errorf("broker: encode %s: %w", f.path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
-		return fmt.Errorf("broker: %w", err)
-	}
-	tmp := f.path + ".tmp"
-	if err := writeSynced(tmp, data); err != nil {
-		return err
-	}
 	if _, err := os.Stat(f.path); err == nil {
+		// Keep the previous version: load falls back to it.
 		if err := os.Rename(f.path, f.path+".bak"); err != nil {
 			return fmt.Errorf("broker: back up %s: %w", f.path, err)
 		}
 	}
-	if err := os.Rename(tmp, f.path); err != nil {
-		return fmt.Errorf("broker: replace %s: %w", f.path, err)
-	}
-	return nil
-}
-
-func writeSynced(path string, data []byte) error {
-	fh, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
+	if err := atomicfile.Write(f.path, data, 0o644); err != nil {
 		return fmt.Errorf("broker: %w", err)
-	}
-	_, werr := fh.Write(data)
-	serr := fh.Sync()
-	cerr := fh.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		return fmt.Errorf("broker: write %s: %w", path, err)
 	}
 	return nil
 }
