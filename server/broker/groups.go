@@ -102,7 +102,7 @@ func (m *GroupManager) Find(group string) (GroupConfig, error) {
 	}
 	g = DefaultGroupConfig(group)
 	m.groups[group] = g
-	m.version.next(m.clock())
+	bumpVersion(&m.version, m.clock())
 	return g, m.persistLocked()
 }
 
@@ -114,7 +114,7 @@ func (m *GroupManager) Update(g GroupConfig) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.groups[g.GroupName] = g
-	m.version.next(m.clock())
+	bumpVersion(&m.version, m.clock())
 	return m.persistLocked()
 }
 
@@ -126,7 +126,7 @@ func (m *GroupManager) Delete(group string) error {
 		return nil
 	}
 	delete(m.groups, group)
-	m.version.next(m.clock())
+	bumpVersion(&m.version, m.clock())
 	return m.persistLocked()
 }
 

@@ -23,7 +23,7 @@ func (b *Broker) registerOnce(ctx context.Context) {
 		BrokerAddr:   b.addr,
 		HAServerAddr: net.JoinHostPort(b.storeHost.Addr().String(), strconv.Itoa(int(b.storeHost.Port())+1)),
 		BrokerID:     b.cfg.BrokerID,
-		DataVersion:  nsclient.DataVersion(version),
+		DataVersion:  version,
 		Topics:       make([]nsclient.TopicConfig, 0, len(topics)),
 	}
 	for _, t := range topics {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rocketgo/rocketgo/internal/nsclient"
 )
 
 // Permission bits of a topic or broker (fact sheet §8.3).
@@ -112,14 +114,11 @@ func newTopicConfig(name string, queues, perm int) TopicConfig {
 }
 
 // DataVersion changes whenever a table changes, so name servers and peers
-// can tell a refresh from a change.
-type DataVersion struct {
-	Timestamp    int64 `json:"timestamp"`
-	Counter      int64 `json:"counter"`
-	StateVersion int64 `json:"stateVersion"`
-}
+// can tell a refresh from a change. It is the registration body's type.
+type DataVersion = nsclient.DataVersion
 
-func (d *DataVersion) next(now time.Time) {
+// bumpVersion records a change made at now.
+func bumpVersion(d *DataVersion, now time.Time) {
 	d.Counter++
 	d.Timestamp = now.UnixMilli()
 }
@@ -154,7 +153,7 @@ func newTopicManager(cfg *Config, file *jsonFile, clock func() time.Time) (*Topi
 		m.version = persisted.DataVersion
 	}
 	m.addSystemTopics()
-	m.version.next(clock())
+	bumpVersion(&m.version, clock())
 	return m, m.persistLocked()
 }
 
@@ -237,7 +236,7 @@ func (m *TopicManager) Update(t TopicConfig) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.topics[t.TopicName] = t
-	m.version.next(m.clock())
+	bumpVersion(&m.version, m.clock())
 	return m.persistLocked()
 }
 
@@ -250,7 +249,7 @@ func (m *TopicManager) Delete(topic string) error {
 		return nil
 	}
 	delete(m.topics, topic)
-	m.version.next(m.clock())
+	bumpVersion(&m.version, m.clock())
 	return m.persistLocked()
 }
 
@@ -276,7 +275,7 @@ func (m *TopicManager) CreateOnSend(topic, template string, clientQueueNums int)
 	queues := min(max(clientQueueNums, 1), tmpl.WriteQueueNums)
 	t = newTopicConfig(topic, queues, tmpl.Perm&^PermInherit)
 	m.topics[topic] = t
-	m.version.next(m.clock())
+	bumpVersion(&m.version, m.clock())
 	return t, true, m.persistLocked()
 }
 
@@ -294,7 +293,7 @@ func (m *TopicManager) CreateIfAbsent(topic string, queues, perm, sysFlag int) (
 	t = newTopicConfig(topic, queues, perm)
 	t.TopicSysFlag = sysFlag
 	m.topics[topic] = t
-	m.version.next(m.clock())
+	bumpVersion(&m.version, m.clock())
 	return t, true, m.persistLocked()
 }
 
