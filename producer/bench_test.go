@@ -48,7 +48,7 @@ func TestMain(m *testing.M) {
 // runBenchServer starts an embedded server, prints its addresses and runs
 // until stdin closes (the parent exited or is done).
 func runBenchServer(dir string) int {
-	bc := testBrokerConfig(dir)
+	bc := embedded.SmallConfig(dir)
 	bc.MappedFileSizeCommitLog = 256 << 20
 	bc.MappedFileSizeConsumeQueue = 20 * 1_000_000
 	srv, err := embedded.Start(context.Background(), embedded.Config{Host: "127.0.0.1", NamesrvPort: -1, BrokerPort: -1, Broker: bc})

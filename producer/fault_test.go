@@ -164,7 +164,7 @@ func twoBrokers(t *testing.T, topic string) (*embeddedServer, *proxy) {
 	ctx := testCtx(t)
 	// broker-b registers nowhere by itself; the test registers it with the
 	// proxy's address so that every client connection goes through it.
-	bc := testBrokerConfig(t.TempDir())
+	bc := embedded.SmallConfig(t.TempDir())
 	bc.BrokerName = "broker-b"
 	bc.ListenHost, bc.ListenPort, bc.NamesrvAddr = "127.0.0.1", 0, ""
 	bb, err := broker.New(bc)

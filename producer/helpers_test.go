@@ -11,40 +11,18 @@ import (
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/embedded"
+	"github.com/rocketgo/rocketgo/server/embedded/embeddedtest"
 )
 
-// testBrokerConfig is a broker configuration small enough for tests,
-// storing under dir.
-func testBrokerConfig(dir string) broker.Config {
-	bc := broker.DefaultConfig()
-	bc.StorePathRootDir = dir
-	bc.MappedFileSizeCommitLog = 16 << 20
-	bc.MappedFileSizeConsumeQueue = 20 * 10000
-	bc.MaxHashSlotNum, bc.MaxIndexNum = 1000, 4000
-	bc.DefaultTopicQueueNums = 4
-	bc.TransactionTimeOut = 300 * time.Millisecond
-	bc.TransactionCheckInterval = 200 * time.Millisecond
-	return bc
-}
-
+// startServer starts an embedded server whose transaction check runs
+// quickly enough for tests.
 func startServer(t testing.TB, mod ...func(*broker.Config)) *embedded.Server {
 	t.Helper()
-	bc := testBrokerConfig(t.TempDir())
-	for _, m := range mod {
-		m(&bc)
+	fast := func(bc *broker.Config) {
+		bc.TransactionTimeOut = 300 * time.Millisecond
+		bc.TransactionCheckInterval = 200 * time.Millisecond
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	srv, err := embedded.Start(ctx, embedded.Config{Host: "127.0.0.1", NamesrvPort: -1, BrokerPort: -1, Broker: bc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return srv
+	return embeddedtest.Start(t, append([]func(*broker.Config){fast}, mod...)...)
 }
 
 func testCtx(t testing.TB) context.Context {

@@ -13,30 +13,13 @@ import (
 
 	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
-	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/embedded"
+	"github.com/rocketgo/rocketgo/server/embedded/embeddedtest"
 )
 
 func startServer(t *testing.T) *embedded.Server {
 	t.Helper()
-	bc := broker.DefaultConfig()
-	bc.StorePathRootDir = t.TempDir()
-	bc.MappedFileSizeCommitLog = 16 << 20
-	bc.MappedFileSizeConsumeQueue = 20 * 10000
-	bc.MaxHashSlotNum, bc.MaxIndexNum = 1000, 4000
-	bc.DefaultTopicQueueNums = 4
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	srv, err := embedded.Start(ctx, embedded.Config{Host: "127.0.0.1", NamesrvPort: -1, BrokerPort: -1, Broker: bc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return srv
+	return embeddedtest.Start(t)
 }
 
 func newClient(t *testing.T, srv *embedded.Server, opts ...Option) *Client {

@@ -23,26 +23,14 @@ import (
 
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/embedded"
+	"github.com/rocketgo/rocketgo/server/embedded/embeddedtest"
 )
 
 // startServerWith starts an embedded server with a tweaked broker config.
-func startServerWith(t *testing.T, dir string, mutate func(*broker.Config)) *embedded.Server {
+func startServerWith(t *testing.T, mutate func(*broker.Config)) *embedded.Server {
 	t.Helper()
 	rlog.SetLogLevel("fatal")
-	bc := embedded.SmallConfig(dir)
-	mutate(&bc)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	srv, err := embedded.StartLocal(ctx, bc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return srv
+	return embeddedtest.Start(t, mutate)
 }
 
 // fastDelays keeps level 2 at its real 5 s (the test checks it) and makes
@@ -50,7 +38,7 @@ func startServerWith(t *testing.T, dir string, mutate func(*broker.Config)) *emb
 const fastDelays = "1s 5s 1s 1s 1s"
 
 func TestOfficialDelayLevel(t *testing.T) {
-	srv := startServerWith(t, t.TempDir(), func(c *broker.Config) { c.MessageDelayLevel = fastDelays })
+	srv := startServerWith(t, func(c *broker.Config) { c.MessageDelayLevel = fastDelays })
 	p := officialProducer(t, srv, "delay-pg")
 	topic := "InteropDelay"
 	sendN(t, p, topic, "warm", 1, "")
@@ -73,7 +61,7 @@ func TestOfficialDelayLevel(t *testing.T) {
 }
 
 func TestOfficialRetryThenDLQ(t *testing.T) {
-	srv := startServerWith(t, t.TempDir(), func(c *broker.Config) { c.MessageDelayLevel = fastDelays })
+	srv := startServerWith(t, func(c *broker.Config) { c.MessageDelayLevel = fastDelays })
 	p := officialProducer(t, srv, "retry-pg")
 	topic := "InteropRetry"
 	sendN(t, p, topic, "warm", 1, "")
@@ -165,7 +153,7 @@ func (l *txListener) CheckLocalTransaction(m *primitive.MessageExt) primitive.Lo
 }
 
 func TestOfficialTransactions(t *testing.T) {
-	srv := startServerWith(t, t.TempDir(), func(c *broker.Config) {
+	srv := startServerWith(t, func(c *broker.Config) {
 		c.TransactionTimeOut = time.Second
 		c.TransactionCheckInterval = 300 * time.Millisecond
 	})
@@ -206,7 +194,7 @@ func TestOfficialTransactions(t *testing.T) {
 }
 
 func TestOfficialOrderlyKeepsQueueOrderAcrossRebalance(t *testing.T) {
-	srv := startServerWith(t, t.TempDir(), func(*broker.Config) {})
+	srv := startServerWith(t, func(*broker.Config) {})
 	p, err := rocketmq.NewProducer(
 		producer.WithNsResolver(primitive.NewPassthroughResolver([]string{srv.NamesrvAddr()})),
 		producer.WithGroupName("order-pg"), producer.WithInstanceName("order-pg"),

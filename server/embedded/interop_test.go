@@ -29,9 +29,9 @@ import (
 	"github.com/rocketgo/rocketgo/server/embedded"
 )
 
-func startServer(t *testing.T, dir string) *embedded.Server {
+func startServer(t *testing.T) *embedded.Server {
 	t.Helper()
-	return startServerWith(t, dir, func(*broker.Config) {})
+	return startServerWith(t, func(*broker.Config) {})
 }
 
 func officialProducer(t *testing.T, srv *embedded.Server, group string) rocketmq.Producer {
@@ -143,7 +143,7 @@ func officialConsumer(t *testing.T, srv *embedded.Server, group, instance, topic
 }
 
 func TestOfficialClientSendModesAndConsume(t *testing.T) {
-	srv := startServer(t, t.TempDir())
+	srv := startServer(t)
 	p := officialProducer(t, srv, "interop-pg")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -212,7 +212,7 @@ func sendN(t *testing.T, p rocketmq.Producer, topic, prefix string, n int, tag s
 }
 
 func TestOfficialClusteringSharesQueues(t *testing.T) {
-	srv := startServer(t, t.TempDir())
+	srv := startServer(t)
 	p := officialProducer(t, srv, "cluster-pg")
 	topic := "InteropCluster"
 	sendN(t, p, topic, "warm", 1, "")
@@ -239,7 +239,7 @@ func TestOfficialClusteringSharesQueues(t *testing.T) {
 }
 
 func TestOfficialBroadcastingAndTags(t *testing.T) {
-	srv := startServer(t, t.TempDir())
+	srv := startServer(t)
 	p := officialProducer(t, srv, "bc-pg")
 	topic := "InteropBroadcast"
 	sendN(t, p, topic, "warm", 1, "Z")
@@ -267,7 +267,7 @@ func TestOfficialBroadcastingAndTags(t *testing.T) {
 }
 
 func TestOfficialConsumerOffsetsSurviveRestart(t *testing.T) {
-	srv := startServer(t, t.TempDir())
+	srv := startServer(t)
 	p := officialProducer(t, srv, "off-pg")
 	topic := "InteropOffsets"
 	sendN(t, p, topic, "first", 10, "")
@@ -290,7 +290,7 @@ func TestOfficialConsumerOffsetsSurviveRestart(t *testing.T) {
 }
 
 func TestOfficialConsumeFromTimestamp(t *testing.T) {
-	srv := startServer(t, t.TempDir())
+	srv := startServer(t)
 	p := officialProducer(t, srv, "ts-pg")
 	topic := "InteropTimestamp"
 	sendN(t, p, topic, "old", 5, "")
