@@ -15,3 +15,13 @@ import "github.com/rocketgo/rocketgo/rebalance"
 // Queue identifies one message queue: queue QueueID of Topic on broker
 // group BrokerName.
 type Queue = rebalance.Queue
+
+// lifecycle is where a consumer is in its one-way life: Start moves it
+// from stateNew to stateStarted, Shutdown to stateShutDown, for good.
+type lifecycle int
+
+const (
+	stateNew lifecycle = iota
+	stateStarted
+	stateShutDown
+)

@@ -48,7 +48,7 @@ type LitePullConsumer struct {
 	subs     map[string]*subscription
 	assigned []Queue
 	mode     int // 0 none, 1 Subscribe, 2 Assign
-	state    int // 0 new, 1 started, 2 shut down
+	state    lifecycle
 
 	cl    *cluster
 	store offsetStore
@@ -116,7 +116,7 @@ func (c *LitePullConsumer) Subscribe(topic, expression string) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state == 2 {
+	if c.state == stateShutDown {
 		return ErrClosed
 	}
 	if c.mode == 2 {
@@ -124,7 +124,7 @@ func (c *LitePullConsumer) Subscribe(topic, expression string) error {
 	}
 	c.mode = 1
 	c.subs[topic] = &subscription{topic: topic, data: wire.ParseSubscription(topic, expression, time.Now().UnixMilli())}
-	if c.state == 1 {
+	if c.state == stateStarted {
 		select {
 		case c.rebalance <- struct{}{}:
 		default:
@@ -138,7 +138,7 @@ func (c *LitePullConsumer) Subscribe(topic, expression string) error {
 func (c *LitePullConsumer) Assign(qs []Queue) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state == 2 {
+	if c.state == stateShutDown {
 		return ErrClosed
 	}
 	if c.mode == 1 {
@@ -151,7 +151,7 @@ func (c *LitePullConsumer) Assign(qs []Queue) error {
 			c.subs[q.Topic] = &subscription{topic: q.Topic, data: wire.ParseSubscription(q.Topic, wire.SubAll, time.Now().UnixMilli())}
 		}
 	}
-	if c.state == 1 {
+	if c.state == stateStarted {
 		select {
 		case c.rebalance <- struct{}{}:
 		default:
@@ -163,10 +163,10 @@ func (c *LitePullConsumer) Assign(qs []Queue) error {
 // Start connects and begins fetching.
 func (c *LitePullConsumer) Start(ctx context.Context) error {
 	c.mu.Lock()
-	if c.state != 0 {
+	if c.state != stateNew {
 		st := c.state
 		c.mu.Unlock()
-		if st == 1 {
+		if st == stateStarted {
 			return ErrStarted
 		}
 		return ErrClosed
@@ -195,7 +195,7 @@ func (c *LitePullConsumer) Start(ctx context.Context) error {
 	c.cl = cl
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.loopDone = make(chan struct{})
-	c.state = 1
+	c.state = stateStarted
 	topics := make([]string, 0, len(c.subs))
 	for t := range c.subs {
 		topics = append(topics, t)
@@ -214,12 +214,12 @@ func (c *LitePullConsumer) Start(ctx context.Context) error {
 // client.
 func (c *LitePullConsumer) Shutdown(ctx context.Context) error {
 	c.mu.Lock()
-	if c.state != 1 {
-		c.state = 2
+	if c.state != stateStarted {
+		c.state = stateShutDown
 		c.mu.Unlock()
 		return nil
 	}
-	c.state = 2
+	c.state = stateShutDown
 	c.mu.Unlock()
 	c.cancel()
 	<-c.loopDone
@@ -475,9 +475,9 @@ func (c *LitePullConsumer) Poll(ctx context.Context) ([]*message.MessageExt, err
 	st := c.state
 	c.mu.Unlock()
 	switch st {
-	case 0:
+	case stateNew:
 		return nil, ErrNotStarted
-	case 2:
+	case stateShutDown:
 		return nil, ErrClosed
 	}
 	for {
@@ -573,7 +573,7 @@ func (c *LitePullConsumer) CommitSync(ctx context.Context) error {
 	c.mu.Lock()
 	st := c.state
 	c.mu.Unlock()
-	if st != 1 {
+	if st != stateStarted {
 		return ErrNotStarted
 	}
 	return c.commit(ctx)

@@ -51,7 +51,7 @@ type PushConsumer struct {
 
 	mu    sync.Mutex // guards subs and state
 	subs  map[string]*subscription
-	state int // 0 new, 1 started, 2 shut down
+	state lifecycle
 
 	cl    *cluster
 	store offsetStore
@@ -110,7 +110,7 @@ func (c *PushConsumer) Subscribe(topic, expression string, listener Listener) er
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state == 2 {
+	if c.state == stateShutDown {
 		return ErrClosed
 	}
 	for _, s := range c.subs {
@@ -121,7 +121,7 @@ func (c *PushConsumer) Subscribe(topic, expression string, listener Listener) er
 	c.orderly = listener.orderly()
 	c.subs[topic] = &subscription{topic: topic, listener: listener,
 		data: wire.ParseSubscription(topic, expression, time.Now().UnixMilli())}
-	if c.state == 1 {
+	if c.state == stateStarted {
 		c.triggerRebalance()
 		c.cl.TriggerHeartbeat()
 	}
@@ -132,7 +132,7 @@ func (c *PushConsumer) Subscribe(topic, expression string, listener Listener) er
 func (c *PushConsumer) Unsubscribe(topic string) {
 	c.mu.Lock()
 	delete(c.subs, topic)
-	started := c.state == 1
+	started := c.state == stateStarted
 	c.mu.Unlock()
 	if started {
 		c.triggerRebalance()
@@ -146,9 +146,9 @@ func (c *PushConsumer) Start(ctx context.Context) error {
 	st, topics := c.state, c.topicList()
 	c.mu.Unlock()
 	switch {
-	case st == 1:
+	case st == stateStarted:
 		return ErrStarted
-	case st == 2:
+	case st == stateShutDown:
 		return ErrClosed
 	case len(topics) == 0:
 		return fmt.Errorf("%w: no subscription", ErrInvalidOption)
@@ -184,9 +184,9 @@ func (c *PushConsumer) Start(ctx context.Context) error {
 // startLocked finishes Start with cl; c.mu held.
 func (c *PushConsumer) startLocked(cl *cluster) error {
 	switch c.state {
-	case 1:
+	case stateStarted:
 		return ErrStarted
-	case 2:
+	case stateShutDown:
 		return ErrClosed
 	}
 	if c.cfg.model == Clustering {
@@ -217,7 +217,7 @@ func (c *PushConsumer) startLocked(cl *cluster) error {
 	// Made here, under mu, so a Shutdown racing with the end of Start
 	// always has a channel to wait on.
 	c.loopDone = make(chan struct{})
-	c.state = 1
+	c.state = stateStarted
 	return nil
 }
 
@@ -228,12 +228,12 @@ func (c *PushConsumer) startLocked(cl *cluster) error {
 // its goroutines are gone (a listener ignoring its context delays it).
 func (c *PushConsumer) Shutdown(ctx context.Context) error {
 	c.mu.Lock()
-	if c.state != 1 {
-		c.state = 2
+	if c.state != stateStarted {
+		c.state = stateShutDown
 		c.mu.Unlock()
 		return nil
 	}
-	c.state = 2
+	c.state = stateShutDown
 	c.mu.Unlock()
 
 	// Past ctx's deadline listeners are told to give up.
