@@ -263,6 +263,18 @@ func (r *recorder) listener() ConcurrentListener {
 	}
 }
 
+// snapshot returns the total count and a copy of the per-body counts,
+// read under the lock (a late delivery may still be arriving).
+func (r *recorder) snapshot() (int, map[string]int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := make(map[string]int, len(r.seen))
+	for k, v := range r.seen {
+		seen[k] = v
+	}
+	return r.total, seen
+}
+
 func (r *recorder) distinct() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()

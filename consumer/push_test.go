@@ -47,8 +47,8 @@ func TestPushConcurrentConsumesEverythingWithTagFilter(t *testing.T) {
 	s.send(t, topic, 0, "TagA", []byte("after"))
 	waitFor(t, 20*time.Second, "the new message", func() bool { return rec2.distinct() >= 1 })
 	time.Sleep(500 * time.Millisecond)
-	if rec2.total != 1 || rec2.seen["after"] != 1 {
-		t.Fatalf("restarted group re-consumed: %v", rec2.seen)
+	if total, seen := rec2.snapshot(); total != 1 || seen["after"] != 1 {
+		t.Fatalf("restarted group re-consumed: %v", seen)
 	}
 }
 
@@ -92,8 +92,8 @@ func TestPushRetryLaterThenDLQ(t *testing.T) {
 	waitRoute(t, ts, DLQPrefix+"cg-retry")
 	startPush(t, ts, "cg-dlq-reader", DLQPrefix+"cg-retry", "*", dlq.listener())
 	waitFor(t, 20*time.Second, "DLQ message", func() bool { return dlq.distinct() == 1 })
-	if dlq.seen["retry-me"] != 1 {
-		t.Fatalf("DLQ holds %v", dlq.seen)
+	if _, seen := dlq.snapshot(); seen["retry-me"] != 1 {
+		t.Fatalf("DLQ holds %v", seen)
 	}
 }
 
@@ -194,8 +194,8 @@ func TestPushBroadcasting(t *testing.T) {
 	s.send(t, topic, 1, "", []byte("later"))
 	waitFor(t, 20*time.Second, "the later message", func() bool { return r3.distinct() >= 1 && r2.distinct() >= 42 })
 	time.Sleep(300 * time.Millisecond)
-	if r3.total != 1 || r3.seen["later"] != 1 {
-		t.Fatalf("m1 re-consumed after restart: %v", r3.seen)
+	if total, seen := r3.snapshot(); total != 1 || seen["later"] != 1 {
+		t.Fatalf("m1 re-consumed after restart: %v", seen)
 	}
 	if r1.dups() != 0 || r2.dups() != 0 {
 		t.Fatalf("duplicates: %d %d", r1.dups(), r2.dups())
@@ -428,8 +428,8 @@ func TestPushShutdownWaitsPersistsAndLeaksNothing(t *testing.T) {
 	s.send(t, topic, 0, "", []byte("new"))
 	waitFor(t, 20*time.Second, "new message", func() bool { return rec.distinct() >= 1 })
 	time.Sleep(300 * time.Millisecond)
-	if rec.total != 1 {
-		t.Fatalf("re-consumed after shutdown: %v", rec.seen)
+	if total, seen := rec.snapshot(); total != 1 {
+		t.Fatalf("re-consumed after shutdown: %v", seen)
 	}
 }
 
