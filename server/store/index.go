@@ -168,11 +168,19 @@ func (ix *indexService) open() error {
 		}
 	}
 	sort.Strings(names)
-	for _, n := range names {
+	for i, n := range names {
 		p := filepath.Join(ix.dir, n)
 		st, err := os.Stat(p)
 		if err != nil {
 			return fmt.Errorf("store: stat %s: %w", p, err)
+		}
+		if st.Size() == 0 && i == len(names)-1 {
+			// A crash between creating the newest file and reserving its
+			// blocks: it holds nothing, and recovery re-indexes the log.
+			if err := os.Remove(p); err != nil {
+				return fmt.Errorf("store: remove empty index file: %w", err)
+			}
+			continue
 		}
 		if st.Size() != ix.fileSize() {
 			// Written with another slot/entry configuration; its layout

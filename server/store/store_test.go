@@ -1012,3 +1012,32 @@ func TestDeleteExpiredFilesManual(t *testing.T) {
 		t.Fatalf("async store counted group commits: %+v", got)
 	}
 }
+
+// A crash between creating the newest index file and reserving its blocks
+// leaves an empty file; opening the store must not take it for a layout
+// mismatch (SIGKILL test found it).
+func TestEmptyNewestIndexFileIsDropped(t *testing.T) {
+	cfg := smallConfig(t.TempDir())
+	s := mustOpen(t, cfg)
+	for i := 0; i < 50; i++ {
+		mustAppend(t, s, newMsg("K", 0, body(i), "", fmt.Sprintf("key-%d", i)))
+	}
+	mustClose(t, s)
+	empty := filepath.Join(cfg.Dir, "index", "29991231235959999")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, cfg)
+	defer mustClose(t, s)
+	if _, err := os.Stat(empty); !os.IsNotExist(err) {
+		t.Fatalf("empty index file kept: %v", err)
+	}
+	res, err := s.QueryByKey("K", "key-7", 10, 0, time.Now().Add(time.Hour).UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	if res.MsgCount != 1 {
+		t.Fatalf("query after reopen found %d messages", res.MsgCount)
+	}
+}
