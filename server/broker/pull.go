@@ -239,7 +239,17 @@ func (ph *pullHolder) answer(p *pull) {
 	if t := p.timer.Load(); t != nil {
 		t.Stop()
 	}
+	// A timer or an arrival may have taken p off its queue just before
+	// stopAll looked; once stopAll is waiting, no new goroutine may join
+	// the group it waits for, so such late answers run here instead.
+	ph.mu.Lock()
+	if ph.closed {
+		ph.mu.Unlock()
+		ph.b.pullOnce(p, false)
+		return
+	}
 	ph.wg.Add(1)
+	ph.mu.Unlock()
 	go func() {
 		defer ph.wg.Done()
 		ph.b.pullOnce(p, false)
