@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/remoting"
 )
 
 func TestPushConcurrentConsumesEverythingWithTagFilter(t *testing.T) {
@@ -388,8 +389,11 @@ func TestPushShutdownWaitsPersistsAndLeaksNothing(t *testing.T) {
 	createTopic(t, ts, s, topic)
 	base := countGoroutines()
 	entered := make(chan struct{}, 1)
-	var finished atomic.Bool
+	var finished, initDone atomic.Bool
 	l := ConcurrentListener(func(_ context.Context, _ *ConcurrentContext, msgs []*message.MessageExt) ConsumeResult {
+		if string(msgs[0].Body) == "init" {
+			initDone.Store(true)
+		}
 		if string(msgs[0].Body) == "slow" {
 			entered <- struct{}{}
 			time.Sleep(500 * time.Millisecond)
@@ -407,6 +411,10 @@ func TestPushShutdownWaitsPersistsAndLeaksNothing(t *testing.T) {
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// "init" must be consumed first: the pool runs callbacks concurrently,
+	// and an "init" still waiting when Shutdown drops the queue is rightly
+	// left uncommitted (offset 0), which would make the checks below moot.
+	waitFor(t, 20*time.Second, "init consumed", initDone.Load)
 	s.send(t, topic, 0, "", []byte("slow"))
 	<-entered
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -422,7 +430,16 @@ func TestPushShutdownWaitsPersistsAndLeaksNothing(t *testing.T) {
 	}
 	checkGoroutines(t, base)
 	// The offset was persisted by Shutdown (the periodic persist is off):
-	// a new member of the group sees nothing old.
+	// the broker holds 2 for queue 0 ("init" and "slow" consumed)...
+	qctx, qcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	resp, err := s.rc.InvokeSync(qctx, s.addr, remoting.NewRequest(remoting.QueryConsumerOffset,
+		&remoting.QueryConsumerOffsetRequestHeader{ConsumerGroup: "cg-shutdown", Topic: topic, QueueID: 0}, nil))
+	qcancel()
+	var oh remoting.OffsetResponseHeader
+	if err != nil || resp.Code != remoting.Success || resp.DecodeHeader(&oh) != nil || oh.Offset != 2 {
+		t.Fatalf("committed offset after Shutdown: %v, %+v, offset %d; want 2", err, resp, oh.Offset)
+	}
+	// ...and a new member of the group sees nothing old.
 	rec := newRecorder()
 	startPush(t, ts, "cg-shutdown", topic, "*", rec.listener())
 	s.send(t, topic, 0, "", []byte("new"))
