@@ -49,11 +49,18 @@ type decodeConfig struct {
 	maxInflate int
 	verifyCRC  bool
 	copyInput  bool
+	inflated   int // bytes inflated so far in this call
 }
 
+// inflateBudget bounds all inflated bodies of one DecodeMessages call to four
+// times the per-body limit, so a pull body of 32 small zip bombs cannot
+// claim 32 times the per-body limit in memory.
+func (c *decodeConfig) inflateBudget() int { return 4 * c.maxInflate }
+
 // WithMaxInflateSize bounds each inflated body (default
-// DefaultMaxInflateSize). A larger body sets MessageExt.Err to an error
-// wrapping ErrBodyTooLarge.
+// DefaultMaxInflateSize), and all inflated bodies of one call to four times
+// that. A body over either limit sets MessageExt.Err to an error wrapping
+// ErrBodyTooLarge.
 func WithMaxInflateSize(n int) DecodeOption {
 	return func(c *decodeConfig) { c.maxInflate = n }
 }
@@ -197,11 +204,17 @@ func fillExt(m *MessageExt, r *StoredRecord, cfg *decodeConfig) {
 	m.Body = nil
 	switch ct := r.SysFlag & SysFlagCompressMask; ct {
 	case 0, SysFlagCompressZlib:
-		body, err := Decompress(r.Body, cfg.maxInflate)
+		limit := min(cfg.maxInflate, cfg.inflateBudget()-cfg.inflated)
+		if limit <= 0 {
+			m.Err = fmt.Errorf("%w: the response's inflate budget of %d bytes is spent", ErrBodyTooLarge, cfg.inflateBudget())
+			return
+		}
+		body, err := Decompress(r.Body, limit)
 		if err != nil {
 			m.Err = err
 			return
 		}
+		cfg.inflated += len(body)
 		m.Body = body
 	default:
 		m.Err = fmt.Errorf("%w: sysflag compression bits %#x", ErrUnsupportedCompress, ct)

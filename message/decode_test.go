@@ -256,3 +256,30 @@ func TestMessageExtToMessage(t *testing.T) {
 		t.Errorf("Validate: %v", err)
 	}
 }
+
+func TestInflateBudgetPerCall(t *testing.T) {
+	zeros := make([]byte, 1<<20)
+	packed, err := Compress(zeros, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body []byte
+	for i := range 8 {
+		m := &StoredMessage{Topic: "T", QueueOffset: int64(i), SysFlag: SysFlagCompressed, Body: packed}
+		if body, err = AppendStored(body, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, err := DecodeMessages(body, WithMaxInflateSize(1<<20))
+	if err != nil || len(msgs) != 8 {
+		t.Fatalf("decoded %d, %v", len(msgs), err)
+	}
+	for i, m := range msgs {
+		if i < 4 && (m.Err != nil || len(m.Body) != 1<<20) {
+			t.Fatalf("message %d within the budget: err %v, %d bytes", i, m.Err, len(m.Body))
+		}
+		if i >= 4 && (!errors.Is(m.Err, ErrBodyTooLarge) || m.Body != nil) {
+			t.Fatalf("message %d past the budget: err %v, %d bytes", i, m.Err, len(m.Body))
+		}
+	}
+}
