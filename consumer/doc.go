@@ -10,6 +10,8 @@
 // after a failed message was sent back for retry.
 package consumer
 
+import "sync"
+
 import "github.com/rocketgo/rocketgo/rebalance"
 
 // Queue identifies one message queue: queue QueueID of Topic on broker
@@ -25,3 +27,13 @@ const (
 	stateStarted
 	stateShutDown
 )
+
+// shutDown moves *state to stateShutDown under mu and reports whether the
+// consumer was running — only then has Shutdown anything to stop.
+func shutDown(mu *sync.Mutex, state *lifecycle) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	wasRunning := *state == stateStarted
+	*state = stateShutDown
+	return wasRunning
+}

@@ -213,14 +213,9 @@ func (c *LitePullConsumer) Start(ctx context.Context) error {
 // always for the in-memory offsets already committed) and releases the
 // client.
 func (c *LitePullConsumer) Shutdown(ctx context.Context) error {
-	c.mu.Lock()
-	if c.state != stateStarted {
-		c.state = stateShutDown
-		c.mu.Unlock()
+	if !shutDown(&c.mu, &c.state) {
 		return nil
 	}
-	c.state = stateShutDown
-	c.mu.Unlock()
 	c.cancel()
 	<-c.loopDone
 	var errs []error

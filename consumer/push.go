@@ -227,14 +227,9 @@ func (c *PushConsumer) startLocked(cl *cluster) error {
 // listeners' contexts are cancelled and Shutdown still returns only after
 // its goroutines are gone (a listener ignoring its context delays it).
 func (c *PushConsumer) Shutdown(ctx context.Context) error {
-	c.mu.Lock()
-	if c.state != stateStarted {
-		c.state = stateShutDown
-		c.mu.Unlock()
+	if !shutDown(&c.mu, &c.state) {
 		return nil
 	}
-	c.state = stateShutDown
-	c.mu.Unlock()
 
 	// Past ctx's deadline listeners are told to give up.
 	stopAfter := context.AfterFunc(ctx, c.consumeCancel)
