@@ -23,8 +23,7 @@ import (
 // re-executed), SIGKILL it and check what a restarted broker serves.
 
 const (
-	childDirEnv  = "ROCKETGO_BROKER_CHILD_DIR"
-	childPortEnv = "ROCKETGO_BROKER_CHILD_PORT"
+	childDirEnv = "ROCKETGO_BROKER_CHILD_DIR"
 )
 
 // TestHelperBrokerProcess is the child: it runs a SYNC_FLUSH broker until
@@ -36,7 +35,6 @@ func TestHelperBrokerProcess(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.ListenHost = "127.0.0.1"
-	fmt.Sscan(os.Getenv(childPortEnv), &cfg.ListenPort)
 	cfg.StorePathRootDir = dir
 	cfg.FlushDiskType = SyncFlush
 	cfg.MappedFileSizeCommitLog = 4 << 20
@@ -72,10 +70,12 @@ type childBroker struct {
 	addr string
 }
 
-func startChild(t *testing.T, dir string, port int) *childBroker {
+// startChild runs a broker on dir; each start binds a free port and
+// clients follow child.addr.
+func startChild(t *testing.T, dir string) *childBroker {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperBrokerProcess$")
-	cmd.Env = append(os.Environ(), childDirEnv+"="+dir, fmt.Sprintf("%s=%d", childPortEnv, port))
+	cmd.Env = append(os.Environ(), childDirEnv+"="+dir)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -147,8 +147,8 @@ func TestSyncFlushKeepsAcknowledgedSendsAcrossSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test")
 	}
-	dir, port := t.TempDir(), 0 // each start binds a free port; clients follow child.addr
-	child := startChild(t, dir, port)
+	dir := t.TempDir()
+	child := startChild(t, dir)
 	rc := remoting.NewClient()
 	defer rc.Close()
 
@@ -181,7 +181,7 @@ func TestSyncFlushKeepsAcknowledgedSendsAcrossSIGKILL(t *testing.T) {
 		t.Fatal("no send was acknowledged before the kill")
 	}
 
-	child = startChild(t, dir, port)
+	child = startChild(t, dir)
 	got := map[string]bool{}
 	for _, b := range drain(t, rc, child.addr, "CG", "Crash", 0) {
 		got[b] = true
@@ -207,8 +207,8 @@ func testPendingSurviveRestart(t *testing.T, stop syscall.Signal) {
 	if testing.Short() {
 		t.Skip("crash test")
 	}
-	dir, port := t.TempDir(), 0 // each start binds a free port; clients follow child.addr
-	child := startChild(t, dir, port)
+	dir := t.TempDir()
+	child := startChild(t, dir)
 
 	// A producer client that answers check-backs: it heartbeats as group
 	// PG and records every CHECK_TRANSACTION_STATE it receives.
@@ -240,7 +240,7 @@ func testPendingSurviveRestart(t *testing.T, stop syscall.Signal) {
 	}
 	child.stop(t, stop) // before the delay is due and before any check
 
-	child = startChild(t, dir, port)
+	child = startChild(t, dir)
 	producerHeartbeat(child.addr)
 	select {
 	case id := <-checks:

@@ -189,12 +189,8 @@ func (ph *pullHolder) park(p *pull, timeout time.Duration) {
 	key := queueKey{p.h.Topic, p.h.QueueID}
 	ph.mu.Lock()
 	if ph.closed {
-		// Shutting down: answer on this (worker) goroutine, so no new
-		// goroutine races with stopAll's wait.
 		ph.mu.Unlock()
-		if p.claim() {
-			ph.b.pullOnce(p, false)
-		}
+		ph.answer(p) // answers inline once stopAll has begun
 		return
 	}
 	ph.queues[key] = append(ph.queues[key], p)
