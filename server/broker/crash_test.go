@@ -34,7 +34,7 @@ func TestHelperBrokerProcess(t *testing.T) {
 		t.Skip("helper process for the crash tests")
 	}
 	cfg := DefaultConfig()
-	cfg.ListenHost = "127.0.0.1"
+	cfg.ListenHost, cfg.ListenPort = "127.0.0.1", 0 // a free port; the parent reads it from READY
 	cfg.StorePathRootDir = dir
 	cfg.FlushDiskType = SyncFlush
 	cfg.MappedFileSizeCommitLog = 4 << 20
