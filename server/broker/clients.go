@@ -39,16 +39,11 @@ func newConsumerManager() *ConsumerManager {
 	return &ConsumerManager{groups: map[string]*consumerGroup{}}
 }
 
-// Register records a heartbeat of one group member on channel ch. It
-// reports whether the member set changed (a new client id) and whether the
-// group's subscriptions changed.
-func (m *ConsumerManager) Register(ch any, clientID string, cd *wire.ConsumerData, now time.Time) (membersChanged, subsChanged bool) {
-	return m.RegisterFrom(ch, clientID, "", 0, cd, now)
-}
-
-// RegisterFrom is Register with the client's language and version, which
-// admin tools show in connection lists.
-func (m *ConsumerManager) RegisterFrom(ch any, clientID, language string, version int16, cd *wire.ConsumerData, now time.Time) (membersChanged, subsChanged bool) {
+// Register records a heartbeat of one group member on channel ch, with the
+// client's language and version for connection lists. It reports whether
+// the member set changed (a new client id) and whether the group's
+// subscriptions changed.
+func (m *ConsumerManager) Register(ch any, clientID, language string, version int16, cd *wire.ConsumerData, now time.Time) (membersChanged, subsChanged bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	g := m.groups[cd.GroupName]

@@ -20,19 +20,19 @@ func TestConsumerManagerMembership(t *testing.T) {
 	a, b := &fakeConn{"a"}, &fakeConn{"b"}
 	sub := wire.ParseSubscription("T", "x || y", 1)
 
-	if changed, subs := m.Register(a, "ip@1", consumerData("G", sub), now); !changed || !subs {
+	if changed, subs := m.Register(a, "ip@1", "", 0, consumerData("G", sub), now); !changed || !subs {
 		t.Fatalf("first register: changed=%v subs=%v", changed, subs)
 	}
-	if changed, subs := m.Register(a, "ip@1", consumerData("G", sub), now.Add(time.Second)); changed || subs {
+	if changed, subs := m.Register(a, "ip@1", "", 0, consumerData("G", sub), now.Add(time.Second)); changed || subs {
 		t.Fatalf("repeat heartbeat reported a change: %v %v", changed, subs)
 	}
-	if changed, _ := m.Register(b, "ip@2", consumerData("G", sub), now); !changed {
+	if changed, _ := m.Register(b, "ip@2", "", 0, consumerData("G", sub), now); !changed {
 		t.Fatal("second member not reported")
 	}
 	if ids := m.ClientIDs("G"); !slices.Equal(ids, []string{"ip@1", "ip@2"}) {
 		t.Fatalf("ids %v", ids)
 	}
-	if _, subs := m.Register(b, "ip@2", consumerData("G", wire.ParseSubscription("T", "z", 2)), now); !subs {
+	if _, subs := m.Register(b, "ip@2", "", 0, consumerData("G", wire.ParseSubscription("T", "z", 2)), now); !subs {
 		t.Fatal("subscription change not reported")
 	}
 	if sd, ok := m.Subscription("G", "T"); !ok || sd.SubString != "z" {
@@ -60,8 +60,8 @@ func TestConsumerManagerExpiry(t *testing.T) {
 	m := newConsumerManager()
 	now := time.Unix(1000, 0)
 	old, fresh := &fakeConn{"old"}, &fakeConn{"fresh"}
-	m.Register(old, "c1", consumerData("G"), now)
-	m.Register(fresh, "c2", consumerData("G"), now.Add(100*time.Second))
+	m.Register(old, "c1", "", 0, consumerData("G"), now)
+	m.Register(fresh, "c2", "", 0, consumerData("G"), now.Add(100*time.Second))
 	expired, changed := m.Expire(now.Add(121*time.Second), 120*time.Second)
 	if len(expired) != 1 || expired[0] != any(old) || !slices.Equal(changed, []string{"G"}) {
 		t.Fatalf("expired %v changed %v", expired, changed)

@@ -120,7 +120,7 @@ func (b *Broker) processHeartbeat(rc *remoting.RequestContext, req *remoting.Com
 		} else if created {
 			b.requestRegister()
 		}
-		if changed, _ := b.consumers.RegisterFrom(conn, hb.ClientID, req.Language.String(), req.Version, cd, now); changed {
+		if changed, _ := b.consumers.Register(conn, hb.ClientID, req.Language.String(), req.Version, cd, now); changed {
 			b.notifyConsumerIDsChanged(cd.GroupName)
 		}
 	}
