@@ -176,6 +176,9 @@ type options struct {
 	clock    func() time.Time
 	usage    func(dir string) (float64, error)
 	alloc    allocFunc
+	// beforeSync, when set (by tests), runs before every commit-log flush;
+	// blocking in it simulates a hung disk.
+	beforeSync func()
 }
 
 // WithLogger sets the logger (default: discard everything).

@@ -90,10 +90,12 @@ type Store struct {
 	maintMu     sync.Mutex // retention, DeleteTopic and checkpoints exclude each other
 	filesClosed bool       // under maintMu
 
-	// Group commit. pending, flushClosed and gatherTarget are guarded by
-	// fmu; spare, lastBatch and lastSync belong to the flusher goroutine.
+	// Group commit. pending, pendingLate, flushClosed and gatherTarget are
+	// guarded by fmu; spare, lastBatch and lastSync belong to the flusher
+	// goroutine.
 	fmu          sync.Mutex
 	pending      []flushReq
+	pendingLate  *batchDeadline // deadline new waiters in pending share
 	flushClosed  bool
 	gatherTarget int // >0 while the flusher waits for that many waiters
 	spare        []flushReq
@@ -119,16 +121,57 @@ type Store struct {
 // flushReq is one group-commit waiter: either a blocked Append (w) or an
 // AppendAsync callback (done).
 type flushReq struct {
-	start time.Time
-	w     *syncWaiter
-	done  func(err error, late bool)
+	w        *syncWaiter
+	done     func(err error, late bool)
+	deadline *batchDeadline
 }
 
 // syncWaiter is a pooled rendezvous for a blocking SYNC_FLUSH append, so
 // the hot path does not allocate a channel and closure per message.
 type syncWaiter struct {
 	ch chan flushOutcome
-	t  *time.Timer // SyncFlushTimeout, reused across appends
+}
+
+// batchDeadline bounds by SyncFlushTimeout the wait of consecutive waiters
+// of one group commit, counted from the first one's append. One timer per
+// batch rather than one per append: arming and stopping a timer for each
+// of 64 concurrent appenders cost more than a fifth of the commit cycle.
+// A waiter never joins a deadline that has passed, so none is reported
+// late before it has waited the full timeout itself.
+type batchDeadline struct {
+	expired chan struct{} // closed once the timeout has passed
+	t       *time.Timer
+}
+
+func newBatchDeadline(d time.Duration) *batchDeadline {
+	b := &batchDeadline{expired: make(chan struct{})}
+	b.t = time.AfterFunc(d, func() { close(b.expired) })
+	return b
+}
+
+func (b *batchDeadline) passed() bool {
+	select {
+	case <-b.expired:
+		return true
+	default:
+		return false
+	}
+}
+
+// completeAll completes reqs, whose deadlines form contiguous runs, and
+// disarms each deadline once; a deadline whose timer had already fired
+// makes its waiters late.
+func completeAll(reqs []flushReq, err error) {
+	var d *batchDeadline
+	late := false
+	for i := range reqs {
+		if reqs[i].deadline != d {
+			d = reqs[i].deadline
+			late = !d.t.Stop()
+		}
+		reqs[i].complete(err, late)
+		reqs[i] = flushReq{}
+	}
 }
 
 type flushOutcome struct {
@@ -225,15 +268,13 @@ func (s *Store) AppendBatch(ctx context.Context, msgs []*message.StoredMessage) 
 		return res, err
 	}
 	w := s.waiters.Get().(*syncWaiter)
-	if w.t == nil {
-		w.t = time.NewTimer(s.cfg.SyncFlushTimeout)
-	} else {
-		w.t.Reset(s.cfg.SyncFlushTimeout) // since Go 1.23 no drain is needed
+	deadline := s.enqueueFlush(flushReq{w: w})
+	var expired <-chan struct{}
+	if deadline != nil {
+		expired = deadline.expired
 	}
-	s.enqueueFlush(flushReq{w: w})
 	select {
 	case oc := <-w.ch:
-		w.t.Stop()
 		s.waiters.Put(w)
 		if oc.err != nil {
 			return res, oc.err
@@ -241,12 +282,12 @@ func (s *Store) AppendBatch(ctx context.Context, msgs []*message.StoredMessage) 
 		if oc.late {
 			res.Status = FlushDiskTimeout
 		}
-	case <-w.t.C:
+	case <-expired:
 		// The waiter is still queued and will be completed later; it
 		// cannot go back to the pool.
 		res.Status = FlushDiskTimeout
 	case <-ctx.Done():
-		w.t.Stop() // the queued waiter is abandoned, not pooled
+		// Abandoned like a timed-out waiter, not pooled.
 		return res, fmt.Errorf("store: waiting for flush: %w", ctx.Err())
 	}
 	return res, nil
@@ -271,7 +312,7 @@ func (s *Store) AppendBatchAsync(msgs []*message.StoredMessage, done func(Append
 // [%|a-zA-Z0-9_-]+; the store only needs them to be one safe path element
 // that cannot collide with its own dot-prefixed bookkeeping names.
 func validTopic(t string) bool {
-	return t != "" && t[0] != '.' && !strings.ContainsAny(t, "/\x00")
+	return t != "" && t[0] != '.' && strings.IndexByte(t, '/') < 0 && strings.IndexByte(t, 0) < 0
 }
 
 // appendRecords encodes outside the lock, then assigns offsets and copies in.
@@ -495,16 +536,21 @@ func put64(b []byte, v int64) {
 	b[4], b[5], b[6], b[7] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 }
 
-// enqueueFlush registers a group-commit waiter for everything appended so far.
-func (s *Store) enqueueFlush(r flushReq) {
-	r.start = time.Now()
+// enqueueFlush registers a group-commit waiter for everything appended so
+// far and returns the deadline of the batch it joined (nil when Close had
+// already flushed everything and r was completed at once).
+func (s *Store) enqueueFlush(r flushReq) *batchDeadline {
 	s.fmu.Lock()
 	if s.flushClosed {
 		// Close already flushed everything appended before it began.
 		s.fmu.Unlock()
 		r.complete(nil, false)
-		return
+		return nil
 	}
+	if len(s.pending) == 0 || s.pendingLate.passed() {
+		s.pendingLate = newBatchDeadline(s.cfg.SyncFlushTimeout)
+	}
+	r.deadline = s.pendingLate
 	s.pending = append(s.pending, r)
 	gathered := s.gatherTarget > 0 && len(s.pending) >= s.gatherTarget
 	if gathered {
@@ -519,6 +565,7 @@ func (s *Store) enqueueFlush(r flushReq) {
 	case ch <- struct{}{}:
 	default:
 	}
+	return r.deadline
 }
 
 // groupCommit flushes the log up to its current end and completes every
@@ -527,7 +574,7 @@ func (s *Store) groupCommit() {
 	s.gatherCommitters()
 	s.fmu.Lock()
 	reqs := s.pending
-	s.pending = s.spare[:0]
+	s.pending, s.pendingLate = s.spare[:0], nil
 	s.fmu.Unlock()
 	if len(reqs) == 0 {
 		s.spare = reqs
@@ -543,10 +590,7 @@ func (s *Store) groupCommit() {
 	s.fmu.Lock()
 	s.lastBatch = len(reqs) + len(s.pending)
 	s.fmu.Unlock()
-	for i := range reqs {
-		reqs[i].complete(err, time.Since(reqs[i].start) > s.cfg.SyncFlushTimeout)
-		reqs[i] = flushReq{}
-	}
+	completeAll(reqs, err)
 	s.spare = reqs[:0]
 }
 
@@ -593,6 +637,9 @@ func (s *Store) flushLog(target int64) error {
 	}
 	if from < s.clMin.Load() {
 		from = s.clMin.Load()
+	}
+	if s.o.beforeSync != nil {
+		s.o.beforeSync()
 	}
 	if err := s.cl.syncRange(from, target); err != nil {
 		s.log.Error("commit log flush failed", "from", from, "to", target, "err", err)
@@ -684,12 +731,10 @@ func (s *Store) Close(ctx context.Context) error {
 		err := s.flushLog(s.wrote.Load())
 		s.fmu.Lock()
 		reqs := s.pending
-		s.pending = nil
+		s.pending, s.pendingLate = nil, nil
 		s.flushClosed = true
 		s.fmu.Unlock()
-		for i := range reqs {
-			reqs[i].complete(err, false)
-		}
+		completeAll(reqs, err)
 		if err == nil {
 			err = s.checkpoint()
 		}

@@ -964,6 +964,53 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
+// A hung fsync must not hang appenders: they get FLUSH_DISK_TIMEOUT once
+// SyncFlushTimeout has passed, the store keeps the message, and appends
+// after the disk recovers are acknowledged normally.
+func TestSyncFlushHungDisk(t *testing.T) {
+	cfg := smallConfig(t.TempDir())
+	cfg.FlushDiskType = SyncFlush
+	cfg.SyncFlushTimeout = 50 * time.Millisecond
+	s := mustOpen(t, cfg)
+	defer mustClose(t, s)
+	hung, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s.o.beforeSync = func() { // set before the first append wakes the flusher
+		once.Do(func() { close(hung); <-release })
+	}
+	ctx := context.Background()
+	type out struct {
+		r   AppendResult
+		err error
+	}
+	res := make(chan out, 3)
+	for i := 0; i < 3; i++ {
+		go func() {
+			r, err := s.Append(ctx, newMsg("hung", 0, []byte("x"), "", ""))
+			res <- out{r, err}
+		}()
+	}
+	<-hung
+	for i := 0; i < 3; i++ {
+		select {
+		case o := <-res:
+			if o.err != nil || o.r.Status != FlushDiskTimeout {
+				t.Fatalf("append %d during a hung flush: status %v, err %v", i, o.r.Status, o.err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("append still blocked long after SyncFlushTimeout")
+		}
+	}
+	close(release)
+	r, err := s.Append(ctx, newMsg("hung", 0, []byte("y"), "", ""))
+	if err != nil || r.Status != AppendOK {
+		t.Fatalf("append after recovery: status %v, err %v", r.Status, err)
+	}
+	if recs := readAll(t, s, "hung", 0); len(recs) != 4 {
+		t.Fatalf("want 4 stored messages, got %d", len(recs))
+	}
+}
+
 func TestSyncFlushTimeoutStatus(t *testing.T) {
 	cfg := smallConfig(t.TempDir())
 	cfg.FlushDiskType = SyncFlush
