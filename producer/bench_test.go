@@ -6,7 +6,9 @@
 //
 //	go test -run '^$' -bench BenchmarkProducer -benchtime 20000x ./producer/
 //
-// Each op is one 128-byte send. Extra metrics: msgs/s (throughput) and
+// Each op is one 128-byte send. A third entry, floor/sync/1, is a bare
+// blocking-socket sender: the lower bound for any client on this machine.
+// Extra metrics: msgs/s (throughput) and
 // p99-ms (send latency, issue to result). The name server and broker run
 // in a child process (this test binary re-executed), so allocs/op counts
 // the client's allocations only.
@@ -17,6 +19,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"slices"
@@ -32,6 +35,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/rlog"
 
 	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/embedded"
 )
 
@@ -164,6 +168,14 @@ func BenchmarkProducer(b *testing.B) {
 			}
 		}
 	}
+	// The floor: the same SEND_MESSAGE_V2 frames from the bare minimum of
+	// a client (write, then read the answer on the calling goroutine; no
+	// routes, no pooling, no goroutine hand-offs). No client can beat it
+	// against this broker, so it bounds what the single-sender ratios
+	// against the official client can be on the machine at hand.
+	b.Run("floor/sync/1", func(b *testing.B) {
+		benchSync(b, floorSender(b, brokerAddr), body, 1)
+	})
 	// The two clients alternate per configuration so that both see the
 	// same background load on a shared machine.
 	for _, mode := range []string{"sync", "async"} {
@@ -179,6 +191,59 @@ func BenchmarkProducer(b *testing.B) {
 			}
 		}
 	}
+}
+
+// floorSender sends over one plain TCP connection, one request at a time.
+func floorSender(b *testing.B, brokerAddr string) benchSender {
+	nc, err := net.Dial("tcp", brokerAddr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { nc.Close() })
+	var (
+		opaque int32
+		out    []byte
+		in     = make([]byte, 64<<10)
+	)
+	send := func(_ context.Context, body []byte) error {
+		opaque++
+		h := remoting.SendMessageRequestHeader{
+			ProducerGroup: "bench-floor", Topic: benchTopic, DefaultTopic: "TBW102", DefaultTopicQueueNums: 4,
+			QueueID: opaque & 7, BornTimestamp: time.Now().UnixMilli(),
+		}
+		req := remoting.NewRequest(remoting.SendMessageV2, h.V2(), body)
+		req.Opaque = opaque
+		if out, err = remoting.AppendFrame(out[:0], req); err != nil {
+			return err
+		}
+		if _, err := nc.Write(out); err != nil {
+			return err
+		}
+		have := 0
+		for {
+			n, err := nc.Read(in[have:])
+			if err != nil {
+				return err
+			}
+			have += n
+			frame, used, err := remoting.SplitFrame(in[:have], len(in))
+			if err != nil {
+				return err
+			}
+			if used == 0 {
+				continue
+			}
+			resp, err := remoting.DecodeFrame(frame)
+			if err != nil {
+				return err
+			}
+			if resp.Opaque != opaque || resp.Code != remoting.Success {
+				return fmt.Errorf("floor: answer %d to opaque %d (sent %d)", resp.Code, resp.Opaque, opaque)
+			}
+			return nil
+		}
+	}
+	return benchSender{sync: send}
 }
 
 func itoa(n int) string {
