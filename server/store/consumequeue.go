@@ -96,6 +96,13 @@ func cqEntry(f *mappedFile, off int64) (phy int64, size int32, tags int64) {
 	return int64(binary.BigEndian.Uint64(b)), int32(binary.BigEndian.Uint32(b[8:])), int64(binary.BigEndian.Uint64(b[12:]))
 }
 
+// tagsAt returns the tag code of entry off, which the caller has just
+// written under the append lock.
+func (cq *consumeQueue) tagsAt(off int64) int64 {
+	_, _, tags, _ := cq.lookup(off)
+	return tags
+}
+
 // lookup returns entry off, or ok=false when it is outside the queue.
 func (cq *consumeQueue) lookup(off int64) (phy int64, size int32, tags int64, ok bool) {
 	if off < cq.min.Load() || off >= cq.max.Load() {

@@ -186,7 +186,9 @@ func (s *Store) redispatch(rec message.StoredRecord, keys []uint32) ([]uint32, e
 		cq = newConsumeQueue(s.root, key, s.cfg.ConsumeQueueEntriesPerFile, s.o.alloc)
 		cq.files.list.Store(&segmentList{})
 		s.queuesW[key] = cq
+		s.qmu.Lock() // replicas dispatch while readers run
 		s.queuesR[key] = cq
+		s.qmu.Unlock()
 	}
 	// Header fields carry no checksum, so the queue offset is checked
 	// against the sequence instead. A jump ahead means a damaged header

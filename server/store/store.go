@@ -77,6 +77,7 @@ type Store struct {
 
 	clMin   atomic.Int64 // first physical offset still stored
 	wrote   atomic.Int64 // end of the last fully dispatched record
+	replEnd atomic.Int64 // replica: end of the bytes received (may be mid-record)
 	flushed atomic.Int64 // commit log durable up to here (flusher only writes)
 	lastTs  atomic.Int64 // store timestamp of the newest record
 
@@ -664,6 +665,11 @@ func (s *Store) flushLoop() {
 			s.groupCommit()
 		case <-flushTick.C:
 			if s.cfg.FlushDiskType == SyncFlush {
+				// Group commits cover every append; only a replica's
+				// log (AppendLog has no waiters) is left to flush here.
+				if s.wrote.Load() > s.flushed.Load() {
+					s.flushLog(s.wrote.Load())
+				}
 				continue
 			}
 			// Like RocketMQ, skip rounds with little dirty data, but flush
@@ -823,8 +829,9 @@ func (s *Store) Stats() Stats {
 // MinPhysicalOffset is the first commit-log offset still stored.
 func (s *Store) MinPhysicalOffset() int64 { return s.clMin.Load() }
 
-// MaxPhysicalOffset is the offset the next record will be written at.
-func (s *Store) MaxPhysicalOffset() int64 { return s.wrote.Load() }
+// MaxPhysicalOffset is the offset the next record will be written at; on a
+// replica, the end of the bytes received so far (possibly mid-record).
+func (s *Store) MaxPhysicalOffset() int64 { return max(s.wrote.Load(), s.replEnd.Load()) }
 
 // FlushedPhysicalOffset is how far the commit log is known durable.
 func (s *Store) FlushedPhysicalOffset() int64 { return s.flushed.Load() }
