@@ -95,6 +95,25 @@ func (s *Store) pin(r *GetResult, last *mappedFile, phy int64) *mappedFile {
 // each entry's tag code; rejected entries are skipped. The read never
 // crosses a consume-queue file; NextBeginOffset says where to continue.
 func (s *Store) GetMessages(topic string, queueID int32, offset int64, maxCount, maxBytes int, filter func(tagsCode int64) bool) (*GetResult, error) {
+	return s.GetMatching(topic, queueID, offset, maxCount, maxBytes, Filter{TagsCode: filter})
+}
+
+// Filter selects messages during a read. Either function may be nil.
+type Filter struct {
+	// TagsCode sees each consume-queue entry's tag code: the cheap first
+	// pass, which needs no commit-log access.
+	TagsCode func(tagsCode int64) bool
+	// Properties sees the raw property bytes (key 0x01 value 0x02 ...) of
+	// each message that passed TagsCode, for filters on message properties
+	// (SQL92). The slice aliases the log and must not be kept.
+	Properties func(props []byte) bool
+}
+
+// GetMatching is GetMessages with a filter that may also look at each
+// message's properties. Rejected messages are skipped; when none of the
+// entries scanned matches, Status is NoMatchedMessage and NextBeginOffset
+// moves past them, so the next read continues after them.
+func (s *Store) GetMatching(topic string, queueID int32, offset int64, maxCount, maxBytes int, filter Filter) (*GetResult, error) {
 	if s.isClosed.Load() {
 		return nil, ErrClosed
 	}
@@ -147,7 +166,7 @@ func (s *Store) GetMessages(topic string, queueID int32, offset int64, maxCount,
 		if r.MsgCount >= maxCount || (r.MsgCount > 0 && r.BufferTotalSize+int(size) > maxBytes) {
 			break
 		}
-		if filter != nil && !filter(tags) {
+		if filter.TagsCode != nil && !filter.TagsCode(tags) {
 			continue
 		}
 		seg = s.pin(r, seg, phy)
@@ -158,6 +177,12 @@ func (s *Store) GetMessages(topic string, queueID int32, offset int64, maxCount,
 			continue
 		}
 		pos := phy - seg.base
+		if filter.Properties != nil {
+			rec, err := message.ParseStored(seg.data[pos:pos+int64(size)], false)
+			if err != nil || !filter.Properties(rec.Properties) {
+				continue
+			}
+		}
 		r.Buffers = append(r.Buffers, seg.data[pos:pos+int64(size):pos+int64(size)])
 		r.MsgCount++
 		r.BufferTotalSize += int(size)
