@@ -9,9 +9,9 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
-	"strconv"
 	"testing"
 	"time"
 
