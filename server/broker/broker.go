@@ -1,7 +1,9 @@
 // Package broker is rocketgo's RocketMQ-compatible broker: it stores what
 // producers send in a commit log (package store), serves pulls with long
 // polling, keeps consumer offsets, tracks producer and consumer groups, and
-// registers itself with name servers.
+// registers itself with name servers. A master (ASYNC_MASTER, SYNC_MASTER)
+// streams its log to its slaves; a slave (SLAVE) takes no writes and keeps
+// a byte copy of its master's log and tables (ha.go).
 //
 // A Broker is built with New, started with Start and stopped with Shutdown.
 // Every request processor runs on the remoting server's worker pool and
@@ -38,8 +40,9 @@ const VersionOrdinal = 479
 type Option func(*options)
 
 type options struct {
-	logger *slog.Logger
-	clock  func() time.Time
+	logger            *slog.Logger
+	clock             func() time.Time
+	slaveSyncInterval time.Duration
 }
 
 // WithLogger sets the logger (default: discard).
@@ -71,6 +74,13 @@ type Broker struct {
 	locks     *lockTable
 	uniq      *message.UniqIDGenerator // UNIQ_KEY for messages that arrive without one
 
+	// Replication: a master has ha, a slave haClient and slaveSync; the
+	// others are nil.
+	ha                *haMaster
+	haClient          *haClient
+	slaveSync         *slaveSync
+	slaveSyncInterval time.Duration
+
 	started   time.Time
 	storeHost netip.AddrPort // the address clients dial, written into every record
 	addr      string         // storeHost as "ip:port"
@@ -87,25 +97,27 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	o := options{logger: slog.New(slog.NewTextHandler(io.Discard, nil)), clock: time.Now}
+	o := options{logger: slog.New(slog.NewTextHandler(io.Discard, nil)), clock: time.Now, slaveSyncInterval: defaultSlaveSyncInterval}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	delays, _ := ParseDelayLevels(cfg.MessageDelayLevel)
 	return &Broker{
-		cfg:         cfg,
-		log:         o.logger.With("component", "broker", "broker", cfg.BrokerName),
-		clock:       o.clock,
-		delays:      delays,
-		consumers:   newConsumerManager(),
-		producers:   newProducerManager(),
-		registerNow: make(chan struct{}, 1),
+		cfg:               cfg,
+		log:               o.logger.With("component", "broker", "broker", cfg.BrokerName),
+		clock:             o.clock,
+		delays:            delays,
+		consumers:         newConsumerManager(),
+		producers:         newProducerManager(),
+		registerNow:       make(chan struct{}, 1),
+		slaveSyncInterval: o.slaveSyncInterval,
 	}, nil
 }
 
-// Start opens the store and the configuration tables, begins listening,
-// registers with every name server and starts the housekeeping loops. It
-// returns once the broker serves requests.
+// Start opens the store and the configuration tables, begins listening (a
+// master on its HA port too), registers with every name server and starts
+// the housekeeping and replication loops. It returns once the broker serves
+// requests.
 func (b *Broker) Start(ctx context.Context) (err error) {
 	b.started = b.clock()
 	root := b.cfg.StorePathRootDir
@@ -134,6 +146,14 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		return err
 	}
 	b.locks = newLockTable(b.clock)
+	// The replication side exists before the store opens: the store's
+	// arrival listener wakes the master's streamers.
+	if b.isSlave() {
+		b.haClient = newHAClient(b)
+		b.slaveSync = newSlaveSync(b, b.slaveSyncInterval)
+	} else {
+		b.ha = newHAMaster(b)
+	}
 	b.store, err = store.Open(b.storeConfig(),
 		store.WithLogger(b.log),
 		store.WithClock(b.clock),
@@ -162,6 +182,10 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		return err
 	}
 	b.addr = b.storeHost.String()
+	if err := b.listenHA(); err != nil {
+		b.server.Shutdown(context.Background())
+		return err
+	}
 	b.uniq = message.NewUniqIDGenerator(b.storeHost.Addr(), os.Getpid())
 	// Processors read storeHost and uniq, so they are bound only now; the
 	// address is not known to anyone before Start returns.
@@ -171,6 +195,9 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	if b.cfg.NamesrvAddr != "" {
 		if b.names, err = nsclient.New(b.rpc, b.cfg.NamesrvAddr, nsclient.WithLogger(b.log)); err != nil {
 			b.server.Shutdown(context.Background())
+			if b.ha != nil {
+				b.ha.close(context.Background())
+			}
 			b.rpc.Close()
 			return err
 		}
@@ -178,14 +205,15 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 
 	loopCtx, cancel := context.WithCancel(context.Background())
 	b.stop = cancel
-	b.delay.start(loopCtx)
-	b.registerOnce(ctx)
+	if b.haClient != nil && b.cfg.HAMasterAddress != "" {
+		b.haClient.setMaster(b.cfg.HAMasterAddress)
+	}
+	b.registerOnce(ctx) // a slave learns its master from the answers
 	b.goLoop(loopCtx, b.registerLoop)
 	b.goLoop(loopCtx, b.offsetFlushLoop)
 	b.goLoop(loopCtx, b.clientExpiryLoop)
-	b.goLoop(loopCtx, b.tx.loop)
-	b.goLoop(loopCtx, b.timers.loop)
-	b.log.Info("broker started", "addr", b.addr, "cluster", b.cfg.BrokerClusterName, "namesrv", b.cfg.NamesrvAddr)
+	b.startRoleLoops(loopCtx)
+	b.log.Info("broker started", "addr", b.addr, "role", b.cfg.BrokerRole, "cluster", b.cfg.BrokerClusterName, "namesrv", b.cfg.NamesrvAddr)
 	return nil
 }
 
@@ -253,9 +281,9 @@ func (b *Broker) Addr() string { return b.addr }
 // Config returns the configuration the broker runs with.
 func (b *Broker) Config() Config { return b.cfg }
 
-// Shutdown unregisters from the name servers, stops serving, answers parked
-// pulls, persists offsets and closes the store. It waits for its goroutines
-// up to ctx.
+// Shutdown unregisters from the name servers, stops serving and
+// replicating, answers parked pulls and sends, persists offsets and closes
+// the store. It waits for its goroutines up to ctx.
 func (b *Broker) Shutdown(ctx context.Context) error {
 	var errs []error
 	b.shutdown.Do(func() {
@@ -269,6 +297,12 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		}
 		b.stop()
 		b.pulls.stopAll()
+		if b.ha != nil {
+			// Before the server stops, so parked SYNC_MASTER sends are answered.
+			if err := b.ha.close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if err := b.server.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
@@ -341,8 +375,12 @@ func (b *Broker) tagsCode(topic string, properties []byte, storeTimestamp int64,
 }
 
 // arrived is the store's arrival listener. It runs on the append path and
-// must not block: it only wakes the delay scheduler or parked pulls.
+// must not block: it only wakes the HA streamers, the delay scheduler or
+// parked pulls.
 func (b *Broker) arrived(topic string, queueID int32, queueOffset int64, tagsCode int64) {
+	if b.ha != nil {
+		b.ha.wake()
+	}
 	switch topic {
 	case TopicSchedule:
 		b.delay.arrived(queueID)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -77,6 +78,17 @@ type Config struct {
 	TransactionCheckInterval time.Duration // transactionCheckInterval, 60 s
 
 	EnablePropertyFilter bool // enablePropertyFilter, false
+
+	// Master/slave replication (RocketMQ's classic HA service; see ha.go).
+	// A master listens on haListenPort for its slaves; a slave connects to
+	// haMasterAddress, or, when that is empty, to the HA address the name
+	// server reports for its master.
+	HAListenPort            int           // haListenPort, 0 = listenPort+1 (a free port when listenPort is 0 or listenPort+1 is taken)
+	HAMasterAddress         string        // haMasterAddress, "ip:port"; "" = learn it from the name server
+	HASendHeartbeatInterval time.Duration // haSendHeartbeatInterval (ms), 5 s: idle heartbeat and slave report period
+	HAHousekeepingInterval  time.Duration // haHousekeepingInterval (ms), 20 s: an HA connection silent this long is dropped
+	HATransferBatchSize     int           // haTransferBatchSize, 32 KiB: log bytes per transfer frame (at most 4 MiB)
+	HAMaxGapNotInSync       int64         // haMaxGapNotInSync, 256 MiB: SYNC_MASTER answers SLAVE_NOT_AVAILABLE beyond this lag
 }
 
 // DefaultConfig returns the configuration an unconfigured broker runs with.
@@ -117,6 +129,10 @@ func DefaultConfig() Config {
 		TransactionTimeOut:          6 * time.Second,
 		TransactionCheckMax:         15,
 		TransactionCheckInterval:    60 * time.Second,
+		HASendHeartbeatInterval:     5 * time.Second,
+		HAHousekeepingInterval:      20 * time.Second,
+		HATransferBatchSize:         32 << 10,
+		HAMaxGapNotInSync:           256 << 20,
 	}
 }
 
@@ -221,6 +237,12 @@ func configKeys() []configKey {
 		intKey("transactionCheckMax", func(c *Config) *int { return &c.TransactionCheckMax }),
 		durationKey("transactionCheckInterval", time.Millisecond, func(c *Config) *time.Duration { return &c.TransactionCheckInterval }),
 		boolKey("enablePropertyFilter", func(c *Config) *bool { return &c.EnablePropertyFilter }),
+		intKey("haListenPort", func(c *Config) *int { return &c.HAListenPort }),
+		stringKey("haMasterAddress", func(c *Config) *string { return &c.HAMasterAddress }),
+		durationKey("haSendHeartbeatInterval", time.Millisecond, func(c *Config) *time.Duration { return &c.HASendHeartbeatInterval }),
+		durationKey("haHousekeepingInterval", time.Millisecond, func(c *Config) *time.Duration { return &c.HAHousekeepingInterval }),
+		intKey("haTransferBatchSize", func(c *Config) *int { return &c.HATransferBatchSize }),
+		int64Key("haMaxGapNotInSync", func(c *Config) *int64 { return &c.HAMaxGapNotInSync }),
 	}
 }
 
@@ -378,7 +400,44 @@ func (c *Config) Validate() error {
 	if c.TransactionCheckMax < 1 {
 		bad("transactionCheckMax %d must be positive", c.TransactionCheckMax)
 	}
+	errs = append(errs, c.validateHA()...)
 	return errors.Join(errs...)
+}
+
+// validateHA checks the replication keys.
+func (c *Config) validateHA() []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...))
+	}
+	if c.HAListenPort < 0 || c.HAListenPort > 65535 {
+		bad("haListenPort %d out of range", c.HAListenPort)
+	}
+	if c.HAListenPort == 0 && c.ListenPort == 65535 {
+		bad("haListenPort defaults to listenPort+1, which is out of range for listenPort 65535")
+	}
+	if c.HAListenPort != 0 && c.HAListenPort == c.ListenPort {
+		bad("haListenPort %d is the same port as listenPort", c.HAListenPort)
+	}
+	if c.HAMasterAddress != "" {
+		host, port, err := net.SplitHostPort(c.HAMasterAddress)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			bad("haMasterAddress %q must be host:port", c.HAMasterAddress)
+		}
+	}
+	if c.HASendHeartbeatInterval <= 0 {
+		bad("haSendHeartbeatInterval must be positive")
+	}
+	if c.HAHousekeepingInterval <= c.HASendHeartbeatInterval {
+		bad("haHousekeepingInterval %v must be longer than haSendHeartbeatInterval %v", c.HAHousekeepingInterval, c.HASendHeartbeatInterval)
+	}
+	if c.HATransferBatchSize < 1 || c.HATransferBatchSize > maxHAFrame {
+		bad("haTransferBatchSize %d must be 1..%d", c.HATransferBatchSize, maxHAFrame)
+	}
+	if c.HAMaxGapNotInSync < 1 {
+		bad("haMaxGapNotInSync %d must be positive", c.HAMaxGapNotInSync)
+	}
+	return errs
 }
 
 // ParseDelayLevels parses a messageDelayLevel table such as "1s 5s 1m 2h".

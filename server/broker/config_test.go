@@ -93,3 +93,44 @@ func TestParseDelayLevels(t *testing.T) {
 		}
 	}
 }
+
+func TestHAConfigKeys(t *testing.T) {
+	c := DefaultConfig()
+	if c.HAListenPort != 0 || c.HASendHeartbeatInterval != 5*time.Second || c.HAHousekeepingInterval != 20*time.Second ||
+		c.HATransferBatchSize != 32<<10 || c.HAMaxGapNotInSync != 256<<20 || c.HAMasterAddress != "" {
+		t.Fatalf("HA defaults drifted from upstream: %+v", c)
+	}
+	conf := "brokerRole=SLAVE\nbrokerId=1\nhaListenPort=30912\nhaMasterAddress=10.0.0.1:10912\n" +
+		"haSendHeartbeatInterval=1000\nhaHousekeepingInterval=4000\nhaTransferBatchSize=65536\nhaMaxGapNotInSync=1048576\n"
+	if unknown, err := c.Load(strings.NewReader(conf)); err != nil || len(unknown) != 0 {
+		t.Fatalf("load: unknown %v, %v", unknown, err)
+	}
+	if c.HAListenPort != 30912 || c.HAMasterAddress != "10.0.0.1:10912" || c.HASendHeartbeatInterval != time.Second ||
+		c.HAHousekeepingInterval != 4*time.Second || c.HATransferBatchSize != 65536 || c.HAMaxGapNotInSync != 1<<20 {
+		t.Fatalf("loaded %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := c.Get("haSendHeartbeatInterval"); v != "1000" {
+		t.Fatalf("haSendHeartbeatInterval formatted as %q", v)
+	}
+	for _, bad := range []func(*Config){
+		func(c *Config) { c.HAListenPort = 70000 },
+		func(c *Config) { c.HAListenPort = c.ListenPort },
+		func(c *Config) { c.ListenPort = 65535 }, // listenPort+1 does not exist
+		func(c *Config) { c.HAMasterAddress = "10.0.0.1" },
+		func(c *Config) { c.HAMasterAddress = ":10912" },
+		func(c *Config) { c.HASendHeartbeatInterval = 0 },
+		func(c *Config) { c.HAHousekeepingInterval = c.HASendHeartbeatInterval },
+		func(c *Config) { c.HATransferBatchSize = 0 },
+		func(c *Config) { c.HATransferBatchSize = 8 << 20 },
+		func(c *Config) { c.HAMaxGapNotInSync = 0 },
+	} {
+		c := DefaultConfig()
+		bad(&c)
+		if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%+v validated: %v", c, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -167,6 +168,34 @@ func (d *delayScheduler) advance(qid int32, next int64) {
 	if err := d.file.store(snapshot); err != nil {
 		d.b.log.Error("persisting delay progress failed", "err", err)
 	}
+}
+
+// levelOffsets returns the progress keyed by delay level (queue id + 1),
+// the form GET_ALL_DELAY_OFFSET answers in.
+func (d *delayScheduler) levelOffsets() map[int32]int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[int32]int64, len(d.progress))
+	for qid, off := range d.progress {
+		out[qid+1] = off
+	}
+	return out
+}
+
+// replaceLevels takes a master's progress (keyed by delay level) on a
+// slave and persists it. The slave's scheduler does not run; the progress
+// matters once the slave is promoted.
+func (d *delayScheduler) replaceLevels(levels map[int32]int64) error {
+	progress := make(map[int32]int64, len(levels))
+	for level, off := range levels {
+		if level >= 1 {
+			progress[level-1] = off
+		}
+	}
+	d.mu.Lock()
+	d.progress = maps.Clone(progress) // progress itself is written below, outside the lock
+	d.mu.Unlock()
+	return d.file.store(delayOffsetsFile{OffsetTable: progress})
 }
 
 // idlePoll bounds how long a level sleeps without a wake-up, as a safety net.

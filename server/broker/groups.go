@@ -137,6 +137,26 @@ func (m *GroupManager) Snapshot() (map[string]GroupConfig, DataVersion) {
 	return maps.Clone(m.groups), m.version
 }
 
+// replaceFromMaster makes a slave's table a copy of its master's, unless
+// the data versions already match. changed reports whether it was replaced.
+func (m *GroupManager) replaceFromMaster(groups map[string]GroupConfig, version DataVersion) (changed bool, err error) {
+	table := make(map[string]GroupConfig, len(groups))
+	for name, g := range groups {
+		if name == "" {
+			continue
+		}
+		g.GroupName = name
+		table[name] = g
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if version == m.version {
+		return false, nil
+	}
+	m.groups, m.version = table, version
+	return true, m.persistLocked()
+}
+
 func (m *GroupManager) persistLocked() error {
 	return m.file.store(groupsFile{SubscriptionGroupTable: m.groups, DataVersion: m.version})
 }

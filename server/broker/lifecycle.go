@@ -7,6 +7,24 @@ import (
 	"github.com/rocketgo/rocketgo/remoting"
 )
 
+// startRoleLoops starts what depends on the broker's replication role. A
+// master serves its slaves and runs the services that write to the log on
+// their own: delay-level and timer delivery and transaction check-backs. A
+// slave's log is a byte copy of its master's, which runs those services,
+// so the slave only replicates — the log and the metadata tables.
+// Retention runs in the store on both.
+func (b *Broker) startRoleLoops(ctx context.Context) {
+	if b.isSlave() {
+		b.goLoop(ctx, b.haClient.run)
+		b.goLoop(ctx, b.slaveSync.loop)
+		return
+	}
+	b.ha.serve(ctx)
+	b.delay.start(ctx)
+	b.goLoop(ctx, b.tx.loop)
+	b.goLoop(ctx, b.timers.loop)
+}
+
 // connClosed forgets every registration the connection made and tells the
 // consumer groups that lost a member, so their survivors rebalance at once
 // instead of waiting up to 20 s.

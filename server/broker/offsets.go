@@ -4,6 +4,7 @@ import (
 	"maps"
 	"strings"
 	"sync"
+	"time"
 )
 
 // offsetKey is how upstream keys the offset table: "topic@group".
@@ -20,10 +21,11 @@ type offsetsFile struct {
 type OffsetManager struct {
 	file *jsonFile
 
-	mu     sync.RWMutex
-	table  map[string]map[int32]int64
-	dirty  bool
-	saveMu sync.Mutex // serialises Persist calls so an older snapshot never overwrites a newer one
+	mu      sync.RWMutex // guards table, dirty and changes
+	table   map[string]map[int32]int64
+	dirty   bool
+	changes int64      // counts changes; the data version slaves are shown
+	saveMu  sync.Mutex // serialises Persist calls so an older snapshot never overwrites a newer one
 }
 
 func newOffsetManager(file *jsonFile) (*OffsetManager, error) {
@@ -51,6 +53,7 @@ func (m *OffsetManager) Commit(group, topic string, queueID int32, offset int64)
 	if q[queueID] != offset {
 		q[queueID] = offset
 		m.dirty = true
+		m.changes++
 	}
 	m.mu.Unlock()
 }
@@ -91,6 +94,36 @@ func (m *OffsetManager) DeleteTopic(topic string) {
 		if t, _, ok := strings.Cut(key, "@"); ok && t == topic {
 			delete(m.table, key)
 			m.dirty = true
+			m.changes++
+		}
+	}
+}
+
+// snapshot returns a deep copy of the table and a data version for
+// GET_ALL_CONSUMER_OFFSET (Java 5.x slaves expect one).
+func (m *OffsetManager) snapshot(now time.Time) (map[string]map[int32]int64, DataVersion) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	table := make(map[string]map[int32]int64, len(m.table))
+	for k, v := range m.table {
+		table[k] = maps.Clone(v)
+	}
+	return table, DataVersion{Timestamp: now.UnixMilli(), Counter: m.changes}
+}
+
+// merge takes a master's offsets on a slave: each topic@group the master
+// knows replaces the slave's, others stay (upstream's putAll).
+func (m *OffsetManager) merge(table map[string]map[int32]int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, v := range table {
+		if v == nil {
+			continue
+		}
+		if !maps.Equal(m.table[k], v) {
+			m.table[k] = maps.Clone(v)
+			m.dirty = true
+			m.changes++
 		}
 	}
 }

@@ -47,6 +47,8 @@ func (b *Broker) registerProcessors() {
 	s.Handle(remoting.GetConsumerRunningInfo, b.processForwardToConsumer)
 	s.Handle(remoting.ConsumeMessageDirectly, b.processForwardToConsumer)
 	s.Handle(remoting.GetBrokerRuntimeInfo, b.processRuntimeInfo)
+	s.Handle(remoting.GetAllConsumerOffset, b.processGetAllConsumerOffset)
+	s.Handle(remoting.GetAllDelayOffset, b.processGetAllDelayOffset)
 }
 
 // reply answers req with code and remark. Replies to oneway requests are
@@ -115,10 +117,14 @@ func (b *Broker) processHeartbeat(rc *remoting.RequestContext, req *remoting.Com
 			b.log.Warn("heartbeat for unknown consumer group", "group", cd.GroupName, "client", hb.ClientID, "err", err)
 			continue
 		}
-		if _, created, err := b.topics.CreateIfAbsent(RetryTopic(cd.GroupName), max(gcfg.RetryQueueNums, 1), PermRead|PermWrite, 0); err != nil {
-			b.log.Warn("creating retry topic failed", "group", cd.GroupName, "err", err)
-		} else if created {
-			b.requestRegister()
+		// A slave's topic table is its master's copy; the master creates
+		// the retry topic on the heartbeat the client sends it.
+		if !b.isSlave() {
+			if _, created, err := b.topics.CreateIfAbsent(RetryTopic(cd.GroupName), max(gcfg.RetryQueueNums, 1), PermRead|PermWrite, 0); err != nil {
+				b.log.Warn("creating retry topic failed", "group", cd.GroupName, "err", err)
+			} else if created {
+				b.requestRegister()
+			}
 		}
 		if changed, _ := b.consumers.Register(conn, hb.ClientID, req.Language.String(), req.Version, cd, now); changed {
 			b.notifyConsumerIDsChanged(cd.GroupName)

@@ -2,8 +2,6 @@ package broker
 
 import (
 	"context"
-	"net"
-	"strconv"
 	"time"
 
 	"github.com/rocketgo/rocketgo/internal/nsclient"
@@ -21,7 +19,7 @@ func (b *Broker) registerOnce(ctx context.Context) {
 		ClusterName:  b.cfg.BrokerClusterName,
 		BrokerName:   b.cfg.BrokerName,
 		BrokerAddr:   b.addr,
-		HAServerAddr: net.JoinHostPort(b.storeHost.Addr().String(), strconv.Itoa(int(b.storeHost.Port())+1)),
+		HAServerAddr: b.haAdvertisedAddr(),
 		BrokerID:     b.cfg.BrokerID,
 		DataVersion:  version,
 		Topics:       make([]nsclient.TopicConfig, 0, len(topics)),
@@ -42,6 +40,26 @@ func (b *Broker) registerOnce(ctx context.Context) {
 		if r.Err != nil {
 			b.log.Warn("registering with name server failed", "namesrv", r.NameServer, "err", r.Err)
 		}
+	}
+	if b.isSlave() {
+		b.learnMaster(results)
+	}
+}
+
+// learnMaster takes the master's addresses from the first name server that
+// knows them: its remoting address for the metadata sync and, unless
+// haMasterAddress is configured, its HA address. A name server that lost
+// the master answers none; the slave then keeps the addresses it has.
+func (b *Broker) learnMaster(results []nsclient.RegisterResult) {
+	for _, r := range results {
+		if r.Err != nil || r.MasterAddr == "" {
+			continue
+		}
+		b.slaveSync.setMaster(r.MasterAddr)
+		if b.cfg.HAMasterAddress == "" && r.HAServerAddr != "" {
+			b.haClient.setMaster(r.HAServerAddr)
+		}
+		return
 	}
 }
 

@@ -19,6 +19,10 @@ const versionV3_4_9 = 121
 // message used up its retries or the consumer asked for it (level < 0), to
 // %DLQ%<group>.
 func (b *Broker) processSendBack(rc *remoting.RequestContext, req *remoting.Command) {
+	if b.isSlave() {
+		reply(rc, req, remoting.ServiceNotAvailable, b.slaveRemark())
+		return
+	}
 	var h remoting.ConsumerSendMsgBackRequestHeader
 	if !decodeHeader(rc, req, &h) {
 		return

@@ -24,6 +24,12 @@ const maxPropertiesLength = 32767
 // The rare sends that may write configuration files (a topic to auto-create,
 // a retry topic and its group) continue on a goroutine of their own.
 func (b *Broker) processSend(rc *remoting.RequestContext, req *remoting.Command) {
+	if b.isSlave() {
+		// As upstream's store, which refuses puts on a slave; clients retry
+		// SERVICE_NOT_AVAILABLE on another broker.
+		reply(rc, req, remoting.ServiceNotAvailable, b.slaveRemark())
+		return
+	}
 	h := new(remoting.SendMessageRequestHeader)
 	if !decodeHeader(rc, req, h) {
 		return
@@ -198,7 +204,7 @@ func (b *Broker) sendOne(rc *remoting.RequestContext, req *remoting.Command, h *
 			rh.QueueID = h.QueueID // a delayed or half message answers with the queue the producer chose
 		}
 		resp.SetHeader(&rh)
-		rc.Reply(resp)
+		b.replyStored(rc, resp, res.PhysicalOffset+int64(res.WroteBytes), m.Properties)
 	})
 }
 
@@ -248,8 +254,34 @@ func (b *Broker) sendBatch(rc *remoting.RequestContext, req *remoting.Command, h
 			MsgID: string(ids), QueueID: tmpl.QueueID, QueueOffset: res.QueueOffset,
 			MsgRegion: "DefaultRegion", TraceOn: "true",
 		})
+		b.replyStored(rc, resp, res.PhysicalOffset+int64(res.WroteBytes), h.Properties)
+	})
+}
+
+// replyStored answers a send whose message is stored. A SYNC_MASTER first
+// waits until a slave acknowledged the bytes up to end — parked in the HA
+// master, never blocking the caller, which may be the network event loop —
+// unless the producer set WAIT=false. A slave that times out or is missing
+// turns the answer into FLUSH_SLAVE_TIMEOUT or SLAVE_NOT_AVAILABLE: still
+// "stored" for the client, as upstream, with msgId and offsets.
+func (b *Broker) replyStored(rc *remoting.RequestContext, resp *remoting.Command, end int64, props string) {
+	if b.cfg.BrokerRole != RoleSyncMaster || !waitStoreMsgOK(props) {
+		rc.Reply(resp)
+		return
+	}
+	b.ha.awaitReplica(end, func(code int16) {
+		if code != remoting.Success {
+			resp.Code = code
+		}
 		rc.Reply(resp)
 	})
+}
+
+// waitStoreMsgOK reads the WAIT property as Java's isWaitStoreMsgOK does:
+// absent means true.
+func waitStoreMsgOK(props string) bool {
+	v, ok := message.LookupProperty([]byte(props), message.PropertyWaitStoreMsgOK)
+	return !ok || strings.EqualFold(string(v), "true")
 }
 
 func appendStatusCode(s store.AppendStatus) int16 {

@@ -297,6 +297,33 @@ func (m *TopicManager) CreateIfAbsent(topic string, queues, perm, sysFlag int) (
 	return t, true, m.persistLocked()
 }
 
+// replaceFromMaster makes a slave's table a copy of its master's, unless
+// the data versions already match (upstream's SlaveSynchronize). changed
+// reports whether the table was replaced.
+func (m *TopicManager) replaceFromMaster(topics map[string]TopicConfig, version DataVersion) (changed bool, err error) {
+	table := make(map[string]TopicConfig, len(topics))
+	for name, t := range topics {
+		if name == "" {
+			continue
+		}
+		t.TopicName = name
+		if t.TopicFilterType == "" {
+			t.TopicFilterType = "SINGLE_TAG"
+		}
+		if t.Attributes == nil {
+			t.Attributes = map[string]string{}
+		}
+		table[name] = t
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if version == m.version {
+		return false, nil
+	}
+	m.topics, m.version = table, version
+	return true, m.persistLocked()
+}
+
 func (m *TopicManager) persistLocked() error {
 	return m.file.store(topicsFile{TopicConfigTable: m.topics, DataVersion: m.version})
 }

@@ -26,6 +26,11 @@ const opTag = "d"
 // real topic (where consumers see it), rollback drops it. Either way an op
 // record in RMQ_SYS_TRANS_OP_HALF_TOPIC tells the check service it is done.
 func (b *Broker) processEndTransaction(rc *remoting.RequestContext, req *remoting.Command) {
+	if b.isSlave() {
+		// Upstream's answer: the store of a slave takes no writes.
+		reply(rc, req, remoting.SlaveNotAvailable, "broker["+b.cfg.BrokerName+"] is a slave; end transaction is forbidden")
+		return
+	}
 	var h remoting.EndTransactionRequestHeader
 	if !decodeHeader(rc, req, &h) {
 		return
