@@ -179,6 +179,12 @@ func (rep *reporter) loop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			// Close the last, partial interval, so that a run shorter
+			// than one interval still shows its live lines.
+			m := rep.r.m
+			if m.sent.Load() != rep.lastSent || m.received.Load() != rep.lastRecv {
+				rep.tick(time.Now())
+			}
 			return
 		case now := <-t.C:
 			rep.tick(now)
