@@ -68,6 +68,7 @@ type Broker struct {
 	consumers *ConsumerManager
 	producers *ProducerManager
 	pulls     *pullHolder
+	sqlExprs  exprCache // compiled SQL92 subscriptions
 	delay     *delayScheduler
 	timers    *timerScheduler
 	tx        *txChecker

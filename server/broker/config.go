@@ -77,7 +77,7 @@ type Config struct {
 	TransactionCheckMax      int           // transactionCheckMax, 15
 	TransactionCheckInterval time.Duration // transactionCheckInterval, 60 s
 
-	EnablePropertyFilter bool // enablePropertyFilter, false
+	EnablePropertyFilter bool // enablePropertyFilter, false: evaluate SQL92 subscriptions
 
 	// Master/slave replication (RocketMQ's classic HA service; see ha.go).
 	// A master listens on haListenPort for its slaves; a slave connects to

@@ -49,6 +49,7 @@ func (b *Broker) registerProcessors() {
 	s.Handle(remoting.GetBrokerRuntimeInfo, b.processRuntimeInfo)
 	s.Handle(remoting.GetAllConsumerOffset, b.processGetAllConsumerOffset)
 	s.Handle(remoting.GetAllDelayOffset, b.processGetAllDelayOffset)
+	s.Handle(remoting.CheckClientConfig, b.processCheckClientConfig)
 }
 
 // reply answers req with code and remark. Replies to oneway requests are

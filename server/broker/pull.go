@@ -8,6 +8,7 @@ import (
 
 	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/server/filter"
 	"github.com/rocketgo/rocketgo/server/store"
 )
 
@@ -26,6 +27,7 @@ type pull struct {
 	req *remoting.Command
 	h   remoting.PullMessageRequestHeader
 	sub wire.SubscriptionData
+	sql *filter.Expr // compiled SQL92 subscription, nil for tags
 
 	answered atomic.Bool                // set by whoever answers a parked pull first
 	timer    atomic.Pointer[time.Timer] // the suspend timeout; it may fire before park stores it
@@ -75,21 +77,24 @@ func (b *Broker) checkPull(p *pull) (int16, string) {
 		return remoting.SystemError, "queueId[" + strconv.Itoa(int(h.QueueID)) + "] is illegal, topic:[" + h.Topic + "] topicConfig.readQueueNums:[" + strconv.Itoa(t.ReadQueueNums) + "]"
 	}
 	if h.SysFlag&remoting.PullFlagSubscription != 0 {
-		if h.ExpressionType != "" && h.ExpressionType != wire.ExpressionTag {
-			return remoting.SystemError, "The broker does not support consumer to filter message by " + h.ExpressionType
+		switch h.ExpressionType {
+		case "", wire.ExpressionTag:
+			p.sub = wire.ParseSubscription(h.Topic, h.Subscription, h.SubVersion)
+		default:
+			p.sub = wire.ParseSQL92Subscription(h.Topic, h.Subscription, h.SubVersion)
+			p.sub.ExpressionType = h.ExpressionType
 		}
-		p.sub = wire.ParseSubscription(h.Topic, h.Subscription, h.SubVersion)
-		return remoting.Success, ""
+	} else {
+		sub, ok := b.consumers.Subscription(h.ConsumerGroup, h.Topic)
+		if !ok {
+			return remoting.SubscriptionNotExist, "the consumer's subscription not exist, group: " + h.ConsumerGroup + " topic: " + h.Topic
+		}
+		p.sub = sub
 	}
-	sub, ok := b.consumers.Subscription(h.ConsumerGroup, h.Topic)
-	if !ok {
-		return remoting.SubscriptionNotExist, "the consumer's subscription not exist, group: " + h.ConsumerGroup + " topic: " + h.Topic
-	}
-	if sub.ExpressionType != "" && sub.ExpressionType != wire.ExpressionTag {
-		return remoting.SystemError, "The broker does not support consumer to filter message by " + sub.ExpressionType
-	}
-	p.sub = sub
-	return remoting.Success, ""
+	var code int16
+	var remark string
+	p.sql, code, remark = b.compileSubscription(&p.sub)
+	return code, remark
 }
 
 // pullOnce reads from the store and answers, or parks the pull when there
@@ -101,11 +106,14 @@ func (b *Broker) pullOnce(p *pull, allowSuspend bool) {
 	if h.MaxMsgBytes > 0 {
 		maxBytes = min(int(h.MaxMsgBytes), maxBytes)
 	}
-	var filter func(int64) bool
-	if !p.sub.MatchAll() {
-		filter = p.sub.MatchesCode
+	var f store.Filter
+	switch {
+	case p.sql != nil:
+		f.Properties = p.sql.MatchRaw
+	case !p.sub.MatchAll():
+		f.TagsCode = p.sub.MatchesCode
 	}
-	res, err := b.store.GetMessages(h.Topic, h.QueueID, h.QueueOffset, maxNums, maxBytes, filter)
+	res, err := b.store.GetMatching(h.Topic, h.QueueID, h.QueueOffset, maxNums, maxBytes, f)
 	if err != nil {
 		reply(p.rc, p.req, remoting.SystemError, "read failed: "+err.Error())
 		return
