@@ -2,9 +2,11 @@ package consumer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/rocketgo/rocketgo/internal/client"
+	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
 )
 
@@ -107,4 +109,35 @@ func (c *cluster) invokeQueue(ctx context.Context, q Queue, cmd *remoting.Comman
 	}
 	resp, err := c.Invoke(ctx, addr, cmd)
 	return resp, addr, err
+}
+
+// checkSubscription asks every broker of sd's topic whether it can serve
+// the subscription (CHECK_CLIENT_CONFIG, as Java consumers do for SQL92),
+// so that a broker without enablePropertyFilter or an expression it cannot
+// parse fails Start with the broker's reason instead of failing every pull.
+// A broker that does not know the request is given the benefit of the doubt.
+func (c *cluster) checkSubscription(ctx context.Context, group string, sd wire.SubscriptionData, queues []Queue) error {
+	body, err := json.Marshal(struct {
+		ClientID         string                `json:"clientId"`
+		Group            string                `json:"group"`
+		SubscriptionData wire.SubscriptionData `json:"subscriptionData"`
+	}{c.ClientID(), group, sd})
+	if err != nil {
+		return fmt.Errorf("consumer: encode subscription of %s: %w", sd.Topic, err)
+	}
+	checked := map[string]bool{}
+	for _, q := range queues {
+		if checked[q.BrokerName] {
+			continue
+		}
+		checked[q.BrokerName] = true
+		resp, addr, err := c.invokeQueue(ctx, q, remoting.NewRequest(remoting.CheckClientConfig, nil, body))
+		if err != nil {
+			return fmt.Errorf("consumer: check subscription of %s: %w", sd.Topic, err)
+		}
+		if resp.Code != remoting.Success && resp.Code != remoting.RequestCodeNotSupported {
+			return fmt.Errorf("%w: %s %q: %w", ErrInvalidOption, sd.ExpressionType, sd.SubString, brokerError("CHECK_CLIENT_CONFIG", addr, resp))
+		}
+	}
+	return nil
 }

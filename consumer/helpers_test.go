@@ -36,21 +36,25 @@ func serverConfig(dir string) broker.Config {
 	return bc
 }
 
-func startServerAt(t testing.TB, dir string, nsPort, brPort int) *embedded.Server {
+func startServerAt(t testing.TB, dir string, nsPort, brPort int, mutate ...func(*broker.Config)) *embedded.Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	srv, err := embedded.Start(ctx, embedded.Config{Host: "127.0.0.1", NamesrvPort: nsPort, BrokerPort: brPort, Broker: serverConfig(dir)})
+	bc := serverConfig(dir)
+	for _, m := range mutate {
+		m(&bc)
+	}
+	srv, err := embedded.Start(ctx, embedded.Config{Host: "127.0.0.1", NamesrvPort: nsPort, BrokerPort: brPort, Broker: bc})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return srv
 }
 
-func startServer(t testing.TB) *testServer {
+func startServer(t testing.TB, mutate ...func(*broker.Config)) *testServer {
 	t.Helper()
 	dir := t.TempDir()
-	srv := startServerAt(t, dir, -1, -1)
+	srv := startServerAt(t, dir, -1, -1, mutate...)
 	ts := &testServer{Server: srv, dir: dir}
 	_, p, _ := strings.Cut(srv.NamesrvAddr(), ":")
 	fmt.Sscan(p, &ts.nsPort)
@@ -149,10 +153,13 @@ func newSender(t testing.TB, ts *testServer) *sender {
 	return &sender{rc: rc, addr: ts.BrokerAddr()}
 }
 
-func (s *sender) send(t testing.TB, topic string, queue int, tag string, body []byte) {
+func (s *sender) send(t testing.TB, topic string, queue int, tag string, body []byte, props ...string) {
 	t.Helper()
 	m := message.New(topic, body)
 	m.Tags = tag
+	for i := 0; i+1 < len(props); i += 2 {
+		m.SetProperty(props[i], props[i+1])
+	}
 	h := remoting.SendMessageRequestHeader{ProducerGroup: "test-pg", Topic: topic, DefaultTopic: "TBW102",
 		DefaultTopicQueueNums: 4, QueueID: int32(queue), BornTimestamp: time.Now().UnixMilli(),
 		Properties: string(m.EncodeProperties(nil))}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,6 +112,19 @@ func NewLitePull(opts ...Option) (*LitePullConsumer, error) {
 // Subscribe consumes topic's messages matching expression; the group's
 // members share its queues. It cannot be mixed with Assign.
 func (c *LitePullConsumer) Subscribe(topic, expression string) error {
+	return c.subscribe(topic, wire.ParseSubscription(topic, expression, time.Now().UnixMilli()))
+}
+
+// SubscribeSQL92 consumes topic's messages whose properties satisfy a SQL92
+// expression, evaluated by the broker (see PushConsumer.SubscribeSQL92).
+func (c *LitePullConsumer) SubscribeSQL92(topic, expression string) error {
+	if strings.TrimSpace(expression) == "" {
+		return fmt.Errorf("%w: empty SQL92 expression", ErrInvalidOption)
+	}
+	return c.subscribe(topic, wire.ParseSQL92Subscription(topic, expression, time.Now().UnixMilli()))
+}
+
+func (c *LitePullConsumer) subscribe(topic string, data wire.SubscriptionData) error {
 	if err := message.ValidateTopic(topic); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
@@ -123,7 +137,7 @@ func (c *LitePullConsumer) Subscribe(topic, expression string) error {
 		return fmt.Errorf("%w: Subscribe after Assign", ErrInvalidOption)
 	}
 	c.mode = 1
-	c.subs[topic] = &subscription{topic: topic, data: wire.ParseSubscription(topic, expression, time.Now().UnixMilli())}
+	c.subs[topic] = &subscription{topic: topic, data: data}
 	if c.state == stateStarted {
 		select {
 		case c.rebalance <- struct{}{}:
@@ -395,7 +409,7 @@ func (c *LitePullConsumer) fetchLoop(ctx context.Context, lq *liteQueue) {
 	defer c.pullWG.Done()
 	defer close(lq.done)
 	req := &pullRequest{group: c.cfg.group, q: lq.q, max: c.cfg.pullBatchSize,
-		suspend: c.cfg.brokerSuspend, expression: lq.sub.data.SubString, commit: -1}
+		suspend: c.cfg.brokerSuspend, expression: lq.sub.data.SubString, exprType: lq.sub.data.ExpressionType, commit: -1}
 	for ctx.Err() == nil {
 		lq.mu.Lock()
 		full := lq.buffered >= c.cfg.thresholdQueue
@@ -596,14 +610,14 @@ func (c *LitePullConsumer) PullFrom(ctx context.Context, q Queue, offset int64, 
 	if max < 1 || max > 1024 {
 		return nil, fmt.Errorf("%w: max = %d", ErrInvalidOption, max)
 	}
-	expr := wire.SubAll
+	sub := &subscription{topic: q.Topic, data: wire.ParseSubscription(q.Topic, wire.SubAll, 0)}
 	c.mu.Lock()
 	if s, ok := c.subs[q.Topic]; ok {
-		expr = s.data.SubString
+		sub.data = s.data
 	}
-	sub := &subscription{topic: q.Topic, data: wire.ParseSubscription(q.Topic, expr, 0)}
 	c.mu.Unlock()
-	res, err := pullOnce(ctx, c.cl, &pullRequest{group: c.cfg.group, q: q, offset: offset, max: max, commit: -1, expression: expr})
+	res, err := pullOnce(ctx, c.cl, &pullRequest{group: c.cfg.group, q: q, offset: offset, max: max, commit: -1,
+		expression: sub.data.SubString, exprType: sub.data.ExpressionType})
 	if err != nil {
 		return nil, err
 	}

@@ -1,11 +1,13 @@
 package consumer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 )
@@ -30,6 +32,7 @@ type pullRequest struct {
 	suspend    time.Duration
 	commit     int64 // <0: none
 	expression string
+	exprType   string // "TAG" (also when empty) or "SQL92"
 }
 
 // pullOnce sends one PULL_MESSAGE and decodes the answer. A non-nil error
@@ -56,7 +59,7 @@ func pullOnce(ctx context.Context, cl *cluster, r *pullRequest) (*pullResult, er
 		CommitOffset:         max(r.commit, 0),
 		SuspendTimeoutMillis: r.suspend.Milliseconds(),
 		Subscription:         r.expression,
-		ExpressionType:       "TAG",
+		ExpressionType:       cmp.Or(r.exprType, wire.ExpressionTag),
 	}
 	// The RPC outlives the broker's hold by a margin, as Java's 30 s
 	// timeout outlives its 15 s suspension.
@@ -87,7 +90,8 @@ func pullOnce(ctx context.Context, cl *cluster, r *pullRequest) (*pullResult, er
 	return res, nil
 }
 
-// prepare filters msgs by exact tag (the broker filtered by hash only),
+// prepare filters msgs by exact tag (the broker filtered by hash only; SQL92
+// subscriptions were filtered exactly by the broker),
 // restores the original topic of retried messages and stamps the broker.
 func prepare(msgs []*message.MessageExt, s *subscription, brokerName, retryTopic string) []*message.MessageExt {
 	out := msgs[:0]
@@ -115,7 +119,7 @@ func (c *PushConsumer) pullLoop(ctx context.Context, run *queueRun, offset int64
 	defer close(run.done)
 	pq := run.pq
 	req := &pullRequest{group: c.cfg.group, q: pq.q, max: c.cfg.pullBatchSize,
-		suspend: c.cfg.brokerSuspend, expression: run.sub.data.SubString}
+		suspend: c.cfg.brokerSuspend, expression: run.sub.data.SubString, exprType: run.sub.data.ExpressionType}
 	if c.cfg.handover > 0 && c.cfg.model == Clustering {
 		if !sleepCtx(ctx, c.cfg.handover) {
 			return

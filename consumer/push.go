@@ -102,6 +102,10 @@ func NewPush(opts ...Option) (*PushConsumer, error) {
 // expression ("*", "" or "a || b"). All listeners of a consumer must be of
 // one kind. Subscribing after Start takes effect at the next rebalance.
 func (c *PushConsumer) Subscribe(topic, expression string, listener Listener) error {
+	return c.subscribe(topic, wire.ParseSubscription(topic, expression, time.Now().UnixMilli()), listener)
+}
+
+func (c *PushConsumer) subscribe(topic string, data wire.SubscriptionData, listener Listener) error {
 	if topic == "" || listener == nil {
 		return fmt.Errorf("%w: topic %q, listener %v", ErrInvalidOption, topic, listener)
 	}
@@ -119,13 +123,24 @@ func (c *PushConsumer) Subscribe(topic, expression string, listener Listener) er
 		}
 	}
 	c.orderly = listener.orderly()
-	c.subs[topic] = &subscription{topic: topic, listener: listener,
-		data: wire.ParseSubscription(topic, expression, time.Now().UnixMilli())}
+	c.subs[topic] = &subscription{topic: topic, listener: listener, data: data}
 	if c.state == stateStarted {
 		c.triggerRebalance()
 		c.cl.TriggerHeartbeat()
 	}
 	return nil
+}
+
+// SubscribeSQL92 registers listener for topic's messages whose properties
+// satisfy expression, in RocketMQ's SQL92 filter language (for example
+// "region = 'eu' AND amount > 100"; TAGS names the tag). The broker
+// evaluates it, and must run with enablePropertyFilter=true: otherwise
+// pulls fail with the broker's "does not support" error.
+func (c *PushConsumer) SubscribeSQL92(topic, expression string, listener Listener) error {
+	if strings.TrimSpace(expression) == "" {
+		return fmt.Errorf("%w: empty SQL92 expression", ErrInvalidOption)
+	}
+	return c.subscribe(topic, wire.ParseSQL92Subscription(topic, expression, time.Now().UnixMilli()), listener)
 }
 
 // Unsubscribe stops consuming topic at the next rebalance.
@@ -159,7 +174,11 @@ func (c *PushConsumer) Start(ctx context.Context) error {
 		return err
 	}
 	for _, t := range topics {
-		if _, err := cl.readQueues(ctx, t, true); err != nil {
+		qs, err := cl.readQueues(ctx, t, true)
+		if err == nil {
+			err = c.checkSubscription(ctx, cl, t, qs)
+		}
+		if err != nil {
 			cl.release()
 			return err
 		}
@@ -179,6 +198,17 @@ func (c *PushConsumer) Start(ctx context.Context) error {
 	}
 	go c.ownerLoop()
 	return nil
+}
+
+// checkSubscription has the brokers of topic vet a SQL92 subscription.
+func (c *PushConsumer) checkSubscription(ctx context.Context, cl *cluster, topic string, qs []Queue) error {
+	c.mu.Lock()
+	s := c.subs[topic]
+	c.mu.Unlock()
+	if s == nil || s.data.ExpressionType != wire.ExpressionSQL92 {
+		return nil
+	}
+	return cl.checkSubscription(ctx, c.cfg.group, s.data, qs)
 }
 
 // startLocked finishes Start with cl; c.mu held.

@@ -76,6 +76,14 @@ func ParseSubscription(topic, expression string, version int64) SubscriptionData
 	return sd
 }
 
+// ParseSQL92Subscription builds the subscription of a SQL92 property
+// expression, which only the broker evaluates (it needs
+// enablePropertyFilter=true there).
+func ParseSQL92Subscription(topic, expression string, version int64) SubscriptionData {
+	return SubscriptionData{Topic: topic, SubString: strings.TrimSpace(expression), SubVersion: version,
+		ExpressionType: ExpressionSQL92, TagsSet: []string{}, CodeSet: CodeSet{}}
+}
+
 // MatchAll reports whether the subscription accepts every tag.
 func (s *SubscriptionData) MatchAll() bool {
 	return s.SubString == SubAll || s.SubString == "" || (s.ExpressionType == ExpressionTag && len(s.TagsSet) == 0)
@@ -83,7 +91,7 @@ func (s *SubscriptionData) MatchAll() bool {
 
 // MatchesCode is the broker's consume-queue filter: a hash-code match.
 func (s *SubscriptionData) MatchesCode(code int64) bool {
-	if s.MatchAll() {
+	if s.MatchAll() || s.ExpressionType == ExpressionSQL92 {
 		return true
 	}
 	for _, c := range s.CodeSet {
@@ -95,9 +103,10 @@ func (s *SubscriptionData) MatchesCode(code int64) bool {
 }
 
 // MatchesTag is the client's exact re-check after the broker's hash filter.
-// Messages without a tag match only "*".
+// Messages without a tag match only "*". SQL92 subscriptions were filtered
+// exactly by the broker, so everything they receive matches.
 func (s *SubscriptionData) MatchesTag(tag string) bool {
-	if s.MatchAll() {
+	if s.MatchAll() || s.ExpressionType == ExpressionSQL92 {
 		return true
 	}
 	for _, t := range s.TagsSet {
