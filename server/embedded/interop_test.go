@@ -310,3 +310,58 @@ func TestOfficialConsumeFromTimestamp(t *testing.T) {
 		}
 	}
 }
+
+// The official consumer's SQL92 subscription reaches the broker by
+// heartbeat only (its pulls say "TAG" without a subscription), so this
+// checks that the broker evaluates the registered expression.
+func TestOfficialSQL92Subscription(t *testing.T) {
+	srv := startServerWith(t, func(c *broker.Config) { c.EnablePropertyFilter = true })
+	p := officialProducer(t, srv, "interop-sql-pg")
+	topic := "InteropSQL"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := p.SendSync(ctx, primitive.NewMessage(topic, []byte("init"))); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(t, srv, topic)
+	c, err := rocketmq.NewPushConsumer(
+		consumer.WithNsResolver(primitive.NewPassthroughResolver([]string{srv.NamesrvAddr()})),
+		consumer.WithGroupName("interop-sql-cg"),
+		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := newCollector()
+	if err := c.Subscribe(topic, consumer.MessageSelector{Type: consumer.SQL92, Expression: "n >= 5 AND color IN ('red', 'green')"}, col.listener); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Shutdown() })
+	want := map[string]bool{}
+	for i := range 20 {
+		color := []string{"red", "blue", "green", "black"}[i%4]
+		m := primitive.NewMessage(topic, []byte(fmt.Sprintf("m-%d", i)))
+		m.WithProperty("n", fmt.Sprint(i))
+		m.WithProperty("color", color)
+		if _, err := p.SendSync(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if i >= 5 && (color == "red" || color == "green") {
+			want[fmt.Sprintf("m-%d", i)] = true
+		}
+	}
+	col.waitFor(t, len(want), 20*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	got := col.bodies()
+	if len(got) != len(want) {
+		t.Fatalf("want exactly %d selected messages, got %v", len(want), got)
+	}
+	for b := range got {
+		if !want[b] {
+			t.Errorf("delivered %q, which the expression rejects", b)
+		}
+	}
+}
