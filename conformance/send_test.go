@@ -3,13 +3,17 @@ package conformance_test
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/rocketgo/rocketgo/conformance/internal/harness"
+	"github.com/rocketgo/rocketgo/consumer"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/producer"
 )
@@ -138,6 +142,40 @@ func describeSend(env *harness.Env) {
 			for _, m := range onlyC.messages() {
 				Expect(m.Tags()).To(Equal("TagC"))
 			}
+		}, SpecTimeout(short))
+
+		It("filters by a SQL92 property expression when the broker enables property filters", Label("filter", "sql92"), func(ctx SpecContext) {
+			topic := newTopic(ctx, env, "sql", 4)
+			group := env.Name("cf_g")
+			col := newCollector()
+			c, err := consumer.NewPush(fastConsumer(env, group)...)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(c.SubscribeSQL92(topic, "n >= 3 AND color IN ('red', 'green')", col.concurrent())).To(Succeed())
+			if err := c.Start(ctx); err != nil {
+				var be *consumer.BrokerError
+				if errors.As(err, &be) && strings.Contains(be.Remark, "does not support") {
+					Skip("the broker runs without enablePropertyFilter=true")
+				}
+				Expect(err).NotTo(HaveOccurred())
+			}
+			DeferCleanup(func(ctx SpecContext) { env.DeleteGroup(ctx, group) }, NodeTimeout(10*time.Second))
+			DeferCleanup(func(ctx SpecContext) { c.Shutdown(ctx) }, NodeTimeout(15*time.Second))
+			p := newProducer(env)
+			want := map[string]int{}
+			for i := range 12 {
+				color := []string{"red", "blue", "green"}[i%3]
+				body := "sql-" + strconv.Itoa(i)
+				sendAll(ctx, p, topic, []string{body}, func(m *message.Message) {
+					m.SetProperty("n", strconv.Itoa(i))
+					m.SetProperty("color", color)
+				})
+				if i >= 3 && color != "blue" {
+					want[body] = 1
+				}
+			}
+			eventually(ctx, col.distinct).Should(Equal(len(want)))
+			consistently(ctx, col.distinct, shortQuiet).Should(Equal(len(want)))
+			Expect(col.bodySet()).To(Equal(want))
 		}, SpecTimeout(short))
 
 		It("keeps every message of a sharding key on one queue (hash selector)", Label("order"), func(ctx SpecContext) {

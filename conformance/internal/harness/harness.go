@@ -129,6 +129,7 @@ func Setup(ctx context.Context, namesrv string) (*Env, error) {
 	bc.TransactionCheckInterval = EmbeddedTxCheckInterval
 	bc.TransactionTimeOut = EmbeddedTxTimeout
 	bc.AutoCreateTopicEnable = false
+	bc.EnablePropertyFilter = true // the SQL92 spec; foreign brokers without it skip that spec
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	srv, err := embedded.Start(sctx, embedded.Config{Host: "127.0.0.1", NamesrvPort: -1, BrokerPort: -1, Broker: bc, Logger: e.log})
