@@ -5,10 +5,12 @@ go 1.24.0
 require (
 	github.com/apache/rocketmq-client-go/v2 v2.1.2
 	github.com/avast/retry-go/v4 v4.6.1
+	github.com/klauspost/compress v1.18.0
 	github.com/montanaflynn/stats v0.7.1
 	github.com/onsi/ginkgo/v2 v2.23.4
 	github.com/onsi/gomega v1.37.0
 	github.com/panjf2000/gnet/v2 v2.9.4
+	github.com/pierrec/lz4/v4 v4.1.22
 	github.com/sony/gobreaker/v2 v2.1.0
 )
 

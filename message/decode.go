@@ -49,7 +49,8 @@ type decodeConfig struct {
 	maxInflate int
 	verifyCRC  bool
 	copyInput  bool
-	inflated   int // bytes inflated so far in this call
+	codec      *Codec // WithCodec's, or one built for the call on first use
+	inflated   int    // bytes inflated so far in this call
 }
 
 // inflateBudget bounds all inflated bodies of one DecodeMessages call to four
@@ -71,6 +72,15 @@ func WithVerifyCRC(on bool) DecodeOption {
 	return func(c *decodeConfig) { c.verifyCRC = on }
 }
 
+// WithCodec makes DecodeMessages inflate with c, so that its zstd decoder
+// and zlib readers stay warm from one call to the next (default: a Codec
+// built for the call when it meets its first compressed body, which costs a
+// zstd decoder per call that holds zstd bodies). A consumer decoding pull
+// after pull should hold one Codec and pass it.
+func WithCodec(c *Codec) DecodeOption {
+	return func(cfg *decodeConfig) { cfg.codec = c }
+}
+
 // WithCopyInput makes DecodeMessages copy the input once up front so that no
 // returned Body aliases the caller's buffer (default off: bodies alias it).
 func WithCopyInput(on bool) DecodeOption {
@@ -86,10 +96,12 @@ func WithCopyInput(on bool) DecodeOption {
 // the messages are in use. Topics, MsgIDs and property strings never alias
 // body; they share one string allocated per call.
 //
-// Compressed bodies (SysFlag 0x1) are inflated when the compression type
-// (bits 8–10) is zlib (0x300) or legacy (0); any other type, a damaged stream
-// or an oversized result leaves Body nil and sets MessageExt.Err instead.
-// Such per-message problems do not fail the call.
+// Compressed bodies (SysFlag 0x1) are inflated according to the compression
+// type in bits 8–10: zlib (0x300, or legacy 0), LZ4 (0x100) or zstd (0x200).
+// A reserved type (0x400–0x700, ErrUnsupportedCompress), a damaged stream
+// (ErrDecompress) or a result over the inflate limits (ErrBodyTooLarge)
+// leaves Body nil and sets MessageExt.Err instead. Such per-message problems
+// do not fail the call.
 //
 // A corrupt record (bad size, magic, lengths, or CRC with WithVerifyCRC)
 // stops decoding: the messages before it are returned together with a
@@ -202,21 +214,24 @@ func fillExt(m *MessageExt, r *StoredRecord, cfg *decodeConfig) {
 		return
 	}
 	m.Body = nil
-	switch ct := r.SysFlag & SysFlagCompressMask; ct {
-	case 0, SysFlagCompressZlib:
-		limit := min(cfg.maxInflate, cfg.inflateBudget()-cfg.inflated)
-		if limit <= 0 {
-			m.Err = fmt.Errorf("%w: the response's inflate budget of %d bytes is spent", ErrBodyTooLarge, cfg.inflateBudget())
-			return
-		}
-		body, err := Decompress(r.Body, limit)
-		if err != nil {
-			m.Err = err
-			return
-		}
-		cfg.inflated += len(body)
-		m.Body = body
-	default:
-		m.Err = fmt.Errorf("%w: sysflag compression bits %#x", ErrUnsupportedCompress, ct)
+	t, err := CompressionTypeOf(r.SysFlag)
+	if err != nil {
+		m.Err = err
+		return
 	}
+	limit := min(cfg.maxInflate, cfg.inflateBudget()-cfg.inflated)
+	if limit <= 0 {
+		m.Err = fmt.Errorf("%w: the response's inflate budget of %d bytes is spent", ErrBodyTooLarge, cfg.inflateBudget())
+		return
+	}
+	if cfg.codec == nil {
+		cfg.codec = newCallCodec()
+	}
+	body, err := cfg.codec.Decompress(t, r.Body, limit)
+	if err != nil {
+		m.Err = err
+		return
+	}
+	cfg.inflated += len(body)
+	m.Body = body
 }

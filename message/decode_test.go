@@ -107,8 +107,8 @@ func TestDecodeMessagesCompressed(t *testing.T) {
 	var body []byte
 	body = appendStoredT(t, body, mk(SysFlagCompressed, z))                       // legacy zlib
 	body = appendStoredT(t, body, mk(SysFlagCompressed|SysFlagCompressZlib, z))   // Java 5 zlib
-	body = appendStoredT(t, body, mk(SysFlagCompressed|SysFlagCompressLZ4, z))    // unsupported
-	body = appendStoredT(t, body, mk(SysFlagCompressed|SysFlagCompressZstd, z))   // unsupported
+	body = appendStoredT(t, body, mk(SysFlagCompressed|SysFlagCompressLZ4, z))    // zlib bytes flagged LZ4: damaged
+	body = appendStoredT(t, body, mk(SysFlagCompressed|0x400, z))                 // reserved type: unsupported
 	body = appendStoredT(t, body, mk(SysFlagCompressed, []byte("not zlib")))      // damaged
 	body = appendStoredT(t, body, mk(SysFlagCompressZlib, []byte("plain bytes"))) // type bits without 0x1
 	got, err := DecodeMessages(body)
@@ -120,10 +120,11 @@ func TestDecodeMessagesCompressed(t *testing.T) {
 			t.Errorf("msg %d: err %v, body %d bytes", i, got[i].Err, len(got[i].Body))
 		}
 	}
-	for i := 2; i < 4; i++ {
-		if !errors.Is(got[i].Err, ErrUnsupportedCompress) || got[i].Body != nil || !bytes.Equal(got[i].StoredBody(), z) {
-			t.Errorf("msg %d: err %v body %v", i, got[i].Err, got[i].Body != nil)
-		}
+	if !errors.Is(got[2].Err, ErrDecompress) || got[2].Body != nil || !bytes.Equal(got[2].StoredBody(), z) {
+		t.Errorf("zlib bytes flagged LZ4: err %v body %v", got[2].Err, got[2].Body != nil)
+	}
+	if !errors.Is(got[3].Err, ErrUnsupportedCompress) || got[3].Body != nil || !bytes.Equal(got[3].StoredBody(), z) {
+		t.Errorf("reserved type: err %v body %v", got[3].Err, got[3].Body != nil)
 	}
 	if !errors.Is(got[4].Err, ErrDecompress) || got[4].Body != nil {
 		t.Errorf("damaged stream: err %v", got[4].Err)
@@ -280,6 +281,70 @@ func TestInflateBudgetPerCall(t *testing.T) {
 		}
 		if i >= 4 && (!errors.Is(m.Err, ErrBodyTooLarge) || m.Body != nil) {
 			t.Fatalf("message %d past the budget: err %v, %d bytes", i, m.Err, len(m.Body))
+		}
+	}
+}
+
+func TestDecodeMessagesCompressionTypes(t *testing.T) {
+	plain := bytes.Repeat([]byte("rocketgo compressed body "), 400)
+	c := NewCodec()
+	var body []byte
+	var flags []int32
+	for _, ct := range []CompressionType{CompressZlib, CompressLZ4, CompressZstd} {
+		z, err := c.Compress(ct, plain, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As Java 5.x flags it (0x1 | type bits), plus a transaction bit
+		// and an IPv6 host to show the other bits do not interfere.
+		for _, f := range []int32{ct.SysFlag(), ct.SysFlag() | SysFlagTxPrepared} {
+			body = appendStoredT(t, body, &StoredMessage{Topic: "T", Body: z, SysFlag: f,
+				BornHost: netip.MustParseAddrPort("[2001:db8::1]:1")})
+			flags = append(flags, f)
+		}
+	}
+	for _, opts := range [][]DecodeOption{nil, {WithCodec(c)}, {WithCodec(c), WithVerifyCRC(true)}} {
+		got, err := DecodeMessages(body, opts...)
+		if err != nil || len(got) != len(flags) {
+			t.Fatalf("DecodeMessages: %d msgs, %v", len(got), err)
+		}
+		for i, m := range got {
+			if m.Err != nil || !bytes.Equal(m.Body, plain) || m.SysFlag&^SysFlagBornHostV6 != flags[i] {
+				t.Errorf("msg %d (flag %#x): err %v, %d bytes", i, flags[i], m.Err, len(m.Body))
+			}
+		}
+	}
+}
+
+func TestInflateBudgetAllTypes(t *testing.T) {
+	zeros := make([]byte, 1<<20)
+	for _, ct := range []CompressionType{CompressLZ4, CompressZstd} {
+		packed, err := CompressWith(ct, zeros, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body []byte
+		for i := range 8 {
+			body = appendStoredT(t, body, &StoredMessage{Topic: "T", QueueOffset: int64(i), SysFlag: ct.SysFlag(), Body: packed})
+		}
+		msgs, err := DecodeMessages(body, WithMaxInflateSize(1<<20))
+		if err != nil || len(msgs) != 8 {
+			t.Fatalf("%v: decoded %d, %v", ct, len(msgs), err)
+		}
+		for i, m := range msgs {
+			if i < 4 && (m.Err != nil || len(m.Body) != 1<<20) {
+				t.Fatalf("%v: message %d within the budget: err %v, %d bytes", ct, i, m.Err, len(m.Body))
+			}
+			if i >= 4 && (!errors.Is(m.Err, ErrBodyTooLarge) || m.Body != nil) {
+				t.Fatalf("%v: message %d past the budget: err %v, %d bytes", ct, i, m.Err, len(m.Body))
+			}
+		}
+		// One byte under the per-body limit: every body is refused.
+		msgs, _ = DecodeMessages(body, WithMaxInflateSize(1<<20-1))
+		for i, m := range msgs {
+			if !errors.Is(m.Err, ErrBodyTooLarge) {
+				t.Fatalf("%v: message %d over the per-body limit: %v", ct, i, m.Err)
+			}
 		}
 	}
 }

@@ -33,8 +33,8 @@ type MessageExt struct {
 	BrokerName string
 
 	// Err is set when the record parsed but its body could not be
-	// delivered: an unsupported compression type, a damaged zlib stream or
-	// an inflated size over the limit. Body is then nil; StoredBody still
+	// delivered: an unsupported compression type, a damaged compressed
+	// stream or an inflated size over the limit. Body is then nil; StoredBody still
 	// returns the bytes as stored.
 	Err error
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -19,6 +21,21 @@ func FuzzDecodeMessages(f *testing.F) {
 	z, _ := Compress([]byte("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"), 0)
 	comp, _ := AppendStored(nil, &StoredMessage{Topic: "T", Body: z, SysFlag: SysFlagCompressed | SysFlagCompressZlib})
 	f.Add(comp)
+	// LZ4 and zstd bodies as Java 5.x flags them: ours, and Java's own.
+	for _, ct := range []CompressionType{CompressLZ4, CompressZstd} {
+		b, _ := CompressWith(ct, []byte("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz0123456789"), 0)
+		rec, _ := AppendStored(nil, &StoredMessage{Topic: "T", Body: b, SysFlag: ct.SysFlag()})
+		f.Add(rec)
+		f.Add(append(append([]byte(nil), comp...), rec...))
+	}
+	for name, ct := range map[string]CompressionType{"text.java.lz4": CompressLZ4, "text.java-5.zst": CompressZstd} {
+		b, err := os.ReadFile(filepath.Join("testdata", "compress", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		rec, _ := AppendStored(nil, &StoredMessage{Topic: "T", Body: b, SysFlag: ct.SysFlag()})
+		f.Add(rec)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		orig := append([]byte(nil), data...)
 		msgs, err := DecodeMessages(data, WithMaxInflateSize(1<<16), WithVerifyCRC(len(data)%2 == 0))
@@ -115,6 +132,63 @@ func FuzzDecodeBatch(f *testing.F) {
 		var de *DecodeError
 		if !errors.Is(err, ErrBadBatch) || !errors.Is(err, ErrCorrupt) || !errors.As(err, &de) || de.Index != n || de.Offset != consumed {
 			t.Fatalf("error %v at wrong place (n=%d consumed=%d)", err, n, consumed)
+		}
+	})
+}
+
+// FuzzInflate feeds arbitrary bodies to each decoder. Whatever the input,
+// the result is a body within the limit or an error wrapping ErrDecompress
+// or ErrBodyTooLarge; and whatever the input, compressing it and inflating
+// the result gives it back.
+func FuzzInflate(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "compress", "*.*.*"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, uint8(0))
+	}
+	for i, ct := range []CompressionType{CompressZlib, CompressLZ4, CompressZstd} {
+		b, _ := CompressWith(ct, bytes.Repeat([]byte("fuzz me "), 64), 0)
+		f.Add(b, uint8(i))
+	}
+	const limit = 1 << 16
+	c := NewCodec()
+	f.Fuzz(func(t *testing.T, data []byte, sel uint8) {
+		types := []CompressionType{CompressZlib, CompressLZ4, CompressZstd}
+		ct := types[int(sel)%len(types)]
+		// Golden files carry their type in their name, which the fuzzer does
+		// not see: try the magic's type first.
+		if len(data) >= 4 && string(data[:4]) == "\x04\x22\x4d\x18" {
+			ct = CompressLZ4
+		} else if len(data) >= 4 && string(data[:4]) == "\x28\xb5\x2f\xfd" {
+			ct = CompressZstd
+		}
+		orig := bytes.Clone(data)
+		out, err := c.Decompress(ct, data, limit)
+		if !bytes.Equal(data, orig) {
+			t.Fatal("decoder modified its input")
+		}
+		switch {
+		case err == nil:
+			if len(out) > limit || out == nil {
+				t.Fatalf("%v: %d bytes (nil %v) past the %d limit", ct, len(out), out == nil, limit)
+			}
+		case errors.Is(err, ErrDecompress), errors.Is(err, ErrBodyTooLarge):
+			if out != nil {
+				t.Fatalf("%v: error %v with a body", ct, err)
+			}
+		default:
+			t.Fatalf("%v: unexpected error %v", ct, err)
+		}
+		z, err := c.Compress(ct, data, 1+int(sel)%9)
+		if err != nil {
+			t.Fatalf("%v: compress: %v", ct, err)
+		}
+		back, err := c.Decompress(ct, z, len(data)+1)
+		if err != nil || !bytes.Equal(back, data) {
+			t.Fatalf("%v: round trip: %v", ct, err)
 		}
 	})
 }

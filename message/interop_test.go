@@ -203,3 +203,28 @@ func storedSize(t *testing.T, s *message.StoredMessage) int {
 	}
 	return n
 }
+
+// TestInteropOfficialReadsJava5ZlibFlag: our producer now flags zlib bodies
+// 0x301 as Java 5.x does; the official Go client, which ignores the type
+// bits, must still inflate them.
+func TestInteropOfficialReadsJava5ZlibFlag(t *testing.T) {
+	plain := bytes.Repeat([]byte("zlib flagged the Java 5.x way "), 300)
+	z, err := message.CompressWith(message.CompressZlib, plain, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := message.AppendStored(nil, &message.StoredMessage{
+		Topic: "T", Body: z, SysFlag: message.CompressZlib.SysFlag(),
+		BornHost: netip.MustParseAddrPort("1.2.3.4:5"), StoreHost: netip.MustParseAddrPort("6.7.8.9:10"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := primitive.DecodeMessage(rec)
+	if len(msgs) != 1 {
+		t.Fatalf("official client decoded %d messages", len(msgs))
+	}
+	if !bytes.Equal(msgs[0].Body, plain) {
+		t.Fatalf("official client: body %d bytes, want %d inflated", len(msgs[0].Body), len(plain))
+	}
+}

@@ -110,6 +110,7 @@ var (
 	ErrInvalidMsgID        = errors.New("message: invalid message id")
 	ErrUnsupportedCompress = errors.New("message: unsupported compression type")
 	ErrDecompress          = errors.New("message: cannot inflate body")
+	ErrCompressLevel       = errors.New("message: invalid compression level")
 )
 
 // Message is what a producer sends. The dedicated fields are encoded as
