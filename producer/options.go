@@ -24,8 +24,12 @@ const (
 	DefaultRetries = 2
 	// DefaultCompressThreshold is compressMsgBodyOverHowmuch (4 KiB).
 	DefaultCompressThreshold = message.CompressThreshold
-	// DefaultCompressLevel is the zlib level (5).
+	// DefaultCompressLevel is compressLevel (rocketmq.message.compressLevel):
+	// 5.
 	DefaultCompressLevel = message.DefaultCompressLevel
+	// DefaultCompressionType is compressType
+	// (rocketmq.message.compressType): zlib.
+	DefaultCompressionType = message.DefaultCompressionType
 	// DefaultMaxMessageSize is maxMessageSize (4 MiB).
 	DefaultMaxMessageSize = message.DefaultMaxMessageSize
 	// DefaultBreakerFailures is how many consecutive transport failures
@@ -56,6 +60,7 @@ type config struct {
 	retries           int
 	compressThreshold int
 	compressLevel     int
+	compressType      message.CompressionType
 	maxMessageSize    int
 	selector          selector.Selector
 	faultAvoidance    bool
@@ -77,6 +82,7 @@ func defaultConfig() config {
 		retries:           DefaultRetries,
 		compressThreshold: DefaultCompressThreshold,
 		compressLevel:     DefaultCompressLevel,
+		compressType:      DefaultCompressionType,
 		maxMessageSize:    DefaultMaxMessageSize,
 		faultAvoidance:    true,
 		faultVersion:      fault.V5,
@@ -165,14 +171,34 @@ func WithRetries(n int) Option {
 	}
 }
 
-// WithCompression sets the body size from which single messages are zlib
-// compressed, and the level. Defaults 4096 bytes and 5. A threshold <= 0
-// turns compression off.
+// WithCompression sets the body size from which single messages are
+// compressed (compressMsgBodyOverHowmuch; batches never are, as in Java) and
+// the level (compressLevel). Defaults 4096 bytes and 5. A threshold <= 0
+// turns compression off; a level of 0 keeps the level set so far. Valid
+// levels depend on the type (WithCompressionType): zlib 1..9, zstd 1..22,
+// and LZ4 ignores the level, as Java's LZ4 compressor does. A level outside
+// the type's range falls back to 5 when the producer is created.
 func WithCompression(threshold, level int) Option {
 	return func(c *config) {
 		c.compressThreshold = threshold
-		if level >= 1 && level <= 9 {
+		if level != 0 {
 			c.compressLevel = level
+		}
+	}
+}
+
+// WithCompressionType selects the compression of single-message bodies
+// (compressType): message.CompressZlib (default), message.CompressLZ4 or
+// message.CompressZstd. As the Java 5.x producer does, a compressed message
+// carries SysFlag 0x1 plus the type bits (0x301, 0x101 or 0x201). Consumers
+// must know the type: Java 5.x and rocketgo read all three, while RocketMQ
+// 4.x clients, the official Go client and ons read zlib only, so choose LZ4
+// or ZSTD only when every group consuming the topic can. Any other value is
+// ignored.
+func WithCompressionType(t message.CompressionType) Option {
+	return func(c *config) {
+		if t.Valid() {
+			c.compressType = t
 		}
 	}
 }

@@ -46,6 +46,7 @@ type Producer struct {
 	shared bool   // cl came from WithClient
 	group  string // as sent on the wire (namespace applied)
 	uniq   *message.UniqIDGenerator
+	codec  *message.Codec // compresses bodies; keeps encoders warm between sends
 	rr     *selector.RoundRobin
 	table  *fault.Table // nil when fault avoidance is off
 
@@ -70,6 +71,11 @@ func New(opts ...Option) (*Producer, error) {
 		if o != nil {
 			o(&cfg)
 		}
+	}
+	if !cfg.compressType.ValidLevel(cfg.compressLevel) {
+		// Checked here, not in WithCompression: the valid range depends on
+		// the type, which may be set by a later option.
+		cfg.compressLevel = DefaultCompressLevel
 	}
 	cl := cfg.client
 	if cl != nil {
@@ -99,6 +105,7 @@ func New(opts ...Option) (*Producer, error) {
 		shared: cfg.client != nil,
 		group:  cl.Wrap(cfg.group),
 		uniq:   message.NewUniqIDGenerator(cl.IP(), os.Getpid()),
+		codec:  message.NewCodec(),
 		rr:     selector.NewRoundRobin(),
 
 		asyncSem: make(chan struct{}, cfg.asyncLimit),

@@ -90,25 +90,79 @@ func TestSendBatch(t *testing.T) {
 	}
 }
 
+// TestCompressionRoundTrip sends a compressible body with each compression
+// type through our broker and pulls it back: stored compressed with the
+// Java 5.x flags, inflated on decode.
 func TestCompressionRoundTrip(t *testing.T) {
 	srv := startServer(t)
 	rc := newRC(t)
 	createTopicWait(t, rc, srv, "ZT", 1)
-	p := newProducer(t, srv)
 	body := []byte(strings.Repeat("compress me please ", 1000)) // ~19 KiB
-	res, err := p.SendSync(testCtx(t), message.New("ZT", body))
+	cases := []struct {
+		opts []Option
+		flag int32
+	}{
+		{nil, 0x301}, // default: zlib, flagged as Java 5.x flags it
+		{[]Option{WithCompressionType(message.CompressLZ4)}, 0x101},
+		{[]Option{WithCompressionType(message.CompressZstd), WithCompression(4096, 19)}, 0x201},
+		{[]Option{WithCompressionType(message.CompressZlib), WithCompression(4096, 9)}, 0x301},
+	}
+	for i, tc := range cases {
+		p := newProducer(t, srv, append(tc.opts, WithGroup(fmt.Sprintf("PG_ZT%d", i)))...)
+		res, err := p.SendSync(testCtx(t), message.New("ZT", body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := pull(t, rc, srv.BrokerAddr(), "ZT", res.Queue.QueueID, res.QueueOffset)
+		if len(got) == 0 {
+			t.Fatalf("case %d: pulled nothing", i)
+		}
+		m := got[0]
+		if m.SysFlag&(message.SysFlagCompressed|message.SysFlagCompressMask) != tc.flag || len(m.StoredBody()) >= len(body)/4 {
+			t.Fatalf("case %d: stored with sysFlag %#x (want %#x), %d bytes", i, m.SysFlag, tc.flag, len(m.StoredBody()))
+		}
+		if m.Err != nil || string(m.Body) != string(body) {
+			t.Fatalf("case %d: inflated body differs: %v", i, m.Err)
+		}
+		ct, _ := message.CompressionTypeOf(m.SysFlag)
+		if plain, err := message.DecompressWith(ct, m.StoredBody(), 0); err != nil || string(plain) != string(body) {
+			t.Fatalf("case %d: stored body does not inflate as %v: %v", i, ct, err)
+		}
+	}
+	// Below the threshold nothing is compressed.
+	p := newProducer(t, srv, WithGroup("PG_ZT_small"), WithCompressionType(message.CompressZstd))
+	res, err := p.SendSync(testCtx(t), message.New("ZT", body[:4095]))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _ := pull(t, rc, srv.BrokerAddr(), "ZT", res.Queue.QueueID, res.QueueOffset)
-	if len(got) != 1 {
-		t.Fatalf("pulled %d", len(got))
+	if got[0].SysFlag&(message.SysFlagCompressed|message.SysFlagCompressMask) != 0 {
+		t.Fatalf("4095-byte body compressed: sysFlag %#x", got[0].SysFlag)
 	}
-	if got[0].SysFlag&message.SysFlagCompressed == 0 || len(got[0].StoredBody()) >= len(body) {
-		t.Fatalf("stored uncompressed: sysFlag %#x, %d bytes", got[0].SysFlag, len(got[0].StoredBody()))
+}
+
+func TestCompressionOptions(t *testing.T) {
+	srv := startServer(t)
+	cases := []struct {
+		opts  []Option
+		typ   message.CompressionType
+		level int
+	}{
+		{nil, message.CompressZlib, 5},
+		{[]Option{WithCompression(4096, 9)}, message.CompressZlib, 9},
+		{[]Option{WithCompression(4096, 15)}, message.CompressZlib, 5},                                             // zlib tops out at 9
+		{[]Option{WithCompression(4096, 15), WithCompressionType(message.CompressZstd)}, message.CompressZstd, 15}, // order does not matter
+		{[]Option{WithCompressionType(message.CompressZstd), WithCompression(4096, 23)}, message.CompressZstd, 5},
+		{[]Option{WithCompressionType(message.CompressZstd), WithCompression(4096, -1)}, message.CompressZstd, 5},
+		{[]Option{WithCompressionType(message.CompressLZ4), WithCompression(4096, 42)}, message.CompressLZ4, 42}, // ignored by LZ4
+		{[]Option{WithCompression(4096, 7), WithCompression(8192, 0)}, message.CompressZlib, 7},
+		{[]Option{WithCompressionType(message.CompressionType(0x400))}, message.CompressZlib, 5},
 	}
-	if string(got[0].Body) != string(body) {
-		t.Fatal("inflated body differs")
+	for i, tc := range cases {
+		p := newProducer(t, srv, append(tc.opts, WithGroup(fmt.Sprintf("PG_OPT%d", i)))...)
+		if p.cfg.compressType != tc.typ || p.cfg.compressLevel != tc.level {
+			t.Errorf("case %d: type %v level %d, want %v %d", i, p.cfg.compressType, p.cfg.compressLevel, tc.typ, tc.level)
+		}
 	}
 }
 

@@ -236,20 +236,19 @@ func (st *sendState) encodeSingle(m *message.Message, tx bool) error {
 	st.props = string(props)
 	st.body = m.Body
 	if t := p.cfg.compressThreshold; t > 0 && len(m.Body) >= t {
-		z, err := message.Compress(m.Body, p.cfg.compressLevel)
+		z, err := p.codec.Compress(p.cfg.compressType, m.Body, p.cfg.compressLevel)
 		if err != nil {
 			return fmt.Errorf("producer: %w", err)
 		}
 		st.body = z
-		st.sysFlag |= sysFlagCompressed
+		// 0x1 plus the type bits, as DefaultMQProducerImpl sets them; a
+		// zlib body is 0x301, which every consumer reads as zlib.
+		st.sysFlag |= p.cfg.compressType.SysFlag()
 	}
 	st.hdr.Flag = m.Flag
 	st.key = shardingKey(m)
 	return nil
 }
-
-// sysFlagCompressed marks a zlib body (fact sheet §4).
-const sysFlagCompressed int32 = 0x1
 
 func shardingKey(m *message.Message) string {
 	if m.ShardingKey != "" {
