@@ -7,6 +7,7 @@ import (
 
 	"github.com/rocketgo/rocketgo/internal/client"
 	"github.com/rocketgo/rocketgo/internal/wire"
+	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 )
 
@@ -34,6 +35,9 @@ func ClientInstanceName(name string) ClientOption { return client.WithInstanceNa
 type cluster struct {
 	*client.Client
 	private bool
+	// codec inflates compressed bodies of every pull, keeping its zstd and
+	// zlib state warm across pulls instead of building it per response.
+	codec message.Codec
 }
 
 func newCluster(cfg *config) (*cluster, error) {

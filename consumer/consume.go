@@ -187,7 +187,9 @@ func (c *PushConsumer) sendRetryMessage(ctx context.Context, addr string, m *mes
 	}
 	h := remoting.SendMessageRequestHeader{
 		ProducerGroup: "CLIENT_INNER_PRODUCER", Topic: msg.Topic, DefaultTopic: "TBW102",
-		DefaultTopicQueueNums: 4, QueueID: 0, SysFlag: m.SysFlag & message.SysFlagCompressed,
+		// The stored body goes back as it is, so its compression flag and
+		// type bits (LZ4, ZSTD, zlib) must go with it.
+		DefaultTopicQueueNums: 4, QueueID: 0, SysFlag: m.SysFlag & (message.SysFlagCompressed | message.SysFlagCompressMask),
 		BornTimestamp: time.Now().UnixMilli(), Flag: m.Flag,
 		Properties: string(msg.EncodeProperties(nil)), ReconsumeTimes: m.ReconsumeTimes + 1,
 		MaxReconsumeTimes: maxTimes,

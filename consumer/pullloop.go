@@ -81,7 +81,7 @@ func pullOnce(ctx context.Context, cl *cluster, r *pullRequest) (*pullResult, er
 	}
 	res.next, res.minOffset, res.maxOffset = rh.NextBeginOffset, rh.MinOffset, rh.MaxOffset
 	if resp.Code == remoting.Success && len(resp.Body) > 0 {
-		msgs, err := message.DecodeMessages(resp.Body)
+		msgs, err := message.DecodeMessages(resp.Body, message.WithCodec(&cl.codec))
 		if err != nil && len(msgs) == 0 {
 			return res, fmt.Errorf("consumer: pull %v: %w", r.q, err)
 		}

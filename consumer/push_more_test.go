@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -205,6 +206,64 @@ func TestPushOrderlyMemberLeavesKeepsOrder(t *testing.T) {
 			if seq[q][k] != seq[q][k-1]+1 {
 				t.Fatalf("queue %d out of order or duplicated: %v", q, seq[q])
 			}
+		}
+	}
+}
+
+// When CONSUMER_SEND_MSG_BACK fails, the consumer re-sends the stored body
+// itself; an LZ4 or ZSTD body must keep its compression type bits, or it
+// would be stored as zlib and become unreadable.
+func TestSendBackFallbackKeepsCompressionType(t *testing.T) {
+	ts := startServer(t)
+	s := newSender(t, ts)
+	topic := "FallbackCompress"
+	createTopic(t, ts, s, topic)
+	c := startPush(t, ts, "cg-fallback", topic, "NoSuchTag", newRecorder().listener())
+	brokerName := c.cl.BrokerNameOf(ts.BrokerAddr())
+	body := bytes.Repeat([]byte("compressible body "), 1000)
+	types := []message.CompressionType{message.CompressLZ4, message.CompressZstd}
+	for _, ct := range types {
+		z, err := message.CompressWith(ct, body, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := remoting.SendMessageRequestHeader{ProducerGroup: "test-pg", Topic: topic, DefaultTopic: "TBW102",
+			DefaultTopicQueueNums: 4, QueueID: 1, SysFlag: ct.SysFlag(), BornTimestamp: time.Now().UnixMilli()}
+		resp, err := s.rc.InvokeSync(context.Background(), s.addr, remoting.NewRequest(remoting.SendMessage, &h, z))
+		if err != nil || resp.Code != remoting.Success {
+			t.Fatalf("send %v: %v %v", ct, resp, err)
+		}
+	}
+	pull := func(q Queue) []*message.MessageExt {
+		res, err := pullOnce(context.Background(), c.cl, &pullRequest{group: "cg-fallback", q: q, max: 32, commit: -1, expression: "*"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.msgs
+	}
+	stored := pull(Queue{Topic: topic, BrokerName: brokerName, QueueID: 1})
+	if len(stored) != 2 {
+		t.Fatalf("want the 2 compressed messages, got %d", len(stored))
+	}
+	for _, m := range stored {
+		// A commit-log offset that points nowhere makes the broker refuse
+		// the send-back; delay level -1 sends the copy straight to the DLQ.
+		m.CommitLogOffset = 1 << 40
+		m.BrokerName = brokerName
+		if err := c.sendBack(context.Background(), m, -1); err != nil {
+			t.Fatalf("fallback resend: %v", err)
+		}
+	}
+	dlq := Queue{Topic: DLQPrefix + "cg-fallback", BrokerName: brokerName}
+	var got []*message.MessageExt
+	waitFor(t, 10*time.Second, "both copies in the DLQ", func() bool {
+		got = pull(dlq)
+		return len(got) == 2
+	})
+	for i, ct := range types {
+		gt, err := message.CompressionTypeOf(got[i].SysFlag)
+		if err != nil || gt != ct || got[i].Err != nil || !bytes.Equal(got[i].Body, body) {
+			t.Errorf("DLQ copy %d: type %v (want %v, %v), err %v, body intact %v", i, gt, ct, err, got[i].Err, bytes.Equal(got[i].Body, body))
 		}
 	}
 }
