@@ -335,7 +335,11 @@ func (b *Broker) goLoop(ctx context.Context, f func(context.Context)) {
 }
 
 // every runs f every d until ctx ends.
-func every(ctx context.Context, d time.Duration, f func()) {
+func every(ctx context.Context, d time.Duration, f func()) { everyOrWhen(ctx, d, nil, f) }
+
+// everyOrWhen runs f every d, and at once whenever now delivers, until ctx
+// ends. A nil now never delivers.
+func everyOrWhen(ctx context.Context, d time.Duration, now <-chan struct{}, f func()) {
 	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
@@ -343,8 +347,9 @@ func every(ctx context.Context, d time.Duration, f func()) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			f()
+		case <-now:
 		}
+		f()
 	}
 }
 

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"time"
 
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 )
@@ -76,15 +75,5 @@ func (b *Broker) registerLoop(ctx context.Context) {
 	if b.names == nil {
 		return
 	}
-	t := time.NewTicker(b.cfg.RegisterNameServerPeriod)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-b.registerNow:
-		}
-		b.registerOnce(ctx)
-	}
+	everyOrWhen(ctx, b.cfg.RegisterNameServerPeriod, b.registerNow, func() { b.registerOnce(ctx) })
 }

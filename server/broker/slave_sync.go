@@ -100,17 +100,7 @@ func (s *slaveSync) masterAddr() string {
 }
 
 func (s *slaveSync) loop(ctx context.Context) {
-	t := time.NewTicker(s.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.trigger:
-		}
-		s.syncAll(ctx)
-	}
+	everyOrWhen(ctx, s.interval, s.trigger, func() { s.syncAll(ctx) })
 }
 
 // syncAll copies every table; a failing one is logged and retried next
