@@ -51,6 +51,13 @@ func fuzzSeeds(t testing.TB) [][]byte {
 	hb, _ := json.Marshal(wire.HeartbeatData{ClientID: "c", ConsumerDataSet: []wire.ConsumerData{{GroupName: "G", SubscriptionDataSet: []wire.SubscriptionData{wire.ParseSubscription("T", "a||b", 1)}}}})
 	lock, _ := json.Marshal(wire.LockBatchRequest{ConsumerGroup: "G", ClientID: "c", MQSet: []wire.MessageQueue{{Topic: "T", BrokerName: "broker-a"}}})
 	batch, _ := message.AppendBatch(nil, []*message.Message{message.New("T", []byte("x")), message.New("T", []byte("y"))})
+	sqlSub := wire.ParseSQL92Subscription("T", "a > 1 AND (b = 'x' OR c IN ('p', 'q')) AND NOT (d IS NULL)", 1)
+	hbSQL, _ := json.Marshal(wire.HeartbeatData{ClientID: "c", ConsumerDataSet: []wire.ConsumerData{{GroupName: "G", SubscriptionDataSet: []wire.SubscriptionData{sqlSub}}}})
+	check, _ := json.Marshal(map[string]any{"clientId": "c", "group": "G", "subscriptionData": sqlSub})
+	sqlPull := pullRequest("G", "T", 0, 0, 0)
+	sqlPull.Ext.Set("subscription", sqlSub.SubString)
+	sqlPull.Ext.Set("expressionType", "SQL92")
+	sqlPull.Ext.Set("sysFlag", "2")
 	bh := sendHeader("T", 0, "")
 	bh.Batch = true
 	seeds := [][]byte{
@@ -59,6 +66,9 @@ func fuzzSeeds(t testing.TB) [][]byte {
 		frame(remoting.NewRequest(remoting.SendBatchMessage, bh.V2(), batch)),
 		frame(pullRequest("G", "T", 0, 0, 100*time.Millisecond)),
 		frame(remoting.NewRequest(remoting.HeartBeat, nil, hb)),
+		frame(remoting.NewRequest(remoting.HeartBeat, nil, hbSQL)),
+		frame(remoting.NewRequest(remoting.CheckClientConfig, nil, check)),
+		frame(sqlPull),
 		frame(remoting.NewRequest(remoting.LockBatchMQ, nil, lock)),
 		frame(remoting.NewRequest(remoting.QueryConsumerOffset, &remoting.QueryConsumerOffsetRequestHeader{ConsumerGroup: "G", Topic: "T"}, nil)),
 		frame(remoting.NewRequest(remoting.UpdateConsumerOffset, &remoting.UpdateConsumerOffsetRequestHeader{ConsumerGroup: "G", Topic: "T", CommitOffset: 3}, nil)),
@@ -95,6 +105,7 @@ func FuzzBrokerFrames(f *testing.F) {
 	cfg.MappedFileSizeConsumeQueue = 20 * 1000
 	cfg.MaxHashSlotNum, cfg.MaxIndexNum = 1000, 4000
 	cfg.MessageDelayLevel = "1s"
+	cfg.EnablePropertyFilter = true // SQL92 seeds reach the filter compiler
 	b, err := New(cfg, WithLogger(slog.New(panicWatch{panics: &panics})))
 	if err != nil {
 		f.Fatal(err)
