@@ -179,10 +179,12 @@ func (rep *reporter) loop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			// Close the last, partial interval, so that a run shorter
-			// than one interval still shows its live lines.
+			// A run shorter than one interval still shows its live lines,
+			// covering the whole run. Longer runs leave the last partial
+			// interval out: a few straggling sends over a few milliseconds
+			// would only print misleading rates.
 			m := rep.r.m
-			if m.sent.Load() != rep.lastSent || m.received.Load() != rep.lastRecv {
+			if len(rep.intervals) == 0 && (m.sent.Load() != 0 || m.received.Load() != 0) {
 				rep.tick(time.Now())
 			}
 			return
