@@ -377,14 +377,7 @@ func TestShutdownLeavesNoGoroutines(t *testing.T) {
 			t.Fatal(err)
 		}
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("goroutines: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitGoroutines(t, before)
 }
 
 // TestDelaySchedulerPrecision sends 1,000 level-1 (1 s) messages and
@@ -473,5 +466,19 @@ func TestQueryByKeyUniqueKeyAndViewByID(t *testing.T) {
 	}
 	if v := invoke(t, rc, b.Addr(), remoting.NewRequest(remoting.ViewMessageByID, &remoting.ViewMessageByIDRequestHeader{Offset: 1 << 40}, nil)); v.Code != remoting.SystemError {
 		t.Fatalf("view past the log: code %d", v.Code)
+	}
+}
+
+// waitGoroutines fails the test unless the goroutine count returns to
+// before within 5 s, printing every stack when it does not.
+func waitGoroutines(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("goroutines: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

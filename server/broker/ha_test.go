@@ -827,14 +827,7 @@ func TestHAShutdownLeavesNoGoroutines(t *testing.T) {
 			t.Fatalf("parked send answered %d at shutdown, want FLUSH_SLAVE_TIMEOUT", code)
 		}
 	})
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("goroutines: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitGoroutines(t, before)
 }
 
 // TestHAListenPort: a master listens on listenPort+1 by default, on a free
