@@ -158,8 +158,8 @@ func (c *fakeClock) Advance(d time.Duration) {
 // twoBrokers starts the embedded server (broker-a) plus broker-b behind a
 // proxy, both holding topic with 4 queues, and waits until the route lists
 // both.
-func twoBrokers(t *testing.T, topic string) (*embeddedServer, *proxy) {
-	srv := startServer(t)
+func twoBrokers(t *testing.T, topic string, modA ...func(*broker.Config)) (*embeddedServer, *proxy) {
+	srv := startServer(t, modA...)
 	rc := newRC(t)
 	ctx := testCtx(t)
 	// broker-b registers nowhere by itself; the test registers it with the
@@ -380,6 +380,45 @@ func TestRetriesMoveToAnotherBroker(t *testing.T) {
 	p0 := newProducer(t, srv, WithGroup("PG_NORETRY"), WithSelector(preferB), WithRetries(0))
 	if _, err := p0.SendSync(ctx, message.New(topic, []byte("x"))); err == nil || !strings.Contains(err.Error(), "after 1 attempt(s)") {
 		t.Fatalf("no-retry producer: %v", err)
+	}
+}
+
+// TestRetryAnotherBrokerWhenNotStoreOK: broker-a is a SYNC_MASTER without
+// a slave, so it stores every message but answers SLAVE_NOT_AVAILABLE. By
+// default that status is the result; with the option the send moves on to
+// broker-b; and when no attempt does better, the stored result is returned.
+func TestRetryAnotherBrokerWhenNotStoreOK(t *testing.T) {
+	const topic = "NSO"
+	srv, _ := twoBrokers(t, topic, func(c *broker.Config) { c.BrokerRole = broker.RoleSyncMaster })
+	ctx := testCtx(t)
+	preferA := selector.Func(func(_ selector.SelectInput, qs []selector.Queue, last string) selector.Queue {
+		for _, q := range qs {
+			if (last == "") == (q.BrokerName == "broker-a") {
+				return q
+			}
+		}
+		return qs[0]
+	})
+	p := newProducer(t, srv, WithGroup("PG_NSO_DEFAULT"), WithSelector(preferA))
+	if r, err := p.SendSync(ctx, message.New(topic, []byte("x"))); err != nil || r.Status != SendSlaveNotAvailable || r.Queue.BrokerName != "broker-a" {
+		t.Fatalf("default: want SLAVE_NOT_AVAILABLE from broker-a without error, got %+v, %v", r, err)
+	}
+	pr := newProducer(t, srv, WithGroup("PG_NSO_RETRY"), WithSelector(preferA), WithRetryAnotherBrokerWhenNotStoreOK(true))
+	if r, err := pr.SendSync(ctx, message.New(topic, []byte("y"))); err != nil || r.Status != SendOK || r.Queue.BrokerName != "broker-b" {
+		t.Fatalf("with the option: want SEND_OK from broker-b, got %+v, %v", r, err)
+	}
+	onlyA := selector.Func(func(_ selector.SelectInput, qs []selector.Queue, _ string) selector.Queue {
+		for _, q := range qs {
+			if q.BrokerName == "broker-a" {
+				return q
+			}
+		}
+		return qs[0]
+	})
+	pa := newProducer(t, srv, WithGroup("PG_NSO_ONLYA"), WithSelector(onlyA), WithRetryAnotherBrokerWhenNotStoreOK(true))
+	r, err := pa.SendSync(ctx, message.New(topic, []byte("z")))
+	if err != nil || r.Status != SendSlaveNotAvailable || r.OffsetMsgID == "" {
+		t.Fatalf("every attempt stored but not OK: want the last result, got %+v, %v", r, err)
 	}
 }
 

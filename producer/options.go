@@ -58,6 +58,7 @@ type config struct {
 	client            *Client
 	sendTimeout       time.Duration
 	retries           int
+	retryNotStoreOK   bool
 	compressThreshold int
 	compressLevel     int
 	compressType      message.CompressionType
@@ -169,6 +170,18 @@ func WithRetries(n int) Option {
 			c.retries = n
 		}
 	}
+}
+
+// WithRetryAnotherBrokerWhenNotStoreOK makes a sync send whose message was
+// stored but not flushed or replicated in time (FLUSH_DISK_TIMEOUT,
+// FLUSH_SLAVE_TIMEOUT, SLAVE_NOT_AVAILABLE) count as failed and be retried
+// on another broker, as Java's retryAnotherBrokerWhenNotStoreOK does.
+// Default false: such a send returns its status without an error. The
+// message may then be stored more than once; when every attempt ends like
+// this, the last result is returned. Orderly and async sends are not
+// affected.
+func WithRetryAnotherBrokerWhenNotStoreOK(on bool) Option {
+	return func(c *config) { c.retryNotStoreOK = on }
 }
 
 // WithCompression sets the body size from which single messages are

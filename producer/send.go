@@ -44,6 +44,7 @@ type sendState struct {
 	lastBroker  string
 	lastErr     error
 	unrecovered bool
+	notStoreOK  *SendResult // the last stored-but-not-OK result, when such results are retried
 
 	topic   string // on the wire (namespace applied)
 	body    []byte
@@ -403,9 +404,23 @@ func (p *Producer) pick(st *sendState) selector.Queue {
 func (st *sendState) run() (*SendResult, error) {
 	res, err := st.attempt()
 	if err == nil || !st.retriable(err) || st.p.cfg.retries == 0 {
-		return res, st.wrapErr(err)
+		return st.settle(res, st.wrapErr(err))
 	}
-	return st.retry()
+	return st.settle(st.retry())
+}
+
+// errNotStoreOK marks an attempt whose message was stored with a status
+// other than SEND_OK, retried under WithRetryAnotherBrokerWhenNotStoreOK.
+var errNotStoreOK = errors.New("producer: message stored, but not flushed or replicated in time")
+
+// settle returns the outcome of all attempts: as Java does, a message that
+// was stored by some attempt is reported with that attempt's result even if
+// later retries failed.
+func (st *sendState) settle(res *SendResult, err error) (*SendResult, error) {
+	if err != nil && st.notStoreOK != nil {
+		return st.notStoreOK, nil
+	}
+	return res, err
 }
 
 // retry runs the remaining attempts with retry-go, immediately one after
@@ -440,7 +455,7 @@ func (st *sendState) retriable(err error) bool {
 	if errors.As(err, &oe) {
 		return !errors.Is(err, remoting.ErrClientClosed) && !errors.Is(err, context.Canceled)
 	}
-	return errors.Is(err, ErrNoRoute)
+	return errors.Is(err, ErrNoRoute) || errors.Is(err, errNotStoreOK)
 }
 
 // wrapErr adds the attempt count; when the budget ran out it keeps both the
@@ -600,6 +615,12 @@ func (st *sendState) complete(q selector.Queue, addr string, t0 time.Time, done 
 	}
 	if res.RegionID == "" {
 		res.RegionID = "DefaultRegion"
+	}
+	if status != SendOK && p.cfg.retryNotStoreOK && st.mode == ModeSync {
+		st.notStoreOK = res
+		err := fmt.Errorf("%w: %s on %s", errNotStoreOK, status, q.BrokerName)
+		st.lastErr = err
+		return nil, err
 	}
 	return res, nil
 }
