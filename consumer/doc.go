@@ -3,6 +3,12 @@
 // and a lite-pull consumer (NewLitePull) with Subscribe or Assign, Poll,
 // Seek and commits, plus the low-level PullFrom.
 //
+// Subscriptions select by tag ("*", "TagA || TagB"), or with SubscribeSQL92
+// by a SQL92 expression over message properties, which the broker
+// evaluates (it needs enablePropertyFilter=true). Compressed bodies (zlib,
+// and RocketMQ 5.x LZ4 and ZSTD) arrive inflated. When a broker group's
+// master is down, pulls and offsets go to its slave.
+//
 // Lifecycle: every goroutine a consumer starts is tied to a context and
 // joined by Shutdown; one goroutine owns the table of process queues
 // (rebalance), so there is no concurrent mutation of ownership. Offsets
