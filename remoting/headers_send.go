@@ -350,3 +350,63 @@ func (h *PullMessageResponseHeader) DecodeExt(e *ExtFields) error {
 	h.ForbiddenType = r.optI32("forbiddenType", 0)
 	return r.err
 }
+
+// ReplyMessageRequestHeader is PUSH_REPLY_MESSAGE_TO_CLIENT (326): the
+// broker forwards a SEND_REPLY_MESSAGE(_V2) header to the requesting client,
+// adding where the reply came from and when the broker saw it. Always long
+// key names (upstream has no V2 form of this header).
+type ReplyMessageRequestHeader struct {
+	ProducerGroup         string
+	Topic                 string
+	DefaultTopic          string
+	DefaultTopicQueueNums int32
+	QueueID               int32
+	SysFlag               int32
+	BornTimestamp         int64
+	Flag                  int32
+	Properties            string // optional
+	ReconsumeTimes        int32  // optional
+	UnitMode              bool   // optional
+	BornHost              string // the replier's address, "ip:port"
+	StoreHost             string // the broker's address, "ip:port"
+	StoreTimestamp        int64
+}
+
+func (h *ReplyMessageRequestHeader) EncodeExt(e *ExtFields) {
+	e.Set("producerGroup", h.ProducerGroup)
+	e.Set("topic", h.Topic)
+	e.Set("defaultTopic", h.DefaultTopic)
+	setInt32(e, "defaultTopicQueueNums", h.DefaultTopicQueueNums)
+	setInt32(e, "queueId", h.QueueID)
+	setInt32(e, "sysFlag", h.SysFlag)
+	e.SetInt("bornTimestamp", h.BornTimestamp)
+	setInt32(e, "flag", h.Flag)
+	setOpt(e, "properties", h.Properties)
+	setInt32(e, "reconsumeTimes", h.ReconsumeTimes)
+	e.SetBool("unitMode", h.UnitMode)
+	e.Set("bornHost", h.BornHost)
+	e.Set("storeHost", h.StoreHost)
+	e.SetInt("storeTimestamp", h.StoreTimestamp)
+}
+
+// DecodeExt is lenient: a client receiving a reply needs only the topic,
+// body and properties, so every other field is optional here even though
+// upstream marks most of them required.
+func (h *ReplyMessageRequestHeader) DecodeExt(e *ExtFields) error {
+	r := extReader{e: e}
+	h.ProducerGroup = r.optStr("producerGroup")
+	h.Topic = r.str("topic")
+	h.DefaultTopic = r.optStr("defaultTopic")
+	h.DefaultTopicQueueNums = r.optI32("defaultTopicQueueNums", 0)
+	h.QueueID = r.optI32("queueId", 0)
+	h.SysFlag = r.optI32("sysFlag", 0)
+	h.BornTimestamp = r.optI64("bornTimestamp", 0)
+	h.Flag = r.optI32("flag", 0)
+	h.Properties = r.optStr("properties")
+	h.ReconsumeTimes = r.optI32("reconsumeTimes", 0)
+	h.UnitMode = r.boolean("unitMode", false)
+	h.BornHost = r.optStr("bornHost")
+	h.StoreHost = r.optStr("storeHost")
+	h.StoreTimestamp = r.optI64("storeTimestamp", 0)
+	return r.err
+}
