@@ -18,7 +18,9 @@
 //     by New and stopped by the last Release (or Close);
 //   - the remoting.Client and its connections, closed with it;
 //   - registrations: RegisterProducer / RegisterConsumer add a group to
-//     every heartbeat and route broker requests for that group to it.
+//     every heartbeat and route broker requests for that group to it;
+//     RegisterReplyHandler receives pushed request/reply answers, which
+//     name the client id rather than a group.
 package client
 
 import (
@@ -102,6 +104,7 @@ type Client struct {
 	regMu     sync.RWMutex
 	producers map[string]TransactionChecker
 	consumers map[string]ConsumerHandler
+	replies   replyRouter // PUSH_REPLY_MESSAGE_TO_CLIENT receivers
 
 	hbNow  chan struct{}
 	ctx    context.Context

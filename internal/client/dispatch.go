@@ -46,6 +46,8 @@ func (c *Client) registerHandlers() {
 		return h.Group, err
 	}))
 	c.rc.RegisterHandler(remoting.CheckTransactionState, c.checkTransaction)
+	// Replies are addressed to the client id, not a group: see replyRouter.
+	c.rc.RegisterHandler(remoting.PushReplyMessageToClient, c.pushReply)
 }
 
 // refuse answers a request that cannot be served (nothing for oneway ones).
