@@ -326,6 +326,17 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// goRequest finishes a request on a goroutine of its own that Shutdown
+// waits for before it closes the store. Processors call it while the
+// server still runs, so no Add can race with Shutdown's Wait.
+func (b *Broker) goRequest(f func()) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		f()
+	}()
+}
+
 func (b *Broker) goLoop(ctx context.Context, f func(context.Context)) {
 	b.wg.Add(1)
 	go func() {

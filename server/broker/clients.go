@@ -321,3 +321,24 @@ func (m *ProducerManager) Channels(group string) []any {
 	slices.SortFunc(chs, func(a, b any) int { return members[b].lastUpdate.Compare(members[a].lastUpdate) })
 	return chs
 }
+
+// FindChannel returns the connection of the producer client with clientID
+// (any group; the most recently heard from when it has several), as
+// upstream's ProducerManager.findChannel does for request/reply. A linear
+// scan: replies are rare next to sends, and the table is small.
+func (m *ProducerManager) FindChannel(clientID string) (any, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var (
+		found  any
+		latest time.Time
+	)
+	for _, members := range m.groups {
+		for ch, info := range members {
+			if info.clientID == clientID && (found == nil || info.lastUpdate.After(latest)) {
+				found, latest = ch, info.lastUpdate
+			}
+		}
+	}
+	return found, found != nil
+}

@@ -78,6 +78,7 @@ type Config struct {
 	TransactionCheckInterval time.Duration // transactionCheckInterval, 60 s
 
 	EnablePropertyFilter bool // enablePropertyFilter, false: evaluate SQL92 subscriptions
+	StoreReplyMessage    bool // storeReplyMessageEnable, true: keep replies in <cluster>_REPLY_TOPIC
 
 	// Master/slave replication (RocketMQ's classic HA service; see ha.go).
 	// A master listens on haListenPort for its slaves; a slave connects to
@@ -122,6 +123,7 @@ func DefaultConfig() Config {
 		DeleteWhen:                  4,
 		DiskMaxUsedSpaceRatio:       75,
 		LongPollingEnable:           true,
+		StoreReplyMessage:           true,
 		ShortPollingTimeMills:       time.Second,
 		RegisterNameServerPeriod:    30 * time.Second,
 		FlushConsumerOffsetInterval: 5 * time.Second,
@@ -237,6 +239,7 @@ func configKeys() []configKey {
 		intKey("transactionCheckMax", func(c *Config) *int { return &c.TransactionCheckMax }),
 		durationKey("transactionCheckInterval", time.Millisecond, func(c *Config) *time.Duration { return &c.TransactionCheckInterval }),
 		boolKey("enablePropertyFilter", func(c *Config) *bool { return &c.EnablePropertyFilter }),
+		boolKey("storeReplyMessageEnable", func(c *Config) *bool { return &c.StoreReplyMessage }),
 		intKey("haListenPort", func(c *Config) *int { return &c.HAListenPort }),
 		stringKey("haMasterAddress", func(c *Config) *string { return &c.HAMasterAddress }),
 		durationKey("haSendHeartbeatInterval", time.Millisecond, func(c *Config) *time.Duration { return &c.HASendHeartbeatInterval }),

@@ -35,7 +35,7 @@ func (b *Broker) processSend(rc *remoting.RequestContext, req *remoting.Command)
 		return
 	}
 	if _, exists := b.topics.Get(h.Topic); !exists || IsRetryTopic(h.Topic) {
-		go b.send(rc, req, h)
+		b.goRequest(func() { b.send(rc, req, h) })
 		return
 	}
 	b.send(rc, req, h)
