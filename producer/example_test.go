@@ -195,3 +195,26 @@ func ExampleWithInterceptors() {
 }
 
 type startKey struct{}
+
+// A request waits for the reply a consumer sends back with message.NewReply
+// (RocketMQ's request/reply). The replying side, in its listener, would do:
+//
+//	reply, err := message.NewReply(req, []byte(`{"price":9.5}`))
+//	if err == nil {
+//		_, err = replier.SendSync(ctx, reply)
+//	}
+func ExampleProducer_Request() {
+	p, err := producer.New(producer.WithNameServers("127.0.0.1:9876"), producer.WithGroup("quotes-requester"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Shutdown(context.Background())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	reply, err := p.Request(ctx, message.New("Quotes", []byte(`{"symbol":"RMQ"}`)))
+	if err != nil {
+		log.Fatal(err) // errors.Is(err, producer.ErrRequestTimeout) when no reply came
+	}
+	fmt.Println(string(reply.Body))
+}

@@ -61,6 +61,7 @@ type Producer struct {
 	checks    sync.WaitGroup // transaction check-backs in progress
 	asyncSem  chan struct{}  // one slot per async send in flight
 	stopWatch func()         // removes the route watch
+	replies   *replyTable    // pending Request calls by correlation id
 }
 
 // New creates a producer and registers its group with the client. It does
@@ -135,6 +136,11 @@ func New(opts ...Option) (*Producer, error) {
 		cl.Release()
 		return nil, fmt.Errorf("producer: %w", err)
 	}
+	// Replies are pushed to the client, which offers them to each of its
+	// producers; registering up front (a map insert) keeps Request free of
+	// registration races with Shutdown.
+	p.replies = newReplyTable()
+	p.replies.unregister = cl.RegisterReplyHandler(p.replies.deliver)
 	return p, nil
 }
 
@@ -171,6 +177,7 @@ func (p *Producer) Shutdown(ctx context.Context) error {
 	}
 	p.closed = true
 	p.mu.Unlock()
+	p.replies.close() // pending requests fail now rather than at their timeout
 
 	var err error
 	done := make(chan struct{})

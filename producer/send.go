@@ -52,6 +52,7 @@ type sendState struct {
 	msgID   string
 	sysFlag int32
 	batch   bool
+	reply   bool   // MSG_TYPE=reply: sent with SEND_REPLY_MESSAGE_V2
 	key     string // sharding key for selectors
 	arg     any    // selector argument (SendOrderly)
 	ordered bool
@@ -248,6 +249,7 @@ func (st *sendState) encodeSingle(m *message.Message, tx bool) error {
 	}
 	st.hdr.Flag = m.Flag
 	st.key = shardingKey(m)
+	st.reply = message.IsReply(m)
 	return nil
 }
 
@@ -323,8 +325,8 @@ func withProperty(m *message.Message, key, value string) *message.Message {
 }
 
 // request builds the request of one attempt to queue q: SEND_MESSAGE_V2
-// (310) for single messages, SEND_BATCH_MESSAGE (320) for batches, both
-// with the short V2 header keys.
+// (310) for single messages, SEND_REPLY_MESSAGE_V2 (325) for replies,
+// SEND_BATCH_MESSAGE (320) for batches, all with the short V2 header keys.
 func (st *sendState) request(q selector.Queue) *remoting.Command {
 	h := &st.hdr
 	h.ProducerGroup = st.p.group
@@ -337,8 +339,13 @@ func (st *sendState) request(q selector.Queue) *remoting.Command {
 	h.Properties = st.props
 	h.Batch = st.batch
 	code := remoting.SendMessageV2
-	if st.batch {
+	switch {
+	case st.batch:
 		code = remoting.SendBatchMessage
+	case st.reply:
+		// As Java's MQClientAPIImpl: a reply goes to the broker's reply
+		// processor, which pushes it to the requester.
+		code = remoting.SendReplyMessageV2
 	}
 	return remoting.NewRequest(code, h.V2(), st.body)
 }
