@@ -2,8 +2,6 @@ package broker
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"strconv"
 	"time"
@@ -41,21 +39,8 @@ func (b *Broker) processReply(rc *remoting.RequestContext, req *remoting.Command
 }
 
 func (b *Broker) sendReply(rc *remoting.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader) {
-	t, code, remark := b.sendTarget(h)
-	if code != remoting.Success {
-		reply(rc, req, code, remark)
-		return
-	}
-	if len(req.Body) > b.cfg.MaxMessageSize {
-		reply(rc, req, remoting.MessageIllegal, fmt.Sprintf("message body size %d exceeds maxMessageSize %d", len(req.Body), b.cfg.MaxMessageSize))
-		return
-	}
-	queueID := h.QueueID
-	if queueID < 0 {
-		queueID = rand.Int32N(int32(max(t.WriteQueueNums, 1)))
-	}
-	if int(queueID) >= t.QueueNums() {
-		reply(rc, req, remoting.InvalidParameter, fmt.Sprintf("queueId %d out of range: topic %s has %d queues", queueID, h.Topic, t.QueueNums()))
+	t, queueID, ok := b.sendDestination(rc, req, h)
+	if !ok {
 		return
 	}
 	props, err := b.storedProperties([]byte(h.Properties))

@@ -41,20 +41,18 @@ func (b *Broker) processSend(rc *remoting.RequestContext, req *remoting.Command)
 	b.send(rc, req, h)
 }
 
-func (b *Broker) send(rc *remoting.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader) {
-	batch := req.Code == remoting.SendBatchMessage || h.Batch
+// sendDestination checks a send's (or reply's) topic, body size and queue
+// id, answering the request itself when one is wrong, and returns the
+// topic and the queue to store into (a negative queue id picks one).
+func (b *Broker) sendDestination(rc *remoting.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader) (TopicConfig, int32, bool) {
 	t, code, remark := b.sendTarget(h)
 	if code != remoting.Success {
 		reply(rc, req, code, remark)
-		return
-	}
-	if len(req.Body) == 0 {
-		reply(rc, req, remoting.MessageIllegal, "message body is empty")
-		return
+		return t, 0, false
 	}
 	if len(req.Body) > b.cfg.MaxMessageSize {
 		reply(rc, req, remoting.MessageIllegal, fmt.Sprintf("message body size %d exceeds maxMessageSize %d", len(req.Body), b.cfg.MaxMessageSize))
-		return
+		return t, 0, false
 	}
 	queueID := h.QueueID
 	if queueID < 0 {
@@ -62,6 +60,19 @@ func (b *Broker) send(rc *remoting.RequestContext, req *remoting.Command, h *rem
 	}
 	if int(queueID) >= t.QueueNums() {
 		reply(rc, req, remoting.InvalidParameter, fmt.Sprintf("queueId %d out of range: topic %s has %d queues", queueID, h.Topic, t.QueueNums()))
+		return t, 0, false
+	}
+	return t, queueID, true
+}
+
+func (b *Broker) send(rc *remoting.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader) {
+	batch := req.Code == remoting.SendBatchMessage || h.Batch
+	t, queueID, ok := b.sendDestination(rc, req, h)
+	if !ok {
+		return
+	}
+	if len(req.Body) == 0 {
+		reply(rc, req, remoting.MessageIllegal, "message body is empty")
 		return
 	}
 	template := message.StoredMessage{
