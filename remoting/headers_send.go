@@ -118,15 +118,21 @@ func (h *SendMessageRequestHeader) DecodeExt(e *ExtFields) error {
 	if d.err != nil {
 		return d.err
 	}
-	if seen != sendAllRequired {
-		names := [8]string{
-			"producerGroup", "topic", "defaultTopic", "defaultTopicQueueNums",
-			"queueId", "sysFlag", "bornTimestamp", "flag",
-		}
-		for bit, name := range names {
-			if seen&(1<<bit) == 0 {
-				return &FieldError{Key: name, Err: ErrMissingField}
-			}
+	return missingRequired(seen, sendAllRequired,
+		"producerGroup", "topic", "defaultTopic", "defaultTopicQueueNums",
+		"queueId", "sysFlag", "bornTimestamp", "flag")
+}
+
+// missingRequired reports the first required field a single-pass decoder
+// did not see: bit i of seen stands for names[i]. The names are only
+// looked at on the error path.
+func missingRequired(seen, all uint, names ...string) error {
+	if seen == all {
+		return nil
+	}
+	for bit, name := range names {
+		if seen&(1<<bit) == 0 {
+			return &FieldError{Key: name, Err: ErrMissingField}
 		}
 	}
 	return nil
@@ -292,18 +298,9 @@ func (h *PullMessageRequestHeader) DecodeExt(e *ExtFields) error {
 	if d.err != nil {
 		return d.err
 	}
-	if seen != pullAllRequired {
-		names := [8]string{
-			"consumerGroup", "topic", "queueId", "queueOffset",
-			"maxMsgNums", "sysFlag", "commitOffset", "suspendTimeoutMillis",
-		}
-		for bit, name := range names {
-			if seen&(1<<bit) == 0 {
-				return &FieldError{Key: name, Err: ErrMissingField}
-			}
-		}
-	}
-	return nil
+	return missingRequired(seen, pullAllRequired,
+		"consumerGroup", "topic", "queueId", "queueOffset",
+		"maxMsgNums", "sysFlag", "commitOffset", "suspendTimeoutMillis")
 }
 
 // PullMessageResponseHeader answers PULL_MESSAGE. The four offsets are
