@@ -218,18 +218,10 @@ func waitRoute(t testing.TB, ts *testServer, topic string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := ns.Route(ctx, topic)
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no route for %s: %v", topic, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := ns.WaitRoute(ctx, topic); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -43,7 +43,8 @@ func CreateTopic(ctx context.Context, namesrv, topic string, queues int) error {
 			return fmt.Errorf("create topic %s on %s: %w", topic, addr, err)
 		}
 	}
-	return waitRoute(ctx, ns, topic)
+	_, err = ns.WaitRoute(ctx, topic)
+	return err
 }
 
 // DeleteTopic deletes topic from every master and from the name servers.
@@ -79,23 +80,8 @@ func WaitRoute(ctx context.Context, namesrv, topic string) error {
 	if err != nil {
 		return fmt.Errorf("loadtest: name servers %q: %w", namesrv, err)
 	}
-	return waitRoute(ctx, ns, topic)
-}
-
-func waitRoute(ctx context.Context, ns *nsclient.Client, topic string) error {
-	for {
-		rctx, cancel := context.WithTimeout(ctx, time.Second)
-		_, err := ns.Route(rctx, topic)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("loadtest: no route for topic %s: %w (last error: %v)", topic, ctx.Err(), err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	_, err = ns.WaitRoute(ctx, topic)
+	return err
 }
 
 // masterAddrs lists the master address of every broker group in the

@@ -170,6 +170,25 @@ func (c *Client) Route(ctx context.Context, topic string) (*TopicRoute, error) {
 	return r, nil
 }
 
+// WaitRoute polls Route every 50 ms until the name servers route topic (a
+// topic a broker has just created reaches them with its next
+// registration) or ctx ends; the error then carries the last failure.
+func (c *Client) WaitRoute(ctx context.Context, topic string) (*TopicRoute, error) {
+	for {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		r, err := c.Route(rctx, topic)
+		cancel()
+		if err == nil {
+			return r, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("nsclient: no route for topic %s: %w (last error: %w)", topic, ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // ClusterInfo fetches the broker and cluster tables (GET_BROKER_CLUSTER_INFO).
 func (c *Client) ClusterInfo(ctx context.Context) (*ClusterInfo, error) {
 	addr, resp, err := c.invoke(ctx, request(remoting.GetBrokerClusterInfo, nil, nil))

@@ -262,3 +262,22 @@ func TestRegisterBrokerAllNameServers(t *testing.T) {
 		t.Fatal("unregister reported success although name servers failed")
 	}
 }
+
+// TestWaitRoute: a routed topic returns at once; an unknown one is polled
+// until ctx ends, and the error names both the deadline and the last answer.
+func TestWaitRoute(t *testing.T) {
+	ok := startFake(t, remoting.Success, bareRoute)
+	if r, err := newTestClient(t, ok.addr).WaitRoute(testCtx(t), "T"); err != nil || r.BrokerDatas[0].MasterAddr() != "127.0.0.1:10911" {
+		t.Fatalf("routed topic: %+v, %v", r, err)
+	}
+	missing := startFake(t, remoting.TopicNotExist, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := newTestClient(t, missing.addr).WaitRoute(ctx, "T")
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrTopicNotExist) {
+		t.Fatalf("unknown topic: want the deadline and ErrTopicNotExist, got %v", err)
+	}
+	if n := missing.routes.Load(); n < 2 {
+		t.Fatalf("WaitRoute asked %d time(s); it should poll", n)
+	}
+}
