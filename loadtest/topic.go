@@ -23,65 +23,65 @@ var ErrTopicAdmin = errors.New("loadtest: topic admin")
 // master broker the name servers at namesrv know, then waits until the name
 // servers route it.
 func CreateTopic(ctx context.Context, namesrv, topic string, queues int) error {
+	return withNameServers(namesrv, func(rc *remoting.Client, ns *nsclient.Client) error {
+		masters, err := masterAddrs(ctx, ns)
+		if err != nil {
+			return err
+		}
+		for _, addr := range masters {
+			h := &remoting.CreateTopicRequestHeader{
+				Topic: topic, DefaultTopic: "TBW102",
+				ReadQueueNums: int32(queues), WriteQueueNums: int32(queues),
+				Perm: 6, TopicFilterType: "SINGLE_TAG",
+			}
+			if err := invoke(ctx, rc, addr, remoting.NewRequest(remoting.UpdateAndCreateTopic, h, nil)); err != nil {
+				return fmt.Errorf("create topic %s on %s: %w", topic, addr, err)
+			}
+		}
+		_, err = ns.WaitRoute(ctx, topic)
+		return err
+	})
+}
+
+// withNameServers runs f with a transport and a name-server client for
+// namesrv that live as long as the call.
+func withNameServers(namesrv string, f func(*remoting.Client, *nsclient.Client) error) error {
 	rc := remoting.NewClient()
 	defer rc.Close()
 	ns, err := nsclient.New(rc, namesrv)
 	if err != nil {
 		return fmt.Errorf("loadtest: name servers %q: %w", namesrv, err)
 	}
-	masters, err := masterAddrs(ctx, ns)
-	if err != nil {
-		return err
-	}
-	for _, addr := range masters {
-		h := &remoting.CreateTopicRequestHeader{
-			Topic: topic, DefaultTopic: "TBW102",
-			ReadQueueNums: int32(queues), WriteQueueNums: int32(queues),
-			Perm: 6, TopicFilterType: "SINGLE_TAG",
-		}
-		if err := invoke(ctx, rc, addr, remoting.NewRequest(remoting.UpdateAndCreateTopic, h, nil)); err != nil {
-			return fmt.Errorf("create topic %s on %s: %w", topic, addr, err)
-		}
-	}
-	_, err = ns.WaitRoute(ctx, topic)
-	return err
+	return f(rc, ns)
 }
 
 // DeleteTopic deletes topic from every master and from the name servers.
 // Cleanup is best effort: every step is tried and the errors are joined.
 func DeleteTopic(ctx context.Context, namesrv, topic string) error {
-	rc := remoting.NewClient()
-	defer rc.Close()
-	ns, err := nsclient.New(rc, namesrv)
-	if err != nil {
-		return fmt.Errorf("loadtest: name servers %q: %w", namesrv, err)
-	}
-	masters, err := masterAddrs(ctx, ns)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, addr := range masters {
-		req := remoting.NewRequest(remoting.DeleteTopicInBroker, &remoting.DeleteTopicRequestHeader{Topic: topic}, nil)
-		errs = append(errs, invoke(ctx, rc, addr, req))
-	}
-	for _, addr := range ns.Addrs() {
-		req := remoting.NewRequest(remoting.DeleteTopicInNamesrv, &remoting.DeleteTopicInNamesrvRequestHeader{Topic: topic}, nil)
-		errs = append(errs, invoke(ctx, rc, addr, req))
-	}
-	return errors.Join(errs...)
+	return withNameServers(namesrv, func(rc *remoting.Client, ns *nsclient.Client) error {
+		masters, err := masterAddrs(ctx, ns)
+		if err != nil {
+			return err
+		}
+		var errs []error
+		for _, addr := range masters {
+			req := remoting.NewRequest(remoting.DeleteTopicInBroker, &remoting.DeleteTopicRequestHeader{Topic: topic}, nil)
+			errs = append(errs, invoke(ctx, rc, addr, req))
+		}
+		for _, addr := range ns.Addrs() {
+			req := remoting.NewRequest(remoting.DeleteTopicInNamesrv, &remoting.DeleteTopicInNamesrvRequestHeader{Topic: topic}, nil)
+			errs = append(errs, invoke(ctx, rc, addr, req))
+		}
+		return errors.Join(errs...)
+	})
 }
 
 // WaitRoute polls the name servers until they route topic or ctx ends.
 func WaitRoute(ctx context.Context, namesrv, topic string) error {
-	rc := remoting.NewClient()
-	defer rc.Close()
-	ns, err := nsclient.New(rc, namesrv)
-	if err != nil {
-		return fmt.Errorf("loadtest: name servers %q: %w", namesrv, err)
-	}
-	_, err = ns.WaitRoute(ctx, topic)
-	return err
+	return withNameServers(namesrv, func(_ *remoting.Client, ns *nsclient.Client) error {
+		_, err := ns.WaitRoute(ctx, topic)
+		return err
+	})
 }
 
 // masterAddrs lists the master address of every broker group in the
