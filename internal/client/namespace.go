@@ -28,17 +28,22 @@ func WrapNamespace(ns, name string) string {
 	if ns == "" || name == "" || name == DefaultTopic {
 		return name
 	}
-	prefix := ""
-	switch {
-	case strings.HasPrefix(name, retryPrefix):
-		prefix, name = retryPrefix, name[len(retryPrefix):]
-	case strings.HasPrefix(name, dlqPrefix):
-		prefix, name = dlqPrefix, name[len(dlqPrefix):]
-	}
+	prefix, name := splitGroupPrefix(name)
 	if strings.HasPrefix(name, ns+nsSep) {
 		return prefix + name
 	}
 	return prefix + ns + nsSep + name
+}
+
+// splitGroupPrefix separates a retry or DLQ prefix, which stays outside the
+// namespace, from the rest of name.
+func splitGroupPrefix(name string) (prefix, rest string) {
+	for _, p := range [...]string{retryPrefix, dlqPrefix} {
+		if strings.HasPrefix(name, p) {
+			return p, name[len(p):]
+		}
+	}
+	return "", name
 }
 
 // UnwrapNamespace removes ns from a wire name, keeping a retry or DLQ
@@ -47,12 +52,6 @@ func UnwrapNamespace(ns, name string) string {
 	if ns == "" {
 		return name
 	}
-	prefix := ""
-	switch {
-	case strings.HasPrefix(name, retryPrefix):
-		prefix, name = retryPrefix, name[len(retryPrefix):]
-	case strings.HasPrefix(name, dlqPrefix):
-		prefix, name = dlqPrefix, name[len(dlqPrefix):]
-	}
+	prefix, name := splitGroupPrefix(name)
 	return prefix + strings.TrimPrefix(name, ns+nsSep)
 }
