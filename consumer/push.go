@@ -43,6 +43,17 @@ type queueRun struct {
 	done   chan struct{} // closed when the pull loop returns
 }
 
+// stopPulling marks the queue dropped, so that no new batch is handed to
+// listeners, and waits for its pull loop to return. Callbacks already
+// running are the caller's to wait for.
+func (run *queueRun) stopPulling() {
+	run.pq.mu.Lock()
+	run.pq.dropped.Store(true)
+	run.pq.mu.Unlock()
+	run.cancel()
+	<-run.done
+}
+
 // PushConsumer pulls the queues the rebalance assigns it and calls the
 // subscribed listeners.
 type PushConsumer struct {
@@ -515,13 +526,9 @@ func offsetAnswer(op, addr string, resp *remoting.Command, err error) (int64, er
 // so the next owner starts exactly after the last consumed message.
 func (c *PushConsumer) removeQueue(ctx context.Context, q Queue, run *queueRun) error {
 	pq := run.pq
-	pq.mu.Lock()
-	pq.dropped.Store(true)
-	pq.mu.Unlock()
-	run.cancel()
-	<-run.done
+	run.stopPulling()
 	orderlyLocked := c.orderly && c.cfg.model == Clustering
-	if orderlyLocked || c.orderly {
+	if c.orderly {
 		// Wait for the orderly callback in flight, if any.
 		if !waitUntil(ctx, pq.consumeMu.TryLock) {
 			c.cfg.logger.Debug("remove queue: orderly callback still running", "queue", q)
@@ -567,11 +574,7 @@ func (c *PushConsumer) resetOffsets(ctx context.Context, offs map[Queue]int64) {
 			continue
 		}
 		pq := run.pq
-		pq.mu.Lock()
-		pq.dropped.Store(true)
-		pq.mu.Unlock()
-		run.cancel()
-		<-run.done
+		run.stopPulling()
 		waitUntil(ctx, func() bool { return pq.running.Load() == 0 })
 		c.store.update(q, off, false)
 		if err := c.store.persist(ctx, []Queue{q}); err != nil {
