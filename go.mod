@@ -11,7 +11,7 @@ require (
 	github.com/onsi/gomega v1.37.0
 	github.com/panjf2000/gnet/v2 v2.9.4
 	github.com/pierrec/lz4/v4 v4.1.22
-	github.com/sony/gobreaker/v2 v2.1.0
+	github.com/sony/gobreaker/v2 v2.4.0
 )
 
 require (

@@ -534,7 +534,7 @@ func (p *Producer) allow(broker string) func(bool) {
 		return nil
 	}
 	return func(ok bool) {
-		done(ok)
+		done(breakerOutcome(ok))
 		if ok && h.cb.State() == gobreaker.StateClosed && h.cb.Counts().ConsecutiveFailures == 0 {
 			h.suspect.Store(false)
 		}
@@ -548,8 +548,22 @@ func (p *Producer) failed(broker string) {
 	h := p.health(broker)
 	h.suspect.Store(true)
 	if done, err := h.cb.Allow(); err == nil {
-		done(false)
+		done(errAttemptFailed)
 	}
+}
+
+// errAttemptFailed is what the breaker is told about a failed attempt:
+// gobreaker counts outcomes by error, and the real error has been recorded
+// elsewhere (fault table, send result) already.
+var errAttemptFailed = errors.New("producer: attempt failed")
+
+// breakerOutcome turns an attempt's success into gobreaker's error-based
+// outcome (nil counts as a success).
+func breakerOutcome(ok bool) error {
+	if ok {
+		return nil
+	}
+	return errAttemptFailed
 }
 
 // complete turns one attempt's outcome into a result or error and feeds
