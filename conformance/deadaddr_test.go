@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rocketgo/rocketgo/conformance/internal/harness"
+	"github.com/rocketgo/rocketgo/conformance/harness"
 )
 
 // TestDeadNamesrvFailsFast runs this test binary's suite as a child

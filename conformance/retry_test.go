@@ -8,7 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/rocketgo/rocketgo/conformance/internal/harness"
+	"github.com/rocketgo/rocketgo/conformance/harness"
 	"github.com/rocketgo/rocketgo/consumer"
 	"github.com/rocketgo/rocketgo/loadtest"
 	"github.com/rocketgo/rocketgo/message"

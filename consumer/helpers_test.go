@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
@@ -143,12 +145,12 @@ func (b *brokerOnly) restart(t testing.TB, down time.Duration) {
 // sender sends test messages with raw SEND_MESSAGE requests, so these tests
 // do not depend on the producer package.
 type sender struct {
-	rc   *remoting.Client
+	rc   *netclient.Client
 	addr string
 }
 
 func newSender(t testing.TB, ts *testServer) *sender {
-	rc := remoting.NewClient()
+	rc := netclient.New()
 	t.Cleanup(func() { rc.Close() })
 	return &sender{rc: rc, addr: ts.BrokerAddr()}
 }
@@ -212,7 +214,7 @@ func (s *sender) sendN(t testing.TB, topic, prefix string, n, queues int) {
 
 func waitRoute(t testing.TB, ts *testServer, topic string) {
 	t.Helper()
-	rc := remoting.NewClient()
+	rc := netclient.New()
 	defer rc.Close()
 	ns, err := nsclient.New(rc, ts.NamesrvAddr())
 	if err != nil {

@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/netclient"
 )
 
 func TestPushResumesAfterBrokerRestart(t *testing.T) {
 	b := startBrokerOnly(t)
 	nsAddr := b.ns.Addr()
-	s := &sender{rc: remoting.NewClient(), addr: b.br.Addr()}
+	s := &sender{rc: netclient.New(), addr: b.br.Addr()}
 	defer s.rc.Close()
 	topic := "PushRestart"
 	s.send(t, topic, 0, "", []byte("init"))

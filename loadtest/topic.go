@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 	"github.com/rocketgo/rocketgo/remoting"
 )
@@ -23,7 +25,7 @@ var ErrTopicAdmin = errors.New("loadtest: topic admin")
 // master broker the name servers at namesrv know, then waits until the name
 // servers route it.
 func CreateTopic(ctx context.Context, namesrv, topic string, queues int) error {
-	return withNameServers(namesrv, func(rc *remoting.Client, ns *nsclient.Client) error {
+	return withNameServers(namesrv, func(rc *netclient.Client, ns *nsclient.Client) error {
 		masters, err := masterAddrs(ctx, ns)
 		if err != nil {
 			return err
@@ -45,8 +47,8 @@ func CreateTopic(ctx context.Context, namesrv, topic string, queues int) error {
 
 // withNameServers runs f with a transport and a name-server client for
 // namesrv that live as long as the call.
-func withNameServers(namesrv string, f func(*remoting.Client, *nsclient.Client) error) error {
-	rc := remoting.NewClient()
+func withNameServers(namesrv string, f func(*netclient.Client, *nsclient.Client) error) error {
+	rc := netclient.New()
 	defer rc.Close()
 	ns, err := nsclient.New(rc, namesrv)
 	if err != nil {
@@ -58,7 +60,7 @@ func withNameServers(namesrv string, f func(*remoting.Client, *nsclient.Client) 
 // DeleteTopic deletes topic from every master and from the name servers.
 // Cleanup is best effort: every step is tried and the errors are joined.
 func DeleteTopic(ctx context.Context, namesrv, topic string) error {
-	return withNameServers(namesrv, func(rc *remoting.Client, ns *nsclient.Client) error {
+	return withNameServers(namesrv, func(rc *netclient.Client, ns *nsclient.Client) error {
 		masters, err := masterAddrs(ctx, ns)
 		if err != nil {
 			return err
@@ -78,7 +80,7 @@ func DeleteTopic(ctx context.Context, namesrv, topic string) error {
 
 // WaitRoute polls the name servers until they route topic or ctx ends.
 func WaitRoute(ctx context.Context, namesrv, topic string) error {
-	return withNameServers(namesrv, func(_ *remoting.Client, ns *nsclient.Client) error {
+	return withNameServers(namesrv, func(_ *netclient.Client, ns *nsclient.Client) error {
 		_, err := ns.WaitRoute(ctx, topic)
 		return err
 	})
@@ -103,7 +105,7 @@ func masterAddrs(ctx context.Context, ns *nsclient.Client) ([]string, error) {
 	return addrs, nil
 }
 
-func invoke(ctx context.Context, rc *remoting.Client, addr string, req *remoting.Command) error {
+func invoke(ctx context.Context, rc *netclient.Client, addr string, req *remoting.Command) error {
 	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	resp, err := rc.InvokeSync(rctx, addr, req)

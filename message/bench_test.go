@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/rocketmq-client-go/v2/primitive"
-
 	"github.com/rocketgo/rocketgo/message"
 )
 
@@ -55,16 +53,6 @@ func BenchmarkDecodePull32(b *testing.B) {
 			}
 		}
 	})
-	b.Run("official", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(body)))
-		for b.Loop() {
-			msgs := primitive.DecodeMessage(body)
-			if len(msgs) != 32 || msgs[31].MsgId == "" || msgs[31].GetTags() != "TagA" {
-				b.Fatal("bad decode")
-			}
-		}
-	})
 }
 
 func BenchmarkAppendStored(b *testing.B) {
@@ -90,12 +78,6 @@ func BenchmarkUniqID(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			_ = g.Next()
-		}
-	})
-	b.Run("official", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			_ = primitive.CreateUniqID()
 		}
 	})
 }

@@ -1,8 +1,8 @@
-//go:build !race
-
-// BenchmarkProducer runs our producer and the official Go client v2.1.2
-// side by side against one embedded broker over loopback. The official
-// client has data races of its own, hence the build tag.
+// BenchmarkProducer runs our producer against one embedded broker over
+// loopback. The same benchmark with the official Go client v2.1.2 alongside
+// (alternating per configuration) is in the interop module:
+//
+//	cd interop && go test -run '^$' -bench BenchmarkProducer -benchtime 20000x ./producer/
 //
 //	go test -run '^$' -bench BenchmarkProducer -benchtime 20000x ./producer/
 //
@@ -28,11 +28,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	rocketmq "github.com/apache/rocketmq-client-go/v2"
-	"github.com/apache/rocketmq-client-go/v2/primitive"
-	officialproducer "github.com/apache/rocketmq-client-go/v2/producer"
-	"github.com/apache/rocketmq-client-go/v2/rlog"
 
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
@@ -107,7 +102,6 @@ type benchSender struct {
 }
 
 func BenchmarkProducer(b *testing.B) {
-	rlog.SetLogLevel("fatal")
 	nsAddr, brokerAddr := startBenchServer(b)
 	rc := newRC(b)
 	createTopic(b, rc, brokerAddr, benchTopic, 8)
@@ -121,20 +115,6 @@ func BenchmarkProducer(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { ours.Shutdown(context.Background()) })
-	official, err := rocketmq.NewProducer(
-		officialproducer.WithNsResolver(primitive.NewPassthroughResolver([]string{nsAddr})),
-		officialproducer.WithGroupName("bench-official"),
-		officialproducer.WithInstanceName("bench-official"),
-		officialproducer.WithRetry(2),
-	)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := official.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { official.Shutdown() })
-
 	senders := []struct {
 		name string
 		s    benchSender
@@ -148,18 +128,8 @@ func BenchmarkProducer(b *testing.B) {
 				return ours.SendAsync(ctx, func(_ *SendResult, err error) { done(err) }, message.New(benchTopic, body))
 			},
 		}},
-		{"official", benchSender{
-			sync: func(ctx context.Context, body []byte) error {
-				_, err := official.SendSync(ctx, primitive.NewMessage(benchTopic, body))
-				return err
-			},
-			async: func(ctx context.Context, body []byte, done func(error)) error {
-				return official.SendAsync(ctx, func(_ context.Context, _ *primitive.SendResult, err error) { done(err) },
-					primitive.NewMessage(benchTopic, body))
-			},
-		}},
 	}
-	// Warm both up: routes, connections.
+	// Warm up: routes, connections.
 	ctx := context.Background()
 	for _, s := range senders {
 		for i := 0; i < 100; i++ {
@@ -176,8 +146,6 @@ func BenchmarkProducer(b *testing.B) {
 	b.Run("floor/sync/1", func(b *testing.B) {
 		benchSync(b, floorSender(b, brokerAddr), body, 1)
 	})
-	// The two clients alternate per configuration so that both see the
-	// same background load on a shared machine.
 	for _, mode := range []string{"sync", "async"} {
 		for _, conc := range []int{1, 64} {
 			for _, s := range senders {

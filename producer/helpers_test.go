@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
@@ -42,7 +44,7 @@ func newProducer(t testing.TB, srv *embedded.Server, opts ...Option) *Producer {
 }
 
 // createTopic creates topic with n queues on the broker at addr.
-func createTopic(t testing.TB, rc *remoting.Client, addr, topic string, n int32) {
+func createTopic(t testing.TB, rc *netclient.Client, addr, topic string, n int32) {
 	t.Helper()
 	resp, err := rc.InvokeSync(testCtx(t), addr, remoting.NewRequest(remoting.UpdateAndCreateTopic, &remoting.CreateTopicRequestHeader{
 		Topic: topic, DefaultTopic: "TBW102", ReadQueueNums: n, WriteQueueNums: n, Perm: 6, TopicFilterType: "SINGLE_TAG",
@@ -55,7 +57,7 @@ func createTopic(t testing.TB, rc *remoting.Client, addr, topic string, n int32)
 // createTopicWait creates topic on srv's broker and waits until the name
 // server serves its own route (not the TBW102 fallback), so that producers
 // see the real queue count.
-func createTopicWait(t testing.TB, rc *remoting.Client, srv *embedded.Server, topic string, n int32) {
+func createTopicWait(t testing.TB, rc *netclient.Client, srv *embedded.Server, topic string, n int32) {
 	t.Helper()
 	createTopic(t, rc, srv.BrokerAddr(), topic, n)
 	ns, err := nsclient.New(rc, srv.NamesrvAddr())
@@ -74,7 +76,7 @@ func createTopicWait(t testing.TB, rc *remoting.Client, srv *embedded.Server, to
 }
 
 // pull reads one queue from offset with a throwaway group.
-func pull(t testing.TB, rc *remoting.Client, addr, topic string, queueID int, offset int64) ([]*message.MessageExt, int64) {
+func pull(t testing.TB, rc *netclient.Client, addr, topic string, queueID int, offset int64) ([]*message.MessageExt, int64) {
 	t.Helper()
 	resp, err := rc.InvokeSync(testCtx(t), addr, remoting.NewRequest(remoting.PullMessage, &remoting.PullMessageRequestHeader{
 		ConsumerGroup: "producer_test_reader", Topic: topic, QueueID: int32(queueID), QueueOffset: offset,
@@ -102,7 +104,7 @@ func pull(t testing.TB, rc *remoting.Client, addr, topic string, queueID int, of
 }
 
 // pullAll reads every message currently in topic's queues 0..n-1.
-func pullAll(t testing.TB, rc *remoting.Client, addr, topic string, n int) []*message.MessageExt {
+func pullAll(t testing.TB, rc *netclient.Client, addr, topic string, n int) []*message.MessageExt {
 	t.Helper()
 	var out []*message.MessageExt
 	for q := 0; q < n; q++ {
@@ -120,7 +122,7 @@ func pullAll(t testing.TB, rc *remoting.Client, addr, topic string, n int) []*me
 }
 
 // waitMessages polls until want messages are in topic, or fails.
-func waitMessages(t testing.TB, rc *remoting.Client, addr, topic string, queues, want int, within time.Duration) []*message.MessageExt {
+func waitMessages(t testing.TB, rc *netclient.Client, addr, topic string, queues, want int, within time.Duration) []*message.MessageExt {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -135,8 +137,8 @@ func waitMessages(t testing.TB, rc *remoting.Client, addr, topic string, queues,
 	}
 }
 
-func newRC(t testing.TB) *remoting.Client {
-	rc := remoting.NewClient()
+func newRC(t testing.TB) *netclient.Client {
+	rc := netclient.New()
 	t.Cleanup(func() { rc.Close() })
 	return rc
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	"github.com/rocketgo/rocketgo/consumer"
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 	"github.com/rocketgo/rocketgo/message"
@@ -27,7 +29,7 @@ func rrCtx(t *testing.T) context.Context {
 // rrTopic creates topic on srv and waits until the name server routes it.
 func rrTopic(t *testing.T, srv *embedded.Server, topic string) {
 	t.Helper()
-	rc := remoting.NewClient()
+	rc := netclient.New()
 	defer rc.Close()
 	ctx := rrCtx(t)
 	resp, err := rc.InvokeSync(ctx, srv.BrokerAddr(), remoting.NewRequest(remoting.UpdateAndCreateTopic, &remoting.CreateTopicRequestHeader{

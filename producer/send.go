@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	retry "github.com/avast/retry-go/v4"
 	"github.com/sony/gobreaker/v2"
 
@@ -460,7 +462,7 @@ func (st *sendState) retriable(err error) bool {
 	}
 	var oe *remoting.OpError
 	if errors.As(err, &oe) {
-		return !errors.Is(err, remoting.ErrClientClosed) && !errors.Is(err, context.Canceled)
+		return !errors.Is(err, netclient.ErrClientClosed) && !errors.Is(err, context.Canceled)
 	}
 	return errors.Is(err, ErrNoRoute) || errors.Is(err, errNotStoreOK)
 }

@@ -1,26 +1,9 @@
 package remoting
 
-import (
-	"testing"
-	"unsafe"
+import "testing"
 
-	// Links the official client's internal/remote package into the test
-	// binary so the go:linkname declarations below resolve.
-	_ "github.com/apache/rocketmq-client-go/v2/producer"
-)
-
-// The official v2.1.2 codec lives in an internal package; reaching it by
-// linkname lets one benchmark run compare both codecs on the same bytes.
-// officialDecode takes a frame WITHOUT the 4-byte length prefix (it starts by
-// reading the header word) and returns *remote.RemotingCommand.
-//
-//go:linkname officialDecode github.com/apache/rocketmq-client-go/v2/internal/remote.decode
-func officialDecode(data []byte) (unsafe.Pointer, error)
-
-// officialEncode returns the whole frame including the length prefix.
-//
-//go:linkname officialEncode github.com/apache/rocketmq-client-go/v2/internal/remote.encode
-func officialEncode(cmd unsafe.Pointer) ([]byte, error)
+// The side-by-side runs against the official client's codec live in the
+// interop module (interop/remoting), which may link that client.
 
 // sendV2Header is a realistic SEND_MESSAGE_V2 header: property string with
 // UNIQ_KEY, TAGS, KEYS and WAIT as the Java client sends them.
@@ -70,19 +53,6 @@ func BenchmarkSendV2Encode(b *testing.B) {
 			}
 		}
 	})
-	b.Run("official", func(b *testing.B) {
-		cmd, err := officialDecode(frame[4:])
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		b.SetBytes(int64(len(frame)))
-		for b.Loop() {
-			if _, err := officialEncode(cmd); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
 }
 
 func BenchmarkSendV2Decode(b *testing.B) {
@@ -96,15 +66,6 @@ func BenchmarkSendV2Decode(b *testing.B) {
 		b.SetBytes(int64(len(frame)))
 		for b.Loop() {
 			if _, err := DecodeFrame(frame); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("official", func(b *testing.B) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(frame)))
-		for b.Loop() {
-			if _, err := officialDecode(frame); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -12,8 +12,11 @@ import (
 //	int32 headerWord byte 0 = serialize type, bytes 1..3 = headerLen
 //	header           JSON text or ROCKETMQ binary
 //	body             opaque bytes
+//
+// LengthPrefix is the size of the frame length field.
+const LengthPrefix = 4
+
 const (
-	lengthPrefix  = 4
 	headerWordLen = 4
 	maxHeaderLen  = 0xFFFFFF // 24 bits of the header word
 
@@ -62,7 +65,7 @@ func AppendFrameHeader(dst []byte, c *Command) ([]byte, error) {
 		return dst[:start], fmt.Errorf("%w: %d bytes", ErrFrameTooLarge, frameLen)
 	}
 	binary.BigEndian.PutUint32(dst[start:], uint32(frameLen))
-	binary.BigEndian.PutUint32(dst[start+lengthPrefix:], uint32(c.SerializeType)<<24|uint32(hdrLen))
+	binary.BigEndian.PutUint32(dst[start+LengthPrefix:], uint32(c.SerializeType)<<24|uint32(hdrLen))
 	return dst, nil
 }
 
@@ -74,7 +77,7 @@ func AppendFrameHeader(dst []byte, c *Command) ([]byte, error) {
 // cannot make the reader buffer it; a length too small to hold the header
 // word yields ErrMalformedFrame. Both are fatal for the connection.
 func SplitFrame(buf []byte, maxFrame int) (frame []byte, n int, err error) {
-	if len(buf) < lengthPrefix {
+	if len(buf) < LengthPrefix {
 		return nil, 0, nil
 	}
 	if maxFrame <= 0 {
@@ -87,11 +90,11 @@ func SplitFrame(buf []byte, maxFrame int) (frame []byte, n int, err error) {
 	if l > int64(maxFrame) {
 		return nil, 0, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, l, maxFrame)
 	}
-	end := lengthPrefix + int(l)
+	end := LengthPrefix + int(l)
 	if len(buf) < end {
 		return nil, 0, nil
 	}
-	return buf[lengthPrefix:end:end], end, nil
+	return buf[LengthPrefix:end:end], end, nil
 }
 
 // DecodeFrame decodes one frame given WITHOUT its length prefix (as returned

@@ -4,7 +4,8 @@
 // headers and the request/response code tables.
 //
 // The codec is allocation-lean and reflection-free because every message sent
-// or pulled goes through it; transports live in the client/server files.
+// or pulled goes through it. The package opens no sockets: the client
+// transport is remoting/netclient, the server transport server/transport.
 package remoting
 
 import (

@@ -7,8 +7,12 @@ import (
 	"testing"
 )
 
+// officialDir holds frames captured from rocketmq-client-go v2.1.2 by
+// TestCaptureOfficialFrames in the interop module (interop/remoting).
+const officialDir = "testdata/official"
+
 // officialFrames loads the frames captured from rocketmq-client-go v2.1.2
-// (see TestCaptureOfficialFrames). Each file holds one wire frame including
+// (see officialDir). Each file holds one wire frame including
 // its 4-byte length prefix.
 func officialFrames(tb testing.TB) map[string][]byte {
 	tb.Helper()

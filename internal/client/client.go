@@ -16,7 +16,7 @@
 // Lifecycle of what a Client owns:
 //   - goroutines: a heartbeat loop and a route-refresh loop, both started
 //     by New and stopped by the last Release (or Close);
-//   - the remoting.Client and its connections, closed with it;
+//   - the netclient.Client and its connections, closed with it;
 //   - registrations: RegisterProducer / RegisterConsumer add a group to
 //     every heartbeat and route broker requests for that group to it;
 //     RegisterReplyHandler receives pushed request/reply answers, which
@@ -36,6 +36,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rocketgo/rocketgo/remoting/netclient"
 
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 	"github.com/rocketgo/rocketgo/internal/wire"
@@ -90,7 +92,7 @@ type Client struct {
 	cfg    config
 	id     string
 	ip     netip.Addr
-	rc     *remoting.Client
+	rc     *netclient.Client
 	logger *slog.Logger
 
 	nsMu     sync.Mutex
@@ -126,15 +128,15 @@ func New(opts ...Option) (*Client, error) {
 		return nil, ErrNoNameServer
 	}
 	ip := localIP(cfg.clientIP)
-	ropts := append([]remoting.ClientOption{
-		remoting.WithRequestTimeout(cfg.requestTimeout),
-		remoting.WithLogger(cfg.logger),
+	ropts := append([]netclient.Option{
+		netclient.WithRequestTimeout(cfg.requestTimeout),
+		netclient.WithLogger(cfg.logger),
 	}, cfg.remotingOpts...)
 	c := &Client{
 		cfg:       cfg,
 		ip:        ip,
 		id:        buildClientID(ip, cfg.instanceName, cfg.unitName),
-		rc:        remoting.NewClient(ropts...),
+		rc:        netclient.New(ropts...),
 		logger:    cfg.logger,
 		producers: make(map[string]TransactionChecker),
 		consumers: make(map[string]ConsumerHandler),
@@ -214,7 +216,7 @@ func (c *Client) RequestTimeout() time.Duration { return c.cfg.requestTimeout }
 
 // Remoting exposes the underlying transport. Requests sent through it
 // directly bypass the credentials hook; prefer Invoke.
-func (c *Client) Remoting() *remoting.Client { return c.rc }
+func (c *Client) Remoting() *netclient.Client { return c.rc }
 
 // Acquire takes one more reference for a new user of the Client. It fails
 // with ErrClosed once the last reference was released.

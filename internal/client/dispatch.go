@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 )
@@ -11,7 +13,7 @@ import (
 // transport. Each finds the group the request concerns and hands the
 // request to what registered it.
 func (c *Client) registerHandlers() {
-	byGroup := func(group func(*remoting.Command) (string, error)) remoting.RequestHandler {
+	byGroup := func(group func(*remoting.Command) (string, error)) netclient.RequestHandler {
 		return func(ctx context.Context, addr string, req *remoting.Command) *remoting.Command {
 			g, err := group(req)
 			if err != nil {

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	"github.com/rocketgo/rocketgo/remoting"
 )
 
@@ -53,7 +55,7 @@ type config struct {
 	routeRefresh   time.Duration
 	logger         *slog.Logger
 	credentials    CredentialsHook
-	remotingOpts   []remoting.ClientOption
+	remotingOpts   []netclient.Option
 }
 
 func defaultConfig() config {
@@ -140,8 +142,8 @@ func WithLogger(l *slog.Logger) Option {
 // ACL). Default: none.
 func WithCredentials(h CredentialsHook) Option { return func(c *config) { c.credentials = h } }
 
-// WithRemotingOptions passes options to the underlying remoting.Client
+// WithRemotingOptions passes options to the underlying netclient.Client
 // (dial timeout, serialisation, frame cap, ...).
-func WithRemotingOptions(opts ...remoting.ClientOption) Option {
+func WithRemotingOptions(opts ...netclient.Option) Option {
 	return func(c *config) { c.remotingOpts = append(c.remotingOpts, opts...) }
 }

@@ -2,7 +2,7 @@
 // fail-over across name servers, plus the broker-side calls
 // (REGISTER_BROKER, UNREGISTER_BROKER) and a few admin queries.
 //
-// It owns no connections: every call goes through the *remoting.Client it is
+// It owns no connections: every call goes through the *netclient.Client it is
 // given, which the producer, consumer or broker shares with its other
 // traffic. A Client therefore has no goroutines and needs no Close.
 package nsclient
@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rocketgo/rocketgo/remoting/netclient"
 
 	"github.com/rocketgo/rocketgo/remoting"
 )
@@ -63,7 +65,7 @@ func withStart(i int) Option {
 
 // Client talks to a set of name servers.
 type Client struct {
-	rc      *remoting.Client
+	rc      *netclient.Client
 	addrs   []string
 	timeout time.Duration
 	logger  *slog.Logger
@@ -76,7 +78,7 @@ type Client struct {
 
 // New returns a Client for the name servers in addrs ("host:port;host:port",
 // the NAMESRV_ADDR format; spaces and empty entries are ignored).
-func New(rc *remoting.Client, addrs string, opts ...Option) (*Client, error) {
+func New(rc *netclient.Client, addrs string, opts ...Option) (*Client, error) {
 	cfg := config{timeout: DefaultTimeout, logger: slog.New(slog.NewTextHandler(io.Discard, nil)), rand: rand.IntN}
 	for _, o := range opts {
 		o(&cfg)

@@ -12,13 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+	"github.com/rocketgo/rocketgo/server/transport"
+
 	"github.com/rocketgo/rocketgo/remoting"
 )
 
 // fakeNameServer answers GET_ROUTEINFO_BY_TOPIC with a fixed code and body
 // and REGISTER_BROKER with a fixed answer, recording what it received.
 type fakeNameServer struct {
-	rs       *remoting.Server
+	rs       *transport.Server
 	addr     string
 	code     int16
 	body     []byte
@@ -30,8 +33,8 @@ type fakeNameServer struct {
 
 func startFake(t *testing.T, code int16, body string) *fakeNameServer {
 	t.Helper()
-	f := &fakeNameServer{rs: remoting.NewServer("127.0.0.1:0"), code: code, body: []byte(body)}
-	f.rs.Handle(remoting.GetRouteInfoByTopic, func(rc *remoting.RequestContext, req *remoting.Command) {
+	f := &fakeNameServer{rs: transport.NewServer("127.0.0.1:0"), code: code, body: []byte(body)}
+	f.rs.Handle(remoting.GetRouteInfoByTopic, func(rc *transport.RequestContext, req *remoting.Command) {
 		f.routes.Add(1)
 		f.mu.Lock()
 		f.lastReq = req
@@ -42,7 +45,7 @@ func startFake(t *testing.T, code int16, body string) *fakeNameServer {
 		}
 		_ = rc.Reply(resp)
 	})
-	f.rs.Handle(remoting.RegisterBroker, func(rc *remoting.RequestContext, req *remoting.Command) {
+	f.rs.Handle(remoting.RegisterBroker, func(rc *transport.RequestContext, req *remoting.Command) {
 		f.mu.Lock()
 		f.register = append(f.register, req)
 		f.mu.Unlock()
@@ -52,7 +55,7 @@ func startFake(t *testing.T, code int16, body string) *fakeNameServer {
 		resp.Body = []byte(`{"table":{"T":"broker-a:8"}}`)
 		_ = rc.Reply(resp)
 	})
-	f.rs.Handle(remoting.UnregisterBroker, func(rc *remoting.RequestContext, req *remoting.Command) {
+	f.rs.Handle(remoting.UnregisterBroker, func(rc *transport.RequestContext, req *remoting.Command) {
 		_ = rc.Reply(remoting.NewResponse(req, remoting.SystemError, "nope"))
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -83,7 +86,7 @@ func deadAddr(t *testing.T) string {
 
 func newTestClient(t *testing.T, addrs string, opts ...Option) *Client {
 	t.Helper()
-	rc := remoting.NewClient()
+	rc := netclient.New()
 	t.Cleanup(func() { rc.Close() })
 	c, err := New(rc, addrs, opts...)
 	if err != nil {
@@ -99,7 +102,7 @@ func testCtx(t *testing.T) context.Context {
 }
 
 func TestNew(t *testing.T) {
-	rc := remoting.NewClient()
+	rc := netclient.New()
 	defer rc.Close()
 	if _, err := New(rc, " ; "); !errors.Is(err, ErrNoNameServer) {
 		t.Fatalf("empty list: %v", err)

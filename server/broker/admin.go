@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/rocketgo/rocketgo/server/transport"
+
 	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
 )
 
 // UPDATE_AND_CREATE_TOPIC.
-func (b *Broker) processCreateTopic(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processCreateTopic(rc *transport.RequestContext, req *remoting.Command) {
 	var h remoting.CreateTopicRequestHeader
 	if !decodeHeader(rc, req, &h) {
 		return
@@ -48,7 +50,7 @@ func parseAttributes(s string) map[string]string {
 }
 
 // DELETE_TOPIC_IN_BROKER removes the topic, its queues and its offsets.
-func (b *Broker) processDeleteTopic(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processDeleteTopic(rc *transport.RequestContext, req *remoting.Command) {
 	var h remoting.DeleteTopicRequestHeader
 	if !decodeHeader(rc, req, &h) {
 		return
@@ -66,13 +68,13 @@ func (b *Broker) processDeleteTopic(rc *remoting.RequestContext, req *remoting.C
 }
 
 // GET_ALL_TOPIC_CONFIG answers upstream's TopicConfigSerializeWrapper.
-func (b *Broker) processGetAllTopicConfig(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processGetAllTopicConfig(rc *transport.RequestContext, req *remoting.Command) {
 	topics, version := b.topics.Snapshot()
 	b.replyJSON(rc, req, topicsFile{TopicConfigTable: topics, DataVersion: version})
 }
 
 // UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: the body is the group's JSON config.
-func (b *Broker) processUpdateGroup(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processUpdateGroup(rc *transport.RequestContext, req *remoting.Command) {
 	g := DefaultGroupConfig("")
 	if err := json.Unmarshal(req.Body, &g); err != nil || g.GroupName == "" {
 		reply(rc, req, remoting.InvalidParameter, "bad subscription group body")
@@ -85,12 +87,12 @@ func (b *Broker) processUpdateGroup(rc *remoting.RequestContext, req *remoting.C
 	reply(rc, req, remoting.Success, "")
 }
 
-func (b *Broker) processGetAllGroups(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processGetAllGroups(rc *transport.RequestContext, req *remoting.Command) {
 	groups, version := b.groups.Snapshot()
 	b.replyJSON(rc, req, groupsFile{SubscriptionGroupTable: groups, DataVersion: version})
 }
 
-func (b *Broker) processDeleteGroup(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processDeleteGroup(rc *transport.RequestContext, req *remoting.Command) {
 	group, _ := req.Ext.Get("groupName")
 	if group == "" {
 		reply(rc, req, remoting.InvalidParameter, "groupName is required")
@@ -108,7 +110,7 @@ func (b *Broker) processDeleteGroup(rc *remoting.RequestContext, req *remoting.C
 // isForce an offset only moves backwards. The broker commits the new offsets
 // itself, so the reset holds for consumers that start later, and tells live
 // members with RESET_CONSUMER_CLIENT_OFFSET.
-func (b *Broker) processResetOffset(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processResetOffset(rc *transport.RequestContext, req *remoting.Command) {
 	var h remoting.ResetOffsetRequestHeader
 	if !decodeHeader(rc, req, &h) {
 		return
@@ -132,7 +134,7 @@ func (b *Broker) processResetOffset(rc *remoting.RequestContext, req *remoting.C
 	}
 	body := wire.EncodeOffsetTable(table)
 	for _, ch := range b.consumers.Channels(h.Group) {
-		if c, ok := ch.(*remoting.Conn); ok {
+		if c, ok := ch.(*transport.Conn); ok {
 			cmd := remoting.NewRequest(remoting.ResetConsumerClientOffset, &h, body)
 			if err := c.InvokeOneway(rc.Context(), cmd); err != nil {
 				b.log.Debug("reset offset notification failed", "remote", c.String(), "err", err)

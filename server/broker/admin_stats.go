@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rocketgo/rocketgo/server/transport"
+
 	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
@@ -16,13 +18,13 @@ import (
 const forwardTimeout = 10 * time.Second
 
 // GET_CONSUMER_CONNECTION_LIST: who is in a consumer group.
-func (b *Broker) processConsumerConnections(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processConsumerConnections(rc *transport.RequestContext, req *remoting.Command) {
 	var h remoting.ConsumerGroupHeader
 	if !decodeHeader(rc, req, &h) {
 		return
 	}
 	cc, ok := b.consumers.Connections(h.ConsumerGroup, func(ch any) string {
-		if c, ok := ch.(*remoting.Conn); ok {
+		if c, ok := ch.(*transport.Conn); ok {
 			return c.String()
 		}
 		return ""
@@ -37,7 +39,7 @@ func (b *Broker) processConsumerConnections(rc *remoting.RequestContext, req *re
 // GET_CONSUME_STATS: per queue, the broker's max offset, the group's
 // committed offset and the store time of the last consumed message, so
 // tools can show lag. The body uses fastjson's object-keyed map form.
-func (b *Broker) processConsumeStats(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processConsumeStats(rc *transport.RequestContext, req *remoting.Command) {
 	group, _ := req.Ext.Get("consumerGroup")
 	topicFilter, _ := req.Ext.Get("topic")
 	if group == "" {
@@ -97,11 +99,11 @@ func (b *Broker) storeTimeAt(topic string, qid int32, offset int64) int64 {
 // tool to the broker are relayed to the named client on its own connection,
 // and its answer relayed back. CONSUME_MESSAGE_DIRECTLY carries the message
 // (found by its offset id) as the body.
-func (b *Broker) processForwardToConsumer(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processForwardToConsumer(rc *transport.RequestContext, req *remoting.Command) {
 	group, _ := req.Ext.Get("consumerGroup")
 	clientID, _ := req.Ext.Get("clientId")
 	ch, ok := b.consumers.ChannelOf(group, clientID)
-	conn, isConn := ch.(*remoting.Conn)
+	conn, isConn := ch.(*transport.Conn)
 	if !ok || !isConn {
 		reply(rc, req, remoting.SystemError, "the consumer <"+clientID+"> of group <"+group+"> is not online")
 		return
@@ -140,7 +142,7 @@ func (b *Broker) processForwardToConsumer(rc *remoting.RequestContext, req *remo
 }
 
 // GET_BROKER_RUNTIME_INFO: a KVTable of broker figures admin tools print.
-func (b *Broker) processRuntimeInfo(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processRuntimeInfo(rc *transport.RequestContext, req *remoting.Command) {
 	_, version := b.topics.Snapshot()
 	table := map[string]string{
 		"brokerVersion":            strconv.Itoa(VersionOrdinal),

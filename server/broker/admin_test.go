@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	"github.com/rocketgo/rocketgo/remoting"
 )
 
@@ -42,7 +44,7 @@ func TestAdminConnectionsStatsAndForwarding(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// A second client plays the admin tool; the broker relays to rc's handler.
-	admin := remoting.NewClient()
+	admin := netclient.New()
 	defer admin.Close()
 	resp, err := admin.InvokeSync(ctx, b.Addr(), fwd)
 	if err != nil || resp.Code != remoting.Success || !strings.Contains(string(resp.Body), `"from":"client"`) {

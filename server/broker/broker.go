@@ -25,9 +25,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+	"github.com/rocketgo/rocketgo/server/transport"
+
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 	"github.com/rocketgo/rocketgo/message"
-	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/store"
 )
 
@@ -59,9 +61,9 @@ type Broker struct {
 	delays []time.Duration
 
 	store     *store.Store
-	server    *remoting.Server
-	rpc       *remoting.Client // to name servers
-	names     *nsclient.Client // nil when no name server is configured
+	server    *transport.Server
+	rpc       *netclient.Client // to name servers
+	names     *nsclient.Client  // nil when no name server is configured
 	topics    *TopicManager
 	groups    *GroupManager
 	offsets   *OffsetManager
@@ -171,9 +173,9 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	}()
 
 	listen := net.JoinHostPort(b.cfg.ListenHost, strconv.Itoa(b.cfg.ListenPort))
-	b.server = remoting.NewServer(listen,
-		remoting.WithLogger(b.log),
-		remoting.WithOnClose(b.connClosed),
+	b.server = transport.NewServer(listen,
+		transport.WithLogger(b.log),
+		transport.WithOnClose(b.connClosed),
 	)
 	if err := b.server.Start(ctx); err != nil {
 		return fmt.Errorf("broker: listen on %s: %w", listen, err)
@@ -192,7 +194,7 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	// address is not known to anyone before Start returns.
 	b.registerProcessors()
 
-	b.rpc = remoting.NewClient(remoting.WithLogger(b.log))
+	b.rpc = netclient.New(netclient.WithLogger(b.log))
 	if b.cfg.NamesrvAddr != "" {
 		if b.names, err = nsclient.New(b.rpc, b.cfg.NamesrvAddr, nsclient.WithLogger(b.log)); err != nil {
 			b.server.Shutdown(context.Background())

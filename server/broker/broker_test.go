@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
@@ -17,7 +19,7 @@ import (
 
 // testBroker starts a broker on a free loopback port in a temporary
 // directory and stops it when the test ends.
-func testBroker(t *testing.T, mutate func(*Config)) (*Broker, *remoting.Client) {
+func testBroker(t *testing.T, mutate func(*Config)) (*Broker, *netclient.Client) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.ListenHost = "127.0.0.1"
@@ -39,7 +41,7 @@ func testBroker(t *testing.T, mutate func(*Config)) (*Broker, *remoting.Client) 
 	if err := b.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rc := remoting.NewClient()
+	rc := netclient.New()
 	t.Cleanup(func() {
 		rc.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -51,7 +53,7 @@ func testBroker(t *testing.T, mutate func(*Config)) (*Broker, *remoting.Client) 
 	return b, rc
 }
 
-func invoke(t testing.TB, rc *remoting.Client, addr string, cmd *remoting.Command) *remoting.Command {
+func invoke(t testing.TB, rc *netclient.Client, addr string, cmd *remoting.Command) *remoting.Command {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -69,12 +71,12 @@ func sendHeader(topic string, queueID int32, props string) *remoting.SendMessage
 	}
 }
 
-func send(t testing.TB, rc *remoting.Client, addr, topic string, queueID int32, props string, body []byte) *remoting.Command {
+func send(t testing.TB, rc *netclient.Client, addr, topic string, queueID int32, props string, body []byte) *remoting.Command {
 	t.Helper()
 	return invoke(t, rc, addr, remoting.NewRequest(remoting.SendMessage, sendHeader(topic, queueID, props), body))
 }
 
-func heartbeat(t *testing.T, rc *remoting.Client, addr, group, topic, expr string) {
+func heartbeat(t *testing.T, rc *netclient.Client, addr, group, topic, expr string) {
 	t.Helper()
 	hb := wire.HeartbeatData{ClientID: "127.0.0.1@test", ConsumerDataSet: []wire.ConsumerData{{
 		GroupName: group, ConsumeType: wire.ConsumePassively, MessageModel: wire.Clustering,
@@ -300,7 +302,7 @@ func TestConsumerOffsetsSurviveRestart(t *testing.T) {
 	if resp := invoke(t, rc, b.Addr(), upd); resp.Code != remoting.Success {
 		t.Fatalf("update offset: %d %s", resp.Code, resp.Remark)
 	}
-	query := func(b *Broker, rc *remoting.Client, topic string) (int16, int64) {
+	query := func(b *Broker, rc *netclient.Client, topic string) (int16, int64) {
 		resp := invoke(t, rc, b.Addr(), remoting.NewRequest(remoting.QueryConsumerOffset, &remoting.QueryConsumerOffsetRequestHeader{ConsumerGroup: "CG", Topic: topic, QueueID: 0, SetZeroIfNotFound: true}, nil))
 		var h remoting.OffsetResponseHeader
 		resp.DecodeHeader(&h)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
@@ -118,7 +120,7 @@ func (c *childBroker) stop(t *testing.T, sig syscall.Signal) {
 }
 
 // drain pulls a queue from offset 0 to its end and returns the bodies.
-func drain(t *testing.T, rc *remoting.Client, addr, group, topic string, queueID int32) []string {
+func drain(t *testing.T, rc *netclient.Client, addr, group, topic string, queueID int32) []string {
 	t.Helper()
 	var bodies []string
 	var offset int64
@@ -149,7 +151,7 @@ func TestSyncFlushKeepsAcknowledgedSendsAcrossSIGKILL(t *testing.T) {
 	}
 	dir := t.TempDir()
 	child := startChild(t, dir)
-	rc := remoting.NewClient()
+	rc := netclient.New()
 	defer rc.Close()
 
 	var mu sync.Mutex
@@ -213,7 +215,7 @@ func testPendingSurviveRestart(t *testing.T, stop syscall.Signal) {
 	// A producer client that answers check-backs: it heartbeats as group
 	// PG and records every CHECK_TRANSACTION_STATE it receives.
 	checks := make(chan string, 16)
-	rc := remoting.NewClient()
+	rc := netclient.New()
 	defer rc.Close()
 	rc.RegisterHandler(remoting.CheckTransactionState, func(_ context.Context, _ string, req *remoting.Command) *remoting.Command {
 		var h remoting.CheckTransactionStateRequestHeader

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
@@ -114,7 +116,7 @@ func FuzzBrokerFrames(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { b.Shutdown(context.Background()) })
-	rc := remoting.NewClient()
+	rc := netclient.New()
 	f.Cleanup(func() { rc.Close() })
 	if resp := send(f, rc, b.Addr(), "FuzzCanary", 0, "", []byte("canary")); resp.Code != remoting.Success {
 		f.Fatalf("canary send: %d %s", resp.Code, resp.Remark)

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	"github.com/rocketgo/rocketgo/consumer"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
@@ -138,8 +140,8 @@ func stopHABroker(t *testing.T, b *Broker) {
 	}
 }
 
-func newClient(t *testing.T) *remoting.Client {
-	rc := remoting.NewClient()
+func newClient(t *testing.T) *netclient.Client {
+	rc := netclient.New()
 	t.Cleanup(func() { rc.Close() })
 	return rc
 }
@@ -180,7 +182,7 @@ func logBytes(t testing.TB, s *store.Store) []byte {
 	}
 }
 
-func sendOK(t testing.TB, rc *remoting.Client, addr, topic string, queueID int32, body string) remoting.SendMessageResponseHeader {
+func sendOK(t testing.TB, rc *netclient.Client, addr, topic string, queueID int32, body string) remoting.SendMessageResponseHeader {
 	t.Helper()
 	resp := send(t, rc, addr, topic, queueID, "", []byte(body))
 	if resp.Code != remoting.Success {
@@ -210,7 +212,7 @@ func sendBatchCmd(t testing.TB, topic string, bodies ...string) *remoting.Comman
 
 // pullAll reads a queue from offset 0 to its end with the subscription in
 // the request (no heartbeat needed).
-func pullAll(t testing.TB, rc *remoting.Client, addr, topic string, queueID int32) []*message.MessageExt {
+func pullAll(t testing.TB, rc *netclient.Client, addr, topic string, queueID int32) []*message.MessageExt {
 	t.Helper()
 	var out []*message.MessageExt
 	for off := int64(0); ; {

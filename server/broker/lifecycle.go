@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/rocketgo/rocketgo/server/transport"
+
 	"github.com/rocketgo/rocketgo/remoting"
 )
 
@@ -28,7 +30,7 @@ func (b *Broker) startRoleLoops(ctx context.Context) {
 // connClosed forgets every registration the connection made and tells the
 // consumer groups that lost a member, so their survivors rebalance at once
 // instead of waiting up to 20 s.
-func (b *Broker) connClosed(c *remoting.Conn, _ error) {
+func (b *Broker) connClosed(c *transport.Conn, _ error) {
 	b.producers.Disconnected(c)
 	for _, group := range b.consumers.Disconnected(c) {
 		b.notifyConsumerIDsChanged(group)
@@ -44,7 +46,7 @@ func (b *Broker) clientExpiryLoop(ctx context.Context) {
 		expired, groups := b.consumers.Expire(now, b.cfg.ChannelExpiredTimeout)
 		expired = append(expired, b.producers.Expire(now, b.cfg.ChannelExpiredTimeout)...)
 		for _, ch := range expired {
-			if c, ok := ch.(*remoting.Conn); ok {
+			if c, ok := ch.(*transport.Conn); ok {
 				b.log.Info("closing silent client connection", "remote", c.String())
 				c.Close()
 			}
@@ -64,7 +66,7 @@ func (b *Broker) notifyConsumerIDsChanged(group string) {
 		return
 	}
 	for _, ch := range b.consumers.Channels(group) {
-		c, ok := ch.(*remoting.Conn)
+		c, ok := ch.(*transport.Conn)
 		if !ok {
 			continue
 		}

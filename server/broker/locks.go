@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rocketgo/rocketgo/server/transport"
+
 	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
 )
@@ -69,7 +71,7 @@ func (t *lockTable) unlock(group, clientID string, mqs []wire.MessageQueue) {
 	}
 }
 
-func (b *Broker) processLockBatch(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processLockBatch(rc *transport.RequestContext, req *remoting.Command) {
 	var body wire.LockBatchRequest
 	if err := json.Unmarshal(req.Body, &body); err != nil || body.ConsumerGroup == "" || body.ClientID == "" {
 		reply(rc, req, remoting.InvalidParameter, "bad lock batch body")
@@ -79,7 +81,7 @@ func (b *Broker) processLockBatch(rc *remoting.RequestContext, req *remoting.Com
 	b.replyJSON(rc, req, wire.LockBatchResponse{LockOKMQSet: granted})
 }
 
-func (b *Broker) processUnlockBatch(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processUnlockBatch(rc *transport.RequestContext, req *remoting.Command) {
 	var body wire.LockBatchRequest
 	if err := json.Unmarshal(req.Body, &body); err != nil || body.ConsumerGroup == "" {
 		reply(rc, req, remoting.InvalidParameter, "bad unlock batch body")

@@ -3,6 +3,7 @@ package broker
 import (
 	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/server/transport"
 )
 
 // QUERY_CONSUMER_OFFSET: the committed offset, or — for a group that never
@@ -11,7 +12,7 @@ import (
 // that asked to start from a timestamp is told "not found" instead, so its
 // clients search by time as their users intended (upstream would hand them
 // offset 0 on a young topic).
-func (b *Broker) processQueryConsumerOffset(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processQueryConsumerOffset(rc *transport.RequestContext, req *remoting.Command) {
 	var h remoting.QueryConsumerOffsetRequestHeader
 	if !decodeHeader(rc, req, &h) {
 		return
@@ -30,7 +31,7 @@ func (b *Broker) processQueryConsumerOffset(rc *remoting.RequestContext, req *re
 	rc.Reply(resp)
 }
 
-func (b *Broker) processUpdateConsumerOffset(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processUpdateConsumerOffset(rc *transport.RequestContext, req *remoting.Command) {
 	var h remoting.UpdateConsumerOffsetRequestHeader
 	if !decodeHeader(rc, req, &h) {
 		return
@@ -46,7 +47,7 @@ func (b *Broker) processUpdateConsumerOffset(rc *remoting.RequestContext, req *r
 // The offset queries below always carry ext "offset", even for unknown
 // queues: the Go client ignores the response code and parses it.
 
-func (b *Broker) processGetMaxOffset(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processGetMaxOffset(rc *transport.RequestContext, req *remoting.Command) {
 	var h remoting.GetMaxOffsetRequestHeader
 	if !decodeHeader(rc, req, &h) {
 		return
@@ -54,7 +55,7 @@ func (b *Broker) processGetMaxOffset(rc *remoting.RequestContext, req *remoting.
 	replyHeader(rc, req, &remoting.OffsetResponseHeader{Offset: b.store.MaxOffset(h.Topic, h.QueueID)}, nil)
 }
 
-func (b *Broker) processGetMinOffset(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processGetMinOffset(rc *transport.RequestContext, req *remoting.Command) {
 	var h remoting.QueueRequestHeader
 	if !decodeHeader(rc, req, &h) {
 		return
@@ -62,7 +63,7 @@ func (b *Broker) processGetMinOffset(rc *remoting.RequestContext, req *remoting.
 	replyHeader(rc, req, &remoting.OffsetResponseHeader{Offset: b.store.MinOffset(h.Topic, h.QueueID)}, nil)
 }
 
-func (b *Broker) processSearchOffset(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processSearchOffset(rc *transport.RequestContext, req *remoting.Command) {
 	var h remoting.SearchOffsetRequestHeader
 	if !decodeHeader(rc, req, &h) {
 		return
@@ -70,7 +71,7 @@ func (b *Broker) processSearchOffset(rc *remoting.RequestContext, req *remoting.
 	replyHeader(rc, req, &remoting.OffsetResponseHeader{Offset: b.store.OffsetByTime(h.Topic, h.QueueID, h.Timestamp)}, nil)
 }
 
-func (b *Broker) processEarliestStoreTime(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processEarliestStoreTime(rc *transport.RequestContext, req *remoting.Command) {
 	var h remoting.QueueRequestHeader
 	if !decodeHeader(rc, req, &h) {
 		return

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/rocketgo/rocketgo/server/transport"
+
 	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
 )
@@ -56,12 +58,12 @@ func (b *Broker) registerProcessors() {
 
 // reply answers req with code and remark. Replies to oneway requests are
 // dropped by the transport.
-func reply(rc *remoting.RequestContext, req *remoting.Command, code int16, remark string) {
+func reply(rc *transport.RequestContext, req *remoting.Command, code int16, remark string) {
 	rc.Reply(remoting.NewResponse(req, code, remark))
 }
 
 // replyHeader answers SUCCESS with a header and optional body.
-func replyHeader(rc *remoting.RequestContext, req *remoting.Command, h remoting.Header, body []byte) {
+func replyHeader(rc *transport.RequestContext, req *remoting.Command, h remoting.Header, body []byte) {
 	resp := remoting.NewResponse(req, remoting.Success, "")
 	resp.SetHeader(h)
 	resp.Body = body
@@ -69,7 +71,7 @@ func replyHeader(rc *remoting.RequestContext, req *remoting.Command, h remoting.
 }
 
 // replyJSON answers SUCCESS with v as the JSON body.
-func (b *Broker) replyJSON(rc *remoting.RequestContext, req *remoting.Command, v any) {
+func (b *Broker) replyJSON(rc *transport.RequestContext, req *remoting.Command, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		reply(rc, req, remoting.SystemError, "encode reply: "+err.Error())
@@ -80,7 +82,7 @@ func (b *Broker) replyJSON(rc *remoting.RequestContext, req *remoting.Command, v
 
 // decodeHeader decodes req's header into h, answering the request with an
 // error when that fails. It reports whether the caller should go on.
-func decodeHeader(rc *remoting.RequestContext, req *remoting.Command, h remoting.HeaderDecoder) bool {
+func decodeHeader(rc *transport.RequestContext, req *remoting.Command, h remoting.HeaderDecoder) bool {
 	if err := req.DecodeHeader(h); err != nil {
 		reply(rc, req, remoting.InvalidParameter, fmt.Sprintf("bad request header: %v", err))
 		return false
@@ -101,7 +103,7 @@ func errorCode(err error) int16 {
 	return remoting.SystemError
 }
 
-func (b *Broker) processHeartbeat(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processHeartbeat(rc *transport.RequestContext, req *remoting.Command) {
 	hb, err := wire.DecodeHeartbeat(req.Body)
 	if err != nil {
 		reply(rc, req, remoting.SystemError, err.Error())
@@ -138,7 +140,7 @@ func (b *Broker) processHeartbeat(rc *remoting.RequestContext, req *remoting.Com
 	rc.Reply(resp)
 }
 
-func (b *Broker) processUnregisterClient(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processUnregisterClient(rc *transport.RequestContext, req *remoting.Command) {
 	var h remoting.UnregisterClientRequestHeader
 	if !decodeHeader(rc, req, &h) {
 		return
@@ -152,7 +154,7 @@ func (b *Broker) processUnregisterClient(rc *remoting.RequestContext, req *remot
 	reply(rc, req, remoting.Success, "")
 }
 
-func (b *Broker) processConsumerList(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processConsumerList(rc *transport.RequestContext, req *remoting.Command) {
 	var h remoting.ConsumerGroupHeader
 	if !decodeHeader(rc, req, &h) {
 		return

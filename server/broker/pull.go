@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rocketgo/rocketgo/server/transport"
+
 	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/filter"
@@ -23,7 +25,7 @@ const (
 
 // pull is one PULL_MESSAGE request on its way through the broker.
 type pull struct {
-	rc  *remoting.RequestContext
+	rc  *transport.RequestContext
 	req *remoting.Command
 	h   remoting.PullMessageRequestHeader
 	sub wire.SubscriptionData
@@ -36,7 +38,7 @@ type pull struct {
 // claim reports whether the caller is the one to answer a parked pull.
 func (p *pull) claim() bool { return p.answered.CompareAndSwap(false, true) }
 
-func (b *Broker) processPull(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processPull(rc *transport.RequestContext, req *remoting.Command) {
 	p := &pull{rc: rc, req: req}
 	if !decodeHeader(rc, req, &p.h) {
 		return

@@ -3,6 +3,8 @@ package broker
 import (
 	"strconv"
 
+	"github.com/rocketgo/rocketgo/server/transport"
+
 	"github.com/rocketgo/rocketgo/remoting"
 )
 
@@ -12,7 +14,7 @@ const maxQueryMessages = 32
 
 // processQueryMessage serves QUERY_MESSAGE: messages of a topic whose KEYS
 // (or UNIQ_KEY) hold key, stored within a time range, found via the index.
-func (b *Broker) processQueryMessage(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processQueryMessage(rc *transport.RequestContext, req *remoting.Command) {
 	var h remoting.QueryMessageRequestHeader
 	if !decodeHeader(rc, req, &h) {
 		return
@@ -47,7 +49,7 @@ func (b *Broker) processQueryMessage(rc *remoting.RequestContext, req *remoting.
 
 // processViewMessage serves VIEW_MESSAGE_BY_ID: the record at a commit-log
 // offset (the offset message id carries it).
-func (b *Broker) processViewMessage(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processViewMessage(rc *transport.RequestContext, req *remoting.Command) {
 	var h remoting.ViewMessageByIDRequestHeader
 	if !decodeHeader(rc, req, &h) {
 		return

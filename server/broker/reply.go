@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rocketgo/rocketgo/server/transport"
+
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/store"
@@ -26,7 +28,7 @@ const replyPushTimeout = 10 * time.Second
 // It is registered with Handle, not HandleInline, and the push additionally
 // runs on its own goroutine: it waits for the requester's answer, which
 // must never hold up a network event loop or a worker.
-func (b *Broker) processReply(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processReply(rc *transport.RequestContext, req *remoting.Command) {
 	if b.isSlave() {
 		reply(rc, req, remoting.ServiceNotAvailable, b.slaveRemark())
 		return
@@ -38,7 +40,7 @@ func (b *Broker) processReply(rc *remoting.RequestContext, req *remoting.Command
 	b.goRequest(func() { b.sendReply(rc, req, h) })
 }
 
-func (b *Broker) sendReply(rc *remoting.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader) {
+func (b *Broker) sendReply(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader) {
 	t, queueID, ok := b.sendDestination(rc, req, h)
 	if !ok {
 		return
@@ -95,7 +97,7 @@ func (b *Broker) pushReply(h *remoting.SendMessageRequestHeader, body []byte, bo
 	}
 	clientID := string(to)
 	ch, ok := b.producers.FindChannel(clientID)
-	conn, isConn := ch.(*remoting.Conn)
+	conn, isConn := ch.(*transport.Conn)
 	if !ok || !isConn {
 		b.log.Debug("reply for a client not connected here", "client", clientID)
 		return false, "push reply message fail, channel of <" + clientID + "> not found."

@@ -7,13 +7,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 )
 
 // producerHeartbeat registers rc's connection as producer clientID.
-func producerHeartbeat(t *testing.T, rc *remoting.Client, addr, clientID string) {
+func producerHeartbeat(t *testing.T, rc *netclient.Client, addr, clientID string) {
 	t.Helper()
 	body, _ := json.Marshal(wire.HeartbeatData{ClientID: clientID, ProducerDataSet: []wire.ProducerData{{GroupName: "REQ_PG"}}})
 	if resp := invoke(t, rc, addr, remoting.NewRequest(remoting.HeartBeat, nil, body)); resp.Code != remoting.Success {
@@ -38,7 +40,7 @@ func replyProps(to, corr string) string {
 // and is stored in <cluster>_REPLY_TOPIC.
 func TestReplyPushedToRequesterAndStored(t *testing.T) {
 	b, replier := testBroker(t, nil)
-	requester := remoting.NewClient()
+	requester := netclient.New()
 	defer requester.Close()
 	pushed := make(chan *remoting.Command, 1)
 	requester.RegisterHandler(remoting.PushReplyMessageToClient, func(_ context.Context, _ string, req *remoting.Command) *remoting.Command {

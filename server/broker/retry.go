@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 
+	"github.com/rocketgo/rocketgo/server/transport"
+
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/store"
@@ -18,7 +20,7 @@ const versionV3_4_9 = 121
 // 3 + reconsumeTimes (or the level the consumer chose) — or, once the
 // message used up its retries or the consumer asked for it (level < 0), to
 // %DLQ%<group>.
-func (b *Broker) processSendBack(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processSendBack(rc *transport.RequestContext, req *remoting.Command) {
 	if b.isSlave() {
 		reply(rc, req, remoting.ServiceNotAvailable, b.slaveRemark())
 		return

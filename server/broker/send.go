@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/rocketgo/rocketgo/server/transport"
+
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/store"
@@ -23,7 +25,7 @@ const maxPropertiesLength = 32767
 // back once a group commit covers the message — so nothing here waits.
 // The rare sends that may write configuration files (a topic to auto-create,
 // a retry topic and its group) continue on a goroutine of their own.
-func (b *Broker) processSend(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processSend(rc *transport.RequestContext, req *remoting.Command) {
 	if b.isSlave() {
 		// As upstream's store, which refuses puts on a slave; clients retry
 		// SERVICE_NOT_AVAILABLE on another broker.
@@ -44,7 +46,7 @@ func (b *Broker) processSend(rc *remoting.RequestContext, req *remoting.Command)
 // sendDestination checks a send's (or reply's) topic, body size and queue
 // id, answering the request itself when one is wrong, and returns the
 // topic and the queue to store into (a negative queue id picks one).
-func (b *Broker) sendDestination(rc *remoting.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader) (TopicConfig, int32, bool) {
+func (b *Broker) sendDestination(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader) (TopicConfig, int32, bool) {
 	t, code, remark := b.sendTarget(h)
 	if code != remoting.Success {
 		reply(rc, req, code, remark)
@@ -65,7 +67,7 @@ func (b *Broker) sendDestination(rc *remoting.RequestContext, req *remoting.Comm
 	return t, queueID, true
 }
 
-func (b *Broker) send(rc *remoting.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader) {
+func (b *Broker) send(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader) {
 	batch := req.Code == remoting.SendBatchMessage || h.Batch
 	t, queueID, ok := b.sendDestination(rc, req, h)
 	if !ok {
@@ -180,7 +182,7 @@ func (b *Broker) storedProperties(props []byte) (string, error) {
 	return string(buf), nil
 }
 
-func (b *Broker) sendOne(rc *remoting.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, m message.StoredMessage) {
+func (b *Broker) sendOne(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, m message.StoredMessage) {
 	props, err := b.storedProperties([]byte(h.Properties))
 	if err != nil {
 		reply(rc, req, remoting.MessageIllegal, err.Error())
@@ -219,7 +221,7 @@ func (b *Broker) sendOne(rc *remoting.RequestContext, req *remoting.Command, h *
 	})
 }
 
-func (b *Broker) sendBatch(rc *remoting.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, tmpl message.StoredMessage) {
+func (b *Broker) sendBatch(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, tmpl message.StoredMessage) {
 	if IsRetryTopic(tmpl.Topic) || IsDLQTopic(tmpl.Topic) {
 		reply(rc, req, remoting.MessageIllegal, "batch message is not supported for retry topics")
 		return
@@ -275,7 +277,7 @@ func (b *Broker) sendBatch(rc *remoting.RequestContext, req *remoting.Command, h
 // unless the producer set WAIT=false. A slave that times out or is missing
 // turns the answer into FLUSH_SLAVE_TIMEOUT or SLAVE_NOT_AVAILABLE: still
 // "stored" for the client, as upstream, with msgId and offsets.
-func (b *Broker) replyStored(rc *remoting.RequestContext, resp *remoting.Command, end int64, props string) {
+func (b *Broker) replyStored(rc *transport.RequestContext, resp *remoting.Command, end int64, props string) {
 	if b.cfg.BrokerRole != RoleSyncMaster || !waitStoreMsgOK(props) {
 		rc.Reply(resp)
 		return

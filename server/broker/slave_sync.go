@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rocketgo/rocketgo/server/transport"
+
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 	"github.com/rocketgo/rocketgo/remoting"
 )
@@ -48,13 +50,13 @@ type delayOffsetsBody struct {
 }
 
 // GET_ALL_CONSUMER_OFFSET, served to slaves.
-func (b *Broker) processGetAllConsumerOffset(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processGetAllConsumerOffset(rc *transport.RequestContext, req *remoting.Command) {
 	table, version := b.offsets.snapshot(b.clock())
 	b.replyJSON(rc, req, offsetsBody{OffsetTable: table, DataVersion: &version})
 }
 
 // GET_ALL_DELAY_OFFSET, served to slaves.
-func (b *Broker) processGetAllDelayOffset(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processGetAllDelayOffset(rc *transport.RequestContext, req *remoting.Command) {
 	b.replyJSON(rc, req, delayOffsetsBody{OffsetTable: b.delay.levelOffsets()})
 }
 

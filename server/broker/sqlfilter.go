@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"sync"
 
+	"github.com/rocketgo/rocketgo/server/transport"
+
 	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/filter"
@@ -70,7 +72,7 @@ type checkClientConfigBody struct {
 
 // processCheckClientConfig tells a client up front whether its
 // subscription can be served, with the code a pull would fail with.
-func (b *Broker) processCheckClientConfig(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processCheckClientConfig(rc *transport.RequestContext, req *remoting.Command) {
 	var body checkClientConfigBody
 	if err := json.Unmarshal(req.Body, &body); err != nil {
 		reply(rc, req, remoting.SystemError, "bad CHECK_CLIENT_CONFIG body: "+err.Error())

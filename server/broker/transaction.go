@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/rocketgo/rocketgo/server/transport"
+
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/store"
@@ -25,7 +27,7 @@ const opTag = "d"
 // processEndTransaction resolves a half message: commit stores it into its
 // real topic (where consumers see it), rollback drops it. Either way an op
 // record in RMQ_SYS_TRANS_OP_HALF_TOPIC tells the check service it is done.
-func (b *Broker) processEndTransaction(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processEndTransaction(rc *transport.RequestContext, req *remoting.Command) {
 	if b.isSlave() {
 		// Upstream's answer: the store of a slave takes no writes.
 		reply(rc, req, remoting.SlaveNotAvailable, "broker["+b.cfg.BrokerName+"] is a slave; end transaction is forbidden")
@@ -318,7 +320,7 @@ func (c *txChecker) ask(ctx context.Context, half *message.StoredMessage) {
 		b.log.Debug("no live producer for a transaction check", "group", string(group))
 		return
 	}
-	conn, ok := chans[0].(*remoting.Conn)
+	conn, ok := chans[0].(*transport.Conn)
 	if !ok {
 		return
 	}

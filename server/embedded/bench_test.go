@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/embedded"
@@ -28,7 +30,7 @@ func BenchmarkServeSendSync(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer srv.Shutdown(ctx)
-			rc := remoting.NewClient()
+			rc := netclient.New()
 			defer rc.Close()
 			body := make([]byte, 128)
 			header := func() *remoting.SendMessageRequestHeaderV2 {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 	"github.com/rocketgo/rocketgo/remoting"
 )
@@ -41,7 +43,7 @@ func TestConcurrentBrokersAndQueries(t *testing.T) {
 		readersWG.Add(1)
 		go func() {
 			defer readersWG.Done()
-			rc := remoting.NewClient(remoting.WithRequestTimeout(slowTimeout))
+			rc := netclient.New(netclient.WithRequestTimeout(slowTimeout))
 			defer rc.Close()
 			c, err := nsclient.New(rc, s.Addr(), nsclient.WithTimeout(slowTimeout))
 			if err != nil {
@@ -76,9 +78,9 @@ func TestConcurrentBrokersAndQueries(t *testing.T) {
 
 	// Broker connections stay open until the end: closing one drops that
 	// broker's registration, which the final checks rely on.
-	brokerRCs := make([]*remoting.Client, brokers)
+	brokerRCs := make([]*netclient.Client, brokers)
 	for i := range brokerRCs {
-		brokerRCs[i] = remoting.NewClient(remoting.WithRequestTimeout(slowTimeout))
+		brokerRCs[i] = netclient.New(netclient.WithRequestTimeout(slowTimeout))
 		defer brokerRCs[i].Close()
 	}
 	var brokersWG sync.WaitGroup

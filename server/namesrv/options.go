@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/server/transport"
 )
 
 // Defaults, matching the Apache name server.
@@ -30,7 +30,7 @@ type config struct {
 	brokerTimeout time.Duration
 	logger        *slog.Logger
 	now           func() time.Time
-	remotingOpts  []remoting.ServerOption
+	remotingOpts  []transport.Option
 	kvConfigPath  string
 }
 
@@ -93,7 +93,7 @@ func WithClock(now func() time.Time) Option {
 
 // WithRemotingOptions passes options (frame cap, idle timeout, ...) to the
 // underlying remoting server. Default: none, i.e. remoting's defaults.
-func WithRemotingOptions(opts ...remoting.ServerOption) Option {
+func WithRemotingOptions(opts ...transport.Option) Option {
 	return func(c *config) { c.remotingOpts = append(c.remotingOpts, opts...) }
 }
 

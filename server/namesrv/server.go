@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rocketgo/rocketgo/server/transport"
+
 	"github.com/rocketgo/rocketgo/remoting"
 )
 
@@ -17,7 +19,7 @@ type Server struct {
 	log    *slog.Logger
 	routes *routeTable
 	kv     *kvStore
-	rs     *remoting.Server
+	rs     *transport.Server
 
 	mu      sync.Mutex
 	started bool
@@ -43,13 +45,13 @@ func New(opts ...Option) *Server {
 		stop:    make(chan struct{}),
 		scanned: make(chan struct{}),
 	}
-	ropts := append([]remoting.ServerOption{
-		remoting.WithLogger(cfg.logger),
-		remoting.WithOnClose(s.onClose),
+	ropts := append([]transport.Option{
+		transport.WithLogger(cfg.logger),
+		transport.WithOnClose(s.onClose),
 	}, cfg.remotingOpts...)
-	s.rs = remoting.NewServer(cfg.listenAddr, ropts...)
+	s.rs = transport.NewServer(cfg.listenAddr, ropts...)
 	for code, h := range s.handlers() {
-		s.rs.Handle(code, func(rc *remoting.RequestContext, req *remoting.Command) {
+		s.rs.Handle(code, func(rc *transport.RequestContext, req *remoting.Command) {
 			// A reply can only fail because the connection closed; nothing
 			// is left to tell.
 			_ = rc.Reply(h(rc.Conn(), req))
@@ -139,7 +141,7 @@ func (s *Server) scanLoop() {
 // onClose runs on a transport event loop when any connection closes. A
 // broker's registrations die with the connection they came on; client
 // connections own none and cost one short write-locked map walk.
-func (s *Server) onClose(c *remoting.Conn, _ error) {
+func (s *Server) onClose(c *transport.Conn, _ error) {
 	for _, addr := range s.routes.connClosed(c) {
 		s.log.Info("namesrv: broker connection closed", "addr", addr, "remote", c.String())
 	}

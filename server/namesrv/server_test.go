@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 	"github.com/rocketgo/rocketgo/remoting"
 )
@@ -31,14 +33,14 @@ func startServer(t testing.TB, opts ...Option) *Server {
 	return s
 }
 
-func newRemotingClient(t testing.TB) *remoting.Client {
+func newRemotingClient(t testing.TB) *netclient.Client {
 	t.Helper()
-	rc := remoting.NewClient()
+	rc := netclient.New()
 	t.Cleanup(func() { rc.Close() })
 	return rc
 }
 
-func newNSClient(t testing.TB, rc *remoting.Client, addr string) *nsclient.Client {
+func newNSClient(t testing.TB, rc *netclient.Client, addr string) *nsclient.Client {
 	t.Helper()
 	c, err := nsclient.New(rc, addr)
 	if err != nil {
@@ -89,7 +91,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func invoke(t testing.TB, rc *remoting.Client, addr string, cmd *remoting.Command) *remoting.Command {
+func invoke(t testing.TB, rc *netclient.Client, addr string, cmd *remoting.Command) *remoting.Command {
 	t.Helper()
 	resp, err := rc.InvokeSync(ctxT(t), addr, cmd)
 	if err != nil {
@@ -393,7 +395,7 @@ func TestDisconnectedBrokerDisappears(t *testing.T) {
 	query := newNSClient(t, queryRC, s.Addr())
 	ctx := ctxT(t)
 
-	brokerRC := remoting.NewClient()
+	brokerRC := netclient.New()
 	broker := newNSClient(t, brokerRC, s.Addr())
 	mustRegister(t, broker, brokerReq("c", "gone", "127.0.0.1:1", 0, 1, "Shared", "OnlyGone"))
 	mustRegister(t, query, brokerReq("c", "stays", "127.0.0.1:2", 0, 1, "Shared"))
@@ -445,7 +447,7 @@ func TestShutdownStopsGoroutines(t *testing.T) {
 	if err := s.Start(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	rc := remoting.NewClient()
+	rc := netclient.New()
 	c := newNSClient(t, rc, s.Addr())
 	mustRegister(t, c, brokerReq("c", "a", "127.0.0.1:1", 0, 1, "T"))
 	rc.Close()

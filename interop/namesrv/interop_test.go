@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rocketgo/rocketgo/server/transport"
+
 	"github.com/apache/rocketmq-client-go/v2/admin"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
@@ -21,15 +23,15 @@ import (
 // records the topics it was sent, so a test can prove that the official
 // client found the broker through our name server.
 type fakeBroker struct {
-	rs     *remoting.Server
+	rs     *transport.Server
 	mu     sync.Mutex
 	topics []string
 }
 
 func startFakeBroker(t *testing.T) *fakeBroker {
 	t.Helper()
-	fb := &fakeBroker{rs: remoting.NewServer("127.0.0.1:0")}
-	fb.rs.Handle(remoting.SendMessage, func(rc *remoting.RequestContext, req *remoting.Command) {
+	fb := &fakeBroker{rs: transport.NewServer("127.0.0.1:0")}
+	fb.rs.Handle(remoting.SendMessage, func(rc *transport.RequestContext, req *remoting.Command) {
 		topic, _ := req.Ext.Get("topic")
 		queueID, _ := req.Ext.Get("queueId")
 		fb.mu.Lock()
@@ -41,7 +43,7 @@ func startFakeBroker(t *testing.T) *fakeBroker {
 		resp.Ext.Set("queueOffset", "0")
 		_ = rc.Reply(resp)
 	})
-	fb.rs.Handle(remoting.HeartBeat, func(rc *remoting.RequestContext, req *remoting.Command) {
+	fb.rs.Handle(remoting.HeartBeat, func(rc *transport.RequestContext, req *remoting.Command) {
 		_ = rc.Reply(remoting.NewResponse(req, remoting.Success, ""))
 	})
 	if err := fb.rs.Start(ctxT(t)); err != nil {

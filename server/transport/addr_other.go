@@ -1,6 +1,6 @@
 //go:build !unix
 
-package remoting
+package transport
 
 import (
 	"net"

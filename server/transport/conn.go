@@ -1,4 +1,4 @@
-package remoting
+package transport
 
 import (
 	"context"
@@ -8,6 +8,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rocketgo/rocketgo/internal/inflight"
+	"github.com/rocketgo/rocketgo/remoting"
 
 	"github.com/panjf2000/gnet/v2"
 )
@@ -29,9 +32,9 @@ type Conn struct {
 	ctx    context.Context // cancelled when the connection closes
 	cancel context.CancelFunc
 
-	lastSerialize atomic.Uint32 // SerializeType of the last request received
-	lastRead      atomic.Int64  // unix nanos of the last inbound traffic
-	pending       pendingTable  // server-to-client calls
+	lastSerialize atomic.Uint32  // SerializeType of the last request received
+	lastRead      atomic.Int64   // unix nanos of the last inbound traffic
+	pending       inflight.Table // server-to-client calls
 
 	vmu   sync.Mutex
 	value any
@@ -113,31 +116,31 @@ func (c *Conn) Close() error { return c.gc.Close() }
 // response (e.g. GET_CONSUMER_RUNNING_INFO 307). The header encoding is the
 // one the client last used (JSON before any request). The deadline is ctx's,
 // or the server's request timeout (default 3 s) when ctx has none.
-func (c *Conn) Invoke(ctx context.Context, cmd *Command) (*Command, error) {
+func (c *Conn) Invoke(ctx context.Context, cmd *remoting.Command) (*remoting.Command, error) {
 	if cmd == nil {
-		return nil, &OpError{Op: "invoke", Addr: c.remoteString, Err: errNilCommand}
+		return nil, &remoting.OpError{Op: "invoke", Addr: c.remoteString, Err: remoting.ErrNilCommand}
 	}
-	fail := func(err error) (*Command, error) {
-		return nil, &OpError{Op: "invoke", Addr: c.remoteString, Code: cmd.Code, Err: err}
+	fail := func(err error) (*remoting.Command, error) {
+		return nil, &remoting.OpError{Op: "invoke", Addr: c.remoteString, Code: cmd.Code, Err: err}
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
 	opaque := c.prepare(cmd, 0)
-	cl := c.srv.pools.getCall()
-	if err := c.pending.add(opaque, cl); err != nil {
-		c.srv.pools.putCall(cl)
+	cl := c.srv.pools.GetCall()
+	if err := c.pending.Add(opaque, cl); err != nil {
+		c.srv.pools.PutCall(cl)
 		return fail(err)
 	}
 	if err := c.write(cmd); err != nil {
-		if c.pending.remove(opaque) == nil {
-			<-cl.done
+		if c.pending.Remove(opaque) == nil {
+			<-cl.Done
 		}
-		c.srv.pools.putCall(cl)
+		c.srv.pools.PutCall(cl)
 		return fail(err)
 	}
-	resp, err := awaitCall(ctx, &c.pending, opaque, cl, c.srv.cfg.requestTimeout)
-	c.srv.pools.putCall(cl)
+	resp, err := inflight.Await(ctx, &c.pending, opaque, cl, c.srv.cfg.requestTimeout)
+	c.srv.pools.PutCall(cl)
 	if err != nil {
 		return fail(err)
 	}
@@ -146,25 +149,25 @@ func (c *Conn) Invoke(ctx context.Context, cmd *Command) (*Command, error) {
 
 // InvokeOneway sends a request the client must not answer (e.g.
 // NOTIFY_CONSUMER_IDS_CHANGED 40, CHECK_TRANSACTION_STATE 39).
-func (c *Conn) InvokeOneway(ctx context.Context, cmd *Command) error {
+func (c *Conn) InvokeOneway(ctx context.Context, cmd *remoting.Command) error {
 	if cmd == nil {
-		return &OpError{Op: "invokeOneway", Addr: c.remoteString, Err: errNilCommand}
+		return &remoting.OpError{Op: "invokeOneway", Addr: c.remoteString, Err: remoting.ErrNilCommand}
 	}
 	if err := ctx.Err(); err != nil {
-		return &OpError{Op: "invokeOneway", Addr: c.remoteString, Code: cmd.Code, Err: err}
+		return &remoting.OpError{Op: "invokeOneway", Addr: c.remoteString, Code: cmd.Code, Err: err}
 	}
-	c.prepare(cmd, FlagOneway)
+	c.prepare(cmd, remoting.FlagOneway)
 	if err := c.write(cmd); err != nil {
-		return &OpError{Op: "invokeOneway", Addr: c.remoteString, Code: cmd.Code, Err: err}
+		return &remoting.OpError{Op: "invokeOneway", Addr: c.remoteString, Code: cmd.Code, Err: err}
 	}
 	return nil
 }
 
-func (c *Conn) prepare(cmd *Command, flags int32) int32 {
+func (c *Conn) prepare(cmd *remoting.Command, flags int32) int32 {
 	opaque := c.srv.opaque.Add(1)
 	cmd.Opaque = opaque
-	cmd.Flag = cmd.Flag&^(FlagResponse|FlagOneway) | flags
-	cmd.SerializeType = SerializeType(c.lastSerialize.Load())
+	cmd.Flag = cmd.Flag&^(remoting.FlagResponse|remoting.FlagOneway) | flags
+	cmd.SerializeType = remoting.SerializeType(c.lastSerialize.Load())
 	return opaque
 }
 
@@ -177,13 +180,13 @@ func (c *Conn) prepare(cmd *Command, flags int32) int32 {
 // task is queued, one task per reply, whereas the single flush task queued
 // here takes whatever has accumulated by the time the loop runs it, so a
 // burst of replies from many workers leaves in one write syscall.
-func (c *Conn) write(cmd *Command) error {
+func (c *Conn) write(cmd *remoting.Command) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return fmt.Errorf("%w: %s", ErrConnClosed, c.remoteString)
+		return fmt.Errorf("%w: %s", remoting.ErrConnClosed, c.remoteString)
 	}
-	out, err := AppendFrame(c.out, cmd)
+	out, err := remoting.AppendFrame(c.out, cmd)
 	if err != nil {
 		c.mu.Unlock()
 		return err
@@ -201,7 +204,7 @@ func (c *Conn) write(cmd *Command) error {
 		c.mu.Lock()
 		c.scheduled = false
 		c.mu.Unlock()
-		return fmt.Errorf("%w: %s: %w", ErrConnClosed, c.remoteString, err)
+		return fmt.Errorf("%w: %s: %w", remoting.ErrConnClosed, c.remoteString, err)
 	}
 	return nil
 }
@@ -243,15 +246,15 @@ func (c *Conn) onTraffic() gnet.Action {
 	// only at its length prefix: peeking everything each time would copy the
 	// partial frame out of gnet's ring buffer again and again.
 	total := c.gc.InboundBuffered()
-	if total < lengthPrefix {
+	if total < remoting.LengthPrefix {
 		return gnet.None
 	}
-	prefix, _ := c.gc.Peek(lengthPrefix)
-	if _, _, err := SplitFrame(prefix, c.srv.cfg.maxFrameSize); err != nil {
+	prefix, _ := c.gc.Peek(remoting.LengthPrefix)
+	if _, _, err := remoting.SplitFrame(prefix, c.srv.cfg.maxFrameSize); err != nil {
 		c.srv.cfg.logger.Debug("remoting: closing connection on bad frame", "remote", c.remoteString, "err", err)
 		return gnet.Close
 	}
-	if need := lengthPrefix + int(binary.BigEndian.Uint32(prefix)); total < need {
+	if need := remoting.LengthPrefix + int(binary.BigEndian.Uint32(prefix)); total < need {
 		return gnet.None
 	}
 	buf, _ := c.gc.Peek(-1)
@@ -263,7 +266,7 @@ func (c *Conn) onTraffic() gnet.Action {
 	action := gnet.None
 	off := 0
 	for {
-		frame, n, err := SplitFrame(buf[off:], c.srv.cfg.maxFrameSize)
+		frame, n, err := remoting.SplitFrame(buf[off:], c.srv.cfg.maxFrameSize)
 		if err != nil {
 			c.srv.cfg.logger.Debug("remoting: closing connection on bad frame", "remote", c.remoteString, "err", err)
 			action = gnet.Close
@@ -273,13 +276,13 @@ func (c *Conn) onTraffic() gnet.Action {
 			break
 		}
 		off += n
-		cmd, err := DecodeFrame(frame)
+		cmd, err := remoting.DecodeFrame(frame)
 		if err != nil {
 			c.srv.cfg.logger.Debug("remoting: closing connection on bad frame", "remote", c.remoteString, "err", err)
 			action = gnet.Close
 			break
 		}
-		detachBody(cmd) // gnet reuses buf once we Discard
+		inflight.DetachBody(cmd) // gnet reuses buf once we Discard
 		c.handle(cmd)
 	}
 	if off > 0 { // Discard(0) would drop everything buffered
@@ -290,11 +293,11 @@ func (c *Conn) onTraffic() gnet.Action {
 }
 
 // handle routes one decoded frame. Event loop only.
-func (c *Conn) handle(cmd *Command) {
+func (c *Conn) handle(cmd *remoting.Command) {
 	if cmd.IsResponse() {
-		if cl := c.pending.remove(cmd.Opaque); cl != nil {
-			cl.resp = cmd
-			cl.done <- struct{}{}
+		if cl := c.pending.Remove(cmd.Opaque); cl != nil {
+			cl.Resp = cmd
+			cl.Done <- struct{}{}
 		} else {
 			c.srv.cfg.logger.Debug("remoting: dropping response with unknown opaque", "remote", c.remoteString, "opaque", cmd.Opaque)
 		}
@@ -313,13 +316,13 @@ func (c *Conn) markClosed(reason error) {
 	c.mu.Unlock()
 	c.spare = nil
 	c.cancel()
-	err := fmt.Errorf("%w: %s", ErrConnClosed, c.remoteString)
+	err := fmt.Errorf("%w: %s", remoting.ErrConnClosed, c.remoteString)
 	if reason != nil {
-		err = fmt.Errorf("%w: %s: %w", ErrConnClosed, c.remoteString, reason)
+		err = fmt.Errorf("%w: %s: %w", remoting.ErrConnClosed, c.remoteString, reason)
 	}
-	for _, cl := range c.pending.closeAll(err) {
-		cl.err = err
-		cl.done <- struct{}{}
+	for _, cl := range c.pending.CloseAll(err) {
+		cl.Err = err
+		cl.Done <- struct{}{}
 	}
 }
 
@@ -327,7 +330,7 @@ func (c *Conn) markClosed(reason error) {
 // processor answer it, now or later, from any goroutine.
 type RequestContext struct {
 	conn    *Conn
-	req     *Command
+	req     *remoting.Command
 	proc    Processor
 	replied atomic.Bool
 }
@@ -336,7 +339,7 @@ type RequestContext struct {
 func (rc *RequestContext) Conn() *Conn { return rc.conn }
 
 // Request returns the request being processed.
-func (rc *RequestContext) Request() *Command { return rc.req }
+func (rc *RequestContext) Request() *remoting.Command { return rc.req }
 
 // Context is cancelled when the request's connection closes.
 func (rc *RequestContext) Context() context.Context { return rc.conn.ctx }
@@ -345,7 +348,7 @@ func (rc *RequestContext) Context() context.Context { return rc.conn.ctx }
 // opaque, the response flag and the request's serialisation on resp. Only the
 // first Reply counts; Reply on a oneway request is a no-op, and a reply after
 // the connection closed is dropped (the error wraps ErrConnClosed).
-func (rc *RequestContext) Reply(resp *Command) error {
+func (rc *RequestContext) Reply(resp *remoting.Command) error {
 	if rc.req.IsOneway() || resp == nil {
 		return nil
 	}
@@ -353,7 +356,7 @@ func (rc *RequestContext) Reply(resp *Command) error {
 		return nil
 	}
 	resp.Opaque = rc.req.Opaque
-	resp.Flag |= FlagResponse
+	resp.Flag |= remoting.FlagResponse
 	resp.SerializeType = rc.req.SerializeType
 	return rc.conn.write(resp)
 }

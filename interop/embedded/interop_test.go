@@ -18,13 +18,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	rocketmq "github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
 
 	"github.com/rocketgo/rocketgo/internal/nsclient"
-	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/embedded"
 )
@@ -56,7 +57,7 @@ func officialProducer(t *testing.T, srv *embedded.Server, group string) rocketmq
 // official consumer needs before Start succeeds.
 func waitRoute(t *testing.T, srv *embedded.Server, topic string) {
 	t.Helper()
-	rc := remoting.NewClient()
+	rc := netclient.New()
 	defer rc.Close()
 	ns, err := nsclient.New(rc, srv.NamesrvAddr())
 	if err != nil {

@@ -1,4 +1,4 @@
-package remoting
+package netclient
 
 import (
 	"context"
@@ -7,6 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rocketgo/rocketgo/internal/inflight"
+	"github.com/rocketgo/rocketgo/remoting"
 )
 
 // RequestHandler answers a request the server sent to this client (broker →
@@ -15,40 +18,7 @@ import (
 // A non-nil result is sent back as the response unless the request was
 // oneway; the transport fills in opaque, response flag and serialisation.
 // ctx is cancelled when the Client closes.
-type RequestHandler func(ctx context.Context, addr string, req *Command) *Command
-
-// ClientOption configures a Client. Options shared with the server
-// (WithLogger, WithMaxFrameSize, WithIdleTimeout, WithRequestTimeout) are
-// ClientOptions too.
-type ClientOption interface{ applyClient(*clientConfig) }
-
-type clientOption func(*clientConfig)
-
-func (o clientOption) applyClient(c *clientConfig) { o(c) }
-
-type clientConfig struct {
-	commonConfig
-	dialTimeout   time.Duration
-	serializeType SerializeType
-}
-
-// WithDialTimeout bounds connection establishment. Default 3 s (Java
-// connectTimeoutMillis). Values <= 0 keep the default.
-func WithDialTimeout(d time.Duration) ClientOption {
-	return clientOption(func(c *clientConfig) {
-		if d > 0 {
-			c.dialTimeout = d
-		}
-	})
-}
-
-// WithSerializeType selects the header encoding of requests this client
-// sends. Default SerializeJSON, the only one every RocketMQ server and client
-// family reads. Responses to server-initiated requests always mirror the
-// request's encoding.
-func WithSerializeType(t SerializeType) ClientOption {
-	return clientOption(func(c *clientConfig) { c.serializeType = t })
-}
+type RequestHandler func(ctx context.Context, addr string, req *remoting.Command) *remoting.Command
 
 // Client is the request/response side of the remoting protocol. It keeps one
 // long-lived TCP connection per address, shared by all callers, and
@@ -60,9 +30,9 @@ func WithSerializeType(t SerializeType) ClientOption {
 // syscalls as possible. Async callbacks and server-initiated request handlers
 // run on goroutines of their own so a slow one never stalls the reader.
 type Client struct {
-	cfg    clientConfig
+	cfg    config
 	opaque atomic.Int32
-	pools  pools
+	pools  inflight.Pools
 
 	mu     sync.Mutex
 	conns  map[string]*clientConn // includes connections still dialling
@@ -82,16 +52,12 @@ type Client struct {
 	wg       sync.WaitGroup
 }
 
-// NewClient returns a Client; connections are dialled lazily on first use.
-func NewClient(opts ...ClientOption) *Client {
-	cfg := clientConfig{
-		commonConfig:  defaultCommonConfig(),
-		dialTimeout:   DefaultDialTimeout,
-		serializeType: SerializeJSON,
-	}
+// New returns a Client; connections are dialled lazily on first use.
+func New(opts ...Option) *Client {
+	cfg := defaultConfig()
 	for _, o := range opts {
 		if o != nil {
-			o.applyClient(&cfg)
+			o(&cfg)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -129,17 +95,17 @@ func (c *Client) RegisterHandler(code int16, h RequestHandler) {
 // ErrConnClosed, ErrClientClosed, a context error, a dial error or a codec
 // error. A non-success response code is not an error here: it is in the
 // returned Command for the caller to interpret.
-func (c *Client) InvokeSync(ctx context.Context, addr string, cmd *Command) (*Command, error) {
+func (c *Client) InvokeSync(ctx context.Context, addr string, cmd *remoting.Command) (*remoting.Command, error) {
 	if cmd == nil {
-		return nil, &OpError{Op: "invoke", Addr: addr, Err: errNilCommand}
+		return nil, &remoting.OpError{Op: "invoke", Addr: addr, Err: remoting.ErrNilCommand}
 	}
-	fail := func(err error) (*Command, error) {
-		return nil, &OpError{Op: "invoke", Addr: addr, Code: cmd.Code, Err: err}
+	fail := func(err error) (*remoting.Command, error) {
+		return nil, &remoting.OpError{Op: "invoke", Addr: addr, Code: cmd.Code, Err: err}
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	cl := c.pools.getCall()
+	cl := c.pools.GetCall()
 	var (
 		cc     *clientConn
 		opaque int32
@@ -151,30 +117,33 @@ func (c *Client) InvokeSync(ctx context.Context, addr string, cmd *Command) (*Co
 	for attempt := 0; ; attempt++ {
 		var err error
 		if cc, err = c.conn(ctx, addr); err != nil {
-			c.pools.putCall(cl)
+			c.pools.PutCall(cl)
 			return fail(err)
 		}
 		opaque = c.prepare(cmd, 0)
 		sentAt = time.Now().UnixNano()
-		if err = cc.pending.add(opaque, cl); err == nil {
+		if err = cc.pending.Add(opaque, cl); err == nil {
 			if err = cc.send(cmd); err == nil {
 				break
 			}
-			if cc.pending.remove(opaque) == nil {
-				<-cl.done // the connection's close path owns it and is completing it
-				cl.resp, cl.err = nil, nil
+			if cc.pending.Remove(opaque) == nil {
+				<-cl.Done // the connection's close path owns it and is completing it
+				cl.Resp, cl.Err = nil, nil
 			}
 		}
-		if attempt > 0 || !errors.Is(err, ErrConnClosed) {
-			c.pools.putCall(cl)
+		if attempt > 0 || !errors.Is(err, remoting.ErrConnClosed) {
+			c.pools.PutCall(cl)
 			return fail(err)
 		}
 	}
 
-	resp, err := awaitCall(ctx, &cc.pending, opaque, cl, c.cfg.requestTimeout)
-	c.pools.putCall(cl)
+	resp, err := inflight.Await(ctx, &cc.pending, opaque, cl, c.cfg.requestTimeout)
+	c.pools.PutCall(cl)
+	if h := c.cfg.hooks.OnResponseRead; h != nil {
+		h(addr, cmd.Code, resp, time.Duration(time.Now().UnixNano()-sentAt), err)
+	}
 	if err != nil {
-		if errors.Is(err, ErrTimeout) {
+		if errors.Is(err, remoting.ErrTimeout) {
 			cc.timedOut(sentAt)
 		}
 		return fail(err)
@@ -187,18 +156,18 @@ func (c *Client) InvokeSync(ctx context.Context, addr string, cmd *Command) (*Co
 // goroutine and never on the connection's reader; it runs on a goroutine of
 // its own, so it may block or call back into the Client. InvokeAsync itself
 // may block while a new connection is dialled.
-func (c *Client) InvokeAsync(ctx context.Context, addr string, cmd *Command, cb func(*Command, error)) {
+func (c *Client) InvokeAsync(ctx context.Context, addr string, cmd *remoting.Command, cb func(*remoting.Command, error)) {
 	if cb == nil {
-		cb = func(*Command, error) {}
+		cb = func(*remoting.Command, error) {}
 	}
 	if cmd == nil {
-		err := &OpError{Op: "invokeAsync", Addr: addr, Err: errNilCommand}
+		err := &remoting.OpError{Op: "invokeAsync", Addr: addr, Err: remoting.ErrNilCommand}
 		c.spawn(true, func() { cb(nil, err) })
 		return
 	}
 	code := cmd.Code
 	fail := func(err error) {
-		err = &OpError{Op: "invokeAsync", Addr: addr, Code: code, Err: err}
+		err = &remoting.OpError{Op: "invokeAsync", Addr: addr, Code: code, Err: err}
 		c.spawn(true, func() { cb(nil, err) })
 	}
 	if err := ctx.Err(); err != nil {
@@ -213,57 +182,61 @@ func (c *Client) InvokeAsync(ctx context.Context, addr string, cmd *Command, cb 
 	opaque := c.prepare(cmd, 0)
 	sentAt := time.Now().UnixNano()
 
-	cl := &call{}
-	cl.cb = func(resp *Command, err error) {
+	cl := &inflight.Call{}
+	onRead := c.cfg.hooks.OnResponseRead
+	cl.Callback = func(resp *remoting.Command, err error) {
+		if onRead != nil {
+			onRead(addr, code, resp, time.Duration(time.Now().UnixNano()-sentAt), err)
+		}
 		if err != nil {
-			err = &OpError{Op: "invokeAsync", Addr: addr, Code: code, Err: err}
+			err = &remoting.OpError{Op: "invokeAsync", Addr: addr, Code: code, Err: err}
 		}
 		cb(resp, err)
 	}
 	// The expiry hooks are armed before the call is published so that the
-	// completer, which calls cl.stop, never races their assignment. A hook
+	// completer, which calls cl.Stop, never races their assignment. A hook
 	// that fires before publication finds nothing to withdraw; the re-check
 	// after add catches that case.
 	var expired atomic.Pointer[error]
 	expire := func(err error) {
 		expired.CompareAndSwap(nil, &err)
-		if cc.pending.remove(opaque) != nil {
+		if cc.pending.Remove(opaque) != nil {
 			c.complete(cl, nil, err)
-			if errors.Is(err, ErrTimeout) {
+			if errors.Is(err, remoting.ErrTimeout) {
 				cc.timedOut(sentAt)
 			}
 		}
 	}
 	var stops []func() bool
 	if ctx.Done() != nil {
-		stops = append(stops, context.AfterFunc(ctx, func() { expire(ctxError(ctx)) }))
+		stops = append(stops, context.AfterFunc(ctx, func() { expire(inflight.CtxError(ctx)) }))
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		timeout := c.cfg.requestTimeout
 		t := time.AfterFunc(timeout, func() {
-			expire(fmt.Errorf("%w after %s: %w", ErrTimeout, timeout, context.DeadlineExceeded))
+			expire(fmt.Errorf("%w after %s: %w", remoting.ErrTimeout, timeout, context.DeadlineExceeded))
 		})
 		stops = append(stops, t.Stop)
 	}
-	cl.stop = func() {
+	cl.Stop = func() {
 		for _, s := range stops {
 			s()
 		}
 	}
 
-	if err := cc.pending.add(opaque, cl); err != nil {
-		cl.stop()
+	if err := cc.pending.Add(opaque, cl); err != nil {
+		cl.Stop()
 		fail(err)
 		return
 	}
 	if p := expired.Load(); p != nil {
-		if cc.pending.remove(opaque) != nil {
+		if cc.pending.Remove(opaque) != nil {
 			c.complete(cl, nil, *p)
 		}
 		return
 	}
 	if err := cc.send(cmd); err != nil {
-		if cc.pending.remove(opaque) != nil {
+		if cc.pending.Remove(opaque) != nil {
 			c.complete(cl, nil, err)
 		}
 	}
@@ -272,12 +245,12 @@ func (c *Client) InvokeAsync(ctx context.Context, addr string, cmd *Command, cb 
 // InvokeOneway sends cmd with the oneway flag set and returns once it is
 // queued for writing. Java servers do not answer such requests; a stray
 // answer from another implementation is dropped as an unknown opaque.
-func (c *Client) InvokeOneway(ctx context.Context, addr string, cmd *Command) error {
+func (c *Client) InvokeOneway(ctx context.Context, addr string, cmd *remoting.Command) error {
 	if cmd == nil {
-		return &OpError{Op: "invokeOneway", Addr: addr, Err: errNilCommand}
+		return &remoting.OpError{Op: "invokeOneway", Addr: addr, Err: remoting.ErrNilCommand}
 	}
 	fail := func(err error) error {
-		return &OpError{Op: "invokeOneway", Addr: addr, Code: cmd.Code, Err: err}
+		return &remoting.OpError{Op: "invokeOneway", Addr: addr, Code: cmd.Code, Err: err}
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
@@ -286,7 +259,7 @@ func (c *Client) InvokeOneway(ctx context.Context, addr string, cmd *Command) er
 	if err != nil {
 		return fail(err)
 	}
-	c.prepare(cmd, FlagOneway)
+	c.prepare(cmd, remoting.FlagOneway)
 	if err := cc.send(cmd); err != nil {
 		return fail(err)
 	}
@@ -316,7 +289,7 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 
 	c.cancel()
-	reason := fmt.Errorf("%w: %w", ErrConnClosed, ErrClientClosed)
+	reason := fmt.Errorf("%w: %w", remoting.ErrConnClosed, ErrClientClosed)
 	for _, cc := range live {
 		cc.close(reason)
 	}
@@ -328,10 +301,10 @@ func (c *Client) Close() error {
 }
 
 // prepare stamps a fresh opaque, the flags and the serialisation on cmd.
-func (c *Client) prepare(cmd *Command, flags int32) int32 {
+func (c *Client) prepare(cmd *remoting.Command, flags int32) int32 {
 	opaque := c.opaque.Add(1)
 	cmd.Opaque = opaque
-	cmd.Flag = cmd.Flag&^(FlagResponse|FlagOneway) | flags
+	cmd.Flag = cmd.Flag&^(remoting.FlagResponse|remoting.FlagOneway) | flags
 	cmd.SerializeType = c.cfg.serializeType
 	return opaque
 }
@@ -358,7 +331,7 @@ func (c *Client) conn(ctx context.Context, addr string) (*clientConn, error) {
 	select {
 	case <-cc.ready:
 	case <-ctx.Done():
-		return nil, ctxError(ctx)
+		return nil, inflight.CtxError(ctx)
 	}
 	if cc.dialErr != nil {
 		return nil, cc.dialErr
@@ -370,7 +343,11 @@ func (c *Client) conn(ctx context.Context, addr string) (*clientConn, error) {
 func (c *Client) dial(cc *clientConn) {
 	defer c.wg.Done()
 	defer close(cc.ready)
+	start := time.Now()
 	nc, err := cc.dialNet(c.ctx, c.cfg.dialTimeout)
+	if h := c.cfg.hooks.OnConnect; h != nil {
+		defer func() { h(cc.addr, time.Since(start), cc.dialErr) }()
+	}
 
 	c.mu.Lock()
 	if c.closed {
@@ -407,17 +384,17 @@ func (c *Client) forget(cc *clientConn) {
 }
 
 // complete finishes a call whose ownership the caller obtained by removing it
-// from a pendingTable.
-func (c *Client) complete(cl *call, resp *Command, err error) {
-	cl.resp, cl.err = resp, err
-	if cl.cb == nil {
-		cl.done <- struct{}{}
+// from a inflight.Table.
+func (c *Client) complete(cl *inflight.Call, resp *remoting.Command, err error) {
+	cl.Resp, cl.Err = resp, err
+	if cl.Callback == nil {
+		cl.Done <- struct{}{}
 		return
 	}
-	if cl.stop != nil {
-		cl.stop()
+	if cl.Stop != nil {
+		cl.Stop()
 	}
-	cb := cl.cb
+	cb := cl.Callback
 	c.spawn(true, func() { cb(resp, err) })
 }
 
@@ -443,11 +420,11 @@ func (c *Client) spawn(mustRun bool, f func()) {
 }
 
 // serve answers a request the server sent on cc.
-func (c *Client) serve(cc *clientConn, req *Command) {
+func (c *Client) serve(cc *clientConn, req *remoting.Command) {
 	h := (*c.handlers.Load())[req.Code]
 	if h == nil {
 		if !req.IsOneway() {
-			resp := NewResponse(req, RequestCodeNotSupported, fmt.Sprintf(" request type %d not supported", req.Code))
+			resp := remoting.NewResponse(req, remoting.RequestCodeNotSupported, fmt.Sprintf(" request type %d not supported", req.Code))
 			c.reply(cc, req, resp)
 		}
 		return
@@ -461,21 +438,21 @@ func (c *Client) serve(cc *clientConn, req *Command) {
 }
 
 // runHandler calls h, turning a panic into a SYSTEM_ERROR response.
-func (c *Client) runHandler(h RequestHandler, addr string, req *Command) (resp *Command) {
+func (c *Client) runHandler(h RequestHandler, addr string, req *remoting.Command) (resp *remoting.Command) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.cfg.logger.Error("remoting: request handler panicked", "code", req.Code, "addr", addr, "panic", r)
-			resp = NewResponse(req, SystemError, fmt.Sprintf("handler panic: %v", r))
+			resp = remoting.NewResponse(req, remoting.SystemError, fmt.Sprintf("handler panic: %v", r))
 		}
 	}()
 	return h(c.ctx, addr, req)
 }
 
-func (c *Client) reply(cc *clientConn, req, resp *Command) {
+func (c *Client) reply(cc *clientConn, req, resp *remoting.Command) {
 	resp.Opaque = req.Opaque
-	resp.Flag |= FlagResponse
+	resp.Flag |= remoting.FlagResponse
 	resp.SerializeType = req.SerializeType
-	if err := cc.send(resp); err != nil {
+	if _, err := cc.enqueue(resp); err != nil {
 		c.cfg.logger.Debug("remoting: dropping response to server request", "code", req.Code, "addr", cc.addr, "err", err)
 	}
 }

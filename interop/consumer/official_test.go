@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	rocketmq "github.com/apache/rocketmq-client-go/v2"
 	oconsumer "github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
@@ -113,7 +115,7 @@ func TestOfficialMixedGroupSplitsQueues(t *testing.T) {
 // batchSender fills backlogs quickly with SEND_BATCH_MESSAGE.
 func fillBacklog(t testing.TB, ts *testServer, topic string, n, size int) {
 	t.Helper()
-	rc := remoting.NewClient()
+	rc := netclient.New()
 	defer rc.Close()
 	body := make([]byte, size)
 	var wg sync.WaitGroup

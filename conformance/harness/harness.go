@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 	"github.com/rocketgo/rocketgo/loadtest"
 	"github.com/rocketgo/rocketgo/message"
@@ -147,7 +149,7 @@ func Setup(ctx context.Context, namesrv string) (*Env, error) {
 func Precheck(ctx context.Context, namesrv string) error {
 	ctx, cancel := context.WithTimeout(ctx, PrecheckTimeout)
 	defer cancel()
-	rc := remoting.NewClient(remoting.WithDialTimeout(PrecheckTimeout))
+	rc := netclient.New(netclient.WithDialTimeout(PrecheckTimeout))
 	defer rc.Close()
 	ns, err := nsclient.New(rc, namesrv, nsclient.WithTimeout(PrecheckTimeout))
 	if err != nil {
@@ -202,8 +204,8 @@ func (e *Env) DeleteTopic(ctx context.Context, topic string) error {
 }
 
 // withNS runs fn with a name-server client.
-func (e *Env) withNS(fn func(rc *remoting.Client, ns *nsclient.Client) error) error {
-	rc := remoting.NewClient()
+func (e *Env) withNS(fn func(rc *netclient.Client, ns *nsclient.Client) error) error {
+	rc := netclient.New()
 	defer rc.Close()
 	ns, err := nsclient.New(rc, e.Namesrv)
 	if err != nil {
@@ -216,7 +218,7 @@ func (e *Env) withNS(fn func(rc *remoting.Client, ns *nsclient.Client) error) er
 // key (QUERY_MESSAGE) stored in [begin, end].
 func (e *Env) QueryByKey(ctx context.Context, topic, key string, begin, end time.Time) ([]*message.MessageExt, error) {
 	var out []*message.MessageExt
-	err := e.withNS(func(rc *remoting.Client, ns *nsclient.Client) error {
+	err := e.withNS(func(rc *netclient.Client, ns *nsclient.Client) error {
 		route, err := ns.Route(ctx, topic)
 		if err != nil {
 			return err
@@ -255,7 +257,7 @@ func (e *Env) ViewByID(ctx context.Context, topic, offsetMsgID string) (*message
 		return nil, err
 	}
 	var found *message.MessageExt
-	err = e.withNS(func(rc *remoting.Client, ns *nsclient.Client) error {
+	err = e.withNS(func(rc *netclient.Client, ns *nsclient.Client) error {
 		route, err := ns.Route(ctx, topic)
 		if err != nil {
 			return err
@@ -296,7 +298,7 @@ func (h deleteGroupHeader) EncodeExt(e *remoting.ExtFields) { e.Set("groupName",
 // the broker's memory of the group) from every master. Best effort: specs
 // call it on cleanup, and brokers that keep the group anyway are not wrong.
 func (e *Env) DeleteGroup(ctx context.Context, group string) error {
-	return e.withNS(func(rc *remoting.Client, ns *nsclient.Client) error {
+	return e.withNS(func(rc *netclient.Client, ns *nsclient.Client) error {
 		info, err := ns.ClusterInfo(ctx)
 		if err != nil {
 			return err

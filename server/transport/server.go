@@ -1,4 +1,4 @@
-package remoting
+package transport
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rocketgo/rocketgo/internal/inflight"
+	"github.com/rocketgo/rocketgo/remoting"
+
 	"github.com/panjf2000/gnet/v2"
 )
 
@@ -20,25 +23,7 @@ import (
 // server's bounded worker pool, never on a network event loop; one that must
 // wait a long time should park the request and return rather than hold a
 // worker. HandleInline trades that safety for latency.
-type Processor func(ctx *RequestContext, req *Command)
-
-// ServerOption configures a Server. Options shared with the client
-// (WithLogger, WithMaxFrameSize, WithIdleTimeout, WithRequestTimeout) are
-// ServerOptions too.
-type ServerOption interface{ applyServer(*serverConfig) }
-
-type serverOption func(*serverConfig)
-
-func (o serverOption) applyServer(c *serverConfig) { o(c) }
-
-type serverConfig struct {
-	commonConfig
-	workers    int
-	queueSize  int
-	eventLoops int
-	onConnect  func(*Conn)
-	onClose    func(*Conn, error)
-}
+type Processor func(ctx *RequestContext, req *remoting.Command)
 
 // DefaultQueueSize bounds the requests decoded but not yet picked up by a
 // worker, like Java's sendThreadPoolQueueCapacity (10000). Beyond it the
@@ -54,45 +39,45 @@ func defaultWorkers() int {
 
 // WithWorkers sets the number of processor goroutines. Default
 // max(16, 4×GOMAXPROCS). Values <= 0 keep the default.
-func WithWorkers(n int) ServerOption {
-	return serverOption(func(c *serverConfig) {
+func WithWorkers(n int) Option {
+	return func(c *config) {
 		if n > 0 {
 			c.workers = n
 		}
-	})
+	}
 }
 
 // WithQueueSize bounds the request queue in front of the workers. Default
 // DefaultQueueSize. Values <= 0 keep the default.
-func WithQueueSize(n int) ServerOption {
-	return serverOption(func(c *serverConfig) {
+func WithQueueSize(n int) Option {
+	return func(c *config) {
 		if n > 0 {
 			c.queueSize = n
 		}
-	})
+	}
 }
 
 // WithEventLoops sets the number of gnet event loops. Default GOMAXPROCS
 // (gnet multicore mode). Values <= 0 keep the default.
-func WithEventLoops(n int) ServerOption {
-	return serverOption(func(c *serverConfig) {
+func WithEventLoops(n int) Option {
+	return func(c *config) {
 		if n > 0 {
 			c.eventLoops = n
 		}
-	})
+	}
 }
 
 // WithOnConnect registers a hook called when a connection opens. It runs on
 // the connection's event loop and must not block.
-func WithOnConnect(f func(*Conn)) ServerOption {
-	return serverOption(func(c *serverConfig) { c.onConnect = f })
+func WithOnConnect(f func(*Conn)) Option {
+	return func(c *config) { c.onConnect = f }
 }
 
 // WithOnClose registers a hook called once when a connection closes, with the
 // reason if known (nil for an orderly close). It runs on the event loop and
 // must not block; a broker uses it to drop the client's registrations.
-func WithOnClose(f func(*Conn, error)) ServerOption {
-	return serverOption(func(c *serverConfig) { c.onClose = f })
+func WithOnClose(f func(*Conn, error)) Option {
+	return func(c *config) { c.onClose = f }
 }
 
 // Server is the accepting side of the remoting protocol, built on gnet. Event
@@ -104,8 +89,8 @@ func WithOnClose(f func(*Conn, error)) ServerOption {
 // connection's event loop.
 type Server struct {
 	addr  string
-	cfg   serverConfig
-	pools pools
+	cfg   config
+	pools inflight.Pools
 
 	hmu      sync.Mutex
 	handlers atomic.Pointer[map[int16]handler]
@@ -135,16 +120,11 @@ const (
 
 // NewServer returns a server that will listen on addr ("host:port"; port 0
 // picks a free port, see Addr) once Start is called.
-func NewServer(addr string, opts ...ServerOption) *Server {
-	cfg := serverConfig{
-		commonConfig: defaultCommonConfig(),
-		workers:      defaultWorkers(),
-		queueSize:    DefaultQueueSize,
-		eventLoops:   runtime.GOMAXPROCS(0),
-	}
+func NewServer(addr string, opts ...Option) *Server {
+	cfg := defaultConfig()
 	for _, o := range opts {
 		if o != nil {
-			o.applyServer(&cfg)
+			o(&cfg)
 		}
 	}
 	s := &Server{
@@ -345,18 +325,18 @@ func (s *Server) process(rc *RequestContext) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.cfg.logger.Error("remoting: processor panicked", "code", rc.req.Code, "remote", rc.conn.remoteString, "panic", r)
-			_ = rc.Reply(NewResponse(rc.req, SystemError, fmt.Sprintf("processor panic: %v", r)))
+			_ = rc.Reply(remoting.NewResponse(rc.req, remoting.SystemError, fmt.Sprintf("processor panic: %v", r)))
 		}
 	}()
 	rc.proc(rc, rc.req)
 }
 
 // dispatch is called on the event loop for every decoded request.
-func (s *Server) dispatch(c *Conn, req *Command) {
+func (s *Server) dispatch(c *Conn, req *remoting.Command) {
 	rc := &RequestContext{conn: c, req: req}
 	h, ok := (*s.handlers.Load())[req.Code]
 	if !ok {
-		_ = rc.Reply(NewResponse(req, RequestCodeNotSupported, fmt.Sprintf(" request type %d not supported", req.Code)))
+		_ = rc.Reply(remoting.NewResponse(req, remoting.RequestCodeNotSupported, fmt.Sprintf(" request type %d not supported", req.Code)))
 		return
 	}
 	rc.proc = h.proc
@@ -368,7 +348,7 @@ func (s *Server) dispatch(c *Conn, req *Command) {
 	case s.work <- rc:
 	default:
 		s.cfg.logger.Debug("remoting: worker queue full, answering SYSTEM_BUSY", "code", req.Code, "remote", c.remoteString)
-		_ = rc.Reply(NewResponse(req, SystemBusy, "[OVERLOAD] server request queue is full, try again later"))
+		_ = rc.Reply(remoting.NewResponse(req, remoting.SystemBusy, "[OVERLOAD] server request queue is full, try again later"))
 	}
 }
 

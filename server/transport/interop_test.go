@@ -1,4 +1,4 @@
-package remoting
+package transport
 
 import (
 	"context"
@@ -8,6 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/netclient"
 )
 
 // interopServer plays name server and broker at once on our Server: route
@@ -21,7 +24,7 @@ type interopServer struct {
 	topics     []string
 	heartbeats int
 	offset     int64
-	callouts   chan *Command // answers to server → client requests
+	callouts   chan *remoting.Command // answers to server → client requests
 	senderConn atomic.Pointer[Conn]
 }
 
@@ -30,34 +33,34 @@ const routeTemplate = `{"brokerDatas":[{"brokerAddrs":{"0":"%s"},"brokerName":"b
 
 func startInteropServer(t *testing.T) *interopServer {
 	t.Helper()
-	is := &interopServer{Server: NewServer("127.0.0.1:0"), callouts: make(chan *Command, 4)}
-	is.Handle(GetRouteInfoByTopic, func(rc *RequestContext, req *Command) {
-		resp := NewResponse(req, Success, "")
+	is := &interopServer{Server: NewServer("127.0.0.1:0"), callouts: make(chan *remoting.Command, 4)}
+	is.Handle(remoting.GetRouteInfoByTopic, func(rc *RequestContext, req *remoting.Command) {
+		resp := remoting.NewResponse(req, remoting.Success, "")
 		resp.Body = fmt.Appendf(nil, routeTemplate, *is.addr.Load())
 		_ = rc.Reply(resp)
 	})
-	is.Handle(HeartBeat, func(rc *RequestContext, req *Command) {
+	is.Handle(remoting.HeartBeat, func(rc *RequestContext, req *remoting.Command) {
 		is.mu.Lock()
 		is.heartbeats++
 		is.mu.Unlock()
-		_ = rc.Reply(NewResponse(req, Success, ""))
+		_ = rc.Reply(remoting.NewResponse(req, remoting.Success, ""))
 		// Our test client asks for a demonstration of a broker → client call:
 		// GET_CONSUMER_RUNNING_INFO on the same connection.
 		if req.Ext.Bool("callout") {
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				q := NewRequest(GetConsumerRunningInfo, nil, nil)
+				q := remoting.NewRequest(remoting.GetConsumerRunningInfo, nil, nil)
 				q.Ext.Set("consumerGroup", "CG")
 				resp, err := rc.Conn().Invoke(ctx, q)
 				if err != nil {
-					resp = NewResponse(q, SystemError, err.Error())
+					resp = remoting.NewResponse(q, remoting.SystemError, err.Error())
 				}
 				is.callouts <- resp
 			}()
 		}
 	})
-	send := func(rc *RequestContext, req *Command) {
+	send := func(rc *RequestContext, req *remoting.Command) {
 		topic, _ := req.Ext.Get("topic")
 		if topic == "" {
 			topic, _ = req.Ext.Get("b")
@@ -73,14 +76,14 @@ func startInteropServer(t *testing.T) *interopServer {
 		off := is.offset
 		is.offset++
 		is.mu.Unlock()
-		resp := NewResponse(req, Success, "")
+		resp := remoting.NewResponse(req, remoting.Success, "")
 		resp.Ext.Set("msgId", fmt.Sprintf("7F00000100002A9F%016X", off))
 		resp.Ext.Set("queueId", queueID)
 		resp.Ext.Set("queueOffset", strconv.FormatInt(off, 10))
 		_ = rc.Reply(resp)
 	}
-	is.Handle(SendMessage, send)
-	is.Handle(SendMessageV2, send)
+	is.Handle(remoting.SendMessage, send)
+	is.Handle(remoting.SendMessageV2, send)
 	if err := is.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -105,34 +108,34 @@ func (is *interopServer) snapshot() (bodies [][]byte, topics []string) {
 func TestInteropOurClientBothSerializations(t *testing.T) {
 	is := startInteropServer(t)
 	addr := *is.addr.Load()
-	for _, st := range []SerializeType{SerializeJSON, SerializeRocketMQ} {
+	for _, st := range []remoting.SerializeType{remoting.SerializeJSON, remoting.SerializeRocketMQ} {
 		t.Run(st.String(), func(t *testing.T) {
-			c := newTestClient(t, WithSerializeType(st))
-			c.RegisterHandler(GetConsumerRunningInfo, func(_ context.Context, _ string, req *Command) *Command {
+			c := newTestClient(t, netclient.WithSerializeType(st))
+			c.RegisterHandler(remoting.GetConsumerRunningInfo, func(_ context.Context, _ string, req *remoting.Command) *remoting.Command {
 				g, _ := req.Ext.Get("consumerGroup")
-				resp := NewResponse(req, Success, "")
+				resp := remoting.NewResponse(req, remoting.Success, "")
 				resp.Body = []byte(`{"group":"` + g + `","serialize":"` + req.SerializeType.String() + `"}`)
 				return resp
 			})
 			ctx := context.Background()
 
-			route := NewRequest(GetRouteInfoByTopic, nil, nil)
+			route := remoting.NewRequest(remoting.GetRouteInfoByTopic, nil, nil)
 			route.Ext.Set("topic", "InteropTopic")
 			resp, err := c.InvokeSync(ctx, addr, route)
-			if err != nil || resp.Code != Success {
+			if err != nil || resp.Code != remoting.Success {
 				t.Fatalf("route: %v %v", resp, err)
 			}
 			if want := fmt.Sprintf(routeTemplate, addr); string(resp.Body) != want {
 				t.Errorf("route body %s", resp.Body)
 			}
 
-			send := NewRequest(SendMessage, nil, []byte("body-"+st.String()))
+			send := remoting.NewRequest(remoting.SendMessage, nil, []byte("body-"+st.String()))
 			send.Ext.Set("producerGroup", "PG")
 			send.Ext.Set("topic", "T-"+st.String())
 			send.Ext.Set("queueId", "3")
 			send.Ext.Set("properties", "UNIQ_KEY\x01abc\x02")
 			resp, err = c.InvokeSync(ctx, addr, send)
-			if err != nil || resp.Code != Success {
+			if err != nil || resp.Code != remoting.Success {
 				t.Fatalf("send: %v %v", resp, err)
 			}
 			if q, _ := resp.Ext.Get("queueId"); q != "3" {
@@ -146,14 +149,14 @@ func TestInteropOurClientBothSerializations(t *testing.T) {
 				t.Errorf("server saw %q %q", bodies, topics)
 			}
 
-			hb := NewRequest(HeartBeat, nil, []byte(`{"clientID":"127.0.0.1@1","producerDataSet":[{"groupName":"PG"}]}`))
+			hb := remoting.NewRequest(remoting.HeartBeat, nil, []byte(`{"clientID":"127.0.0.1@1","producerDataSet":[{"groupName":"PG"}]}`))
 			hb.Ext.SetBool("callout", true)
-			if resp, err = c.InvokeSync(ctx, addr, hb); err != nil || resp.Code != Success {
+			if resp, err = c.InvokeSync(ctx, addr, hb); err != nil || resp.Code != remoting.Success {
 				t.Fatalf("heartbeat: %v %v", resp, err)
 			}
 			got := <-is.callouts
 			want := `{"group":"CG","serialize":"` + st.String() + `"}`
-			if got.Code != Success || string(got.Body) != want {
+			if got.Code != remoting.Success || string(got.Body) != want {
 				t.Errorf("server → client call answered %v body %s, want %s", got, got.Body, want)
 			}
 		})

@@ -1,4 +1,4 @@
-package remoting
+package netclient
 
 import (
 	"context"
@@ -12,6 +12,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rocketgo/rocketgo/internal/inflight"
+	"github.com/rocketgo/rocketgo/remoting"
 )
 
 // Read buffer sizing: start at readBufSize, grow to fit a large frame, and
@@ -28,7 +31,7 @@ type clientConn struct {
 	dialErr error         // set before ready is closed
 	nc      net.Conn      // set under client.mu before ready is closed
 
-	pending pendingTable
+	pending inflight.Table
 
 	// Write queue: senders append encoded frames, the writer goroutine
 	// swaps the whole queue out and writes it with one writev.
@@ -52,7 +55,7 @@ type clientConn struct {
 // timedOut is told that a request sent at sentAt (unix ns) timed out.
 func (cc *clientConn) timedOut(sentAt int64) {
 	if cc.lastRead.Load() < sentAt {
-		cc.close(fmt.Errorf("%w: %s answered nothing before a request timed out", ErrConnClosed, cc.addr))
+		cc.close(fmt.Errorf("%w: %s answered nothing before a request timed out", remoting.ErrConnClosed, cc.addr))
 	}
 }
 
@@ -83,20 +86,30 @@ func (cc *clientConn) dialNet(ctx context.Context, timeout time.Duration) (net.C
 // send encodes cmd into a pooled buffer and queues it for the writer. It never
 // blocks on the network. Encoding happens outside the queue lock so
 // concurrent senders encode in parallel.
-func (cc *clientConn) send(cmd *Command) error {
+func (cc *clientConn) send(cmd *remoting.Command) error {
+	n, err := cc.enqueue(cmd)
+	if h := cc.client.cfg.hooks.OnRequestWritten; h != nil {
+		h(cc.addr, cmd.Code, n, err)
+	}
+	return err
+}
+
+// enqueue encodes cmd into a pooled buffer and queues it for the writer,
+// returning the frame size.
+func (cc *clientConn) enqueue(cmd *remoting.Command) (int, error) {
 	pools := &cc.client.pools
-	bp := pools.getBuf()
-	b, err := AppendFrame((*bp)[:0], cmd)
+	bp := pools.GetBuf()
+	b, err := remoting.AppendFrame((*bp)[:0], cmd)
 	if err != nil {
-		pools.putBuf(bp)
-		return err
+		pools.PutBuf(bp)
+		return 0, err
 	}
 	*bp = b
 	cc.wmu.Lock()
 	if cc.wclosed {
 		cc.wmu.Unlock()
-		pools.putBuf(bp)
-		return fmt.Errorf("%w: %s", ErrConnClosed, cc.addr)
+		pools.PutBuf(bp)
+		return 0, fmt.Errorf("%w: %s", remoting.ErrConnClosed, cc.addr)
 	}
 	cc.queue = append(cc.queue, bp)
 	cc.wmu.Unlock()
@@ -104,7 +117,7 @@ func (cc *clientConn) send(cmd *Command) error {
 	case cc.wake <- struct{}{}:
 	default: // the writer has a wake-up pending already
 	}
-	return nil
+	return len(b), nil
 }
 
 // writeLoop drains the queue. Under load many frames accumulate while the
@@ -145,12 +158,12 @@ func (cc *clientConn) writeLoop() {
 		_, err := bufs.WriteTo(cc.nc)
 		clear(iov)
 		for _, bp := range q {
-			cc.client.pools.putBuf(bp)
+			cc.client.pools.PutBuf(bp)
 		}
 		clear(q)
 		spare = q
 		if err != nil {
-			cc.close(fmt.Errorf("%w: write to %s: %w", ErrConnClosed, cc.addr, err))
+			cc.close(fmt.Errorf("%w: write to %s: %w", remoting.ErrConnClosed, cc.addr, err))
 			return
 		}
 	}
@@ -177,23 +190,23 @@ func (cc *clientConn) readLoop() {
 		}
 		off := 0
 		for {
-			frame, used, err := SplitFrame(buf[off:], cfg.maxFrameSize)
+			frame, used, err := remoting.SplitFrame(buf[off:], cfg.maxFrameSize)
 			if err != nil {
 				cfg.logger.Debug("remoting: bad frame from server", "addr", cc.addr, "err", err)
-				cc.close(fmt.Errorf("%w: %w", ErrConnClosed, err))
+				cc.close(fmt.Errorf("%w: %w", remoting.ErrConnClosed, err))
 				return
 			}
 			if used == 0 {
 				break
 			}
 			off += used
-			cmd, err := DecodeFrame(frame)
+			cmd, err := remoting.DecodeFrame(frame)
 			if err != nil {
 				cfg.logger.Debug("remoting: bad frame from server", "addr", cc.addr, "err", err)
-				cc.close(fmt.Errorf("%w: %w", ErrConnClosed, err))
+				cc.close(fmt.Errorf("%w: %w", remoting.ErrConnClosed, err))
 				return
 			}
-			detachBody(cmd)
+			inflight.DetachBody(cmd)
 			cc.dispatch(cmd)
 		}
 		buf = compactReadBuf(buf, off)
@@ -228,22 +241,22 @@ func (cc *clientConn) readError(err error) error {
 	switch {
 	case errors.As(err, &ne) && ne.Timeout() && errors.Is(err, os.ErrDeadlineExceeded):
 		cc.client.cfg.logger.Debug("remoting: closing idle connection", "addr", cc.addr)
-		return fmt.Errorf("%w: %s idle for %s", ErrConnClosed, cc.addr, cc.client.cfg.idleTimeout)
+		return fmt.Errorf("%w: %s idle for %s", remoting.ErrConnClosed, cc.addr, cc.client.cfg.idleTimeout)
 	case errors.Is(err, io.EOF):
-		return fmt.Errorf("%w: %s closed by peer", ErrConnClosed, cc.addr)
+		return fmt.Errorf("%w: %s closed by peer", remoting.ErrConnClosed, cc.addr)
 	default:
-		return fmt.Errorf("%w: read from %s: %w", ErrConnClosed, cc.addr, err)
+		return fmt.Errorf("%w: read from %s: %w", remoting.ErrConnClosed, cc.addr, err)
 	}
 }
 
 // dispatch routes a decoded frame: responses complete their call, requests go
 // to the registered handler.
-func (cc *clientConn) dispatch(cmd *Command) {
+func (cc *clientConn) dispatch(cmd *remoting.Command) {
 	if !cmd.IsResponse() {
 		cc.client.serve(cc, cmd)
 		return
 	}
-	if cl := cc.pending.remove(cmd.Opaque); cl != nil {
+	if cl := cc.pending.Remove(cmd.Opaque); cl != nil {
 		cc.client.complete(cl, cmd, nil)
 		return
 	}
@@ -262,8 +275,11 @@ func (cc *clientConn) close(reason error) {
 		cc.wmu.Unlock()
 		close(cc.closing)
 		_ = cc.nc.Close()
-		for _, cl := range cc.pending.closeAll(reason) {
+		for _, cl := range cc.pending.CloseAll(reason) {
 			cc.client.complete(cl, nil, reason)
+		}
+		if h := cc.client.cfg.hooks.OnDisconnect; h != nil {
+			h(cc.addr, reason)
 		}
 		cc.client.cfg.logger.Debug("remoting: connection closed", "addr", cc.addr, "reason", reason)
 	})

@@ -1,4 +1,4 @@
-package remoting
+package transport
 
 import (
 	"bytes"
@@ -16,6 +16,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/netclient"
 )
 
 // Test request codes served by the helpers below.
@@ -29,7 +32,7 @@ const (
 
 // startServer starts a Server on a free loopback port with the test
 // processors installed and stops it when the test ends.
-func startServer(t testing.TB, opts ...ServerOption) (*Server, string) {
+func startServer(t testing.TB, opts ...Option) (*Server, string) {
 	t.Helper()
 	s := NewServer("127.0.0.1:0", opts...)
 	installTestProcessors(s)
@@ -52,28 +55,28 @@ func startServer(t testing.TB, opts ...ServerOption) (*Server, string) {
 
 func installTestProcessors(s *Server) {
 	s.Handle(codeEcho, echoProcessor)
-	s.Handle(codeNever, func(*RequestContext, *Command) {})
-	s.Handle(codeLate, func(rc *RequestContext, req *Command) {
+	s.Handle(codeNever, func(*RequestContext, *remoting.Command) {})
+	s.Handle(codeLate, func(rc *RequestContext, req *remoting.Command) {
 		go func() {
 			time.Sleep(5 * time.Millisecond)
-			resp := NewResponse(req, Success, "late")
+			resp := remoting.NewResponse(req, remoting.Success, "late")
 			resp.Body = req.Body
 			_ = rc.Reply(resp)
 		}()
 	})
-	s.Handle(codePanic, func(*RequestContext, *Command) { panic("boom") })
-	s.Handle(codeCallout, func(rc *RequestContext, req *Command) {
+	s.Handle(codePanic, func(*RequestContext, *remoting.Command) { panic("boom") })
+	s.Handle(codeCallout, func(rc *RequestContext, req *remoting.Command) {
 		code, err := req.Ext.Int("c")
 		if err != nil {
-			_ = rc.Reply(NewResponse(req, SystemError, err.Error()))
+			_ = rc.Reply(remoting.NewResponse(req, remoting.SystemError, err.Error()))
 			return
 		}
-		out := NewRequest(int16(code), nil, req.Body)
+		out := remoting.NewRequest(int16(code), nil, req.Body)
 		if req.Ext.Bool("oneway") {
 			err := rc.Conn().InvokeOneway(context.Background(), out)
-			resp := NewResponse(req, Success, "")
+			resp := remoting.NewResponse(req, remoting.Success, "")
 			if err != nil {
-				resp = NewResponse(req, SystemError, err.Error())
+				resp = remoting.NewResponse(req, remoting.SystemError, err.Error())
 			}
 			_ = rc.Reply(resp)
 			return
@@ -82,18 +85,18 @@ func installTestProcessors(s *Server) {
 		defer cancel()
 		got, err := rc.Conn().Invoke(ctx, out)
 		if err != nil {
-			_ = rc.Reply(NewResponse(req, SystemError, err.Error()))
+			_ = rc.Reply(remoting.NewResponse(req, remoting.SystemError, err.Error()))
 			return
 		}
-		resp := NewResponse(req, got.Code, got.Remark)
+		resp := remoting.NewResponse(req, got.Code, got.Remark)
 		resp.Body = got.Body
 		resp.Ext.Set("serialize", got.SerializeType.String())
 		_ = rc.Reply(resp)
 	})
 }
 
-func echoProcessor(rc *RequestContext, req *Command) {
-	resp := NewResponse(req, Success, "")
+func echoProcessor(rc *RequestContext, req *remoting.Command) {
+	resp := remoting.NewResponse(req, remoting.Success, "")
 	resp.Body = req.Body
 	if v, ok := req.Ext.Get("k"); ok {
 		resp.Ext.Set("k", v)
@@ -102,29 +105,29 @@ func echoProcessor(rc *RequestContext, req *Command) {
 	_ = rc.Reply(resp)
 }
 
-func newTestClient(t testing.TB, opts ...ClientOption) *Client {
+func newTestClient(t testing.TB, opts ...netclient.Option) *netclient.Client {
 	t.Helper()
-	c := NewClient(opts...)
+	c := netclient.New(opts...)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
-func echoRequest(k string, body []byte) *Command {
-	req := NewRequest(codeEcho, nil, body)
+func echoRequest(k string, body []byte) *remoting.Command {
+	req := remoting.NewRequest(codeEcho, nil, body)
 	req.Ext.Set("k", k)
 	return req
 }
 
 func TestInvokeSyncBothSerializations(t *testing.T) {
 	_, addr := startServer(t)
-	for _, st := range []SerializeType{SerializeJSON, SerializeRocketMQ} {
+	for _, st := range []remoting.SerializeType{remoting.SerializeJSON, remoting.SerializeRocketMQ} {
 		t.Run(st.String(), func(t *testing.T) {
-			c := newTestClient(t, WithSerializeType(st))
+			c := newTestClient(t, netclient.WithSerializeType(st))
 			resp, err := c.InvokeSync(context.Background(), addr, echoRequest("v\x01w", []byte("hello")))
 			if err != nil {
 				t.Fatalf("InvokeSync: %v", err)
 			}
-			if resp.Code != Success || !resp.IsResponse() {
+			if resp.Code != remoting.Success || !resp.IsResponse() {
 				t.Fatalf("got %v, want a success response", resp)
 			}
 			if string(resp.Body) != "hello" {
@@ -172,7 +175,7 @@ func TestConcurrentSyncAndAsyncShareOneConnection(t *testing.T) {
 				}
 				done := make(chan struct{})
 				var calls atomic.Int32
-				c.InvokeAsync(context.Background(), addr, echoRequest(k, body), func(resp *Command, err error) {
+				c.InvokeAsync(context.Background(), addr, echoRequest(k, body), func(resp *remoting.Command, err error) {
 					defer close(done)
 					calls.Add(1)
 					if err != nil {
@@ -204,7 +207,7 @@ func TestPendingFailPromptlyWhenServerClosesAndNextCallReconnects(t *testing.T) 
 	var opened atomic.Int32
 	s, addr := startServer(t, WithOnConnect(func(*Conn) { opened.Add(1) }))
 	parked := make(chan *RequestContext, 16)
-	s.Handle(codeNever, func(rc *RequestContext, _ *Command) { parked <- rc })
+	s.Handle(codeNever, func(rc *RequestContext, _ *remoting.Command) { parked <- rc })
 	c := newTestClient(t)
 
 	// A deadline far beyond the test's patience: if the failure came from the
@@ -215,7 +218,7 @@ func TestPendingFailPromptlyWhenServerClosesAndNextCallReconnects(t *testing.T) 
 	results := make(chan error, n)
 	for range n {
 		go func() {
-			_, err := c.InvokeSync(ctx, addr, NewRequest(codeNever, nil, nil))
+			_, err := c.InvokeSync(ctx, addr, remoting.NewRequest(codeNever, nil, nil))
 			results <- err
 		}()
 	}
@@ -224,30 +227,30 @@ func TestPendingFailPromptlyWhenServerClosesAndNextCallReconnects(t *testing.T) 
 	for range n {
 		rc = <-parked
 	}
-	c.InvokeAsync(ctx, addr, NewRequest(codeNever, nil, nil), func(_ *Command, err error) { asyncErr <- err })
+	c.InvokeAsync(ctx, addr, remoting.NewRequest(codeNever, nil, nil), func(_ *remoting.Command, err error) { asyncErr <- err })
 	<-parked
 	if err := rc.Conn().Close(); err != nil {
 		t.Fatalf("Conn.Close: %v", err)
 	}
 	for range n {
 		err := <-results
-		if !errors.Is(err, ErrConnClosed) {
+		if !errors.Is(err, remoting.ErrConnClosed) {
 			t.Errorf("pending sync call: got %v, want ErrConnClosed", err)
 		}
-		if errors.Is(err, ErrTimeout) {
+		if errors.Is(err, remoting.ErrTimeout) {
 			t.Errorf("pending sync call failed by timeout, not by the close: %v", err)
 		}
-		var op *OpError
+		var op *remoting.OpError
 		if !errors.As(err, &op) || op.Addr != addr || op.Code != codeNever {
 			t.Errorf("error %v is not an *OpError for %s code %d", err, addr, codeNever)
 		}
 	}
-	if err := <-asyncErr; !errors.Is(err, ErrConnClosed) {
+	if err := <-asyncErr; !errors.Is(err, remoting.ErrConnClosed) {
 		t.Errorf("pending async call: got %v, want ErrConnClosed", err)
 	}
 
 	// A late reply on the dead connection is dropped, not a crash.
-	if err := rc.Reply(NewResponse(rc.Request(), Success, "")); !errors.Is(err, ErrConnClosed) {
+	if err := rc.Reply(remoting.NewResponse(rc.Request(), remoting.Success, "")); !errors.Is(err, remoting.ErrConnClosed) {
 		t.Errorf("Reply after close: got %v, want ErrConnClosed", err)
 	}
 
@@ -270,15 +273,15 @@ func TestDeadlines(t *testing.T) {
 		c := newTestClient(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		_, err := c.InvokeSync(ctx, addr, NewRequest(codeNever, nil, nil))
-		if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		_, err := c.InvokeSync(ctx, addr, remoting.NewRequest(codeNever, nil, nil))
+		if !errors.Is(err, remoting.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("got %v, want ErrTimeout and DeadlineExceeded", err)
 		}
 	})
 	t.Run("default request timeout", func(t *testing.T) {
-		c := newTestClient(t, WithRequestTimeout(50*time.Millisecond))
-		_, err := c.InvokeSync(context.Background(), addr, NewRequest(codeNever, nil, nil))
-		if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		c := newTestClient(t, netclient.WithRequestTimeout(50*time.Millisecond))
+		_, err := c.InvokeSync(context.Background(), addr, remoting.NewRequest(codeNever, nil, nil))
+		if !errors.Is(err, remoting.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("got %v, want ErrTimeout and DeadlineExceeded", err)
 		}
 		// The connection survives a timeout.
@@ -290,20 +293,20 @@ func TestDeadlines(t *testing.T) {
 		c := newTestClient(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(20*time.Millisecond, cancel)
-		_, err := c.InvokeSync(ctx, addr, NewRequest(codeNever, nil, nil))
-		if !errors.Is(err, context.Canceled) || errors.Is(err, ErrTimeout) {
+		_, err := c.InvokeSync(ctx, addr, remoting.NewRequest(codeNever, nil, nil))
+		if !errors.Is(err, context.Canceled) || errors.Is(err, remoting.ErrTimeout) {
 			t.Fatalf("got %v, want context.Canceled only", err)
 		}
 	})
 	t.Run("async timeout", func(t *testing.T) {
-		c := newTestClient(t, WithRequestTimeout(50*time.Millisecond))
+		c := newTestClient(t, netclient.WithRequestTimeout(50*time.Millisecond))
 		var calls atomic.Int32
 		done := make(chan error, 2)
-		c.InvokeAsync(context.Background(), addr, NewRequest(codeNever, nil, nil), func(_ *Command, err error) {
+		c.InvokeAsync(context.Background(), addr, remoting.NewRequest(codeNever, nil, nil), func(_ *remoting.Command, err error) {
 			calls.Add(1)
 			done <- err
 		})
-		if err := <-done; !errors.Is(err, ErrTimeout) {
+		if err := <-done; !errors.Is(err, remoting.ErrTimeout) {
 			t.Fatalf("got %v, want ErrTimeout", err)
 		}
 		// Close flushes any second completion that would have been a bug.
@@ -317,8 +320,8 @@ func TestDeadlines(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 		defer cancel()
 		done := make(chan error, 1)
-		c.InvokeAsync(ctx, addr, NewRequest(codeNever, nil, nil), func(_ *Command, err error) { done <- err })
-		if err := <-done; !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		c.InvokeAsync(ctx, addr, remoting.NewRequest(codeNever, nil, nil), func(_ *remoting.Command, err error) { done <- err })
+		if err := <-done; !errors.Is(err, remoting.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -334,13 +337,13 @@ func TestDeadlines(t *testing.T) {
 
 func TestUnknownCodeNotSupported(t *testing.T) {
 	_, addr := startServer(t)
-	for _, st := range []SerializeType{SerializeJSON, SerializeRocketMQ} {
-		c := newTestClient(t, WithSerializeType(st))
-		resp, err := c.InvokeSync(context.Background(), addr, NewRequest(4242, nil, nil))
+	for _, st := range []remoting.SerializeType{remoting.SerializeJSON, remoting.SerializeRocketMQ} {
+		c := newTestClient(t, netclient.WithSerializeType(st))
+		resp, err := c.InvokeSync(context.Background(), addr, remoting.NewRequest(4242, nil, nil))
 		if err != nil {
 			t.Fatalf("%s: %v", st, err)
 		}
-		if resp.Code != RequestCodeNotSupported || resp.Remark != " request type 4242 not supported" {
+		if resp.Code != remoting.RequestCodeNotSupported || resp.Remark != " request type 4242 not supported" {
 			t.Errorf("%s: got code %d remark %q", st, resp.Code, resp.Remark)
 		}
 	}
@@ -349,26 +352,26 @@ func TestUnknownCodeNotSupported(t *testing.T) {
 func TestHandleInline(t *testing.T) {
 	s, addr := startServer(t)
 	s.HandleInline(2005, echoProcessor)
-	s.HandleInline(2006, func(rc *RequestContext, req *Command) {
-		go func() { _ = rc.Reply(NewResponse(req, Success, "parked")) }() // late reply from an inline processor
+	s.HandleInline(2006, func(rc *RequestContext, req *remoting.Command) {
+		go func() { _ = rc.Reply(remoting.NewResponse(req, remoting.Success, "parked")) }() // late reply from an inline processor
 	})
-	s.HandleInline(2007, func(*RequestContext, *Command) { panic("inline boom") })
+	s.HandleInline(2007, func(*RequestContext, *remoting.Command) { panic("inline boom") })
 	c := newTestClient(t)
-	resp, err := c.InvokeSync(context.Background(), addr, NewRequest(2005, nil, []byte("in")))
-	if err != nil || resp.Code != Success || string(resp.Body) != "in" {
+	resp, err := c.InvokeSync(context.Background(), addr, remoting.NewRequest(2005, nil, []byte("in")))
+	if err != nil || resp.Code != remoting.Success || string(resp.Body) != "in" {
 		t.Fatalf("inline echo: %v %v", resp, err)
 	}
-	resp, err = c.InvokeSync(context.Background(), addr, NewRequest(2006, nil, nil))
+	resp, err = c.InvokeSync(context.Background(), addr, remoting.NewRequest(2006, nil, nil))
 	if err != nil || resp.Remark != "parked" {
 		t.Fatalf("inline late reply: %v %v", resp, err)
 	}
-	resp, err = c.InvokeSync(context.Background(), addr, NewRequest(2007, nil, nil))
-	if err != nil || resp.Code != SystemError {
+	resp, err = c.InvokeSync(context.Background(), addr, remoting.NewRequest(2007, nil, nil))
+	if err != nil || resp.Code != remoting.SystemError {
 		t.Fatalf("inline panic: %v %v", resp, err)
 	}
 	s.Handle(2005, nil) // unregister
-	resp, err = c.InvokeSync(context.Background(), addr, NewRequest(2005, nil, nil))
-	if err != nil || resp.Code != RequestCodeNotSupported {
+	resp, err = c.InvokeSync(context.Background(), addr, remoting.NewRequest(2005, nil, nil))
+	if err != nil || resp.Code != remoting.RequestCodeNotSupported {
 		t.Fatalf("after unregister: %v %v", resp, err)
 	}
 }
@@ -382,7 +385,7 @@ func TestLateReplyFromAnotherGoroutine(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			body := []byte(strconv.Itoa(i))
-			resp, err := c.InvokeSync(context.Background(), addr, NewRequest(codeLate, nil, body))
+			resp, err := c.InvokeSync(context.Background(), addr, remoting.NewRequest(codeLate, nil, body))
 			if err != nil {
 				t.Error(err)
 				return
@@ -397,20 +400,20 @@ func TestLateReplyFromAnotherGoroutine(t *testing.T) {
 
 func TestOnlyFirstReplyCountsAndOnewayIsNotAnswered(t *testing.T) {
 	s, addr := startServer(t)
-	seen := make(chan *Command, 1)
-	s.Handle(2000, func(rc *RequestContext, req *Command) {
+	seen := make(chan *remoting.Command, 1)
+	s.Handle(2000, func(rc *RequestContext, req *remoting.Command) {
 		if req.IsOneway() {
-			if err := rc.Reply(NewResponse(req, Success, "must not be sent")); err != nil {
+			if err := rc.Reply(remoting.NewResponse(req, remoting.Success, "must not be sent")); err != nil {
 				t.Errorf("Reply on oneway: %v", err)
 			}
 			seen <- req
 			return
 		}
-		_ = rc.Reply(NewResponse(req, Success, "first"))
-		_ = rc.Reply(NewResponse(req, SystemError, "second"))
+		_ = rc.Reply(remoting.NewResponse(req, remoting.Success, "first"))
+		_ = rc.Reply(remoting.NewResponse(req, remoting.SystemError, "second"))
 	})
 	c := newTestClient(t)
-	if err := c.InvokeOneway(context.Background(), addr, NewRequest(2000, nil, []byte("ow"))); err != nil {
+	if err := c.InvokeOneway(context.Background(), addr, remoting.NewRequest(2000, nil, []byte("ow"))); err != nil {
 		t.Fatalf("InvokeOneway: %v", err)
 	}
 	got := <-seen
@@ -420,7 +423,7 @@ func TestOnlyFirstReplyCountsAndOnewayIsNotAnswered(t *testing.T) {
 	// Were a reply sent for the oneway it would be discarded by opaque, so
 	// check the stream instead: the next response must be this call's.
 	for range 3 {
-		resp, err := c.InvokeSync(context.Background(), addr, NewRequest(2000, nil, nil))
+		resp, err := c.InvokeSync(context.Background(), addr, remoting.NewRequest(2000, nil, nil))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -436,14 +439,14 @@ func TestSlowProcessorDoesNotStallOtherConnections(t *testing.T) {
 	s, addr := startServer(t, WithEventLoops(1))
 	release := make(chan struct{})
 	entered := make(chan struct{})
-	s.Handle(2008, func(rc *RequestContext, req *Command) {
+	s.Handle(2008, func(rc *RequestContext, req *remoting.Command) {
 		close(entered)
 		<-release
-		_ = rc.Reply(NewResponse(req, Success, "slow"))
+		_ = rc.Reply(remoting.NewResponse(req, remoting.Success, "slow"))
 	})
 	slow, fast := newTestClient(t), newTestClient(t)
-	done := make(chan *Command, 1)
-	slow.InvokeAsync(context.Background(), addr, NewRequest(2008, nil, nil), func(resp *Command, err error) {
+	done := make(chan *remoting.Command, 1)
+	slow.InvokeAsync(context.Background(), addr, remoting.NewRequest(2008, nil, nil), func(resp *remoting.Command, err error) {
 		if err != nil {
 			t.Error(err)
 		}
@@ -464,9 +467,9 @@ func TestSlowProcessorDoesNotStallOtherConnections(t *testing.T) {
 func TestSystemBusyWhenQueueFull(t *testing.T) {
 	s, addr := startServer(t, WithWorkers(1), WithQueueSize(1))
 	release := make(chan struct{})
-	s.Handle(2001, func(rc *RequestContext, req *Command) {
+	s.Handle(2001, func(rc *RequestContext, req *remoting.Command) {
 		<-release
-		_ = rc.Reply(NewResponse(req, Success, ""))
+		_ = rc.Reply(remoting.NewResponse(req, remoting.Success, ""))
 	})
 	c := newTestClient(t)
 	// One request occupies the worker, one fills the queue; of three at least
@@ -476,14 +479,14 @@ func TestSystemBusyWhenQueueFull(t *testing.T) {
 	codes := make(chan int16, 3)
 	for range 3 {
 		wg.Add(1)
-		c.InvokeAsync(context.Background(), addr, NewRequest(2001, nil, nil), func(resp *Command, err error) {
+		c.InvokeAsync(context.Background(), addr, remoting.NewRequest(2001, nil, nil), func(resp *remoting.Command, err error) {
 			defer wg.Done()
 			if err != nil {
 				t.Error(err)
 				return
 			}
 			codes <- resp.Code
-			if resp.Code == SystemBusy {
+			if resp.Code == remoting.SystemBusy {
 				busy <- struct{}{}
 			}
 		})
@@ -495,9 +498,9 @@ func TestSystemBusyWhenQueueFull(t *testing.T) {
 	var ok, refused int
 	for code := range codes {
 		switch code {
-		case Success:
+		case remoting.Success:
 			ok++
-		case SystemBusy:
+		case remoting.SystemBusy:
 			refused++
 		default:
 			t.Errorf("unexpected code %d", code)
@@ -511,11 +514,11 @@ func TestSystemBusyWhenQueueFull(t *testing.T) {
 func TestProcessorPanicYieldsSystemError(t *testing.T) {
 	_, addr := startServer(t)
 	c := newTestClient(t)
-	resp, err := c.InvokeSync(context.Background(), addr, NewRequest(codePanic, nil, nil))
+	resp, err := c.InvokeSync(context.Background(), addr, remoting.NewRequest(codePanic, nil, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Code != SystemError {
+	if resp.Code != remoting.SystemError {
 		t.Errorf("code %d, want SYSTEM_ERROR", resp.Code)
 	}
 	if _, err := c.InvokeSync(context.Background(), addr, echoRequest("alive", nil)); err != nil {
@@ -525,26 +528,26 @@ func TestProcessorPanicYieldsSystemError(t *testing.T) {
 
 func TestServerToClientRequests(t *testing.T) {
 	_, addr := startServer(t)
-	for _, st := range []SerializeType{SerializeJSON, SerializeRocketMQ} {
+	for _, st := range []remoting.SerializeType{remoting.SerializeJSON, remoting.SerializeRocketMQ} {
 		t.Run(st.String(), func(t *testing.T) {
-			c := newTestClient(t, WithSerializeType(st))
-			notified := make(chan *Command, 1)
-			c.RegisterHandler(GetConsumerRunningInfo, func(_ context.Context, from string, req *Command) *Command {
+			c := newTestClient(t, netclient.WithSerializeType(st))
+			notified := make(chan *remoting.Command, 1)
+			c.RegisterHandler(remoting.GetConsumerRunningInfo, func(_ context.Context, from string, req *remoting.Command) *remoting.Command {
 				if from != addr {
 					t.Errorf("handler addr %q, want %q", from, addr)
 				}
-				resp := NewResponse(req, Success, "running")
+				resp := remoting.NewResponse(req, remoting.Success, "running")
 				resp.Body = append([]byte("info:"), req.Body...)
 				return resp
 			})
-			c.RegisterHandler(NotifyConsumerIDsChanged, func(_ context.Context, _ string, req *Command) *Command {
+			c.RegisterHandler(remoting.NotifyConsumerIDsChanged, func(_ context.Context, _ string, req *remoting.Command) *remoting.Command {
 				notified <- req
-				return NewResponse(req, Success, "ignored for oneway")
+				return remoting.NewResponse(req, remoting.Success, "ignored for oneway")
 			})
 
-			call := func(code int16, oneway bool) *Command {
+			call := func(code int16, oneway bool) *remoting.Command {
 				t.Helper()
-				req := NewRequest(codeCallout, nil, []byte("q"))
+				req := remoting.NewRequest(codeCallout, nil, []byte("q"))
 				req.Ext.SetInt("c", int64(code))
 				req.Ext.SetBool("oneway", oneway)
 				resp, err := c.InvokeSync(context.Background(), addr, req)
@@ -554,8 +557,8 @@ func TestServerToClientRequests(t *testing.T) {
 				return resp
 			}
 
-			resp := call(GetConsumerRunningInfo, false)
-			if resp.Code != Success || resp.Remark != "running" || string(resp.Body) != "info:q" {
+			resp := call(remoting.GetConsumerRunningInfo, false)
+			if resp.Code != remoting.Success || resp.Remark != "running" || string(resp.Body) != "info:q" {
 				t.Errorf("relayed answer: %v body %q", resp, resp.Body)
 			}
 			// The server used the encoding it last saw from this client.
@@ -563,12 +566,12 @@ func TestServerToClientRequests(t *testing.T) {
 				t.Errorf("client answered in %s, want %s", v, st)
 			}
 
-			resp = call(ConsumeMessageDirectly, false)
-			if resp.Code != RequestCodeNotSupported {
+			resp = call(remoting.ConsumeMessageDirectly, false)
+			if resp.Code != remoting.RequestCodeNotSupported {
 				t.Errorf("unregistered client code answered %d, want REQUEST_CODE_NOT_SUPPORTED", resp.Code)
 			}
 
-			if resp = call(NotifyConsumerIDsChanged, true); resp.Code != Success {
+			if resp = call(remoting.NotifyConsumerIDsChanged, true); resp.Code != remoting.Success {
 				t.Fatalf("oneway callout: %v", resp)
 			}
 			got := <-notified
@@ -627,9 +630,9 @@ func TestRawSocketBadFramesCloseOnlyThatConnection(t *testing.T) {
 
 func TestClientRejectsOversizedFrameFromServer(t *testing.T) {
 	_, addr := startServer(t)
-	c := newTestClient(t, WithMaxFrameSize(512))
+	c := newTestClient(t, netclient.WithMaxFrameSize(512))
 	_, err := c.InvokeSync(context.Background(), addr, echoRequest("big", make([]byte, 4096)))
-	if !errors.Is(err, ErrConnClosed) || !errors.Is(err, ErrFrameTooLarge) {
+	if !errors.Is(err, remoting.ErrConnClosed) || !errors.Is(err, remoting.ErrFrameTooLarge) {
 		t.Fatalf("got %v, want ErrConnClosed wrapping ErrFrameTooLarge", err)
 	}
 	if _, err := c.InvokeSync(context.Background(), addr, echoRequest("small", nil)); err != nil {
@@ -666,7 +669,7 @@ func TestClientClosesConnOnMalformedFrameFromPeer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, err = c.InvokeSync(ctx, ln.Addr().String(), echoRequest("x", nil))
-	if !errors.Is(err, ErrConnClosed) || !errors.Is(err, ErrMalformedFrame) {
+	if !errors.Is(err, remoting.ErrConnClosed) || !errors.Is(err, remoting.ErrMalformedFrame) {
 		t.Fatalf("got %v, want ErrConnClosed wrapping ErrMalformedFrame", err)
 	}
 }
@@ -724,13 +727,13 @@ func TestLargeBodies(t *testing.T) {
 
 func TestClientClose(t *testing.T) {
 	_, addr := startServer(t)
-	c := NewClient()
+	c := netclient.New()
 	errs := make(chan error, 2)
 	go func() {
-		_, err := c.InvokeSync(context.Background(), addr, NewRequest(codeNever, nil, nil))
+		_, err := c.InvokeSync(context.Background(), addr, remoting.NewRequest(codeNever, nil, nil))
 		errs <- err
 	}()
-	c.InvokeAsync(context.Background(), addr, NewRequest(codeNever, nil, nil), func(_ *Command, err error) { errs <- err })
+	c.InvokeAsync(context.Background(), addr, remoting.NewRequest(codeNever, nil, nil), func(_ *remoting.Command, err error) { errs <- err })
 	// Wait until both are on the wire: a follow-up sync call ordered after them.
 	if _, err := c.InvokeSync(context.Background(), addr, echoRequest("x", nil)); err != nil {
 		t.Fatal(err)
@@ -739,19 +742,19 @@ func TestClientClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := <-errs; !errors.Is(err, ErrClientClosed) && !errors.Is(err, ErrConnClosed) {
-			t.Errorf("pending call: got %v, want ErrClientClosed", err)
+		if err := <-errs; !errors.Is(err, netclient.ErrClientClosed) && !errors.Is(err, remoting.ErrConnClosed) {
+			t.Errorf("pending call: got %v, want netclient.ErrClientClosed", err)
 		}
 	}
-	if _, err := c.InvokeSync(context.Background(), addr, echoRequest("x", nil)); !errors.Is(err, ErrClientClosed) {
-		t.Errorf("after Close: got %v, want ErrClientClosed", err)
+	if _, err := c.InvokeSync(context.Background(), addr, echoRequest("x", nil)); !errors.Is(err, netclient.ErrClientClosed) {
+		t.Errorf("after Close: got %v, want netclient.ErrClientClosed", err)
 	}
-	if err := c.InvokeOneway(context.Background(), addr, echoRequest("x", nil)); !errors.Is(err, ErrClientClosed) {
+	if err := c.InvokeOneway(context.Background(), addr, echoRequest("x", nil)); !errors.Is(err, netclient.ErrClientClosed) {
 		t.Errorf("oneway after Close: got %v", err)
 	}
 	done := make(chan error, 1)
-	c.InvokeAsync(context.Background(), addr, echoRequest("x", nil), func(_ *Command, err error) { done <- err })
-	if err := <-done; !errors.Is(err, ErrClientClosed) {
+	c.InvokeAsync(context.Background(), addr, echoRequest("x", nil), func(_ *remoting.Command, err error) { done <- err })
+	if err := <-done; !errors.Is(err, netclient.ErrClientClosed) {
 		t.Errorf("async after Close: got %v", err)
 	}
 	if err := c.Close(); err != nil {
@@ -769,7 +772,7 @@ func TestNilCommandIsAnErrorNotAPanic(t *testing.T) {
 		t.Error("InvokeOneway(nil) succeeded")
 	}
 	done := make(chan error, 1)
-	c.InvokeAsync(context.Background(), addr, nil, func(_ *Command, err error) { done <- err })
+	c.InvokeAsync(context.Background(), addr, nil, func(_ *remoting.Command, err error) { done <- err })
 	if err := <-done; err == nil {
 		t.Error("InvokeAsync(nil) succeeded")
 	}
@@ -783,9 +786,9 @@ func TestDialFailure(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	_ = ln.Close() // nothing listens there any more
-	c := newTestClient(t, WithDialTimeout(time.Second))
+	c := newTestClient(t, netclient.WithDialTimeout(time.Second))
 	_, err = c.InvokeSync(context.Background(), addr, echoRequest("x", nil))
-	var op *OpError
+	var op *remoting.OpError
 	if !errors.As(err, &op) || op.Addr != addr {
 		t.Fatalf("got %v, want *OpError for %s", err, addr)
 	}
@@ -799,15 +802,20 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 	t.Run("client side", func(t *testing.T) {
 		var opened atomic.Int32
 		_, addr := startServer(t, WithOnConnect(func(*Conn) { opened.Add(1) }))
-		c := newTestClient(t, WithIdleTimeout(50*time.Millisecond))
+		dropped := make(chan error, 1)
+		c := newTestClient(t, netclient.WithIdleTimeout(50*time.Millisecond),
+			netclient.WithHooks(netclient.Hooks{OnDisconnect: func(_ string, err error) { dropped <- err }}))
 		if _, err := c.InvokeSync(context.Background(), addr, echoRequest("x", nil)); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "client to drop its idle connection", func() bool {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			return len(c.conns) == 0
-		})
+		select {
+		case err := <-dropped:
+			if !errors.Is(err, remoting.ErrConnClosed) || !strings.Contains(err.Error(), "idle") {
+				t.Errorf("disconnect reason %v, want an idle close", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("client kept its idle connection")
+		}
 		if _, err := c.InvokeSync(context.Background(), addr, echoRequest("y", nil)); err != nil {
 			t.Fatal(err)
 		}
@@ -837,15 +845,15 @@ func TestConnHooksAndValues(t *testing.T) {
 	s, addr := startServer(t,
 		WithOnConnect(func(c *Conn) { opened <- c }),
 		WithOnClose(func(c *Conn, _ error) { closedCh <- c }))
-	s.Handle(2002, func(rc *RequestContext, req *Command) {
+	s.Handle(2002, func(rc *RequestContext, req *remoting.Command) {
 		prev := rc.Conn().Value()
 		rc.Conn().SetValue(string(req.Body))
-		resp := NewResponse(req, Success, fmt.Sprint(prev))
+		resp := remoting.NewResponse(req, remoting.Success, fmt.Sprint(prev))
 		_ = rc.Reply(resp)
 	})
-	c := NewClient()
+	c := netclient.New()
 	for i, want := range []string{"<nil>", "a", "b"} {
-		resp, err := c.InvokeSync(context.Background(), addr, NewRequest(2002, nil, []byte{byte('a' + i)}))
+		resp, err := c.InvokeSync(context.Background(), addr, remoting.NewRequest(2002, nil, []byte{byte('a' + i)}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -866,7 +874,7 @@ func TestConnHooksAndValues(t *testing.T) {
 	default:
 		t.Error("Conn.Context not cancelled after close")
 	}
-	if _, err := conn.Invoke(context.Background(), NewRequest(GetConsumerRunningInfo, nil, nil)); !errors.Is(err, ErrConnClosed) {
+	if _, err := conn.Invoke(context.Background(), remoting.NewRequest(remoting.GetConsumerRunningInfo, nil, nil)); !errors.Is(err, remoting.ErrConnClosed) {
 		t.Errorf("Invoke on closed conn: %v", err)
 	}
 }
@@ -874,36 +882,34 @@ func TestConnHooksAndValues(t *testing.T) {
 func TestServerShutdownFailsServerInvokes(t *testing.T) {
 	s := NewServer("127.0.0.1:0")
 	invoked := make(chan error, 1)
-	s.Handle(2003, func(rc *RequestContext, req *Command) {
+	s.Handle(2003, func(rc *RequestContext, req *remoting.Command) {
 		go func() {
 			// The client never answers code 2004 (its handler blocks).
-			_, err := rc.Conn().Invoke(context.Background(), NewRequest(2004, nil, nil))
+			_, err := rc.Conn().Invoke(context.Background(), remoting.NewRequest(2004, nil, nil))
 			invoked <- err
 		}()
-		_ = rc.Reply(NewResponse(req, Success, ""))
+		_ = rc.Reply(remoting.NewResponse(req, remoting.Success, ""))
 	})
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	c := newTestClient(t)
 	block := make(chan struct{})
-	c.RegisterHandler(2004, func(ctx context.Context, _ string, req *Command) *Command {
+	c.RegisterHandler(2004, func(ctx context.Context, _ string, req *remoting.Command) *remoting.Command {
 		select {
 		case <-block:
 		case <-ctx.Done():
 		}
 		return nil
 	})
-	if _, err := c.InvokeSync(context.Background(), s.Addr().String(), NewRequest(2003, nil, nil)); err != nil {
+	if _, err := c.InvokeSync(context.Background(), s.Addr().String(), remoting.NewRequest(2003, nil, nil)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "server invoke to be pending", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		for conn := range s.conns {
-			conn.pending.mu.Lock()
-			n := len(conn.pending.calls)
-			conn.pending.mu.Unlock()
+			n := conn.pending.Len()
 			if n > 0 {
 				return true
 			}
@@ -915,7 +921,7 @@ func TestServerShutdownFailsServerInvokes(t *testing.T) {
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-invoked; !errors.Is(err, ErrConnClosed) {
+	if err := <-invoked; !errors.Is(err, remoting.ErrConnClosed) {
 		t.Errorf("server invoke after shutdown: %v", err)
 	}
 	close(block)
@@ -953,9 +959,9 @@ func TestNoGoroutineLeaks(t *testing.T) {
 		}
 		addr := s.Addr().String()
 		for range 10 {
-			c := NewClient()
+			c := netclient.New()
 			entered := make(chan struct{})
-			c.RegisterHandler(GetConsumerRunningInfo, func(ctx context.Context, _ string, req *Command) *Command {
+			c.RegisterHandler(remoting.GetConsumerRunningInfo, func(ctx context.Context, _ string, req *remoting.Command) *remoting.Command {
 				close(entered)
 				<-ctx.Done() // a handler goroutine blocked until Close
 				return nil
@@ -964,10 +970,10 @@ func TestNoGoroutineLeaks(t *testing.T) {
 				t.Fatal(err)
 			}
 			done := make(chan struct{}, 2)
-			c.InvokeAsync(context.Background(), addr, NewRequest(codeNever, nil, nil), func(*Command, error) { done <- struct{}{} })
-			callout := NewRequest(codeCallout, nil, nil)
-			callout.Ext.SetInt("c", int64(GetConsumerRunningInfo))
-			c.InvokeAsync(context.Background(), addr, callout, func(*Command, error) { done <- struct{}{} })
+			c.InvokeAsync(context.Background(), addr, remoting.NewRequest(codeNever, nil, nil), func(*remoting.Command, error) { done <- struct{}{} })
+			callout := remoting.NewRequest(codeCallout, nil, nil)
+			callout.Ext.SetInt("c", int64(remoting.GetConsumerRunningInfo))
+			c.InvokeAsync(context.Background(), addr, callout, func(*remoting.Command, error) { done <- struct{}{} })
 			_ = c.InvokeOneway(context.Background(), addr, echoRequest("y", nil))
 			<-entered
 			_ = c.Close()
@@ -1023,7 +1029,7 @@ func BenchmarkInvokeSync(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/parallel=%d", mode.name, par), func(b *testing.B) {
 				c := newTestClient(b)
 				body := make([]byte, 128)
-				if _, err := c.InvokeSync(context.Background(), addr, NewRequest(mode.code, nil, body)); err != nil {
+				if _, err := c.InvokeSync(context.Background(), addr, remoting.NewRequest(mode.code, nil, body)); err != nil {
 					b.Fatal(err)
 				}
 				b.ReportAllocs()
@@ -1035,7 +1041,7 @@ func BenchmarkInvokeSync(b *testing.B) {
 					go func() {
 						defer wg.Done()
 						for next.Add(1) <= int64(b.N) {
-							req := NewRequest(mode.code, nil, body)
+							req := remoting.NewRequest(mode.code, nil, body)
 							if _, err := c.InvokeSync(context.Background(), addr, req); err != nil {
 								b.Error(err)
 								return
@@ -1056,14 +1062,16 @@ func BenchmarkInvokeSync(b *testing.B) {
 func TestServerRebindsPortAfterShutdown(t *testing.T) {
 	ctx := context.Background()
 	s1 := NewServer("127.0.0.1:0")
-	s1.Handle(GetMaxOffset, func(rc *RequestContext, req *Command) { rc.Reply(NewResponse(req, Success, "")) })
+	s1.Handle(remoting.GetMaxOffset, func(rc *RequestContext, req *remoting.Command) {
+		rc.Reply(remoting.NewResponse(req, remoting.Success, ""))
+	})
 	if err := s1.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	addr := s1.Addr().String()
-	c := NewClient()
+	c := netclient.New()
 	defer c.Close()
-	if _, err := c.InvokeSync(ctx, addr, NewRequest(GetMaxOffset, nil, nil)); err != nil {
+	if _, err := c.InvokeSync(ctx, addr, remoting.NewRequest(remoting.GetMaxOffset, nil, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s1.Shutdown(ctx); err != nil {
@@ -1096,13 +1104,13 @@ func TestSilentConnectionClosedAfterTimeout(t *testing.T) {
 			go io.Copy(io.Discard, c) // read everything, answer nothing
 		}
 	}()
-	c := NewClient()
+	c := netclient.New()
 	defer c.Close()
 	for i := range 2 {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		_, err := c.InvokeSync(ctx, ln.Addr().String(), NewRequest(GetMaxOffset, nil, nil))
+		_, err := c.InvokeSync(ctx, ln.Addr().String(), remoting.NewRequest(remoting.GetMaxOffset, nil, nil))
 		cancel()
-		if !errors.Is(err, ErrTimeout) {
+		if !errors.Is(err, remoting.ErrTimeout) {
 			t.Fatalf("call %d: err = %v, want ErrTimeout", i, err)
 		}
 	}
@@ -1116,35 +1124,37 @@ func TestSilentConnectionClosedAfterTimeout(t *testing.T) {
 func TestSlowAnswerKeepsLiveConnection(t *testing.T) {
 	var connects atomic.Int32
 	s := NewServer("127.0.0.1:0", WithOnConnect(func(*Conn) { connects.Add(1) }))
-	s.Handle(GetMinOffset, func(rc *RequestContext, req *Command) {
-		time.AfterFunc(300*time.Millisecond, func() { rc.Reply(NewResponse(req, Success, "")) })
+	s.Handle(remoting.GetMinOffset, func(rc *RequestContext, req *remoting.Command) {
+		time.AfterFunc(300*time.Millisecond, func() { rc.Reply(remoting.NewResponse(req, remoting.Success, "")) })
 	})
-	s.Handle(GetMaxOffset, func(rc *RequestContext, req *Command) { rc.Reply(NewResponse(req, Success, "")) })
+	s.Handle(remoting.GetMaxOffset, func(rc *RequestContext, req *remoting.Command) {
+		rc.Reply(remoting.NewResponse(req, remoting.Success, ""))
+	})
 	ctx := context.Background()
 	if err := s.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Shutdown(ctx)
-	c := NewClient()
+	c := netclient.New()
 	defer c.Close()
 	addr := s.Addr().String()
 	slow := make(chan error, 1)
 	go func() {
 		tctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		defer cancel()
-		_, err := c.InvokeSync(tctx, addr, NewRequest(GetMinOffset, nil, nil))
+		_, err := c.InvokeSync(tctx, addr, remoting.NewRequest(remoting.GetMinOffset, nil, nil))
 		slow <- err
 	}()
 	time.Sleep(20 * time.Millisecond) // the slow request is on the wire
 	for range 5 {
-		if _, err := c.InvokeSync(ctx, addr, NewRequest(GetMaxOffset, nil, nil)); err != nil {
+		if _, err := c.InvokeSync(ctx, addr, remoting.NewRequest(remoting.GetMaxOffset, nil, nil)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := <-slow; !errors.Is(err, ErrTimeout) {
+	if err := <-slow; !errors.Is(err, remoting.ErrTimeout) {
 		t.Fatalf("slow call: %v, want ErrTimeout", err)
 	}
-	if _, err := c.InvokeSync(ctx, addr, NewRequest(GetMaxOffset, nil, nil)); err != nil {
+	if _, err := c.InvokeSync(ctx, addr, remoting.NewRequest(remoting.GetMaxOffset, nil, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if n := connects.Load(); n != 1 {
