@@ -6,9 +6,9 @@ import (
 	"fmt"
 
 	"github.com/rocketgo/rocketgo/internal/client"
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // Client is the shared client instance: connections, name servers, route

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // pushHandler is the PushConsumer as the shared client sees it: heartbeat

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 func toWireQueues(qs []Queue) []wire.MessageQueue {

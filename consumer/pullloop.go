@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // pullResult is one PULL_MESSAGE answer, already decoded.

@@ -9,9 +9,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // Retry and DLQ topic prefixes (fact sheet §9.1).

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 func TestPushConsumeTimeoutSendsBack(t *testing.T) {

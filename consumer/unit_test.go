@@ -5,9 +5,9 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 func msgsAt(offsets ...int64) []*message.MessageExt {

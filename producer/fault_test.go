@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/wire"
+
 	"github.com/rocketgo/rocketgo/internal/client"
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 	"github.com/rocketgo/rocketgo/message"
@@ -184,8 +186,8 @@ func twoBrokers(t *testing.T, topic string, modA ...func(*broker.Config)) (*embe
 	}
 	results, err := ns.RegisterBroker(ctx, nsclient.RegisterBrokerRequest{
 		ClusterName: "DefaultCluster", BrokerName: "broker-b", BrokerAddr: px.addr(), BrokerID: 0,
-		DataVersion: nsclient.DataVersion{Timestamp: time.Now().UnixMilli(), Counter: 1},
-		Topics:      []nsclient.TopicConfig{{TopicName: topic, ReadQueueNums: 4, WriteQueueNums: 4, Perm: 6}},
+		DataVersion: wire.DataVersion{Timestamp: time.Now().UnixMilli(), Counter: 1},
+		Topics:      []wire.TopicConfig{{TopicName: topic, ReadQueueNums: 4, WriteQueueNums: 4, Perm: 6}},
 	})
 	if err != nil || results[0].Err != nil {
 		t.Fatalf("register broker-b: %v %v", err, results)

@@ -40,9 +40,9 @@ import (
 	"github.com/rocketgo/rocketgo/remoting/netclient"
 
 	"github.com/rocketgo/rocketgo/internal/nsclient"
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // Sentinel errors; match them with errors.Is.

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 	"github.com/rocketgo/rocketgo/server/embedded"
 	"github.com/rocketgo/rocketgo/server/embedded/embeddedtest"
 )

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // ResponseError is a non-success answer from a broker to one of the

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/rocketgo/rocketgo/internal/nsclient"
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 	"github.com/rocketgo/rocketgo/selector"
 )
 
@@ -24,7 +24,7 @@ import (
 // must not modify its slices.
 type TopicInfo struct {
 	Topic string
-	Route *nsclient.TopicRoute
+	Route *wire.TopicRoute
 	// Publish lists the writable queues of brokers with a master, in route
 	// order (brokers sorted by name); when the route carries an
 	// orderTopicConf it is built from that alone, as producers must.
@@ -121,7 +121,7 @@ func (rc *routeCache) brokerAddrs(mastersOnly bool) []string {
 	var out []string
 	for _, addrs := range *rc.brokers.Load() {
 		for id, a := range addrs {
-			if (mastersOnly && id != nsclient.MasterID) || a == "" || seen[a] {
+			if (mastersOnly && id != wire.MasterID) || a == "" || seen[a] {
 				continue
 			}
 			seen[a] = true
@@ -133,7 +133,7 @@ func (rc *routeCache) brokerAddrs(mastersOnly bool) []string {
 }
 
 // buildTopicInfo derives the queue lists of topic from route.
-func buildTopicInfo(topic string, route *nsclient.TopicRoute, fromDefault bool) *TopicInfo {
+func buildTopicInfo(topic string, route *wire.TopicRoute, fromDefault bool) *TopicInfo {
 	ti := &TopicInfo{Topic: topic, Route: route, FromDefault: fromDefault, Updated: time.Now()}
 	hasMaster := func(name string) bool {
 		b := route.Broker(name)
@@ -155,7 +155,7 @@ func buildTopicInfo(topic string, route *nsclient.TopicRoute, fromDefault bool) 
 		}
 	} else {
 		qds := slices.Clone(route.QueueDatas)
-		slices.SortFunc(qds, func(a, b nsclient.QueueData) int { return strings.Compare(a.BrokerName, b.BrokerName) })
+		slices.SortFunc(qds, func(a, b wire.QueueData) int { return strings.Compare(a.BrokerName, b.BrokerName) })
 		for _, qd := range qds {
 			if !qd.Writable() || !hasMaster(qd.BrokerName) {
 				continue
@@ -171,7 +171,7 @@ func buildTopicInfo(topic string, route *nsclient.TopicRoute, fromDefault bool) 
 	}
 	if !fromDefault {
 		qds := slices.Clone(route.QueueDatas)
-		slices.SortFunc(qds, func(a, b nsclient.QueueData) int { return strings.Compare(a.BrokerName, b.BrokerName) })
+		slices.SortFunc(qds, func(a, b wire.QueueData) int { return strings.Compare(a.BrokerName, b.BrokerName) })
 		for _, qd := range qds {
 			if !qd.Readable() {
 				continue
@@ -336,7 +336,7 @@ func (c *Client) store(ti *TopicInfo) {
 	}
 }
 
-func brokerNames(r *nsclient.TopicRoute) []string {
+func brokerNames(r *wire.TopicRoute) []string {
 	var out []string
 	for _, b := range r.BrokerDatas {
 		out = append(out, b.BrokerName)
@@ -344,7 +344,7 @@ func brokerNames(r *nsclient.TopicRoute) []string {
 	return out
 }
 
-func routeBrokersEqual(a, b *nsclient.TopicRoute) bool {
+func routeBrokersEqual(a, b *wire.TopicRoute) bool {
 	if len(a.BrokerDatas) != len(b.BrokerDatas) {
 		return false
 	}
@@ -399,14 +399,14 @@ func (c *Client) refreshLoop() {
 // MasterAddr returns the master address of brokerName from the cached
 // routes, or "" when unknown or masterless.
 func (c *Client) MasterAddr(brokerName string) string {
-	return (*c.routes.brokers.Load())[brokerName][nsclient.MasterID]
+	return (*c.routes.brokers.Load())[brokerName][wire.MasterID]
 }
 
 // BrokerAddr returns the master address of brokerName, or when it has no
 // master the lowest-numbered slave's (fine for reads), or "".
 func (c *Client) BrokerAddr(brokerName string) string {
 	addrs := (*c.routes.brokers.Load())[brokerName]
-	if a := addrs[nsclient.MasterID]; a != "" {
+	if a := addrs[wire.MasterID]; a != "" {
 		return a
 	}
 	if len(addrs) == 0 {

@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/wire"
+
 	"github.com/rocketgo/rocketgo/remoting/netclient"
 
 	"github.com/rocketgo/rocketgo/remoting"
@@ -156,7 +158,7 @@ func checkSuccess(addr string, resp *remoting.Command) error {
 // (acceptStandardJsonOnly=true) but parses the bare-key form too, which
 // older Apache name servers send regardless. An unknown topic is an error
 // matching ErrTopicNotExist (as a *ResponseError with code 17).
-func (c *Client) Route(ctx context.Context, topic string) (*TopicRoute, error) {
+func (c *Client) Route(ctx context.Context, topic string) (*wire.TopicRoute, error) {
 	addr, resp, err := c.invoke(ctx, request(remoting.GetRouteInfoByTopic,
 		&remoting.GetRouteInfoRequestHeader{Topic: topic, AcceptStandardJSONOnly: true}, nil))
 	if err != nil {
@@ -165,7 +167,7 @@ func (c *Client) Route(ctx context.Context, topic string) (*TopicRoute, error) {
 	if err := checkSuccess(addr, resp); err != nil {
 		return nil, err
 	}
-	r, err := ParseTopicRoute(resp.Body)
+	r, err := wire.ParseTopicRoute(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("nsclient: route of %q from %s: %w", topic, addr, err)
 	}
@@ -175,7 +177,7 @@ func (c *Client) Route(ctx context.Context, topic string) (*TopicRoute, error) {
 // WaitRoute polls Route every 50 ms until the name servers route topic (a
 // topic a broker has just created reaches them with its next
 // registration) or ctx ends; the error then carries the last failure.
-func (c *Client) WaitRoute(ctx context.Context, topic string) (*TopicRoute, error) {
+func (c *Client) WaitRoute(ctx context.Context, topic string) (*wire.TopicRoute, error) {
 	for {
 		rctx, cancel := context.WithTimeout(ctx, time.Second)
 		r, err := c.Route(rctx, topic)
@@ -192,7 +194,7 @@ func (c *Client) WaitRoute(ctx context.Context, topic string) (*TopicRoute, erro
 }
 
 // ClusterInfo fetches the broker and cluster tables (GET_BROKER_CLUSTER_INFO).
-func (c *Client) ClusterInfo(ctx context.Context) (*ClusterInfo, error) {
+func (c *Client) ClusterInfo(ctx context.Context) (*wire.ClusterInfo, error) {
 	addr, resp, err := c.invoke(ctx, request(remoting.GetBrokerClusterInfo, nil, nil))
 	if err != nil {
 		return nil, fmt.Errorf("nsclient: cluster info: %w", err)
@@ -200,7 +202,7 @@ func (c *Client) ClusterInfo(ctx context.Context) (*ClusterInfo, error) {
 	if err := checkSuccess(addr, resp); err != nil {
 		return nil, err
 	}
-	return ParseClusterInfo(resp.Body)
+	return wire.ParseClusterInfo(resp.Body)
 }
 
 // TopicList fetches every topic the name server knows
@@ -284,8 +286,8 @@ type RegisterBrokerRequest struct {
 	// broker after that long without a registration (default: theirs, 120 s).
 	HeartbeatTimeout   time.Duration
 	EnableActingMaster bool
-	DataVersion        DataVersion
-	Topics             []TopicConfig
+	DataVersion        wire.DataVersion
+	Topics             []wire.TopicConfig
 	// Compressed selects the zlib body form; default is plain JSON.
 	Compressed bool
 }
@@ -304,7 +306,7 @@ type RegisterResult struct {
 // server in configured order; err is non-nil only when the request cannot be
 // built. Inspect each result's Err.
 func (c *Client) RegisterBroker(ctx context.Context, req RegisterBrokerRequest) ([]RegisterResult, error) {
-	body, crc, err := EncodeRegisterBody(req.DataVersion, req.Topics, req.Compressed)
+	body, crc, err := wire.EncodeRegisterBody(req.DataVersion, req.Topics, req.Compressed)
 	if err != nil {
 		return nil, fmt.Errorf("nsclient: encode register body: %w", err)
 	}

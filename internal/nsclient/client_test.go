@@ -12,11 +12,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/wire"
+
 	"github.com/rocketgo/rocketgo/remoting/netclient"
 	"github.com/rocketgo/rocketgo/server/transport"
 
 	"github.com/rocketgo/rocketgo/remoting"
 )
+
+// Route bodies as name servers send them (the same samples as
+// remoting/wire's route tests).
+const standardRoute = `{"brokerDatas":[{"brokerAddrs":{"0":"127.0.0.1:10911","1":"127.0.0.1:10921"},"brokerName":"broker-a","cluster":"DefaultCluster","enableActingMaster":false}],"filterServerTable":{},"queueDatas":[{"brokerName":"broker-a","perm":6,"readQueueNums":4,"topicSysFlag":0,"writeQueueNums":4}]}`
+
+// bareRoute is what an Apache name server sends a requester older than
+// 4.9.4: fastjson's bare integer keys, the 4.x topicSynFlag spelling.
+const bareRoute = `{"brokerDatas":[{"brokerAddrs":{0:"127.0.0.1:10911",1:"127.0.0.1:10921"},"brokerName":"broker-a","cluster":"DefaultCluster"}],"filterServerTable":{},"queueDatas":[{"brokerName":"broker-a","perm":6,"readQueueNums":4,"topicSynFlag":0,"writeQueueNums":4}]}`
 
 // fakeNameServer answers GET_ROUTEINFO_BY_TOPIC with a fixed code and body
 // and REGISTER_BROKER with a fixed answer, recording what it received.
@@ -214,8 +224,8 @@ func TestRegisterBrokerAllNameServers(t *testing.T) {
 	c := newTestClient(t, a.addr+";"+dead+";"+b.addr)
 	req := RegisterBrokerRequest{
 		ClusterName: "c", BrokerName: "broker-a", BrokerAddr: "10.0.0.2:10911", HAServerAddr: "10.0.0.2:10912",
-		BrokerID: 1, HeartbeatTimeout: 5 * time.Second, DataVersion: DataVersion{Counter: 7, Timestamp: 9},
-		Topics: []TopicConfig{{TopicName: "T", ReadQueueNums: 4, WriteQueueNums: 4, Perm: 6}},
+		BrokerID: 1, HeartbeatTimeout: 5 * time.Second, DataVersion: wire.DataVersion{Counter: 7, Timestamp: 9},
+		Topics: []wire.TopicConfig{{TopicName: "T", ReadQueueNums: 4, WriteQueueNums: 4, Perm: 6}},
 	}
 	res, err := c.RegisterBroker(testCtx(t), req)
 	if err != nil {
@@ -249,8 +259,8 @@ func TestRegisterBrokerAllNameServers(t *testing.T) {
 		}
 		var body struct {
 			Wrapper struct {
-				DataVersion DataVersion            `json:"dataVersion"`
-				Topics      map[string]TopicConfig `json:"topicConfigTable"`
+				DataVersion wire.DataVersion            `json:"dataVersion"`
+				Topics      map[string]wire.TopicConfig `json:"topicConfigTable"`
 			} `json:"topicConfigSerializeWrapper"`
 		}
 		if err := json.Unmarshal(cmd.Body, &body); err != nil {

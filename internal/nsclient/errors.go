@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // Response codes this package interprets (fact sheet §3).
@@ -23,8 +25,9 @@ var (
 	ErrNotFound = errors.New("nsclient: not found")
 	// ErrNoNameServer: the address list is empty.
 	ErrNoNameServer = errors.New("nsclient: no name server address")
-	// ErrMalformedResponse: a success answer whose body does not parse.
-	ErrMalformedResponse = errors.New("nsclient: malformed response")
+	// ErrMalformedResponse: a success answer whose body does not parse. It
+	// is wire.ErrMalformedBody, the body decoders' own sentinel.
+	ErrMalformedResponse = wire.ErrMalformedBody
 	// ErrClosed: the client was closed.
 	ErrClosed = errors.New("nsclient: closed")
 )

@@ -3,7 +3,7 @@
 // The official Go client has data races of its own, so this interop test
 // runs in CI's race-free pass (go test -run Official ./...).
 
-package broker
+package broker_test
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+	"github.com/rocketgo/rocketgo/server/broker"
 
 	rocketmq "github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
@@ -29,8 +32,8 @@ import (
 func TestOfficialProducerThenSlaveFailover(t *testing.T) {
 	rlog.SetLogLevel("fatal")
 	ns := startNamesrv(t)
-	master := startHABroker(t, haConfig(t, RoleAsyncMaster, ns))
-	slave := startHABroker(t, haConfig(t, RoleSlave, ns), withSlaveSyncInterval(50*time.Millisecond))
+	master := startHABroker(t, haConfig(t, broker.RoleAsyncMaster, ns))
+	slave := startHABroker(t, haConfig(t, broker.RoleSlave, ns), broker.WithSlaveSyncInterval(50*time.Millisecond))
 
 	p, err := rocketmq.NewProducer(
 		oproducer.WithNsResolver(primitive.NewPassthroughResolver([]string{ns})),
@@ -52,8 +55,10 @@ func TestOfficialProducerThenSlaveFailover(t *testing.T) {
 		}
 	}
 	p.Shutdown()
-	waitReplicated(t, master, slave)
-	waitFor(t, "the topic to reach the slave", 5*time.Second, func() bool { _, ok := slave.topics.Get(topic); return ok })
+	rc := netclient.New()
+	defer rc.Close()
+	waitReplicated(t, rc, master, slave, topic)
+	waitFor(t, "the topic to reach the slave", 5*time.Second, func() bool { return hasTopic(t, rc, slave.Addr(), topic) })
 	stopHABroker(t, master)
 
 	var mu sync.Mutex

@@ -1,8 +1,9 @@
-package consumer
+package consumer_test
 
 import (
 	"context"
 	"fmt"
+	. "github.com/rocketgo/rocketgo/consumer"
 	"runtime"
 	"strconv"
 	"strings"

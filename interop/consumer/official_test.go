@@ -3,11 +3,12 @@
 // The official Go client has data races of its own (rocketmq-client-go
 // #568, #790), so tests that run it are built without -race.
 
-package consumer
+package consumer_test
 
 import (
 	"context"
 	"fmt"
+	. "github.com/rocketgo/rocketgo/consumer"
 	"os"
 	"os/exec"
 	"slices"

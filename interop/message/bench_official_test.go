@@ -1,9 +1,12 @@
 package message_test
 
+// Side-by-side benchmarks with the official client's decoder and id
+// generator; the root module keeps the rocketgo halves and the rest of the
+// message benchmarks in message/bench_test.go.
+
 import (
 	"fmt"
 	"net/netip"
-	"strings"
 	"testing"
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
@@ -67,23 +70,6 @@ func BenchmarkDecodePull32(b *testing.B) {
 	})
 }
 
-func BenchmarkAppendStored(b *testing.B) {
-	m := &message.StoredMessage{
-		QueueID: 1, QueueOffset: 77, PhysicalOffset: 1 << 30, BornTimestamp: 1_700_000_000_000,
-		BornHost: netip.MustParseAddrPort("192.168.0.10:53012"), StoreTimestamp: 1_700_000_000_001,
-		StoreHost: netip.MustParseAddrPort("10.0.0.5:10911"), Body: make([]byte, 128), Topic: "BenchmarkTest",
-		Properties: "TAGS\x01TagA\x02KEYS\x01order-000001\x02UNIQ_KEY\x010A0102030000000000000000000000AB\x02WAIT\x01true\x02CLUSTER\x01DefaultCluster\x02",
-	}
-	buf := make([]byte, 0, 1024)
-	b.ReportAllocs()
-	for b.Loop() {
-		var err error
-		if buf, err = message.AppendStored(buf[:0], m); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 func BenchmarkUniqID(b *testing.B) {
 	b.Run("rocketgo", func(b *testing.B) {
 		g := message.NewUniqIDGenerator(netip.MustParseAddr("10.1.2.3"), 4242)
@@ -100,120 +86,11 @@ func BenchmarkUniqID(b *testing.B) {
 	})
 }
 
-func BenchmarkAppendBatch32(b *testing.B) {
-	msgs := make([]*message.Message, 32)
-	for i := range msgs {
-		msgs[i] = message.New("BenchmarkTest", make([]byte, 128)).WithTags("TagA").WithKeys("order-1").
-			WithProperty(message.PropertyUniqKey, "0A0102030000000000000000000000AB")
-	}
-	buf := make([]byte, 0, 16<<10)
-	b.ReportAllocs()
-	for b.Loop() {
-		var err error
-		if buf, err = message.AppendBatch(buf[:0], msgs); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkDecodeBatch32(b *testing.B) {
-	msgs := make([]*message.Message, 32)
-	for i := range msgs {
-		msgs[i] = message.New("BenchmarkTest", make([]byte, 128)).WithTags("TagA")
-	}
-	body, _ := message.AppendBatch(nil, msgs)
-	fn := func(int32, []byte, []byte) error { return nil }
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := message.DecodeBatch(body, fn); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkOffsetMsgID(b *testing.B) {
-	host := netip.MustParseAddrPort("10.0.0.5:10911")
-	buf := make([]byte, 0, 64)
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = message.AppendOffsetMsgID(buf[:0], host, 123456789)
-	}
-}
-
 // pull32Compressed is a 32-message pull body whose 4 KiB JSON bodies (the
 // compression threshold) were compressed with ct, flagged as Java 5.x
 // flags them.
-func pull32Compressed(b *testing.B, ct message.CompressionType) (body []byte, plain int) {
-	b.Helper()
-	c := message.NewCodec()
-	for i := range 32 {
-		var sb strings.Builder
-		for j := 0; sb.Len() < message.CompressThreshold; j++ {
-			fmt.Fprintf(&sb, "{\"orderId\":\"order-%06d\",\"line\":%d,\"sku\":\"SKU-%04d\",\"qty\":%d,\"status\":\"PAID\"}\n", i, j, (i*31+j)%9973, j%7+1)
-		}
-		z, err := c.Compress(ct, []byte(sb.String()), 0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		plain += sb.Len()
-		body, err = message.AppendStored(body, &message.StoredMessage{
-			QueueID: 3, QueueOffset: int64(5000 + i), PhysicalOffset: int64(1_000_000 + 4096*i),
-			BornTimestamp: 1_700_000_000_000, BornHost: netip.MustParseAddrPort("192.168.0.10:53012"),
-			StoreTimestamp: 1_700_000_000_001, StoreHost: netip.MustParseAddrPort("10.0.0.5:10911"),
-			Body: z, Topic: "BenchmarkTest", SysFlag: ct.SysFlag(),
-			Properties: "TAGS\x01TagA\x02UNIQ_KEY\x010A0102030000000000000000000000AB\x02",
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	return body, plain
-}
-
 // BenchmarkDecodePull32Compressed decodes a pull body of 32 compressed
 // messages, with a codec built for each call (the default) and with one
 // held across calls (WithCodec). SetBytes counts the inflated bytes.
-func BenchmarkDecodePull32Compressed(b *testing.B) {
-	for _, ct := range []message.CompressionType{message.CompressZlib, message.CompressLZ4, message.CompressZstd} {
-		body, plain := pull32Compressed(b, ct)
-		shared := message.NewCodec()
-		for _, mode := range []string{"per-call", "shared-codec"} {
-			var opts []message.DecodeOption
-			if mode == "shared-codec" {
-				opts = append(opts, message.WithCodec(shared))
-			}
-			b.Run(ct.String()+"/"+mode, func(b *testing.B) {
-				b.ReportAllocs()
-				b.SetBytes(int64(plain))
-				for b.Loop() {
-					msgs, err := message.DecodeMessages(body, opts...)
-					if err != nil || len(msgs) != 32 || msgs[31].Err != nil || len(msgs[31].Body) < message.CompressThreshold {
-						b.Fatal("bad decode", err)
-					}
-				}
-			})
-		}
-	}
-}
-
 // BenchmarkCompress compresses one 4 KiB JSON body, as a producer does at
 // the threshold, with a Codec held by the producer.
-func BenchmarkCompress(b *testing.B) {
-	var sb strings.Builder
-	for j := 0; sb.Len() < message.CompressThreshold; j++ {
-		fmt.Fprintf(&sb, "{\"orderId\":\"order-%06d\",\"line\":%d,\"sku\":\"SKU-%04d\",\"qty\":%d,\"status\":\"PAID\"}\n", 7, j, j%9973, j%7+1)
-	}
-	body := []byte(sb.String())
-	c := message.NewCodec()
-	for _, ct := range []message.CompressionType{message.CompressZlib, message.CompressLZ4, message.CompressZstd} {
-		b.Run(ct.String(), func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(body)))
-			for b.Loop() {
-				if _, err := c.Compress(ct, body, 0); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}

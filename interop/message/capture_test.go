@@ -13,7 +13,8 @@ import (
 	"github.com/rocketgo/rocketgo/message"
 )
 
-// TestCaptureFuzzCorpus regenerates the seed corpus under testdata/fuzz from
+// TestCaptureFuzzCorpus regenerates the seed corpus under the root module's
+// message/testdata/fuzz from
 // the official client's encoder (batch bodies) and from AppendStored (pull
 // bodies). It only runs with ROCKETGO_CAPTURE=1 because it writes files.
 func TestCaptureFuzzCorpus(t *testing.T) {
@@ -21,7 +22,7 @@ func TestCaptureFuzzCorpus(t *testing.T) {
 		t.Skip("set ROCKETGO_CAPTURE=1 to rewrite testdata/fuzz seeds")
 	}
 	write := func(target, name string, b []byte) {
-		dir := filepath.Join("testdata", "fuzz", target)
+		dir := filepath.Join("..", "..", "message", "testdata", "fuzz", target)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,7 @@
 // The official Go client has data races of its own, so this runs in the
 // race-free pass of .ci/run (go test -run Official ./...).
 
-package namesrv
+package namesrv_test
 
 import (
 	"sync"

@@ -13,12 +13,13 @@
 // in a child process (this test binary re-executed), so allocs/op counts
 // the client's allocations only.
 
-package producer
+package producer_test
 
 import (
 	"bufio"
 	"context"
 	"fmt"
+	. "github.com/rocketgo/rocketgo/producer"
 	"net"
 	"os"
 	"os/exec"

@@ -1,8 +1,9 @@
-package producer
+package producer_test
 
 import (
 	"context"
 	"errors"
+	. "github.com/rocketgo/rocketgo/producer"
 	"testing"
 	"time"
 

@@ -3,10 +3,11 @@
 // The official Go client has data races of its own, so tests that run it
 // are excluded from -race builds (go test -run Official ./... runs them).
 
-package producer
+package producer_test
 
 import (
 	"context"
+	. "github.com/rocketgo/rocketgo/producer"
 	"testing"
 	"time"
 

@@ -1,4 +1,4 @@
-package remoting
+package remoting_test
 
 import (
 	"bytes"
@@ -12,13 +12,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting"
+
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
 	"github.com/apache/rocketmq-client-go/v2/rlog"
 )
 
-const officialDir = "testdata/official"
+// officialDir is the root module's corpus, read by remoting's fuzz targets and
+// TestOfficialCorpus.
+const officialDir = "../../remoting/testdata/official"
 
 // fakeCluster is a name server and broker in one 127.0.0.1 listener, built
 // on this package's codec only. It answers just enough for the official
@@ -79,8 +83,8 @@ func startFakeCluster(t *testing.T) *fakeCluster {
 
 func (fc *fakeCluster) serve(t *testing.T, conn net.Conn) {
 	var writeMu sync.Mutex
-	reply := func(resp *Command) {
-		out, err := AppendFrame(nil, resp)
+	reply := func(resp *remoting.Command) {
+		out, err := remoting.AppendFrame(nil, resp)
 		if err != nil {
 			t.Errorf("encode reply: %v", err)
 			return
@@ -98,7 +102,7 @@ func (fc *fakeCluster) serve(t *testing.T, conn net.Conn) {
 		}
 		buf = append(buf, rd[:n]...)
 		for {
-			_, used, err := SplitFrame(buf, 0)
+			_, used, err := remoting.SplitFrame(buf, 0)
 			if err != nil {
 				t.Errorf("split: %v", err)
 				return
@@ -108,7 +112,7 @@ func (fc *fakeCluster) serve(t *testing.T, conn net.Conn) {
 			}
 			raw := bytes.Clone(buf[:used])
 			buf = buf[used:]
-			req, err := DecodeFrame(raw[4:])
+			req, err := remoting.DecodeFrame(raw[4:])
 			if err != nil {
 				t.Errorf("decode official frame: %v", err)
 				return
@@ -139,14 +143,14 @@ func (fc *fakeCluster) count(code int16) int {
 	return fc.perCode[code]
 }
 
-func (fc *fakeCluster) handle(req *Command, reply func(*Command)) *Command {
+func (fc *fakeCluster) handle(req *remoting.Command, reply func(*remoting.Command)) *remoting.Command {
 	switch req.Code {
-	case GetRouteInfoByTopic:
-		resp := NewResponse(req, Success, "")
+	case remoting.GetRouteInfoByTopic:
+		resp := remoting.NewResponse(req, remoting.Success, "")
 		resp.Body = fmt.Appendf(nil, `{"brokerDatas":[{"brokerAddrs":{"0":%q},"brokerName":"broker-a","cluster":"DefaultCluster"}],`+
 			`"filterServerTable":{},"queueDatas":[{"brokerName":"broker-a","perm":6,"readQueueNums":2,"topicSysFlag":0,"writeQueueNums":2}]}`, fc.addr)
 		return resp
-	case HeartBeat:
+	case remoting.HeartBeat:
 		var hb struct {
 			ClientID string `json:"clientID"`
 		}
@@ -155,37 +159,37 @@ func (fc *fakeCluster) handle(req *Command, reply func(*Command)) *Command {
 			fc.clientID = hb.ClientID
 			fc.mu.Unlock()
 		}
-		return NewResponse(req, Success, "")
-	case SendMessage, SendMessageV2, SendBatchMessage:
-		var h SendMessageRequestHeader
+		return remoting.NewResponse(req, remoting.Success, "")
+	case remoting.SendMessage, remoting.SendMessageV2, remoting.SendBatchMessage:
+		var h remoting.SendMessageRequestHeader
 		if err := req.DecodeHeader(&h); err != nil {
-			return NewResponse(req, SystemError, err.Error())
+			return remoting.NewResponse(req, remoting.SystemError, err.Error())
 		}
 		fc.mu.Lock()
 		off := fc.offset
 		fc.offset++
 		fc.mu.Unlock()
-		resp := NewResponse(req, Success, "")
-		resp.SetHeader(&SendMessageResponseHeader{
+		resp := remoting.NewResponse(req, remoting.Success, "")
+		resp.SetHeader(&remoting.SendMessageResponseHeader{
 			MsgID:       fmt.Sprintf("7F00000100002A9F%016X", off*100),
 			QueueID:     h.QueueID,
 			QueueOffset: off,
 		})
 		return resp
-	case GetConsumerListByGroup:
+	case remoting.GetConsumerListByGroup:
 		fc.mu.Lock()
 		id := fc.clientID
 		fc.mu.Unlock()
-		resp := NewResponse(req, Success, "")
+		resp := remoting.NewResponse(req, remoting.Success, "")
 		resp.Body = fmt.Appendf(nil, `{"consumerIdList":[%q]}`, id)
 		return resp
-	case QueryConsumerOffset, GetMaxOffset, SearchOffsetByTimestamp:
-		resp := NewResponse(req, Success, "")
-		resp.SetHeader(&OffsetResponseHeader{Offset: 0})
+	case remoting.QueryConsumerOffset, remoting.GetMaxOffset, remoting.SearchOffsetByTimestamp:
+		resp := remoting.NewResponse(req, remoting.Success, "")
+		resp.SetHeader(&remoting.OffsetResponseHeader{Offset: 0})
 		return resp
-	case UpdateConsumerOffset, UnregisterClient:
-		return NewResponse(req, Success, "")
-	case PullMessage:
+	case remoting.UpdateConsumerOffset, remoting.UnregisterClient:
+		return remoting.NewResponse(req, remoting.Success, "")
+	case remoting.PullMessage:
 		fc.mu.Lock()
 		select {
 		case <-fc.pulled:
@@ -197,8 +201,8 @@ func (fc *fakeCluster) handle(req *Command, reply func(*Command)) *Command {
 		// the client does not spin.
 		go func() {
 			time.Sleep(200 * time.Millisecond)
-			resp := NewResponse(req, PullNotFound, "")
-			resp.SetHeader(&PullMessageResponseHeader{NextBeginOffset: 0, MinOffset: 0, MaxOffset: 0})
+			resp := remoting.NewResponse(req, remoting.PullNotFound, "")
+			resp.SetHeader(&remoting.PullMessageResponseHeader{NextBeginOffset: 0, MinOffset: 0, MaxOffset: 0})
 			reply(resp)
 		}()
 		return nil
@@ -206,7 +210,7 @@ func (fc *fakeCluster) handle(req *Command, reply func(*Command)) *Command {
 	if req.IsOneway() {
 		return nil
 	}
-	return NewResponse(req, RequestCodeNotSupported, fmt.Sprintf(" request type %d not supported", req.Code))
+	return remoting.NewResponse(req, remoting.RequestCodeNotSupported, fmt.Sprintf(" request type %d not supported", req.Code))
 }
 
 // TestCaptureOfficialFrames points rocketmq-client-go v2.1.2 at a fake
@@ -251,7 +255,7 @@ func TestCaptureOfficialFrames(t *testing.T) {
 	}
 	// The producer's first heartbeat (producerDataSet only) follows Start by
 	// about a second; wait for it so the corpus has one.
-	for fc.count(HeartBeat) == 0 {
+	for fc.count(remoting.HeartBeat) == 0 {
 		select {
 		case <-ctx.Done():
 			t.Fatal("producer never sent a heartbeat")
@@ -299,8 +303,8 @@ func TestCaptureOfficialFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, raw := range frames {
-		cmd, _ := DecodeFrame(raw[4:])
-		name := filepath.Join(officialDir, fmt.Sprintf("%02d_%s.bin", i, CodeName(cmd.Code, false)))
+		cmd, _ := remoting.DecodeFrame(raw[4:])
+		name := filepath.Join(officialDir, fmt.Sprintf("%02d_%s.bin", i, remoting.CodeName(cmd.Code, false)))
 		if err := os.WriteFile(name, raw, 0o644); err != nil {
 			t.Fatal(err)
 		}

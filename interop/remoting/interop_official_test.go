@@ -4,13 +4,15 @@
 // #568, #790), so this runs in the race-free pass of .ci/run
 // (go test -run Official ./...).
 
-package remoting
+package remoting_test
 
 import (
 	"context"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rocketgo/rocketgo/remoting"
 
 	rocketmq "github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
@@ -71,14 +73,14 @@ func TestInteropOfficialGoProducer(t *testing.T) {
 	if conn == nil {
 		t.Fatal("no connection recorded for the send")
 	}
-	q := NewRequest(GetConsumerRunningInfo, nil, nil)
+	q := remoting.NewRequest(remoting.GetConsumerRunningInfo, nil, nil)
 	q.Ext.Set("consumerGroup", "CG")
 	q.Ext.Set("clientId", "no-such-client")
 	resp, err := conn.Invoke(ctx, q)
 	if err != nil {
 		t.Fatalf("server → official client invoke: %v", err)
 	}
-	if resp.Code != SystemError || !strings.Contains(resp.Remark, "no-such-client") {
+	if resp.Code != remoting.SystemError || !strings.Contains(resp.Remark, "no-such-client") {
 		t.Errorf("official client answered %v", resp)
 	}
 }

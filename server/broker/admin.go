@@ -6,8 +6,8 @@ import (
 
 	"github.com/rocketgo/rocketgo/server/transport"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // UPDATE_AND_CREATE_TOPIC.
@@ -20,9 +20,9 @@ func (b *Broker) processCreateTopic(rc *transport.RequestContext, req *remoting.
 		reply(rc, req, remoting.SystemError, "the topic["+h.Topic+"] is conflict with system topic")
 		return
 	}
-	t := TopicConfig{
-		TopicName: h.Topic, ReadQueueNums: int(h.ReadQueueNums), WriteQueueNums: int(h.WriteQueueNums),
-		Perm: int(h.Perm), TopicFilterType: h.TopicFilterType, TopicSysFlag: int(h.TopicSysFlag), Order: h.Order,
+	t := wire.TopicConfig{
+		TopicName: h.Topic, ReadQueueNums: h.ReadQueueNums, WriteQueueNums: h.WriteQueueNums,
+		Perm: h.Perm, TopicFilterType: h.TopicFilterType, TopicSysFlag: h.TopicSysFlag, Order: h.Order,
 		Attributes: parseAttributes(h.Attributes),
 	}
 	if err := b.topics.Update(t); err != nil {

@@ -8,9 +8,9 @@ import (
 
 	"github.com/rocketgo/rocketgo/server/transport"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // forwardTimeout bounds a broker→client call made for an admin tool

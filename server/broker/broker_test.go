@@ -12,9 +12,9 @@ import (
 
 	"github.com/rocketgo/rocketgo/remoting/netclient"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // testBroker starts a broker on a free loopback port in a temporary

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // clientInfo is what the broker remembers about a registered connection.

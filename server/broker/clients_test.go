@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 type fakeConn struct{ name string }

@@ -16,9 +16,9 @@ import (
 
 	"github.com/rocketgo/rocketgo/remoting/netclient"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // The crash tests run a broker in a child process (this test binary,

@@ -16,9 +16,9 @@ import (
 
 	"github.com/rocketgo/rocketgo/remoting/netclient"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // panicWatch is a slog handler that counts processor panics the remoting

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"sync"
 	"time"
+
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // ErrGroupNotExist reports a subscription group the broker does not know
@@ -44,7 +46,7 @@ func DefaultGroupConfig(group string) GroupConfig {
 
 type groupsFile struct {
 	SubscriptionGroupTable map[string]GroupConfig `json:"subscriptionGroupTable"`
-	DataVersion            DataVersion            `json:"dataVersion"`
+	DataVersion            wire.DataVersion       `json:"dataVersion"`
 }
 
 // GroupManager owns the subscription-group table.
@@ -55,7 +57,7 @@ type GroupManager struct {
 
 	mu      sync.RWMutex
 	groups  map[string]GroupConfig
-	version DataVersion
+	version wire.DataVersion
 }
 
 func newGroupManager(autoCreate bool, file *jsonFile, clock func() time.Time) (*GroupManager, error) {
@@ -131,7 +133,7 @@ func (m *GroupManager) Delete(group string) error {
 }
 
 // Snapshot returns a copy of the table with its data version.
-func (m *GroupManager) Snapshot() (map[string]GroupConfig, DataVersion) {
+func (m *GroupManager) Snapshot() (map[string]GroupConfig, wire.DataVersion) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return maps.Clone(m.groups), m.version
@@ -139,7 +141,7 @@ func (m *GroupManager) Snapshot() (map[string]GroupConfig, DataVersion) {
 
 // replaceFromMaster makes a slave's table a copy of its master's, unless
 // the data versions already match. changed reports whether it was replaced.
-func (m *GroupManager) replaceFromMaster(groups map[string]GroupConfig, version DataVersion) (changed bool, err error) {
+func (m *GroupManager) replaceFromMaster(groups map[string]GroupConfig, version wire.DataVersion) (changed bool, err error) {
 	table := make(map[string]GroupConfig, len(groups))
 	for name, g := range groups {
 		if name == "" {

@@ -264,7 +264,7 @@ func TestHAAsyncMasterReplicates(t *testing.T) {
 	mcfg := haConfig(t, RoleAsyncMaster, ns)
 	mcfg.HATransferBatchSize = 700
 	master := startHABroker(t, mcfg)
-	slave := startHABroker(t, haConfig(t, RoleSlave, ns), withSlaveSyncInterval(50*time.Millisecond))
+	slave := startHABroker(t, haConfig(t, RoleSlave, ns), WithSlaveSyncInterval(50*time.Millisecond))
 	rc := newClient(t)
 
 	var ids []string
@@ -308,7 +308,7 @@ func TestHAAsyncMasterReplicates(t *testing.T) {
 func TestHAConsumerReadsFromSlave(t *testing.T) {
 	ns := startNamesrv(t)
 	master := startHABroker(t, haConfig(t, RoleAsyncMaster, ns))
-	slave := startHABroker(t, haConfig(t, RoleSlave, ns), withSlaveSyncInterval(50*time.Millisecond))
+	slave := startHABroker(t, haConfig(t, RoleSlave, ns), WithSlaveSyncInterval(50*time.Millisecond))
 	rc := newClient(t)
 	var want []string
 	for i := range 10 {
@@ -496,7 +496,7 @@ func TestHASlaveRestartResumes(t *testing.T) {
 	ns := startNamesrv(t)
 	master := startHABroker(t, haConfig(t, RoleAsyncMaster, ns))
 	scfg := haConfig(t, RoleSlave, ns)
-	slave := startHABroker(t, scfg, withSlaveSyncInterval(50*time.Millisecond))
+	slave := startHABroker(t, scfg, WithSlaveSyncInterval(50*time.Millisecond))
 	rc := newClient(t)
 	for i := range 30 {
 		sendOK(t, rc, master.Addr(), "Resume", 0, fmt.Sprintf("first-%d", i))
@@ -509,7 +509,7 @@ func TestHASlaveRestartResumes(t *testing.T) {
 		sendOK(t, rc, master.Addr(), "Resume", 0, fmt.Sprintf("second-%d", i))
 	}
 	log := newLogRecorder()
-	slave = startHABroker(t, scfg, withSlaveSyncInterval(50*time.Millisecond), WithLogger(slog.New(log)))
+	slave = startHABroker(t, scfg, WithSlaveSyncInterval(50*time.Millisecond), WithLogger(slog.New(log)))
 	if got := slave.store.MaxPhysicalOffset(); got != stopped {
 		t.Fatalf("restarted slave's log ends at %d, it stopped at %d", got, stopped)
 	}
@@ -610,7 +610,7 @@ func TestHAMetadataSync(t *testing.T) {
 
 	// A slow periodic sync: what arrives comes from the sync at start, or
 	// from syncAll below.
-	slave := startHABroker(t, haConfig(t, RoleSlave, ns), withSlaveSyncInterval(time.Hour))
+	slave := startHABroker(t, haConfig(t, RoleSlave, ns), WithSlaveSyncInterval(time.Hour))
 	waitFor(t, "the sync at start", 5*time.Second, func() bool {
 		off, ok := slave.offsets.Query("SyncedGroup", "Synced", 1)
 		_, synced := slave.groups.Get("SyncedGroup") // the last table synced
@@ -797,7 +797,7 @@ func TestHAShutdownLeavesNoGoroutines(t *testing.T) {
 		cfg := haConfig(t, RoleSyncMaster, ns)
 		cfg.SyncFlushTimeout = time.Minute
 		master := startHABroker(t, cfg)
-		slave := startHABroker(t, haConfig(t, RoleSlave, ns), withSlaveSyncInterval(50*time.Millisecond))
+		slave := startHABroker(t, haConfig(t, RoleSlave, ns), WithSlaveSyncInterval(50*time.Millisecond))
 		waitFor(t, "the slave to attach", 5*time.Second, slaveAttached(master))
 		rc := newClient(t)
 		sendOK(t, rc, master.Addr(), "Leak", 0, "replicated")
@@ -891,7 +891,7 @@ func TestHASlaveFollowsRestartedMaster(t *testing.T) {
 	ns := startNamesrv(t)
 	mcfg := haConfig(t, RoleAsyncMaster, ns)
 	master := startHABroker(t, mcfg)
-	slave := startHABroker(t, haConfig(t, RoleSlave, ns), withSlaveSyncInterval(50*time.Millisecond))
+	slave := startHABroker(t, haConfig(t, RoleSlave, ns), WithSlaveSyncInterval(50*time.Millisecond))
 	rc := newClient(t)
 	for i := range 10 {
 		sendOK(t, rc, master.Addr(), "Follow", 0, fmt.Sprintf("before-%d", i))

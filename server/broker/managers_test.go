@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 func fixedClock() func() time.Time {
@@ -102,13 +104,13 @@ func TestTopicUpdateDeleteAndValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Update(TopicConfig{TopicName: "Orders", ReadQueueNums: 8, WriteQueueNums: 8, Perm: 6}); err != nil {
+	if err := m.Update(wire.TopicConfig{TopicName: "Orders", ReadQueueNums: 8, WriteQueueNums: 8, Perm: 6}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := m.Get("Orders"); got.TopicFilterType != "SINGLE_TAG" || got.Attributes == nil {
 		t.Fatalf("defaults not filled: %+v", got)
 	}
-	for _, bad := range []TopicConfig{
+	for _, bad := range []wire.TopicConfig{
 		{TopicName: "x y", ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6},
 		{TopicName: "Z", ReadQueueNums: 0, WriteQueueNums: 0, Perm: 6},
 		{TopicName: "Z", ReadQueueNums: 1, WriteQueueNums: 1, Perm: 99},

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // offsetKey is how upstream keys the offset table: "topic@group".
@@ -101,14 +103,14 @@ func (m *OffsetManager) DeleteTopic(topic string) {
 
 // snapshot returns a deep copy of the table and a data version for
 // GET_ALL_CONSUMER_OFFSET (Java 5.x slaves expect one).
-func (m *OffsetManager) snapshot(now time.Time) (map[string]map[int32]int64, DataVersion) {
+func (m *OffsetManager) snapshot(now time.Time) (map[string]map[int32]int64, wire.DataVersion) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	table := make(map[string]map[int32]int64, len(m.table))
 	for k, v := range m.table {
 		table[k] = maps.Clone(v)
 	}
-	return table, DataVersion{Timestamp: now.UnixMilli(), Counter: m.changes}
+	return table, wire.DataVersion{Timestamp: now.UnixMilli(), Counter: m.changes}
 }
 
 // merge takes a master's offsets on a slave: each topic@group the master

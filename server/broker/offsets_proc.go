@@ -1,8 +1,8 @@
 package broker
 
 import (
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 	"github.com/rocketgo/rocketgo/server/transport"
 )
 

@@ -7,8 +7,8 @@ import (
 
 	"github.com/rocketgo/rocketgo/server/transport"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // registerProcessors binds every request code the broker serves. Codes not

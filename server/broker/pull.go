@@ -8,8 +8,8 @@ import (
 
 	"github.com/rocketgo/rocketgo/server/transport"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 	"github.com/rocketgo/rocketgo/server/filter"
 	"github.com/rocketgo/rocketgo/server/store"
 )
@@ -75,8 +75,8 @@ func (b *Broker) checkPull(p *pull) (int16, string) {
 	if !t.Readable() {
 		return remoting.NoPermission, "the topic[" + h.Topic + "] pulling message is forbidden"
 	}
-	if h.QueueID < 0 || int(h.QueueID) >= t.ReadQueueNums {
-		return remoting.SystemError, "queueId[" + strconv.Itoa(int(h.QueueID)) + "] is illegal, topic:[" + h.Topic + "] topicConfig.readQueueNums:[" + strconv.Itoa(t.ReadQueueNums) + "]"
+	if h.QueueID < 0 || h.QueueID >= t.ReadQueueNums {
+		return remoting.SystemError, "queueId[" + strconv.Itoa(int(h.QueueID)) + "] is illegal, topic:[" + h.Topic + "] topicConfig.readQueueNums:[" + strconv.Itoa(int(t.ReadQueueNums)) + "]"
 	}
 	if h.SysFlag&remoting.PullFlagSubscription != 0 {
 		switch h.ExpressionType {

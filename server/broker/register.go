@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 
+	"github.com/rocketgo/rocketgo/remoting/wire"
+
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 )
 
@@ -21,13 +23,13 @@ func (b *Broker) registerOnce(ctx context.Context) {
 		HAServerAddr: b.haAdvertisedAddr(),
 		BrokerID:     b.cfg.BrokerID,
 		DataVersion:  version,
-		Topics:       make([]nsclient.TopicConfig, 0, len(topics)),
+		Topics:       make([]wire.TopicConfig, 0, len(topics)),
 	}
 	for _, t := range topics {
-		req.Topics = append(req.Topics, nsclient.TopicConfig{
-			TopicName: t.TopicName, ReadQueueNums: int32(t.ReadQueueNums), WriteQueueNums: int32(t.WriteQueueNums),
-			Perm: int32(t.Perm & b.cfg.BrokerPermissionMask()), TopicFilterType: t.TopicFilterType,
-			TopicSysFlag: int32(t.TopicSysFlag), Order: t.Order, Attributes: t.Attributes,
+		req.Topics = append(req.Topics, wire.TopicConfig{
+			TopicName: t.TopicName, ReadQueueNums: t.ReadQueueNums, WriteQueueNums: t.WriteQueueNums,
+			Perm: t.Perm & int32(b.cfg.BrokerPermissionMask()), TopicFilterType: t.TopicFilterType,
+			TopicSysFlag: t.TopicSysFlag, Order: t.Order, Attributes: t.Attributes,
 		})
 	}
 	results, err := b.names.RegisterBroker(ctx, req)

@@ -9,9 +9,9 @@ import (
 
 	"github.com/rocketgo/rocketgo/remoting/netclient"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // producerHeartbeat registers rc's connection as producer clientID.

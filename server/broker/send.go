@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/rocketgo/rocketgo/remoting/wire"
+
 	"github.com/rocketgo/rocketgo/server/transport"
 
 	"github.com/rocketgo/rocketgo/message"
@@ -46,7 +48,7 @@ func (b *Broker) processSend(rc *transport.RequestContext, req *remoting.Command
 // sendDestination checks a send's (or reply's) topic, body size and queue
 // id, answering the request itself when one is wrong, and returns the
 // topic and the queue to store into (a negative queue id picks one).
-func (b *Broker) sendDestination(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader) (TopicConfig, int32, bool) {
+func (b *Broker) sendDestination(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader) (wire.TopicConfig, int32, bool) {
 	t, code, remark := b.sendTarget(h)
 	if code != remoting.Success {
 		reply(rc, req, code, remark)
@@ -60,7 +62,7 @@ func (b *Broker) sendDestination(rc *transport.RequestContext, req *remoting.Com
 	if queueID < 0 {
 		queueID = rand.Int32N(int32(max(t.WriteQueueNums, 1)))
 	}
-	if int(queueID) >= t.QueueNums() {
+	if queueID >= t.QueueNums() {
 		reply(rc, req, remoting.InvalidParameter, fmt.Sprintf("queueId %d out of range: topic %s has %d queues", queueID, h.Topic, t.QueueNums()))
 		return t, 0, false
 	}
@@ -97,15 +99,15 @@ func (b *Broker) send(rc *transport.RequestContext, req *remoting.Command, h *re
 // sendTarget validates the topic of a send and finds (or auto-creates) its
 // configuration. Messages for a retry topic that exhausted their retries
 // are redirected to the group's dead-letter topic.
-func (b *Broker) sendTarget(h *remoting.SendMessageRequestHeader) (TopicConfig, int16, string) {
+func (b *Broker) sendTarget(h *remoting.SendMessageRequestHeader) (wire.TopicConfig, int16, string) {
 	if b.cfg.BrokerPermission&PermWrite == 0 {
-		return TopicConfig{}, remoting.NoPermission, "the broker[" + b.cfg.BrokerName + "] sending message is forbidden"
+		return wire.TopicConfig{}, remoting.NoPermission, "the broker[" + b.cfg.BrokerName + "] sending message is forbidden"
 	}
 	if err := ValidateTopicName(h.Topic); err != nil {
-		return TopicConfig{}, remoting.InvalidParameter, err.Error()
+		return wire.TopicConfig{}, remoting.InvalidParameter, err.Error()
 	}
 	if IsSendForbidden(h.Topic) || h.Topic == TopicAutoCreate {
-		return TopicConfig{}, remoting.NoPermission, "sending message to topic[" + h.Topic + "] is forbidden"
+		return wire.TopicConfig{}, remoting.NoPermission, "sending message to topic[" + h.Topic + "] is forbidden"
 	}
 	if IsRetryTopic(h.Topic) {
 		return b.retryTarget(h)
@@ -116,7 +118,7 @@ func (b *Broker) sendTarget(h *remoting.SendMessageRequestHeader) (TopicConfig, 
 		var err error
 		t, created, err = b.topics.CreateOnSend(h.Topic, h.DefaultTopic, int(h.DefaultTopicQueueNums))
 		if err != nil {
-			return TopicConfig{}, errorCode(err), fmt.Sprintf("topic[%s] not exist, apply first please! (%v)", h.Topic, err)
+			return wire.TopicConfig{}, errorCode(err), fmt.Sprintf("topic[%s] not exist, apply first please! (%v)", h.Topic, err)
 		}
 		if created {
 			b.log.Info("auto-created topic on send", "topic", h.Topic, "queues", t.WriteQueueNums)
@@ -124,7 +126,7 @@ func (b *Broker) sendTarget(h *remoting.SendMessageRequestHeader) (TopicConfig, 
 		}
 	}
 	if !t.Writable() {
-		return TopicConfig{}, remoting.NoPermission, "the topic[" + h.Topic + "] sending message is forbidden"
+		return wire.TopicConfig{}, remoting.NoPermission, "the topic[" + h.Topic + "] sending message is forbidden"
 	}
 	return t, remoting.Success, ""
 }
@@ -132,11 +134,11 @@ func (b *Broker) sendTarget(h *remoting.SendMessageRequestHeader) (TopicConfig, 
 // retryTarget handles a message a client re-sends to %RETRY%<group> itself
 // (what Java does when CONSUMER_SEND_MSG_BACK fails): past the group's
 // maximum reconsume count it belongs in %DLQ%<group>.
-func (b *Broker) retryTarget(h *remoting.SendMessageRequestHeader) (TopicConfig, int16, string) {
+func (b *Broker) retryTarget(h *remoting.SendMessageRequestHeader) (wire.TopicConfig, int16, string) {
 	group := strings.TrimPrefix(h.Topic, RetryGroupTopicPrefix)
 	gcfg, err := b.groups.Find(group)
 	if err != nil {
-		return TopicConfig{}, remoting.SubscriptionGroupNotExist, err.Error()
+		return wire.TopicConfig{}, remoting.SubscriptionGroupNotExist, err.Error()
 	}
 	maxTimes := int32(gcfg.RetryMaxTimes)
 	if h.MaxReconsumeTimes > 0 {
@@ -149,7 +151,7 @@ func (b *Broker) retryTarget(h *remoting.SendMessageRequestHeader) (TopicConfig,
 	}
 	t, created, err := b.topics.CreateIfAbsent(topic, queues, PermRead|PermWrite, 0)
 	if err != nil {
-		return TopicConfig{}, errorCode(err), err.Error()
+		return wire.TopicConfig{}, errorCode(err), err.Error()
 	}
 	if created {
 		b.requestRegister()

@@ -8,9 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/wire"
+
 	"github.com/rocketgo/rocketgo/server/transport"
 
-	"github.com/rocketgo/rocketgo/internal/nsclient"
 	"github.com/rocketgo/rocketgo/remoting"
 )
 
@@ -31,16 +32,22 @@ const (
 	slaveSyncTimeout         = 3 * time.Second  // per request
 )
 
-// withSlaveSyncInterval shortens the metadata sync period, for tests.
-func withSlaveSyncInterval(d time.Duration) Option {
-	return func(o *options) { o.slaveSyncInterval = d }
+// WithSlaveSyncInterval sets how often a slave copies its master's
+// metadata (topics, groups, offsets, delay progress). Default 10 s,
+// upstream's period; tests shorten it. Values <= 0 keep the default.
+func WithSlaveSyncInterval(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.slaveSyncInterval = d
+		}
+	}
 }
 
 // offsetsBody is upstream's ConsumerOffsetSerializeWrapper, the body of
 // GET_ALL_CONSUMER_OFFSET: {"offsetTable":{"topic@group":{"0":12}}}.
 type offsetsBody struct {
 	OffsetTable map[string]map[int32]int64 `json:"offsetTable"`
-	DataVersion *DataVersion               `json:"dataVersion,omitempty"`
+	DataVersion *wire.DataVersion          `json:"dataVersion,omitempty"`
 }
 
 // delayOffsetsBody is upstream's DelayOffsetSerializeWrapper, the body of
@@ -148,7 +155,7 @@ func (s *slaveSync) fetch(ctx context.Context, addr string, code int16, v any) e
 // decodeMasterBody decodes a master's JSON answer after quoting fastjson's
 // bare integer keys: Java masters write {0:12} for a Map<Integer,Long>.
 func decodeMasterBody(body []byte, v any) error {
-	if err := json.Unmarshal(nsclient.QuoteBareKeys(body), v); err != nil {
+	if err := json.Unmarshal(wire.QuoteBareKeys(body), v); err != nil {
 		return fmt.Errorf("%w: %v", errMasterAnswer, err)
 	}
 	return nil

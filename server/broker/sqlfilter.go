@@ -6,8 +6,8 @@ import (
 
 	"github.com/rocketgo/rocketgo/server/transport"
 
-	"github.com/rocketgo/rocketgo/internal/wire"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 	"github.com/rocketgo/rocketgo/server/filter"
 )
 

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rocketgo/rocketgo/internal/nsclient"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // Permission bits of a topic or broker (fact sheet §8.3).
@@ -89,44 +89,21 @@ func IsSendForbidden(topic string) bool {
 	return false
 }
 
-// TopicConfig is one topic's configuration; its JSON form is the one
-// upstream persists and registers with name servers.
-type TopicConfig struct {
-	TopicName       string            `json:"topicName"`
-	ReadQueueNums   int               `json:"readQueueNums"`
-	WriteQueueNums  int               `json:"writeQueueNums"`
-	Perm            int               `json:"perm"`
-	TopicFilterType string            `json:"topicFilterType"`
-	TopicSysFlag    int               `json:"topicSysFlag"`
-	Order           bool              `json:"order"`
-	Attributes      map[string]string `json:"attributes"`
+func newTopicConfig(name string, queues, perm int) wire.TopicConfig {
+	q, p := int32(queues), int32(perm)
+	return wire.TopicConfig{TopicName: name, ReadQueueNums: q, WriteQueueNums: q, Perm: p, TopicFilterType: "SINGLE_TAG", Attributes: map[string]string{}}
 }
-
-// Readable and Writable check the permission bits.
-func (t TopicConfig) Readable() bool { return t.Perm&PermRead != 0 }
-func (t TopicConfig) Writable() bool { return t.Perm&PermWrite != 0 }
-
-// QueueNums is the number of queues a producer or consumer may address.
-func (t TopicConfig) QueueNums() int { return max(t.ReadQueueNums, t.WriteQueueNums) }
-
-func newTopicConfig(name string, queues, perm int) TopicConfig {
-	return TopicConfig{TopicName: name, ReadQueueNums: queues, WriteQueueNums: queues, Perm: perm, TopicFilterType: "SINGLE_TAG", Attributes: map[string]string{}}
-}
-
-// DataVersion changes whenever a table changes, so name servers and peers
-// can tell a refresh from a change. It is the registration body's type.
-type DataVersion = nsclient.DataVersion
 
 // bumpVersion records a change made at now.
-func bumpVersion(d *DataVersion, now time.Time) {
+func bumpVersion(d *wire.DataVersion, now time.Time) {
 	d.Counter++
 	d.Timestamp = now.UnixMilli()
 }
 
 // topicsFile is the persisted form of the topic table (config/topics.json).
 type topicsFile struct {
-	TopicConfigTable map[string]TopicConfig `json:"topicConfigTable"`
-	DataVersion      DataVersion            `json:"dataVersion"`
+	TopicConfigTable map[string]wire.TopicConfig `json:"topicConfigTable"`
+	DataVersion      wire.DataVersion            `json:"dataVersion"`
 }
 
 // TopicManager owns the topic table. Every change is persisted before it
@@ -137,12 +114,12 @@ type TopicManager struct {
 	clock func() time.Time
 
 	mu      sync.RWMutex
-	topics  map[string]TopicConfig
-	version DataVersion
+	topics  map[string]wire.TopicConfig
+	version wire.DataVersion
 }
 
 func newTopicManager(cfg *Config, file *jsonFile, clock func() time.Time) (*TopicManager, error) {
-	m := &TopicManager{cfg: cfg, file: file, clock: clock, topics: map[string]TopicConfig{}}
+	m := &TopicManager{cfg: cfg, file: file, clock: clock, topics: map[string]wire.TopicConfig{}}
 	var persisted topicsFile
 	found, err := file.load(&persisted)
 	if err != nil {
@@ -161,7 +138,7 @@ func newTopicManager(cfg *Config, file *jsonFile, clock func() time.Time) (*Topi
 // clients and admin tools find what they expect.
 func (m *TopicManager) addSystemTopics() {
 	c := m.cfg
-	add := func(t TopicConfig) {
+	add := func(t wire.TopicConfig) {
 		if _, ok := m.topics[t.TopicName]; !ok {
 			m.topics[t.TopicName] = t
 		}
@@ -194,7 +171,7 @@ func (m *TopicManager) addSystemTopics() {
 }
 
 // Get returns a topic's configuration.
-func (m *TopicManager) Get(topic string) (TopicConfig, bool) {
+func (m *TopicManager) Get(topic string) (wire.TopicConfig, bool) {
 	m.mu.RLock()
 	t, ok := m.topics[topic]
 	m.mu.RUnlock()
@@ -203,7 +180,7 @@ func (m *TopicManager) Get(topic string) (TopicConfig, bool) {
 
 // Snapshot returns a copy of the table and its data version, for
 // registration with name servers and GET_ALL_TOPIC_CONFIG.
-func (m *TopicManager) Snapshot() (map[string]TopicConfig, DataVersion) {
+func (m *TopicManager) Snapshot() (map[string]wire.TopicConfig, wire.DataVersion) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return maps.Clone(m.topics), m.version
@@ -217,7 +194,7 @@ func (m *TopicManager) Names() []string {
 }
 
 // Update creates or replaces a topic (UPDATE_AND_CREATE_TOPIC).
-func (m *TopicManager) Update(t TopicConfig) error {
+func (m *TopicManager) Update(t wire.TopicConfig) error {
 	if err := ValidateTopicName(t.TopicName); err != nil {
 		return err
 	}
@@ -259,9 +236,9 @@ func (m *TopicManager) Delete(topic string) error {
 // template's write queues) queues and the template's permission without the
 // inherit bit. created reports whether the table changed, in which case the
 // broker re-registers with name servers at once.
-func (m *TopicManager) CreateOnSend(topic, template string, clientQueueNums int) (t TopicConfig, created bool, err error) {
+func (m *TopicManager) CreateOnSend(topic, template string, clientQueueNums int) (t wire.TopicConfig, created bool, err error) {
 	if err := ValidateTopicName(topic); err != nil {
-		return TopicConfig{}, false, err
+		return wire.TopicConfig{}, false, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -270,10 +247,10 @@ func (m *TopicManager) CreateOnSend(topic, template string, clientQueueNums int)
 	}
 	tmpl, ok := m.topics[template]
 	if !ok || tmpl.Perm&PermInherit == 0 || (template == TopicAutoCreate && !m.cfg.AutoCreateTopicEnable) {
-		return TopicConfig{}, false, fmt.Errorf("%w: %s (auto-creation from %q not allowed)", ErrTopicNotExist, topic, template)
+		return wire.TopicConfig{}, false, fmt.Errorf("%w: %s (auto-creation from %q not allowed)", ErrTopicNotExist, topic, template)
 	}
-	queues := min(max(clientQueueNums, 1), tmpl.WriteQueueNums)
-	t = newTopicConfig(topic, queues, tmpl.Perm&^PermInherit)
+	queues := min(max(clientQueueNums, 1), int(tmpl.WriteQueueNums))
+	t = newTopicConfig(topic, queues, int(tmpl.Perm&^PermInherit))
 	m.topics[topic] = t
 	bumpVersion(&m.version, m.clock())
 	return t, true, m.persistLocked()
@@ -281,9 +258,9 @@ func (m *TopicManager) CreateOnSend(topic, template string, clientQueueNums int)
 
 // CreateIfAbsent creates a broker-owned topic (retry, DLQ, half topics) with
 // the given shape when it does not exist yet.
-func (m *TopicManager) CreateIfAbsent(topic string, queues, perm, sysFlag int) (t TopicConfig, created bool, err error) {
+func (m *TopicManager) CreateIfAbsent(topic string, queues, perm, sysFlag int) (t wire.TopicConfig, created bool, err error) {
 	if err := ValidateTopicName(topic); err != nil {
-		return TopicConfig{}, false, err
+		return wire.TopicConfig{}, false, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -291,7 +268,7 @@ func (m *TopicManager) CreateIfAbsent(topic string, queues, perm, sysFlag int) (
 		return t, false, nil
 	}
 	t = newTopicConfig(topic, queues, perm)
-	t.TopicSysFlag = sysFlag
+	t.TopicSysFlag = int32(sysFlag)
 	m.topics[topic] = t
 	bumpVersion(&m.version, m.clock())
 	return t, true, m.persistLocked()
@@ -300,8 +277,8 @@ func (m *TopicManager) CreateIfAbsent(topic string, queues, perm, sysFlag int) (
 // replaceFromMaster makes a slave's table a copy of its master's, unless
 // the data versions already match (upstream's SlaveSynchronize). changed
 // reports whether the table was replaced.
-func (m *TopicManager) replaceFromMaster(topics map[string]TopicConfig, version DataVersion) (changed bool, err error) {
-	table := make(map[string]TopicConfig, len(topics))
+func (m *TopicManager) replaceFromMaster(topics map[string]wire.TopicConfig, version wire.DataVersion) (changed bool, err error) {
+	table := make(map[string]wire.TopicConfig, len(topics))
 	for name, t := range topics {
 		if name == "" {
 			continue

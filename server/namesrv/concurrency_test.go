@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/wire"
+
 	"github.com/rocketgo/rocketgo/remoting/netclient"
 
 	"github.com/rocketgo/rocketgo/internal/nsclient"
@@ -150,7 +152,7 @@ func TestConcurrentBrokersAndQueries(t *testing.T) {
 	if !ok {
 		t.Fatal("no Shared route at the end")
 	}
-	route, err := nsclient.ParseTopicRoute(body)
+	route, err := wire.ParseTopicRoute(body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +166,7 @@ func TestConcurrentBrokersAndQueries(t *testing.T) {
 // consistency, not latency.
 const slowTimeout = 30 * time.Second
 
-func checkRoute(r *nsclient.TopicRoute, topic string, brokers int, name func(int) string, addr func(int) string) error {
+func checkRoute(r *wire.TopicRoute, topic string, brokers int, name func(int) string, addr func(int) string) error {
 	if len(r.QueueDatas) == 0 || len(r.BrokerDatas) == 0 {
 		return fmt.Errorf("route %s: empty %+v", topic, r)
 	}

@@ -3,17 +3,19 @@ package namesrv
 import (
 	"errors"
 	"fmt"
+
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // Sentinel errors. Processors turn them into response codes; callers of the
 // exported helpers can match them with errors.Is.
 var (
 	// ErrMalformedBody reports a REGISTER_BROKER (or other) body that cannot
-	// be decoded. The tables are left untouched.
-	ErrMalformedBody = errors.New("namesrv: malformed body")
+	// be decoded (wire.ErrMalformedBody). The tables are left untouched.
+	ErrMalformedBody = wire.ErrMalformedBody
 	// ErrCRCMismatch reports a register body whose CRC-32 differs from the
-	// bodyCrc32 header field.
-	ErrCRCMismatch = errors.New("namesrv: crc32 not match")
+	// bodyCrc32 header field (wire.ErrCRCMismatch).
+	ErrCRCMismatch = wire.ErrCRCMismatch
 	// ErrMissingField reports a request lacking a required header field.
 	ErrMissingField = errors.New("namesrv: missing header field")
 	// ErrServerClosed is returned by Start after Shutdown.

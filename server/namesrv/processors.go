@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/wire"
+
 	"github.com/rocketgo/rocketgo/remoting"
 )
 
@@ -90,10 +92,10 @@ func (s *Server) registerBroker(conn any, req *remoting.Command) *remoting.Comma
 	if r := s.required(req, "brokerName", h.BrokerName, "brokerAddr", h.BrokerAddr, "clusterName", h.ClusterName); r != nil {
 		return r
 	}
-	if err := CheckBodyCRC(req.Body, h.BodyCrc32); err != nil {
+	if err := wire.CheckBodyCRC(req.Body, h.BodyCrc32); err != nil {
 		return s.fail(req, remoting.SystemError, err.Error())
 	}
-	body, err := DecodeRegisterBody(req.Body, h.Compressed)
+	body, err := wire.DecodeRegisterBody(req.Body, h.Compressed)
 	if err != nil {
 		return s.fail(req, remoting.SystemError, err.Error())
 	}
@@ -147,7 +149,7 @@ func (s *Server) queryDataVersion(_ any, req *remoting.Command) *remoting.Comman
 	if err := req.DecodeHeader(&h); err != nil {
 		return s.badHeader(req, err)
 	}
-	var dv DataVersion
+	var dv wire.DataVersion
 	if len(req.Body) > 0 {
 		if err := json.Unmarshal(req.Body, &dv); err != nil {
 			return s.fail(req, remoting.SystemError, "malformed data version: "+err.Error())

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // Permission bits of a topic (fact sheet §8.3).
@@ -15,9 +17,6 @@ const (
 	PermRead     int32 = 4
 	PermPriority int32 = 8
 )
-
-// MasterID is the brokerId of a master; slaves use any other id.
-const MasterID int64 = 0
 
 // queueData is one broker's share of a topic.
 type queueData struct {
@@ -50,7 +49,7 @@ type liveInfo struct {
 	brokerID     int64
 	lastUpdate   time.Time
 	timeout      time.Duration
-	dataVersion  DataVersion
+	dataVersion  wire.DataVersion
 	conn         any // transport connection identity; nil if unknown
 	haServerAddr string
 }
@@ -125,7 +124,7 @@ func (t *routeTable) invalidate() {
 // master is gone) and its data version differs from the last one seen, or
 // this is its first registration; otherwise the call only refreshes liveness
 // and addresses.
-func (t *routeTable) register(req registerRequest, body *RegisterBody, conn any, now time.Time, defaultTimeout time.Duration) registerResult {
+func (t *routeTable) register(req registerRequest, body *wire.RegisterBody, conn any, now time.Time, defaultTimeout time.Duration) registerResult {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	changed := false
@@ -169,7 +168,7 @@ func (t *routeTable) register(req registerRequest, body *RegisterBody, conn any,
 	prev := t.live[key]
 	versionChanged := prev == nil || prev.dataVersion != body.DataVersion
 
-	isMaster := req.BrokerID == MasterID
+	isMaster := req.BrokerID == wire.MasterID
 	isPrimeSlave := !isMaster && req.EnableActingMaster && req.BrokerID == minID(bd.addrs)
 	if (isMaster || isPrimeSlave) && (versionChanged || registerFirst) {
 		for i := range body.Topics {
@@ -177,7 +176,7 @@ func (t *routeTable) register(req registerRequest, body *RegisterBody, conn any,
 			perm := tc.Perm
 			if isPrimeSlave {
 				// An acting master serves reads only, as upstream.
-				perm &^= PermWrite
+				perm &^= wire.PermWrite
 			}
 			if t.putQueueDataLocked(tc, req.BrokerName, perm) {
 				changed = true
@@ -204,7 +203,7 @@ func (t *routeTable) register(req registerRequest, body *RegisterBody, conn any,
 
 	res := registerResult{first: prev == nil}
 	if !isMaster {
-		if masterAddr, ok := bd.addrs[MasterID]; ok {
+		if masterAddr, ok := bd.addrs[wire.MasterID]; ok {
 			res.MasterAddr = masterAddr
 			if ml := t.live[liveKey{req.ClusterName, masterAddr}]; ml != nil {
 				res.HAServerAddr = ml.haServerAddr
@@ -227,7 +226,7 @@ func minID(addrs map[int64]string) int64 {
 
 // putQueueDataLocked records brokerName's share of a topic and reports
 // whether anything a route shows changed.
-func (t *routeTable) putQueueDataLocked(tc *TopicConfig, brokerName string, perm int32) bool {
+func (t *routeTable) putQueueDataLocked(tc *wire.TopicConfig, brokerName string, perm int32) bool {
 	qds := t.topics[tc.TopicName]
 	if qds == nil {
 		qds = make(map[string]*queueData)
@@ -385,7 +384,7 @@ func (t *routeTable) touch(cluster, addr string, now time.Time) bool {
 // versionChanged reports whether dv differs from the data version last
 // registered by the broker (true for an unknown broker, so it registers),
 // refreshes its liveness, and returns the stored version if any.
-func (t *routeTable) queryDataVersion(cluster, addr string, dv DataVersion, now time.Time) (changed bool, stored *DataVersion) {
+func (t *routeTable) queryDataVersion(cluster, addr string, dv wire.DataVersion, now time.Time) (changed bool, stored *wire.DataVersion) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	li := t.live[liveKey{cluster, addr}]
@@ -441,9 +440,9 @@ func (t *routeTable) setWritePerm(brokerName string, writable bool) int {
 			continue
 		}
 		if writable {
-			qd.perm |= PermWrite | PermRead
+			qd.perm |= wire.PermWrite | wire.PermRead
 		} else {
-			qd.perm &^= PermWrite
+			qd.perm &^= wire.PermWrite
 		}
 		n++
 	}
@@ -576,7 +575,7 @@ func (t *routeTable) systemTopics() (topics []string, brokerAddr string) {
 	slices.Sort(topics)
 	topics = slices.Compact(topics)
 	for _, name := range slices.Sorted(maps.Keys(t.brokers)) {
-		if a, ok := t.brokers[name].addrs[MasterID]; ok {
+		if a, ok := t.brokers[name].addrs[wire.MasterID]; ok {
 			brokerAddr = a
 			break
 		}

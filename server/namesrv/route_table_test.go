@@ -6,18 +6,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 const testTimeout = 120 * time.Second
 
-func topicsBody(version int64, topics ...TopicConfig) *RegisterBody {
-	return &RegisterBody{DataVersion: DataVersion{Counter: version, Timestamp: 1}, Topics: topics}
+func topicsBody(version int64, topics ...wire.TopicConfig) *wire.RegisterBody {
+	return &wire.RegisterBody{DataVersion: wire.DataVersion{Counter: version, Timestamp: 1}, Topics: topics}
 }
 
-func tc(name string, r, w, perm int32) TopicConfig {
-	return TopicConfig{TopicName: name, ReadQueueNums: r, WriteQueueNums: w, Perm: perm, TopicFilterType: "SINGLE_TAG"}
+func tc(name string, r, w, perm int32) wire.TopicConfig {
+	return wire.TopicConfig{TopicName: name, ReadQueueNums: r, WriteQueueNums: w, Perm: perm, TopicFilterType: "SINGLE_TAG"}
 }
 
 func reg(cluster, name, addr string, id int64) registerRequest {
@@ -196,7 +198,7 @@ func TestActingMasterServesReadOnly(t *testing.T) {
 	r := reg("c", "b", "10.0.0.2:1", 1)
 	r.EnableActingMaster = true
 	rt.register(r, topicsBody(1, tc("T", 4, 4, 6)), nil, t0, testTimeout)
-	if got := mustRoute(t, rt, "T").QueueDatas[0].Perm; got != int(PermRead) {
+	if got := mustRoute(t, rt, "T").QueueDatas[0].Perm; got != int(wire.PermRead) {
 		t.Fatalf("acting master perm %d, want read only", got)
 	}
 }
@@ -268,18 +270,18 @@ func TestConnClosed(t *testing.T) {
 
 func TestQueryDataVersion(t *testing.T) {
 	rt := newRouteTable()
-	if changed, _ := rt.queryDataVersion("c", "10.0.0.1:1", DataVersion{Counter: 1}, t0); !changed {
+	if changed, _ := rt.queryDataVersion("c", "10.0.0.1:1", wire.DataVersion{Counter: 1}, t0); !changed {
 		t.Fatal("unknown broker must be told to register")
 	}
 	rt.register(reg("c", "a", "10.0.0.1:1", 0), topicsBody(1), nil, t0, testTimeout)
-	changed, stored := rt.queryDataVersion("c", "10.0.0.1:1", DataVersion{Counter: 1, Timestamp: 1}, t0.Add(time.Minute))
+	changed, stored := rt.queryDataVersion("c", "10.0.0.1:1", wire.DataVersion{Counter: 1, Timestamp: 1}, t0.Add(time.Minute))
 	if changed || stored == nil || stored.Counter != 1 {
 		t.Fatalf("changed=%v stored=%v", changed, stored)
 	}
 	if li := rt.live[liveKey{"c", "10.0.0.1:1"}]; !li.lastUpdate.Equal(t0.Add(time.Minute)) {
 		t.Fatal("query did not refresh liveness")
 	}
-	if changed, _ := rt.queryDataVersion("c", "10.0.0.1:1", DataVersion{Counter: 2, Timestamp: 1}, t0); !changed {
+	if changed, _ := rt.queryDataVersion("c", "10.0.0.1:1", wire.DataVersion{Counter: 2, Timestamp: 1}, t0); !changed {
 		t.Fatal("new version not reported as changed")
 	}
 }
@@ -306,11 +308,11 @@ func TestDeleteTopicAndWritePerm(t *testing.T) {
 	if n := rt.setWritePerm("a", false); n != 1 {
 		t.Fatalf("wiped %d topics", n)
 	}
-	if p := mustRoute(t, rt, "U").QueueDatas[0].Perm; p != int(PermRead) {
+	if p := mustRoute(t, rt, "U").QueueDatas[0].Perm; p != int(wire.PermRead) {
 		t.Fatalf("perm after wipe %d", p)
 	}
 	rt.setWritePerm("a", true)
-	if p := mustRoute(t, rt, "U").QueueDatas[0].Perm; p != int(PermRead|PermWrite) {
+	if p := mustRoute(t, rt, "U").QueueDatas[0].Perm; p != int(wire.PermRead|wire.PermWrite) {
 		t.Fatalf("perm after add %d", p)
 	}
 }

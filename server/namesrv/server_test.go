@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting/wire"
+
 	"github.com/rocketgo/rocketgo/remoting/netclient"
 
 	"github.com/rocketgo/rocketgo/internal/nsclient"
@@ -58,10 +60,10 @@ func ctxT(t testing.TB) context.Context {
 func brokerReq(cluster, name, addr string, id int64, version int64, topics ...string) nsclient.RegisterBrokerRequest {
 	r := nsclient.RegisterBrokerRequest{
 		ClusterName: cluster, BrokerName: name, BrokerAddr: addr, BrokerID: id,
-		HAServerAddr: addr + "-ha", DataVersion: nsclient.DataVersion{Counter: version, Timestamp: 1},
+		HAServerAddr: addr + "-ha", DataVersion: wire.DataVersion{Counter: version, Timestamp: 1},
 	}
 	for _, topic := range topics {
-		r.Topics = append(r.Topics, nsclient.TopicConfig{TopicName: topic, ReadQueueNums: 4, WriteQueueNums: 4, Perm: 6})
+		r.Topics = append(r.Topics, wire.TopicConfig{TopicName: topic, ReadQueueNums: 4, WriteQueueNums: 4, Perm: 6})
 	}
 	return r
 }
@@ -298,7 +300,7 @@ func TestMalformedRequestsLeaveStateUnchanged(t *testing.T) {
 	before := string(s.routes.clusterInfo())
 	beforeRoute, _ := s.routes.route("T", nil)
 
-	good, crc, err := nsclient.EncodeRegisterBody(nsclient.DataVersion{Counter: 9}, []nsclient.TopicConfig{{TopicName: "Evil", ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6}}, false)
+	good, crc, err := wire.EncodeRegisterBody(wire.DataVersion{Counter: 9}, []wire.TopicConfig{{TopicName: "Evil", ReadQueueNums: 1, WriteQueueNums: 1, Perm: 6}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

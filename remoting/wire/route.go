@@ -1,4 +1,4 @@
-package nsclient
+package wire
 
 import (
 	"encoding/json"
@@ -111,11 +111,11 @@ type wireRoute struct {
 // server writes for requesters it considers old (fact sheet §8.1).
 func ParseTopicRoute(body []byte) (*TopicRoute, error) {
 	if len(body) == 0 {
-		return nil, fmt.Errorf("%w: empty route body", ErrMalformedResponse)
+		return nil, fmt.Errorf("%w: empty route body", ErrMalformedBody)
 	}
 	var w wireRoute
 	if err := json.Unmarshal(QuoteBareKeys(body), &w); err != nil {
-		return nil, fmt.Errorf("%w: route: %v", ErrMalformedResponse, err)
+		return nil, fmt.Errorf("%w: route: %v", ErrMalformedBody, err)
 	}
 	r := &TopicRoute{
 		OrderTopicConf: w.OrderTopicConf,
@@ -154,7 +154,7 @@ func ParseClusterInfo(body []byte) (*ClusterInfo, error) {
 		ClusterAddrTable map[string][]string       `json:"clusterAddrTable"`
 	}
 	if err := json.Unmarshal(QuoteBareKeys(body), &w); err != nil {
-		return nil, fmt.Errorf("%w: cluster info: %v", ErrMalformedResponse, err)
+		return nil, fmt.Errorf("%w: cluster info: %v", ErrMalformedBody, err)
 	}
 	ci := &ClusterInfo{BrokerAddrTable: make(map[string]BrokerData, len(w.BrokerAddrTable)), ClusterAddrTable: w.ClusterAddrTable}
 	for name, b := range w.BrokerAddrTable {

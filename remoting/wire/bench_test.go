@@ -1,6 +1,8 @@
-package nsclient
+package wire
 
-import "testing"
+import (
+	"testing"
+)
 
 // BenchmarkParseTopicRoute measures decoding a route answer; producers and
 // consumers do this every 30 s per topic, so it is not hot, but a bare-key

@@ -1,4 +1,4 @@
-package namesrv
+package wire
 
 import (
 	"bytes"
@@ -8,29 +8,110 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// DataVersion is the broker's topic-configuration version stamp. The name
-// server only compares it for equality: an unchanged stamp means the broker's
-// topic set is unchanged and a re-registration merely proves liveness.
-type DataVersion struct {
-	Timestamp    int64 `json:"timestamp"`
-	Counter      int64 `json:"counter"`
-	StateVersion int64 `json:"stateVersion"`
+// The REGISTER_BROKER body comes in two forms (fact sheet §8.4): plain
+// RegisterBrokerBody JSON, and the zlib-compressed form Apache brokers send
+// with compressedRegister on. Brokers encode it, name servers decode it.
+
+// EncodeRegisterBody builds a REGISTER_BROKER body and its bodyCrc32 value.
+// compressed selects the zlib form Apache brokers send when
+// compressedRegister is on; the plain form is RegisterBrokerBody JSON. Both
+// are accepted by Apache name servers and ours.
+func EncodeRegisterBody(dv DataVersion, topics []TopicConfig, compressed bool) (body []byte, crc int32, err error) {
+	sorted := slices.Clone(topics)
+	slices.SortFunc(sorted, func(a, b TopicConfig) int {
+		switch {
+		case a.TopicName < b.TopicName:
+			return -1
+		case a.TopicName > b.TopicName:
+			return 1
+		}
+		return 0
+	})
+	for i := range sorted {
+		if sorted[i].TopicFilterType == "" {
+			sorted[i].TopicFilterType = "SINGLE_TAG"
+		}
+		if sorted[i].Attributes == nil {
+			sorted[i].Attributes = map[string]string{}
+		}
+	}
+	if compressed {
+		body, err = encodeCompressed(dv, sorted)
+	} else {
+		body, err = encodeJSON(dv, sorted)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return body, int32(crc32.ChecksumIEEE(body) & 0x7FFFFFFF), nil
 }
 
-// TopicConfig is one topic as a broker registers it.
-type TopicConfig struct {
-	TopicName       string
-	ReadQueueNums   int32
-	WriteQueueNums  int32
-	Perm            int32
-	TopicFilterType string
-	TopicSysFlag    int32
-	Order           bool
-	Attributes      map[string]string
+func encodeJSON(dv DataVersion, topics []TopicConfig) ([]byte, error) {
+	table := make(map[string]TopicConfig, len(topics))
+	for _, tc := range topics {
+		table[tc.TopicName] = tc
+	}
+	type wrapper struct {
+		DataVersion      DataVersion            `json:"dataVersion"`
+		TopicConfigTable map[string]TopicConfig `json:"topicConfigTable"`
+	}
+	return json.Marshal(struct {
+		FilterServerList []string `json:"filterServerList"`
+		Wrapper          wrapper  `json:"topicConfigSerializeWrapper"`
+	}{FilterServerList: []string{}, Wrapper: wrapper{DataVersion: dv, TopicConfigTable: table}})
+}
+
+// encodeCompressed writes the zlib form (fact sheet §8.4) at the best
+// compression level, as Java brokers do: registrations are small and rare,
+// so size beats speed here.
+func encodeCompressed(dv DataVersion, topics []TopicConfig) ([]byte, error) {
+	var raw bytes.Buffer
+	var lenBuf [4]byte
+	putChunk := func(b []byte) {
+		binary.BigEndian.PutUint32(lenBuf[:], uint32(len(b)))
+		raw.Write(lenBuf[:])
+		raw.Write(b)
+	}
+	dvJSON, err := json.Marshal(dv)
+	if err != nil {
+		return nil, err
+	}
+	putChunk(dvJSON)
+	binary.BigEndian.PutUint32(lenBuf[:], uint32(len(topics)))
+	raw.Write(lenBuf[:])
+	for _, tc := range topics {
+		line := tc.TopicName + " " + strconv.Itoa(int(tc.ReadQueueNums)) + " " +
+			strconv.Itoa(int(tc.WriteQueueNums)) + " " + strconv.Itoa(int(tc.Perm)) + " " + tc.TopicFilterType
+		if len(tc.Attributes) > 0 {
+			attrs, err := json.Marshal(tc.Attributes)
+			if err != nil {
+				return nil, err
+			}
+			line += " " + string(attrs)
+		}
+		putChunk([]byte(line))
+	}
+	putChunk([]byte("[]"))                   // filter server list
+	binary.BigEndian.PutUint32(lenBuf[:], 0) // no static-topic queue mappings
+	raw.Write(lenBuf[:])
+
+	var out bytes.Buffer
+	zw, err := zlib.NewWriterLevel(&out, zlib.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(raw.Bytes()); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // RegisterBody is a decoded REGISTER_BROKER body, whichever form it came in.

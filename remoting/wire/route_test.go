@@ -1,4 +1,4 @@
-package nsclient
+package wire
 
 import (
 	"errors"
@@ -59,8 +59,8 @@ func TestParseTopicRouteExtras(t *testing.T) {
 
 func TestParseTopicRouteMalformed(t *testing.T) {
 	for _, body := range []string{"", "{", `{"queueDatas":{}}`, `{"brokerDatas":[{"brokerAddrs":{"x":"a"}}]}`, "null x"} {
-		if _, err := ParseTopicRoute([]byte(body)); !errors.Is(err, ErrMalformedResponse) {
-			t.Fatalf("%q: got %v, want ErrMalformedResponse", body, err)
+		if _, err := ParseTopicRoute([]byte(body)); !errors.Is(err, ErrMalformedBody) {
+			t.Fatalf("%q: got %v, want ErrMalformedBody", body, err)
 		}
 	}
 }
@@ -101,8 +101,8 @@ func FuzzParseTopicRoute(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r, err := ParseTopicRoute(body)
 		if err != nil {
-			if !errors.Is(err, ErrMalformedResponse) {
-				t.Fatalf("error %v does not wrap ErrMalformedResponse", err)
+			if !errors.Is(err, ErrMalformedBody) {
+				t.Fatalf("error %v does not wrap ErrMalformedBody", err)
 			}
 			return
 		}

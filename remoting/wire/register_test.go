@@ -1,4 +1,4 @@
-package namesrv
+package wire
 
 import (
 	"bytes"
