@@ -335,6 +335,16 @@ func (c *Client) nameServer(ctx context.Context, reresolve bool) (*nsclient.Clie
 	return ns, nil
 }
 
+// InvokeNameServer sends req to the name servers with fail-over and returns
+// the first answer, whatever its code, and the address that gave it.
+func (c *Client) InvokeNameServer(ctx context.Context, req *remoting.Command) (*remoting.Command, string, error) {
+	ns, err := c.nameServer(ctx, false)
+	if err != nil {
+		return nil, "", err
+	}
+	return ns.Invoke(ctx, req)
+}
+
 // ---------------------------------------------------------------------------
 // Registration
 

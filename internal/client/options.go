@@ -56,6 +56,7 @@ type config struct {
 	logger         *slog.Logger
 	credentials    CredentialsHook
 	remotingOpts   []netclient.Option
+	hooks          []any
 }
 
 func defaultConfig() config {

@@ -116,6 +116,15 @@ func (c *Client) Addrs() []string { return append([]string(nil), c.addrs...) }
 // code — ends the loop: a name server's answer is authoritative and the
 // others hold the same tables. build is called per attempt because a
 // Command must not be sent twice.
+// Invoke sends req to the name servers with fail-over (the same order and
+// stickiness as every other call) and returns the first answer, whatever
+// its code, and the address that gave it. req is resent as is on each
+// attempt, so it must not be shared with other goroutines meanwhile.
+func (c *Client) Invoke(ctx context.Context, req *remoting.Command) (*remoting.Command, string, error) {
+	addr, resp, err := c.invoke(ctx, func() *remoting.Command { return req })
+	return resp, addr, err
+}
+
 func (c *Client) invoke(ctx context.Context, build func() *remoting.Command) (string, *remoting.Command, error) {
 	n := uint32(len(c.addrs))
 	start := c.current.Load() % n
