@@ -7,6 +7,8 @@ import (
 	"errors"
 	"time"
 
+	iclient "github.com/rocketgo/rocketgo/internal/client"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -24,7 +26,7 @@ func describeAdmin(env *harness.Env) {
 			topic := env.Name("cf_admin")
 			Expect(env.CreateTopic(ctx, topic, 3)).To(Succeed())
 			p := newProducer(env)
-			queues, err := p.Client().PublishQueues(ctx, topic)
+			queues, err := iclient.Of(p.Client()).PublishQueues(ctx, topic)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(queues).To(HaveLen(3))
 			Expect(env.DeleteTopic(ctx, topic)).To(Succeed())

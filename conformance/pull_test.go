@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	iclient "github.com/rocketgo/rocketgo/internal/client"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -48,7 +50,7 @@ func describePull(env *harness.Env) {
 			topic := newTopic(ctx, env, "lite", 2)
 			p := newProducer(env)
 			sendAll(ctx, p, topic, bodies("lite", 10), nil)
-			queues, err := p.Client().SubscribeQueues(ctx, topic)
+			queues, err := iclient.Of(p.Client()).SubscribeQueues(ctx, topic)
 			Expect(err).NotTo(HaveOccurred())
 			c := newLitePull(ctx, env, env.Name("cf_g"), func(c *consumer.LitePullConsumer) { Expect(c.Assign(queues)).To(Succeed()) })
 			first := pollN(ctx, c, 10)
@@ -84,7 +86,7 @@ func describePull(env *harness.Env) {
 			topic := newTopic(ctx, env, "pullfrom", 1)
 			p := newProducer(env)
 			sendAll(ctx, p, topic, bodies("pf", 5), nil)
-			queues, err := p.Client().SubscribeQueues(ctx, topic)
+			queues, err := iclient.Of(p.Client()).SubscribeQueues(ctx, topic)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(queues).To(HaveLen(1))
 			c := newLitePull(ctx, env, env.Name("cf_g"), func(c *consumer.LitePullConsumer) { Expect(c.Assign(queues)).To(Succeed()) })

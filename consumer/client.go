@@ -4,37 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
-	"github.com/rocketgo/rocketgo/internal/client"
+	"github.com/rocketgo/rocketgo/client"
+
+	iclient "github.com/rocketgo/rocketgo/internal/client"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
-// Client is the shared client instance: connections, name servers, route
-// cache, client id and one heartbeat loop for every producer and consumer
-// registered on it. Pass one to several consumers (and producers) with
-// WithClient; without it each consumer creates a private one.
-type Client = client.Client
-
-// ClientOption configures a Client made with NewClient.
-type ClientOption = client.Option
-
-// NewClient creates a Client for the name servers in addrs
-// ("host:port;host:port"); extra options are the internal client's (see
-// ClientInstanceName, ClientLogger). The caller closes it after its users.
-func NewClient(addrs string, opts ...ClientOption) (*Client, error) {
-	return client.New(append([]client.Option{client.WithNameServers(addrs)}, opts...)...)
-}
-
-// ClientInstanceName sets the instance part of a Client's id (default
-// "DEFAULT", replaced by "<pid>#<nanos>").
-func ClientInstanceName(name string) ClientOption { return client.WithInstanceName(name) }
-
 // cluster wraps the Client with the lookups consumers need.
 type cluster struct {
-	*client.Client
+	*iclient.Client
 	private bool
+	pulls   []client.PullHook // called on every pull answer; nil when none
 	// codec inflates compressed bodies of every pull, keeping its zstd and
 	// zlib state warm across pulls instead of building it per response.
 	codec message.Codec
@@ -42,12 +26,13 @@ type cluster struct {
 
 func newCluster(cfg *config) (*cluster, error) {
 	if cfg.client != nil {
-		if err := cfg.client.Acquire(); err != nil {
+		impl := iclient.Of(cfg.client)
+		if err := impl.Acquire(); err != nil {
 			return nil, fmt.Errorf("consumer: shared client: %w", err)
 		}
-		return &cluster{Client: cfg.client}, nil
+		return &cluster{Client: impl, pulls: cfg.client.PullHooks()}, nil
 	}
-	c, err := client.New(
+	pub, err := client.New(
 		client.WithNameServers(cfg.nameServers),
 		client.WithInstanceName(cfg.instanceName),
 		client.WithLogger(cfg.logger),
@@ -58,7 +43,14 @@ func newCluster(cfg *config) (*cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consumer: client: %w", err)
 	}
-	return &cluster{Client: c, private: true}, nil
+	return &cluster{Client: iclient.Of(pub), private: true}, nil
+}
+
+// pulled reports one pull answer (or failure) to the pull hooks.
+func (c *cluster) pulled(q Queue, messages int, latency time.Duration, err error) {
+	for _, h := range c.pulls {
+		h.OnPull(q.Topic, q.BrokerName, int32(q.QueueID), messages, latency, err)
+	}
 }
 
 // release drops the consumer's reference; a private client is closed.
@@ -72,7 +64,7 @@ func (c *cluster) release() {
 
 // readQueues lists the readable queues of topic; refresh re-reads the route.
 func (c *cluster) readQueues(ctx context.Context, topic string, refresh bool) ([]Queue, error) {
-	var ti *client.TopicInfo
+	var ti *iclient.TopicInfo
 	var err error
 	if refresh {
 		ti, err = c.RefreshRoute(ctx, topic, false)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/rocketgo/rocketgo/client"
+
 	"github.com/rocketgo/rocketgo/rebalance"
 )
 
@@ -96,7 +98,7 @@ type config struct {
 	consumeTS    time.Time
 	strategy     rebalance.Strategy
 	logger       *slog.Logger
-	client       *Client
+	client       *client.Client
 
 	pullBatchSize      int
 	brokerSuspend      time.Duration
@@ -204,10 +206,13 @@ func WithStrategy(s rebalance.Strategy) Option { return func(c *config) { c.stra
 // WithLogger sets the logger. Default: discard everything.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
-// WithClient makes the consumer share an existing Client (connections,
-// client id, heartbeats) instead of creating a private one. The consumer
-// does not close a shared Client.
-func WithClient(cl *Client) Option { return func(c *config) { c.client = cl } }
+// WithClient makes the consumer use a shared client.Client (connections,
+// routes, client id, heartbeat and hooks) instead of creating a private
+// one; the client-level options of this package (name servers, instance
+// name, logger, intervals, request timeout) are then ignored. The caller
+// closes the Client after every producer and consumer using it has shut
+// down; Shutdown leaves it open.
+func WithClient(cl *client.Client) Option { return func(c *config) { c.client = cl } }
 
 // WithPullBatchSize sets how many messages one pull asks for: default 32
 // for push consumers, 10 for lite-pull consumers; range 1..1024.

@@ -38,6 +38,21 @@ type pullRequest struct {
 // pullOnce sends one PULL_MESSAGE and decodes the answer. A non-nil error
 // is a transport failure or an unexpected response code.
 func pullOnce(ctx context.Context, cl *cluster, r *pullRequest) (*pullResult, error) {
+	if len(cl.pulls) == 0 {
+		return pull(ctx, cl, r)
+	}
+	start := time.Now()
+	res, err := pull(ctx, cl, r)
+	n := 0
+	if res != nil {
+		n = len(res.msgs)
+	}
+	cl.pulled(r.q, n, time.Since(start), err)
+	return res, err
+}
+
+// pull is one PULL_MESSAGE round trip and the decoding of its answer.
+func pull(ctx context.Context, cl *cluster, r *pullRequest) (*pullResult, error) {
 	addr, err := cl.brokerAddr(ctx, r.q.BrokerName, r.q.Topic)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/client"
+	iclient "github.com/rocketgo/rocketgo/internal/client"
+
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 )
@@ -208,7 +211,7 @@ func TestPushSharedClient(t *testing.T) {
 	s := newSender(t, ts)
 	topic := "PushShared"
 	createTopic(t, ts, s, topic)
-	cl, err := NewClient(ts.NamesrvAddr(), ClientInstanceName("shared"))
+	cl, err := client.New(client.WithNameServers(ts.NamesrvAddr()), client.WithInstanceName("shared"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,10 +222,13 @@ func TestPushSharedClient(t *testing.T) {
 	s.sendN(t, topic, "sh", 20, 4)
 	waitFor(t, 20*time.Second, "both groups", func() bool { return a.distinct() >= 21 && b.distinct() >= 21 })
 	shutdown(t, ca)
-	if cl.Closed() {
+	if iclient.Of(cl).Closed() {
 		t.Fatal("shared client closed by one of its consumers")
 	}
 	shutdown(t, cb)
+	if iclient.Of(cl).Closed() {
+		t.Fatal("shared client closed by its consumers: only its owner closes it")
+	}
 }
 
 func TestPushShutdownGivesUpOnStuckListener(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"strconv"
 
-	"github.com/rocketgo/rocketgo/internal/client"
+	iclient "github.com/rocketgo/rocketgo/internal/client"
 	"github.com/rocketgo/rocketgo/remoting"
 )
 
@@ -26,12 +26,12 @@ var (
 	// ErrNotTransactional: SendMessageInTransaction without a listener.
 	ErrNotTransactional = errors.New("producer: no transaction listener")
 	// ErrNoNameServer: no name servers configured.
-	ErrNoNameServer = client.ErrNoNameServer
+	ErrNoNameServer = iclient.ErrNoNameServer
 	// ErrNoRoute: the topic has no writable queue on a live master.
-	ErrNoRoute = client.ErrNoRoute
+	ErrNoRoute = iclient.ErrNoRoute
 	// ErrTopicNotExist: the topic is unknown to the name servers (and
 	// TBW102 could not stand in) or a broker answered TOPIC_NOT_EXIST.
-	ErrTopicNotExist = client.ErrTopicNotExist
+	ErrTopicNotExist = iclient.ErrTopicNotExist
 
 	// Broker answer sentinels (fact sheet §3).
 	ErrSystemError         = errors.New("producer: broker system error")

@@ -6,6 +6,8 @@ import (
 	"log"
 	"time"
 
+	"github.com/rocketgo/rocketgo/client"
+
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/producer"
 	"github.com/rocketgo/rocketgo/selector"
@@ -157,14 +159,15 @@ func ExampleProducer_SendMessageInTransaction() {
 	fmt.Println(res.State, res.MsgID)
 }
 
-func ExampleNewClient() {
-	// One client instance (connections, heartbeats, routes) shared by two
-	// producers with different settings.
-	cl, err := producer.NewClient("127.0.0.1:9876", producer.ClientInstanceName("billing"))
+func ExampleWithClient() {
+	// One client (connections, heartbeats, routes) shared by two producers
+	// with different settings. Deferred calls run last-first: the
+	// producers shut down before the Client closes.
+	cl, err := client.New(client.WithNameServers("127.0.0.1:9876"), client.WithInstanceName("billing"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer cl.Release()
+	defer cl.Close()
 	fast, err := producer.New(producer.WithClient(cl), producer.WithGroup("billing-fast"), producer.WithSendTimeout(500*time.Millisecond), producer.WithRetries(0))
 	if err != nil {
 		log.Fatal(err)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/rocketgo/rocketgo/remoting/wire"
 
-	"github.com/rocketgo/rocketgo/internal/client"
+	iclient "github.com/rocketgo/rocketgo/internal/client"
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/selector"
@@ -279,7 +279,7 @@ func TestBreakerAndFallback(t *testing.T) {
 	}
 	defer p.Shutdown(context.Background())
 	qs := []selector.Queue{{Topic: "T", BrokerName: "a", QueueID: 0}, {Topic: "T", BrokerName: "b", QueueID: 0}}
-	st := &sendState{topic: "T", info: &client.TopicInfo{Publish: qs}}
+	st := &sendState{topic: "T", info: &iclient.TopicInfo{Publish: qs}}
 	pickN := func(n int) map[string]int {
 		seen := map[string]int{}
 		for i := 0; i < n; i++ {

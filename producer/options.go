@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/rocketgo/rocketgo/internal/client"
+	"github.com/rocketgo/rocketgo/client"
+
+	iclient "github.com/rocketgo/rocketgo/internal/client"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/selector"
@@ -49,13 +51,13 @@ type Option func(*config)
 type config struct {
 	group             string
 	nameServers       string
-	resolver          client.Resolver
+	resolver          iclient.Resolver
 	instanceName      string
 	namespace         string
 	unitName          string
-	credentials       client.CredentialsHook
+	credentials       iclient.CredentialsHook
 	logger            *slog.Logger
-	client            *Client
+	client            *client.Client
 	sendTimeout       time.Duration
 	retries           int
 	retryNotStoreOK   bool
@@ -77,7 +79,7 @@ type config struct {
 func defaultConfig() config {
 	return config{
 		group:             DefaultGroup,
-		instanceName:      client.DefaultInstanceName,
+		instanceName:      iclient.DefaultInstanceName,
 		logger:            slog.New(slog.DiscardHandler),
 		sendTimeout:       DefaultSendTimeout,
 		retries:           DefaultRetries,
@@ -146,10 +148,13 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithClient makes the producer use a shared Client (see NewClient) instead
-// of creating a private one. The producer takes a reference and releases it
-// on Shutdown.
-func WithClient(cl *Client) Option { return func(c *config) { c.client = cl } }
+// WithClient makes the producer use a shared client.Client (connections,
+// routes, heartbeat and hooks) instead of creating a private one; the
+// client-level options of this package (name servers, resolver, instance,
+// namespace, unit, credentials, logger) are then ignored. The caller
+// closes the Client after every producer and consumer using it has shut
+// down; Shutdown leaves it open.
+func WithClient(cl *client.Client) Option { return func(c *config) { c.client = cl } }
 
 // WithSendTimeout sets the time budget of one send, shared by all its
 // attempts, used when the context has no earlier deadline. Default 3 s.

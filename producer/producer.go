@@ -7,43 +7,24 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/rocketgo/rocketgo/client"
+
 	"github.com/sony/gobreaker/v2"
 
-	"github.com/rocketgo/rocketgo/internal/client"
+	iclient "github.com/rocketgo/rocketgo/internal/client"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/selector"
 	"github.com/rocketgo/rocketgo/selector/fault"
 )
 
-// Client is the shared client instance: connections, name-server client,
-// route cache, client id and one heartbeat loop for every producer and
-// consumer registered on it. Pass one to several producers (and consumers)
-// with WithClient; without it each producer creates a private one.
-type Client = client.Client
-
-// ClientOption configures a Client made with NewClient.
-type ClientOption = client.Option
-
-// NewClient creates a Client for the name servers in addrs
-// ("host:port;host:port"). The caller releases it (Release) once every
-// producer and consumer using it has shut down.
-func NewClient(addrs string, opts ...ClientOption) (*Client, error) {
-	return client.New(append([]client.Option{client.WithNameServers(addrs)}, opts...)...)
-}
-
-// ClientInstanceName sets the instance part of a Client's id (default
-// "DEFAULT", replaced by "<pid>#<nanos>").
-func ClientInstanceName(name string) ClientOption { return client.WithInstanceName(name) }
-
-// ClientNamespace sets a Client's namespace.
-func ClientNamespace(ns string) ClientOption { return client.WithNamespace(ns) }
-
 // Producer sends messages. It is safe for concurrent use; create one per
 // producer group and share it.
 type Producer struct {
 	cfg    config
-	cl     *client.Client
-	shared bool   // cl came from WithClient
+	pub    *client.Client  // the Client (WithClient's, or a private one)
+	cl     *iclient.Client // its implementation
+	shared bool            // pub came from WithClient
+	sends  []client.SendHook
 	group  string // as sent on the wire (namespace applied)
 	uniq   *message.UniqIDGenerator
 	codec  *message.Codec // compresses bodies; keeps encoders warm between sends
@@ -64,7 +45,7 @@ type Producer struct {
 	replies   *replyTable    // pending Request calls by correlation id
 }
 
-// New creates a producer and registers its group with the client. It does
+// New creates a producer and registers its group with the iclient. It does
 // no network I/O; routes are looked up on the first send.
 func New(opts ...Option) (*Producer, error) {
 	cfg := defaultConfig()
@@ -78,9 +59,9 @@ func New(opts ...Option) (*Producer, error) {
 		// the type, which may be set by a later option.
 		cfg.compressLevel = DefaultCompressLevel
 	}
-	cl := cfg.client
-	if cl != nil {
-		if err := cl.Acquire(); err != nil {
+	pub := cfg.client
+	if pub != nil {
+		if err := iclient.Of(pub).Acquire(); err != nil {
 			return nil, fmt.Errorf("producer: shared client: %w", err)
 		}
 	} else {
@@ -96,14 +77,17 @@ func New(opts ...Option) (*Producer, error) {
 			copts = append(copts, client.WithResolver(cfg.resolver))
 		}
 		var err error
-		if cl, err = client.New(copts...); err != nil {
+		if pub, err = client.New(copts...); err != nil {
 			return nil, fmt.Errorf("producer: %w", err)
 		}
 	}
+	cl := iclient.Of(pub)
 	p := &Producer{
 		cfg:    cfg,
+		pub:    pub,
 		cl:     cl,
 		shared: cfg.client != nil,
+		sends:  pub.SendHooks(),
 		group:  cl.Wrap(cfg.group),
 		uniq:   message.NewUniqIDGenerator(cl.IP(), os.Getpid()),
 		codec:  message.NewCodec(),
@@ -123,9 +107,9 @@ func New(opts ...Option) (*Producer, error) {
 	if p.table != nil {
 		// Forget the latency and breaker state of brokers that left every
 		// route, so a broker name reused later starts clean.
-		p.stopWatch = cl.WatchRoutes(func(*client.TopicInfo) { p.forgetGoneBrokers() })
+		p.stopWatch = cl.WatchRoutes(func(*iclient.TopicInfo) { p.forgetGoneBrokers() })
 	}
-	var checker client.TransactionChecker
+	var checker iclient.TransactionChecker
 	if cfg.txListener != nil {
 		checker = txChecker{p}
 	}
@@ -147,8 +131,9 @@ func New(opts ...Option) (*Producer, error) {
 // Group returns the producer group as sent on the wire.
 func (p *Producer) Group() string { return p.group }
 
-// Client returns the client instance the producer uses.
-func (p *Producer) Client() *Client { return p.cl }
+// Client returns the Client the producer uses: WithClient's, or the
+// private one it created (closed by Shutdown).
+func (p *Producer) Client() *client.Client { return p.pub }
 
 // FaultTable returns the latency fault table, or nil when fault avoidance
 // is off; useful for diagnostics (Snapshot).

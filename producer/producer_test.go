@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/client"
+	iclient "github.com/rocketgo/rocketgo/internal/client"
+
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/selector"
 	"github.com/rocketgo/rocketgo/server/broker"
@@ -412,7 +415,7 @@ func TestSharedAndIndependentProducers(t *testing.T) {
 	rc := newRC(t)
 	createTopicWait(t, rc, srv, "SH", 2)
 	ctx := testCtx(t)
-	cl, err := NewClient(srv.NamesrvAddr(), ClientInstanceName("shared"))
+	cl, err := client.New(client.WithNameServers(srv.NamesrvAddr()), client.WithInstanceName("shared"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +433,6 @@ func TestSharedAndIndependentProducers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cl.Release() // the producers still hold references
 	if err := p1.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -441,8 +443,14 @@ func TestSharedAndIndependentProducers(t *testing.T) {
 		t.Fatalf("p2 broken by p1's shutdown: %v", err)
 	}
 	p2.Shutdown(ctx)
-	if !cl.Closed() {
-		t.Fatal("shared client not closed after its last user")
+	if iclient.Of(cl).Closed() {
+		t.Fatal("shared client closed by its producers: only its owner closes it")
+	}
+	if err := cl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(WithClient(cl), WithGroup("G3")); !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("producer on a closed client: %v, want client.ErrClosed", err)
 	}
 	if _, err := p3.SendSync(ctx, message.New("SH", []byte("p3"))); err != nil {
 		t.Fatal(err)

@@ -127,8 +127,8 @@ func TestRequestReplyRoundTrip(t *testing.T) {
 			t.Fatalf("reply lacks %s", k)
 		}
 	}
-	if to, _ := reply.Property(message.PropertyReplyToClient); to != p.Client().ClientID() {
-		t.Fatalf("REPLY_TO_CLIENT %q, want %q", to, p.Client().ClientID())
+	if to, _ := reply.Property(message.PropertyReplyToClient); to != p.Client().ID() {
+		t.Fatalf("REPLY_TO_CLIENT %q, want %q", to, p.Client().ID())
 	}
 
 	const n = 20

@@ -12,7 +12,7 @@ import (
 	retry "github.com/avast/retry-go/v4"
 	"github.com/sony/gobreaker/v2"
 
-	"github.com/rocketgo/rocketgo/internal/client"
+	iclient "github.com/rocketgo/rocketgo/internal/client"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/selector"
@@ -58,10 +58,11 @@ type sendState struct {
 	key     string // sharding key for selectors
 	arg     any    // selector argument (SendOrderly)
 	ordered bool
-	info    *client.TopicInfo
+	info    *iclient.TopicInfo
 	hdr     remoting.SendMessageRequestHeader
 
 	cb    func(*SendResult, error)
+	start time.Time       // when the send call began, for SendHooks
 	ictx  context.Context // interceptor context
 	sinfo *SendInfo
 }
@@ -181,6 +182,7 @@ func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.M
 	// the transport already applies the client's request timeout when ctx
 	// has none, which is the send timeout in the default configuration.
 	start := time.Now()
+	st.start = start
 	st.deadline = start.Add(p.cfg.sendTimeout)
 	if dl, ok := ctx.Deadline(); !ok || dl.After(st.deadline) {
 		st.needBudget = true
@@ -333,8 +335,8 @@ func (st *sendState) request(q selector.Queue) *remoting.Command {
 	h := &st.hdr
 	h.ProducerGroup = st.p.group
 	h.Topic = st.topic
-	h.DefaultTopic = client.DefaultTopic
-	h.DefaultTopicQueueNums = client.DefaultTopicQueueNums
+	h.DefaultTopic = iclient.DefaultTopic
+	h.DefaultTopicQueueNums = iclient.DefaultTopicQueueNums
 	h.QueueID = int32(q.QueueID)
 	h.SysFlag = st.sysFlag
 	h.BornTimestamp = time.Now().UnixMilli()
@@ -506,10 +508,17 @@ func (st *sendState) runAsync() {
 	st.p.inflight.Done()
 }
 
-// finish releases the budget context and runs interceptors' AfterSend.
+// finish releases the budget context and runs interceptors' AfterSend and
+// the Client's SendHooks.
 func (st *sendState) finish(res *SendResult, err error) {
 	if st.cancel != nil {
 		st.cancel()
+	}
+	if hooks := st.p.sends; len(hooks) > 0 {
+		latency := time.Since(st.start)
+		for _, h := range hooks {
+			h.OnSend(st.topic, len(st.msgs), latency, err)
+		}
 	}
 	if st.sinfo != nil {
 		for i := len(st.p.cfg.interceptors) - 1; i >= 0; i-- {
