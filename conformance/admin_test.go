@@ -45,7 +45,7 @@ func describeAdmin(env *harness.Env) {
 			rand.Read(body)
 			_, err := p.SendSync(ctx, message.New(topic, body))
 			Expect(err).To(MatchError(producer.ErrMessageIllegal))
-			var be *producer.BrokerError
+			var be *remoting.ResponseError
 			Expect(errors.As(err, &be)).To(BeTrue())
 			Expect(be.Code).To(Equal(remoting.MessageIllegal))
 

@@ -16,6 +16,7 @@ import (
 	"github.com/rocketgo/rocketgo/consumer"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/producer"
+	"github.com/rocketgo/rocketgo/remoting"
 )
 
 func describeSend(env *harness.Env) {
@@ -152,7 +153,7 @@ func describeSend(env *harness.Env) {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(c.SubscribeSQL92(topic, "n >= 3 AND color IN ('red', 'green')", col.concurrent())).To(Succeed())
 			if err := c.Start(ctx); err != nil {
-				var be *consumer.BrokerError
+				var be *remoting.ResponseError
 				if errors.As(err, &be) && strings.Contains(be.Remark, "does not support") {
 					Skip("the broker runs without enablePropertyFilter=true")
 				}

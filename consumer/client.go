@@ -132,7 +132,7 @@ func (c *cluster) checkSubscription(ctx context.Context, group string, sd wire.S
 			return fmt.Errorf("consumer: check subscription of %s: %w", sd.Topic, err)
 		}
 		if resp.Code != remoting.Success && resp.Code != remoting.RequestCodeNotSupported {
-			return fmt.Errorf("%w: %s %q: %w", ErrInvalidOption, sd.ExpressionType, sd.SubString, brokerError("CHECK_CLIENT_CONFIG", addr, resp))
+			return fmt.Errorf("%w: %s %q: %w", ErrInvalidOption, sd.ExpressionType, sd.SubString, brokerError(remoting.CheckClientConfig, addr, resp))
 		}
 	}
 	return nil

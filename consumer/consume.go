@@ -156,7 +156,7 @@ func (c *PushConsumer) sendBack(ctx context.Context, m *message.MessageExt, dela
 		return nil
 	}
 	if err == nil {
-		err = brokerError("CONSUMER_SEND_MSG_BACK", addr, resp)
+		err = brokerError(remoting.ConsumerSendMsgBack, addr, resp)
 	}
 	if addr == "" {
 		return err
@@ -199,7 +199,7 @@ func (c *PushConsumer) sendRetryMessage(ctx context.Context, addr string, m *mes
 		return err
 	}
 	if resp.Code != remoting.Success {
-		return brokerError("SEND_MESSAGE", addr, resp)
+		return brokerError(remoting.SendMessage, addr, resp)
 	}
 	return nil
 }

@@ -16,9 +16,11 @@
 // after a failed message was sent back for retry.
 package consumer
 
-import "sync"
+import (
+	"sync"
 
-import "github.com/rocketgo/rocketgo/rebalance"
+	"github.com/rocketgo/rocketgo/rebalance"
+)
 
 // Queue identifies one message queue: queue QueueID of Topic on broker
 // group BrokerName.

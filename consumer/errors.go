@@ -2,7 +2,6 @@ package consumer
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/rocketgo/rocketgo/remoting"
 )
@@ -25,28 +24,13 @@ var (
 	ErrBrokerNotFound = errors.New("consumer: broker address not found")
 	// ErrNotAssigned: a lite-pull call names a queue the consumer does not own.
 	ErrNotAssigned = errors.New("consumer: queue not assigned")
-	// ErrNoOffset: the broker has no committed offset for the queue.
-	ErrNoOffset = errors.New("consumer: no committed offset")
+	// ErrNoOffset: the broker has no committed offset for the queue (it
+	// answered QUERY_NOT_FOUND); remoting.ErrQueryNotFound.
+	ErrNoOffset = remoting.ErrQueryNotFound
 )
 
-// BrokerError is a non-success answer from a broker.
-type BrokerError struct {
-	Op     string // request name, e.g. "PULL_MESSAGE"
-	Addr   string // broker address
-	Code   int16  // response code
-	Remark string
-}
-
-func (e *BrokerError) Error() string {
-	return fmt.Sprintf("consumer: %s to %s: %s (%d): %s", e.Op, e.Addr,
-		remoting.CodeName(e.Code, true), e.Code, e.Remark)
-}
-
-// Is lets errors.Is(err, ErrNoOffset) match QUERY_NOT_FOUND answers.
-func (e *BrokerError) Is(target error) bool {
-	return target == ErrNoOffset && e.Code == remoting.QueryNotFound
-}
-
-func brokerError(op, addr string, resp *remoting.Command) error {
-	return &BrokerError{Op: op, Addr: addr, Code: resp.Code, Remark: resp.Remark}
+// brokerError describes a broker's non-success answer to the request op
+// (a request code) as a *remoting.ResponseError.
+func brokerError(op int16, addr string, resp *remoting.Command) error {
+	return remoting.NewResponseError(op, addr, resp)
 }

@@ -34,7 +34,7 @@ func (c *PushConsumer) lock(ctx context.Context, brokerName, topic string, qs []
 		return nil, fmt.Errorf("consumer: lock: %w", err)
 	}
 	if resp.Code != remoting.Success {
-		return nil, brokerError("LOCK_BATCH_MQ", addr, resp)
+		return nil, brokerError(remoting.LockBatchMQ, addr, resp)
 	}
 	var lr wire.LockBatchResponse
 	if err := json.Unmarshal(resp.Body, &lr); err != nil {

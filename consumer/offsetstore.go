@@ -90,7 +90,7 @@ func (s *remoteStore) read(ctx context.Context, q Queue, fromStore bool) (int64,
 		return 0, fmt.Errorf("consumer: query offset of %v: %w", q, err)
 	}
 	if resp.Code != remoting.Success {
-		return 0, brokerError("QUERY_CONSUMER_OFFSET", addr, resp)
+		return 0, brokerError(remoting.QueryConsumerOffset, addr, resp)
 	}
 	var h remoting.OffsetResponseHeader
 	if err := resp.DecodeHeader(&h); err != nil {
@@ -122,7 +122,7 @@ func (s *remoteStore) commit(ctx context.Context, q Queue, offset int64) error {
 		return fmt.Errorf("consumer: commit offset of %v: %w", q, err)
 	}
 	if resp.Code != remoting.Success {
-		return brokerError("UPDATE_CONSUMER_OFFSET", addr, resp)
+		return brokerError(remoting.UpdateConsumerOffset, addr, resp)
 	}
 	return nil
 }

@@ -88,7 +88,7 @@ func pull(ctx context.Context, cl *cluster, r *pullRequest) (*pullResult, error)
 	switch resp.Code {
 	case remoting.Success, remoting.PullNotFound, remoting.PullRetryImmediately, remoting.PullOffsetMoved:
 	default:
-		return res, brokerError("PULL_MESSAGE", addr, resp)
+		return res, brokerError(remoting.PullMessage, addr, resp)
 	}
 	var rh remoting.PullMessageResponseHeader
 	if err := resp.DecodeHeader(&rh); err != nil {
@@ -169,7 +169,7 @@ func (c *PushConsumer) pullLoop(ctx context.Context, run *queueRun, offset int64
 				return
 			}
 			c.cfg.logger.Debug("pull failed", "queue", pq.q, "err", err)
-			var be *BrokerError
+			var be *remoting.ResponseError
 			if !errors.As(err, &be) || be.Code == remoting.SubscriptionNotExist ||
 				be.Code == remoting.SubscriptionGroupNotExist || be.Code == remoting.TopicNotExist {
 				// The broker may have restarted and forgotten us.

@@ -498,25 +498,25 @@ func resolveConsumeFrom(ctx context.Context, cl *cluster, q Queue, from ConsumeF
 func maxOffset(ctx context.Context, cl *cluster, q Queue) (int64, error) {
 	resp, addr, err := cl.invokeQueue(ctx, q, remoting.NewRequest(remoting.GetMaxOffset,
 		&remoting.GetMaxOffsetRequestHeader{Topic: q.Topic, QueueID: int32(q.QueueID), Committed: true}, nil))
-	return offsetAnswer("GET_MAX_OFFSET", addr, resp, err)
+	return offsetAnswer(remoting.GetMaxOffset, addr, resp, err)
 }
 
 func searchOffset(ctx context.Context, cl *cluster, q Queue, ts time.Time) (int64, error) {
 	resp, addr, err := cl.invokeQueue(ctx, q, remoting.NewRequest(remoting.SearchOffsetByTimestamp,
 		&remoting.SearchOffsetRequestHeader{Topic: q.Topic, QueueID: int32(q.QueueID), Timestamp: ts.UnixMilli()}, nil))
-	return offsetAnswer("SEARCH_OFFSET_BY_TIMESTAMP", addr, resp, err)
+	return offsetAnswer(remoting.SearchOffsetByTimestamp, addr, resp, err)
 }
 
-func offsetAnswer(op, addr string, resp *remoting.Command, err error) (int64, error) {
+func offsetAnswer(op int16, addr string, resp *remoting.Command, err error) (int64, error) {
 	if err != nil {
-		return 0, fmt.Errorf("consumer: %s: %w", op, err)
+		return 0, fmt.Errorf("consumer: %s: %w", remoting.CodeName(op, false), err)
 	}
 	if resp.Code != remoting.Success {
 		return 0, brokerError(op, addr, resp)
 	}
 	var h remoting.OffsetResponseHeader
 	if err := resp.DecodeHeader(&h); err != nil {
-		return 0, fmt.Errorf("consumer: %s: %w", op, err)
+		return 0, fmt.Errorf("consumer: %s: %w", remoting.CodeName(op, false), err)
 	}
 	return h.Offset, nil
 }

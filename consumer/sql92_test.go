@@ -86,7 +86,7 @@ func TestPushSQL92RefusedAtStart(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			err = c.Start(ctx)
-			var be *BrokerError
+			var be *remoting.ResponseError
 			if !errors.Is(err, ErrInvalidOption) || !errors.As(err, &be) || be.Code != tc.code || !strings.Contains(be.Remark, tc.remark) {
 				t.Fatalf("Start: want ErrInvalidOption and a %d (%q) broker answer, got %v", tc.code, tc.remark, err)
 			}

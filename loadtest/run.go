@@ -14,6 +14,7 @@ import (
 	"github.com/rocketgo/rocketgo/consumer"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/producer"
+	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/embedded"
 )
@@ -437,7 +438,7 @@ func (r *run) done(t0 time.Time, n int64, err error) {
 	// RocketMQ's benchmark splits failures the same way: a broker's
 	// refusal (MQBrokerException) is a response failure, anything else a
 	// send failure.
-	if be := (*producer.BrokerError)(nil); errors.As(err, &be) {
+	if re := (*remoting.ResponseError)(nil); errors.As(err, &re) {
 		r.m.responseFailed.Add(n)
 		return
 	}

@@ -2,14 +2,14 @@ package producer
 
 import (
 	"errors"
-	"strconv"
 
 	iclient "github.com/rocketgo/rocketgo/internal/client"
 	"github.com/rocketgo/rocketgo/remoting"
 )
 
 // Sentinel errors; match them with errors.Is. Broker answers are
-// *BrokerError values, which also match the sentinel of their code.
+// *remoting.ResponseError values, which also match the sentinel of their
+// code.
 var (
 	// ErrProducerClosed: Shutdown was called.
 	ErrProducerClosed = errors.New("producer: closed")
@@ -33,50 +33,25 @@ var (
 	// TBW102 could not stand in) or a broker answered TOPIC_NOT_EXIST.
 	ErrTopicNotExist = iclient.ErrTopicNotExist
 
-	// Broker answer sentinels (fact sheet §3).
-	ErrSystemError         = errors.New("producer: broker system error")
-	ErrSystemBusy          = errors.New("producer: broker busy")
-	ErrMessageIllegal      = errors.New("producer: message illegal")
-	ErrServiceNotAvailable = errors.New("producer: service not available")
-	ErrNoPermission        = errors.New("producer: no permission")
+	// Broker answer sentinels (fact sheet §3): the remoting package's code
+	// sentinels, which every *remoting.ResponseError matches by code.
+	ErrSystemError         = remoting.ErrSystemError
+	ErrSystemBusy          = remoting.ErrSystemBusy
+	ErrMessageIllegal      = remoting.ErrMessageIllegal
+	ErrServiceNotAvailable = remoting.ErrServiceNotAvailable
+	ErrNoPermission        = remoting.ErrNoPermission
 )
 
-// BrokerError is a non-success answer from a broker.
-type BrokerError struct {
-	Code   int16
-	Remark string
-	Broker string // broker name
-	Addr   string // broker address
+// Retriable reports whether err is a broker answer that the Java 5.x
+// client retries on another broker (its retryResponseCodes). Broker answers
+// are *remoting.ResponseError values naming the broker (Broker, Addr).
+func Retriable(err error) bool {
+	var re *remoting.ResponseError
+	return errors.As(err, &re) && retriableCode(re.Code)
 }
 
-func (e *BrokerError) Error() string {
-	return "producer: broker " + e.Broker + " (" + e.Addr + ") answered " +
-		remoting.CodeName(e.Code, true) + " (" + strconv.Itoa(int(e.Code)) + "): " + e.Remark
-}
-
-// Is matches the sentinel of the code.
-func (e *BrokerError) Is(target error) bool {
-	switch target {
-	case ErrTopicNotExist:
-		return e.Code == remoting.TopicNotExist
-	case ErrSystemError:
-		return e.Code == remoting.SystemError
-	case ErrSystemBusy:
-		return e.Code == remoting.SystemBusy
-	case ErrMessageIllegal:
-		return e.Code == remoting.MessageIllegal
-	case ErrServiceNotAvailable:
-		return e.Code == remoting.ServiceNotAvailable
-	case ErrNoPermission:
-		return e.Code == remoting.NoPermission
-	}
-	return false
-}
-
-// Retriable reports whether the Java 5.x client retries this code on
-// another broker (its retryResponseCodes).
-func (e *BrokerError) Retriable() bool {
-	switch e.Code {
+func retriableCode(code int16) bool {
+	switch code {
 	case remoting.TopicNotExist, remoting.ServiceNotAvailable, remoting.SystemError,
 		remoting.SystemBusy, remoting.NoPermission, remoting.NoBuyerID,
 		remoting.NotInCurrentUnit, remoting.GoAway:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rocketgo/rocketgo/client"
 	iclient "github.com/rocketgo/rocketgo/internal/client"
+	"github.com/rocketgo/rocketgo/remoting"
 
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/selector"
@@ -352,25 +353,25 @@ func TestPermanentErrorsAreNotRetried(t *testing.T) {
 	}
 	// MESSAGE_ILLEGAL (the broker's limit is below ours) is final.
 	_, err := p.SendSync(ctx, message.New("PT", make([]byte, 2000)))
-	var be *BrokerError
-	if !errors.As(err, &be) || !errors.Is(err, ErrMessageIllegal) || be.Broker != "broker-a" || be.Retriable() {
-		t.Fatalf("oversized for broker: err = %v, want a MESSAGE_ILLEGAL *BrokerError", err)
+	var be *remoting.ResponseError
+	if !errors.As(err, &be) || !errors.Is(err, ErrMessageIllegal) || be.Broker != "broker-a" || Retriable(err) {
+		t.Fatalf("oversized for broker: err = %v, want a MESSAGE_ILLEGAL *remoting.ResponseError", err)
 	}
 	if !strings.Contains(err.Error(), "after 1 attempt(s)") {
 		t.Fatalf("retried a permanent error: %v", err)
 	}
 }
 
-func TestBrokerErrorClassification(t *testing.T) {
+func TestResponseErrorClassification(t *testing.T) {
 	retriable := map[int16]bool{1: true, 2: true, 14: true, 16: true, 17: true, 204: true, 205: true, 1500: true, 13: false, 29: false, 3: false}
 	for code, want := range retriable {
-		if got := (&BrokerError{Code: code}).Retriable(); got != want {
+		if got := Retriable(fmt.Errorf("wrapped: %w", &remoting.ResponseError{Code: code})); got != want {
 			t.Errorf("code %d retriable = %v, want %v", code, got, want)
 		}
 	}
 	sentinels := map[int16]error{1: ErrSystemError, 2: ErrSystemBusy, 13: ErrMessageIllegal, 14: ErrServiceNotAvailable, 16: ErrNoPermission, 17: ErrTopicNotExist}
 	for code, s := range sentinels {
-		err := fmt.Errorf("wrapped: %w", &BrokerError{Code: code})
+		err := fmt.Errorf("wrapped: %w", &remoting.ResponseError{Code: code})
 		if !errors.Is(err, s) {
 			t.Errorf("code %d does not match %v", code, s)
 		}

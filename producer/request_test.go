@@ -227,7 +227,7 @@ func TestRequestTimeoutAndGoneRequester(t *testing.T) {
 	rp := rrProducer(t, srv, "rr-late-pg", producer.WithRetries(0))
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		_, err = rp.SendSync(rrCtx(t), reply)
-		var be *producer.BrokerError
+		var be *remoting.ResponseError
 		if errors.As(err, &be) && errors.Is(err, producer.ErrSystemError) && strings.Contains(be.Remark, "not found") {
 			break
 		}

@@ -342,16 +342,20 @@ func (st *sendState) request(q selector.Queue) *remoting.Command {
 	h.BornTimestamp = time.Now().UnixMilli()
 	h.Properties = st.props
 	h.Batch = st.batch
-	code := remoting.SendMessageV2
+	return remoting.NewRequest(st.requestCode(), h.V2(), st.body)
+}
+
+// requestCode is the send request's code.
+func (st *sendState) requestCode() int16 {
 	switch {
 	case st.batch:
-		code = remoting.SendBatchMessage
+		return remoting.SendBatchMessage
 	case st.reply:
 		// As Java's MQClientAPIImpl: a reply goes to the broker's reply
 		// processor, which pushes it to the requester.
-		code = remoting.SendReplyMessageV2
+		return remoting.SendReplyMessageV2
 	}
-	return remoting.NewRequest(code, h.V2(), st.body)
+	return remoting.SendMessageV2
 }
 
 // choose picks the queue of the next attempt and its broker's master.
@@ -458,9 +462,9 @@ func (st *sendState) retriable(err error) bool {
 	if st.unrecovered || !retry.IsRecoverable(err) || st.ctx.Err() != nil {
 		return false
 	}
-	var be *BrokerError
-	if errors.As(err, &be) {
-		return be.Retriable()
+	var re *remoting.ResponseError
+	if errors.As(err, &re) {
+		return retriableCode(re.Code)
 	}
 	var oe *remoting.OpError
 	if errors.As(err, &oe) {
@@ -611,9 +615,10 @@ func (st *sendState) complete(q selector.Queue, addr string, t0 time.Time, done 
 	case remoting.SlaveNotAvailable:
 		status = SendSlaveNotAvailable
 	default:
-		be := &BrokerError{Code: resp.Code, Remark: resp.Remark, Broker: q.BrokerName, Addr: addr}
+		be := &remoting.ResponseError{Op: remoting.CodeName(st.requestCode(), false), Addr: addr,
+			Broker: q.BrokerName, Code: resp.Code, Remark: resp.Remark}
 		if p.table != nil {
-			p.table.Update(q.BrokerName, elapsed, be.Retriable())
+			p.table.Update(q.BrokerName, elapsed, retriableCode(be.Code))
 		}
 		st.lastErr = be
 		if be.Code == remoting.TopicNotExist {

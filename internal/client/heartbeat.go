@@ -5,25 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/wire"
 )
-
-// ResponseError is a non-success answer from a broker to one of the
-// Client's own requests (heartbeat, consumer list, unregister).
-type ResponseError struct {
-	Addr   string
-	Code   int16
-	Remark string
-}
-
-func (e *ResponseError) Error() string {
-	return "client: " + e.Addr + " answered code " + strconv.Itoa(int(e.Code)) + ": " + e.Remark
-}
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
@@ -76,7 +63,7 @@ func (c *Client) SendHeartbeat(ctx context.Context) error {
 			case err != nil:
 				errs[i] = err
 			case resp.Code != remoting.Success:
-				errs[i] = &ResponseError{Addr: addr, Code: resp.Code, Remark: resp.Remark}
+				errs[i] = remoting.NewResponseError(remoting.HeartBeat, addr, resp)
 			}
 		}()
 	}

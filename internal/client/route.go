@@ -465,7 +465,7 @@ func (c *Client) ConsumerIDs(ctx context.Context, topic, group string) ([]string
 			continue
 		}
 		if resp.Code != remoting.Success {
-			return nil, &ResponseError{Addr: addr, Code: resp.Code, Remark: resp.Remark}
+			return nil, remoting.NewResponseError(remoting.GetConsumerListByGroup, addr, resp)
 		}
 		var body wire.ConsumerListBody
 		if err := jsonUnmarshal(resp.Body, &body); err != nil {

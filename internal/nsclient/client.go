@@ -156,9 +156,11 @@ func request(code int16, h remoting.Header, body []byte) func() *remoting.Comman
 	return func() *remoting.Command { return remoting.NewRequest(code, h, body) }
 }
 
-func checkSuccess(addr string, resp *remoting.Command) error {
-	if resp.Code != codeSuccess {
-		return &ResponseError{Addr: addr, Code: resp.Code, Remark: resp.Remark}
+// checkSuccess turns a non-success answer to a request with code reqCode
+// into a *remoting.ResponseError.
+func checkSuccess(reqCode int16, addr string, resp *remoting.Command) error {
+	if resp.Code != remoting.Success {
+		return remoting.NewResponseError(reqCode, addr, resp)
 	}
 	return nil
 }
@@ -166,14 +168,14 @@ func checkSuccess(addr string, resp *remoting.Command) error {
 // Route fetches the route of topic. It asks for standard JSON
 // (acceptStandardJsonOnly=true) but parses the bare-key form too, which
 // older Apache name servers send regardless. An unknown topic is an error
-// matching ErrTopicNotExist (as a *ResponseError with code 17).
+// matching ErrTopicNotExist (as a *remoting.ResponseError with code 17).
 func (c *Client) Route(ctx context.Context, topic string) (*wire.TopicRoute, error) {
 	addr, resp, err := c.invoke(ctx, request(remoting.GetRouteInfoByTopic,
 		&remoting.GetRouteInfoRequestHeader{Topic: topic, AcceptStandardJSONOnly: true}, nil))
 	if err != nil {
 		return nil, fmt.Errorf("nsclient: route of %q: %w", topic, err)
 	}
-	if err := checkSuccess(addr, resp); err != nil {
+	if err := checkSuccess(remoting.GetRouteInfoByTopic, addr, resp); err != nil {
 		return nil, err
 	}
 	r, err := wire.ParseTopicRoute(resp.Body)
@@ -208,7 +210,7 @@ func (c *Client) ClusterInfo(ctx context.Context) (*wire.ClusterInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nsclient: cluster info: %w", err)
 	}
-	if err := checkSuccess(addr, resp); err != nil {
+	if err := checkSuccess(remoting.GetBrokerClusterInfo, addr, resp); err != nil {
 		return nil, err
 	}
 	return wire.ParseClusterInfo(resp.Body)
@@ -221,7 +223,7 @@ func (c *Client) TopicList(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nsclient: topic list: %w", err)
 	}
-	if err := checkSuccess(addr, resp); err != nil {
+	if err := checkSuccess(remoting.GetAllTopicListFromNameServer, addr, resp); err != nil {
 		return nil, err
 	}
 	var tl struct {
@@ -239,7 +241,7 @@ func (c *Client) GetKVConfig(ctx context.Context, namespace, key string) (string
 	if err != nil {
 		return "", fmt.Errorf("nsclient: get kv %s/%s: %w", namespace, key, err)
 	}
-	if err := checkSuccess(addr, resp); err != nil {
+	if err := checkSuccess(remoting.GetKVConfig, addr, resp); err != nil {
 		return "", err
 	}
 	v, _ := resp.Ext.Get("value")
@@ -268,9 +270,10 @@ func (c *Client) all(ctx context.Context, build func() *remoting.Command) error 
 			defer wg.Done()
 			actx, cancel := context.WithTimeout(ctx, c.timeout)
 			defer cancel()
-			resp, err := c.rc.InvokeSync(actx, addr, build())
+			req := build()
+			resp, err := c.rc.InvokeSync(actx, addr, req)
 			if err == nil {
-				err = checkSuccess(addr, resp)
+				err = checkSuccess(req.Code, addr, resp)
 			}
 			errs[i] = err
 		}()
@@ -353,7 +356,7 @@ func (c *Client) registerOne(ctx context.Context, addr string, cmd *remoting.Com
 		res.Err = err
 		return res
 	}
-	if err := checkSuccess(addr, resp); err != nil {
+	if err := checkSuccess(cmd.Code, addr, resp); err != nil {
 		res.Err = err
 		return res
 	}

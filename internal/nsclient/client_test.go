@@ -197,7 +197,7 @@ func TestRouteErrorsAreAnswers(t *testing.T) {
 		second := startFake(t, remoting.Success, standardRoute)
 		c := newTestClient(t, first.addr+";"+second.addr, withStart(0))
 		_, err := c.Route(testCtx(t), "T")
-		var re *ResponseError
+		var re *remoting.ResponseError
 		if !errors.As(err, &re) || re.Code != tc.code || re.Remark != "fake remark" || re.Addr != first.addr {
 			t.Fatalf("code %d: got %v", tc.code, err)
 		}

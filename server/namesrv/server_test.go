@@ -132,7 +132,7 @@ func TestRegisterAndRoute(t *testing.T) {
 		}
 	}
 	_, err := c.Route(ctx, "Nope")
-	var re *nsclient.ResponseError
+	var re *remoting.ResponseError
 	if !errors.Is(err, nsclient.ErrTopicNotExist) || !errors.As(err, &re) || re.Code != remoting.TopicNotExist {
 		t.Fatalf("unknown topic: %v", err)
 	}
