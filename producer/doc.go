@@ -19,6 +19,6 @@
 //   - every message of a batch carries its own unique key, and
 //     SendResult.MsgID lists them;
 //   - producers with different settings coexist in one process: each has
-//     its own client instance unless one is shared explicitly with
-//     WithClient.
+//     its own client instance unless one client.Client is shared
+//     explicitly with WithClient.
 package producer
