@@ -92,8 +92,8 @@ func (c *Client) Close() error { return c.impl().Close() }
 // or the request timeout when ctx has none. Errors are transport errors
 // (*remoting.OpError wrapping remoting.ErrTimeout, remoting.ErrConnClosed,
 // ...); a non-success response code is not an error here: inspect
-// resp.Code, or use remoting.ResponseErr. req must not be reused until the
-// call returns.
+// resp.Code, or turn it into an error with remoting.NewResponseError. req
+// must not be reused until the call returns.
 func (c *Client) Request(ctx context.Context, addr string, req *remoting.Command) (*remoting.Command, error) {
 	return c.impl().Invoke(ctx, addr, req)
 }
