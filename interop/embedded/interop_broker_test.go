@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+
 	rocketmq "github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
@@ -66,6 +69,16 @@ func TestOfficialRetryThenDLQ(t *testing.T) {
 	topic := "InteropRetry"
 	sendN(t, p, topic, "warm", 1, "")
 	waitRoute(t, srv, topic)
+
+	// The broker creates the group's retry topic on the consumer's first
+	// heartbeat, which the official client sends after its first route
+	// lookup; a retry topic not yet routed then waits for the client's next
+	// route poll (30 s) and rebalance (20 s), so the first retry could take
+	// 40 s or more depending on which came first. Creating the retry topic
+	// up front makes the start deterministic; what is tested (retries, then
+	// the DLQ) is unchanged.
+	createTopic(t, srv, "%RETRY%retry-cg", 1)
+	waitRoute(t, srv, "%RETRY%retry-cg")
 
 	var mu sync.Mutex
 	var attempts []*primitive.MessageExt
@@ -301,4 +314,19 @@ func dedupeConsecutiveRuns(seq []int) []int {
 		}
 	}
 	return out
+}
+
+// createTopic creates topic with n queues on srv's broker (UPDATE_AND_CREATE_TOPIC).
+func createTopic(t *testing.T, srv *embedded.Server, topic string, n int32) {
+	t.Helper()
+	rc := netclient.New()
+	defer rc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := rc.InvokeSync(ctx, srv.BrokerAddr(), remoting.NewRequest(remoting.UpdateAndCreateTopic, &remoting.CreateTopicRequestHeader{
+		Topic: topic, DefaultTopic: "TBW102", ReadQueueNums: n, WriteQueueNums: n, Perm: 6, TopicFilterType: "SINGLE_TAG",
+	}, nil))
+	if err != nil || resp.Code != remoting.Success {
+		t.Fatalf("create topic %s: %v %v", topic, err, resp)
+	}
 }
