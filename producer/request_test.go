@@ -107,8 +107,12 @@ func TestRequestReplyRoundTrip(t *testing.T) {
 	srv := embeddedtest.Start(t)
 	const topic = "RRTopic"
 	rrTopic(t, srv, topic)
-	startReplier(t, srv, topic, nil)
+	// The requester is made first so that cleanup (last in, first out)
+	// stops the replier before it: a redelivered request answered after
+	// the requester had shut down would fail the reply ("channel not
+	// found") and with it the test.
 	p := rrProducer(t, srv, "rr-requester-pg")
+	startReplier(t, srv, topic, nil)
 
 	ctx, cancel := context.WithTimeout(rrCtx(t), 15*time.Second)
 	defer cancel()
