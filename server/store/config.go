@@ -45,6 +45,7 @@ const (
 	DefaultMaxMessageSize             = 4 << 20
 	DefaultCleanInterval              = 10 * time.Second
 	DefaultMaxDeleteFilesPerRound     = 10
+	DefaultRecoveryVerifyBytes        = 256 << 20
 )
 
 // Config configures a Store. Zero fields take the documented default.
@@ -87,6 +88,12 @@ type Config struct {
 	MaxMessageSize int
 	// CleanInterval is the retention check period (10 s).
 	CleanInterval time.Duration
+	// RecoveryVerifyBytes is how much of the log before the checkpoint
+	// Open re-verifies record by record (layout and body CRC), clean
+	// shutdown or not (256 MiB). It bounds restart time whatever the store
+	// size; older records are verified when they are read. Negative
+	// verifies the whole log.
+	RecoveryVerifyBytes int64
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -117,6 +124,9 @@ func (c Config) withDefaults() (Config, error) {
 		// Small segments (tests, embedded use) shrink the default limit
 		// rather than failing: a record must fit one segment.
 		c.MaxMessageSize = int(min(DefaultMaxMessageSize, c.CommitLogSegmentSize-blankLen))
+	}
+	if c.RecoveryVerifyBytes == 0 {
+		c.RecoveryVerifyBytes = DefaultRecoveryVerifyBytes
 	}
 	defDur(&c.FlushInterval, DefaultFlushInterval)
 	defDur(&c.SyncFlushTimeout, DefaultSyncFlushTimeout)
@@ -179,6 +189,9 @@ type options struct {
 	// beforeSync, when set (by tests), runs before every commit-log flush;
 	// blocking in it simulates a hung disk.
 	beforeSync func()
+	// repair (Repair only) makes recovery rebuild every consume-queue and
+	// index entry from the whole log and quarantine damaged runs.
+	repair bool
 }
 
 // WithLogger sets the logger (default: discard everything).

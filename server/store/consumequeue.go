@@ -36,6 +36,11 @@ type consumeQueue struct {
 	next int64
 	// flushed is how far (in entries) the checkpointer has flushed.
 	flushed int64
+	// verifyBelow: entries below it were on disk (or re-created by
+	// recovery) when the store opened, and readers check each against its
+	// record. Entries above were made by this process from records it
+	// wrote or verified. Set once by recovery, before any reader exists.
+	verifyBelow int64
 }
 
 func newConsumeQueue(root string, key queueKey, entriesPerFile int, alloc allocFunc) *consumeQueue {
@@ -196,6 +201,44 @@ func (cq *consumeQueue) truncate(off int64) {
 	if cq.flushed > off {
 		cq.flushed = off
 	}
+}
+
+// cutFrom removes the entries at the end of the queue whose records do not
+// end before phy (recovery re-creates those that belong to surviving
+// records). Entries are in log order, so walking back from the end finds
+// them all, including a damaged last entry pointing anywhere at or past
+// phy; a damaged entry further back is left for the read path to refuse.
+func (cq *consumeQueue) cutFrom(phy int64) {
+	l := cq.files.load()
+	if l == nil || len(l.files) == 0 {
+		return
+	}
+	first := l.files[0].base / cqEntrySize
+	n := cq.max.Load()
+	for n > first {
+		f := l.find((n-1)*cqEntrySize, cq.files.size)
+		if f == nil {
+			break
+		}
+		p, size, _ := cqEntry(f, n-1)
+		if size > 0 && p >= 0 && p+int64(size) <= phy {
+			break
+		}
+		n--
+	}
+	if n < cq.max.Load() {
+		cq.truncate(n)
+	}
+}
+
+// reset deletes every file of the queue (a full rebuild found it missing
+// entries before its first surviving record); the next ensure starts it
+// afresh at that record's offset.
+func (cq *consumeQueue) reset() {
+	cq.files.dropFrom(0)
+	cq.min.Store(0)
+	cq.max.Store(0)
+	cq.next, cq.flushed = 0, 0
 }
 
 // flush writes entries up to max to disk.

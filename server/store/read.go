@@ -166,15 +166,32 @@ func (s *Store) GetMatching(topic string, queueID int32, offset int64, maxCount,
 		if r.MsgCount >= maxCount || (r.MsgCount > 0 && r.BufferTotalSize+int(size) > maxBytes) {
 			break
 		}
-		if filter.TagsCode != nil && !filter.TagsCode(tags) {
+		if size == holeSize || (filter.TagsCode != nil && !filter.TagsCode(tags)) {
 			continue
 		}
 		seg = s.pin(r, seg, phy)
 		if seg == nil {
-			if r.MsgCount == 0 {
-				status = MessageWasRemoving
+			if phy < s.clMin.Load() {
+				// Retention deleted the segment after clMin was read.
+				if r.MsgCount == 0 {
+					status = MessageWasRemoving
+				}
+			} else {
+				// No segment was ever written there.
+				s.entryDamaged(phy, topic, queueID, i, errEntryBounds)
 			}
 			continue
+		}
+		// Entries that predate this process are checked against their
+		// records (see checkEntry). One that fails is skipped, as RocketMQ
+		// skips an entry whose log bytes it cannot get: the good records
+		// around it are still returned, and the consumer moves past it
+		// rather than stalling on it forever.
+		if i < cq.verifyBelow {
+			if err := s.checkEntry(seg, phy, size, topic, queueID, i); err != nil {
+				s.entryDamaged(phy, topic, queueID, i, err)
+				continue
+			}
 		}
 		pos := phy - seg.base
 		if filter.Properties != nil {
@@ -220,6 +237,9 @@ func (s *Store) storeTimeAt(cq *consumeQueue, off int64) (int64, bool) {
 	}
 	defer f.release()
 	pos := phy - f.base
+	if size < minRecordLen || pos+int64(size) > f.size {
+		return 0, false // a hole, or a damaged entry
+	}
 	rec := f.data[pos : pos+int64(size)]
 	sys := int32(get32(rec[message.OffSysFlag:]))
 	p := message.StoreTimestampOffset(sys)
@@ -285,9 +305,12 @@ func (s *Store) MessageAt(phy int64) (*GetResult, error) {
 		r.Release()
 		return nil, fmt.Errorf("%w: physical offset %d was deleted", ErrNotFound, phy)
 	}
-	n, err := recordAt(f, phy, false)
+	n, err := recordAt(f, phy, true)
 	if err != nil || n < 0 {
 		r.Release()
+		if err != nil && claimsOffset(f, phy) {
+			s.recordDamaged(phy, "damaged record requested by offset: not served", err)
+		}
 		return nil, fmt.Errorf("%w: no record at physical offset %d", ErrNotFound, phy)
 	}
 	pos := phy - f.base
@@ -330,8 +353,17 @@ func (s *Store) QueryByKey(topic, key string, max int, begin, end int64) (*Query
 		if f == nil {
 			continue
 		}
-		rec, err := message.ParseStored(f.data[phy-f.base:], false)
-		if err != nil || string(rec.Topic) != topic || rec.StoreTimestamp < begin || rec.StoreTimestamp > end || !hasKey(rec.Properties, key) {
+		rec, err := message.ParseStored(f.data[phy-f.base:], true)
+		if err == nil && rec.PhysicalOffset != phy {
+			err = errEntryHeader
+		}
+		if err != nil {
+			if claimsOffset(f, phy) {
+				s.recordDamaged(phy, "damaged record found by key: not served", err)
+			}
+			continue
+		}
+		if string(rec.Topic) != topic || rec.StoreTimestamp < begin || rec.StoreTimestamp > end || !hasKey(rec.Properties, key) {
 			continue
 		}
 		pos := phy - f.base

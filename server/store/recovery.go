@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,14 +13,28 @@ import (
 	"github.com/rocketgo/rocketgo/message"
 )
 
-// recover brings the files back to a consistent state.
+// recover brings the files back to a consistent state, clean shutdown or
+// not: the checkpoint says how far the log, the consume queues and the index
+// were durable together (its SafeOffset), but the files may have been
+// damaged since, so it is a starting point, never proof.
 //
-// After a clean close the checkpoint's safe offset is the exact end of the
-// log and nothing is rescanned. After a crash (the abort file is still
-// there) recovery starts one segment before the safe point, verifies every
-// record's magic, length, offset and body CRC, cuts the log at the first
-// failure, and rebuilds consume-queue and index entries from the start of
-// the scan so they agree exactly with the surviving records.
+// Recovery walks the log from a point before the safe offset (at most
+// RecoveryVerifyBytes earlier, so restart time does not grow with the store)
+// to its end, checking every record's magic, length, own offset, layout and
+// body CRC:
+//
+//   - below the safe offset it only verifies, and puts back consume-queue
+//     entries that are missing or wrong for the records it passes;
+//   - from the safe offset on it re-creates the consume-queue and index
+//     entries, which it removed first (after a crash they may be partial);
+//   - damaged bytes followed by intact records are damage in place: they
+//     are logged and counted, the records after them stay, and readers
+//     refuse the damaged ones, keeping their queue offsets;
+//   - damaged bytes with nothing intact after them are the torn or damaged
+//     end of the log: the log is cut at them, with every derived entry.
+//
+// Without a usable checkpoint the whole log is walked and every derived
+// entry rebuilt.
 func (s *Store) recover() error {
 	abortPath := filepath.Join(s.cfg.Dir, "abort")
 	_, statErr := os.Stat(abortPath)
@@ -42,41 +58,69 @@ func (s *Store) recover() error {
 			return err
 		}
 	}
+	// Until recovery decides where the log ends, every record counts as
+	// read from disk and is checked in full.
+	s.openEnd = math.MaxInt64
 
-	start := cp.SafeOffset
-	if crashed || !cpOK {
-		start -= start % s.cl.size
-		start -= s.cl.size // the previous segment may hold torn pages too
+	w := &recoveryWalk{s: s, crashed: crashed, repair: s.o.repair, last: map[*consumeQueue]walkMark{}}
+	from := int64(0)
+	if last := segs.last(); last != nil {
+		first := segs.files[0].base
+		w.full = !cpOK || s.o.repair
+		w.safe = min(max(cp.SafeOffset, first), last.base+s.cl.size)
+		if w.full {
+			w.safe = first
+			w.seen = map[*consumeQueue]bool{}
+		}
+		from = w.safe
+		if !w.full {
+			from = s.verifyStart(segs, w.safe)
+		}
+		// Where the records end is only known for sure after a clean
+		// shutdown; otherwise the consume queues may know of later ones.
+		w.knownEnd = w.safe
+		if crashed || w.full {
+			w.knownEnd = max(w.safe, s.derivedEnd(last.base+s.cl.size))
+		}
 	}
-	if last := segs.last(); last == nil {
-		start = 0
-	} else {
-		start = max(start, segs.files[0].base)
-		start = min(start, last.base+s.cl.size)
-	}
-	s.log.Info("recovering store", "crashed", crashed, "checkpoint", cp.SafeOffset, "scanFrom", start)
+	s.log.Info("recovering store", "crashed", crashed, "checkpoint", cp.SafeOffset, "verifyFrom", from, "dispatchFrom", w.safe)
 
-	// Forget every derived entry at or past the scan start; the scan
-	// re-creates exactly those that belong to surviving records.
-	for _, cq := range s.queuesW {
-		cq.truncate(cq.searchPhy(start))
+	// Forget every derived entry at or past the safe offset; the walk
+	// re-creates exactly those that belong to surviving records. A full
+	// rebuild cuts each queue where its first surviving record says.
+	if !w.full {
+		for _, cq := range s.queuesW {
+			cq.cutFrom(w.safe)
+		}
 	}
 	if s.ix != nil {
-		s.ix.undoFrom(start)
+		s.ix.undoFrom(w.safe)
 	}
-	end, n, err := s.scanAndDispatch(start, crashed || !cpOK)
+	end, err := w.run(from)
 	if err != nil {
 		return err
 	}
-	s.truncateLog(end)
-	s.wrote.Store(end)
-	if n > 0 || end != cp.SafeOffset {
-		s.log.Info("recovered commit log", "from", start, "to", end, "redispatched", n)
+	if w.full {
+		// Queues without a surviving record keep only entries for deleted
+		// segments; anything pointing into the log is stale.
+		for _, cq := range s.queuesW {
+			if !w.seen[cq] {
+				cq.cutFrom(s.clMin.Load())
+			}
+		}
+	}
+	s.discardFrom(end)
+	s.openEnd = end
+	for _, cq := range s.queuesW {
+		cq.verifyBelow = cq.max.Load()
+	}
+	if w.redispatched > 0 || end != cp.SafeOffset {
+		s.log.Info("recovered commit log", "verifiedFrom", from, "to", end, "redispatched", w.redispatched)
 	}
 
 	// Make the rebuilt state durable before admitting new writes, then mark
 	// the store as running: a crash from here on is detected by "abort".
-	if err := s.cl.syncRange(max(start, s.clMin.Load()), end); err != nil {
+	if err := s.cl.syncRange(max(w.safe, s.clMin.Load()), end); err != nil {
 		return err
 	}
 	s.flushed.Store(end)
@@ -131,49 +175,425 @@ func (s *Store) openQueues() error {
 	return nil
 }
 
-// scanAndDispatch walks records from start, re-creating their consume-queue
-// and index entries, and returns where the valid log ends.
-func (s *Store) scanAndDispatch(start int64, verifyCRC bool) (end int64, n int, err error) {
-	off := start
+// verifyStart picks where recovery starts verifying: RecoveryVerifyBytes
+// before the safe offset, moved to a record boundary. Any consume-queue
+// entry gives one; the earliest at or after the target is taken, and
+// checked, since it comes from a file that may be damaged too. Failing
+// that, the start of the segment holding the target always is one.
+func (s *Store) verifyStart(segs *segmentList, safe int64) int64 {
+	first := segs.files[0].base
+	if s.cfg.RecoveryVerifyBytes < 0 || safe-first <= s.cfg.RecoveryVerifyBytes {
+		return first
+	}
+	target := safe - s.cfg.RecoveryVerifyBytes
+	seg := segs.find(target, s.cl.size)
+	if seg == nil {
+		return first
+	}
+	best := safe
+	for _, cq := range s.queuesW {
+		if p, _, _, ok := cq.lookup(cq.searchPhy(target)); ok && p >= target && p < best {
+			best = p
+		}
+	}
+	if f := segs.find(best, s.cl.size); best < safe && f != nil {
+		if _, err := recordAt(f, best, true); err == nil {
+			return best
+		}
+	}
+	return seg.base
+}
+
+// derivedEnd is the furthest record end any consume queue points to, below
+// limit: after a crash, records up to there were written.
+func (s *Store) derivedEnd(limit int64) int64 {
+	end := int64(0)
+	for _, cq := range s.queuesW {
+		if m := cq.max.Load(); m > cq.min.Load() {
+			if p, size, _, ok := cq.lookup(m - 1); ok && size > 0 && p >= 0 && p+int64(size) <= limit {
+				end = max(end, p+int64(size))
+			}
+		}
+	}
+	return end
+}
+
+// errInconsistent marks a record whose checksum holds but whose place in
+// its queue does not: its header (which no checksum covers) is damaged.
+var errInconsistent = errors.New("record does not continue its queue")
+
+// errQuarantined marks a run that `store check -repair` already marked.
+var errQuarantined = errors.New("quarantined by store check -repair")
+
+// recoveryWalk is the state of one pass over the log.
+type recoveryWalk struct {
+	s        *Store
+	crashed  bool
+	full     bool  // no usable checkpoint (or repair): rebuild everything
+	repair   bool  // quarantine damaged runs
+	safe     int64 // derived entries are re-created from here
+	knownEnd int64 // records may exist up to here; resync searches no further
+
+	keys         []uint32
+	redispatched int
+	runs         []span                     // damaged runs kept in place
+	open         span                       // the run before the record being dispatched (from < 0: none)
+	walked       int64                      // records met at or past safe, damaged or not
+	last         map[*consumeQueue]walkMark // the last entry put per queue
+	seen         map[*consumeQueue]bool     // full rebuild: queues already cut
+}
+
+type span struct{ from, to int64 }
+
+// walkMark is where the walk was when it put a queue's last entry.
+type walkMark struct{ phy, walked int64 }
+
+// run walks from off and returns where the valid log ends.
+func (w *recoveryWalk) run(off int64) (int64, error) {
+	s := w.s
 	segs := s.cl.load()
-	var keys []uint32
+	bad := int64(-1) // start of the current run of damaged bytes
+	var badErr error
+	known := false // the run so far is one quarantined record
 	for {
 		seg := segs.find(off, s.cl.size)
 		if seg == nil {
-			return off, n, nil
+			break
 		}
-		size, perr := recordAt(seg, off, verifyCRC)
-		if perr != nil {
-			if !allZero(seg.data[off-seg.base : min(off-seg.base+64, seg.size)]) {
-				s.log.Warn("commit log ends in a damaged record; truncating", "offset", off, "err", perr)
+		size, err := recordAt(seg, off, true)
+		if off >= w.safe && !(err == nil && size < 0) {
+			w.walked++
+		}
+		if err == nil && size < 0 { // blank marker: continue in the next segment
+			if bad >= 0 {
+				w.inPlace(bad, off, badErr, known)
+				bad = -1
 			}
-			return off, n, nil
-		}
-		if size < 0 { // blank marker: continue in the next segment
 			off = seg.base + s.cl.size
 			continue
 		}
-		if off-seg.base+int64(size)+blankLen > s.cl.size {
-			s.log.Warn("record overruns its segment; truncating", "offset", off)
-			return off, n, nil
+		if err == nil && off-seg.base+int64(size)+blankLen > s.cl.size {
+			err = fmt.Errorf("%w: record at %d overruns its segment", message.ErrCorrupt, off)
 		}
-		rec, _ := message.ParseStored(seg.data[off-seg.base:], false)
-		keys, err = s.redispatch(rec, keys[:0])
-		if errors.Is(err, errQueueGap) {
-			s.log.Warn("record breaks its queue's offset sequence; truncating", "offset", off, "err", err)
-			return off, n, nil
+		if err == nil {
+			rec, _ := message.ParseStored(seg.data[off-seg.base:], false)
+			if off < w.safe {
+				w.reconcile(rec)
+			} else {
+				w.open = span{bad, off}
+				if err = w.dispatch(rec, false); err != nil && !errors.Is(err, errInconsistent) {
+					return off, err
+				}
+			}
 		}
-		if err != nil {
-			return off, n, err
+		if err == nil {
+			if bad >= 0 {
+				w.inPlace(bad, off, badErr, known)
+				bad = -1
+			}
+			off += int64(size)
+			continue
 		}
-		n++
-		off += int64(size)
+		q := isQuarantined(seg.data[off-seg.base:])
+		if q {
+			err = errQuarantined
+		}
+		if bad < 0 {
+			bad, badErr, known = off, err, q
+		} else {
+			known = known && q
+		}
+		if off >= w.safe {
+			w.open = span{-1, 0}
+			w.placeholder(seg, off)
+		}
+		next := w.resync(seg, off)
+		if next < 0 {
+			break
+		}
+		off = next
 	}
+	if bad >= 0 {
+		w.tail(bad, badErr)
+		return bad, nil
+	}
+	return off, nil
+}
+
+// resync finds where intact records resume after the damaged one at off:
+// right after it when its framing (length, magic, own offset) survived,
+// else at the next self-identifying record. It returns -1 when none
+// follows, which makes the damage the end of the log.
+func (w *recoveryWalk) resync(seg *mappedFile, off int64) int64 {
+	s := w.s
+	pos := off - seg.base
+	segEnd := seg.base + s.cl.size
+	lastSeg := seg == s.cl.load().last()
+	if b := seg.data[pos:]; int64(len(b)) >= minRecordLen {
+		n := int64(int32(get32(b)))
+		m := get32(b[message.OffMagic:])
+		if (magicOK(m) || m == quarantineMagic) && get64(b[message.OffPhysicalOffset:]) == off &&
+			n >= minRecordLen && pos+n+blankLen <= seg.size {
+			// Trust the length only if something sound follows it: a
+			// damaged length must not make the walk skip good records.
+			next := off + n
+			if _, err := recordAt(seg, next, true); err == nil || (lastSeg && next >= w.knownEnd) {
+				return next
+			}
+		}
+	}
+	limit := segEnd
+	if lastSeg {
+		limit = min(limit, w.knownEnd)
+	}
+	if p := findRecord(seg, off+1, limit); p >= 0 {
+		return p
+	}
+	if !lastSeg {
+		return segEnd // a later segment starts with a record, or the walk finds its damage
+	}
+	return -1
+}
+
+// recordMagicPrefix is the first three bytes of both record magics.
+var recordMagicPrefix = [3]byte{0xDA, 0xA3, 0x20}
+
+// findRecord returns the first position in [from, limit) of seg holding an
+// intact record that names that position as its own offset, or -1. Only
+// such a record is accepted, so bytes that merely look like a header (in a
+// body, say) are not.
+func findRecord(seg *mappedFile, from, limit int64) int64 {
+	for from+minRecordLen <= limit {
+		lo := from - seg.base + message.OffMagic
+		hi := min(limit-seg.base+message.OffMagic, seg.size)
+		if lo >= hi {
+			return -1
+		}
+		i := bytes.Index(seg.data[lo:hi], recordMagicPrefix[:])
+		if i < 0 {
+			return -1
+		}
+		c := from + int64(i)
+		p := c - seg.base
+		if m := seg.data[p+message.OffMagic+3]; (m == 0xA7 || m == 0xAB) && p+minRecordLen <= seg.size &&
+			get64(seg.data[p+message.OffPhysicalOffset:]) == c {
+			if n, err := recordAt(seg, c, true); err == nil && n > 0 {
+				return c
+			}
+		}
+		from = c + 1
+	}
+	return -1
+}
+
+// inPlace handles damaged bytes [from, to) with intact records after them.
+func (w *recoveryWalk) inPlace(from, to int64, cause error, known bool) {
+	if to > w.safe {
+		w.runs = append(w.runs, span{from, to})
+	}
+	if known {
+		return // quarantined by an earlier repair; readers refuse it already
+	}
+	w.s.recordDamaged(from, "damaged records inside the commit log: kept, never served", cause, "length", to-from)
+	if w.repair {
+		w.s.quarantine(from, to)
+	}
+}
+
+// tail reports the damaged bytes the log is cut at.
+func (w *recoveryWalk) tail(at int64, cause error) {
+	s := w.s
+	seg := s.cl.load().find(at, s.cl.size)
+	if seg == nil || allZero(seg.data[at-seg.base:min(at-seg.base+64, seg.size)]) || errors.Is(cause, errQuarantined) {
+		return // the log simply ends here
+	}
+	if w.crashed {
+		// A write torn by the crash, most likely: nobody was told it was stored.
+		s.log.Warn("commit log ends in a torn or damaged record; truncating", "offset", at, "err", cause)
+		return
+	}
+	s.recordDamaged(at, "commit log ends in a damaged record after a clean shutdown; truncating", cause)
+}
+
+// reconcile checks, below the safe offset, that the record's consume-queue
+// entry exists and points at it, and puts it back when the entry is
+// missing at the queue's end or does not point at a servable record. An
+// entry that serves another good record is left alone: a topic deleted and
+// created again reuses queue offsets.
+func (w *recoveryWalk) reconcile(rec message.StoredRecord) {
+	s := w.s
+	if tx := rec.SysFlag & message.SysFlagTxMask; tx == message.SysFlagTxPrepared || tx == message.SysFlagTxRollback {
+		return
+	}
+	cq := s.queuesW[queueKey{string(rec.Topic), rec.QueueID}]
+	if cq == nil {
+		return // never re-create a deleted topic's queue
+	}
+	q, phy := rec.QueueOffset, rec.PhysicalOffset
+	maxOff := cq.max.Load()
+	first := int64(0)
+	if l := cq.files.load(); len(l.files) > 0 {
+		first = l.files[0].base / cqEntrySize
+	}
+	if q < first || q > maxOff || (q < maxOff && s.entryValid(cq, q)) {
+		return
+	}
+	// Entries run in log order: only a record between its neighbours'
+	// records belongs at q.
+	if p, _, _, ok := cq.lookup(q - 1); ok && p >= phy {
+		return
+	}
+	if p, _, _, ok := cq.lookup(q + 1); ok && p <= phy {
+		return
+	}
+	if err := cq.ensure(q); err != nil {
+		return
+	}
+	cq.put(q, phy, rec.TotalSize, s.tagsOf(string(rec.Topic), rec))
+	cq.flushed = min(cq.flushed, q)
+	if q == maxOff {
+		cq.next = q + 1
+		cq.max.Store(q + 1)
+	}
+	s.log.Warn("consume-queue entry restored from the commit log", "topic", cq.key.topic, "queueId", cq.key.id, "queueOffset", q, "offset", phy)
+}
+
+// entryValid reports whether entry q of cq points at a servable record.
+func (s *Store) entryValid(cq *consumeQueue, q int64) bool {
+	phy, size, _, ok := cq.lookup(q)
+	if !ok {
+		return false
+	}
+	seg := s.cl.load().find(phy, s.cl.size)
+	return seg != nil && s.checkEntry(seg, phy, size, cq.key.topic, cq.key.id, q) == nil
+}
+
+// placeholder keeps the queue offset of a damaged record whose header still
+// names its queue: an entry points at it (readers refuse it), so the
+// records after it keep their offsets and consumers that had read past it
+// are not handed a new message under an old offset.
+func (w *recoveryWalk) placeholder(seg *mappedFile, off int64) {
+	rec, err := message.ParseStored(seg.data[off-seg.base:], false)
+	if err != nil || rec.PhysicalOffset != off || !validTopic(string(rec.Topic)) || rec.QueueID < 0 ||
+		rec.QueueOffset < 0 || rec.QueueOffset > maxQueueOffset {
+		return
+	}
+	w.dispatch(rec, true)
+}
+
+// dispatch re-creates the derived entries of a record at or past the safe
+// offset. A damaged record gets its queue entry only. It returns
+// errInconsistent, changing nothing, when the record cannot take its
+// queue offset.
+func (w *recoveryWalk) dispatch(rec message.StoredRecord, damaged bool) error {
+	s := w.s
+	topic := string(rec.Topic)
+	if tx := rec.SysFlag & message.SysFlagTxMask; tx == message.SysFlagTxPrepared || tx == message.SysFlagTxRollback {
+		if damaged {
+			return nil
+		}
+		var err error
+		w.keys, err = s.reindex(rec, topic, w.keys[:0])
+		return err
+	}
+	key := queueKey{topic, rec.QueueID}
+	cq := s.queuesW[key]
+	if cq == nil {
+		cq = newConsumeQueue(s.root, key, s.cfg.ConsumeQueueEntriesPerFile, s.o.alloc)
+		cq.files.list.Store(&segmentList{})
+		s.queuesW[key] = cq
+		s.qmu.Lock()
+		s.queuesR[key] = cq
+		s.qmu.Unlock()
+	}
+	q := rec.QueueOffset
+	if damaged && (q != cq.next || (w.full && !w.seen[cq])) {
+		// A damaged header may only fill the very next slot.
+		return errInconsistent
+	}
+	if w.full && !w.seen[cq] {
+		// The first surviving record of a queue says where its entries
+		// start; a queue missing entries before it restarts there.
+		w.seen[cq] = true
+		if q <= cq.max.Load() {
+			cq.truncate(q)
+		} else {
+			cq.reset()
+		}
+	}
+	if cq.files.load().last() != nil && q != cq.next {
+		at, n := w.missing(cq, rec.PhysicalOffset)
+		switch {
+		case q == 0:
+			cq.truncate(0) // the topic was deleted and created again
+		case q > cq.next && q-cq.next <= n:
+			// Records of this queue were lost to damage since its last
+			// entry: hole entries keep their offsets, so every later
+			// offset stays where consumers know it.
+			for ; cq.next < q; cq.next++ {
+				if err := cq.ensure(cq.next); err != nil {
+					return errInconsistent
+				}
+				cq.put(cq.next, at, holeSize, 0)
+			}
+			cq.max.Store(cq.next)
+			w.s.log.Warn("queue offsets lost to damage kept as holes", "topic", topic, "queueId", rec.QueueID, "upTo", q, "offset", at)
+		default:
+			return errInconsistent
+		}
+	}
+	if err := cq.ensure(q); err != nil {
+		if errors.Is(err, ErrCorruptStore) {
+			return errInconsistent
+		}
+		return err
+	}
+	tags := int64(0)
+	if !damaged {
+		var err error
+		if w.keys, err = s.reindex(rec, topic, w.keys[:0]); err != nil {
+			return err
+		}
+		tags = s.tagsOf(topic, rec)
+	}
+	cq.put(q, rec.PhysicalOffset, rec.TotalSize, tags)
+	cq.next = q + 1
+	cq.max.Store(cq.next)
+	w.last[cq] = walkMark{rec.PhysicalOffset, w.walked}
+	w.redispatched++
+	return nil
+}
+
+// missing bounds how many records of cq can have been lost since its last
+// entry: one per record the walk has passed since (its header may have
+// been damaged into another queue), plus as many as fit in the damaged runs
+// since. at is where hole entries point: the first such run, or the record
+// being dispatched.
+func (w *recoveryWalk) missing(cq *consumeQueue, phy int64) (at, n int64) {
+	last, ok := w.last[cq]
+	if !ok {
+		last = walkMark{phy: w.safe - 1}
+	}
+	at = phy
+	runs := w.runs
+	if w.open.from >= 0 {
+		runs = append(runs[:len(runs):len(runs)], w.open)
+	}
+	var damaged int64
+	for _, r := range runs {
+		if r.from > last.phy && r.from < phy {
+			at = min(at, r.from)
+			damaged += r.to - r.from
+		}
+	}
+	return at, w.walked - last.walked - 1 + damaged/minRecordLen
 }
 
 var errQueueGap = errors.New("queue offset out of sequence")
 
-// redispatch rebuilds the derived entries of one recovered record.
+// redispatch derives the entries of a record a replica received. Unlike
+// recovery it accepts no damage: a record that does not continue its
+// queue is refused, and the master is asked to send it again.
 func (s *Store) redispatch(rec message.StoredRecord, keys []uint32) ([]uint32, error) {
 	topic := string(rec.Topic)
 	tx := rec.SysFlag & message.SysFlagTxMask
@@ -190,11 +610,9 @@ func (s *Store) redispatch(rec message.StoredRecord, keys []uint32) ([]uint32, e
 		s.queuesR[key] = cq
 		s.qmu.Unlock()
 	}
-	// Header fields carry no checksum, so the queue offset is checked
-	// against the sequence instead. A jump ahead means a damaged header
-	// (or lost entries): the log is cut there. A step back happens
-	// legitimately when a deleted topic was recreated; the newer records
-	// win.
+	// A jump ahead means a damaged header or lost entries. A step back
+	// happens legitimately when a deleted topic was recreated; the newer
+	// records win.
 	if cq.files.load().last() != nil && rec.QueueOffset != cq.next {
 		if rec.QueueOffset > cq.next || rec.QueueOffset < 0 {
 			return keys, fmt.Errorf("%w: %s/%d expects %d, record has %d", errQueueGap, topic, rec.QueueID, cq.next, rec.QueueOffset)
@@ -207,9 +625,18 @@ func (s *Store) redispatch(rec message.StoredRecord, keys []uint32) ([]uint32, e
 		}
 		return keys, err
 	}
-	if keys, err := s.reindex(rec, topic, keys); err != nil {
+	keys, err := s.reindex(rec, topic, keys)
+	if err != nil {
 		return keys, err
 	}
+	cq.put(rec.QueueOffset, rec.PhysicalOffset, rec.TotalSize, s.tagsOf(topic, rec))
+	cq.next = rec.QueueOffset + 1
+	cq.max.Store(cq.next)
+	return keys, nil
+}
+
+// tagsOf computes a record's consume-queue tag code as an append does.
+func (s *Store) tagsOf(topic string, rec message.StoredRecord) int64 {
 	var tags int64
 	if tag, ok := message.LookupProperty(rec.Properties, propTags); ok {
 		tags = message.TagsHashCode(string(tag))
@@ -217,10 +644,7 @@ func (s *Store) redispatch(rec message.StoredRecord, keys []uint32) ([]uint32, e
 	if s.o.tagsCode != nil {
 		tags = s.o.tagsCode(topic, rec.Properties, rec.StoreTimestamp, tags)
 	}
-	cq.put(rec.QueueOffset, rec.PhysicalOffset, rec.TotalSize, tags)
-	cq.next = rec.QueueOffset + 1
-	cq.max.Store(cq.next)
-	return keys, nil
+	return tags
 }
 
 // reindex re-creates the index entries of a recovered record.
@@ -250,6 +674,22 @@ func allZero(b []byte) bool {
 	return true
 }
 
+// discardFrom removes every record at or after end and every consume-queue
+// and index entry pointing at them, and makes end the end of the log.
+// Recovery calls it once the valid end is known. A caller at run time must
+// hold the append lock and must know that no reader holds slices past end
+// (the bytes are zeroed).
+func (s *Store) discardFrom(end int64) {
+	for _, cq := range s.queuesW {
+		cq.cutFrom(end)
+	}
+	if s.ix != nil {
+		s.ix.undoFrom(end)
+	}
+	s.truncateLog(end)
+	s.wrote.Store(end)
+}
+
 // truncateLog discards everything at or after end: later segments are
 // deleted and the rest of end's segment is zeroed, so a stale record beyond
 // the cut can never be mistaken for a new one by a later recovery.
@@ -264,6 +704,26 @@ func (s *Store) truncateLog(end int64) {
 	}
 	s.cl.dropFrom(seg.base + s.cl.size)
 	zeroTail(seg, end-seg.base)
+}
+
+// quarantine marks the damaged run [from, to) so that readers refuse it
+// and recovery and the checker step over it (see quarantineMagic). It
+// needs room for the header fields it writes.
+func (s *Store) quarantine(from, to int64) {
+	seg := s.cl.load().find(from, s.cl.size)
+	if seg == nil || to-from < message.OffPhysicalOffset+8 || to > seg.base+s.cl.size {
+		return
+	}
+	pos := from - seg.base
+	b := seg.data[pos:]
+	n := uint32(to - from)
+	b[0], b[1], b[2], b[3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+	m := quarantineMagic
+	b[4], b[5], b[6], b[7] = byte(m>>24), byte(m>>16), byte(m>>8), byte(m)
+	put64(b[message.OffPhysicalOffset:], from)
+	if err := seg.sync(pos, pos+message.OffPhysicalOffset+8); err != nil {
+		s.log.Error("quarantine mark not flushed", "offset", from, "err", err)
+	}
 }
 
 // zeroTail clears [from, size) of a mapped file. Whole pages are punched out

@@ -81,6 +81,12 @@ type Store struct {
 	flushed atomic.Int64 // commit log durable up to here (flusher only writes)
 	lastTs  atomic.Int64 // store timestamp of the newest record
 
+	// openEnd is where the log ended when the store opened. Records below
+	// it came from disk and are verified in full on every read; it is set
+	// by recovery, before any reader exists.
+	openEnd int64
+	damage  damageLog
+
 	appendMu sync.Mutex
 	queuesW  map[queueKey]*consumeQueue // appender's view, under appendMu
 	closed   bool                       // under appendMu
@@ -815,15 +821,25 @@ func (s *Store) DeleteTopic(topic string) error {
 	return nil
 }
 
-// Stats are counters for monitoring.
+// Stats are counters for monitoring. Each is monotonic from Open.
 type Stats struct {
 	GroupCommits int64 // SYNC_FLUSH fsyncs that released waiters
 	GroupWaiters int64 // appends released by them; ratio = batch size
+	// DamagedRecords counts the distinct damaged records found (failed
+	// layout, checksum or consume-queue cross-checks), by recovery or by
+	// reads. None of them was served; each was logged once with its
+	// position. Torn writes that crash recovery cuts off are not counted.
+	DamagedRecords int64
 }
 
-// Stats returns the current counters.
+// Stats returns the current counters. It only loads atomics, so a metrics
+// scrape may call it as often as it likes.
 func (s *Store) Stats() Stats {
-	return Stats{GroupCommits: s.groupCommits.Load(), GroupWaiters: s.groupWaiters.Load()}
+	return Stats{
+		GroupCommits:   s.groupCommits.Load(),
+		GroupWaiters:   s.groupWaiters.Load(),
+		DamagedRecords: s.damage.count.Load(),
+	}
 }
 
 // MinPhysicalOffset is the first commit-log offset still stored.
