@@ -320,33 +320,37 @@ func (w *recoveryWalk) run(off int64) (int64, error) {
 	return off, nil
 }
 
-// resync finds where intact records resume after the damaged one at off:
-// right after it when its framing (length, magic, own offset) survived,
-// else at the next self-identifying record. It returns -1 when none
-// follows, which makes the damage the end of the log.
+// resync finds where intact records resume after the damaged one at off.
 func (w *recoveryWalk) resync(seg *mappedFile, off int64) int64 {
-	s := w.s
+	return resyncAfter(seg, off, w.s.cl.size, w.knownEnd, seg == w.s.cl.load().last())
+}
+
+// resyncAfter finds where intact records resume after the damaged bytes at
+// off in seg (of a log with segSize-long segments): right after them when
+// their framing (length, magic, own offset) survived and something sound
+// follows, else at the next self-identifying record. In the last segment
+// the search stops at limit. It returns -1 when nothing intact follows,
+// which makes the damage the end of the log.
+func resyncAfter(seg *mappedFile, off, segSize, limit int64, lastSeg bool) int64 {
 	pos := off - seg.base
-	segEnd := seg.base + s.cl.size
-	lastSeg := seg == s.cl.load().last()
+	segEnd := seg.base + segSize
 	if b := seg.data[pos:]; int64(len(b)) >= minRecordLen {
 		n := int64(int32(get32(b)))
 		m := get32(b[message.OffMagic:])
 		if (magicOK(m) || m == quarantineMagic) && get64(b[message.OffPhysicalOffset:]) == off &&
-			n >= minRecordLen && pos+n+blankLen <= seg.size {
+			n >= minRecordLen && pos+n+blankLen <= segSize {
 			// Trust the length only if something sound follows it: a
 			// damaged length must not make the walk skip good records.
 			next := off + n
-			if _, err := recordAt(seg, next, true); err == nil || (lastSeg && next >= w.knownEnd) {
+			if _, err := recordAt(seg, next, true); err == nil || (lastSeg && next >= limit) || isQuarantined(seg.data[next-seg.base:]) {
 				return next
 			}
 		}
 	}
-	limit := segEnd
-	if lastSeg {
-		limit = min(limit, w.knownEnd)
+	if !lastSeg {
+		limit = segEnd
 	}
-	if p := findRecord(seg, off+1, limit); p >= 0 {
+	if p := findRecord(seg, off+1, min(limit, segEnd)); p >= 0 {
 		return p
 	}
 	if !lastSeg {
