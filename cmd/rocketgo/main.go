@@ -4,6 +4,7 @@
 //	rocketgo serve                 # name server :9876 + broker :10911
 //	rocketgo namesrv -listen :9876
 //	rocketgo broker -c broker.conf -namesrv 127.0.0.1:9876
+//	rocketgo store check -data DIR [-repair]
 //	rocketgo version
 //
 // Every subcommand takes its own flags; `rocketgo help` lists them.
@@ -33,6 +34,7 @@ func commands() map[string]command {
 		"broker":   {summary: "run a broker (broker.conf keys, -set overrides)", run: runBroker},
 		"serve":    {summary: "run a name server and a broker in one process, for development", run: runServe},
 		"loadtest": {summary: "benchmark a cluster or an embedded server (RocketMQ benchmark output)", run: runLoadtest},
+		"store":    {summary: "check (and -repair) a stopped broker's store: store check -data DIR", run: runStore},
 	}
 }
 
