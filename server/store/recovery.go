@@ -439,8 +439,16 @@ func (w *recoveryWalk) reconcile(rec message.StoredRecord) {
 	if l := cq.files.load(); len(l.files) > 0 {
 		first = l.files[0].base / cqEntrySize
 	}
-	if q < first || q > maxOff || (q < maxOff && s.entryValid(cq, q)) {
+	if q < first || q > maxOff {
 		return
+	}
+	if q < maxOff {
+		if p, size, _, ok := cq.lookup(q); ok && p == phy && size == rec.TotalSize {
+			return // the entry points at this record, just verified
+		}
+		if s.entryValid(cq, q) {
+			return
+		}
 	}
 	// Entries run in log order: only a record between its neighbours'
 	// records belongs at q.
