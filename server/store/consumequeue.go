@@ -221,7 +221,7 @@ func (cq *consumeQueue) cutFrom(phy int64) {
 			break
 		}
 		p, size, _ := cqEntry(f, n-1)
-		if size > 0 && p >= 0 && p+int64(size) <= phy {
+		if p >= 0 && ((size > 0 && p+int64(size) <= phy) || (size == holeSize && p < phy)) {
 			break
 		}
 		n--
