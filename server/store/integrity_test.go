@@ -367,3 +367,40 @@ func TestPullSkipsDamagedRecord(t *testing.T) {
 	}
 	q.Release()
 }
+
+// TestRecoveryTellsRecreatedTopicFromDamagedOffset re-dispatches a log in
+// which a topic was deleted and created again (its queue restarts at 0) and
+// one in which a record's queue-offset field was damaged to 0: the first
+// must start the queue over, the second must not touch the queue.
+func TestRecoveryTellsRecreatedTopicFromDamagedOffset(t *testing.T) {
+	t.Run("recreated", func(t *testing.T) {
+		cfg := smallConfig(t.TempDir())
+		cfg.CheckpointInterval = time.Hour
+		s := mustOpen(t, cfg)
+		for i := 0; i < 5; i++ {
+			mustAppend(t, s, newMsg("R", 0, []byte(fmt.Sprint("old-", i)), "", ""))
+		}
+		if err := s.DeleteTopic("R"); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			mustAppend(t, s, newMsg("R", 0, []byte(fmt.Sprint("new-", i)), "", ""))
+		}
+		s.stopForCrashTest() // the checkpoint says 0: everything is re-dispatched
+		s = mustOpen(t, cfg)
+		defer mustClose(t, s)
+		recs := readAll(t, s, "R", 0)
+		if len(recs) != 3 || string(recs[0].Body) != "new-0" || string(recs[2].Body) != "new-2" {
+			t.Fatalf("recreated topic reads %d records", len(recs))
+		}
+	})
+	t.Run("damaged-offset", func(t *testing.T) {
+		fx, s := newIntegrityFixture(t, 80)
+		s.stopForCrashTest()
+		a := fx.stored[41] // queue 1, offset 10
+		writeLogBytes(t, fx.cfg, a.phy+message.OffQueueOffset, make([]byte, 8))
+		s = mustOpen(t, fx.cfg)
+		defer mustClose(t, s)
+		checkServedD(t, s, fx.stored, map[int]bool{41: true})
+	})
+}

@@ -536,7 +536,7 @@ func (w *recoveryWalk) dispatch(rec message.StoredRecord, damaged bool) error {
 	if cq.files.load().last() != nil && q != cq.next {
 		at, n := w.missing(cq, rec.PhysicalOffset)
 		switch {
-		case q == 0:
+		case q == 0 && w.restarts(key, rec.PhysicalOffset+int64(rec.TotalSize)):
 			cq.truncate(0) // the topic was deleted and created again
 		case q > cq.next && q-cq.next <= n:
 			// Records of this queue were lost to damage since its last
@@ -599,6 +599,38 @@ func (w *recoveryWalk) missing(cq *consumeQueue, phy int64) (at, n int64) {
 		}
 	}
 	return at, w.walked - last.walked - 1 + damaged/minRecordLen
+}
+
+// restartLookahead bounds how many records restarts reads.
+const restartLookahead = 4096
+
+// restarts tells a queue that starts over at offset 0 (its topic deleted
+// and created again) from a record whose queue-offset field was damaged to
+// 0: the queue's next record, looked for from off on, says 1 in the first
+// case. When none is found the record counts as damaged, since wrongly
+// starting the queue over would drop every entry it has.
+func (w *recoveryWalk) restarts(key queueKey, off int64) bool {
+	segs := w.s.cl.load()
+	for n := 0; n < restartLookahead; n++ {
+		seg := segs.find(off, w.s.cl.size)
+		if seg == nil {
+			return false
+		}
+		size, err := recordAt(seg, off, true)
+		if err != nil {
+			return false
+		}
+		if size < 0 {
+			off = seg.base + w.s.cl.size
+			continue
+		}
+		rec, _ := message.ParseStored(seg.data[off-seg.base:], false)
+		if rec.QueueID == key.id && string(rec.Topic) == key.topic {
+			return rec.QueueOffset == 1
+		}
+		off += int64(size)
+	}
+	return false
 }
 
 var errQueueGap = errors.New("queue offset out of sequence")
