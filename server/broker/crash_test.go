@@ -280,7 +280,7 @@ func testDamagedStore(t *testing.T, stop syscall.Signal) {
 	}
 	dir := t.TempDir()
 	child := startChild(t, dir)
-	rc := remoting.NewClient()
+	rc := netclient.New()
 	defer rc.Close()
 	const n = 200
 	for i := range n {
