@@ -97,6 +97,26 @@ const (
 	BrokerHeartbeat                  int16 = 904 // BROKER_HEARTBEAT
 )
 
+// Controller-mode request codes (RocketMQ 5.x RequestCode): brokers and
+// admin tools to a controller, and a controller's role-change notice to a
+// broker.
+const (
+	NotifyMinBrokerIDChange     int16 = 905  // NOTIFY_MIN_BROKER_ID_CHANGE
+	ControllerAlterSyncStateSet int16 = 1001 // CONTROLLER_ALTER_SYNC_STATE_SET
+	ControllerElectMaster       int16 = 1002 // CONTROLLER_ELECT_MASTER
+	ControllerRegisterBroker    int16 = 1003 // CONTROLLER_REGISTER_BROKER
+	ControllerGetReplicaInfo    int16 = 1004 // CONTROLLER_GET_REPLICA_INFO
+	ControllerGetMetadataInfo   int16 = 1005 // CONTROLLER_GET_METADATA_INFO
+	ControllerGetSyncStateData  int16 = 1006 // CONTROLLER_GET_SYNC_STATE_DATA
+	GetBrokerEpochCache         int16 = 1007 // GET_BROKER_EPOCH_CACHE
+	NotifyBrokerRoleChanged     int16 = 1008 // NOTIFY_BROKER_ROLE_CHANGED
+	UpdateControllerConfig      int16 = 1009 // UPDATE_CONTROLLER_CONFIG
+	GetControllerConfig         int16 = 1010 // GET_CONTROLLER_CONFIG
+	CleanBrokerData             int16 = 1011 // CLEAN_BROKER_DATA
+	ControllerGetNextBrokerID   int16 = 1012 // CONTROLLER_GET_NEXT_BROKER_ID
+	ControllerApplyBrokerID     int16 = 1013 // CONTROLLER_APPLY_BROKER_ID
+)
+
 // Response codes (fact sheet §3 and RocketMQ ResponseCode).
 const (
 	Success                              int16 = 0    // SUCCESS
@@ -354,6 +374,34 @@ func requestCodeName(code int16) string {
 		return "ADD_WRITE_PERM_OF_BROKER"
 	case BrokerHeartbeat:
 		return "BROKER_HEARTBEAT"
+	case NotifyMinBrokerIDChange:
+		return "NOTIFY_MIN_BROKER_ID_CHANGE"
+	case ControllerAlterSyncStateSet:
+		return "CONTROLLER_ALTER_SYNC_STATE_SET"
+	case ControllerElectMaster:
+		return "CONTROLLER_ELECT_MASTER"
+	case ControllerRegisterBroker:
+		return "CONTROLLER_REGISTER_BROKER"
+	case ControllerGetReplicaInfo:
+		return "CONTROLLER_GET_REPLICA_INFO"
+	case ControllerGetMetadataInfo:
+		return "CONTROLLER_GET_METADATA_INFO"
+	case ControllerGetSyncStateData:
+		return "CONTROLLER_GET_SYNC_STATE_DATA"
+	case GetBrokerEpochCache:
+		return "GET_BROKER_EPOCH_CACHE"
+	case NotifyBrokerRoleChanged:
+		return "NOTIFY_BROKER_ROLE_CHANGED"
+	case UpdateControllerConfig:
+		return "UPDATE_CONTROLLER_CONFIG"
+	case GetControllerConfig:
+		return "GET_CONTROLLER_CONFIG"
+	case CleanBrokerData:
+		return "CLEAN_BROKER_DATA"
+	case ControllerGetNextBrokerID:
+		return "CONTROLLER_GET_NEXT_BROKER_ID"
+	case ControllerApplyBrokerID:
+		return "CONTROLLER_APPLY_BROKER_ID"
 	}
 	return "UNKNOWN"
 }
