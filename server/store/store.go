@@ -113,6 +113,12 @@ type Store struct {
 	groupCommits atomic.Int64
 	groupWaiters atomic.Int64
 
+	// truncMu orders Truncate against flushLog publishing its flushed
+	// offset: a flush that began before a truncation must not publish an
+	// offset past the cut (truncate.go). truncGen counts truncations.
+	truncMu  sync.Mutex
+	truncGen uint64
+
 	diskFull  atomic.Bool
 	isClosed  atomic.Bool
 	stop      chan struct{}
@@ -645,6 +651,7 @@ func (s *Store) flushLog(target int64) error {
 	if from < s.clMin.Load() {
 		from = s.clMin.Load()
 	}
+	gen := s.truncationGen()
 	if s.o.beforeSync != nil {
 		s.o.beforeSync()
 	}
@@ -652,7 +659,7 @@ func (s *Store) flushLog(target int64) error {
 		s.log.Error("commit log flush failed", "from", from, "to", target, "err", err)
 		return err
 	}
-	s.flushed.Store(target)
+	s.publishFlushed(gen, target)
 	return nil
 }
 
