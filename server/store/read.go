@@ -123,7 +123,7 @@ func (s *Store) GetMatching(topic string, queueID int32, offset int64, maxCount,
 		r.Status = NoMatchedLogicQueue
 		return r, nil
 	}
-	minOff, maxOff := cq.min.Load(), cq.max.Load()
+	minOff, maxOff := cq.min.Load(), s.visibleMax(cq)
 	r.MinOffset, r.MaxOffset = minOff, maxOff
 	switch {
 	case maxOff == 0:
@@ -217,10 +217,11 @@ func (s *Store) MinOffset(topic string, queueID int32) int64 {
 	return 0
 }
 
-// MaxOffset is the queue offset the next message will get.
+// MaxOffset is the queue offset the next message will get (the first one
+// a read fence hides, when one is set).
 func (s *Store) MaxOffset(topic string, queueID int32) int64 {
 	if cq := s.queue(topic, queueID); cq != nil {
-		return cq.max.Load()
+		return s.visibleMax(cq)
 	}
 	return 0
 }

@@ -118,6 +118,9 @@ type Store struct {
 	// offset past the cut (truncate.go). truncGen counts truncations.
 	truncMu  sync.Mutex
 	truncGen uint64
+	// readFence hides records ending past a physical offset from readers
+	// (fence.go); it holds that offset + 1, or 0 for no fence.
+	readFence atomic.Int64
 
 	diskFull  atomic.Bool
 	isClosed  atomic.Bool
