@@ -154,7 +154,7 @@ func (b *Broker) processRuntimeInfo(rc *transport.RequestContext, req *remoting.
 		"runtime":                  time.Since(b.started).Round(time.Second).String(),
 		"putMessageDistributeTime": "",
 		"topicDataVersion":         strconv.FormatInt(version.Counter, 10),
-		"brokerRole":               b.cfg.BrokerRole,
+		"brokerRole":               b.currentRole().name,
 		"flushDiskType":            b.cfg.FlushDiskType,
 	}
 	b.replyJSON(rc, req, struct {

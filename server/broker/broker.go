@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rocketgo/rocketgo/remoting/netclient"
@@ -30,6 +31,8 @@ import (
 
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/server/replicas"
 	"github.com/rocketgo/rocketgo/server/store"
 )
 
@@ -84,6 +87,19 @@ type Broker struct {
 	slaveSync         *slaveSync
 	slaveSyncInterval time.Duration
 
+	// role is the current replication role (controller_mode.go); classic
+	// brokers keep the configured one. Role changes hold roleMu, which
+	// also guards the running role loops (roleStop, roleWG).
+	role     atomic.Pointer[brokerRole]
+	roleMu   sync.Mutex
+	roleStop context.CancelFunc
+	roleWG   sync.WaitGroup
+	loopCtx  context.Context
+
+	// Controller mode only (enableControllerMode): nil otherwise.
+	ctl    *controllerMode
+	epochs *replicas.EpochFile
+
 	started   time.Time
 	storeHost netip.AddrPort // the address clients dial, written into every record
 	addr      string         // storeHost as "ip:port"
@@ -105,7 +121,7 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 		opt(&o)
 	}
 	delays, _ := ParseDelayLevels(cfg.MessageDelayLevel)
-	return &Broker{
+	b := &Broker{
 		cfg:               cfg,
 		log:               o.logger.With("component", "broker", "broker", cfg.BrokerName),
 		clock:             o.clock,
@@ -114,7 +130,9 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 		producers:         newProducerManager(),
 		registerNow:       make(chan struct{}, 1),
 		slaveSyncInterval: o.slaveSyncInterval,
-	}, nil
+	}
+	b.role.Store(&brokerRole{name: cfg.BrokerRole, id: cfg.BrokerID})
+	return b, nil
 }
 
 // Start opens the store and the configuration tables, begins listening (a
@@ -151,10 +169,19 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	b.locks = newLockTable(b.clock)
 	// The replication side exists before the store opens: the store's
 	// arrival listener wakes the master's streamers.
-	if b.isSlave() {
+	switch {
+	case b.cfg.EnableControllerMode:
+		// Either role, decided at run time.
 		b.haClient = newHAClient(b)
 		b.slaveSync = newSlaveSync(b, b.slaveSyncInterval)
-	} else {
+		b.ha = newHAMaster(b)
+		if err := b.openControllerMode(); err != nil {
+			return err
+		}
+	case b.isSlave():
+		b.haClient = newHAClient(b)
+		b.slaveSync = newSlaveSync(b, b.slaveSyncInterval)
+	default:
 		b.ha = newHAMaster(b)
 	}
 	b.store, err = store.Open(b.storeConfig(),
@@ -208,15 +235,27 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 
 	loopCtx, cancel := context.WithCancel(context.Background())
 	b.stop = cancel
-	if b.haClient != nil && b.cfg.HAMasterAddress != "" {
+	b.loopCtx = loopCtx
+	if b.haClient != nil && b.cfg.HAMasterAddress != "" && b.ctl == nil {
 		b.haClient.setMaster(b.cfg.HAMasterAddress)
 	}
 	b.registerOnce(ctx) // a slave learns its master from the answers
 	b.goLoop(loopCtx, b.registerLoop)
 	b.goLoop(loopCtx, b.offsetFlushLoop)
 	b.goLoop(loopCtx, b.clientExpiryLoop)
-	b.startRoleLoops(loopCtx)
-	b.log.Info("broker started", "addr", b.addr, "role", b.cfg.BrokerRole, "cluster", b.cfg.BrokerClusterName, "namesrv", b.cfg.NamesrvAddr)
+	if b.ctl != nil {
+		if err := b.startControllerMode(loopCtx); err != nil {
+			cancel()
+			b.server.Shutdown(context.Background())
+			b.ha.close(context.Background())
+			b.wg.Wait()
+			b.rpc.Close()
+			return err
+		}
+	} else {
+		b.startRoleLoops(loopCtx)
+	}
+	b.log.Info("broker started", "addr", b.addr, "role", b.currentRole().name, "controllerMode", b.cfg.EnableControllerMode, "cluster", b.cfg.BrokerClusterName, "namesrv", b.cfg.NamesrvAddr)
 	return nil
 }
 
@@ -293,8 +332,11 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		if b.stop == nil {
 			return // never started
 		}
-		if b.names != nil {
-			if err := b.names.UnregisterBroker(ctx, b.cfg.BrokerClusterName, b.cfg.BrokerName, b.addr, b.cfg.BrokerID); err != nil {
+		if b.ctl != nil && b.ctl.manager != nil {
+			b.ctl.manager.Close() // no role change from here on
+		}
+		if r := b.currentRole(); b.names != nil && !r.fenced {
+			if err := b.names.UnregisterBroker(ctx, b.cfg.BrokerClusterName, b.cfg.BrokerName, b.addr, r.id); err != nil {
 				b.log.Warn("unregister from name servers failed", "err", err)
 			}
 		}
@@ -399,6 +441,13 @@ func (b *Broker) tagsCode(topic string, properties []byte, storeTimestamp int64,
 func (b *Broker) arrived(topic string, queueID int32, queueOffset int64, tagsCode int64) {
 	if b.ha != nil {
 		b.ha.wake()
+	}
+	if b.ctl != nil {
+		if _, fenced := b.store.ReadFence(); fenced {
+			// Hidden until confirmed: the fence loop wakes pulls, and
+			// the schedulers poll.
+			return
+		}
 	}
 	switch topic {
 	case TopicSchedule:

@@ -342,3 +342,16 @@ func (m *ProducerManager) FindChannel(clientID string) (any, bool) {
 	}
 	return found, found != nil
 }
+
+// AllChannels returns every producer connection, each once.
+func (m *ProducerManager) AllChannels() []any {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	seen := map[any]struct{}{}
+	for _, members := range m.groups {
+		for ch := range members {
+			seen[ch] = struct{}{}
+		}
+	}
+	return slices.Collect(maps.Keys(seen))
+}

@@ -90,6 +90,23 @@ type Config struct {
 	HAHousekeepingInterval  time.Duration // haHousekeepingInterval (ms), 20 s: an HA connection silent this long is dropped
 	HATransferBatchSize     int           // haTransferBatchSize, 32 KiB: log bytes per transfer frame (at most 4 MiB)
 	HAMaxGapNotInSync       int64         // haMaxGapNotInSync, 256 MiB: SYNC_MASTER answers SLAVE_NOT_AVAILABLE beyond this lag
+
+	// Controller mode (RocketMQ 5.x automatic failover; server/replicas):
+	// the controller assigns brokerId and decides the role, so brokerRole
+	// and brokerId are ignored. A master is SYNC_MASTER; which slaves must
+	// hold a message before its send is acknowledged follows
+	// allAckInSyncStateSet, inSyncReplicas and minInSyncReplicas.
+	EnableControllerMode       bool          // enableControllerMode, false
+	ControllerAddr             string        // controllerAddr, "host:port;host:port"
+	BrokerHeartbeatInterval    time.Duration // brokerHeartbeatInterval (ms), 1 s
+	ControllerHeartBeatTimeout time.Duration // controllerHeartBeatTimeoutMills, 10 s
+	SyncBrokerMetadataPeriod   time.Duration // syncBrokerMetadataPeriod (ms), 5 s
+	CheckSyncStateSetPeriod    time.Duration // checkSyncStateSetPeriod (ms), 5 s
+	BrokerElectionPriority     int           // brokerElectionPriority, MaxInt32: lower is preferred among equal replicas
+	HAMaxTimeSlaveNotCatchup   time.Duration // haMaxTimeSlaveNotCatchup (ms), 15 s: a slave behind this long leaves the SyncStateSet
+	InSyncReplicas             int           // inSyncReplicas, 1: replicas (the master included) a send needs unless allAckInSyncStateSet
+	MinInSyncReplicas          int           // minInSyncReplicas, 1: below this many in-sync replicas sends are refused
+	AllAckInSyncStateSet       bool          // allAckInSyncStateSet, false: a send needs every SyncStateSet member
 }
 
 // DefaultConfig returns the configuration an unconfigured broker runs with.
@@ -135,6 +152,14 @@ func DefaultConfig() Config {
 		HAHousekeepingInterval:      20 * time.Second,
 		HATransferBatchSize:         32 << 10,
 		HAMaxGapNotInSync:           256 << 20,
+		BrokerHeartbeatInterval:     time.Second,
+		ControllerHeartBeatTimeout:  10 * time.Second,
+		SyncBrokerMetadataPeriod:    5 * time.Second,
+		CheckSyncStateSetPeriod:     5 * time.Second,
+		BrokerElectionPriority:      1<<31 - 1,
+		HAMaxTimeSlaveNotCatchup:    15 * time.Second,
+		InSyncReplicas:              1,
+		MinInSyncReplicas:           1,
 	}
 }
 
@@ -246,6 +271,17 @@ func configKeys() []configKey {
 		durationKey("haHousekeepingInterval", time.Millisecond, func(c *Config) *time.Duration { return &c.HAHousekeepingInterval }),
 		intKey("haTransferBatchSize", func(c *Config) *int { return &c.HATransferBatchSize }),
 		int64Key("haMaxGapNotInSync", func(c *Config) *int64 { return &c.HAMaxGapNotInSync }),
+		boolKey("enableControllerMode", func(c *Config) *bool { return &c.EnableControllerMode }),
+		stringKey("controllerAddr", func(c *Config) *string { return &c.ControllerAddr }),
+		durationKey("brokerHeartbeatInterval", time.Millisecond, func(c *Config) *time.Duration { return &c.BrokerHeartbeatInterval }),
+		durationKey("controllerHeartBeatTimeoutMills", time.Millisecond, func(c *Config) *time.Duration { return &c.ControllerHeartBeatTimeout }),
+		durationKey("syncBrokerMetadataPeriod", time.Millisecond, func(c *Config) *time.Duration { return &c.SyncBrokerMetadataPeriod }),
+		durationKey("checkSyncStateSetPeriod", time.Millisecond, func(c *Config) *time.Duration { return &c.CheckSyncStateSetPeriod }),
+		intKey("brokerElectionPriority", func(c *Config) *int { return &c.BrokerElectionPriority }),
+		durationKey("haMaxTimeSlaveNotCatchup", time.Millisecond, func(c *Config) *time.Duration { return &c.HAMaxTimeSlaveNotCatchup }),
+		intKey("inSyncReplicas", func(c *Config) *int { return &c.InSyncReplicas }),
+		intKey("minInSyncReplicas", func(c *Config) *int { return &c.MinInSyncReplicas }),
+		boolKey("allAckInSyncStateSet", func(c *Config) *bool { return &c.AllAckInSyncStateSet }),
 	}
 }
 
@@ -341,12 +377,14 @@ func (c *Config) Validate() error {
 	if c.FlushDiskType != AsyncFlush && c.FlushDiskType != SyncFlush {
 		bad("flushDiskType %q must be %s or %s", c.FlushDiskType, AsyncFlush, SyncFlush)
 	}
-	switch c.BrokerRole {
-	case RoleAsyncMaster, RoleSyncMaster:
+	switch {
+	case c.EnableControllerMode:
+		// The controller decides the role and the id.
+	case c.BrokerRole == RoleAsyncMaster, c.BrokerRole == RoleSyncMaster:
 		if c.BrokerID != 0 {
 			bad("brokerRole %s needs brokerId 0, got %d", c.BrokerRole, c.BrokerID)
 		}
-	case RoleSlave:
+	case c.BrokerRole == RoleSlave:
 		if c.BrokerID == 0 {
 			bad("brokerRole SLAVE needs a brokerId above 0")
 		}
@@ -404,7 +442,46 @@ func (c *Config) Validate() error {
 		bad("transactionCheckMax %d must be positive", c.TransactionCheckMax)
 	}
 	errs = append(errs, c.validateHA()...)
+	errs = append(errs, c.validateControllerMode()...)
 	return errors.Join(errs...)
+}
+
+// validateControllerMode checks the controller-mode keys.
+func (c *Config) validateControllerMode() []error {
+	if !c.EnableControllerMode {
+		return nil
+	}
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...))
+	}
+	if strings.TrimSpace(strings.ReplaceAll(c.ControllerAddr, ";", "")) == "" {
+		bad("enableControllerMode needs controllerAddr")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"brokerHeartbeatInterval", c.BrokerHeartbeatInterval},
+		{"controllerHeartBeatTimeoutMills", c.ControllerHeartBeatTimeout},
+		{"syncBrokerMetadataPeriod", c.SyncBrokerMetadataPeriod},
+		{"checkSyncStateSetPeriod", c.CheckSyncStateSetPeriod},
+		{"haMaxTimeSlaveNotCatchup", c.HAMaxTimeSlaveNotCatchup},
+	} {
+		if d.v <= 0 {
+			bad("%s must be positive", d.name)
+		}
+	}
+	if c.ControllerHeartBeatTimeout <= c.BrokerHeartbeatInterval {
+		bad("controllerHeartBeatTimeoutMills %v must be longer than brokerHeartbeatInterval %v", c.ControllerHeartBeatTimeout, c.BrokerHeartbeatInterval)
+	}
+	if c.InSyncReplicas < 1 || c.MinInSyncReplicas < 1 {
+		bad("inSyncReplicas %d and minInSyncReplicas %d must be at least 1", c.InSyncReplicas, c.MinInSyncReplicas)
+	}
+	if c.HAMaxTimeSlaveNotCatchup <= c.HASendHeartbeatInterval {
+		bad("haMaxTimeSlaveNotCatchup %v must be longer than haSendHeartbeatInterval %v", c.HAMaxTimeSlaveNotCatchup, c.HASendHeartbeatInterval)
+	}
+	return errs
 }
 
 // validateHA checks the replication keys.

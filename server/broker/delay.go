@@ -145,9 +145,10 @@ func (d *delayScheduler) arrived(queueID int32) {
 	}
 }
 
-func (d *delayScheduler) start(ctx context.Context) {
+// start runs one goroutine per level through spawn.
+func (d *delayScheduler) start(ctx context.Context, spawn func(func(context.Context))) {
 	for qid := range d.wake {
-		d.b.goLoop(ctx, func(ctx context.Context) { d.run(ctx, int32(qid)) })
+		spawn(func(ctx context.Context) { d.run(ctx, int32(qid)) })
 	}
 }
 

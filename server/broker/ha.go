@@ -91,11 +91,17 @@ func (b *Broker) haAdvertisedAddr() string {
 
 // isSlave reports whether the broker replicates another broker's log
 // instead of accepting writes.
-func (b *Broker) isSlave() bool { return b.cfg.BrokerRole == RoleSlave }
+// In controller mode the role changes at run time, and a broker whose
+// role is not settled yet counts as a slave.
+func (b *Broker) isSlave() bool { return b.currentRole().name == RoleSlave }
 
 // slaveRemark explains why a slave refuses a write; upstream's store
 // refuses puts on a slave with SERVICE_NOT_AVAILABLE.
 func (b *Broker) slaveRemark() string {
+	r := b.currentRole()
+	if r.fenced {
+		return "service not available now: broker[" + b.cfg.BrokerName + "] at " + b.addr + " waits for the controller to name its role"
+	}
 	return "service not available now: broker[" + b.cfg.BrokerName + "] at " + b.addr + " is a slave (brokerId " +
-		strconv.FormatInt(b.cfg.BrokerID, 10) + "), messages must be sent to its master"
+		strconv.FormatInt(r.id, 10) + "), messages must be sent to its master"
 }

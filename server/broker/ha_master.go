@@ -43,7 +43,14 @@ type haMaster struct {
 	// every streamer without taking mu.
 	wakers atomic.Pointer[[]chan struct{}]
 
+	// sw is the controller-mode state (ha_switch.go); nil in classic mode.
+	// onConfirm moves the store's read fence (-1: none) when the confirm
+	// offset advances; it runs outside mu.
+	sw        *haSwitch
+	onConfirm func(fence int64)
+
 	mu      sync.Mutex // guards the fields below
+	serving bool       // controller mode: this broker is master and takes slaves
 	conns   map[*haConn]struct{}
 	acked   int64            // highest offset a live slave acknowledged; -1 = no slave has reported
 	waiters []*replicaWaiter // SYNC_MASTER sends, ordered by end
@@ -60,7 +67,19 @@ type haConn struct {
 	remote string
 	wake   chan struct{} // buffered 1: the log grew
 	start  chan int64    // buffered 1: the slave's first report, where streaming starts
+	hello  chan struct{} // buffered 1: controller mode, the slave's handshake arrived
 	acked  int64         // under haMaster.mu; -1 until the slave's first report
+
+	// Controller mode, under haMaster.mu: the slave's broker id; a mark —
+	// the master's log end at some moment, and that moment — the slave's
+	// acknowledgements are racing to reach; and the moment of the last
+	// mark it reached. A slave whose acknowledgement reaches each mark is
+	// behind by at most the time since that mark, however busy the log.
+	slaveID  int64
+	markEnd  int64
+	markAt   time.Time
+	marked   bool
+	caughtUp time.Time
 }
 
 // replicaWaiter is a stored send waiting until a slave holds its bytes.
@@ -137,12 +156,20 @@ func (h *haMaster) acceptLoop(ctx context.Context) {
 			}
 			continue
 		}
-		c := &haConn{nc: nc, remote: nc.RemoteAddr().String(), wake: make(chan struct{}, 1), start: make(chan int64, 1), acked: -1}
+		c := &haConn{nc: nc, remote: nc.RemoteAddr().String(), wake: make(chan struct{}, 1), start: make(chan int64, 1),
+			hello: make(chan struct{}, 1), acked: -1, caughtUp: time.Now()}
 		h.mu.Lock()
 		if h.closed {
 			h.mu.Unlock()
 			nc.Close()
 			return
+		}
+		if h.sw != nil && !h.serving {
+			// A slave (or a broker whose role is not settled) streams to
+			// nobody: the connecting slave follows a stale master.
+			h.mu.Unlock()
+			nc.Close()
+			continue
 		}
 		h.conns[c] = struct{}{}
 		h.publishWakersLocked()
@@ -175,16 +202,26 @@ func (h *haMaster) serveSlave(ctx context.Context, c *haConn) {
 // readReports reads the slave's 8-byte reports. Each acknowledges every
 // byte below it; the first also tells the streamer where to start.
 func (h *haMaster) readReports(c *haConn) error {
-	var buf [haReportSize]byte
+	report := haReportSize
+	if h.sw != nil {
+		if err := h.readHello(c); err != nil {
+			return err
+		}
+		report = haSwitchReportSize
+	}
+	buf := make([]byte, report)
 	first := true
 	for {
 		if err := c.nc.SetReadDeadline(time.Now().Add(h.housekeeping)); err != nil {
 			return err
 		}
-		if _, err := io.ReadFull(c.nc, buf[:]); err != nil {
+		if _, err := io.ReadFull(c.nc, buf); err != nil {
 			return err
 		}
-		off := int64(binary.BigEndian.Uint64(buf[:]))
+		if h.sw != nil && binary.BigEndian.Uint32(buf) != haStateTransfer {
+			return fmt.Errorf("%w: slave report in state %d", errHAStream, binary.BigEndian.Uint32(buf))
+		}
+		off := int64(binary.BigEndian.Uint64(buf[report-8:]))
 		if off < 0 {
 			return fmt.Errorf("%w: slave reported offset %d", errHAStream, off)
 		}
@@ -205,6 +242,16 @@ func (h *haMaster) readReports(c *haConn) error {
 // follows the log's growth, sending an empty frame as a heartbeat when it
 // had nothing to send for haSendHeartbeatInterval.
 func (h *haMaster) stream(ctx context.Context, c *haConn) error {
+	if h.sw != nil {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.hello:
+		}
+		if err := h.writeHello(c); err != nil {
+			return err
+		}
+	}
 	var next int64
 	select {
 	case <-ctx.Done():
@@ -217,16 +264,29 @@ func (h *haMaster) stream(ctx context.Context, c *haConn) error {
 		next = h.b.store.MinPhysicalOffset()
 	}
 	h.log.Info("HA: streaming the log to a slave", "slave", c.remote, "from", next, "masterEnd", h.b.store.MaxPhysicalOffset())
-	frame := make([]byte, haHeaderSize+h.batch)
+	hdr := haHeaderSize
+	var ep epochCursor
+	if h.sw != nil {
+		hdr = haSwitchFrameHeader
+		ep.entries = h.sw.epochs.Entries()
+	}
+	frame := make([]byte, hdr+h.batch)
 	idle := time.NewTimer(h.heartbeat)
 	defer idle.Stop()
 	for ctx.Err() == nil {
-		n, err := h.b.store.ReadLog(next, frame[haHeaderSize:])
+		body := frame[hdr:]
+		if h.sw != nil {
+			// A frame stays within one epoch.
+			if end := ep.at(next).End; end-next < int64(len(body)) {
+				body = body[:max(end-next, 0)]
+			}
+		}
+		n, err := h.b.store.ReadLog(next, body)
 		if err != nil {
 			return fmt.Errorf("reading the log at %d for the slave: %w", next, err)
 		}
 		if n > 0 {
-			if err := h.writeFrame(c, frame[:haHeaderSize+n], next); err != nil {
+			if err := h.sendFrame(c, frame[:hdr+n], next, &ep); err != nil {
 				return err
 			}
 			next += int64(n)
@@ -237,13 +297,33 @@ func (h *haMaster) stream(ctx context.Context, c *haConn) error {
 		case <-ctx.Done():
 		case <-c.wake:
 		case <-idle.C:
-			if err := h.writeFrame(c, frame[:haHeaderSize], next); err != nil {
+			if err := h.sendFrame(c, frame[:hdr], next, &ep); err != nil {
 				return err
 			}
 			idle.Reset(h.heartbeat)
 		}
 	}
 	return nil
+}
+
+// sendFrame fills in a frame's header and writes it, recording for the
+// caught-up check what the slave has been sent.
+func (h *haMaster) sendFrame(c *haConn, frame []byte, offset int64, ep *epochCursor) error {
+	if h.sw == nil {
+		return h.writeFrame(c, frame, offset)
+	}
+	h.mu.Lock()
+	if !c.marked {
+		c.markEnd, c.markAt, c.marked = h.b.store.MaxPhysicalOffset(), time.Now(), true
+	}
+	h.mu.Unlock()
+	e := ep.at(offset)
+	putSwitchFrame(frame, switchFrame{size: len(frame) - haSwitchFrameHeader, offset: offset, epoch: e.Epoch, epochStart: e.Start, confirm: h.confirmOffset()})
+	if err := c.nc.SetWriteDeadline(time.Now().Add(h.housekeeping)); err != nil {
+		return err
+	}
+	_, err := c.nc.Write(frame)
+	return err
 }
 
 // writeFrame fills in frame's header (offset, body length) and sends it.
@@ -282,10 +362,19 @@ func (h *haMaster) ack(c *haConn, off int64) {
 	h.mu.Lock()
 	c.acked = off
 	h.acked = h.maxAckLocked()
-	done := h.releaseLocked()
+	var proposal []int64
+	if h.sw != nil {
+		now := time.Now()
+		if c.marked && off >= c.markEnd {
+			c.caughtUp, c.marked = c.markAt, false
+		}
+		proposal = h.maybeExpandLocked(c, now)
+	}
+	done, fence, fenced := h.settleLocked()
 	h.mu.Unlock()
-	for _, w := range done {
-		w.answer(remoting.Success)
+	h.finish(done, fence, fenced)
+	if proposal != nil {
+		h.sw.propose(proposal)
 	}
 }
 
@@ -295,7 +384,14 @@ func (h *haMaster) drop(c *haConn) {
 	delete(h.conns, c)
 	h.acked = h.maxAckLocked()
 	h.publishWakersLocked()
+	var proposal []int64
+	if h.sw != nil && h.serving {
+		proposal = h.dropMemberLocked(c)
+	}
 	h.mu.Unlock()
+	if proposal != nil {
+		h.sw.propose(proposal)
+	}
 }
 
 func (h *haMaster) maxAckLocked() int64 {
@@ -309,8 +405,9 @@ func (h *haMaster) maxAckLocked() int64 {
 // releaseLocked removes and returns the waiters the acknowledged offset
 // covers: a prefix of the list, which is ordered by end.
 func (h *haMaster) releaseLocked() []*replicaWaiter {
+	safe := h.safeLocked()
 	k := 0
-	for k < len(h.waiters) && h.waiters[k].end <= h.acked {
+	for k < len(h.waiters) && h.waiters[k].end <= safe {
 		k++
 	}
 	if k == 0 {
@@ -336,6 +433,19 @@ func (h *haMaster) awaitReplica(end int64, answer func(code int16)) {
 	now := time.Now()
 	h.mu.Lock()
 	switch {
+	case h.sw != nil:
+		// Controller mode: wait for the SyncStateSet (or inSyncReplicas),
+		// however far behind it is, until syncFlushTimeout.
+		if !h.serving {
+			h.mu.Unlock()
+			answer(remoting.FlushSlaveTimeout)
+			return
+		}
+		if h.safeLocked() >= end {
+			h.mu.Unlock()
+			answer(remoting.Success)
+			return
+		}
 	case h.closed || h.acked < 0 || end-h.acked >= h.maxGap:
 		h.mu.Unlock()
 		answer(remoting.SlaveNotAvailable)

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/rocketgo/rocketgo/server/replicas"
 	"github.com/rocketgo/rocketgo/server/store"
 )
 
@@ -31,6 +33,13 @@ type haClient struct {
 	b       *Broker
 	log     *slog.Logger
 	changed chan struct{} // buffered 1: the master address changed
+
+	// Controller mode (ha_switch.go): sw is set, selfID is this broker's
+	// id and minEpoch the master epoch the controller announced; a master
+	// answering with an older epoch is a stale one.
+	sw       bool
+	selfID   atomic.Int64
+	minEpoch atomic.Int32
 
 	mu         sync.Mutex         // guards master and endSession
 	master     string             // the master's HA address; "" = not known yet
@@ -141,6 +150,14 @@ func (c *haClient) session(ctx context.Context, addr string) (progressed bool, e
 	stop := context.AfterFunc(ctx, func() { nc.Close() }) // a shutdown or a new master interrupts reads
 	defer stop()
 	c.log.Info("HA: connected to master", "master", addr, "offset", c.b.store.MaxPhysicalOffset())
+	if c.sw {
+		if err := c.handshake(nc); err != nil {
+			if ctx.Err() != nil {
+				err = nil
+			}
+			return false, err
+		}
+	}
 
 	reports := make(chan struct{}, 1)
 	rctx, cancel := context.WithCancel(ctx)
@@ -167,19 +184,35 @@ func (c *haClient) session(ctx context.Context, addr string) (progressed bool, e
 // receive reads frames and appends their bytes until the stream fails.
 func (c *haClient) receive(nc net.Conn, reports chan<- struct{}) (progressed bool, err error) {
 	st := c.b.store
-	var hdr [haHeaderSize]byte
+	hdr := make([]byte, haHeaderSize)
+	if c.sw {
+		hdr = make([]byte, haSwitchFrameHeader)
+	}
 	var body []byte
+	var frame switchFrame
+	var lastEpoch int32
+	if c.sw {
+		lastEpoch = c.b.epochs.LastEpoch()
+	}
 	for {
 		// The master sends at least a heartbeat every haSendHeartbeatInterval;
 		// silence for haHousekeepingInterval means it is gone.
 		if err := nc.SetReadDeadline(time.Now().Add(c.b.cfg.HAHousekeepingInterval)); err != nil {
 			return progressed, err
 		}
-		if _, err := io.ReadFull(nc, hdr[:]); err != nil {
+		if _, err := io.ReadFull(nc, hdr); err != nil {
 			return progressed, err
 		}
-		off := int64(binary.BigEndian.Uint64(hdr[0:8]))
-		size := int64(int32(binary.BigEndian.Uint32(hdr[8:12])))
+		var off, size int64
+		if c.sw {
+			if frame, err = parseSwitchFrame(hdr); err != nil {
+				return progressed, err
+			}
+			off, size = frame.offset, int64(frame.size)
+		} else {
+			off = int64(binary.BigEndian.Uint64(hdr[0:8]))
+			size = int64(int32(binary.BigEndian.Uint32(hdr[8:12])))
+		}
 		if off < 0 || size < 0 || size > maxHAFrame {
 			return progressed, fmt.Errorf("%w: frame header with offset %d and length %d", errHAStream, off, size)
 		}
@@ -197,11 +230,27 @@ func (c *haClient) receive(nc net.Conn, reports chan<- struct{}) (progressed boo
 			return progressed, fmt.Errorf("%w: master sent offset %d, the slave's log ends at %d", errHAStream, off, local)
 		}
 		progressed = true
+		if c.sw && size > 0 && frame.epoch != lastEpoch {
+			// Record the epoch before its first bytes, so data on disk
+			// always has its epoch on disk too.
+			if frame.epoch < lastEpoch {
+				return progressed, fmt.Errorf("%w: master sent epoch %d after %d", errHAStream, frame.epoch, lastEpoch)
+			}
+			if err := c.b.epochs.Append(frame.epoch, frame.epochStart); err != nil {
+				return progressed, fmt.Errorf("%w: %v", errHAStream, err)
+			}
+			lastEpoch = frame.epoch
+		}
+		if size > 0 {
+			if err := st.AppendLog(off, body); err != nil {
+				return progressed, fmt.Errorf("applying %d bytes at offset %d: %w", size, off, err)
+			}
+		}
+		if c.sw {
+			c.b.setReadFence(min(frame.confirm, st.LastRecordEnd()))
+		}
 		if size == 0 {
 			continue // heartbeat
-		}
-		if err := st.AppendLog(off, body); err != nil {
-			return progressed, fmt.Errorf("applying %d bytes at offset %d: %w", size, off, err)
 		}
 		select {
 		case reports <- struct{}{}:
@@ -213,15 +262,19 @@ func (c *haClient) receive(nc net.Conn, reports chan<- struct{}) (progressed boo
 // report writes the slave's log end: at once, after applied bytes
 // (coalesced) and every haSendHeartbeatInterval.
 func (c *haClient) report(ctx context.Context, nc net.Conn, reports <-chan struct{}) error {
-	var buf [haReportSize]byte
+	buf := make([]byte, haReportSize)
+	if c.sw {
+		buf = make([]byte, haSwitchReportSize)
+		binary.BigEndian.PutUint32(buf, haStateTransfer)
+	}
 	t := time.NewTicker(c.b.cfg.HASendHeartbeatInterval)
 	defer t.Stop()
 	for {
-		binary.BigEndian.PutUint64(buf[:], uint64(c.b.store.MaxPhysicalOffset()))
+		binary.BigEndian.PutUint64(buf[len(buf)-8:], uint64(c.b.store.MaxPhysicalOffset()))
 		if err := nc.SetWriteDeadline(time.Now().Add(c.b.cfg.HAHousekeepingInterval)); err != nil {
 			return err
 		}
-		if _, err := nc.Write(buf[:]); err != nil {
+		if _, err := nc.Write(buf); err != nil {
 			return err
 		}
 		select {
@@ -247,4 +300,66 @@ func (c *haClient) logSessionEnd(addr string, err error, failures int) {
 	default:
 		c.log.Debug("HA: connection to master failed; retrying", "master", addr, "failures", failures+1, "err", err)
 	}
+}
+
+// errNoCommonEpoch reports a slave whose log shares no epoch with its new
+// master's: it cannot tell which of its bytes are the master's, so it does
+// not replicate until an operator clears its store.
+var errNoCommonEpoch = errors.New("broker: the slave's log shares no epoch with the master's")
+
+// handshake is the controller-mode opening (ha_switch.go): send our id,
+// read the master's epochs, and truncate our log to the last offset both
+// logs agree on before the first report says where to resume.
+func (c *haClient) handshake(nc net.Conn) error {
+	st := c.b.store
+	hello := make([]byte, haHelloSize)
+	binary.BigEndian.PutUint32(hello[0:], haStateHandshake)
+	binary.BigEndian.PutUint64(hello[8:], uint64(c.selfID.Load()))
+	if err := nc.SetWriteDeadline(time.Now().Add(c.b.cfg.HAHousekeepingInterval)); err != nil {
+		return err
+	}
+	if _, err := nc.Write(hello); err != nil {
+		return err
+	}
+	if err := nc.SetReadDeadline(time.Now().Add(c.b.cfg.HAHousekeepingInterval)); err != nil {
+		return err
+	}
+	hdr := make([]byte, haSwitchHelloHeader)
+	if _, err := io.ReadFull(nc, hdr); err != nil {
+		return err
+	}
+	size, masterEnd, masterEpoch, err := parseSwitchHelloHeader(hdr)
+	if err != nil {
+		return err
+	}
+	body := make([]byte, size)
+	if _, err := io.ReadFull(nc, body); err != nil {
+		return err
+	}
+	master, err := parseEpochEntries(body)
+	if err != nil {
+		return err
+	}
+	if want := c.minEpoch.Load(); masterEpoch < want {
+		return fmt.Errorf("%w: the master answers with epoch %d, the controller announced %d", errHAStream, masterEpoch, want)
+	}
+	local := c.b.epochs.Entries()
+	if len(local) == 0 {
+		if st.MaxPhysicalOffset() > st.MinPhysicalOffset() {
+			return fmt.Errorf("%w: the slave holds log bytes but no epoch file", errNoCommonEpoch)
+		}
+		return nil
+	}
+	point := replicas.ConsistentPoint(local, st.LastRecordEnd(), master, masterEnd)
+	if point < 0 {
+		return fmt.Errorf("%w: slave epochs %v, master epochs %v", errNoCommonEpoch, local, master)
+	}
+	if point < st.MaxPhysicalOffset() {
+		c.log.Warn("HA: truncating the log to the last offset shared with the master", "from", st.MaxPhysicalOffset(), "to", point, "masterEpoch", masterEpoch)
+		if err := st.Truncate(point); err != nil {
+			return fmt.Errorf("truncating to %d: %w", point, err)
+		}
+		c.b.setReadFence(min(c.b.readFence(), point))
+	}
+	return c.b.epochs.TruncateFromOffset(point)
 }

@@ -16,15 +16,49 @@ import (
 // so the slave only replicates — the log and the metadata tables.
 // Retention runs in the store on both.
 func (b *Broker) startRoleLoops(ctx context.Context) {
-	if b.isSlave() {
-		b.goLoop(ctx, b.haClient.run)
-		b.goLoop(ctx, b.slaveSync.loop)
+	b.roleMu.Lock()
+	defer b.roleMu.Unlock()
+	if !b.isSlave() {
+		b.ha.serve(ctx)
+	}
+	b.startRoleLoopsLocked(!b.isSlave())
+}
+
+// startRoleLoopsLocked starts the loops of one role under a context of
+// their own, so a controller-mode role change can stop them (and wait for
+// them) without stopping the broker. roleMu must be held.
+func (b *Broker) startRoleLoopsLocked(master bool) {
+	ctx, cancel := context.WithCancel(b.loopCtx)
+	b.roleStop = cancel
+	spawn := func(f func(context.Context)) {
+		b.roleWG.Add(1)
+		b.goLoop(ctx, func(ctx context.Context) {
+			defer b.roleWG.Done()
+			f(ctx)
+		})
+	}
+	if !master {
+		spawn(b.haClient.run)
+		spawn(b.slaveSync.loop)
+		if b.ctl != nil {
+			spawn(b.learnMasterLoop)
+		}
 		return
 	}
-	b.ha.serve(ctx)
-	b.delay.start(ctx)
-	b.goLoop(ctx, b.tx.loop)
-	b.goLoop(ctx, b.timers.loop)
+	b.delay.start(ctx, spawn)
+	spawn(b.tx.loop)
+	spawn(b.timers.loop)
+}
+
+// stopRoleLoopsLocked stops the running role's loops and waits for them.
+// roleMu must be held.
+func (b *Broker) stopRoleLoopsLocked() {
+	if b.roleStop == nil {
+		return
+	}
+	b.roleStop()
+	b.roleWG.Wait()
+	b.roleStop = nil
 }
 
 // connClosed forgets every registration the connection made and tells the

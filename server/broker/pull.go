@@ -49,7 +49,7 @@ func (b *Broker) processPull(rc *transport.RequestContext, req *remoting.Command
 	}
 	// The piggy-backed commit is taken on the first pass only, never on a
 	// long-poll wake-up (upstream does the same).
-	if p.h.SysFlag&remoting.PullFlagCommitOffset != 0 && p.h.CommitOffset >= 0 && b.cfg.BrokerRole != RoleSlave {
+	if p.h.SysFlag&remoting.PullFlagCommitOffset != 0 && p.h.CommitOffset >= 0 && !b.isSlave() {
 		b.offsets.Commit(p.h.ConsumerGroup, p.h.Topic, p.h.QueueID, p.h.CommitOffset)
 	}
 	b.pullOnce(p, true)
@@ -309,4 +309,36 @@ func (ph *pullHolder) stopAll() {
 		ph.answer(p)
 	}
 	ph.wg.Wait()
+}
+
+// wakeReadable answers every parked pull whose queue now has a readable
+// message at its offset: controller mode moves a read fence instead of
+// announcing arrivals (controller_mode.go).
+func (ph *pullHolder) wakeReadable() {
+	if ph.parked.Load() == 0 {
+		return
+	}
+	var wake []*pull
+	ph.mu.Lock()
+	for key, list := range ph.queues {
+		max := ph.b.store.MaxOffset(key.topic, key.queueID)
+		keep := list[:0]
+		for _, p := range list {
+			if p.h.QueueOffset < max {
+				wake = append(wake, p)
+			} else {
+				keep = append(keep, p)
+			}
+		}
+		if len(keep) == 0 {
+			delete(ph.queues, key)
+		} else {
+			ph.queues[key] = keep
+		}
+	}
+	ph.parked.Add(-int64(len(wake)))
+	ph.mu.Unlock()
+	for _, p := range wake {
+		ph.answer(p)
+	}
 }

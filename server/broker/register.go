@@ -15,13 +15,23 @@ func (b *Broker) registerOnce(ctx context.Context) {
 	if b.names == nil {
 		return
 	}
+	role := b.currentRole()
+	if role.fenced {
+		return // controller mode: no role to announce yet
+	}
 	topics, version := b.topics.Snapshot()
+	if b.ctl != nil {
+		// Name servers refuse a registration for the same broker id whose
+		// state version is older than the one they hold: a demoted master
+		// that keeps registering cannot displace its successor.
+		version.StateVersion = int64(role.epoch)
+	}
 	req := nsclient.RegisterBrokerRequest{
 		ClusterName:  b.cfg.BrokerClusterName,
 		BrokerName:   b.cfg.BrokerName,
 		BrokerAddr:   b.addr,
 		HAServerAddr: b.haAdvertisedAddr(),
-		BrokerID:     b.cfg.BrokerID,
+		BrokerID:     role.id,
 		DataVersion:  version,
 		Topics:       make([]wire.TopicConfig, 0, len(topics)),
 	}
@@ -42,7 +52,7 @@ func (b *Broker) registerOnce(ctx context.Context) {
 			b.log.Warn("registering with name server failed", "namesrv", r.NameServer, "err", r.Err)
 		}
 	}
-	if b.isSlave() {
+	if role.name == RoleSlave {
 		b.learnMaster(results)
 	}
 }
@@ -52,6 +62,19 @@ func (b *Broker) registerOnce(ctx context.Context) {
 // haMasterAddress is configured, its HA address. A name server that lost
 // the master answers none; the slave then keeps the addresses it has.
 func (b *Broker) learnMaster(results []nsclient.RegisterResult) {
+	if b.ctl != nil {
+		// Controller mode: the controller names the master; a name server
+		// only supplies its HA address, and only once it agrees on who the
+		// master is.
+		want := b.ctl.expectedMaster()
+		for _, r := range results {
+			if r.Err == nil && r.MasterAddr == want && r.HAServerAddr != "" {
+				b.haClient.setMaster(r.HAServerAddr)
+				return
+			}
+		}
+		return
+	}
 	for _, r := range results {
 		if r.Err != nil || r.MasterAddr == "" {
 			continue

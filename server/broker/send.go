@@ -75,6 +75,11 @@ func (b *Broker) send(rc *transport.RequestContext, req *remoting.Command, h *re
 	if !ok {
 		return
 	}
+	if b.ctl != nil && waitStoreMsgOK(h.Properties) && b.ha.inSyncReplicas() < b.cfg.MinInSyncReplicas {
+		// Upstream's IN_SYNC_REPLICAS_NOT_ENOUGH: refused before storing.
+		reply(rc, req, remoting.SystemError, "in-sync replicas not enough")
+		return
+	}
 	if len(req.Body) == 0 {
 		reply(rc, req, remoting.MessageIllegal, "message body is empty")
 		return
@@ -280,7 +285,7 @@ func (b *Broker) sendBatch(rc *transport.RequestContext, req *remoting.Command, 
 // turns the answer into FLUSH_SLAVE_TIMEOUT or SLAVE_NOT_AVAILABLE: still
 // "stored" for the client, as upstream, with msgId and offsets.
 func (b *Broker) replyStored(rc *transport.RequestContext, resp *remoting.Command, end int64, props string) {
-	if b.cfg.BrokerRole != RoleSyncMaster || !waitStoreMsgOK(props) {
+	if b.currentRole().name != RoleSyncMaster || !waitStoreMsgOK(props) {
 		rc.Reply(resp)
 		return
 	}

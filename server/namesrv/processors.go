@@ -112,6 +112,10 @@ func (s *Server) registerBroker(conn any, req *remoting.Command) *remoting.Comma
 		rr.HeartbeatTimeout = time.Duration(h.HeartbeatTimeoutMillis) * time.Millisecond
 	}
 	res := s.routes.register(rr, body, conn, s.cfg.now(), s.cfg.brokerTimeout)
+	if res.rejected {
+		s.log.Warn("namesrv: registration ignored: a broker with a newer state version holds the id", "cluster", h.ClusterName,
+			"broker", h.BrokerName, "id", h.BrokerID, "addr", h.BrokerAddr, "stateVersion", body.DataVersion.StateVersion)
+	}
 	if res.first {
 		s.log.Info("namesrv: broker registered", "cluster", h.ClusterName, "broker", h.BrokerName,
 			"id", h.BrokerID, "addr", h.BrokerAddr, "topics", len(body.Topics))

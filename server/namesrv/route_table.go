@@ -74,6 +74,7 @@ type registerResult struct {
 	MasterAddr   string
 	HAServerAddr string
 	first        bool // the broker process was not live before
+	rejected     bool // a newer broker holds the id (controller-mode state version)
 }
 
 // routeTable holds every name-server table behind one RWMutex. Lookups take
@@ -141,6 +142,16 @@ func (t *routeTable) register(req registerRequest, body *wire.RegisterBody, conn
 		bd = &brokerData{cluster: req.ClusterName, brokerName: req.BrokerName, addrs: make(map[int64]string)}
 		t.brokers[req.BrokerName] = bd
 		changed = true
+	}
+	// Controller mode: a broker id held by another live address with a
+	// newer state version (the master epoch) stays with it, as upstream's
+	// RouteInfoManager: a demoted master that still registers as id 0
+	// must not displace its successor.
+	if holder, ok := bd.addrs[req.BrokerID]; ok && holder != req.BrokerAddr {
+		if li := t.live[liveKey{req.ClusterName, holder}]; li != nil && li.dataVersion.StateVersion > body.DataVersion.StateVersion {
+			delete(t.live, liveKey{req.ClusterName, req.BrokerAddr})
+			return registerResult{rejected: true}
+		}
 	}
 	if bd.enableActingMaster != req.EnableActingMaster || (req.ZoneName != "" && bd.zoneName != req.ZoneName) {
 		bd.enableActingMaster = req.EnableActingMaster

@@ -330,3 +330,29 @@ func TestClusterInfoAndSystemTopics(t *testing.T) {
 		t.Fatalf("system topics %v %q", topics, addr)
 	}
 }
+
+// A controller-mode failover: the new master registers id 0 with a newer
+// state version (its master epoch); the demoted one, still registering as
+// id 0 with the old epoch, is ignored instead of flipping the route back.
+func TestNewerStateVersionKeepsTheMasterID(t *testing.T) {
+	rt := newRouteTable()
+	epoch := func(e int64) *RegisterBody {
+		b := topicsBody(1, tc("T", 4, 4, 6))
+		b.DataVersion.StateVersion = e
+		return b
+	}
+	rt.register(reg("c", "b", "10.0.0.1:1", 0), epoch(1), nil, t0, testTimeout)
+	rt.register(reg("c", "b", "10.0.0.2:1", 0), epoch(2), nil, t0, testTimeout)
+	if res := rt.register(reg("c", "b", "10.0.0.1:1", 0), epoch(1), nil, t0, testTimeout); !res.rejected {
+		t.Fatalf("the stale master's registration was taken: %+v", res)
+	}
+	r := mustRoute(t, rt, "T")
+	if want := map[string]string{"0": "10.0.0.2:1"}; !reflect.DeepEqual(r.BrokerDatas[0].BrokerAddrs, want) {
+		t.Fatalf("addrs %v", r.BrokerDatas[0].BrokerAddrs)
+	}
+	// Demoted properly, it registers as a slave and is listed again.
+	rt.register(reg("c", "b", "10.0.0.1:1", 1), epoch(2), nil, t0, testTimeout)
+	if res := rt.register(reg("c", "b", "10.0.0.1:1", 1), epoch(2), nil, t0, testTimeout); res.MasterAddr != "10.0.0.2:1" {
+		t.Fatalf("slave result %+v", res)
+	}
+}
