@@ -170,6 +170,11 @@ func (c *PushConsumer) pullLoop(ctx context.Context, run *queueRun, offset int64
 			}
 			c.cfg.logger.Debug("pull failed", "queue", pq.q, "err", err)
 			var be *remoting.ResponseError
+			if !errors.As(err, &be) {
+				// The broker may be gone for good (a controller-mode
+				// failover): read the routes again now, not in 30 s.
+				c.cl.RefreshSoon()
+			}
 			if !errors.As(err, &be) || be.Code == remoting.SubscriptionNotExist ||
 				be.Code == remoting.SubscriptionGroupNotExist || be.Code == remoting.TopicNotExist {
 				// The broker may have restarted and forgotten us.

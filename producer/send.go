@@ -46,6 +46,10 @@ type sendState struct {
 	lastBroker  string
 	lastErr     error
 	unrecovered bool
+	// staleRoute marks a failure a master change explains (the broker is
+	// gone, refuses writes as a slave, or has no master): the next attempt
+	// reads the route from the name servers instead of the cache.
+	staleRoute bool
 	notStoreOK  *SendResult // the last stored-but-not-OK result, when such results are retried
 
 	topic   string // on the wire (namespace applied)
@@ -362,8 +366,15 @@ func (st *sendState) requestCode() int16 {
 func (st *sendState) choose() (selector.Queue, string, error) {
 	p := st.p
 	if st.attempts > 0 {
-		// A retry sees routes refreshed since the first attempt.
-		if info, err := p.cl.PublishInfo(st.ctx, st.topic); err == nil {
+		// A retry sees routes refreshed since the first attempt, and reads
+		// them afresh when the last failure suggests a new master.
+		if st.staleRoute {
+			st.staleRoute = false
+			p.cl.RefreshSoon() // the other topics too
+			if info, err := p.cl.RefreshRoute(st.ctx, st.topic, true); err == nil && !info.FromDefault {
+				st.info = info
+			}
+		} else if info, err := p.cl.PublishInfo(st.ctx, st.topic); err == nil {
 			st.info = info
 		}
 	}
@@ -371,6 +382,7 @@ func (st *sendState) choose() (selector.Queue, string, error) {
 	addr := p.cl.MasterAddr(q.BrokerName)
 	if addr == "" {
 		st.lastBroker = q.BrokerName
+		st.staleRoute = true
 		return q, "", fmt.Errorf("%w: broker %q of topic %q has no master", ErrNoRoute, q.BrokerName, st.topic)
 	}
 	return q, addr, nil
@@ -599,6 +611,7 @@ func (st *sendState) complete(q selector.Queue, addr string, t0 time.Time, done 
 		}
 		err = fmt.Errorf("producer: send to %s (%s): %w", q.BrokerName, addr, err)
 		st.lastErr = err
+		st.staleRoute = true
 		return nil, err
 	}
 	if done != nil {
@@ -621,6 +634,9 @@ func (st *sendState) complete(q selector.Queue, addr string, t0 time.Time, done 
 			p.table.Update(q.BrokerName, elapsed, retriableCode(be.Code))
 		}
 		st.lastErr = be
+		if be.Code == remoting.ServiceNotAvailable {
+			st.staleRoute = true // a slave (or a broker waiting for its role) refusing writes
+		}
 		if be.Code == remoting.TopicNotExist {
 			// Retry only if a fresh route now knows the topic.
 			ti, rerr := p.cl.RefreshRoute(st.ctx, st.topic, true)

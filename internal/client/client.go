@@ -108,10 +108,11 @@ type Client struct {
 	consumers map[string]ConsumerHandler
 	replies   replyRouter // PUSH_REPLY_MESSAGE_TO_CLIENT receivers
 
-	hbNow  chan struct{}
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	hbNow      chan struct{}
+	refreshNow chan struct{} // buffered 1: a broker announced a new master
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
 }
 
 // New creates a Client with one reference held by the caller and starts its
@@ -133,14 +134,15 @@ func New(opts ...Option) (*Client, error) {
 		netclient.WithLogger(cfg.logger),
 	}, cfg.remotingOpts...)
 	c := &Client{
-		cfg:       cfg,
-		ip:        ip,
-		id:        buildClientID(ip, cfg.instanceName, cfg.unitName),
-		rc:        netclient.New(ropts...),
-		logger:    cfg.logger,
-		producers: make(map[string]TransactionChecker),
-		consumers: make(map[string]ConsumerHandler),
-		hbNow:     make(chan struct{}, 1),
+		cfg:        cfg,
+		ip:         ip,
+		id:         buildClientID(ip, cfg.instanceName, cfg.unitName),
+		rc:         netclient.New(ropts...),
+		logger:     cfg.logger,
+		producers:  make(map[string]TransactionChecker),
+		consumers:  make(map[string]ConsumerHandler),
+		hbNow:      make(chan struct{}, 1),
+		refreshNow: make(chan struct{}, 1),
 	}
 	c.routes.init()
 	c.refs.Store(1)

@@ -50,6 +50,21 @@ func (c *Client) registerHandlers() {
 	c.rc.RegisterHandler(remoting.CheckTransactionState, c.checkTransaction)
 	// Replies are addressed to the client id, not a group: see replyRouter.
 	c.rc.RegisterHandler(remoting.PushReplyMessageToClient, c.pushReply)
+	c.rc.RegisterHandler(remoting.NotifyMinBrokerIDChange, c.masterChanged)
+}
+
+// masterChanged handles NOTIFY_MIN_BROKER_ID_CHANGE, which a controller-mode
+// broker sends on a role change: re-read the routes now so sends and pulls
+// reach the new master without waiting for the 30 s poll.
+func (c *Client) masterChanged(_ context.Context, addr string, req *remoting.Command) *remoting.Command {
+	var h remoting.NotifyMinBrokerIDChangeHeader
+	if err := req.DecodeHeader(&h); err != nil {
+		c.logger.Debug("client: bad master-change notice", "addr", addr, "err", err)
+		return nil
+	}
+	c.logger.Info("client: broker announced a new master", "broker", h.BrokerName, "master", h.MinBrokerAddr, "from", addr)
+	c.RefreshSoon()
+	return nil
 }
 
 // refuse answers a request that cannot be served (nothing for oneway ones).

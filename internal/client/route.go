@@ -379,17 +379,38 @@ func (c *Client) refreshAll(ctx context.Context) {
 	}
 }
 
+// followUpRefresh is how long after a master-change notice the routes are
+// read once more: the notice can arrive before the new master's
+// registration reaches the name servers.
+const followUpRefresh = time.Second
+
 func (c *Client) refreshLoop() {
 	defer c.wg.Done()
 	t := time.NewTicker(c.cfg.routeRefresh)
 	defer t.Stop()
+	followUp := time.NewTimer(time.Hour)
+	followUp.Stop()
+	defer followUp.Stop()
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-t.C:
-			c.refreshAll(c.ctx)
+		case <-c.refreshNow:
+			followUp.Reset(followUpRefresh)
+		case <-followUp.C:
 		}
+		c.refreshAll(c.ctx)
+	}
+}
+
+// RefreshSoon asks for every cached route to be read again now, not at the
+// next poll; requests coalesce. Producers call it when a send fails in a
+// way a new master explains (connection refused, a slave refusing writes).
+func (c *Client) RefreshSoon() {
+	select {
+	case c.refreshNow <- struct{}{}:
+	default:
 	}
 }
 

@@ -346,3 +346,9 @@ func (b *Broker) ReplicaStatus() replicas.Status {
 	}
 	return b.ctl.manager.Status()
 }
+
+// IsMaster reports whether the broker takes writes now.
+func (b *Broker) IsMaster() bool {
+	r := b.currentRole()
+	return !r.fenced && r.name != RoleSlave
+}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/rocketgo/rocketgo/server/controller"
 	"github.com/rocketgo/rocketgo/server/transport"
 )
 
@@ -32,6 +33,7 @@ type config struct {
 	now           func() time.Time
 	remotingOpts  []transport.Option
 	kvConfigPath  string
+	controller    *controller.Controller // enableControllerInNamesrv; started and stopped with the server
 }
 
 func defaultConfig() config {
@@ -102,4 +104,12 @@ func WithRemotingOptions(opts ...transport.Option) Option {
 // none, the table lives in memory.
 func WithKVConfigPath(path string) Option {
 	return func(c *config) { c.kvConfigPath = path }
+}
+
+// WithController runs a controller node inside the name server, as
+// upstream's enableControllerInNamesrv: it starts after the name server
+// listens and stops before it. The controller keeps its own remoting and
+// raft ports (controllerDLegerPeers), as upstream's does.
+func WithController(c *controller.Controller) Option {
+	return func(cfg *config) { cfg.controller = c }
 }

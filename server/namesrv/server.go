@@ -10,6 +10,7 @@ import (
 	"github.com/rocketgo/rocketgo/server/transport"
 
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/server/controller"
 )
 
 // Server is a name server: route tables behind a remoting server, plus the
@@ -81,11 +82,20 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.rs.Start(ctx); err != nil {
 		return fmt.Errorf("namesrv: start: %w", err)
 	}
+	if c := s.cfg.controller; c != nil {
+		if err := c.Start(ctx); err != nil {
+			s.rs.Shutdown(context.Background())
+			return fmt.Errorf("namesrv: embedded controller: %w", err)
+		}
+	}
 	s.started = true
 	go s.scanLoop()
 	s.log.Info("namesrv: listening", "addr", s.Addr())
 	return nil
 }
+
+// Controller is the embedded controller node, nil when none was given.
+func (s *Server) Controller() *controller.Controller { return s.cfg.controller }
 
 // Addr returns the bound listen address ("ip:port"), or "" before Start.
 func (s *Server) Addr() string {
@@ -108,7 +118,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	close(s.stop)
 	s.mu.Unlock()
 
+	var cerr error
+	if c := s.cfg.controller; c != nil && started {
+		cerr = c.Shutdown(ctx)
+	}
 	err := s.rs.Shutdown(ctx)
+	if err == nil {
+		err = cerr
+	}
 	if started {
 		select {
 		case <-s.scanned:

@@ -52,7 +52,7 @@ func TestTruncateDropsTheTailEverywhere(t *testing.T) {
 	}
 	// The cut survives a crash (the abort marker stays, so the next open
 	// rescans the log): recovery must not find the truncated records.
-	abandon(s)
+	s.Abandon()
 	s = mustOpen(t, cfg)
 	defer mustClose(t, s)
 	if got := s.MaxPhysicalOffset(); got != r.PhysicalOffset+int64(r.WroteBytes) {
@@ -99,19 +99,4 @@ func TestTruncateDropsAPartialReplicatedRecord(t *testing.T) {
 	if recs := readAll(t, replica, "T", 0); len(recs) != 3 || string(recs[2].Body) != "new master" {
 		t.Fatalf("replica queue: %d records", len(recs))
 	}
-}
-
-// abandon stops a store's goroutines and unmaps its files without the
-// clean shutdown: what is on disk is what a crash would leave.
-func abandon(s *Store) {
-	s.appendMu.Lock()
-	s.closed = true
-	s.isClosed.Store(true)
-	s.appendMu.Unlock()
-	close(s.stop)
-	s.wg.Wait()
-	s.maintMu.Lock()
-	s.filesClosed = true
-	s.closeFiles()
-	s.maintMu.Unlock()
 }
