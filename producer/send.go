@@ -50,7 +50,7 @@ type sendState struct {
 	// gone, refuses writes as a slave, or has no master): the next attempt
 	// reads the route from the name servers instead of the cache.
 	staleRoute bool
-	notStoreOK  *SendResult // the last stored-but-not-OK result, when such results are retried
+	notStoreOK *SendResult // the last stored-but-not-OK result, when such results are retried
 
 	topic   string // on the wire (namespace applied)
 	body    []byte

@@ -70,8 +70,16 @@ func newClientConn(c *Client, addr string) *clientConn {
 }
 
 func (cc *clientConn) dialNet(ctx context.Context, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout}
-	nc, err := d.DialContext(ctx, "tcp", cc.addr)
+	var nc net.Conn
+	var err error
+	if dial := cc.client.cfg.dialer; dial != nil {
+		dctx, cancel := context.WithTimeout(ctx, timeout)
+		nc, err = dial(dctx, "tcp", cc.addr)
+		cancel()
+	} else {
+		d := net.Dialer{Timeout: timeout}
+		nc, err = d.DialContext(ctx, "tcp", cc.addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", cc.addr, err)
 	}

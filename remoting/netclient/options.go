@@ -1,7 +1,9 @@
 package netclient
 
 import (
+	"context"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/rocketgo/rocketgo/remoting"
@@ -18,6 +20,7 @@ type config struct {
 	dialTimeout    time.Duration
 	serializeType  remoting.SerializeType
 	hooks          Hooks
+	dialer         func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 func defaultConfig() config {
@@ -78,6 +81,13 @@ func WithDialTimeout(d time.Duration) Option {
 			c.dialTimeout = d
 		}
 	}
+}
+
+// WithDialer replaces the TCP dialer, for fault injection (a test that
+// partitions a broker from its peers) and custom transports. The dial
+// timeout still bounds ctx. Default: net.Dialer.
+func WithDialer(d func(ctx context.Context, network, addr string) (net.Conn, error)) Option {
+	return func(c *config) { c.dialer = d }
 }
 
 // WithSerializeType selects the header encoding of requests this client

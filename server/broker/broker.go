@@ -48,10 +48,18 @@ type options struct {
 	logger            *slog.Logger
 	clock             func() time.Time
 	slaveSyncInterval time.Duration
+	dialer            func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithDialer replaces the dialer of every connection the broker opens —
+// to name servers, controllers, its master's remoting and HA ports — for
+// fault-injection tests (package netfault). Default: net.Dialer.
+func WithDialer(d func(ctx context.Context, network, addr string) (net.Conn, error)) Option {
+	return func(o *options) { o.dialer = d }
+}
 
 // WithClock replaces time.Now, for tests.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.clock = now } }
@@ -62,6 +70,7 @@ type Broker struct {
 	log    *slog.Logger
 	clock  func() time.Time
 	delays []time.Duration
+	dialer func(ctx context.Context, network, addr string) (net.Conn, error) // nil: net.Dialer
 
 	store     *store.Store
 	server    *transport.Server
@@ -126,6 +135,7 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 		log:               o.logger.With("component", "broker", "broker", cfg.BrokerName),
 		clock:             o.clock,
 		delays:            delays,
+		dialer:            o.dialer,
 		consumers:         newConsumerManager(),
 		producers:         newProducerManager(),
 		registerNow:       make(chan struct{}, 1),
@@ -221,7 +231,11 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	// address is not known to anyone before Start returns.
 	b.registerProcessors()
 
-	b.rpc = netclient.New(netclient.WithLogger(b.log))
+	ropts := []netclient.Option{netclient.WithLogger(b.log)}
+	if b.dialer != nil {
+		ropts = append(ropts, netclient.WithDialer(b.dialer))
+	}
+	b.rpc = netclient.New(ropts...)
 	if b.cfg.NamesrvAddr != "" {
 		if b.names, err = nsclient.New(b.rpc, b.cfg.NamesrvAddr, nsclient.WithLogger(b.log)); err != nil {
 			b.server.Shutdown(context.Background())

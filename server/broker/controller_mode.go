@@ -352,3 +352,10 @@ func (b *Broker) IsMaster() bool {
 	r := b.currentRole()
 	return !r.fenced && r.name != RoleSlave
 }
+
+// HAAddr is the address slaves replicate from (the HA listener), as
+// registered with name servers.
+func (b *Broker) HAAddr() string { return b.haAdvertisedAddr() }
+
+// LogEnd is the end of the broker's commit log (for tools and tests).
+func (b *Broker) LogEnd() int64 { return b.store.MaxPhysicalOffset() }

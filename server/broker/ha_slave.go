@@ -141,8 +141,15 @@ func (c *haClient) run(ctx context.Context) {
 // session runs one connection to the master. progressed reports whether
 // the master sent at least one well-formed frame.
 func (c *haClient) session(ctx context.Context, addr string) (progressed bool, err error) {
-	d := net.Dialer{Timeout: haDialTimeout}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	dctx, cancel := context.WithTimeout(ctx, haDialTimeout)
+	var nc net.Conn
+	if c.b.dialer != nil {
+		nc, err = c.b.dialer(dctx, "tcp", addr)
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(dctx, "tcp", addr)
+	}
+	cancel()
 	if err != nil {
 		return false, err
 	}

@@ -42,13 +42,13 @@ const (
 	haStateHandshake = 1
 	haStateTransfer  = 2
 
-	haHelloSize          = 4 + 4 + 8           // slave handshake
-	haSwitchHelloHeader  = 4 + 4 + 8 + 4       // master handshake header
-	haEpochEntrySize     = 4 + 8               // one epoch in the master's handshake body
-	haSwitchReportSize   = 4 + 8               // slave report
+	haHelloSize          = 4 + 4 + 8             // slave handshake
+	haSwitchHelloHeader  = 4 + 4 + 8 + 4         // master handshake header
+	haEpochEntrySize     = 4 + 8                 // one epoch in the master's handshake body
+	haSwitchReportSize   = 4 + 8                 // slave report
 	haSwitchFrameHeader  = 4 + 4 + 8 + 4 + 8 + 8 // master frame header
-	maxHandshakeEntries  = 1 << 16             // bounds what a slave accepts
-	expandProposalPacing = time.Second         // one expansion proposal per slave per pacing
+	maxHandshakeEntries  = 1 << 16               // bounds what a slave accepts
+	expandProposalPacing = time.Second           // one expansion proposal per slave per pacing
 )
 
 // haSwitch is the controller-mode state of an haMaster (nil in classic

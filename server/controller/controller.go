@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,6 +43,13 @@ type options struct {
 	logger *slog.Logger
 	clock  func() time.Time
 	listen string
+	dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// WithDialer replaces the dialer of the connections the controller opens
+// to brokers (role-change notices), for fault-injection tests.
+func WithDialer(d func(ctx context.Context, network, addr string) (net.Conn, error)) Option {
+	return func(o *options) { o.dialer = d }
 }
 
 // WithLogger sets the logger (default: discard).
@@ -124,7 +132,11 @@ func (c *Controller) Start(ctx context.Context) (err error) {
 		c.node.close()
 		return fmt.Errorf("controller: listen on %s: %w", listen, err)
 	}
-	c.rpc = remoting.NewClient(remoting.WithLogger(c.log))
+	ropts := []remoting.ClientOption{remoting.WithLogger(c.log)}
+	if c.o.dialer != nil {
+		ropts = append(ropts, remoting.WithDialer(c.o.dialer))
+	}
+	c.rpc = remoting.NewClient(ropts...)
 	loopCtx, cancel := context.WithCancel(context.Background())
 	c.stop = cancel
 	c.goLoop(loopCtx, c.leadershipLoop)

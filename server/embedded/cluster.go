@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rocketgo/rocketgo/internal/netfault"
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/controller"
 	"github.com/rocketgo/rocketgo/server/namesrv"
@@ -44,6 +45,10 @@ type ClusterConfig struct {
 	Controller controller.Config
 
 	Logger *slog.Logger
+
+	// Network, when set, carries every connection the brokers and
+	// controllers open, so a test can partition them (Partition).
+	Network *netfault.Network
 }
 
 // Cluster is a running ClusterConfig.
@@ -110,7 +115,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 		cc.StorePath = filepath.Join(cfg.Dir, "controller")
 		c.ctrlc = append(c.ctrlc, cc)
 	}
-	first, err := controller.New(c.ctrlc[0], controller.WithLogger(log))
+	first, err := controller.New(c.ctrlc[0], c.controllerOpts(0)...)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +153,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 }
 
 type clusterPorts struct {
-	ns                  int
+	ns                 int
 	ctrl, raft, broker []int
 }
 
@@ -257,7 +262,11 @@ func (c *Cluster) WaitMaster(ctx context.Context, not int) (int, *broker.Broker,
 
 // StartBroker starts (or restarts) replica i on its port and directory.
 func (c *Cluster) StartBroker(ctx context.Context, i int) error {
-	b, err := broker.New(c.bcfg[i], broker.WithLogger(c.log.With("replica", i)))
+	opts := []broker.Option{broker.WithLogger(c.log.With("replica", i))}
+	if c.cfg.Network != nil {
+		opts = append(opts, broker.WithDialer(c.cfg.Network.Dialer(brokerOwner(i))))
+	}
+	b, err := broker.New(c.bcfg[i], opts...)
 	if err == nil {
 		err = b.Start(ctx)
 	}
@@ -295,7 +304,7 @@ func (c *Cluster) StopBroker(ctx context.Context, i int) error {
 
 // StartController starts (or restarts) controller node i.
 func (c *Cluster) StartController(ctx context.Context, i int) error {
-	n, err := controller.New(c.ctrlc[i], controller.WithLogger(c.log.With("controller", i)))
+	n, err := controller.New(c.ctrlc[i], c.controllerOpts(i)...)
 	if err == nil {
 		err = n.Start(ctx)
 	}
@@ -350,4 +359,53 @@ func (c *Cluster) Shutdown(ctx context.Context) error {
 		errs = append(errs, c.ns.Shutdown(ctx)) // stops node 0 too
 	}
 	return errors.Join(errs...)
+}
+
+func brokerOwner(i int) string     { return fmt.Sprintf("broker-%d", i) }
+func controllerOwner(i int) string { return fmt.Sprintf("controller-%d", i) }
+
+func (c *Cluster) controllerOpts(i int) []controller.Option {
+	opts := []controller.Option{controller.WithLogger(c.log.With("controller", i))}
+	if c.cfg.Network != nil {
+		opts = append(opts, controller.WithDialer(c.cfg.Network.Dialer(controllerOwner(i))))
+	}
+	return opts
+}
+
+// Partition cuts replica i off from the controllers and the other
+// replicas, both ways; clients and the name server still reach it. It
+// needs ClusterConfig.Network. Heal undoes it.
+func (c *Cluster) Partition(i int) {
+	n := c.cfg.Network
+	b := c.Broker(i)
+	if n == nil || b == nil {
+		return
+	}
+	mine := []string{b.Addr(), b.HAAddr()}
+	var theirs []string
+	theirs = append(theirs, c.ControllerAddrs()...)
+	for j := range c.bcfg {
+		if o := c.Broker(j); o != nil && j != i {
+			theirs = append(theirs, o.Addr(), o.HAAddr())
+			n.Cut(brokerOwner(j), mine...)
+		}
+	}
+	n.Cut(brokerOwner(i), theirs...)
+	for j := range c.ctrlc {
+		n.Cut(controllerOwner(j), mine...)
+	}
+}
+
+// Heal lifts every partition.
+func (c *Cluster) Heal() {
+	n := c.cfg.Network
+	if n == nil {
+		return
+	}
+	for j := range c.bcfg {
+		n.Heal(brokerOwner(j))
+	}
+	for j := range c.ctrlc {
+		n.Heal(controllerOwner(j))
+	}
 }
