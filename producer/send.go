@@ -371,12 +371,16 @@ func (st *sendState) choose() (selector.Queue, string, error) {
 		if st.staleRoute {
 			st.staleRoute = false
 			p.cl.RefreshSoon() // the other topics too
-			if info, err := p.cl.RefreshRoute(st.ctx, st.topic, true); err == nil && !info.FromDefault {
+			if info, err := p.cl.RefreshRoute(st.ctx, st.topic, true); err == nil && !info.FromDefault && len(info.Publish) > 0 {
 				st.info = info
 			}
-		} else if info, err := p.cl.PublishInfo(st.ctx, st.topic); err == nil {
+		} else if info, err := p.cl.PublishInfo(st.ctx, st.topic); err == nil && len(info.Publish) > 0 {
 			st.info = info
 		}
+	}
+	if len(st.info.Publish) == 0 {
+		st.staleRoute = true
+		return selector.Queue{}, "", fmt.Errorf("%w: topic %q has no writable queue", ErrNoRoute, st.topic)
 	}
 	q := p.pick(st)
 	addr := p.cl.MasterAddr(q.BrokerName)

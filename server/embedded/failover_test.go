@@ -127,3 +127,61 @@ func TestFailoverSmoke(t *testing.T) {
 		t.Fatalf("rejoined broker status %+v", st)
 	}
 }
+
+// TestFailoverUnderLoad kills the master of a 3-replica set
+// (allAckInSyncStateSet) in-process while 32 senders send synchronously:
+// a new master must serve within 10 s and every acknowledged message must
+// be stored and delivered to the consumer group. The long variant (build
+// tag failover) kills child processes with SIGKILL, ten times.
+func TestFailoverUnderLoad(t *testing.T) {
+	c := startCluster(t, fastFailover(t.TempDir(), 1, 3))
+	waitInSync(t, c, 3, 30*time.Second)
+	const topic = "FailoverLoad"
+	l := startLoad(t, c.NamesrvAddr(), topic, 32)
+	waitAcked(t, l, 300, 30*time.Second)
+
+	old, m := c.Master()
+	oldAddr := m.Addr()
+	killed := time.Now()
+	c.KillBroker(old)
+	took, ok := l.waitAckFrom(killed, oldAddr, 10*time.Second)
+	if !ok {
+		t.Fatalf("no acknowledgement from a new master within 10 s of the kill")
+	}
+	t.Logf("failover: first SEND_OK from the new master %v after the kill", took)
+	base := l.ackedCount()
+	waitAcked(t, l, base+300, 30*time.Second)
+
+	missing, dups, acked := l.finish(30 * time.Second)
+	if len(missing) > 0 {
+		t.Fatalf("%d of %d acknowledged messages were never delivered, e.g. %v", len(missing), acked, missing[:min(5, len(missing))])
+	}
+	_, nm := c.Master()
+	stored := storedIDs(t, nm.Addr(), topic, 4)
+	storedDups := 0
+	for id, n := range stored {
+		storedDups += n - 1
+		_ = id
+	}
+	l.mu.Lock()
+	for id := range l.acked {
+		if stored[id] == 0 {
+			t.Errorf("acknowledged %s is not in the new master's log", id)
+		}
+	}
+	l.mu.Unlock()
+	t.Logf("acknowledged %d, attempts %d (%d not SEND_OK), stored duplicates %d, duplicate deliveries %d",
+		acked, l.attempts.Load(), l.notOK.Load(), storedDups, dups)
+}
+
+// waitAcked waits until n ids are acknowledged.
+func waitAcked(t *testing.T, l *loadRun, n int, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for l.ackedCount() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d messages acknowledged after %v", l.ackedCount(), n, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
