@@ -673,6 +673,11 @@ func (st *sendState) complete(q selector.Queue, addr string, t0 time.Time, done 
 	if res.RegionID == "" {
 		res.RegionID = "DefaultRegion"
 	}
+	if status != SendOK {
+		// Stored but not replicated in time: the broker may have lost its
+		// slaves to a failover it has not heard of; look for a new master.
+		p.cl.RefreshSoon()
+	}
 	if status != SendOK && p.cfg.retryNotStoreOK && st.mode == ModeSync {
 		st.notStoreOK = res
 		err := fmt.Errorf("%w: %s on %s", errNotStoreOK, status, q.BrokerName)

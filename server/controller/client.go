@@ -90,6 +90,9 @@ func (c *Client) Leader(ctx context.Context) (string, error) {
 			return md.LeaderAddress, nil
 		}
 	}
+	if len(errs) == 0 {
+		return "", fmt.Errorf("%w: no node knows a leader", ErrNoLeader)
+	}
 	return "", fmt.Errorf("%w: %w", ErrNoLeader, errors.Join(errs...))
 }
 

@@ -382,17 +382,22 @@ func (c *Cluster) Partition(i int) {
 		return
 	}
 	mine := []string{b.Addr(), b.HAAddr()}
-	var theirs []string
-	theirs = append(theirs, c.ControllerAddrs()...)
+	theirs := c.ControllerAddrs()
 	for j := range c.bcfg {
 		if o := c.Broker(j); o != nil && j != i {
 			theirs = append(theirs, o.Addr(), o.HAAddr())
-			n.Cut(brokerOwner(j), mine...)
 		}
 	}
+	// The partitioned broker's own connections go first, so nothing it
+	// does in reaction to losing its slaves reaches the controllers.
 	n.Cut(brokerOwner(i), theirs...)
 	for j := range c.ctrlc {
 		n.Cut(controllerOwner(j), mine...)
+	}
+	for j := range c.bcfg {
+		if j != i {
+			n.Cut(brokerOwner(j), mine...)
+		}
 	}
 }
 

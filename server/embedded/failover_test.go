@@ -2,15 +2,19 @@ package embedded_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/internal/netfault"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/producer"
+	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/controller"
 	"github.com/rocketgo/rocketgo/server/embedded"
@@ -184,4 +188,185 @@ func waitAcked(t *testing.T, l *loadRun, n int, d time.Duration) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// directSend sends one message to the broker at addr, bypassing routes.
+func directSend(ctx context.Context, rpc *remoting.Client, addr, topic, body string) (int16, error) {
+	h := &remoting.SendMessageRequestHeader{ProducerGroup: "direct", Topic: topic, DefaultTopic: "TBW102", DefaultTopicQueueNums: 4,
+		QueueID: 0, BornTimestamp: time.Now().UnixMilli()}
+	resp, err := rpc.InvokeSync(ctx, addr, remoting.NewRequest(remoting.SendMessageV2, h.V2(), []byte(body)))
+	if err != nil {
+		return 0, err
+	}
+	return resp.Code, nil
+}
+
+// TestFailoverPartitionedMasterTruncates cuts the master off from the
+// controller and its slaves while clients still reach it: it must stop
+// acknowledging sends (its SyncStateSet cannot shrink without the
+// controller), a slave takes over, and the old master — holding a tail of
+// messages nobody acknowledged — truncates that tail when it comes back
+// and catches up as a slave.
+func TestFailoverPartitionedMasterTruncates(t *testing.T) {
+	cfg := fastFailover(t.TempDir(), 1, 3)
+	cfg.Network = netfault.New()
+	c := startCluster(t, cfg)
+	waitInSync(t, c, 3, 30*time.Second)
+	const topic = "Partition"
+	l := startLoad(t, c.NamesrvAddr(), topic, 8)
+	waitAcked(t, l, 100, 30*time.Second)
+
+	old, om := c.Master()
+	oldAddr := om.Addr()
+	rpc := remoting.NewClient()
+	defer rpc.Close()
+	partitioned := time.Now()
+	c.Partition(old)
+
+	// Keep writing straight to the old master: none of it may be
+	// acknowledged, yet it is stored there — the tail to truncate.
+	var tailOK, tailSent, tailStored int
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := 0; time.Since(partitioned) < 4*time.Second; i++ {
+		sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+		code, err := directSend(sctx, rpc, oldAddr, topic, fmt.Sprintf("tail-%d", i))
+		scancel()
+		tailSent++
+		if err == nil && code == remoting.Success {
+			tailOK++
+		}
+		if err == nil && code == remoting.FlushSlaveTimeout {
+			tailStored++
+		}
+	}
+	if tailStored == 0 {
+		t.Fatal("no direct send was stored on the partitioned master; the test made no tail")
+	}
+	if tailOK > 0 {
+		t.Fatalf("the partitioned master acknowledged %d of %d sends", tailOK, tailSent)
+	}
+	took, ok := l.waitAckFrom(partitioned, oldAddr, 10*time.Second)
+	if !ok {
+		t.Fatal("no new master acknowledged sends within 10 s of the partition")
+	}
+	t.Logf("partition: new master serving %v after the partition (heartbeat timeout 2 s); %d direct sends to the old master, none acknowledged", took, tailSent)
+	tailEnd := om.LogEnd()
+
+	// The old master crashes and restarts on the healed network.
+	c.KillBroker(old)
+	c.Heal()
+	if err := c.StartBroker(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	waitInSync(t, c, 3, 30*time.Second)
+	missing, dups, acked := l.finish(30 * time.Second)
+	if len(missing) > 0 {
+		t.Fatalf("%d of %d acknowledged messages never delivered: %v", len(missing), acked, missing[:min(5, len(missing))])
+	}
+	_, nm := c.Master()
+	rejoined := c.Broker(old)
+	deadline := time.Now().Add(20 * time.Second)
+	for rejoined.LogEnd() != nm.LogEnd() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the rejoined broker's log ends at %d, the master's at %d", rejoined.LogEnd(), nm.LogEnd())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The new master's epoch began where its log ended at promotion: the
+	// old master's log went past it, so it held a tail to truncate.
+	start := epochStart(t, rpc, nm.Addr())
+	if tailEnd <= start {
+		t.Fatalf("the old master's log (%d) did not pass the new master's epoch start (%d)", tailEnd, start)
+	}
+	onMaster, onRejoined := storedIDs(t, nm.Addr(), topic, 4), storedIDs(t, rejoined.Addr(), topic, 4)
+	if len(onMaster) == 0 || len(onMaster) != len(onRejoined) {
+		t.Fatalf("the master holds %d ids, the rejoined broker %d", len(onMaster), len(onRejoined))
+	}
+	for id := range onRejoined {
+		if strings.HasPrefix(id, "tail-") || onMaster[id] == 0 {
+			t.Fatalf("the rejoined broker holds %s, which the master does not", id)
+		}
+	}
+	t.Logf("old master's log reached %d, %d bytes past the new master's epoch start %d (%d direct sends stored, none acknowledged); it truncated and caught up to %d; %d acknowledged, %d duplicate deliveries",
+		tailEnd, tailEnd-start, start, tailStored, nm.LogEnd(), acked, dups)
+}
+
+// TestFailoverControllerQuorum runs three controllers: with one stopped a
+// master failure still elects a new master; with two stopped nothing can
+// be elected, and the current master keeps serving.
+func TestFailoverControllerQuorum(t *testing.T) {
+	c := startCluster(t, fastFailover(t.TempDir(), 3, 3))
+	waitInSync(t, c, 3, 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	const topic = "Quorum"
+	l := startLoad(t, c.NamesrvAddr(), topic, 8)
+	waitAcked(t, l, 100, 30*time.Second)
+
+	leader := func() int {
+		for i := range 3 {
+			if n := c.Controller(i); n != nil && n.IsLeader() {
+				return i
+			}
+		}
+		return -1
+	}
+	first := leader()
+	if err := c.StopController(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	old, om := c.Master()
+	killed := time.Now()
+	c.KillBroker(old)
+	took, ok := l.waitAckFrom(killed, om.Addr(), 10*time.Second)
+	if !ok {
+		t.Fatal("no new master within 10 s with one controller of three down")
+	}
+	t.Logf("one controller down: new master serving %v after the kill", took)
+	if err := c.StartBroker(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	waitInSync(t, c, 3, 30*time.Second)
+
+	// Two controllers down: no quorum. The master keeps serving.
+	for i := range 3 {
+		if c.Controller(i) != nil {
+			if err := c.StopController(ctx, i); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	base := l.ackedCount()
+	waitAcked(t, l, base+100, 20*time.Second)
+	master, mm := c.Master()
+	c.KillBroker(master)
+	time.Sleep(5 * time.Second) // well past the heartbeat timeout
+	if i, b := c.Master(); b != nil {
+		t.Fatalf("replica %d became master without a controller quorum", i)
+	}
+	t.Logf("two controllers down: the master kept serving (%d more acknowledged); after it died nobody was elected", l.ackedCount()-base)
+	_ = mm
+	l.stop()
+	l.wg.Wait()
+	l.c.Shutdown(ctx)
+	l.p.Shutdown(ctx)
+}
+
+// epochStart reads where the broker's newest epoch begins
+// (GET_BROKER_EPOCH_CACHE).
+func epochStart(t *testing.T, rpc *remoting.Client, addr string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := rpc.InvokeSync(ctx, addr, remoting.NewRequest(remoting.GetBrokerEpochCache, nil, nil))
+	if err != nil || resp.Code != remoting.Success {
+		t.Fatalf("epoch cache of %s: %v %v", addr, resp, err)
+	}
+	var body controller.EpochEntryCache
+	if err := json.Unmarshal(resp.Body, &body); err != nil || len(body.EpochList) == 0 {
+		t.Fatalf("epoch cache of %s: %s (%v)", addr, resp.Body, err)
+	}
+	return body.EpochList[len(body.EpochList)-1].StartOffset
 }
