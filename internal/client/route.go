@@ -200,7 +200,9 @@ func (c *Client) Route(ctx context.Context, topic string) (*TopicInfo, error) {
 // have at least one publishable queue or the call fails with ErrNoRoute.
 func (c *Client) PublishInfo(ctx context.Context, topic string) (*TopicInfo, error) {
 	ti := c.routes.get(topic)
-	if ti == nil {
+	if ti == nil || len(ti.Publish) == 0 {
+		// Unknown, or cached while its broker had no master (a failover
+		// in progress): ask the name servers rather than fail from cache.
 		var err error
 		if ti, err = c.fetch(ctx, topic, true); err != nil {
 			return nil, err

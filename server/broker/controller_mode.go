@@ -219,6 +219,9 @@ func (b *Broker) becomeMaster(epoch int32, sss []int64) error {
 	// fresh handshake.
 	b.ha.setServing(false)
 	b.ha.beginTerm(b.ctl.selfID, sss, start)
+	if !wasMaster {
+		b.adoptStoreTopics()
+	}
 	b.role.Store(&brokerRole{name: RoleSyncMaster, id: 0, epoch: epoch})
 	if !wasMaster {
 		b.startRoleLoopsLocked(true)
@@ -359,3 +362,28 @@ func (b *Broker) HAAddr() string { return b.haAdvertisedAddr() }
 
 // LogEnd is the end of the broker's commit log (for tools and tests).
 func (b *Broker) LogEnd() int64 { return b.store.MaxPhysicalOffset() }
+
+// adoptStoreTopics gives a promoted slave a configuration for every topic
+// its replicated log holds but its copied topic table lacks: the table is
+// synced every few seconds, so a topic created just before the failover
+// would otherwise vanish from the routes. Such a topic gets its highest
+// queue id + 1 queues, and at least as many as auto-creation gives.
+func (b *Broker) adoptStoreTopics() {
+	for topic, qids := range b.store.Topics() {
+		if _, ok := b.topics.Get(topic); ok {
+			continue
+		}
+		n := 0
+		for _, q := range qids {
+			n = max(n, int(q)+1)
+		}
+		if !IsRetryTopic(topic) && !IsDLQTopic(topic) {
+			n = max(n, min(4, b.cfg.DefaultTopicQueueNums))
+		}
+		if _, created, err := b.topics.CreateIfAbsent(topic, n, PermRead|PermWrite, 0); err != nil {
+			b.log.Warn("controller mode: adopting a topic of the log failed", "topic", topic, "err", err)
+		} else if created {
+			b.log.Info("controller mode: adopted a topic the slave had not synced yet", "topic", topic, "queues", n)
+		}
+	}
+}

@@ -21,8 +21,9 @@ import (
 // at-least-once application would; a push consumer group receives
 // everything. Every acknowledged id must end up stored and delivered.
 type loadRun struct {
-	t     *testing.T
-	topic string
+	t      *testing.T
+	topic  string
+	nsAddr string
 	p     *producer.Producer
 	c     *consumer.PushConsumer
 
@@ -31,6 +32,7 @@ type loadRun struct {
 	got   map[string]int // id → deliveries
 
 	attempts, notOK atomic.Int64
+	lastErr         atomic.Value // string: the latest failure, for diagnosis
 	stop            context.CancelFunc
 	wg              sync.WaitGroup
 }
@@ -42,7 +44,7 @@ type ack struct {
 
 func startLoad(t *testing.T, nsAddr, topic string, senders int) *loadRun {
 	t.Helper()
-	l := &loadRun{t: t, topic: topic, acked: map[string]ack{}, got: map[string]int{}}
+	l := &loadRun{t: t, topic: topic, nsAddr: nsAddr, acked: map[string]ack{}, got: map[string]int{}}
 	var err error
 	if l.p, err = producer.New(producer.WithNameServers(nsAddr), producer.WithGroup("failover-pg"),
 		producer.WithSendTimeout(5*time.Second)); err != nil {
@@ -98,6 +100,11 @@ func (l *loadRun) sender(ctx context.Context, g int) {
 				break
 			}
 			l.notOK.Add(1)
+			if err != nil {
+				l.lastErr.Store(err.Error())
+			} else {
+				l.lastErr.Store(res.Status.String())
+			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(20 * time.Millisecond):
@@ -130,6 +137,20 @@ func (l *loadRun) waitAckFrom(since time.Time, old string, d time.Duration) (tim
 			return first.Sub(since), true
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	l.t.Logf("last send failure: %v", l.lastErr.Load())
+	if l.nsAddr != "" {
+		rpc := remoting.NewClient()
+		defer rpc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		h := &remoting.ExtFields{}
+		req := remoting.NewRequest(remoting.GetRouteInfoByTopic, nil, nil)
+		req.Ext.Set("topic", l.topic)
+		_ = h
+		if resp, err := rpc.InvokeSync(ctx, l.nsAddr, req); err == nil {
+			l.t.Logf("route of %s: code %d %s", l.topic, resp.Code, resp.Body)
+		}
 	}
 	return 0, false
 }
