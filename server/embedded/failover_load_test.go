@@ -24,8 +24,8 @@ type loadRun struct {
 	t      *testing.T
 	topic  string
 	nsAddr string
-	p     *producer.Producer
-	c     *consumer.PushConsumer
+	p      *producer.Producer
+	c      *consumer.PushConsumer
 
 	mu    sync.Mutex
 	acked map[string]ack // id → first SEND_OK
