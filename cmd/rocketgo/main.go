@@ -2,7 +2,9 @@
 // all-in-one server, and the load-test tool.
 //
 //	rocketgo serve                 # name server :9876 + broker :10911
+//	rocketgo serve -cluster 3      # name server + controller + a 3-replica failover set
 //	rocketgo namesrv -listen :9876
+//	rocketgo controller -c controller.conf
 //	rocketgo broker -c broker.conf -namesrv 127.0.0.1:9876
 //	rocketgo store check -data DIR [-repair]
 //	rocketgo version
@@ -29,12 +31,13 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"version":  {summary: "print the rocketgo version", run: runVersion},
-		"namesrv":  {summary: "run a name server", run: runNamesrv},
-		"broker":   {summary: "run a broker (broker.conf keys, -set overrides)", run: runBroker},
-		"serve":    {summary: "run a name server and a broker in one process, for development", run: runServe},
-		"loadtest": {summary: "benchmark a cluster or an embedded server (RocketMQ benchmark output)", run: runLoadtest},
-		"store":    {summary: "check (and -repair) a stopped broker's store: store check -data DIR", run: runStore},
+		"version":    {summary: "print the rocketgo version", run: runVersion},
+		"namesrv":    {summary: "run a name server", run: runNamesrv},
+		"broker":     {summary: "run a broker (broker.conf keys, -set overrides)", run: runBroker},
+		"serve":      {summary: "run a name server and a broker in one process (-cluster N: a failover cluster), for development", run: runServe},
+		"controller": {summary: "run a controller node (controller mode: automatic failover)", run: runController},
+		"loadtest":   {summary: "benchmark a cluster or an embedded server (RocketMQ benchmark output)", run: runLoadtest},
+		"store":      {summary: "check (and -repair) a stopped broker's store: store check -data DIR", run: runStore},
 	}
 }
 

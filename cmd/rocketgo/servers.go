@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rocketgo/rocketgo/server/broker"
+	"github.com/rocketgo/rocketgo/server/controller"
 	"github.com/rocketgo/rocketgo/server/embedded"
 	"github.com/rocketgo/rocketgo/server/namesrv"
 )
@@ -114,6 +115,9 @@ func runNamesrv(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	timeout := fs.Duration("broker-timeout", 120*time.Second, "a broker silent this long is dropped")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	kvPath := fs.String("kv-config", defaultKVConfigPath(), "file the KV configuration (ORDER_TOPIC_CONFIG, ...) is kept in")
+	conf := fs.String("c", "", "namesrv.conf; enableControllerInNamesrv=true runs a controller node configured by the same file")
+	var sets settings
+	fs.Var(&sets, "set", "controller `key=value` when enableControllerInNamesrv (repeatable; enableControllerInNamesrv=true itself too)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -122,8 +126,23 @@ func runNamesrv(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "rocketgo:", err)
 		return 2
 	}
-	ns := namesrv.New(namesrv.WithListenAddr(*listen), namesrv.WithScanInterval(*scan), namesrv.WithBrokerTimeout(*timeout),
-		namesrv.WithLogger(log), namesrv.WithKVConfigPath(*kvPath))
+	opts := []namesrv.Option{namesrv.WithListenAddr(*listen), namesrv.WithScanInterval(*scan), namesrv.WithBrokerTimeout(*timeout),
+		namesrv.WithLogger(log), namesrv.WithKVConfigPath(*kvPath)}
+	ccfg, err := namesrvController(*conf, sets, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "rocketgo:", err)
+		return 2
+	}
+	if ccfg != nil {
+		c, err := controller.New(*ccfg, controller.WithLogger(log))
+		if err != nil {
+			fmt.Fprintln(stderr, "rocketgo:", err)
+			return 2
+		}
+		opts = append(opts, namesrv.WithController(c))
+		fmt.Fprintf(stdout, "rocketgo name server runs controller %s (peers %s)\n", ccfg.SelfID, ccfg.Peers)
+	}
+	ns := namesrv.New(opts...)
 	if err := ns.Start(ctx); err != nil {
 		fmt.Fprintln(stderr, "rocketgo:", err)
 		return 1
@@ -173,8 +192,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	host := fs.String("host", "", "interface to bind (default: all)")
 	nsPort := fs.Int("namesrv-port", 9876, "name server port (0: pick a free one)")
 	brPort := fs.Int("broker-port", 10911, "broker port (0: pick a free one)")
+	cluster := fs.Int("cluster", 0, "run a controller-mode broker set of this many replicas (name server + embedded controller + replicas on 10911, 10921, ...)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *cluster > 0 {
+		base := *nsPort
+		return runCluster(ctx, *cluster, base, *host, bf.dataDir, bf.logLevel, os.Stdin, stdout, stderr)
 	}
 	cfg, err := bf.config(stderr)
 	var log *slog.Logger

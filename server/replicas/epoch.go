@@ -128,9 +128,9 @@ func (f *EpochFile) LastEpoch() int32 {
 }
 
 // Append records that epoch's data starts at start. An epoch that starts
-// where the previous one did wrote nothing: it is replaced, which keeps
-// starts strictly increasing (upstream refuses such an entry and loses the
-// new epoch).
+// where the previous one did holds no data, but it is kept: a broker that
+// was master of that epoch compares its log against it (upstream refuses
+// such an entry and loses the new epoch instead).
 func (f *EpochFile) Append(epoch int32, start int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -141,8 +141,6 @@ func (f *EpochFile) Append(epoch int32, start int64) error {
 			return fmt.Errorf("%w: epoch %d does not follow %d", ErrEpochFile, epoch, last.Epoch)
 		case start < last.Start:
 			return fmt.Errorf("%w: epoch %d starts at %d, before epoch %d at %d", ErrEpochFile, epoch, start, last.Epoch, last.Start)
-		case start == last.Start:
-			f.entries = f.entries[:k-1]
 		}
 	}
 	f.entries = append(f.entries, Entry{Epoch: epoch, Start: start})
