@@ -234,16 +234,23 @@ func (c *Cluster) Controller(i int) *controller.Controller {
 	return c.ctrls[i]
 }
 
-// Master returns the replica that is master now, or -1.
+// Master returns the replica that is master now, or -1. A partitioned old
+// master may still believe it is one; the newest master epoch wins.
 func (c *Cluster) Master() (int, *broker.Broker) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	best, epoch := -1, int32(-1)
 	for i, b := range c.brokers {
 		if b != nil && b.IsMaster() {
-			return i, b
+			if e := b.ReplicaStatus().MasterEpoch; e > epoch {
+				best, epoch = i, e
+			}
 		}
 	}
-	return -1, nil
+	if best < 0 {
+		return -1, nil
+	}
+	return best, c.brokers[best]
 }
 
 // WaitMaster waits until a replica other than not is master, and returns it.

@@ -175,8 +175,14 @@ func (f *EpochFile) truncate(drop func(Entry) bool) error {
 // ConsistentPoint finds where a slave's log (its entries, its log end)
 // and its master's agree: walking the slave's epochs newest first, the
 // first one the master records with the same start is shared up to the
-// smaller of the two ends. It returns -1 when they share no epoch.
+// smaller of the two ends. When they share no epoch, the master holds no
+// data of any of the slave's epochs (a broker records an epoch before its
+// first byte), so they agree only below where both histories begin. It
+// returns -1 when either side has no entries.
 func ConsistentPoint(local []Entry, localEnd int64, master []Entry, masterEnd int64) int64 {
+	if len(local) == 0 || len(master) == 0 {
+		return -1
+	}
 	local = withEnds(local, localEnd)
 	master = withEnds(master, masterEnd)
 	for i := len(local) - 1; i >= 0; i-- {
@@ -189,5 +195,5 @@ func ConsistentPoint(local []Entry, localEnd int64, master []Entry, masterEnd in
 			}
 		}
 	}
-	return -1
+	return min(local[0].Start, master[0].Start, localEnd)
 }

@@ -70,7 +70,9 @@ func TestConsistentPoint(t *testing.T) {
 		{"a slave behind its master", e(1, 0, 2, 100), 120, e(1, 0, 2, 100, 3, 150), 400, 120},
 		{"an epoch the master never had", e(1, 0, 2, 100, 3, 130), 200, e(1, 0, 2, 100, 4, 110), 300, 110},
 		{"an empty epoch kept on the master", e(1, 0), 90, e(1, 0, 2, 0), 50, 0},
-		{"nothing shared", e(5, 0), 90, e(6, 0), 50, -1},
+		{"no epoch shared: only what precedes both histories", e(1, 0), 0, e(2, 0), 0, 0},
+		{"no epoch shared, the master's history starts later", e(5, 100), 190, e(6, 300), 500, 100},
+		{"no history", nil, 90, e(6, 0), 50, -1},
 	}
 	for _, tc := range cases {
 		if got := ConsistentPoint(tc.local, tc.localEnd, tc.master, tc.masterEnd); got != tc.want {
