@@ -97,6 +97,11 @@ const (
 	BrokerHeartbeat                  int16 = 904 // BROKER_HEARTBEAT
 )
 
+// GetTimerCheckPoint (GET_TIMER_CHECK_POINT): a slave copies its master's
+// timer progress, so a promoted slave does not deliver timed messages twice.
+// rocketgo brokers answer with their own progress body.
+const GetTimerCheckPoint int16 = 60
+
 // Controller-mode request codes (RocketMQ 5.x RequestCode): brokers and
 // admin tools to a controller, and a controller's role-change notice to a
 // broker.
@@ -374,6 +379,8 @@ func requestCodeName(code int16) string {
 		return "ADD_WRITE_PERM_OF_BROKER"
 	case BrokerHeartbeat:
 		return "BROKER_HEARTBEAT"
+	case GetTimerCheckPoint:
+		return "GET_TIMER_CHECK_POINT"
 	case NotifyMinBrokerIDChange:
 		return "NOTIFY_MIN_BROKER_ID_CHANGE"
 	case ControllerAlterSyncStateSet:

@@ -53,6 +53,7 @@ func (b *Broker) registerProcessors() {
 	s.Handle(remoting.GetBrokerRuntimeInfo, b.processRuntimeInfo)
 	s.Handle(remoting.GetAllConsumerOffset, b.processGetAllConsumerOffset)
 	s.Handle(remoting.GetAllDelayOffset, b.processGetAllDelayOffset)
+	s.Handle(remoting.GetTimerCheckPoint, b.processGetTimerCheckPoint)
 	s.Handle(remoting.CheckClientConfig, b.processCheckClientConfig)
 }
 

@@ -23,6 +23,7 @@ import (
 //	GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201) group table, likewise
 //	GET_ALL_CONSUMER_OFFSET (43)           consumer offsets, merged with the master's winning
 //	GET_ALL_DELAY_OFFSET (45)              delay-level progress, replaced
+//	GET_TIMER_CHECK_POINT (60)             timer progress (rocketgo's body), replaced
 //
 // Everything is persisted as usual, so a slave promoted by hand starts
 // from its master's last known state.
@@ -126,6 +127,7 @@ func (s *slaveSync) syncAll(ctx context.Context) {
 		{"topic configs", s.syncTopics},
 		{"consumer offsets", s.syncOffsets},
 		{"delay offsets", s.syncDelayOffsets},
+		{"timer progress", s.syncTimerProgress},
 		{"subscription groups", s.syncGroups},
 	} {
 		if ctx.Err() != nil {
@@ -201,4 +203,20 @@ func (s *slaveSync) syncDelayOffsets(ctx context.Context, addr string) error {
 		return err
 	}
 	return s.b.delay.replaceLevels(body.OffsetTable)
+}
+
+// GET_TIMER_CHECK_POINT, served to slaves.
+func (b *Broker) processGetTimerCheckPoint(rc *remoting.RequestContext, req *remoting.Command) {
+	b.replyJSON(rc, req, b.timers.snapshot())
+}
+
+func (s *slaveSync) syncTimerProgress(ctx context.Context, addr string) error {
+	if s.b.ctl == nil {
+		return nil // classic slaves may follow a Java master, whose checkpoint body differs
+	}
+	var body timerProgress
+	if err := s.fetch(ctx, addr, remoting.GetTimerCheckPoint, &body); err != nil {
+		return err
+	}
+	return s.b.timers.replace(body)
 }

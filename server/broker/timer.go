@@ -200,3 +200,26 @@ func (t *timerScheduler) advance() {
 		t.b.log.Error("persisting timer progress failed", "err", err)
 	}
 }
+
+// snapshot is the progress a slave copies (GET_TIMER_CHECK_POINT).
+func (t *timerScheduler) snapshot() timerProgress {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return timerProgress{Progress: t.progress, Delivered: slices.Sorted(maps.Keys(t.delivered))}
+}
+
+// replace takes a master's progress on a slave, whose scheduler does not
+// run: promoted, it rebuilds its pending heap from there.
+func (t *timerScheduler) replace(p timerProgress) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p.Progress == t.progress && len(p.Delivered) == len(t.delivered) {
+		return nil
+	}
+	t.progress, t.scanned, t.pending = p.Progress, p.Progress, nil
+	t.delivered = make(map[int64]bool, len(p.Delivered))
+	for _, off := range p.Delivered {
+		t.delivered[off] = true
+	}
+	return t.file.store(p)
+}
