@@ -173,6 +173,10 @@ func (n *raftNode) close() error {
 		}
 	}
 	if n.trans != nil {
+		// Close drops only the listener: close the pooled outbound
+		// connections too, so the peers' handlers for them end, and cancel
+		// our inbound handlers.
+		n.trans.CloseStreams()
 		if err := n.trans.Close(); err != nil {
 			errs = append(errs, err)
 		}
