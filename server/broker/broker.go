@@ -31,7 +31,6 @@ import (
 
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 	"github.com/rocketgo/rocketgo/message"
-	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/replicas"
 	"github.com/rocketgo/rocketgo/server/store"
 )

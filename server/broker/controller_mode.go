@@ -10,6 +10,7 @@ import (
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/controller"
 	"github.com/rocketgo/rocketgo/server/replicas"
+	"github.com/rocketgo/rocketgo/server/transport"
 )
 
 // Controller mode (enableControllerMode=true) lets a controller
@@ -301,7 +302,7 @@ func (b *Broker) notifyClientsMaster(masterAddr, offline string) {
 			continue
 		}
 		seen[ch] = struct{}{}
-		if c, ok := ch.(*remoting.Conn); ok {
+		if c, ok := ch.(*transport.Conn); ok {
 			if err := c.InvokeOneway(context.Background(), remoting.NewRequest(remoting.NotifyMinBrokerIDChange, h, nil)); err != nil {
 				b.log.Debug("notifying a client of the new master failed", "remote", c.String(), "err", err)
 			}
@@ -310,7 +311,7 @@ func (b *Broker) notifyClientsMaster(masterAddr, offline string) {
 }
 
 // NOTIFY_BROKER_ROLE_CHANGED, from the controller leader.
-func (b *Broker) processNotifyRoleChanged(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processNotifyRoleChanged(rc *transport.RequestContext, req *remoting.Command) {
 	var h controller.MasterHeader
 	if err := req.DecodeHeader(&h); err != nil {
 		reply(rc, req, remoting.InvalidParameter, err.Error())
@@ -329,7 +330,7 @@ func (b *Broker) processNotifyRoleChanged(rc *remoting.RequestContext, req *remo
 }
 
 // GET_BROKER_EPOCH_CACHE: the epoch file, for admin tools.
-func (b *Broker) processGetEpochCache(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processGetEpochCache(rc *transport.RequestContext, req *remoting.Command) {
 	body := controller.EpochEntryCache{ClusterName: b.cfg.BrokerClusterName, BrokerName: b.cfg.BrokerName,
 		BrokerID: b.ctl.manager.Status().BrokerID, MaxOffset: b.store.MaxPhysicalOffset()}
 	for _, e := range b.epochs.Entries() {

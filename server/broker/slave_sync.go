@@ -206,7 +206,7 @@ func (s *slaveSync) syncDelayOffsets(ctx context.Context, addr string) error {
 }
 
 // GET_TIMER_CHECK_POINT, served to slaves.
-func (b *Broker) processGetTimerCheckPoint(rc *remoting.RequestContext, req *remoting.Command) {
+func (b *Broker) processGetTimerCheckPoint(rc *transport.RequestContext, req *remoting.Command) {
 	b.replyJSON(rc, req, b.timers.snapshot())
 }
 

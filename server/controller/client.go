@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/netclient"
 )
 
 // ErrNoLeader reports that no controller node named a leader: the cluster
@@ -35,7 +36,7 @@ func IsCode(err error, code int16) bool {
 // leader with CONTROLLER_GET_METADATA_INFO and follows it when it moves.
 // It is safe for concurrent use; it does not own rpc.
 type Client struct {
-	rpc   *remoting.Client
+	rpc   *netclient.Client
 	addrs []string
 
 	mu     sync.Mutex
@@ -44,7 +45,7 @@ type Client struct {
 
 // NewClient uses rpc to reach the controllers in addrs ("host:port"
 // separated by ';', upstream's controllerAddr).
-func NewClient(rpc *remoting.Client, addrs string) (*Client, error) {
+func NewClient(rpc *netclient.Client, addrs string) (*Client, error) {
 	c := &Client{rpc: rpc}
 	for _, a := range strings.Split(addrs, ";") {
 		if a = strings.TrimSpace(a); a != "" {

@@ -34,6 +34,8 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+	"github.com/rocketgo/rocketgo/server/transport"
 )
 
 // Option customises a Controller.
@@ -73,8 +75,8 @@ type Controller struct {
 
 	fsm    *fsm
 	node   *raftNode
-	server *remoting.Server
-	rpc    *remoting.Client // role-change notices to brokers
+	server *transport.Server
+	rpc    *netclient.Client // role-change notices to brokers
 	beats  *heartbeats
 
 	// writeMu serialises "decide on the state, then commit the event" on
@@ -126,17 +128,17 @@ func (c *Controller) Start(ctx context.Context) (err error) {
 	if listen == "" {
 		listen = c.self.addr
 	}
-	c.server = remoting.NewServer(listen, remoting.WithLogger(c.log), remoting.WithOnClose(c.connClosed))
+	c.server = transport.NewServer(listen, transport.WithLogger(c.log), transport.WithOnClose(c.connClosed))
 	c.register()
 	if err := c.server.Start(ctx); err != nil {
 		c.node.close()
 		return fmt.Errorf("controller: listen on %s: %w", listen, err)
 	}
-	ropts := []remoting.ClientOption{remoting.WithLogger(c.log)}
+	ropts := []netclient.Option{netclient.WithLogger(c.log)}
 	if c.o.dialer != nil {
-		ropts = append(ropts, remoting.WithDialer(c.o.dialer))
+		ropts = append(ropts, netclient.WithDialer(c.o.dialer))
 	}
-	c.rpc = remoting.NewClient(ropts...)
+	c.rpc = netclient.New(ropts...)
 	loopCtx, cancel := context.WithCancel(context.Background())
 	c.stop = cancel
 	c.goLoop(loopCtx, c.leadershipLoop)
@@ -246,12 +248,12 @@ func (c *Controller) register() {
 }
 
 // reply answers req with code and remark.
-func reply(rc *remoting.RequestContext, req *remoting.Command, code int16, remark string) {
+func reply(rc *transport.RequestContext, req *remoting.Command, code int16, remark string) {
 	rc.Reply(remoting.NewResponse(req, code, remark))
 }
 
 // answer sends a response with a header and a body.
-func answer(rc *remoting.RequestContext, req *remoting.Command, code int16, remark string, h remoting.Header, body []byte) {
+func answer(rc *transport.RequestContext, req *remoting.Command, code int16, remark string, h remoting.Header, body []byte) {
 	resp := remoting.NewResponse(req, code, remark)
 	resp.SetHeader(h)
 	resp.Body = body
@@ -259,7 +261,7 @@ func answer(rc *remoting.RequestContext, req *remoting.Command, code int16, rema
 }
 
 // decode reads a request header, answering INVALID_REQUEST when it is bad.
-func decode(rc *remoting.RequestContext, req *remoting.Command, h remoting.HeaderDecoder) bool {
+func decode(rc *transport.RequestContext, req *remoting.Command, h remoting.HeaderDecoder) bool {
 	if err := req.DecodeHeader(h); err != nil {
 		reply(rc, req, remoting.ControllerInvalidRequest, err.Error())
 		return false
@@ -269,8 +271,8 @@ func decode(rc *remoting.RequestContext, req *remoting.Command, h remoting.Heade
 
 // leaderOnly refuses requests on a follower, as upstream: brokers find the
 // leader with CONTROLLER_GET_METADATA_INFO and retry there.
-func (c *Controller) leaderOnly(p remoting.Processor) remoting.Processor {
-	return func(rc *remoting.RequestContext, req *remoting.Command) {
+func (c *Controller) leaderOnly(p transport.Processor) transport.Processor {
+	return func(rc *transport.RequestContext, req *remoting.Command) {
 		if !c.IsLeader() {
 			reply(rc, req, remoting.ControllerNotLeader, "the controller "+c.self.id+" is not the leader; ask "+c.leaderAddr())
 			return
@@ -308,7 +310,7 @@ func (c *Controller) commit(e event) (int16, string) {
 }
 
 // BROKER_HEARTBEAT: served by every node, leader or not.
-func (c *Controller) processHeartbeat(rc *remoting.RequestContext, req *remoting.Command) {
+func (c *Controller) processHeartbeat(rc *transport.RequestContext, req *remoting.Command) {
 	var h BrokerHeartbeatHeader
 	if !decode(rc, req, &h) {
 		return
@@ -322,7 +324,7 @@ func (c *Controller) processHeartbeat(rc *remoting.RequestContext, req *remoting
 }
 
 // CONTROLLER_GET_METADATA_INFO: who leads, served by every node.
-func (c *Controller) processMetadata(rc *remoting.RequestContext, req *remoting.Command) {
+func (c *Controller) processMetadata(rc *transport.RequestContext, req *remoting.Command) {
 	var peers []string
 	for _, p := range c.peers {
 		peers = append(peers, p.id+":"+p.addr)
@@ -335,7 +337,7 @@ func (c *Controller) processMetadata(rc *remoting.RequestContext, req *remoting.
 }
 
 // CONTROLLER_GET_NEXT_BROKER_ID.
-func (c *Controller) processNextBrokerID(rc *remoting.RequestContext, req *remoting.Command) {
+func (c *Controller) processNextBrokerID(rc *transport.RequestContext, req *remoting.Command) {
 	var h GetNextBrokerIDHeader
 	if !decode(rc, req, &h) {
 		return
@@ -349,7 +351,7 @@ func (c *Controller) processNextBrokerID(rc *remoting.RequestContext, req *remot
 
 // CONTROLLER_APPLY_BROKER_ID: claim an id with a check code; the same
 // code may claim it again (a broker that crashed before saving it).
-func (c *Controller) processApplyBrokerID(rc *remoting.RequestContext, req *remoting.Command) {
+func (c *Controller) processApplyBrokerID(rc *transport.RequestContext, req *remoting.Command) {
 	var h ApplyBrokerIDHeader
 	if !decode(rc, req, &h) {
 		return
@@ -397,7 +399,7 @@ func sssBody(set *brokerSet) []byte {
 
 // CONTROLLER_REGISTER_BROKER: a broker with an id reports its address and
 // learns the master, when one is alive.
-func (c *Controller) processRegisterBroker(rc *remoting.RequestContext, req *remoting.Command) {
+func (c *Controller) processRegisterBroker(rc *transport.RequestContext, req *remoting.Command) {
 	var h RegisterBrokerHeader
 	if !decode(rc, req, &h) {
 		return
@@ -427,7 +429,7 @@ func (c *Controller) processRegisterBroker(rc *remoting.RequestContext, req *rem
 }
 
 // CONTROLLER_GET_REPLICA_INFO.
-func (c *Controller) processGetReplicaInfo(rc *remoting.RequestContext, req *remoting.Command) {
+func (c *Controller) processGetReplicaInfo(rc *transport.RequestContext, req *remoting.Command) {
 	var h BrokerNameHeader
 	if !decode(rc, req, &h) {
 		return
@@ -521,7 +523,7 @@ func (c *Controller) electMaster(h ElectMasterHeader) electResult {
 
 // CONTROLLER_ELECT_MASTER: from a broker (first election, or no master
 // known) or an admin tool.
-func (c *Controller) processElectMaster(rc *remoting.RequestContext, req *remoting.Command) {
+func (c *Controller) processElectMaster(rc *transport.RequestContext, req *remoting.Command) {
 	var h ElectMasterHeader
 	if !decode(rc, req, &h) {
 		return
@@ -540,7 +542,7 @@ func (c *Controller) processElectMaster(rc *remoting.RequestContext, req *remoti
 }
 
 // CONTROLLER_ALTER_SYNC_STATE_SET: the master shrinks or expands its set.
-func (c *Controller) processAlterSyncStateSet(rc *remoting.RequestContext, req *remoting.Command) {
+func (c *Controller) processAlterSyncStateSet(rc *transport.RequestContext, req *remoting.Command) {
 	var h AlterSyncStateSetHeader
 	if !decode(rc, req, &h) {
 		return
@@ -600,7 +602,7 @@ func (c *Controller) processAlterSyncStateSet(rc *remoting.RequestContext, req *
 }
 
 // CONTROLLER_GET_SYNC_STATE_DATA: admin view of several sets.
-func (c *Controller) processGetSyncStateData(rc *remoting.RequestContext, req *remoting.Command) {
+func (c *Controller) processGetSyncStateData(rc *transport.RequestContext, req *remoting.Command) {
 	var names []string
 	if err := decodeBody(req.Body, &names); err != nil {
 		reply(rc, req, remoting.ControllerInvalidRequest, err.Error())
@@ -630,7 +632,7 @@ func (c *Controller) processGetSyncStateData(rc *remoting.RequestContext, req *r
 }
 
 // CLEAN_BROKER_DATA: forget a dead broker set, or some of its ids.
-func (c *Controller) processCleanBrokerData(rc *remoting.RequestContext, req *remoting.Command) {
+func (c *Controller) processCleanBrokerData(rc *transport.RequestContext, req *remoting.Command) {
 	var h CleanBrokerDataHeader
 	if !decode(rc, req, &h) {
 		return
@@ -671,7 +673,7 @@ func (c *Controller) processCleanBrokerData(rc *remoting.RequestContext, req *re
 }
 
 // GET_CONTROLLER_CONFIG: the configuration as properties text.
-func (c *Controller) processGetConfig(rc *remoting.RequestContext, req *remoting.Command) {
+func (c *Controller) processGetConfig(rc *transport.RequestContext, req *remoting.Command) {
 	resp := remoting.NewResponse(req, remoting.Success, "")
 	resp.Body = []byte(c.cfg.properties())
 	rc.Reply(resp)
@@ -679,7 +681,7 @@ func (c *Controller) processGetConfig(rc *remoting.RequestContext, req *remoting
 
 // connClosed runs on the network event loop: it only updates the table
 // and queues elections.
-func (c *Controller) connClosed(conn *remoting.Conn, _ error) {
+func (c *Controller) connClosed(conn *transport.Conn, _ error) {
 	for _, k := range c.beats.closed(conn) {
 		c.brokerInactive(k, "connection closed")
 	}

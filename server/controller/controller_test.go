@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+	"github.com/rocketgo/rocketgo/server/transport"
 )
 
 // freeAddrs reserves n loopback ports. The listeners are closed before the
@@ -125,9 +127,9 @@ type fakeBroker struct {
 	t       *testing.T
 	name    string
 	id      int64
-	rpc     *remoting.Client
+	rpc     *netclient.Client
 	cl      *Client
-	srv     *remoting.Server
+	srv     *transport.Server
 	addr    string
 	ctrls   []string
 	mu      sync.Mutex
@@ -138,9 +140,9 @@ type fakeBroker struct {
 
 func newFakeBroker(t *testing.T, name string, ctrls []string) *fakeBroker {
 	t.Helper()
-	fb := &fakeBroker{t: t, name: name, ctrls: ctrls, rpc: remoting.NewClient()}
-	fb.srv = remoting.NewServer("127.0.0.1:0")
-	fb.srv.Handle(remoting.NotifyBrokerRoleChanged, func(rc *remoting.RequestContext, req *remoting.Command) {
+	fb := &fakeBroker{t: t, name: name, ctrls: ctrls, rpc: netclient.New()}
+	fb.srv = transport.NewServer("127.0.0.1:0")
+	fb.srv.Handle(remoting.NotifyBrokerRoleChanged, func(rc *transport.RequestContext, req *remoting.Command) {
 		var h MasterHeader
 		if err := req.DecodeHeader(&h); err == nil {
 			fb.mu.Lock()
@@ -378,7 +380,7 @@ func TestThreeNodesSurviveOneLossNotTwo(t *testing.T) {
 		}
 	})
 	_ = master
-	cl, _ := NewClient(remoting.NewClient(), survivor.Addr())
+	cl, _ := NewClient(netclient.New(), survivor.Addr())
 	defer cl.rpc.Close()
 	sctx, scancel := context.WithTimeout(ctx, 2*time.Second)
 	defer scancel()
@@ -421,7 +423,7 @@ func TestBadRequestsGetClearAnswers(t *testing.T) {
 	c := startNode(t, cfg)
 	defer stopNode(t, c)
 	waitFor(t, "leadership", 10*time.Second, c.IsLeader)
-	rpc := remoting.NewClient()
+	rpc := netclient.New()
 	defer rpc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -6,8 +6,8 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/rocketgo/rocketgo/internal/nsclient"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // The controller speaks RocketMQ 5.x's controller requests: the codes of
@@ -419,7 +419,7 @@ func decodeBody(body []byte, v any) error {
 	if len(body) == 0 {
 		return fmt.Errorf("%w: empty body", remoting.ErrInvalidField)
 	}
-	if err := json.Unmarshal(nsclient.QuoteBareKeys(body), v); err != nil {
+	if err := json.Unmarshal(wire.QuoteBareKeys(body), v); err != nil {
 		return fmt.Errorf("%w: body: %v", remoting.ErrInvalidField, err)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/producer"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/netclient"
 )
 
 // loadRun is the failover acceptance workload: senders send synchronously,
@@ -140,7 +141,7 @@ func (l *loadRun) waitAckFrom(since time.Time, old string, d time.Duration) (tim
 	}
 	l.t.Logf("last send failure: %v", l.lastErr.Load())
 	if l.nsAddr != "" {
-		rpc := remoting.NewClient()
+		rpc := netclient.New()
 		defer rpc.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
@@ -193,7 +194,7 @@ func (l *loadRun) finish(d time.Duration) (missing []string, dupDeliveries, acke
 // pulls and counts each body.
 func storedIDs(t *testing.T, addr, topic string, queues int) map[string]int {
 	t.Helper()
-	rpc := remoting.NewClient()
+	rpc := netclient.New()
 	defer rpc.Close()
 	out := map[string]int{}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

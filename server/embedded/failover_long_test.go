@@ -24,7 +24,7 @@ import (
 
 	"github.com/montanaflynn/stats"
 
-	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/netclient"
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/controller"
 	"github.com/rocketgo/rocketgo/server/namesrv"
@@ -139,7 +139,7 @@ func TestFailoverKill9(t *testing.T) {
 			}
 		}
 	}()
-	rpc := remoting.NewClient()
+	rpc := netclient.New()
 	defer rpc.Close()
 	cl, _ := controller.NewClient(rpc, ctl.Addr())
 	state := func() (master string, inSync int) {

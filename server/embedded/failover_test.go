@@ -16,6 +16,7 @@ import (
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/producer"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/netclient"
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/controller"
 	"github.com/rocketgo/rocketgo/server/embedded"
@@ -192,7 +193,7 @@ func waitAcked(t *testing.T, l *loadRun, n int, d time.Duration) {
 }
 
 // directSend sends one message to the broker at addr, bypassing routes.
-func directSend(ctx context.Context, rpc *remoting.Client, addr, topic, body string) (int16, error) {
+func directSend(ctx context.Context, rpc *netclient.Client, addr, topic, body string) (int16, error) {
 	h := &remoting.SendMessageRequestHeader{ProducerGroup: "direct", Topic: topic, DefaultTopic: "TBW102", DefaultTopicQueueNums: 4,
 		QueueID: 0, BornTimestamp: time.Now().UnixMilli()}
 	resp, err := rpc.InvokeSync(ctx, addr, remoting.NewRequest(remoting.SendMessageV2, h.V2(), []byte(body)))
@@ -219,7 +220,7 @@ func TestFailoverPartitionedMasterTruncates(t *testing.T) {
 
 	old, om := c.Master()
 	oldAddr := om.Addr()
-	rpc := remoting.NewClient()
+	rpc := netclient.New()
 	defer rpc.Close()
 	partitioned := time.Now()
 	c.Partition(old)
@@ -366,7 +367,7 @@ func TestFailoverControllerQuorum(t *testing.T) {
 
 // epochStart reads where the broker's newest epoch begins
 // (GET_BROKER_EPOCH_CACHE).
-func epochStart(t *testing.T, rpc *remoting.Client, addr string) int64 {
+func epochStart(t *testing.T, rpc *netclient.Client, addr string) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

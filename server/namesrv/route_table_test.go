@@ -336,7 +336,7 @@ func TestClusterInfoAndSystemTopics(t *testing.T) {
 // id 0 with the old epoch, is ignored instead of flipping the route back.
 func TestNewerStateVersionKeepsTheMasterID(t *testing.T) {
 	rt := newRouteTable()
-	epoch := func(e int64) *RegisterBody {
+	epoch := func(e int64) *wire.RegisterBody {
 		b := topicsBody(1, tc("T", 4, 4, 6))
 		b.DataVersion.StateVersion = e
 		return b

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/netclient"
 	"github.com/rocketgo/rocketgo/server/controller"
 )
 
@@ -110,7 +111,7 @@ type Manager struct {
 }
 
 // New builds a manager; rpc is the broker's remoting client (not owned).
-func New(cfg Config, node Node, rpc *remoting.Client, opts ...Option) (*Manager, error) {
+func New(cfg Config, node Node, rpc *netclient.Client, opts ...Option) (*Manager, error) {
 	ctl, err := controller.NewClient(rpc, cfg.ControllerAddr)
 	if err != nil {
 		return nil, err

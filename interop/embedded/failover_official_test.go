@@ -1,10 +1,15 @@
 //go:build !race
 
+// Controller-mode failover seen through the official Go client v2.1.2.
+// Race-free pass only (the official client races internally).
+
 package embedded_test
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +19,10 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
 	"github.com/apache/rocketmq-client-go/v2/rlog"
+
+	"github.com/rocketgo/rocketgo/server/broker"
+	"github.com/rocketgo/rocketgo/server/controller"
+	"github.com/rocketgo/rocketgo/server/embedded"
 )
 
 // TestOfficialClientAcrossMasterKill: the official Go client v2.1.2,
@@ -139,4 +148,72 @@ func TestOfficialClientAcrossMasterKill(t *testing.T) {
 	}
 	t.Logf("official client: %d acknowledged, all delivered, %d duplicate deliveries", len(acked), dups)
 	mu.Unlock()
+}
+
+// fastFailover shortens every controller-mode period so a failover test
+// takes seconds.
+func fastFailover(dir string, controllers, replicas int) embedded.ClusterConfig {
+	bc := embedded.SmallConfig(dir)
+	bc.AllAckInSyncStateSet = true
+	bc.BrokerHeartbeatInterval = 200 * time.Millisecond
+	bc.ControllerHeartBeatTimeout = 2 * time.Second
+	bc.SyncBrokerMetadataPeriod = time.Second
+	bc.CheckSyncStateSetPeriod = 500 * time.Millisecond
+	bc.HASendHeartbeatInterval = 500 * time.Millisecond
+	bc.HAHousekeepingInterval = 3 * time.Second
+	bc.HAMaxTimeSlaveNotCatchup = 3 * time.Second
+	bc.SyncFlushTimeout = 3 * time.Second
+	bc.RegisterNameServerPeriod = 2 * time.Second
+	cc := controller.DefaultConfig()
+	cc.ScanNotActiveBrokerInterval = 200 * time.Millisecond
+	cc.ScanInactiveMasterInterval = 500 * time.Millisecond
+	cc.BrokerHeartbeatTimeout = 2 * time.Second
+	cc.RaftHeartbeatTimeout = 500 * time.Millisecond
+	cc.RaftElectionTimeout = 500 * time.Millisecond
+	cc.RaftLeaderLeaseTimeout = 250 * time.Millisecond
+	cfg := embedded.ClusterConfig{Dir: dir, Replicas: replicas, Controllers: controllers, Broker: bc, Controller: cc}
+	if os.Getenv("ROCKETGO_FAILOVER_LOG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return cfg
+}
+
+func startCluster(t *testing.T, cfg embedded.ClusterConfig) *embedded.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := embedded.StartCluster(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := c.Shutdown(ctx); err != nil {
+			t.Errorf("cluster shutdown: %v", err)
+		}
+	})
+	return c
+}
+
+// waitInSync waits until the master's SyncStateSet holds n replicas.
+func waitInSync(t *testing.T, c *embedded.Cluster, n int, d time.Duration) (int, *broker.Broker) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		if i, m := c.Master(); m != nil {
+			if st := m.ReplicaStatus(); len(st.SyncStateSet.Members) == n {
+				return i, m
+			}
+		}
+		if time.Now().After(deadline) {
+			i, m := c.Master()
+			var st any
+			if m != nil {
+				st = m.ReplicaStatus()
+			}
+			t.Fatalf("no master with %d in-sync replicas after %v (master %d: %+v)", n, d, i, st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
