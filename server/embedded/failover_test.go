@@ -114,6 +114,21 @@ func TestFailoverSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("replica %d took over from %d in %v", second, first, time.Since(killed))
+	// The controller may name the new master a moment before its
+	// registration reaches the name server, when the route has no master
+	// at all: the first send may fail fast (as Java's does) and is retried
+	// until it is acknowledged; every later one must succeed at once.
+	for {
+		res, err := p.SendSync(ctx, message.New("Smoke", []byte("first-after")))
+		if err == nil && res.Status == producer.SendOK {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no send acknowledged after the failover: %v %v", res, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("first SEND_OK %v after the kill", time.Since(killed))
 	for i := range 20 {
 		sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
 		res, err := p.SendSync(sctx, message.New("Smoke", []byte(fmt.Sprint("after", i))))
