@@ -25,7 +25,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rocketgo/rocketgo/auth"
+	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/netclient"
+	"github.com/rocketgo/rocketgo/server/acl"
 	"github.com/rocketgo/rocketgo/server/transport"
 
 	"github.com/rocketgo/rocketgo/internal/nsclient"
@@ -62,6 +65,7 @@ type Broker struct {
 
 	store     *store.Store
 	server    *transport.Server
+	acl       *acl.Checker      // nil unless aclEnable
 	rpc       *netclient.Client // to name servers
 	names     *nsclient.Client  // nil when no name server is configured
 	topics    *TopicManager
@@ -173,9 +177,29 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	}()
 
 	listen := net.JoinHostPort(b.cfg.ListenHost, strconv.Itoa(b.cfg.ListenPort))
+	var check transport.Option
+	if b.cfg.AclEnable {
+		path := b.cfg.AclFile
+		if path == "" {
+			path = acl.DefaultFile()
+		}
+		if b.acl, err = acl.Open(path, acl.WithLogger(b.log)); err != nil {
+			return fmt.Errorf("broker: aclEnable: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				b.closeACL()
+			}
+		}()
+		checker := b.acl
+		check = transport.WithAccessCheck(func(c *transport.Conn, req *remoting.Command) error {
+			return checker.Check(c.String(), req)
+		})
+	}
 	b.server = transport.NewServer(listen,
 		transport.WithLogger(b.log),
 		transport.WithOnClose(b.connClosed),
+		check,
 	)
 	if err := b.server.Start(ctx); err != nil {
 		return fmt.Errorf("broker: listen on %s: %w", listen, err)
@@ -194,7 +218,11 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	// address is not known to anyone before Start returns.
 	b.registerProcessors()
 
-	b.rpc = netclient.New(netclient.WithLogger(b.log))
+	var signer netclient.Option
+	if b.cfg.AclAccessKey != "" {
+		signer = netclient.WithRequestSigner(auth.NewSigner(auth.Credentials{AccessKey: b.cfg.AclAccessKey, SecretKey: b.cfg.AclSecretKey}).Sign)
+	}
+	b.rpc = netclient.New(netclient.WithLogger(b.log), signer)
 	if b.cfg.NamesrvAddr != "" {
 		if b.names, err = nsclient.New(b.rpc, b.cfg.NamesrvAddr, nsclient.WithLogger(b.log)); err != nil {
 			b.server.Shutdown(context.Background())
@@ -323,9 +351,17 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 		b.rpc.Close()
+		b.closeACL()
 		b.log.Info("broker stopped")
 	})
 	return errors.Join(errs...)
+}
+
+// closeACL stops following the ACL file.
+func (b *Broker) closeACL() {
+	if b.acl != nil {
+		b.acl.Close()
+	}
 }
 
 // goRequest finishes a request on a goroutine of its own that Shutdown

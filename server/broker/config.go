@@ -90,6 +90,15 @@ type Config struct {
 	HAHousekeepingInterval  time.Duration // haHousekeepingInterval (ms), 20 s: an HA connection silent this long is dropped
 	HATransferBatchSize     int           // haTransferBatchSize, 32 KiB: log bytes per transfer frame (at most 4 MiB)
 	HAMaxGapNotInSync       int64         // haMaxGapNotInSync, 256 MiB: SYNC_MASTER answers SLAVE_NOT_AVAILABLE beyond this lag
+
+	// Access control (package server/acl). With AclEnable every request
+	// must pass the rules of AclFile; the broker signs its own requests
+	// (name-server registration, slave sync) with AclAccessKey/AclSecretKey
+	// when they are set, so a secured master or name server accepts them.
+	AclEnable    bool   // aclEnable, false
+	AclFile      string // aclFile, "" = $ROCKETMQ_HOME/conf/plain_acl.yml
+	AclAccessKey string // aclAccessKey (rocketgo key), ""
+	AclSecretKey string // aclSecretKey (rocketgo key), ""
 }
 
 // DefaultConfig returns the configuration an unconfigured broker runs with.
@@ -246,6 +255,10 @@ func configKeys() []configKey {
 		durationKey("haHousekeepingInterval", time.Millisecond, func(c *Config) *time.Duration { return &c.HAHousekeepingInterval }),
 		intKey("haTransferBatchSize", func(c *Config) *int { return &c.HATransferBatchSize }),
 		int64Key("haMaxGapNotInSync", func(c *Config) *int64 { return &c.HAMaxGapNotInSync }),
+		boolKey("aclEnable", func(c *Config) *bool { return &c.AclEnable }),
+		stringKey("aclFile", func(c *Config) *string { return &c.AclFile }),
+		stringKey("aclAccessKey", func(c *Config) *string { return &c.AclAccessKey }),
+		stringKey("aclSecretKey", func(c *Config) *string { return &c.AclSecretKey }),
 	}
 }
 
