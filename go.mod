@@ -12,6 +12,7 @@ require (
 	github.com/panjf2000/gnet/v2 v2.9.4
 	github.com/pierrec/lz4/v4 v4.1.22
 	github.com/sony/gobreaker/v2 v2.4.0
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (

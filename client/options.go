@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/rocketgo/rocketgo/auth"
 	iclient "github.com/rocketgo/rocketgo/internal/client"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/netclient"
@@ -79,12 +80,27 @@ func WithRouteRefreshInterval(d time.Duration) Option {
 	return with(iclient.WithRouteRefreshInterval(d))
 }
 
-// WithCredentials installs a function that may add ext fields (AccessKey,
-// Signature, ...) to every request sent to a broker, just before it is
-// sent. It runs on the sender's goroutine and must be safe for concurrent
-// use. Default: none.
-func WithCredentials(sign func(req *remoting.Command)) Option {
+// WithRequestSigner installs a function that may add ext fields to every
+// request sent to a broker, just before it is sent: the raw hook for custom
+// signing schemes. It runs on the sender's goroutine and must be safe for
+// concurrent use. It replaces WithCredentials and WithCredentialsProvider
+// (the last of the three wins). Default: none.
+func WithRequestSigner(sign func(req *remoting.Command)) Option {
 	return with(iclient.WithCredentials(sign))
+}
+
+// WithCredentials signs every broker request with c as Apache RocketMQ's
+// ACL expects (AccessKey, Signature and SecurityToken ext fields; see
+// package auth). Default: no signing, as against a broker without ACL.
+func WithCredentials(c auth.Credentials) Option {
+	return WithRequestSigner(auth.NewSigner(c).Sign)
+}
+
+// WithCredentialsProvider signs every broker request with the credentials p
+// returns at that moment, so keys can rotate. A request for which p fails is
+// sent unsigned and the broker refuses it. Default: none.
+func WithCredentialsProvider(p auth.Provider) Option {
+	return WithRequestSigner(auth.NewProviderSigner(p).Sign)
 }
 
 // WithTransportOptions passes options to the client transport (dial

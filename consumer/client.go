@@ -39,6 +39,7 @@ func newCluster(cfg *config) (*cluster, error) {
 		client.WithHeartbeatInterval(cfg.heartbeatInterval),
 		client.WithRouteRefreshInterval(cfg.routeInterval),
 		client.WithRequestTimeout(cfg.requestTimeout),
+		client.WithRequestSigner(cfg.signer),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("consumer: client: %w", err)

@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/rocketgo/rocketgo/auth"
 	"github.com/rocketgo/rocketgo/client"
 
 	"github.com/rocketgo/rocketgo/rebalance"
+	"github.com/rocketgo/rocketgo/remoting"
 )
 
 // MessageModel says how a group shares messages.
@@ -123,6 +125,7 @@ type config struct {
 	flowBackoff        time.Duration
 	sendBackRetryDelay time.Duration
 	requestTimeout     time.Duration
+	signer             func(*remoting.Command)
 	offsetDir          string
 	handover           time.Duration
 
@@ -309,6 +312,25 @@ func WithSendBackRetryDelay(d time.Duration) Option {
 
 // WithRequestTimeout bounds broker requests other than pulls. Default 3 s.
 func WithRequestTimeout(d time.Duration) Option { return func(c *config) { c.requestTimeout = d } }
+
+// WithCredentials signs every request for a broker with ACL on (see
+// client.WithCredentials). Default: no signing. Ignored with WithClient.
+func WithCredentials(cr auth.Credentials) Option {
+	return func(c *config) { c.signer = auth.NewSigner(cr).Sign }
+}
+
+// WithCredentialsProvider signs with rotating credentials (see
+// client.WithCredentialsProvider). Ignored with WithClient.
+func WithCredentialsProvider(p auth.Provider) Option {
+	return func(c *config) { c.signer = auth.NewProviderSigner(p).Sign }
+}
+
+// WithRequestSigner installs a raw hook that may add ext fields (a custom
+// signature) to every request. It replaces WithCredentials. Default: none.
+// Ignored with WithClient.
+func WithRequestSigner(h func(cmd *remoting.Command)) Option {
+	return func(c *config) { c.signer = h }
+}
 
 // WithHandoverDelay makes a push consumer wait d after gaining a queue
 // (clustering) before it reads the queue's offset and starts pulling, so

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/rocketgo/rocketgo/auth"
 	"github.com/rocketgo/rocketgo/client"
 
 	iclient "github.com/rocketgo/rocketgo/internal/client"
@@ -133,10 +134,23 @@ func WithNamespace(ns string) Option { return func(c *config) { c.namespace = ns
 // WithUnitName appends "@unit" to the client id. Ignored with WithClient.
 func WithUnitName(u string) Option { return func(c *config) { c.unitName = u } }
 
-// WithCredentials installs a hook that may add ext fields (ACL signature)
-// to every request. Default: none. Ignored with WithClient.
-func WithCredentials(h func(cmd *remoting.Command)) Option {
+// WithRequestSigner installs a hook that may add ext fields (a custom
+// signature) to every request. It replaces WithCredentials. Default: none.
+// Ignored with WithClient.
+func WithRequestSigner(h func(cmd *remoting.Command)) Option {
 	return func(c *config) { c.credentials = h }
+}
+
+// WithCredentials signs every request for a broker with ACL on (see
+// client.WithCredentials). Default: no signing. Ignored with WithClient.
+func WithCredentials(cr auth.Credentials) Option {
+	return func(c *config) { c.credentials = auth.NewSigner(cr).Sign }
+}
+
+// WithCredentialsProvider signs with rotating credentials (see
+// client.WithCredentialsProvider). Ignored with WithClient.
+func WithCredentialsProvider(p auth.Provider) Option {
+	return func(c *config) { c.credentials = auth.NewProviderSigner(p).Sign }
 }
 
 // WithLogger sets the logger. Default: discard.

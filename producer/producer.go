@@ -71,7 +71,7 @@ func New(opts ...Option) (*Producer, error) {
 			client.WithNamespace(cfg.namespace),
 			client.WithUnitName(cfg.unitName),
 			client.WithLogger(cfg.logger),
-			client.WithCredentials(cfg.credentials),
+			client.WithRequestSigner(cfg.credentials),
 		}
 		if cfg.resolver != nil {
 			copts = append(copts, client.WithResolver(cfg.resolver))

@@ -306,6 +306,9 @@ func (c *Client) prepare(cmd *remoting.Command, flags int32) int32 {
 	cmd.Opaque = opaque
 	cmd.Flag = cmd.Flag&^(remoting.FlagResponse|remoting.FlagOneway) | flags
 	cmd.SerializeType = c.cfg.serializeType
+	if c.cfg.signer != nil {
+		c.cfg.signer(cmd)
+	}
 	return opaque
 }
 

@@ -21,6 +21,7 @@ type config struct {
 	serializeType  remoting.SerializeType
 	hooks          Hooks
 	dialer         func(ctx context.Context, network, addr string) (net.Conn, error)
+	signer         func(*remoting.Command)
 }
 
 func defaultConfig() config {
@@ -96,6 +97,14 @@ func WithDialer(d func(ctx context.Context, network, addr string) (net.Conn, err
 // mirror the request's encoding.
 func WithSerializeType(t remoting.SerializeType) Option {
 	return func(c *config) { c.serializeType = t }
+}
+
+// WithRequestSigner installs a function that may add ext fields (an ACL
+// signature, see package auth) to every request this Client sends, just
+// before it is encoded. It runs on the sender's goroutine and must be safe
+// for concurrent use. Default: none.
+func WithRequestSigner(sign func(*remoting.Command)) Option {
+	return func(c *config) { c.signer = sign }
 }
 
 // WithHooks installs transport observers (see Hooks). Default: none. A

@@ -26,7 +26,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rocketgo/rocketgo/auth"
+	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/netclient"
+	"github.com/rocketgo/rocketgo/server/acl"
 	"github.com/rocketgo/rocketgo/server/transport"
 
 	"github.com/rocketgo/rocketgo/internal/nsclient"
@@ -73,6 +76,7 @@ type Broker struct {
 
 	store     *store.Store
 	server    *transport.Server
+	acl       *acl.Checker      // nil unless aclEnable
 	rpc       *netclient.Client // to name servers
 	names     *nsclient.Client  // nil when no name server is configured
 	topics    *TopicManager
@@ -209,9 +213,29 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	}()
 
 	listen := net.JoinHostPort(b.cfg.ListenHost, strconv.Itoa(b.cfg.ListenPort))
+	var check transport.Option
+	if b.cfg.AclEnable {
+		path := b.cfg.AclFile
+		if path == "" {
+			path = acl.DefaultFile()
+		}
+		if b.acl, err = acl.Open(path, acl.WithLogger(b.log)); err != nil {
+			return fmt.Errorf("broker: aclEnable: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				b.closeACL()
+			}
+		}()
+		checker := b.acl
+		check = transport.WithAccessCheck(func(c *transport.Conn, req *remoting.Command) error {
+			return checker.Check(c.String(), req)
+		})
+	}
 	b.server = transport.NewServer(listen,
 		transport.WithLogger(b.log),
 		transport.WithOnClose(b.connClosed),
+		check,
 	)
 	if err := b.server.Start(ctx); err != nil {
 		return fmt.Errorf("broker: listen on %s: %w", listen, err)
@@ -233,6 +257,9 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	ropts := []netclient.Option{netclient.WithLogger(b.log)}
 	if b.dialer != nil {
 		ropts = append(ropts, netclient.WithDialer(b.dialer))
+	}
+	if b.cfg.AclAccessKey != "" {
+		ropts = append(ropts, netclient.WithRequestSigner(auth.NewSigner(auth.Credentials{AccessKey: b.cfg.AclAccessKey, SecretKey: b.cfg.AclSecretKey}).Sign))
 	}
 	b.rpc = netclient.New(ropts...)
 	if b.cfg.NamesrvAddr != "" {
@@ -378,9 +405,17 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 		b.rpc.Close()
+		b.closeACL()
 		b.log.Info("broker stopped")
 	})
 	return errors.Join(errs...)
+}
+
+// closeACL stops following the ACL file.
+func (b *Broker) closeACL() {
+	if b.acl != nil {
+		b.acl.Close()
+	}
 }
 
 // goRequest finishes a request on a goroutine of its own that Shutdown

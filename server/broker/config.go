@@ -107,6 +107,14 @@ type Config struct {
 	InSyncReplicas             int           // inSyncReplicas, 1: replicas (the master included) a send needs unless allAckInSyncStateSet
 	MinInSyncReplicas          int           // minInSyncReplicas, 1: below this many in-sync replicas sends are refused
 	AllAckInSyncStateSet       bool          // allAckInSyncStateSet, false: a send needs every SyncStateSet member
+	// Access control (package server/acl). With AclEnable every request
+	// must pass the rules of AclFile; the broker signs its own requests
+	// (name-server registration, slave sync) with AclAccessKey/AclSecretKey
+	// when they are set, so a secured master or name server accepts them.
+	AclEnable    bool   // aclEnable, false
+	AclFile      string // aclFile, "" = $ROCKETMQ_HOME/conf/plain_acl.yml
+	AclAccessKey string // aclAccessKey (rocketgo key), ""
+	AclSecretKey string // aclSecretKey (rocketgo key), ""
 }
 
 // DefaultConfig returns the configuration an unconfigured broker runs with.
@@ -282,6 +290,10 @@ func configKeys() []configKey {
 		intKey("inSyncReplicas", func(c *Config) *int { return &c.InSyncReplicas }),
 		intKey("minInSyncReplicas", func(c *Config) *int { return &c.MinInSyncReplicas }),
 		boolKey("allAckInSyncStateSet", func(c *Config) *bool { return &c.AllAckInSyncStateSet }),
+		boolKey("aclEnable", func(c *Config) *bool { return &c.AclEnable }),
+		stringKey("aclFile", func(c *Config) *string { return &c.AclFile }),
+		stringKey("aclAccessKey", func(c *Config) *string { return &c.AclAccessKey }),
+		stringKey("aclSecretKey", func(c *Config) *string { return &c.AclSecretKey }),
 	}
 }
 

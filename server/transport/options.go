@@ -25,6 +25,7 @@ type config struct {
 	eventLoops     int
 	onConnect      func(*Conn)
 	onClose        func(*Conn, error)
+	accessCheck    AccessCheck
 }
 
 func defaultConfig() config {
@@ -77,3 +78,14 @@ func WithRequestTimeout(d time.Duration) Option {
 		}
 	}
 }
+
+// AccessCheck decides whether a request may reach its processor. A non-nil
+// error refuses it: the client gets NO_PERMISSION with the error's text as
+// the remark, and the processor never runs. It runs where the processor
+// would (the event loop for HandleInline codes, a worker otherwise), so it
+// must not block, and must be safe for concurrent use.
+type AccessCheck func(c *Conn, req *remoting.Command) error
+
+// WithAccessCheck installs an AccessCheck (the broker's ACL). Default: none,
+// every request reaches its processor.
+func WithAccessCheck(f AccessCheck) Option { return func(c *config) { c.accessCheck = f } }

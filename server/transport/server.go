@@ -328,6 +328,12 @@ func (s *Server) process(rc *RequestContext) {
 			_ = rc.Reply(remoting.NewResponse(rc.req, remoting.SystemError, fmt.Sprintf("processor panic: %v", r)))
 		}
 	}()
+	if check := s.cfg.accessCheck; check != nil {
+		if err := check(rc.conn, rc.req); err != nil {
+			_ = rc.Reply(remoting.NewResponse(rc.req, remoting.NoPermission, err.Error()))
+			return
+		}
+	}
 	rc.proc(rc, rc.req)
 }
 
