@@ -74,6 +74,7 @@ type config struct {
 	interceptors      []Interceptor
 	asyncLimit        int
 	txListener        TransactionListener
+	trace             *TraceConfig
 }
 
 func defaultConfig() config {

@@ -362,3 +362,13 @@ func decodeRecord(v []string) (r Record, known bool, err error) {
 	}
 	return r, true, nil
 }
+
+// StripNamespace returns name without a "namespace%" prefix: records name
+// groups and topics without their namespace, as upstream writes them.
+// Retry and DLQ topics ("%RETRY%group") keep their prefix.
+func StripNamespace(name string) string {
+	if i := strings.IndexByte(name, '%'); i >= 0 && strings.Count(name, "%") == 1 {
+		return name[i+1:]
+	}
+	return name
+}
