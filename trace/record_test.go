@@ -2,10 +2,57 @@ package trace
 
 import (
 	"errors"
+	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
+
+// officialRecords reads the records the official Go client v2.1.2 wrote
+// (captured by the interop module's TestOfficialTraceInterop).
+func officialRecords(t testing.TB) []string {
+	t.Helper()
+	data, err := os.ReadFile("testdata/official_v2.1.2.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		raw, err := strconv.Unquote(line)
+		if err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		out = append(out, raw)
+	}
+	return out
+}
+
+// TestOfficialCapture: every record the official client wrote decodes, and
+// encodes again to the same bytes.
+func TestOfficialCapture(t *testing.T) {
+	seen := map[Type]int{}
+	for _, raw := range officialRecords(t) {
+		recs, err := Decode([]byte(raw))
+		if err != nil || len(recs) != 1 {
+			t.Fatalf("decode %q: %v %v", raw, recs, err)
+		}
+		r := recs[0]
+		seen[r.Type]++
+		if r.MsgID == "" || r.Group == "" || (r.Type != SubAfter && r.Timestamp == 0) {
+			t.Errorf("incomplete %+v", r)
+		}
+		if again := string(AppendRecord(nil, &r)); again != raw {
+			t.Errorf("re-encoded\n got %q\nwant %q", again, raw)
+		}
+	}
+	if seen[Pub] == 0 || seen[SubBefore] == 0 || seen[SubAfter] == 0 {
+		t.Fatalf("capture lacks a record type: %v", seen)
+	}
+}
 
 func sampleRecords() []Record {
 	return []Record{
@@ -138,6 +185,9 @@ func FuzzDecode(f *testing.F) {
 		f.Add(AppendRecord(nil, &r))
 	}
 	f.Add([]byte("Pub\x01\x02\x02SubAfter"))
+	for _, raw := range officialRecords(f) {
+		f.Add([]byte(raw))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		recs, _ := Decode(body)
 		for i := range recs {
