@@ -48,7 +48,8 @@ func (c *PushConsumer) startTrace() error {
 		cl = c.cl.pub
 	}
 	inner, err := producer.New(producer.WithClient(cl), producer.WithGroup(trace.ProducerGroupPrefix+c.cfg.group),
-		producer.WithRetries(0), producer.WithLogger(c.cfg.logger), producer.WithSendTimeout(tc.SendTimeout))
+		producer.WithRetries(0), producer.WithLogger(c.cfg.logger), producer.WithSendTimeout(tc.SendTimeout),
+		producer.WithCompression(0, 0)) // uncompressed, as the official clients send trace data
 	if err != nil {
 		return fmt.Errorf("consumer: trace: %w", err)
 	}
@@ -105,7 +106,7 @@ func (t *tracer) BeforeConsume(ctx context.Context, info *ConsumeInfo) context.C
 			RequestID:  info.traceRequest,
 			MsgID:      m.MsgID,
 			RetryTimes: int(m.ReconsumeTimes),
-			Keys:       trace.Sanitize(strings.Join(m.Keys(), " ")),
+			Keys:       keysOf(m),
 			ClientHost: t.host,
 		})
 	}
@@ -135,8 +136,14 @@ func (t *tracer) AfterConsume(_ context.Context, info *ConsumeInfo, out ConsumeO
 			MsgID:       m.MsgID,
 			CostTime:    out.Elapsed.Milliseconds(),
 			Success:     out.Success && i < out.Acked,
-			Keys:        trace.Sanitize(strings.Join(m.Keys(), " ")),
+			Keys:        keysOf(m),
 			ContextCode: code,
 		})
 	}
+}
+
+// keysOf is m's KEYS property as stored (already space separated).
+func keysOf(m *message.MessageExt) string {
+	k, _ := m.Property(message.PropertyKeys)
+	return trace.Sanitize(k)
 }
