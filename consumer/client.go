@@ -17,6 +17,7 @@ import (
 // cluster wraps the Client with the lookups consumers need.
 type cluster struct {
 	*iclient.Client
+	pub     *client.Client // the public handle, for the trace producer
 	private bool
 	pulls   []client.PullHook // called on every pull answer; nil when none
 	// codec inflates compressed bodies of every pull, keeping its zstd and
@@ -30,7 +31,7 @@ func newCluster(cfg *config) (*cluster, error) {
 		if err := impl.Acquire(); err != nil {
 			return nil, fmt.Errorf("consumer: shared client: %w", err)
 		}
-		return &cluster{Client: impl, pulls: cfg.client.PullHooks()}, nil
+		return &cluster{Client: impl, pub: cfg.client, pulls: cfg.client.PullHooks()}, nil
 	}
 	pub, err := client.New(
 		client.WithNameServers(cfg.nameServers),
@@ -44,7 +45,7 @@ func newCluster(cfg *config) (*cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consumer: client: %w", err)
 	}
-	return &cluster{Client: iclient.Of(pub), private: true}, nil
+	return &cluster{Client: iclient.Of(pub), pub: pub, private: true}, nil
 }
 
 // pulled reports one pull answer (or failure) to the pull hooks.

@@ -43,21 +43,35 @@ func (c *PushConsumer) listenerFor(run *queueRun, m *message.MessageExt) Listene
 }
 
 func callConcurrent(ctx context.Context, l ConcurrentListener, cc *ConcurrentContext, msgs []*message.MessageExt) (res ConsumeResult) {
+	res, _ = callConcurrentP(ctx, l, cc, msgs)
+	return res
+}
+
+// callConcurrentP calls l, turning a panic into ConsumeRetryLater and
+// reporting it.
+func callConcurrentP(ctx context.Context, l ConcurrentListener, cc *ConcurrentContext, msgs []*message.MessageExt) (res ConsumeResult, panicked bool) {
 	defer func() {
 		if r := recover(); r != nil {
-			res = ConsumeRetryLater
+			res, panicked = ConsumeRetryLater, true
 		}
 	}()
-	return l(ctx, cc, msgs)
+	return l(ctx, cc, msgs), false
 }
 
 func callOrderly(ctx context.Context, l OrderlyListener, oc *OrderlyContext, msgs []*message.MessageExt) (res OrderlyResult) {
+	res, _ = callOrderlyP(ctx, l, oc, msgs)
+	return res
+}
+
+// callOrderlyP calls l, turning a panic into OrderlySuspend and reporting
+// it.
+func callOrderlyP(ctx context.Context, l OrderlyListener, oc *OrderlyContext, msgs []*message.MessageExt) (res OrderlyResult, panicked bool) {
 	defer func() {
 		if r := recover(); r != nil {
-			res = OrderlySuspend
+			res, panicked = OrderlySuspend, true
 		}
 	}()
-	return l(ctx, oc, msgs)
+	return l(ctx, oc, msgs), false
 }
 
 // consumeConcurrently runs one batch through the listener and settles it:
@@ -73,14 +87,18 @@ func (c *PushConsumer) consumeConcurrently(run *queueRun, msgs []*message.Messag
 	defer pq.end()
 	l, _ := c.listenerFor(run, msgs[0]).(ConcurrentListener)
 	cc := ConcurrentContext{Queue: pq.q, AckIndex: len(msgs) - 1}
+	lctx, info := c.beforeConsume(pq.q, msgs)
 	start := time.Now()
-	res := ConsumeRetryLater
+	res, panicked := ConsumeRetryLater, false
 	if l != nil {
-		res = callConcurrent(c.consumeCtx, l, &cc, msgs)
+		res, panicked = callConcurrentP(lctx, l, &cc, msgs)
 	}
-	if c.cfg.consumeTimeout > 0 && time.Since(start) > c.cfg.consumeTimeout {
+	elapsed := time.Since(start)
+	timedOut := c.cfg.consumeTimeout > 0 && elapsed > c.cfg.consumeTimeout
+	if timedOut {
 		// Too late: the timeout scan may already have sent some of these
 		// back; settle only the rest, as failures.
+		c.afterConsume(lctx, info, ConsumeOutcome{TimedOut: true, Elapsed: elapsed})
 		msgs = pq.undone(msgs)
 		if len(msgs) == 0 {
 			return
@@ -93,6 +111,9 @@ func (c *PushConsumer) consumeConcurrently(run *queueRun, msgs []*message.Messag
 		ack = min(max(cc.AckIndex+1, 0), len(msgs))
 	} else {
 		ack = 0
+	}
+	if !timedOut {
+		c.afterConsume(lctx, info, ConsumeOutcome{Success: res == ConsumeSuccess, Acked: ack, Panicked: panicked, Elapsed: elapsed})
 	}
 	c.stats.consumed(int64(ack), int64(len(msgs)-ack), time.Since(start))
 	done := msgs
@@ -260,11 +281,17 @@ func (c *PushConsumer) consumeOrderly(run *queueRun) {
 		}
 		l, _ := c.listenerFor(run, msgs[0]).(OrderlyListener)
 		oc := OrderlyContext{Queue: pq.q}
+		lctx, info := c.beforeConsume(pq.q, msgs)
 		t0 := time.Now()
-		res := OrderlySuspend
+		res, panicked := OrderlySuspend, false
 		if l != nil {
-			res = callOrderly(c.consumeCtx, l, &oc, msgs)
+			res, panicked = callOrderlyP(lctx, l, &oc, msgs)
 		}
+		acked := 0
+		if res == OrderlySuccess {
+			acked = len(msgs)
+		}
+		c.afterConsume(lctx, info, ConsumeOutcome{Success: res == OrderlySuccess, Acked: acked, Panicked: panicked, Elapsed: time.Since(t0)})
 		pq.lastConsume.Store(time.Now().UnixNano())
 		if res == OrderlySuccess {
 			c.stats.consumed(int64(len(msgs)), 0, time.Since(t0))

@@ -132,6 +132,9 @@ type config struct {
 	autoCommit         bool
 	autoCommitInterval time.Duration
 	thresholdAll       int
+
+	interceptors []Interceptor
+	trace        *TraceConfig
 }
 
 func defaultConfig() config {

@@ -88,6 +88,7 @@ type PushConsumer struct {
 	rebalanceNow chan struct{}
 	resets       chan map[Queue]int64 // RESET_CONSUMER_CLIENT_OFFSET, to the owner
 	stats        consumeStats
+	tracer       *tracer // nil unless WithTrace; set by Start under mu
 }
 
 // NewPush returns a push consumer; call Subscribe, then Start.
@@ -201,6 +202,16 @@ func (c *PushConsumer) Start(ctx context.Context) error {
 		cl.release()
 		return err
 	}
+	if c.cfg.trace != nil {
+		// No listener runs before the owner loop starts below, so the
+		// interceptor list may still change here.
+		c.mu.Lock()
+		err := c.startTrace()
+		c.mu.Unlock()
+		if err != nil {
+			c.cfg.logger.Warn("message trace off", "err", err)
+		}
+	}
 	// The retry topic's route appears once the broker saw a heartbeat;
 	// read it best effort so heartbeats reach its broker too.
 	_, _ = c.cl.Route(ctx, c.retry)
@@ -298,6 +309,11 @@ func (c *PushConsumer) Shutdown(ctx context.Context) error {
 		if err := c.store.persist(pctx, nil); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if c.tracer != nil {
+		// Every listener has returned: flush their records, then stop the
+		// trace producer before the client it may share is released.
+		c.tracer.stop(pctx)
 	}
 	c.cl.UnregisterConsumer(pctx, c.cfg.group)
 	c.cl.release()

@@ -100,6 +100,10 @@ type Config struct {
 	// result reports failure; lost messages in a sync/async ModeBoth run
 	// count as errors too. Default 0: any error fails the run.
 	MaxErrorRate float64
+	// Trace turns on message trace (producer.WithTrace and
+	// consumer.WithTrace to trace.DefaultTopic; the embedded broker runs
+	// with traceTopicEnable), to measure its cost against a run without.
+	Trace bool
 	// Out receives the live lines and the summary (default io.Discard).
 	Out io.Writer
 	// Logger receives the SDK's and the embedded server's logs (default:

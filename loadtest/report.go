@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/montanaflynn/stats"
+
+	"github.com/rocketgo/rocketgo/trace"
 )
 
 // Percentiles summarises one latency distribution. The JSON result gives
@@ -72,6 +74,9 @@ type Result struct {
 	// runs messages never received) exceed MaxErrorRate.
 	Failed     bool
 	FailReason string
+	// Trace sums the producers' and consumers' trace dispatchers at the
+	// end of the send phase; nil when Config.Trace is off.
+	Trace *trace.Stats
 }
 
 // Backlog is what was sent and not (yet) received.
@@ -322,6 +327,10 @@ func (rep *reporter) printSummary(res *Result) {
 	}
 	if cfg.Mode == ModeBoth {
 		fmt.Fprintf(w, "Sent: %d | Received: %d | Duplicates: %d | Backlog: %d | Drained: %v\n", res.Sent, res.Received, res.Duplicates, res.Backlog(), res.Drained)
+		if t := res.Trace; t != nil {
+			fmt.Fprintf(w, "Trace records: %d queued | %d sent | %d failed | %d dropped (queue full) | %d trace messages\n",
+				t.Appended, t.Sent, t.Failed, t.Dropped, t.Messages)
+		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-22s %9s %9s %9s %9s %9s %9s %9s %9s\n", "Latency (ms)", "avg", "p50", "p75", "p95", "p99", "p99.9", "p99.99", "max")

@@ -17,6 +17,7 @@ import (
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/embedded"
+	"github.com/rocketgo/rocketgo/trace"
 )
 
 // ProducerGroup is the producer group the tool sends with.
@@ -100,6 +101,7 @@ func startEmbedded(ctx context.Context, cfg Config) (*embedded.Server, func(), e
 	bc.MappedFileSizeCommitLog = 128 << 20
 	bc.MaxHashSlotNum, bc.MaxIndexNum = 50_000, 200_000
 	bc.DefaultTopicQueueNums = cfg.Queues
+	bc.TraceTopicEnable = cfg.Trace
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	srv, err := embedded.Start(sctx, embedded.Config{Host: "127.0.0.1", NamesrvPort: -1, BrokerPort: -1, Broker: bc, Logger: cfg.Logger})
@@ -147,12 +149,16 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	}()
 	if produce {
 		for i := range cfg.Producers {
-			p, err := producer.New(
+			popts := []producer.Option{
 				producer.WithNameServers(r.namesrv),
 				producer.WithGroup(ProducerGroup),
 				producer.WithInstanceName(fmt.Sprintf("loadtest-%x-%d", r.runID, i)),
 				producer.WithLogger(cfg.Logger),
-			)
+			}
+			if cfg.Trace {
+				popts = append(popts, producer.WithTrace(producer.TraceConfig{}))
+			}
+			p, err := producer.New(popts...)
 			if err != nil {
 				return nil, fmt.Errorf("loadtest: producer: %w", err)
 			}
@@ -204,6 +210,23 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		sendElapsed = elapsed
 	}
 	res := rep.result(sendElapsed, elapsed, drained)
+	if cfg.Trace {
+		var st trace.Stats
+		add := func(x trace.Stats) {
+			st.Appended += x.Appended
+			st.Dropped += x.Dropped
+			st.Sent += x.Sent
+			st.Failed += x.Failed
+			st.Messages += x.Messages
+		}
+		for _, p := range producers {
+			add(p.TraceStats())
+		}
+		for _, c := range consumers {
+			add(c.TraceStats())
+		}
+		res.Trace = &st
+	}
 	rep.printSummary(res)
 	return res, nil
 }
@@ -256,6 +279,9 @@ func (r *run) startConsumer(ctx context.Context, i int) (*consumer.PushConsumer,
 		// Short rebalance period so several consumers share the queues
 		// within the first second of a short run.
 		consumer.WithRebalanceInterval(time.Second),
+	}
+	if cfg.Trace {
+		opts = append(opts, consumer.WithTrace(consumer.TraceConfig{}))
 	}
 	if cfg.Mode == ModeBoth {
 		// A new group starts at messages stored since just before the

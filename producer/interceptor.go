@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"time"
 
 	"github.com/rocketgo/rocketgo/message"
 )
@@ -12,13 +13,17 @@ type SendInfo struct {
 	Group    string // producer group on the wire
 	Topic    string // topic on the wire
 	Messages []*message.Message
+
+	start time.Time // when the send began, for the trace interceptor
 }
 
 // Interceptor observes sends, for tracing and metrics. BeforeSend runs on
-// the caller's goroutine after validation, before the route lookup, and may
-// return a derived context (for a span); AfterSend runs once with the final
-// outcome — for async sends just before the callback, for oneway sends once
-// the request is queued (res is nil). Interceptors run in the order given
+// the caller's goroutine before the messages are encoded and the route
+// looked up; it may return a derived context (for a span) and may set
+// properties on the messages (a trace context such as "traceparent"),
+// which are sent with them. AfterSend runs once with the final outcome —
+// a validation error included; for async sends just before the callback,
+// for oneway sends once the request is queued (res is nil). Interceptors run in the order given
 // for BeforeSend and in reverse for AfterSend. A producer without
 // interceptors pays nothing for the feature.
 type Interceptor interface {

@@ -75,6 +75,7 @@ type config struct {
 	interceptors      []Interceptor
 	asyncLimit        int
 	txListener        TransactionListener
+	trace             *TraceConfig
 }
 
 func defaultConfig() config {

@@ -43,6 +43,7 @@ type Producer struct {
 	asyncSem  chan struct{}  // one slot per async send in flight
 	stopWatch func()         // removes the route watch
 	replies   *replyTable    // pending Request calls by correlation id
+	tracer    *tracer        // nil unless WithTrace
 }
 
 // New creates a producer and registers its group with the iclient. It does
@@ -120,6 +121,16 @@ func New(opts ...Option) (*Producer, error) {
 		cl.Release()
 		return nil, fmt.Errorf("producer: %w", err)
 	}
+	if cfg.trace != nil {
+		if err := p.startTrace(); err != nil {
+			cl.UnregisterProducer(canceledCtx(), p.group)
+			if p.stopWatch != nil {
+				p.stopWatch()
+			}
+			cl.Release()
+			return nil, fmt.Errorf("producer: trace: %w", err)
+		}
+	}
 	// Replies are pushed to the client, which offers them to each of its
 	// producers; registering up front (a map insert) keeps Request free of
 	// registration races with Shutdown.
@@ -175,6 +186,11 @@ func (p *Producer) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = fmt.Errorf("producer: shutdown: %w", ctx.Err())
+	}
+	if p.tracer != nil {
+		// After the traced sends, whose records it flushes; before the
+		// client is released, which the trace producer may share.
+		p.tracer.stop(ctx)
 	}
 	if p.stopWatch != nil {
 		p.stopWatch()

@@ -171,6 +171,18 @@ func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.M
 		return nil, ErrNoMessage
 	}
 	st := &sendState{p: p, mode: mode, msgs: msgs, parent: ctx, ctx: ctx}
+	if len(p.cfg.interceptors) > 0 {
+		// Before encoding, so that an interceptor may add properties (a
+		// trace context) that travel with the message.
+		st.sinfo = &SendInfo{Mode: mode, Group: p.group, Messages: msgs, start: time.Now()}
+		if msgs[0] != nil {
+			st.sinfo.Topic = p.cl.Wrap(msgs[0].Topic)
+		}
+		st.ictx = ctx
+		for _, in := range p.cfg.interceptors {
+			st.ictx = in.BeforeSend(st.ictx, st.sinfo)
+		}
+	}
 	var err error
 	if len(msgs) == 1 {
 		err = st.encodeSingle(msgs[0], tx)
@@ -178,6 +190,7 @@ func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.M
 		err = st.encodeBatch(msgs)
 	}
 	if err != nil {
+		st.afterSend(nil, err)
 		return nil, err
 	}
 
@@ -195,13 +208,6 @@ func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.M
 		}
 	}
 
-	if len(p.cfg.interceptors) > 0 {
-		st.sinfo = &SendInfo{Mode: mode, Group: p.group, Topic: st.topic, Messages: msgs}
-		st.ictx = ctx
-		for _, in := range p.cfg.interceptors {
-			st.ictx = in.BeforeSend(st.ictx, st.sinfo)
-		}
-	}
 	if st.info, err = p.cl.PublishInfo(st.ctx, st.topic); err != nil {
 		err = fmt.Errorf("producer: route of %q: %w", st.topic, err)
 		st.finish(nil, err)
@@ -540,6 +546,11 @@ func (st *sendState) finish(res *SendResult, err error) {
 			h.OnSend(st.topic, len(st.msgs), latency, err)
 		}
 	}
+	st.afterSend(res, err)
+}
+
+// afterSend runs interceptors' AfterSend, in reverse order.
+func (st *sendState) afterSend(res *SendResult, err error) {
 	if st.sinfo != nil {
 		for i := len(st.p.cfg.interceptors) - 1; i >= 0; i-- {
 			st.p.cfg.interceptors[i].AfterSend(st.ictx, st.sinfo, res, err)

@@ -98,6 +98,10 @@ func (p *Producer) SendMessageInTransaction(ctx context.Context, msg *message.Me
 		Topic:                st.topic,
 		BrokerName:           res.Queue.BrokerName,
 	}, res.OffsetMsgID)
+	if p.tracer != nil {
+		p.tracer.endTransaction(res.RegionID, p.group, st.topic, res.MsgID, transactionID(res.TransactionID, res.MsgID),
+			msg.Tags, msg.Keys, state, p.tracer.storeHost(res), false)
+	}
 	return &TransactionSendResult{SendResult: *res, State: state}, nil
 }
 
@@ -175,4 +179,9 @@ func (c txChecker) CheckTransactionState(ctx context.Context, addr string, h *re
 		Topic:                msg.Topic,
 		BrokerName:           h.BrokerName,
 	}, "")
+	if p.tracer != nil {
+		region, _ := msg.Property(message.PropertyMsgRegion)
+		p.tracer.endTransaction(region, p.group, msg.Topic, uniq, transactionID(h.TransactionID, uniq),
+			msg.Tags(), msg.Keys(), state, msg.StoreHost.String(), true)
+	}
 }

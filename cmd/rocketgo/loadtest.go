@@ -35,6 +35,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.Int64Var(&cfg.Messages, "messages", 0, "send exactly this many messages instead of running for -duration")
 	fs.IntVar(&cfg.Consumers, "consumers", loadtest.DefaultConsumers, "push consumers")
 	fs.StringVar(&cfg.Group, "group", loadtest.DefaultGroup, "consumer group")
+	fs.BoolVar(&cfg.Trace, "trace", false, "message trace on producers and consumers (to RMQ_SYS_TRACE_TOPIC), to measure its cost")
 	fs.StringVar(&cfg.Tags, "tags", "", "tag set on messages and used as the subscription (default: none, subscribe to all)")
 	fs.DurationVar(&cfg.ReportInterval, "interval", loadtest.DefaultReportInterval, "live report interval")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", loadtest.DefaultDrainTimeout, "how long mode both waits for consumers to catch up")

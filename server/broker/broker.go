@@ -314,6 +314,11 @@ func (b *Broker) storeConfig() store.Config {
 		// A stored record is the body plus headers and properties.
 		MaxMessageSize: b.cfg.MaxMessageSize + 64<<10,
 	}
+	if b.cfg.MsgTraceTopicName != "" {
+		// Trace messages batch many records; each record's id and keys
+		// must be indexed for the message's trace to be found.
+		c.WideIndexTopics = []string{b.cfg.MsgTraceTopicName}
+	}
 	if c.DeleteWhen == 0 {
 		c.DeleteWhen = 24 // the store spells midnight 24
 	}

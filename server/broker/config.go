@@ -80,6 +80,13 @@ type Config struct {
 	EnablePropertyFilter bool // enablePropertyFilter, false: evaluate SQL92 subscriptions
 	StoreReplyMessage    bool // storeReplyMessageEnable, true: keep replies in <cluster>_REPLY_TOPIC
 
+	// Message trace (RIP-6): with traceTopicEnable the broker creates the
+	// trace topic (one queue, read/write) at start. The trace topic's
+	// messages are indexed by every key they carry, enabled or not, so
+	// that clients' trace records are found by message id.
+	TraceTopicEnable  bool   // traceTopicEnable, false
+	MsgTraceTopicName string // msgTraceTopicName, "RMQ_SYS_TRACE_TOPIC"
+
 	// Master/slave replication (RocketMQ's classic HA service; see ha.go).
 	// A master listens on haListenPort for its slaves; a slave connects to
 	// haMasterAddress, or, when that is empty, to the HA address the name
@@ -149,6 +156,7 @@ func DefaultConfig() Config {
 		DiskMaxUsedSpaceRatio:       75,
 		LongPollingEnable:           true,
 		StoreReplyMessage:           true,
+		MsgTraceTopicName:           DefaultTraceTopic,
 		ShortPollingTimeMills:       time.Second,
 		RegisterNameServerPeriod:    30 * time.Second,
 		FlushConsumerOffsetInterval: 5 * time.Second,
@@ -273,6 +281,8 @@ func configKeys() []configKey {
 		durationKey("transactionCheckInterval", time.Millisecond, func(c *Config) *time.Duration { return &c.TransactionCheckInterval }),
 		boolKey("enablePropertyFilter", func(c *Config) *bool { return &c.EnablePropertyFilter }),
 		boolKey("storeReplyMessageEnable", func(c *Config) *bool { return &c.StoreReplyMessage }),
+		boolKey("traceTopicEnable", func(c *Config) *bool { return &c.TraceTopicEnable }),
+		stringKey("msgTraceTopicName", func(c *Config) *string { return &c.MsgTraceTopicName }),
 		intKey("haListenPort", func(c *Config) *int { return &c.HAListenPort }),
 		stringKey("haMasterAddress", func(c *Config) *string { return &c.HAMasterAddress }),
 		durationKey("haSendHeartbeatInterval", time.Millisecond, func(c *Config) *time.Duration { return &c.HASendHeartbeatInterval }),
@@ -402,6 +412,11 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("brokerRole %q must be ASYNC_MASTER, SYNC_MASTER or SLAVE", c.BrokerRole)
+	}
+	if c.TraceTopicEnable {
+		if err := ValidateTopicName(c.MsgTraceTopicName); err != nil {
+			bad("msgTraceTopicName: %v", err)
+		}
 	}
 	if c.DefaultTopicQueueNums < 1 || c.DefaultTopicQueueNums > 1024 {
 		bad("defaultTopicQueueNums %d must be 1..1024", c.DefaultTopicQueueNums)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -204,5 +205,38 @@ func TestJSONFileFallsBackToBackup(t *testing.T) {
 	found, err := f.load(&got)
 	if err != nil || !found || got["a"] != 1 {
 		t.Fatalf("load = %v, %v, %v; want backup value 1", got, found, err)
+	}
+}
+
+// TestTraceTopicEnable: traceTopicEnable creates msgTraceTopicName (one
+// read/write queue, as upstream); off, no trace topic exists; a bad name is
+// a configuration error.
+func TestTraceTopicEnable(t *testing.T) {
+	cfg := DefaultConfig()
+	m, err := newTopicManager(&cfg, newJSONFile(t.TempDir(), "topics.json"), fixedClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.Get(DefaultTraceTopic); ok {
+		t.Fatal("trace topic exists with traceTopicEnable off")
+	}
+	c := DefaultConfig()
+	if _, err := c.Load(strings.NewReader("traceTopicEnable=true\nmsgTraceTopicName=MyTrace\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	m, err = newTopicManager(&c, newJSONFile(t.TempDir(), "topics.json"), fixedClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, ok := m.Get("MyTrace")
+	if !ok || tc.ReadQueueNums != 1 || tc.WriteQueueNums != 1 || tc.Perm != PermRead|PermWrite {
+		t.Fatalf("trace topic %+v, %v", tc, ok)
+	}
+	c.MsgTraceTopicName = "bad name"
+	if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("Validate = %v", err)
 	}
 }

@@ -33,6 +33,7 @@ const (
 	RetryGroupTopicPrefix = "%RETRY%"
 	DLQGroupTopicPrefix   = "%DLQ%"
 	SystemTopicPrefix     = "rmq_sys_"
+	DefaultTraceTopic     = "RMQ_SYS_TRACE_TOPIC" // msgTraceTopicName's default
 	replyTopicSuffix      = "_REPLY_TOPIC"
 
 	maxTopicLength      = 127
@@ -168,6 +169,9 @@ func (m *TopicManager) addSystemTopics() {
 	add(newTopicConfig(TopicTransHalf, 1, PermRead|PermWrite))
 	add(newTopicConfig(TopicTransOpHalf, 1, PermRead|PermWrite))
 	add(newTopicConfig(c.BrokerClusterName+replyTopicSuffix, 1, c.BrokerPermission))
+	if c.TraceTopicEnable && c.MsgTraceTopicName != "" {
+		add(newTopicConfig(c.MsgTraceTopicName, 1, PermRead|PermWrite))
+	}
 }
 
 // Get returns a topic's configuration.

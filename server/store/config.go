@@ -73,6 +73,11 @@ type Config struct {
 	// IndexSlots and IndexEntries size each index file (5 M / 20 M).
 	// IndexEntries < 0 disables the key index.
 	IndexSlots, IndexEntries int
+	// WideIndexTopics lists topics whose messages may add up to
+	// maxKeysPerWideMessage index entries each instead of
+	// maxKeysPerMessage: the message-trace topic, whose messages carry the
+	// ids and keys of every record they batch. Default none.
+	WideIndexTopics []string
 	// FileReservedTime is how long commit-log segments are kept (72 h).
 	FileReservedTime time.Duration
 	// DeleteWhen is the hour of day expired files are deleted (4). Use 24

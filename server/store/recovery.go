@@ -696,7 +696,7 @@ func (s *Store) reindex(rec message.StoredRecord, topic string, keys []uint32) (
 	if s.ix == nil {
 		return keys, nil
 	}
-	keys = appendKeyHashes(keys, topic, rec.Properties)
+	keys = appendKeyHashes(keys, topic, rec.Properties, s.keyLimit(topic))
 	if len(keys) == 0 {
 		return keys, nil
 	}

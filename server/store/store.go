@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +37,11 @@ const (
 // maxKeysPerMessage caps how many index entries one message may add, so a
 // hostile KEYS property cannot flood an index file.
 const maxKeysPerMessage = 32
+
+// maxKeysPerWideMessage is the cap for Config.WideIndexTopics: a trace
+// message of ~118 KB holds at most a few hundred records, each adding its
+// message id and keys.
+const maxKeysPerWideMessage = 4096
 
 // AppendStatus qualifies a successful append.
 type AppendStatus int
@@ -381,22 +387,31 @@ func (s *Store) appendRecords(msgs []*message.StoredMessage) (AppendResult, erro
 		}
 		if s.ix != nil {
 			n := len(sc.keys)
-			sc.keys = appendKeyHashes(sc.keys, topic, r.props)
+			sc.keys = appendKeyHashes(sc.keys, topic, r.props, s.keyLimit(topic))
 			r.nkeys = len(sc.keys) - n
 		}
 	}
 	return s.commit(sc, topic, qid)
 }
 
-// appendKeyHashes adds the index hashes of UNIQ_KEY and each KEYS token.
-func appendKeyHashes(dst []uint32, topic string, props []byte) []uint32 {
+// keyLimit is how many index entries one message of topic may add.
+func (s *Store) keyLimit(topic string) int {
+	if slices.Contains(s.cfg.WideIndexTopics, topic) {
+		return maxKeysPerWideMessage
+	}
+	return maxKeysPerMessage
+}
+
+// appendKeyHashes adds the index hashes of UNIQ_KEY and each KEYS token,
+// at most limit of them.
+func appendKeyHashes(dst []uint32, topic string, props []byte, limit int) []uint32 {
 	n := 0
 	if v, ok := message.LookupProperty(props, propUniqKey); ok && len(v) > 0 {
 		dst = append(dst, keyHash(topic, v))
 		n++
 	}
 	if v, ok := message.LookupProperty(props, propKeys); ok {
-		for len(v) > 0 && n < maxKeysPerMessage {
+		for len(v) > 0 && n < limit {
 			i := 0
 			for i < len(v) && v[i] != ' ' {
 				i++

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -1133,4 +1134,46 @@ func TestGetMatchingFiltersOnProperties(t *testing.T) {
 	if r.Status != NoMatchedMessage || r.NextBeginOffset != 40 || r.MsgCount != 0 {
 		t.Fatalf("no match: status %v next %d count %d", r.Status, r.NextBeginOffset, r.MsgCount)
 	}
+}
+
+// TestWideIndexTopic: a message of a WideIndexTopics topic is found by its
+// 100th key, one of an ordinary topic only by its first 32 (UNIQ_KEY
+// included); both still hold after a restart.
+func TestWideIndexTopic(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig(dir)
+	cfg.WideIndexTopics = []string{"TRACE"}
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("id%03d", i)
+	}
+	found := func(s *Store, topic, key string) bool {
+		t.Helper()
+		q, err := s.QueryByKey(topic, key, 4, 0, 1<<62)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Release()
+		return q.MsgCount == 1
+	}
+	check := func(s *Store) {
+		t.Helper()
+		if !found(s, "TRACE", "id099") || !found(s, "TRACE", "id000") {
+			t.Fatal("wide topic: key not indexed")
+		}
+		if !found(s, "PLAIN", "id030") || found(s, "PLAIN", "id031") || found(s, "PLAIN", "id099") {
+			t.Fatal("plain topic: want exactly the first 32 keys (31 KEYS tokens after UNIQ_KEY) indexed")
+		}
+	}
+	s := mustOpen(t, cfg)
+	for _, topic := range []string{"TRACE", "PLAIN"} {
+		m := newMsg(topic, 0, []byte("x"), "", strings.Join(keys, " "))
+		m.Properties = string(message.AppendProperty([]byte(m.Properties), "UNIQ_KEY", "U-"+topic))
+		mustAppend(t, s, m)
+	}
+	check(s)
+	mustClose(t, s)
+	s = mustOpen(t, cfg)
+	defer mustClose(t, s)
+	check(s)
 }

@@ -1,0 +1,149 @@
+package consumer
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/producer"
+	"github.com/rocketgo/rocketgo/trace"
+)
+
+// TraceConfig configures message trace; see trace.Config for the fields
+// and their defaults.
+type TraceConfig = trace.Config
+
+// WithTrace turns on message trace for a push consumer (RocketMQ's RIP-6):
+// every listener call writes a SubBefore record per message before the
+// listener runs and a SubAfter record (cost, success, how it returned)
+// after. Records go out in batches from a producer of the consumer's own
+// (group trace.ProducerGroupPrefix + this group) on cfg.Client or the
+// consumer's Client, created by Start. Tracing never waits: when the trace
+// queue is full records are dropped and counted (TraceStats). Messages of
+// the trace topic itself and messages whose TRACE_ON property is "false"
+// are not traced. Default: off.
+func WithTrace(cfg TraceConfig) Option {
+	return func(c *config) { c.trace = &cfg }
+}
+
+// tracer writes the consumer's trace records; it is the first interceptor.
+type tracer struct {
+	d     *trace.Dispatcher
+	inner *producer.Producer
+	ids   *message.UniqIDGenerator // request ids pairing SubBefore and SubAfter
+	host  string
+	group string
+	topic string // the trace topic (Local access), whose messages are not traced
+}
+
+// startTrace creates the trace producer and dispatcher; c.mu is not held
+// and no listener runs yet.
+func (c *PushConsumer) startTrace() error {
+	tc := *c.cfg.trace
+	cl := tc.Client
+	if cl == nil {
+		cl = c.cl.pub
+	}
+	inner, err := producer.New(producer.WithClient(cl), producer.WithGroup(trace.ProducerGroupPrefix+c.cfg.group),
+		producer.WithRetries(0), producer.WithLogger(c.cfg.logger), producer.WithSendTimeout(tc.SendTimeout),
+		producer.WithCompression(0, 0)) // uncompressed, as the official clients send trace data
+	if err != nil {
+		return fmt.Errorf("consumer: trace: %w", err)
+	}
+	c.tracer = &tracer{
+		d:     trace.NewDispatcher(tc, producer.SenderOf(inner)),
+		inner: inner,
+		ids:   message.NewUniqIDGenerator(c.cl.IP(), os.Getpid()),
+		host:  c.cl.IP().String(),
+		group: trace.StripNamespace(c.cfg.group),
+		topic: tc.TopicFor(""),
+	}
+	c.cfg.interceptors = append([]Interceptor{c.tracer}, c.cfg.interceptors...)
+	return nil
+}
+
+func (t *tracer) stop(ctx context.Context) {
+	t.d.Close(ctx)
+	t.inner.Shutdown(ctx)
+}
+
+// TraceStats returns the trace dispatcher's counters, all zero when
+// tracing is off or the consumer has not started.
+func (c *PushConsumer) TraceStats() trace.Stats {
+	c.mu.Lock()
+	t := c.tracer
+	c.mu.Unlock()
+	if t == nil {
+		return trace.Stats{}
+	}
+	return t.d.Stats()
+}
+
+func (t *tracer) traced(m *message.MessageExt) bool {
+	if m == nil || m.Topic == t.topic || strings.HasPrefix(m.Topic, trace.CloudTopicPrefix) {
+		return false
+	}
+	on, _ := m.Property(message.PropertyTraceSwitch)
+	return on != "false"
+}
+
+func (t *tracer) BeforeConsume(ctx context.Context, info *ConsumeInfo) context.Context {
+	info.traceRequest = t.ids.Next()
+	now := time.Now().UnixMilli()
+	for _, m := range info.Messages {
+		if !t.traced(m) {
+			continue
+		}
+		region, _ := m.Property(message.PropertyMsgRegion)
+		t.d.Append(trace.Record{
+			Type:       trace.SubBefore,
+			Timestamp:  now,
+			RegionID:   region,
+			Group:      t.group,
+			RequestID:  info.traceRequest,
+			MsgID:      m.MsgID,
+			RetryTimes: int(m.ReconsumeTimes),
+			Keys:       keysOf(m),
+			ClientHost: t.host,
+		})
+	}
+	return ctx
+}
+
+func (t *tracer) AfterConsume(_ context.Context, info *ConsumeInfo, out ConsumeOutcome) {
+	code := trace.ConsumeSuccess
+	switch {
+	case out.TimedOut:
+		code = trace.ConsumeTimeout
+	case out.Panicked:
+		code = trace.ConsumeException
+	case !out.Success:
+		code = trace.ConsumeFailed
+	}
+	now := time.Now().UnixMilli()
+	for i, m := range info.Messages {
+		if !t.traced(m) {
+			continue
+		}
+		t.d.Append(trace.Record{
+			Type:        trace.SubAfter,
+			Timestamp:   now,
+			Group:       t.group,
+			RequestID:   info.traceRequest,
+			MsgID:       m.MsgID,
+			CostTime:    out.Elapsed.Milliseconds(),
+			Success:     out.Success && i < out.Acked,
+			Keys:        keysOf(m),
+			ContextCode: code,
+		})
+	}
+}
+
+// keysOf is m's KEYS property as stored (already space separated).
+func keysOf(m *message.MessageExt) string {
+	k, _ := m.Property(message.PropertyKeys)
+	return trace.Sanitize(k)
+}

@@ -1,0 +1,82 @@
+package consumer
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/trace"
+)
+
+// TestTracerRecords: the consumer's trace interceptor writes a SubBefore
+// and a SubAfter per traced message, paired by request id, with the
+// context code upstream uses for each way a listener can end; trace-topic
+// messages and TRACE_ON=false messages are left out.
+func TestTracerRecords(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		recs []trace.Record
+	)
+	d := trace.NewDispatcher(trace.Config{FlushInterval: time.Hour}, trace.SenderFunc(func(_ context.Context, m *message.Message, done func(error)) {
+		r, err := trace.Decode(m.Body)
+		mu.Lock()
+		recs = append(recs, r...)
+		mu.Unlock()
+		done(err)
+	}))
+	tr := &tracer{d: d, ids: message.NewUniqIDGenerator(netip.MustParseAddr("10.0.0.1"), 1), host: "10.0.0.1", group: "cg", topic: trace.DefaultTopic}
+
+	msg := func(id string) *message.MessageExt {
+		m := &message.MessageExt{Topic: "T", MsgID: id, ReconsumeTimes: 2}
+		m.SetProperty(message.PropertyKeys, "k1 k2")
+		m.SetProperty(message.PropertyMsgRegion, "R1")
+		return m
+	}
+	off := msg("OFF")
+	off.SetProperty(message.PropertyTraceSwitch, "false")
+	traceMsg := &message.MessageExt{Topic: trace.DefaultTopic, MsgID: "TRACE"}
+	cases := []struct {
+		out  ConsumeOutcome
+		code int
+		ok   []bool // per traced message
+	}{
+		{ConsumeOutcome{Success: true, Acked: 2, Elapsed: 3 * time.Millisecond}, trace.ConsumeSuccess, []bool{true, true}},
+		{ConsumeOutcome{Success: true, Acked: 1}, trace.ConsumeSuccess, []bool{true, false}},
+		{ConsumeOutcome{}, trace.ConsumeFailed, []bool{false, false}},
+		{ConsumeOutcome{Panicked: true}, trace.ConsumeException, []bool{false, false}},
+		{ConsumeOutcome{TimedOut: true}, trace.ConsumeTimeout, []bool{false, false}},
+	}
+	for _, c := range cases {
+		info := &ConsumeInfo{Group: "cg", Messages: []*message.MessageExt{msg("A"), msg("B"), off, traceMsg}}
+		ctx := tr.BeforeConsume(context.Background(), info)
+		tr.AfterConsume(ctx, info, c.out)
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 4*len(cases) {
+		t.Fatalf("%d records, want %d", len(recs), 4*len(cases))
+	}
+	for i, c := range cases {
+		group := recs[4*i : 4*i+4]
+		before, after := group[:2], group[2:]
+		for j := range 2 {
+			b, a := before[j], after[j]
+			if b.Type != trace.SubBefore || b.RegionID != "R1" || b.RetryTimes != 2 || b.Keys != "k1 k2" || b.Group != "cg" || b.ClientHost != "10.0.0.1" {
+				t.Errorf("case %d: SubBefore %+v", i, b)
+			}
+			if a.Type != trace.SubAfter || a.RequestID != b.RequestID || a.MsgID != b.MsgID || a.ContextCode != c.code || a.Success != c.ok[j] {
+				t.Errorf("case %d: SubAfter %+v (SubBefore request %s)", i, a, b.RequestID)
+			}
+		}
+		if i > 0 && before[0].RequestID == recs[4*(i-1)].RequestID {
+			t.Errorf("case %d reuses the request id", i)
+		}
+	}
+	if recs[2].CostTime != 3 {
+		t.Errorf("cost %d ms, want 3", recs[2].CostTime)
+	}
+}

@@ -1,0 +1,365 @@
+package trace
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rocketgo/rocketgo/client"
+	"github.com/rocketgo/rocketgo/message"
+)
+
+// Defaults, matching the official clients' trace dispatchers where they
+// agree (batch of 100 records, trace messages under 118,000 bytes).
+const (
+	DefaultQueueSize     = 2048
+	DefaultBatchSize     = 100
+	DefaultMaxBatchBytes = 128000 - 10*1000
+	DefaultFlushInterval = 5 * time.Millisecond
+	DefaultMaxInflight   = 8
+	DefaultSendTimeout   = 3 * time.Second
+)
+
+// ProducerGroupPrefix names the producer group trace messages are sent
+// under: the prefix followed by the traced group (upstream's
+// "_INNER_TRACE_PRODUCER-").
+const ProducerGroupPrefix = "_INNER_TRACE_PRODUCER-"
+
+// CloudTopicPrefix is the trace topic of the Cloud access channel: the
+// prefix followed by the region of the traced message.
+const CloudTopicPrefix = "rmq_sys_TRACE_DATA_"
+
+// AccessChannel selects where trace messages go.
+type AccessChannel int
+
+const (
+	// Local (default): every record goes to Config.Topic.
+	Local AccessChannel = iota
+	// Cloud: a record goes to CloudTopicPrefix + its region, as on
+	// Alibaba Cloud; Config.Topic is ignored.
+	Cloud
+)
+
+// Config configures message trace for a producer or consumer. The zero
+// value traces to DefaultTopic through the traced client's own cluster.
+type Config struct {
+	// Topic receives trace messages. Default DefaultTopic.
+	Topic string
+	// AccessChannel: Local (default) or Cloud.
+	AccessChannel AccessChannel
+	// Client sends the trace messages, for a trace topic in another
+	// cluster. Default: the traced producer's or consumer's Client.
+	Client *client.Client
+	// QueueSize bounds the records waiting to be sent; when it is full new
+	// records are dropped and counted (Stats.Dropped), never waited for.
+	// Default 2048.
+	QueueSize int
+	// BatchSize is the most records one trace message carries. Default 100.
+	BatchSize int
+	// MaxBatchBytes bounds a trace message body. Default 118,000.
+	MaxBatchBytes int
+	// FlushInterval is how long a partial batch waits for more records.
+	// Default 5 ms.
+	FlushInterval time.Duration
+	// MaxInflight bounds the trace messages being sent at once; when they
+	// are all in flight, records queue and then drop. Default 8.
+	MaxInflight int
+	// SendTimeout bounds one trace send. Default 3 s.
+	SendTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Topic == "" {
+		c.Topic = DefaultTopic
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.MaxBatchBytes <= 0 {
+		c.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.MaxInflight <= 0 {
+		c.MaxInflight = DefaultMaxInflight
+	}
+	if c.SendTimeout <= 0 {
+		c.SendTimeout = DefaultSendTimeout
+	}
+	return c
+}
+
+// TopicFor returns the trace topic a record of region goes to.
+func (c Config) TopicFor(region string) string {
+	if c.AccessChannel == Cloud {
+		return CloudTopicPrefix + region
+	}
+	if c.Topic == "" {
+		return DefaultTopic
+	}
+	return c.Topic
+}
+
+// Sender sends one trace message without waiting: it returns at once and
+// calls done exactly once with the outcome. producer.WithTrace and
+// consumer.WithTrace give the dispatcher a Sender backed by a producer of
+// its own.
+type Sender interface {
+	SendTrace(ctx context.Context, msg *message.Message, done func(error))
+}
+
+// SenderFunc adapts a function to Sender.
+type SenderFunc func(ctx context.Context, msg *message.Message, done func(error))
+
+// SendTrace calls f.
+func (f SenderFunc) SendTrace(ctx context.Context, msg *message.Message, done func(error)) {
+	f(ctx, msg, done)
+}
+
+// Stats counts records by fate. Appended = Dropped + Sent + Failed +
+// (records still queued or in flight).
+type Stats struct {
+	Appended int64 // records accepted into the queue
+	Dropped  int64 // records refused: queue full or dispatcher closed
+	Sent     int64 // records in trace messages the broker stored
+	Failed   int64 // records in trace messages whose send failed
+	Messages int64 // trace messages sent successfully
+}
+
+// ErrClosed is returned by Close when called twice.
+var ErrClosed = errors.New("trace: dispatcher closed")
+
+// Dispatcher batches records into trace messages and sends them in the
+// background. Append never blocks: it is called on the traced send's and
+// the consumer's paths, which tracing must never slow or fail.
+type Dispatcher struct {
+	cfg    Config
+	sender Sender
+
+	in     chan Record
+	closed atomic.Bool
+	quit   chan struct{} // closed by Close: drain and stop
+	abort  chan struct{} // closed when Close's context ends: stop waiting
+	done   chan struct{} // closed when the loop has returned
+	once   sync.Once
+	slots  chan struct{} // in-flight trace sends
+	wg     sync.WaitGroup
+	seen   map[string]struct{} // the loop's key de-duplication, reused
+
+	appended, dropped, sent, failed, messages atomic.Int64
+}
+
+// NewDispatcher starts a dispatcher sending through s. Close stops it.
+func NewDispatcher(cfg Config, s Sender) *Dispatcher {
+	cfg = cfg.withDefaults()
+	d := &Dispatcher{
+		cfg:    cfg,
+		sender: s,
+		in:     make(chan Record, cfg.QueueSize),
+		quit:   make(chan struct{}),
+		abort:  make(chan struct{}),
+		done:   make(chan struct{}),
+		slots:  make(chan struct{}, cfg.MaxInflight),
+		seen:   make(map[string]struct{}, 2*cfg.BatchSize),
+	}
+	go d.loop()
+	return d
+}
+
+// Config returns the configuration in use, defaults filled in.
+func (d *Dispatcher) Config() Config { return d.cfg }
+
+// Append queues r and reports whether it was accepted; a full queue or a
+// closed dispatcher drops it and counts the drop.
+func (d *Dispatcher) Append(r Record) bool {
+	if d.closed.Load() {
+		d.dropped.Add(1)
+		return false
+	}
+	select {
+	case d.in <- r:
+		d.appended.Add(1)
+		return true
+	default:
+		d.dropped.Add(1)
+		return false
+	}
+}
+
+// Stats returns the counters.
+func (d *Dispatcher) Stats() Stats {
+	return Stats{
+		Appended: d.appended.Load(),
+		Dropped:  d.dropped.Load(),
+		Sent:     d.sent.Load(),
+		Failed:   d.failed.Load(),
+		Messages: d.messages.Load(),
+	}
+}
+
+// Close stops accepting records, sends those queued and waits for every
+// trace send to finish, or for ctx to end (the rest are then abandoned
+// and ctx's error returned). It stops every goroutine the dispatcher
+// started. The Sender may be shut down once Close has returned.
+func (d *Dispatcher) Close(ctx context.Context) error {
+	first := false
+	d.once.Do(func() {
+		first = true
+		d.closed.Store(true)
+		close(d.quit)
+	})
+	if !first {
+		return ErrClosed
+	}
+	stopped := make(chan struct{})
+	go func() {
+		<-d.done
+		d.wg.Wait()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		return nil
+	case <-ctx.Done():
+		close(d.abort)
+		<-stopped
+		return ctx.Err()
+	}
+}
+
+// loop gathers records into batches: a batch goes out when it is full or
+// FlushInterval after its first record.
+func (d *Dispatcher) loop() {
+	defer close(d.done)
+	batch := make([]Record, 0, d.cfg.BatchSize)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
+	flush := func() {
+		if armed {
+			timer.Stop()
+			armed = false
+		}
+		if len(batch) > 0 {
+			d.flush(batch)
+			batch = batch[:0]
+		}
+	}
+	for {
+		select {
+		case r := <-d.in:
+			batch = append(batch, r)
+			if len(batch) >= d.cfg.BatchSize {
+				flush()
+			} else if !armed {
+				timer.Reset(d.cfg.FlushInterval)
+				armed = true
+			}
+		case <-timer.C:
+			armed = false
+			flush()
+		case <-d.quit:
+			for {
+				select {
+				case r := <-d.in:
+					batch = append(batch, r)
+					if len(batch) >= d.cfg.BatchSize {
+						flush()
+					}
+					continue
+				default:
+				}
+				break
+			}
+			flush()
+			return
+		}
+	}
+}
+
+// flush encodes batch into trace messages (one per trace topic, split at
+// MaxBatchBytes) and sends them.
+func (d *Dispatcher) flush(batch []Record) {
+	if d.cfg.AccessChannel == Cloud {
+		byRegion := map[string][]Record{}
+		var order []string
+		for _, r := range batch {
+			if _, ok := byRegion[r.RegionID]; !ok {
+				order = append(order, r.RegionID)
+			}
+			byRegion[r.RegionID] = append(byRegion[r.RegionID], r)
+		}
+		for _, region := range order {
+			d.encodeAndSend(d.cfg.TopicFor(region), byRegion[region])
+		}
+		return
+	}
+	d.encodeAndSend(d.cfg.Topic, batch)
+}
+
+func (d *Dispatcher) encodeAndSend(topic string, recs []Record) {
+	// Records encode to 100–200 bytes; sizing the body up front saves
+	// the copies of growing it.
+	size := min(len(recs)*192, d.cfg.MaxBatchBytes+512)
+	var (
+		body  = make([]byte, 0, size)
+		keys  = make([]string, 0, 2*len(recs))
+		seen  = d.seen
+		count int
+	)
+	clear(seen)
+	for i := range recs {
+		body = AppendRecord(body, &recs[i])
+		count++
+		for _, k := range recs[i].LookupKeys() {
+			if _, dup := seen[k]; !dup {
+				seen[k] = struct{}{}
+				keys = append(keys, k)
+			}
+		}
+		if len(body) >= d.cfg.MaxBatchBytes {
+			d.send(topic, body, keys, count)
+			body, keys, count = make([]byte, 0, size), nil, 0
+			clear(seen)
+		}
+	}
+	if count > 0 {
+		d.send(topic, body, keys, count)
+	}
+}
+
+// send hands one trace message to the Sender once an in-flight slot is
+// free. Waiting here only holds the loop, so records queue in the bounded
+// channel and drop when it fills: the traced paths never wait.
+func (d *Dispatcher) send(topic string, body []byte, keys []string, records int) {
+	select {
+	case d.slots <- struct{}{}:
+	case <-d.abort:
+		d.failed.Add(int64(records))
+		return
+	}
+	msg := message.New(topic, body)
+	msg.Keys = keys // KEYS is space separated; the broker indexes each token
+	d.wg.Add(1)
+	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.SendTimeout)
+	var once sync.Once
+	d.sender.SendTrace(ctx, msg, func(err error) {
+		once.Do(func() {
+			cancel()
+			if err != nil {
+				d.failed.Add(int64(records))
+			} else {
+				d.sent.Add(int64(records))
+				d.messages.Add(1)
+			}
+			<-d.slots
+			d.wg.Done()
+		})
+	})
+}

@@ -1,0 +1,239 @@
+package trace
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rocketgo/rocketgo/message"
+)
+
+// memSender records trace messages; with hold set it keeps their done
+// callbacks until release, so sends stay in flight.
+type memSender struct {
+	mu    sync.Mutex
+	msgs  []*message.Message
+	hold  bool
+	held  []func(error)
+	fail  error
+	calls int
+}
+
+func (s *memSender) SendTrace(_ context.Context, m *message.Message, done func(error)) {
+	s.mu.Lock()
+	s.calls++
+	if s.hold {
+		s.held = append(s.held, done)
+		s.mu.Unlock()
+		return
+	}
+	if s.fail == nil {
+		s.msgs = append(s.msgs, m)
+	}
+	err := s.fail
+	s.mu.Unlock()
+	done(err)
+}
+
+func (s *memSender) release() {
+	s.mu.Lock()
+	held := s.held
+	s.held, s.hold = nil, false
+	s.mu.Unlock()
+	for _, d := range held {
+		d(nil)
+	}
+}
+
+func (s *memSender) decoded(t *testing.T) (recs []Record, keys []string) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.msgs {
+		r, err := Decode(m.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r...)
+		keys = append(keys, m.Keys...)
+	}
+	return recs, keys
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestDispatcherBatchesAndKeys(t *testing.T) {
+	s := &memSender{}
+	d := NewDispatcher(Config{BatchSize: 10, FlushInterval: time.Hour}, s)
+	for i := range 25 {
+		r := Record{Type: SubBefore, Group: "g", MsgID: "ID" + string(rune('A'+i)), Keys: "k"}
+		if !d.Append(r) {
+			t.Fatal("append refused")
+		}
+	}
+	// Two full batches go at once; the partial one only on Close (the
+	// flush interval is an hour).
+	waitFor(t, "two trace messages", func() bool { return d.Stats().Messages == 2 })
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := d.Stats()
+	if st.Messages != 3 || st.Sent != 25 || st.Appended != 25 || st.Dropped != 0 || st.Failed != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	recs, _ := s.decoded(t)
+	if len(recs) != 25 {
+		t.Fatalf("%d records decoded", len(recs))
+	}
+	s.mu.Lock()
+	first := s.msgs[0]
+	s.mu.Unlock()
+	if first.Topic != DefaultTopic {
+		t.Fatalf("topic %q", first.Topic)
+	}
+	// Ten distinct ids and the shared key once.
+	if len(first.Keys) != 11 || first.Keys[0] != "IDA" || first.Keys[1] != "k" {
+		t.Fatalf("keys %q", first.Keys)
+	}
+	if d.Append(Record{Type: Pub}) {
+		t.Fatal("append after Close accepted")
+	}
+	if err := d.Close(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+func TestDispatcherFlushInterval(t *testing.T) {
+	s := &memSender{}
+	d := NewDispatcher(Config{FlushInterval: time.Millisecond}, s)
+	defer d.Close(context.Background())
+	d.Append(Record{Type: Pub, MsgID: "X"})
+	waitFor(t, "the partial batch", func() bool { return d.Stats().Sent == 1 })
+}
+
+func TestDispatcherSplitsAtMaxBatchBytes(t *testing.T) {
+	s := &memSender{}
+	d := NewDispatcher(Config{MaxBatchBytes: 200, FlushInterval: time.Hour}, s)
+	for range 20 {
+		d.Append(Record{Type: Pub, MsgID: strings.Repeat("M", 40)})
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.msgs) < 5 {
+		t.Fatalf("%d messages for 20 records of ~80 bytes at 200 bytes each", len(s.msgs))
+	}
+	for _, m := range s.msgs {
+		if len(m.Body) > 200+100 {
+			t.Fatalf("body of %d bytes", len(m.Body))
+		}
+	}
+}
+
+// TestDispatcherDropsWhenFull: a sender that never finishes fills the
+// in-flight slots, then the queue; further appends return at once, counted
+// as drops.
+func TestDispatcherDropsWhenFull(t *testing.T) {
+	s := &memSender{hold: true}
+	d := NewDispatcher(Config{QueueSize: 4, BatchSize: 1, MaxInflight: 1, FlushInterval: time.Hour}, s)
+	start := time.Now()
+	accepted := 0
+	for range 1000 {
+		if d.Append(Record{Type: Pub, MsgID: "X"}) {
+			accepted++
+		}
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("1000 appends took %v", el)
+	}
+	st := d.Stats()
+	if st.Dropped == 0 || st.Dropped+st.Appended != 1000 || int64(accepted) != st.Appended {
+		t.Fatalf("stats %+v, accepted %d", st, accepted)
+	}
+	// At most queue + one in flight + one held by the loop were accepted.
+	if accepted > 4+2 {
+		t.Fatalf("accepted %d with a queue of 4", accepted)
+	}
+	s.release()
+	// The loop sends what is queued; new holds are released as they come.
+	go func() {
+		for d.Stats().Sent < st.Appended {
+			s.release()
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Stats(); got.Sent != st.Appended {
+		t.Fatalf("after Close %+v", got)
+	}
+}
+
+func TestDispatcherCountsFailedSends(t *testing.T) {
+	s := &memSender{fail: errors.New("topic not exist")}
+	d := NewDispatcher(Config{}, s)
+	for range 7 {
+		d.Append(Record{Type: SubAfter, MsgID: "X"})
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Stats(); st.Failed != 7 || st.Sent != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestDispatcherCloseGivesUpAtDeadline(t *testing.T) {
+	before := runtime.NumGoroutine()
+	s := &memSender{hold: true}
+	d := NewDispatcher(Config{MaxInflight: 1, BatchSize: 1, FlushInterval: time.Hour}, s)
+	d.Append(Record{Type: Pub, MsgID: "A"})
+	d.Append(Record{Type: Pub, MsgID: "B"})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	go func() { // the stuck send finishes once Close has given up
+		<-ctx.Done()
+		s.release()
+	}()
+	if err := d.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close = %v", err)
+	}
+	st := d.Stats()
+	if st.Sent+st.Failed != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	waitFor(t, "goroutines to stop", func() bool { return runtime.NumGoroutine() <= before+1 })
+}
+
+func TestCloudTopicPerRegion(t *testing.T) {
+	s := &memSender{}
+	d := NewDispatcher(Config{AccessChannel: Cloud, Topic: "ignored"}, s)
+	d.Append(Record{Type: Pub, RegionID: "r1", MsgID: "A"})
+	d.Append(Record{Type: Pub, RegionID: "r2", MsgID: "B"})
+	d.Close(context.Background())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	topics := map[string]bool{}
+	for _, m := range s.msgs {
+		topics[m.Topic] = true
+	}
+	if !topics["rmq_sys_TRACE_DATA_r1"] || !topics["rmq_sys_TRACE_DATA_r2"] {
+		t.Fatalf("topics %v", topics)
+	}
+}

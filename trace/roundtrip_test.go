@@ -1,0 +1,254 @@
+package trace_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rocketgo/rocketgo/client"
+	"github.com/rocketgo/rocketgo/consumer"
+	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/producer"
+	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/server/broker"
+	"github.com/rocketgo/rocketgo/server/embedded"
+	"github.com/rocketgo/rocketgo/server/embedded/embeddedtest"
+	"github.com/rocketgo/rocketgo/trace"
+)
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func newClient(t *testing.T, srv *embedded.Server) *client.Client {
+	t.Helper()
+	cl, err := client.New(client.WithNameServers(srv.NamesrvAddr()), client.WithInstanceName(t.Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// createTopic creates topic on the broker and waits for its own route.
+func createTopic(t *testing.T, cl *client.Client, srv *embedded.Server, topic string) {
+	t.Helper()
+	ctx := testCtx(t)
+	resp, err := cl.Request(ctx, srv.BrokerAddr(), remoting.NewRequest(remoting.UpdateAndCreateTopic, &remoting.CreateTopicRequestHeader{
+		Topic: topic, DefaultTopic: "TBW102", ReadQueueNums: 2, WriteQueueNums: 2, Perm: 6, TopicFilterType: "SINGLE_TAG",
+	}, nil))
+	if err != nil || resp.Code != remoting.Success {
+		t.Fatalf("create %s: %v %v", topic, err, resp)
+	}
+	waitFor(t, "route of "+topic, func() bool {
+		resp, _, err := cl.NameServerRequest(ctx, remoting.NewRequest(remoting.GetRouteInfoByTopic, &remoting.GetRouteInfoRequestHeader{Topic: topic}, nil))
+		return err == nil && resp.Code == remoting.Success
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func types(recs []trace.Record) map[trace.Type]int {
+	out := map[trace.Type]int{}
+	for _, r := range recs {
+		out[r.Type]++
+	}
+	return out
+}
+
+// TestRoundTrip: a traced producer and a traced consumer leave Pub,
+// SubBefore and SubAfter records for every message, which Query finds by
+// message id through the broker's index, including records deep inside a
+// trace message batching more than 32 of them.
+func TestRoundTrip(t *testing.T) {
+	srv := embeddedtest.Start(t, func(c *broker.Config) { c.TraceTopicEnable = true })
+	cl := newClient(t, srv)
+	createTopic(t, cl, srv, "TraceRT")
+	ctx := testCtx(t)
+
+	p, err := producer.New(producer.WithClient(cl), producer.WithGroup("rt-pg"),
+		producer.WithTrace(producer.TraceConfig{FlushInterval: 50 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 60
+	ids := make([]string, n)
+	for i := range n {
+		res, err := p.SendSync(ctx, message.New("TraceRT", []byte(fmt.Sprint("body", i))).WithTags("tagA").WithKeys(fmt.Sprint("key", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = res.MsgID
+	}
+
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	c, err := consumer.NewPush(consumer.WithClient(cl), consumer.WithGroup("rt-cg"),
+		consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset),
+		consumer.WithTrace(consumer.TraceConfig{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Subscribe("TraceRT", "*", consumer.ConcurrentListener(func(_ context.Context, _ *consumer.ConcurrentContext, msgs []*message.MessageExt) consumer.ConsumeResult {
+		mu.Lock()
+		for _, m := range msgs {
+			seen[m.MsgID] = true
+		}
+		mu.Unlock()
+		return consumer.ConsumeSuccess
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every message consumed", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == n })
+	// Shutting down flushes both dispatchers.
+	if err := c.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.TraceStats(); st.Appended != n || st.Sent != n || st.Dropped != 0 {
+		t.Fatalf("producer trace stats %+v", st)
+	}
+	if st := c.TraceStats(); st.Sent != 2*n || st.Dropped != 0 || st.Failed != 0 {
+		t.Fatalf("consumer trace stats %+v", st)
+	}
+
+	for _, i := range []int{0, n / 2, n - 1} {
+		var recs []trace.Record
+		waitFor(t, "trace of "+ids[i], func() bool {
+			recs, err = trace.Query(ctx, cl, "", ids[i])
+			ty := types(recs)
+			return ty[trace.Pub] == 1 && ty[trace.SubBefore] == 1 && ty[trace.SubAfter] == 1
+		})
+		if err != nil {
+			t.Fatalf("query %s: %v", ids[i], err)
+		}
+		for _, r := range recs {
+			if r.MsgID != ids[i] {
+				t.Fatalf("record of another message: %+v", r)
+			}
+			switch r.Type {
+			case trace.Pub:
+				if r.Topic != "TraceRT" || r.Group != "rt-pg" || r.Tags != "tagA" || r.Keys != fmt.Sprint("key", i) ||
+					!r.Success || r.OffsetMsgID == "" || r.StoreHost == "" || r.RegionID != "DefaultRegion" || r.BodyLength == 0 {
+					t.Errorf("Pub %+v", r)
+				}
+			case trace.SubBefore:
+				if r.Group != "rt-cg" || r.RequestID == "" || r.Keys != fmt.Sprint("key", i) {
+					t.Errorf("SubBefore %+v", r)
+				}
+			case trace.SubAfter:
+				if r.Group != "rt-cg" || !r.Success || r.ContextCode != trace.ConsumeSuccess {
+					t.Errorf("SubAfter %+v", r)
+				}
+			}
+		}
+		if recs[0].Type != trace.Pub {
+			t.Errorf("first record %s, want Pub", recs[0].Type)
+		}
+	}
+	// The records are also found by the message's key.
+	if recs, _ := trace.Query(ctx, cl, "", "no-such-id"); len(recs) != 0 {
+		t.Fatalf("records for an unknown id: %+v", recs)
+	}
+	if _, err := trace.Query(ctx, cl, "", "no-such-id"); !errors.Is(err, trace.ErrNoTrace) {
+		t.Fatalf("unknown id: %v", err)
+	}
+}
+
+type txListener struct{}
+
+func (txListener) ExecuteLocalTransaction(context.Context, *message.Message, any) producer.LocalTransactionState {
+	return producer.CommitMessage
+}
+
+func (txListener) CheckLocalTransaction(context.Context, *message.MessageExt) producer.LocalTransactionState {
+	return producer.CommitMessage
+}
+
+// TestTransactionTrace: a transactional send leaves a Pub (half message)
+// and an EndTransaction record.
+func TestTransactionTrace(t *testing.T) {
+	srv := embeddedtest.Start(t, func(c *broker.Config) { c.TraceTopicEnable = true })
+	cl := newClient(t, srv)
+	createTopic(t, cl, srv, "TraceTX")
+	ctx := testCtx(t)
+	p, err := producer.New(producer.WithClient(cl), producer.WithGroup("tx-pg"),
+		producer.WithTransactionListener(txListener{}), producer.WithTrace(producer.TraceConfig{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.SendMessageInTransaction(ctx, message.New("TraceTX", []byte("tx")).WithKeys("order-1"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var recs []trace.Record
+	waitFor(t, "transaction trace", func() bool {
+		recs, _ = trace.Query(ctx, cl, trace.DefaultTopic, res.MsgID)
+		ty := types(recs)
+		return ty[trace.Pub] == 1 && ty[trace.EndTransaction] == 1
+	})
+	for _, r := range recs {
+		switch r.Type {
+		case trace.Pub:
+			if r.MsgType != trace.TransMsgHalf {
+				t.Errorf("Pub %+v", r)
+			}
+		case trace.EndTransaction:
+			if r.TransactionState != trace.TxCommit || r.FromTransactionCheck || r.Topic != "TraceTX" ||
+				r.Group != "tx-pg" || r.Keys != "order-1" || r.TransactionID == "" {
+				t.Errorf("EndTransaction %+v", r)
+			}
+		}
+	}
+}
+
+// TestUnwritableTraceTopic: with no trace topic and auto-creation off,
+// every traced send still succeeds; the trace records fail or drop, and
+// are counted.
+func TestUnwritableTraceTopic(t *testing.T) {
+	srv := embeddedtest.Start(t, func(c *broker.Config) { c.AutoCreateTopicEnable = false })
+	cl := newClient(t, srv)
+	createTopic(t, cl, srv, "TraceNo")
+	ctx := testCtx(t)
+	p, err := producer.New(producer.WithClient(cl), producer.WithGroup("no-pg"),
+		producer.WithTrace(producer.TraceConfig{QueueSize: 8, MaxInflight: 1, BatchSize: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	for i := range n {
+		if _, err := p.SendSync(ctx, message.New("TraceNo", []byte(fmt.Sprint(i)))); err != nil {
+			t.Fatalf("traced send %d failed: %v", i, err)
+		}
+	}
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := p.TraceStats()
+	if st.Sent != 0 || st.Failed == 0 || st.Appended+st.Dropped != n || st.Failed != st.Appended {
+		t.Fatalf("stats %+v", st)
+	}
+	t.Logf("trace stats with the trace topic missing: %+v", st)
+}
