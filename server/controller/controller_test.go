@@ -201,7 +201,15 @@ func (fb *fakeBroker) lastNotice() (MasterHeader, bool) {
 }
 
 // beatAll keeps brokers heartbeating every 100 ms until stop is called.
+// Every broker has beaten once when it returns, so the controller counts
+// them alive from the first request that follows (not only once the
+// goroutines get scheduled, which a loaded machine delays).
 func beatAll(brokers ...*fakeBroker) (stop func()) {
+	for _, fb := range brokers {
+		hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		fb.beat(hctx)
+		hcancel()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, fb := range brokers {
