@@ -90,6 +90,9 @@ func (b *Broker) openControllerMode() error {
 // startControllerMode starts the manager once the broker serves requests.
 func (b *Broker) startControllerMode(loopCtx context.Context) error {
 	b.store.SetReadFence(0) // nothing is known confirmed until a role is
+	if err := b.adoptClassicLog(); err != nil {
+		return err
+	}
 	m, err := replicas.New(replicas.Config{
 		ClusterName:              b.cfg.BrokerClusterName,
 		BrokerName:               b.cfg.BrokerName,
@@ -112,6 +115,31 @@ func (b *Broker) startControllerMode(loopCtx context.Context) error {
 	b.ha.serve(loopCtx)
 	b.goLoop(loopCtx, b.fenceLoop)
 	m.Start()
+	return nil
+}
+
+// classicEpoch is the epoch recorded for a log written before controller
+// mode: the controller's epochs start at 1, so it never names a real term.
+const classicEpoch = 0
+
+// adoptClassicLog gives a store written in classic master/slave mode (an
+// upgraded broker: log bytes, no epoch file) an epoch entry <0, 0> on its
+// first start in controller mode. Without one a slave could not tell which
+// of its bytes it shares with its master and would refuse to replicate.
+// With it, the brokers of an upgraded pair share epoch 0 from offset 0 (a
+// classic slave's log is a prefix of its master's), so they agree up to
+// the shorter log and nothing they hold in common is truncated; the first
+// controller-mode master then records epoch 1 at its log end as usual.
+// The start is 0 even when old files were deleted: entries compare starts
+// for identity and ends for agreement, never read at the start.
+func (b *Broker) adoptClassicLog() error {
+	if len(b.epochs.Entries()) > 0 || b.store.MaxPhysicalOffset() == 0 {
+		return nil
+	}
+	if err := b.epochs.Append(classicEpoch, 0); err != nil {
+		return fmt.Errorf("broker: recording the classic log's epoch: %w", err)
+	}
+	b.log.Info("controller mode: a log from classic mode is recorded as epoch 0", "logEnd", b.store.MaxPhysicalOffset())
 	return nil
 }
 
