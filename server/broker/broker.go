@@ -187,6 +187,7 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		// Either role, decided at run time.
 		b.haClient = newHAClient(b)
 		b.slaveSync = newSlaveSync(b, b.slaveSyncInterval)
+		b.slaveSync.offsetsEvery = controllerOffsetSyncInterval
 		b.ha = newHAMaster(b)
 		if err := b.openControllerMode(); err != nil {
 			return err

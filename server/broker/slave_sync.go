@@ -31,6 +31,13 @@ import (
 const (
 	defaultSlaveSyncInterval = 10 * time.Second // upstream's period
 	slaveSyncTimeout         = 3 * time.Second  // per request
+
+	// controllerOffsetSyncInterval is how often a controller-mode slave
+	// copies the consumer offsets alone, between full syncs: a slave may
+	// be promoted at any moment, and every second of offset lag is a
+	// second of messages its consumers receive again. The request is
+	// small and the offsets file is only rewritten when an offset moved.
+	controllerOffsetSyncInterval = time.Second
 )
 
 // WithSlaveSyncInterval sets how often a slave copies its master's
@@ -77,7 +84,10 @@ var errMasterAnswer = errors.New("broker: unusable answer from master")
 type slaveSync struct {
 	b        *Broker
 	interval time.Duration
-	trigger  chan struct{} // buffered 1: sync now
+	// offsetsEvery, when shorter than interval, copies the consumer
+	// offsets alone that often (controller mode).
+	offsetsEvery time.Duration
+	trigger      chan struct{} // buffered 1: sync now
 
 	mu     sync.Mutex // guards master
 	master string     // the master's remoting address; "" = unknown
@@ -110,7 +120,39 @@ func (s *slaveSync) masterAddr() string {
 }
 
 func (s *slaveSync) loop(ctx context.Context) {
-	everyOrWhen(ctx, s.interval, s.trigger, func() { s.syncAll(ctx) })
+	if s.offsetsEvery <= 0 || s.offsetsEvery >= s.interval {
+		everyOrWhen(ctx, s.interval, s.trigger, func() { s.syncAll(ctx) })
+		return
+	}
+	full := time.NewTicker(s.interval)
+	defer full.Stop()
+	offsets := time.NewTicker(s.offsetsEvery)
+	defer offsets.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-full.C:
+			s.syncAll(ctx)
+		case <-s.trigger:
+			s.syncAll(ctx)
+		case <-offsets.C:
+			s.syncOffsetsOnly(ctx)
+		}
+	}
+}
+
+// syncOffsetsOnly is the frequent offsets copy between full syncs. Its
+// failures log at Debug: while a dead master is being replaced they would
+// otherwise log every second.
+func (s *slaveSync) syncOffsetsOnly(ctx context.Context) {
+	addr := s.masterAddr()
+	if addr == "" || addr == s.b.addr {
+		return
+	}
+	if err := s.syncOffsets(ctx, addr); err != nil {
+		s.b.log.Debug("slave: syncing consumer offsets from master failed", "master", addr, "err", err)
+	}
 }
 
 // syncAll copies every table; a failing one is logged and retried next

@@ -46,6 +46,10 @@ type ClusterConfig struct {
 
 	Logger *slog.Logger
 
+	// BrokerOptions are added to every replica's options (after the
+	// logger and dialer the cluster sets).
+	BrokerOptions []broker.Option
+
 	// Network, when set, carries every connection the brokers and
 	// controllers open, so a test can partition them (Partition).
 	Network *netfault.Network
@@ -273,6 +277,7 @@ func (c *Cluster) StartBroker(ctx context.Context, i int) error {
 	if c.cfg.Network != nil {
 		opts = append(opts, broker.WithDialer(c.cfg.Network.Dialer(brokerOwner(i))))
 	}
+	opts = append(opts, c.cfg.BrokerOptions...)
 	b, err := broker.New(c.bcfg[i], opts...)
 	if err == nil {
 		err = b.Start(ctx)
