@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 	"github.com/rocketgo/rocketgo/server/controller"
 	"github.com/rocketgo/rocketgo/server/replicas"
 	"github.com/rocketgo/rocketgo/server/transport"
@@ -157,13 +158,13 @@ func (n replicaNode) SetBrokerID(id int64) {
 	n.b.haClient.selfID.Store(id)
 }
 
-func (n replicaNode) SetSyncStateSet(sss controller.SyncStateSet) {
+func (n replicaNode) SetSyncStateSet(sss wire.SyncStateSet) {
 	n.b.ha.setSyncStateSet(sss.Members)
 }
 
 func (n replicaNode) ShrinkSyncStateSet() []int64 { return n.b.ha.shrink(time.Now()) }
 
-func (n replicaNode) BecomeMaster(ctx context.Context, epoch int32, sss controller.SyncStateSet) error {
+func (n replicaNode) BecomeMaster(ctx context.Context, epoch int32, sss wire.SyncStateSet) error {
 	return n.b.becomeMaster(epoch, sss.Members)
 }
 
@@ -345,10 +346,10 @@ func (b *Broker) processNotifyRoleChanged(rc *transport.RequestContext, req *rem
 		reply(rc, req, remoting.InvalidParameter, err.Error())
 		return
 	}
-	var sss controller.SyncStateSet
+	var sss wire.SyncStateSet
 	if len(req.Body) > 0 {
 		var err error
-		if sss, err = controller.DecodeSyncStateSet(req.Body); err != nil {
+		if sss, err = wire.DecodeSyncStateSet(req.Body); err != nil {
 			reply(rc, req, remoting.InvalidParameter, err.Error())
 			return
 		}
@@ -359,14 +360,14 @@ func (b *Broker) processNotifyRoleChanged(rc *transport.RequestContext, req *rem
 
 // GET_BROKER_EPOCH_CACHE: the epoch file, for admin tools.
 func (b *Broker) processGetEpochCache(rc *transport.RequestContext, req *remoting.Command) {
-	body := controller.EpochEntryCache{ClusterName: b.cfg.BrokerClusterName, BrokerName: b.cfg.BrokerName,
+	body := wire.EpochEntryCache{ClusterName: b.cfg.BrokerClusterName, BrokerName: b.cfg.BrokerName,
 		BrokerID: b.ctl.manager.Status().BrokerID, MaxOffset: b.store.MaxPhysicalOffset()}
 	for _, e := range b.epochs.Entries() {
 		end := e.End
 		if end > body.MaxOffset {
 			end = body.MaxOffset
 		}
-		body.EpochList = append(body.EpochList, controller.EpochEntry{Epoch: e.Epoch, StartOffset: e.Start, EndOffset: end})
+		body.EpochList = append(body.EpochList, wire.EpochEntry{Epoch: e.Epoch, StartOffset: e.Start, EndOffset: end})
 	}
 	b.replyJSON(rc, req, body)
 }

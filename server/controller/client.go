@@ -9,6 +9,7 @@ import (
 
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/netclient"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // ErrNoLeader reports that no controller node named a leader: the cluster
@@ -198,7 +199,7 @@ func (c *Client) ApplyBrokerID(ctx context.Context, cluster, broker string, id i
 // Replicas is what the controller says about a set's master.
 type Replicas struct {
 	MasterHeader
-	SyncStateSet SyncStateSet
+	SyncStateSet wire.SyncStateSet
 }
 
 func decodeReplicas(resp *remoting.Command) (Replicas, error) {
@@ -207,7 +208,7 @@ func decodeReplicas(resp *remoting.Command) (Replicas, error) {
 		return r, err
 	}
 	if len(resp.Body) > 0 {
-		sss, err := DecodeSyncStateSet(resp.Body)
+		sss, err := wire.DecodeSyncStateSet(resp.Body)
 		if err != nil {
 			return r, err
 		}
@@ -246,28 +247,28 @@ func (c *Client) ElectMaster(ctx context.Context, h ElectMasterHeader) (Replicas
 	if err := resp.DecodeHeader(&r.MasterHeader); err != nil {
 		return r, err
 	}
-	var body ElectMasterBody
+	var body wire.ElectMasterBody
 	if err := decodeBody(resp.Body, &body); err != nil {
 		return r, err
 	}
-	r.SyncStateSet = SyncStateSet{Members: normalizeIDs(body.SyncStateSet), Epoch: r.SyncStateSetEpoch}
+	r.SyncStateSet = wire.SyncStateSet{Members: wire.NormalizeIDs(body.SyncStateSet), Epoch: r.SyncStateSetEpoch}
 	return r, nil
 }
 
 // AlterSyncStateSet proposes a new SyncStateSet; want.Epoch must be the
 // epoch the master last saw. It returns the set as committed.
-func (c *Client) AlterSyncStateSet(ctx context.Context, broker string, master int64, masterEpoch int32, want SyncStateSet) (SyncStateSet, error) {
-	body := mustJSON(SyncStateSet{Members: normalizeIDs(want.Members), Epoch: want.Epoch})
+func (c *Client) AlterSyncStateSet(ctx context.Context, broker string, master int64, masterEpoch int32, want wire.SyncStateSet) (wire.SyncStateSet, error) {
+	body := mustJSON(wire.SyncStateSet{Members: wire.NormalizeIDs(want.Members), Epoch: want.Epoch})
 	resp, err := c.expect(ctx, remoting.ControllerAlterSyncStateSet, &AlterSyncStateSetHeader{BrokerName: broker, MasterBrokerID: master, MasterEpoch: masterEpoch}, body)
 	if err != nil {
-		return SyncStateSet{}, err
+		return wire.SyncStateSet{}, err
 	}
-	return DecodeSyncStateSet(resp.Body)
+	return wire.DecodeSyncStateSet(resp.Body)
 }
 
 // SyncStateData reads the admin view of several sets.
-func (c *Client) SyncStateData(ctx context.Context, brokers ...string) (BrokerReplicasInfo, error) {
-	var info BrokerReplicasInfo
+func (c *Client) SyncStateData(ctx context.Context, brokers ...string) (wire.BrokerReplicasInfo, error) {
+	var info wire.BrokerReplicasInfo
 	resp, err := c.expect(ctx, remoting.ControllerGetSyncStateData, nil, mustJSON(brokers))
 	if err != nil {
 		return info, err

@@ -35,6 +35,7 @@ import (
 
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/netclient"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 	"github.com/rocketgo/rocketgo/server/transport"
 )
 
@@ -394,7 +395,7 @@ func (c *Controller) masterOf(set *brokerSet, requireAlive bool) MasterHeader {
 }
 
 func sssBody(set *brokerSet) []byte {
-	return mustJSON(SyncStateSet{Members: set.SyncState, Epoch: set.SSSEpoch})
+	return mustJSON(wire.SyncStateSet{Members: set.SyncState, Epoch: set.SSSEpoch})
 }
 
 // CONTROLLER_REGISTER_BROKER: a broker with an id reports its address and
@@ -449,7 +450,7 @@ type electResult struct {
 	code   int16
 	remark string
 	header MasterHeader
-	body   ElectMasterBody
+	body   wire.ElectMasterBody
 	set    *brokerSet // after the election; nil when the set is unknown
 }
 
@@ -488,7 +489,7 @@ func (c *Controller) electMaster(h ElectMasterHeader) electResult {
 			code:   remoting.ControllerMasterStillExist,
 			remark: fmt.Sprintf("the master %d of %s is still alive", set.Master, set.Name),
 			header: c.masterOf(set, false),
-			body:   ElectMasterBody{SyncStateSet: set.SyncState},
+			body:   wire.ElectMasterBody{SyncStateSet: set.SyncState},
 			set:    set,
 		}
 	}
@@ -516,7 +517,7 @@ func (c *Controller) electMaster(h ElectMasterHeader) electResult {
 	return electResult{
 		code:   remoting.Success,
 		header: c.masterOf(after, false),
-		body:   ElectMasterBody{BrokerMemberGroup: after.memberGroup(), SyncStateSet: after.SyncState},
+		body:   wire.ElectMasterBody{BrokerMemberGroup: after.memberGroup(), SyncStateSet: after.SyncState},
 		set:    after,
 	}
 }
@@ -547,7 +548,7 @@ func (c *Controller) processAlterSyncStateSet(rc *transport.RequestContext, req 
 	if !decode(rc, req, &h) {
 		return
 	}
-	proposed, err := DecodeSyncStateSet(req.Body)
+	proposed, err := wire.DecodeSyncStateSet(req.Body)
 	if err != nil {
 		reply(rc, req, remoting.ControllerInvalidRequest, err.Error())
 		return
@@ -608,16 +609,16 @@ func (c *Controller) processGetSyncStateData(rc *transport.RequestContext, req *
 		reply(rc, req, remoting.ControllerInvalidRequest, err.Error())
 		return
 	}
-	info := BrokerReplicasInfo{ReplicasInfoTable: map[string]ReplicasInfo{}}
+	info := wire.BrokerReplicasInfo{ReplicasInfoTable: map[string]wire.ReplicasInfo{}}
 	for _, name := range names {
 		set := c.fsm.set(name)
 		if set == nil {
 			continue
 		}
-		ri := ReplicasInfo{MasterBrokerID: set.Master, MasterAddress: set.addr(set.Master), MasterEpoch: set.MasterEpoch, SyncStateSetEpoch: set.SSSEpoch,
-			InSyncReplicas: []ReplicaIdentity{}, NotInSyncReplicas: []ReplicaIdentity{}}
+		ri := wire.ReplicasInfo{MasterBrokerID: set.Master, MasterAddress: set.addr(set.Master), MasterEpoch: set.MasterEpoch, SyncStateSetEpoch: set.SSSEpoch,
+			InSyncReplicas: []wire.ReplicaIdentity{}, NotInSyncReplicas: []wire.ReplicaIdentity{}}
 		for _, id := range set.ids() {
-			r := ReplicaIdentity{BrokerName: name, BrokerID: id, BrokerAddress: set.addr(id), Alive: c.beats.isAlive(set.Cluster, name, id)}
+			r := wire.ReplicaIdentity{BrokerName: name, BrokerID: id, BrokerAddress: set.addr(id), Alive: c.beats.isAlive(set.Cluster, name, id)}
 			if slices.Contains(set.SyncState, id) {
 				ri.InSyncReplicas = append(ri.InSyncReplicas, r)
 			} else {

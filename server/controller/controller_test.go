@@ -14,6 +14,7 @@ import (
 
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/netclient"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 	"github.com/rocketgo/rocketgo/server/transport"
 )
 
@@ -260,14 +261,14 @@ func TestSingleNodeElectionAndFailover(t *testing.T) {
 	}
 
 	// Expansion: the master admits 2 and 3; a stale epoch is fenced.
-	sss, err := b1.cl.AlterSyncStateSet(ctx, "bs", b1.id, 1, SyncStateSet{Members: []int64{1, 2, 3}, Epoch: 1})
+	sss, err := b1.cl.AlterSyncStateSet(ctx, "bs", b1.id, 1, wire.SyncStateSet{Members: []int64{1, 2, 3}, Epoch: 1})
 	if err != nil || !slices.Equal(sss.Members, []int64{1, 2, 3}) || sss.Epoch != 2 {
 		t.Fatalf("expand: %+v, %v", sss, err)
 	}
-	if _, err := b1.cl.AlterSyncStateSet(ctx, "bs", b1.id, 1, SyncStateSet{Members: []int64{1}, Epoch: 1}); !IsCode(err, remoting.ControllerFencedSyncStateSetEpoch) {
+	if _, err := b1.cl.AlterSyncStateSet(ctx, "bs", b1.id, 1, wire.SyncStateSet{Members: []int64{1}, Epoch: 1}); !IsCode(err, remoting.ControllerFencedSyncStateSetEpoch) {
 		t.Fatalf("stale SyncStateSet epoch: %v", err)
 	}
-	if _, err := b2.cl.AlterSyncStateSet(ctx, "bs", b2.id, 1, SyncStateSet{Members: []int64{2}, Epoch: 2}); !IsCode(err, remoting.ControllerInvalidMaster) {
+	if _, err := b2.cl.AlterSyncStateSet(ctx, "bs", b2.id, 1, wire.SyncStateSet{Members: []int64{2}, Epoch: 2}); !IsCode(err, remoting.ControllerInvalidMaster) {
 		t.Fatalf("a slave altering the set: %v", err)
 	}
 
@@ -329,7 +330,7 @@ func TestThreeNodesSurviveOneLossNotTwo(t *testing.T) {
 	if _, err := brokers[0].cl.ElectMaster(ctx, ElectMasterHeader{ClusterName: "c", BrokerName: "bs", BrokerID: brokers[0].id}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := brokers[0].cl.AlterSyncStateSet(ctx, "bs", 1, 1, SyncStateSet{Members: []int64{1, 2, 3}, Epoch: 1}); err != nil {
+	if _, err := brokers[0].cl.AlterSyncStateSet(ctx, "bs", 1, 1, wire.SyncStateSet{Members: []int64{1, 2, 3}, Epoch: 1}); err != nil {
 		t.Fatal(err)
 	}
 

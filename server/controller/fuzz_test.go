@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // FuzzDecodeRequest feeds arbitrary ext fields and bodies to every
@@ -45,16 +46,16 @@ func FuzzDecodeRequest(f *testing.F) {
 				t.Fatalf("%T re-encoded into something it cannot decode: %v (%s)", h, err, again.String())
 			}
 		}
-		if s, err := DecodeSyncStateSet(body); err == nil {
+		if s, err := wire.DecodeSyncStateSet(body); err == nil {
 			for i := 1; i < len(s.Members); i++ {
 				if s.Members[i] <= s.Members[i-1] {
 					t.Fatalf("members not normalised: %v", s.Members)
 				}
 			}
 		}
-		var eb ElectMasterBody
+		var eb wire.ElectMasterBody
 		_ = decodeBody(body, &eb)
-		var ri BrokerReplicasInfo
+		var ri wire.BrokerReplicasInfo
 		_ = decodeBody(body, &ri)
 		var names []string
 		_ = decodeBody(body, &names)

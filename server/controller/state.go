@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // The controller's replicated state is, per broker set (one brokerName),
@@ -87,8 +89,8 @@ func (b *brokerSet) addr(id int64) string { return b.Replicas[id].Addr }
 func (b *brokerSet) firstElection() bool { return b.MasterEpoch == 0 }
 
 // memberGroup is the set's BrokerMemberGroup.
-func (b *brokerSet) memberGroup() *BrokerMemberGroup {
-	g := &BrokerMemberGroup{Cluster: b.Cluster, BrokerName: b.Name, BrokerAddrs: make(map[int64]string, len(b.Replicas))}
+func (b *brokerSet) memberGroup() *wire.BrokerMemberGroup {
+	g := &wire.BrokerMemberGroup{Cluster: b.Cluster, BrokerName: b.Name, BrokerAddrs: make(map[int64]string, len(b.Replicas))}
 	for id, r := range b.Replicas {
 		g.BrokerAddrs[id] = r.Addr
 	}
@@ -131,7 +133,7 @@ func (s *state) apply(e event) error {
 			return fmt.Errorf("%w: master %d epoch %d/%d, the change expected %d epoch %d/%d",
 				errStale, set.Master, set.MasterEpoch, set.SSSEpoch, e.Master, e.MasterEpoch, e.SSSEpoch)
 		}
-		set.SyncState = normalizeIDs(e.Members)
+		set.SyncState = wire.NormalizeIDs(e.Members)
 		set.SSSEpoch++
 		return nil
 	case evCleanBroker:

@@ -17,6 +17,7 @@ import (
 	"github.com/rocketgo/rocketgo/producer"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/netclient"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/controller"
 	"github.com/rocketgo/rocketgo/server/embedded"
@@ -390,7 +391,7 @@ func epochStart(t *testing.T, rpc *netclient.Client, addr string) int64 {
 	if err != nil || resp.Code != remoting.Success {
 		t.Fatalf("epoch cache of %s: %v %v", addr, resp, err)
 	}
-	var body controller.EpochEntryCache
+	var body wire.EpochEntryCache
 	if err := json.Unmarshal(resp.Body, &body); err != nil || len(body.EpochList) == 0 {
 		t.Fatalf("epoch cache of %s: %s (%v)", addr, resp.Body, err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/netclient"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 	"github.com/rocketgo/rocketgo/server/controller"
 )
 
@@ -37,12 +38,12 @@ type Node interface {
 	// SetBrokerID tells the broker the id the controller assigned it.
 	SetBrokerID(id int64)
 	// BecomeMaster makes the broker the master of epoch with sss.
-	BecomeMaster(ctx context.Context, epoch int32, sss controller.SyncStateSet) error
+	BecomeMaster(ctx context.Context, epoch int32, sss wire.SyncStateSet) error
 	// BecomeSlave makes the broker follow the master at masterAddr (its
 	// remoting address) from epoch on.
 	BecomeSlave(ctx context.Context, masterAddr string, masterID int64, epoch int32) error
 	// SetSyncStateSet installs a SyncStateSet the controller committed.
-	SetSyncStateSet(sss controller.SyncStateSet)
+	SetSyncStateSet(sss wire.SyncStateSet)
 	// ShrinkSyncStateSet returns the current SyncStateSet less the slaves
 	// that fell behind or went away (the master included).
 	ShrinkSyncStateSet() []int64
@@ -78,7 +79,7 @@ type Status struct {
 	MasterID     int64
 	MasterAddr   string
 	MasterEpoch  int32
-	SyncStateSet controller.SyncStateSet
+	SyncStateSet wire.SyncStateSet
 	Running      bool // the role is known
 }
 
@@ -99,7 +100,7 @@ type Manager struct {
 	masterID    int64
 	masterAddr  string
 	masterEpoch int32
-	sss         controller.SyncStateSet
+	sss         wire.SyncStateSet
 
 	pmu      sync.Mutex // guards proposal
 	proposal []int64
@@ -299,7 +300,7 @@ func (m *Manager) applyRole(ctx context.Context, r controller.Replicas) error {
 	if r.MasterBrokerID == m.brokerID {
 		sss := r.SyncStateSet
 		if sss.Epoch == 0 {
-			sss = controller.SyncStateSet{Members: []int64{m.brokerID}, Epoch: r.SyncStateSetEpoch}
+			sss = wire.SyncStateSet{Members: []int64{m.brokerID}, Epoch: r.SyncStateSetEpoch}
 		}
 		if err := m.node.BecomeMaster(rctx, r.MasterEpoch, sss); err != nil {
 			return fmt.Errorf("become master of epoch %d: %w", r.MasterEpoch, err)
@@ -309,7 +310,7 @@ func (m *Manager) applyRole(ctx context.Context, r controller.Replicas) error {
 		if err := m.node.BecomeSlave(rctx, r.MasterAddress, r.MasterBrokerID, r.MasterEpoch); err != nil {
 			return fmt.Errorf("become slave of %d in epoch %d: %w", r.MasterBrokerID, r.MasterEpoch, err)
 		}
-		m.master, m.sss = false, controller.SyncStateSet{}
+		m.master, m.sss = false, wire.SyncStateSet{}
 	}
 	m.running = true
 	m.masterID, m.masterAddr, m.masterEpoch = r.MasterBrokerID, r.MasterAddress, r.MasterEpoch
@@ -319,7 +320,7 @@ func (m *Manager) applyRole(ctx context.Context, r controller.Replicas) error {
 
 // OnRoleChanged handles NOTIFY_BROKER_ROLE_CHANGED: the change is applied
 // on a goroutine of the manager, never on the caller's (a network loop).
-func (m *Manager) OnRoleChanged(h controller.MasterHeader, sss controller.SyncStateSet) {
+func (m *Manager) OnRoleChanged(h controller.MasterHeader, sss wire.SyncStateSet) {
 	if m.stop == nil {
 		return
 	}
@@ -458,7 +459,7 @@ func (m *Manager) report(ctx context.Context, want []int64) {
 	}
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	got, err := m.ctl.AlterSyncStateSet(rctx, m.cfg.BrokerName, id, epoch, controller.SyncStateSet{Members: want, Epoch: cur.Epoch})
+	got, err := m.ctl.AlterSyncStateSet(rctx, m.cfg.BrokerName, id, epoch, wire.SyncStateSet{Members: want, Epoch: cur.Epoch})
 	if err != nil {
 		m.log.Warn("controller mode: changing the SyncStateSet failed", "from", cur.Members, "to", want, "err", err)
 		if controller.IsCode(err, remoting.ControllerFencedMasterEpoch) || controller.IsCode(err, remoting.ControllerFencedSyncStateSetEpoch) ||
