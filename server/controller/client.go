@@ -162,6 +162,33 @@ func (c *Client) expect(ctx context.Context, code int16, h remoting.Header, body
 	return resp, &ResponseError{Code: resp.Code, Remark: resp.Remark, Addr: c.cachedLeader()}
 }
 
+// Config reads one node's configuration (GET_CONTROLLER_CONFIG) as
+// properties text.
+func (c *Client) Config(ctx context.Context, addr string) (string, error) {
+	resp, err := c.rpc.InvokeSync(ctx, addr, remoting.NewRequest(remoting.GetControllerConfig, nil, nil))
+	if err != nil {
+		return "", err
+	}
+	if resp.Code != remoting.Success {
+		return "", &ResponseError{Code: resp.Code, Remark: resp.Remark, Addr: addr}
+	}
+	return string(resp.Body), nil
+}
+
+// UpdateConfig changes runtime keys of one node (UPDATE_CONTROLLER_CONFIG);
+// properties is "key=value" lines. Each node keeps its own configuration,
+// as upstream's, so tools send it to every node.
+func (c *Client) UpdateConfig(ctx context.Context, addr, properties string) error {
+	resp, err := c.rpc.InvokeSync(ctx, addr, remoting.NewRequest(remoting.UpdateControllerConfig, nil, []byte(properties)))
+	if err != nil {
+		return err
+	}
+	if resp.Code != remoting.Success {
+		return &ResponseError{Code: resp.Code, Remark: resp.Remark, Addr: addr}
+	}
+	return nil
+}
+
 // Heartbeat sends BROKER_HEARTBEAT to one controller node.
 func (c *Client) Heartbeat(ctx context.Context, addr string, h *BrokerHeartbeatHeader) error {
 	resp, err := c.rpc.InvokeSync(ctx, addr, remoting.NewRequest(remoting.BrokerHeartbeat, h, nil))

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -252,6 +253,22 @@ func (c *Config) Set(key, value string) (known bool, err error) {
 // Load reads "key=value" lines (Java properties style). Unknown keys are
 // returned, not refused: a name server's file carries its own keys too.
 func (c *Config) Load(r io.Reader) (unknown []string, err error) {
+	err = eachProperty(r, func(line int, key, value string) error {
+		known, err := c.Set(key, value)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		if !known {
+			unknown = append(unknown, key)
+		}
+		return nil
+	})
+	return unknown, err
+}
+
+// eachProperty calls f for every "key=value" line, skipping blank lines
+// and comments.
+func eachProperty(r io.Reader, f func(line int, key, value string) error) error {
 	sc := bufio.NewScanner(r)
 	for line := 1; sc.Scan(); line++ {
 		text := strings.TrimSpace(sc.Text())
@@ -260,18 +277,52 @@ func (c *Config) Load(r io.Reader) (unknown []string, err error) {
 		}
 		key, value, ok := strings.Cut(text, "=")
 		if !ok {
-			return unknown, fmt.Errorf("%w: line %d: %q is not key=value", ErrInvalidConfig, line, text)
+			return fmt.Errorf("%w: line %d: %q is not key=value", ErrInvalidConfig, line, text)
 		}
-		key = strings.TrimSpace(key)
-		known, err := c.Set(key, value)
-		if err != nil {
-			return unknown, fmt.Errorf("line %d: %w", line, err)
-		}
-		if !known {
-			unknown = append(unknown, key)
+		if err := f(line, strings.TrimSpace(key), value); err != nil {
+			return err
 		}
 	}
-	return unknown, sc.Err()
+	return sc.Err()
+}
+
+// runtimeKeys are the keys UPDATE_CONTROLLER_CONFIG may change on a
+// running node (processUpdateConfig copies exactly these fields). The others shape the raft member, the listeners or timers
+// started once, and take a restart.
+var runtimeKeys = map[string]bool{
+	"enableElectUncleanMaster": true,
+	"notifyBrokerRoleChanged":  true,
+	"electMasterMaxRetryCount": true,
+}
+
+// ErrNotRuntime reports a key that exists but cannot change while the
+// node runs.
+var ErrNotRuntime = errors.New("controller: the key cannot change at run time")
+
+// ErrUnknownKey reports a key the controller does not have.
+var ErrUnknownKey = errors.New("controller: unknown configuration key")
+
+// applyUpdate returns c with the properties text applied, refusing the
+// whole update when any key is unknown, fixed at start or invalid.
+func (c Config) applyUpdate(text []byte) (Config, []string, error) {
+	var keys []string
+	err := eachProperty(bytes.NewReader(text), func(line int, key, value string) error {
+		known, err := c.Set(key, value)
+		switch {
+		case !known:
+			return fmt.Errorf("%w: %q", ErrUnknownKey, key)
+		case !runtimeKeys[key]:
+			return fmt.Errorf("%w: %s (restart the node with the new value)", ErrNotRuntime, key)
+		case err != nil:
+			return err
+		}
+		keys = append(keys, key)
+		return nil
+	})
+	if err == nil {
+		err = c.Validate()
+	}
+	return c, keys, err
 }
 
 // LoadFile is Load on a named file.

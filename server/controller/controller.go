@@ -68,6 +68,9 @@ func WithListenAddr(addr string) Option { return func(o *options) { o.listen = a
 
 // Controller is one controller node.
 type Controller struct {
+	// cfgMu guards cfg's runtime keys (runtimeKeys), which
+	// UPDATE_CONTROLLER_CONFIG changes; read them through settings.
+	cfgMu sync.RWMutex
 	cfg   Config
 	o     options
 	log   *slog.Logger
@@ -246,6 +249,7 @@ func (c *Controller) register() {
 	c.server.Handle(remoting.ControllerGetSyncStateData, c.leaderOnly(c.processGetSyncStateData))
 	c.server.Handle(remoting.CleanBrokerData, c.leaderOnly(c.processCleanBrokerData))
 	c.server.Handle(remoting.GetControllerConfig, c.processGetConfig)
+	c.server.Handle(remoting.UpdateControllerConfig, c.processUpdateConfig)
 }
 
 // reply answers req with code and remark.
@@ -479,7 +483,7 @@ func (c *Controller) electMaster(h ElectMasterHeader) electResult {
 		if h.DesignateElect {
 			in.prefer = h.BrokerID
 		}
-		if c.cfg.EnableElectUncleanMaster {
+		if c.settings().EnableElectUncleanMaster {
 			in.all = set.ids()
 		}
 		newMaster = elect(in)
@@ -673,11 +677,44 @@ func (c *Controller) processCleanBrokerData(rc *transport.RequestContext, req *r
 	reply(rc, req, code, remark)
 }
 
+// settings is a copy of the configuration with its runtime keys current.
+func (c *Controller) settings() Config {
+	c.cfgMu.RLock()
+	defer c.cfgMu.RUnlock()
+	return c.cfg
+}
+
 // GET_CONTROLLER_CONFIG: the configuration as properties text.
 func (c *Controller) processGetConfig(rc *transport.RequestContext, req *remoting.Command) {
+	cfg := c.settings()
 	resp := remoting.NewResponse(req, remoting.Success, "")
-	resp.Body = []byte(c.cfg.properties())
+	resp.Body = []byte(cfg.properties())
 	rc.Reply(resp)
+}
+
+// UPDATE_CONTROLLER_CONFIG: properties text in the body. As upstream, it
+// changes this node only (send it to every node); keys outside
+// runtimeKeys are refused with NO_PERMISSION, unknown keys and bad values
+// with INVALID_PARAMETER, and nothing is applied unless everything is.
+func (c *Controller) processUpdateConfig(rc *transport.RequestContext, req *remoting.Command) {
+	c.cfgMu.Lock()
+	next, keys, err := c.cfg.applyUpdate(req.Body)
+	if err == nil {
+		// Only the runtime keys: other fields are read without cfgMu.
+		c.cfg.EnableElectUncleanMaster = next.EnableElectUncleanMaster
+		c.cfg.NotifyBrokerRoleChanged = next.NotifyBrokerRoleChanged
+		c.cfg.ElectMasterMaxRetryCount = next.ElectMasterMaxRetryCount
+	}
+	c.cfgMu.Unlock()
+	switch {
+	case errors.Is(err, ErrNotRuntime):
+		reply(rc, req, remoting.NoPermission, err.Error())
+	case err != nil:
+		reply(rc, req, remoting.InvalidParameter, err.Error())
+	default:
+		c.log.Info("configuration updated", "keys", keys)
+		reply(rc, req, remoting.Success, "")
+	}
 }
 
 // connClosed runs on the network event loop: it only updates the table
@@ -759,7 +796,7 @@ func (c *Controller) electLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case name := <-c.elections:
-			for try := 0; try < c.cfg.ElectMasterMaxRetryCount && ctx.Err() == nil && c.IsLeader(); try++ {
+			for try := 0; try < c.settings().ElectMasterMaxRetryCount && ctx.Err() == nil && c.IsLeader(); try++ {
 				res := c.electMaster(ElectMasterHeader{BrokerName: name, BrokerID: -1})
 				if res.code == remoting.Success {
 					c.notifyRoleChanged(res.set)
@@ -776,7 +813,7 @@ func (c *Controller) electLoop(ctx context.Context) {
 // (NOTIFY_BROKER_ROLE_CHANGED, oneway), so the new master takes writes at
 // once instead of at its next metadata poll.
 func (c *Controller) notifyRoleChanged(set *brokerSet) {
-	if !c.cfg.NotifyBrokerRoleChanged || set == nil || set.Master == NoMaster {
+	if !c.settings().NotifyBrokerRoleChanged || set == nil || set.Master == NoMaster {
 		return
 	}
 	h := MasterHeader{MasterBrokerID: set.Master, MasterAddress: set.addr(set.Master), MasterEpoch: set.MasterEpoch, SyncStateSetEpoch: set.SSSEpoch}

@@ -465,3 +465,63 @@ func TestBadRequestsGetClearAnswers(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateControllerConfig: enableElectUncleanMaster switched on at run
+// time lets a replica outside the SyncStateSet take over; keys fixed at
+// start, unknown keys and bad values are refused and change nothing.
+func TestUpdateControllerConfig(t *testing.T) {
+	cfg := testConfigs(t, 1)[0]
+	c := startNode(t, cfg)
+	defer stopNode(t, c)
+	waitFor(t, "leadership", 10*time.Second, c.IsLeader)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	b1, b2 := newFakeBroker(t, "bs", []string{c.Addr()}), newFakeBroker(t, "bs", []string{c.Addr()})
+	defer b2.close()
+	b1.register(ctx)
+	b2.register(ctx)
+	stopBeats := beatAll(b1, b2)
+	if r, err := b1.cl.ElectMaster(ctx, ElectMasterHeader{ClusterName: "c", BrokerName: "bs", BrokerID: b1.id}); err != nil || r.MasterBrokerID != b1.id {
+		t.Fatalf("first election: %+v, %v", r, err)
+	}
+	// b2 never joins the SyncStateSet; the master dies.
+	stopBeats()
+	stopBeats = beatAll(b2)
+	defer stopBeats()
+	b1.close()
+	waitFor(t, "the dead master to leave the heartbeat table", 10*time.Second, func() bool { return !c.beats.isAlive("c", "bs", b1.id) })
+	elect := func() (Replicas, error) {
+		return b2.cl.ElectMaster(ctx, ElectMasterHeader{ClusterName: "c", BrokerName: "bs", BrokerID: b2.id})
+	}
+	if r, err := elect(); !IsCode(err, remoting.ControllerElectMasterFailed) {
+		t.Fatalf("clean election without an in-sync replica: %+v, %v", r, err)
+	}
+
+	for _, tc := range []struct {
+		props string
+		want  int16
+	}{
+		{"controllerStorePath=/elsewhere", remoting.NoPermission},
+		{"enableElectUncleanMaster=true\nscanNotActiveBrokerInterval=5", remoting.NoPermission},
+		{"noSuchKey=1", remoting.InvalidParameter},
+		{"enableElectUncleanMaster=maybe", remoting.InvalidParameter},
+		{"electMasterMaxRetryCount=0", remoting.InvalidParameter},
+	} {
+		if err := b2.cl.UpdateConfig(ctx, c.Addr(), tc.props); !IsCode(err, tc.want) {
+			t.Errorf("update %q: %v, want code %d", tc.props, err, tc.want)
+		}
+	}
+	if props, err := b2.cl.Config(ctx, c.Addr()); err != nil || !strings.Contains(props, "enableElectUncleanMaster=false\n") || !strings.Contains(props, "electMasterMaxRetryCount=3\n") {
+		t.Fatalf("refused updates changed the configuration: %q, %v", props, err)
+	}
+	if err := b2.cl.UpdateConfig(ctx, c.Addr(), "# operator\nenableElectUncleanMaster = true\n"); err != nil {
+		t.Fatal(err)
+	}
+	if props, err := b2.cl.Config(ctx, c.Addr()); err != nil || !strings.Contains(props, "enableElectUncleanMaster=true\n") {
+		t.Fatalf("config after update: %q, %v", props, err)
+	}
+	if r, err := elect(); err != nil || r.MasterBrokerID != b2.id || r.MasterEpoch < 2 {
+		t.Fatalf("unclean election after the update: %+v, %v", r, err)
+	}
+}

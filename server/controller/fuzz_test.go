@@ -59,6 +59,14 @@ func FuzzDecodeRequest(f *testing.F) {
 		_ = decodeBody(body, &ri)
 		var names []string
 		_ = decodeBody(body, &names)
+		// UPDATE_CONTROLLER_CONFIG: an accepted update keeps a valid
+		// configuration whose fixed keys are untouched.
+		base := DefaultConfig()
+		if next, _, err := base.applyUpdate(body); err == nil {
+			if next.Validate() != nil || next.Peers != base.Peers || next.StorePath != base.StorePath {
+				t.Fatalf("update %q produced %+v", body, next)
+			}
+		}
 
 		// A log entry or a snapshot that is not ours must be refused
 		// cleanly by every node alike.
