@@ -15,6 +15,7 @@ import (
 
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/namesrv"
+	"github.com/rocketgo/rocketgo/server/transport"
 )
 
 // Config describes an embedded server. Zero values take the defaults noted.
@@ -61,10 +62,25 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if kvPath == "" && cfg.Broker.StorePathRootDir != "" {
 		kvPath = filepath.Join(cfg.Broker.StorePathRootDir, "namesrv", "kvConfig.json")
 	}
+	// The name server serves the broker's TLS mode with the same
+	// certificate; in enforcing mode the broker must register over TLS.
+	bc := cfg.Broker
+	var nsTLS []transport.Option
+	if mode, err := transport.ParseTLSMode(bc.TlsMode); err == nil && mode != transport.TLSDisabled {
+		tc, err := transport.ServerTLSConfig(bc.TlsCertFile, bc.TlsKeyFile, bc.TlsCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("embedded: name server: %w", err)
+		}
+		nsTLS = append(nsTLS, transport.WithTLS(mode, tc))
+		if mode == transport.TLSEnforcing {
+			bc.TlsEnable = true
+		}
+	}
 	ns := namesrv.New(
 		namesrv.WithListenAddr(net.JoinHostPort(cfg.Host, strconv.Itoa(portOrDefault(cfg.NamesrvPort, 9876)))),
 		namesrv.WithLogger(log),
 		namesrv.WithKVConfigPath(kvPath),
+		namesrv.WithRemotingOptions(nsTLS...),
 	)
 	if err := ns.Start(ctx); err != nil {
 		return nil, fmt.Errorf("embedded: name server: %w", err)
@@ -73,7 +89,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if host, port, err := net.SplitHostPort(nsAddr); err == nil && (host == "" || host == "::" || host == "0.0.0.0") {
 		nsAddr = net.JoinHostPort("127.0.0.1", port)
 	}
-	bc := cfg.Broker
 	bc.NamesrvAddr = nsAddr
 	bc.ListenHost = cfg.Host
 	bc.ListenPort = portOrDefault(cfg.BrokerPort, 10911)
