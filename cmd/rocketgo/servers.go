@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/server/acl"
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/controller"
 	"github.com/rocketgo/rocketgo/server/embedded"
@@ -123,6 +125,7 @@ func runNamesrv(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	tlsCert := fs.String("tls-cert", "", "PEM certificate `file` for -tls-mode")
 	tlsKey := fs.String("tls-key", "", "PEM private key `file` for -tls-mode")
 	tlsCA := fs.String("tls-ca", "", "PEM `file` of CAs; when set, clients must present a certificate they signed")
+	aclFile := fs.String("acl-file", "", "plain_acl.yml `file`: when set, write requests (broker registration, KV config, topic deletion) need an admin signature or a white-listed address")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -144,6 +147,17 @@ func runNamesrv(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo:", err)
 		return 2
+	}
+	if *aclFile != "" {
+		checker, err := acl.Open(*aclFile, acl.WithLogger(log))
+		if err != nil {
+			fmt.Fprintln(stderr, "rocketgo:", err)
+			return 2
+		}
+		defer checker.Close()
+		ropts = append(ropts, transport.WithAccessCheck(func(c *transport.Conn, req *remoting.Command) error {
+			return checker.CheckNameServer(c.String(), req)
+		}))
 	}
 	opts := []namesrv.Option{namesrv.WithListenAddr(*listen), namesrv.WithScanInterval(*scan), namesrv.WithBrokerTimeout(*timeout),
 		namesrv.WithLogger(log), namesrv.WithKVConfigPath(*kvPath), namesrv.WithRemotingOptions(ropts...)}
