@@ -181,22 +181,29 @@ func AppendContent(dst []byte, ext *remoting.ExtFields) []byte {
 		if k == FieldSignature || k == uniqueKeyQueryField {
 			return true
 		}
-		// Insertion sort: a dozen keys at most, and no allocation.
-		i := len(pairs)
-		for j := range pairs {
-			if pairs[j][0] == k { // repeated key: last value wins
-				pairs[j][1] = v
-				i = -1
-				break
+		n := len(pairs)
+		// Headers mostly arrive in key order (SEND_MESSAGE_V2's a, b, c,
+		// ...), so try the end first; otherwise binary-search the slot.
+		i := n
+		if n > 0 && pairs[n-1][0] >= k {
+			lo, hi := 0, n
+			for lo < hi {
+				m := int(uint(lo+hi) >> 1)
+				if pairs[m][0] < k {
+					lo = m + 1
+				} else {
+					hi = m
+				}
 			}
+			i = lo
 		}
-		if i < 0 {
+		if i < n && pairs[i][0] == k { // repeated key: last value wins
+			pairs[i][1] = v
 			return true
 		}
-		pairs = append(pairs, [2]string{k, v})
-		for ; i > 0 && pairs[i-1][0] > k; i-- {
-			pairs[i], pairs[i-1] = pairs[i-1], pairs[i]
-		}
+		pairs = append(pairs, [2]string{})
+		copy(pairs[i+1:], pairs[i:n])
+		pairs[i] = [2]string{k, v}
 		return true
 	})
 	for _, p := range pairs {

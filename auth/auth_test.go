@@ -3,6 +3,9 @@ package auth
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -130,5 +133,38 @@ func BenchmarkSignerSign(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.Sign(req)
+	}
+}
+
+// TestContentMatchesSortedMap compares AppendContent with a plain
+// map-then-sort reference (Java's TreeMap) on shuffled keys with repeats.
+func TestContentMatchesSortedMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 500 {
+		var e remoting.ExtFields
+		ref := map[string]string{}
+		for range rng.IntN(40) {
+			k := string(rune('A' + rng.IntN(58)))
+			if rng.IntN(3) == 0 {
+				k += "x"
+			}
+			v := strconv.Itoa(rng.IntN(1000))
+			e.Set(k, v) // Set replaces: last value wins, as in the map
+			ref[k] = v
+		}
+		keys := make([]string, 0, len(ref))
+		for k := range ref {
+			if k != FieldSignature {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		var want strings.Builder
+		for _, k := range keys {
+			want.WriteString(ref[k])
+		}
+		if got := string(AppendContent(nil, &e)); got != want.String() {
+			t.Fatalf("content %q, want %q (ext %v)", got, want.String(), e.String())
+		}
 	}
 }

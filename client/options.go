@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"time"
 
@@ -109,6 +110,11 @@ func WithCredentialsProvider(p auth.Provider) Option {
 func WithTransportOptions(opts ...netclient.Option) Option {
 	return with(iclient.WithRemotingOptions(opts...))
 }
+
+// WithTLS makes every connection (name servers and brokers) TLS, for
+// clusters in TLS permissive or enforcing mode. A nil cfg verifies servers
+// against the system roots. Default: plain TCP.
+func WithTLS(cfg *tls.Config) Option { return WithTransportOptions(netclient.WithTLS(cfg)) }
 
 // WithHooks adds hooks (see Hook). Each is checked once, here, for the hook
 // interfaces it implements; events with no hook cost nothing. Default: none.

@@ -33,7 +33,7 @@ func describeAdmin(env *harness.Env) {
 			eventually(ctx, func() error {
 				wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 				defer cancel()
-				return loadtest.WaitRoute(wctx, env.Namesrv, topic)
+				return loadtest.WaitRoute(wctx, env.Namesrv, topic, env.TransportOptions()...)
 			}).Should(MatchError(ContainSubstring("no route")))
 		}, SpecTimeout(short))
 

@@ -46,7 +46,7 @@ func newTopic(ctx context.Context, env *harness.Env, feature string, queues int)
 // newProducer starts a producer on the broker under test, shut down when
 // the spec ends.
 func newProducer(env *harness.Env, opts ...producer.Option) *producer.Producer {
-	p, err := producer.New(append([]producer.Option{producer.WithNameServers(env.Namesrv), producer.WithGroup(env.Name("cf_pg"))}, opts...)...)
+	p, err := producer.New(append(append([]producer.Option{producer.WithNameServers(env.Namesrv), producer.WithGroup(env.Name("cf_pg"))}, securePO(env)...), opts...)...)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) { p.Shutdown(ctx) }, NodeTimeout(10*time.Second))
 	return p
@@ -65,7 +65,32 @@ func fastConsumer(env *harness.Env, group string, opts ...consumer.Option) []con
 		consumer.WithBrokerSuspend(2 * time.Second),
 		consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset),
 		consumer.WithInstanceName(env.Name("cf_inst")),
-	}, opts...)
+	}, append(secureCO(env), opts...)...)
+}
+
+// securePO and secureCO give clients the suite's credentials and TLS, so
+// every spec also runs against a cluster with ACL or TLS on. Options given
+// later by a spec win.
+func securePO(env *harness.Env) []producer.Option {
+	var o []producer.Option
+	if env.Credentials.Valid() {
+		o = append(o, producer.WithCredentials(env.Credentials))
+	}
+	if env.TLS != nil {
+		o = append(o, producer.WithTLS(env.TLS))
+	}
+	return o
+}
+
+func secureCO(env *harness.Env) []consumer.Option {
+	var o []consumer.Option
+	if env.Credentials.Valid() {
+		o = append(o, consumer.WithCredentials(env.Credentials))
+	}
+	if env.TLS != nil {
+		o = append(o, consumer.WithTLS(env.TLS))
+	}
+	return o
 }
 
 // startPush starts a push consumer with one subscription; it is shut down

@@ -46,7 +46,7 @@ func describeRetry(env *harness.Env) {
 			Eventually(ctx, func() error {
 				wctx, cancel := context.WithTimeout(ctx, time.Second)
 				defer cancel()
-				return loadtest.WaitRoute(wctx, env.Namesrv, dlq)
+				return loadtest.WaitRoute(wctx, env.Namesrv, dlq, env.TransportOptions()...)
 			}).Should(Succeed())
 			dead := newCollector()
 			startPush(ctx, env, env.Name("cf_dlqreader"), dlq, "*", dead.concurrent())

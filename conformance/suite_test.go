@@ -24,7 +24,11 @@ func TestMain(m *testing.M) {
 // one line.
 func TestConformance(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	env, err := harness.Setup(ctx, harness.Target(flag.CommandLine))
+	creds, tc, err := harness.Security(flag.CommandLine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := harness.SetupSecure(ctx, harness.Target(flag.CommandLine), creds, tc)
 	cancel()
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +50,7 @@ func TestConformance(t *testing.T) {
 	describePull(env)
 	describeQuery(env)
 	describeAdmin(env)
+	describeSecurity(env)
 	suite, reporter := GinkgoConfiguration()
 	RunSpecs(t, "rocketgo conformance", suite, reporter)
 }

@@ -33,7 +33,7 @@ func newCluster(cfg *config) (*cluster, error) {
 		}
 		return &cluster{Client: impl, pub: cfg.client, pulls: cfg.client.PullHooks()}, nil
 	}
-	pub, err := client.New(
+	pub, err := client.New(append([]client.Option{
 		client.WithNameServers(cfg.nameServers),
 		client.WithInstanceName(cfg.instanceName),
 		client.WithLogger(cfg.logger),
@@ -41,7 +41,7 @@ func newCluster(cfg *config) (*cluster, error) {
 		client.WithRouteRefreshInterval(cfg.routeInterval),
 		client.WithRequestTimeout(cfg.requestTimeout),
 		client.WithRequestSigner(cfg.signer),
-	)
+	}, cfg.tls...)...)
 	if err != nil {
 		return nil, fmt.Errorf("consumer: client: %w", err)
 	}

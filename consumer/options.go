@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -126,6 +127,7 @@ type config struct {
 	sendBackRetryDelay time.Duration
 	requestTimeout     time.Duration
 	signer             func(*remoting.Command)
+	tls                []client.Option // WithTLS's, if given
 	offsetDir          string
 	handover           time.Duration
 
@@ -320,6 +322,12 @@ func WithRequestTimeout(d time.Duration) Option { return func(c *config) { c.req
 // client.WithCredentials). Default: no signing. Ignored with WithClient.
 func WithCredentials(cr auth.Credentials) Option {
 	return func(c *config) { c.signer = auth.NewSigner(cr).Sign }
+}
+
+// WithTLS connects over TLS (see client.WithTLS; nil verifies with the
+// system roots). Default: plain TCP. Ignored with WithClient.
+func WithTLS(cfg *tls.Config) Option {
+	return func(c *config) { c.tls = []client.Option{client.WithTLS(cfg)} }
 }
 
 // WithCredentialsProvider signs with rotating credentials (see

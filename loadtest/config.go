@@ -1,11 +1,15 @@
 package loadtest
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/rocketgo/rocketgo/auth"
+	"github.com/rocketgo/rocketgo/remoting/netclient"
 )
 
 // Mode is what a run does.
@@ -109,14 +113,47 @@ type Config struct {
 	// Logger receives the SDK's and the embedded server's logs (default:
 	// discard).
 	Logger *slog.Logger
+
+	// Credentials sign every request (brokers with ACL on); the topic is
+	// created and deleted with them too, so they need admin rights where
+	// the tool creates the topic. Default: none.
+	Credentials auth.Credentials
+	// TLS connects over TLS (nil: plain TCP).
+	TLS *tls.Config
+	// EmbeddedACL starts the embedded server with ACL on and Credentials
+	// (or DefaultAccessKey/DefaultSecretKey) as its only, admin account, to
+	// measure what ACL costs. Ignored with NameServer.
+	EmbeddedACL bool
 }
+
+// Keys the embedded server accepts with EmbeddedACL when no Credentials
+// are given.
+const (
+	DefaultAccessKey = "loadtestAK"
+	DefaultSecretKey = "loadtestSK"
+)
 
 // ErrConfig reports an invalid Config; the message names the field.
 var ErrConfig = errors.New("loadtest: invalid config")
 
+// transportOptions are the topic administration's transport options.
+func (c Config) transportOptions() []netclient.Option {
+	var opts []netclient.Option
+	if c.Credentials.Valid() {
+		opts = append(opts, netclient.WithRequestSigner(auth.NewSigner(c.Credentials).Sign))
+	}
+	if c.TLS != nil {
+		opts = append(opts, netclient.WithTLS(c.TLS))
+	}
+	return opts
+}
+
 func (c Config) withDefaults() (Config, error) {
 	if c.Mode == "" {
 		c.Mode = ModeBoth
+	}
+	if c.EmbeddedACL && c.NameServer == "" && !c.Credentials.Valid() {
+		c.Credentials = auth.Credentials{AccessKey: DefaultAccessKey, SecretKey: DefaultSecretKey}
 	}
 	if c.SendMode == "" {
 		c.SendMode = SendSync

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,7 +79,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if cfg.NameServer == "" || cfg.CreateTopic {
 		tctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		err := CreateTopic(tctx, r.namesrv, cfg.Topic, cfg.Queues)
+		err := CreateTopic(tctx, r.namesrv, cfg.Topic, cfg.Queues, cfg.transportOptions()...)
 		cancel()
 		if err != nil {
 			return nil, err
@@ -102,6 +103,15 @@ func startEmbedded(ctx context.Context, cfg Config) (*embedded.Server, func(), e
 	bc.MaxHashSlotNum, bc.MaxIndexNum = 50_000, 200_000
 	bc.DefaultTopicQueueNums = cfg.Queues
 	bc.TraceTopicEnable = cfg.Trace
+	if cfg.EmbeddedACL {
+		aclFile := filepath.Join(dir, "plain_acl.yml")
+		account := fmt.Sprintf("accounts:\n  - accessKey: %q\n    secretKey: %q\n    admin: true\n", cfg.Credentials.AccessKey, cfg.Credentials.SecretKey)
+		if err := os.WriteFile(aclFile, []byte(account), 0o600); err != nil {
+			os.RemoveAll(dir)
+			return nil, nil, fmt.Errorf("loadtest: %w", err)
+		}
+		bc.AclEnable, bc.AclFile = true, aclFile
+	}
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	srv, err := embedded.Start(sctx, embedded.Config{Host: "127.0.0.1", NamesrvPort: -1, BrokerPort: -1, Broker: bc, Logger: cfg.Logger})
@@ -157,6 +167,12 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 			}
 			if cfg.Trace {
 				popts = append(popts, producer.WithTrace(producer.TraceConfig{}))
+			}
+			if cfg.Credentials.Valid() {
+				popts = append(popts, producer.WithCredentials(cfg.Credentials))
+			}
+			if cfg.TLS != nil {
+				popts = append(popts, producer.WithTLS(cfg.TLS))
 			}
 			p, err := producer.New(popts...)
 			if err != nil {
@@ -282,6 +298,12 @@ func (r *run) startConsumer(ctx context.Context, i int) (*consumer.PushConsumer,
 	}
 	if cfg.Trace {
 		opts = append(opts, consumer.WithTrace(consumer.TraceConfig{}))
+	}
+	if cfg.Credentials.Valid() {
+		opts = append(opts, consumer.WithCredentials(cfg.Credentials))
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, consumer.WithTLS(cfg.TLS))
 	}
 	if cfg.Mode == ModeBoth {
 		// A new group starts at messages stored since just before the

@@ -24,8 +24,11 @@ var ErrTopicAdmin = errors.New("loadtest: topic admin")
 // CreateTopic creates topic with queues read and write queues on every
 // master broker the name servers at namesrv know, then waits until the name
 // servers route it.
-func CreateTopic(ctx context.Context, namesrv, topic string, queues int) error {
-	return withNameServers(namesrv, func(rc *netclient.Client, ns *nsclient.Client) error {
+//
+// opts configure the transport (netclient.WithTLS, WithRequestSigner for a
+// cluster with ACL on, where the request needs an admin account).
+func CreateTopic(ctx context.Context, namesrv, topic string, queues int, opts ...netclient.Option) error {
+	return withNameServers(namesrv, opts, func(rc *netclient.Client, ns *nsclient.Client) error {
 		masters, err := masterAddrs(ctx, ns)
 		if err != nil {
 			return err
@@ -47,8 +50,8 @@ func CreateTopic(ctx context.Context, namesrv, topic string, queues int) error {
 
 // withNameServers runs f with a transport and a name-server client for
 // namesrv that live as long as the call.
-func withNameServers(namesrv string, f func(*netclient.Client, *nsclient.Client) error) error {
-	rc := netclient.New()
+func withNameServers(namesrv string, opts []netclient.Option, f func(*netclient.Client, *nsclient.Client) error) error {
+	rc := netclient.New(opts...)
 	defer rc.Close()
 	ns, err := nsclient.New(rc, namesrv)
 	if err != nil {
@@ -59,8 +62,9 @@ func withNameServers(namesrv string, f func(*netclient.Client, *nsclient.Client)
 
 // DeleteTopic deletes topic from every master and from the name servers.
 // Cleanup is best effort: every step is tried and the errors are joined.
-func DeleteTopic(ctx context.Context, namesrv, topic string) error {
-	return withNameServers(namesrv, func(rc *netclient.Client, ns *nsclient.Client) error {
+// opts are CreateTopic's.
+func DeleteTopic(ctx context.Context, namesrv, topic string, opts ...netclient.Option) error {
+	return withNameServers(namesrv, opts, func(rc *netclient.Client, ns *nsclient.Client) error {
 		masters, err := masterAddrs(ctx, ns)
 		if err != nil {
 			return err
@@ -79,8 +83,9 @@ func DeleteTopic(ctx context.Context, namesrv, topic string) error {
 }
 
 // WaitRoute polls the name servers until they route topic or ctx ends.
-func WaitRoute(ctx context.Context, namesrv, topic string) error {
-	return withNameServers(namesrv, func(_ *netclient.Client, ns *nsclient.Client) error {
+// opts are CreateTopic's.
+func WaitRoute(ctx context.Context, namesrv, topic string, opts ...netclient.Option) error {
+	return withNameServers(namesrv, opts, func(_ *netclient.Client, ns *nsclient.Client) error {
 		_, err := ns.WaitRoute(ctx, topic)
 		return err
 	})

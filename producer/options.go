@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"time"
 
@@ -57,6 +58,7 @@ type config struct {
 	namespace         string
 	unitName          string
 	credentials       iclient.CredentialsHook
+	tls               []client.Option // WithTLS's, if given
 	logger            *slog.Logger
 	client            *client.Client
 	sendTimeout       time.Duration
@@ -146,6 +148,12 @@ func WithRequestSigner(h func(cmd *remoting.Command)) Option {
 // client.WithCredentials). Default: no signing. Ignored with WithClient.
 func WithCredentials(cr auth.Credentials) Option {
 	return func(c *config) { c.credentials = auth.NewSigner(cr).Sign }
+}
+
+// WithTLS connects over TLS (see client.WithTLS; nil verifies with the
+// system roots). Default: plain TCP. Ignored with WithClient.
+func WithTLS(cfg *tls.Config) Option {
+	return func(c *config) { c.tls = []client.Option{client.WithTLS(cfg)} }
 }
 
 // WithCredentialsProvider signs with rotating credentials (see

@@ -74,6 +74,7 @@ func New(opts ...Option) (*Producer, error) {
 			client.WithLogger(cfg.logger),
 			client.WithRequestSigner(cfg.credentials),
 		}
+		copts = append(copts, cfg.tls...)
 		if cfg.resolver != nil {
 			copts = append(copts, client.WithResolver(cfg.resolver))
 		}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -42,8 +44,21 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.Float64Var(&cfg.MaxErrorRate, "max-error-rate", 0, "fraction of failed or lost messages (0..1) above which the exit code is 1")
 	jsonPath := fs.String("json", "", "write the summary as OpenMessaging-Benchmark-style JSON to `file` (- for stdout)")
 	logLevel := fs.String("log-level", "error", "SDK and embedded server log level: debug, info, warn or error")
+	fs.StringVar(&cfg.Credentials.AccessKey, "access-key", "", "ACL access key to sign every request with (with -secret-key)")
+	fs.StringVar(&cfg.Credentials.SecretKey, "secret-key", "", "ACL secret key")
+	useTLS := fs.Bool("tls", false, "connect over TLS, verifying the servers with the system roots (plus -tls-ca)")
+	tlsCA := fs.String("tls-ca", "", "PEM `file` of extra roots to trust with -tls (e.g. a self-signed server certificate)")
+	fs.BoolVar(&cfg.EmbeddedACL, "acl", false, "start the embedded server with ACL on, the -access-key account (default "+loadtest.DefaultAccessKey+") as its admin")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *useTLS || *tlsCA != "" {
+		tc, err := clientTLS(*tlsCA)
+		if err != nil {
+			fmt.Fprintln(stderr, "rocketgo loadtest:", err)
+			return 2
+		}
+		cfg.TLS = tc
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "rocketgo loadtest: unexpected argument %q\n", fs.Arg(0))
@@ -91,4 +106,25 @@ func writeJSON(path string, res *loadtest.Result, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "JSON summary written to %s\n", path)
 	return nil
+}
+
+// clientTLS trusts the system roots plus caFile's certificates.
+func clientTLS(caFile string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		return cfg, nil
+	}
+	data, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
+	}
+	cfg.RootCAs = pool
+	return cfg, nil
 }

@@ -11,10 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/server/acl"
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/controller"
 	"github.com/rocketgo/rocketgo/server/embedded"
 	"github.com/rocketgo/rocketgo/server/namesrv"
+	"github.com/rocketgo/rocketgo/server/transport"
 )
 
 // settings collects repeated -set key=value flags.
@@ -118,16 +121,46 @@ func runNamesrv(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	conf := fs.String("c", "", "namesrv.conf; enableControllerInNamesrv=true runs a controller node configured by the same file")
 	var sets settings
 	fs.Var(&sets, "set", "controller `key=value` when enableControllerInNamesrv (repeatable; enableControllerInNamesrv=true itself too)")
+	tlsMode := fs.String("tls-mode", "disabled", "TLS on the listen port: disabled, permissive (TLS and plain) or enforcing (TLS only)")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate `file` for -tls-mode")
+	tlsKey := fs.String("tls-key", "", "PEM private key `file` for -tls-mode")
+	tlsCA := fs.String("tls-ca", "", "PEM `file` of CAs; when set, clients must present a certificate they signed")
+	aclFile := fs.String("acl-file", "", "plain_acl.yml `file`: when set, write requests (broker registration, KV config, topic deletion) need an admin signature or a white-listed address")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	var ropts []transport.Option
+	mode, err := transport.ParseTLSMode(*tlsMode)
+	if err != nil {
+		fmt.Fprintln(stderr, "rocketgo:", err)
+		return 2
+	}
+	if mode != transport.TLSDisabled {
+		tc, err := transport.ServerTLSConfig(*tlsCert, *tlsKey, *tlsCA)
+		if err != nil {
+			fmt.Fprintln(stderr, "rocketgo:", err)
+			return 2
+		}
+		ropts = append(ropts, transport.WithTLS(mode, tc))
 	}
 	log, err := newLogger(stderr, *level)
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo:", err)
 		return 2
 	}
+	if *aclFile != "" {
+		checker, err := acl.Open(*aclFile, acl.WithLogger(log))
+		if err != nil {
+			fmt.Fprintln(stderr, "rocketgo:", err)
+			return 2
+		}
+		defer checker.Close()
+		ropts = append(ropts, transport.WithAccessCheck(func(c *transport.Conn, req *remoting.Command) error {
+			return checker.CheckNameServer(c.String(), req)
+		}))
+	}
 	opts := []namesrv.Option{namesrv.WithListenAddr(*listen), namesrv.WithScanInterval(*scan), namesrv.WithBrokerTimeout(*timeout),
-		namesrv.WithLogger(log), namesrv.WithKVConfigPath(*kvPath)}
+		namesrv.WithLogger(log), namesrv.WithKVConfigPath(*kvPath), namesrv.WithRemotingOptions(ropts...)}
 	ccfg, err := namesrvController(*conf, sets, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo:", err)

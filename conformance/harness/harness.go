@@ -7,6 +7,8 @@ package harness
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/rocketgo/rocketgo/remoting/netclient"
 
+	"github.com/rocketgo/rocketgo/auth"
 	"github.com/rocketgo/rocketgo/internal/nsclient"
 	"github.com/rocketgo/rocketgo/loadtest"
 	"github.com/rocketgo/rocketgo/message"
@@ -40,6 +43,20 @@ const FlagNamesrv = "namesrv"
 // checking TOPIC_NOT_EXIST answers (always on for the embedded server).
 const FlagAutoCreateOff = "autocreate-off"
 
+// Security flags and their environment variables (the flag wins): with
+// credentials every client of the suite signs its requests and the acl
+// specs run; with TLS every client connects over TLS and the tls specs run.
+const (
+	FlagAccessKey = "access-key"
+	FlagSecretKey = "secret-key"
+	FlagTLS       = "tls"
+	FlagTLSCA     = "tls-ca"
+	EnvAccessKey  = "ROCKETGO_ACCESS_KEY"
+	EnvSecretKey  = "ROCKETGO_SECRET_KEY"
+	EnvTLS        = "ROCKETGO_TLS"    // "1" or "true"
+	EnvTLSCA      = "ROCKETGO_TLS_CA" // PEM file of extra roots
+)
+
 // PrecheckTimeout bounds the connectivity check against a foreign cluster.
 const PrecheckTimeout = 5 * time.Second
 
@@ -51,6 +68,47 @@ var ErrUnreachable = errors.New("name server unreachable")
 func RegisterFlags(fs *flag.FlagSet) {
 	fs.String(FlagNamesrv, "", "name servers of the broker under test, host:port;host:port (default $"+EnvNamesrv+"; empty: start an embedded server)")
 	fs.Bool(FlagAutoCreateOff, false, "the broker under test has autoCreateTopicEnable=false (enables the missing-topic spec)")
+	fs.String(FlagAccessKey, "", "ACL access key (admin) to sign every request with (default $"+EnvAccessKey+"); enables the acl specs")
+	fs.String(FlagSecretKey, "", "ACL secret key (default $"+EnvSecretKey+")")
+	fs.Bool(FlagTLS, false, "connect over TLS (default $"+EnvTLS+"); enables the tls specs")
+	fs.String(FlagTLSCA, "", "PEM file of extra roots to trust over TLS (default $"+EnvTLSCA+")")
+}
+
+func flagOrEnv(fs *flag.FlagSet, name, env string) string {
+	if f := fs.Lookup(name); f != nil && f.Value.String() != "" && f.Value.String() != "false" {
+		return f.Value.String()
+	}
+	return strings.TrimSpace(os.Getenv(env))
+}
+
+// Security reads the credentials and TLS settings from fs and the
+// environment. Zero credentials and a nil config mean none was given.
+func Security(fs *flag.FlagSet) (auth.Credentials, *tls.Config, error) {
+	creds := auth.Credentials{AccessKey: flagOrEnv(fs, FlagAccessKey, EnvAccessKey), SecretKey: flagOrEnv(fs, FlagSecretKey, EnvSecretKey)}
+	if (creds.AccessKey == "") != (creds.SecretKey == "") {
+		return creds, nil, fmt.Errorf("conformance: give both -%s and -%s", FlagAccessKey, FlagSecretKey)
+	}
+	on := flagOrEnv(fs, FlagTLS, EnvTLS)
+	ca := flagOrEnv(fs, FlagTLSCA, EnvTLSCA)
+	if on != "true" && on != "1" && ca == "" {
+		return creds, nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca != "" {
+		data, err := os.ReadFile(ca)
+		if err != nil {
+			return creds, nil, fmt.Errorf("conformance: -%s: %w", FlagTLSCA, err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(data) {
+			return creds, nil, fmt.Errorf("conformance: -%s: %s holds no PEM certificate", FlagTLSCA, ca)
+		}
+		cfg.RootCAs = pool
+	}
+	return creds, cfg, nil
 }
 
 // AutoCreateOff reports the -autocreate-off flag registered on fs.
@@ -89,6 +147,11 @@ type Env struct {
 	// topics on first send: always for the embedded server, and for a
 	// foreign one when the -autocreate-off flag says so.
 	AutoCreateOff bool
+	// Credentials sign every request of the suite's clients when valid
+	// (a cluster with ACL on; they need admin rights to create topics).
+	Credentials auth.Credentials
+	// TLS, when not nil, is the configuration every client connects with.
+	TLS *tls.Config
 	// Level1, Level2 are the durations of delay levels 1 and 2 on the
 	// broker under test (RocketMQ's 1 s and 5 s on a foreign broker).
 	Level1, Level2 time.Duration
@@ -105,14 +168,23 @@ type Env struct {
 // within PrecheckTimeout is an ErrUnreachable error whose message is one
 // line naming the address.
 func Setup(ctx context.Context, namesrv string) (*Env, error) {
+	return SetupSecure(ctx, namesrv, auth.Credentials{}, nil)
+}
+
+// SetupSecure is Setup for a cluster with ACL (creds) and/or TLS (tc) on.
+// Against the embedded server (namesrv empty) it turns the same features
+// on there: ACL with creds as the only, admin account, and TLS is not
+// available (the embedded server has no certificate), so tc must be nil.
+func SetupSecure(ctx context.Context, namesrv string, creds auth.Credentials, tc *tls.Config) (*Env, error) {
 	e := &Env{
 		Namesrv: namesrv,
 		tag:     fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffffff),
 		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Level1:  time.Second, Level2: 5 * time.Second,
 	}
+	e.Credentials, e.TLS = creds, tc
 	if namesrv != "" {
-		if err := Precheck(ctx, namesrv); err != nil {
+		if err := Precheck(ctx, namesrv, e.transportOptions()...); err != nil {
 			return nil, err
 		}
 		return e, nil
@@ -132,6 +204,19 @@ func Setup(ctx context.Context, namesrv string) (*Env, error) {
 	bc.TransactionTimeOut = EmbeddedTxTimeout
 	bc.AutoCreateTopicEnable = false
 	bc.EnablePropertyFilter = true // the SQL92 spec; foreign brokers without it skip that spec
+	if tc != nil {
+		os.RemoveAll(dir)
+		return nil, errors.New("conformance: TLS needs a cluster (-namesrv); the embedded server has no certificate")
+	}
+	if creds.Valid() {
+		aclFile := dir + "/plain_acl.yml"
+		account := fmt.Sprintf("accounts:\n  - accessKey: %q\n    secretKey: %q\n    admin: true\n", creds.AccessKey, creds.SecretKey)
+		if err := os.WriteFile(aclFile, []byte(account), 0o600); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		bc.AclEnable, bc.AclFile = true, aclFile
+	}
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	srv, err := embedded.Start(sctx, embedded.Config{Host: "127.0.0.1", NamesrvPort: -1, BrokerPort: -1, Broker: bc, Logger: e.log})
@@ -146,10 +231,10 @@ func Setup(ctx context.Context, namesrv string) (*Env, error) {
 
 // Precheck asks every name server for the cluster info and requires at
 // least one master broker, within PrecheckTimeout.
-func Precheck(ctx context.Context, namesrv string) error {
+func Precheck(ctx context.Context, namesrv string, opts ...netclient.Option) error {
 	ctx, cancel := context.WithTimeout(ctx, PrecheckTimeout)
 	defer cancel()
-	rc := netclient.New(netclient.WithDialTimeout(PrecheckTimeout))
+	rc := netclient.New(append([]netclient.Option{netclient.WithDialTimeout(PrecheckTimeout)}, opts...)...)
 	defer rc.Close()
 	ns, err := nsclient.New(rc, namesrv, nsclient.WithTimeout(PrecheckTimeout))
 	if err != nil {
@@ -168,6 +253,21 @@ func Precheck(ctx context.Context, namesrv string) error {
 }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+
+// TransportOptions sign and/or encrypt raw remoting calls as the suite's
+// clients do.
+func (e *Env) TransportOptions() []netclient.Option { return e.transportOptions() }
+
+func (e *Env) transportOptions() []netclient.Option {
+	var opts []netclient.Option
+	if e.Credentials.Valid() {
+		opts = append(opts, netclient.WithRequestSigner(auth.NewSigner(e.Credentials).Sign))
+	}
+	if e.TLS != nil {
+		opts = append(opts, netclient.WithTLS(e.TLS))
+	}
+	return opts
+}
 
 // Close stops the embedded server and removes its directory.
 func (e *Env) Close(ctx context.Context) error {
@@ -195,17 +295,17 @@ func (e *Env) Name(prefix string) string {
 // CreateTopic creates topic with queues queues on every master and waits
 // for its route.
 func (e *Env) CreateTopic(ctx context.Context, topic string, queues int) error {
-	return loadtest.CreateTopic(ctx, e.Namesrv, topic, queues)
+	return loadtest.CreateTopic(ctx, e.Namesrv, topic, queues, e.transportOptions()...)
 }
 
 // DeleteTopic removes topic from the brokers and the name servers.
 func (e *Env) DeleteTopic(ctx context.Context, topic string) error {
-	return loadtest.DeleteTopic(ctx, e.Namesrv, topic)
+	return loadtest.DeleteTopic(ctx, e.Namesrv, topic, e.transportOptions()...)
 }
 
 // withNS runs fn with a name-server client.
 func (e *Env) withNS(fn func(rc *netclient.Client, ns *nsclient.Client) error) error {
-	rc := netclient.New()
+	rc := netclient.New(e.transportOptions()...)
 	defer rc.Close()
 	ns, err := nsclient.New(rc, e.Namesrv)
 	if err != nil {

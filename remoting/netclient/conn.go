@@ -2,6 +2,7 @@ package netclient
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -70,15 +71,15 @@ func newClientConn(c *Client, addr string) *clientConn {
 }
 
 func (cc *clientConn) dialNet(ctx context.Context, timeout time.Duration) (net.Conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	var nc net.Conn
 	var err error
 	if dial := cc.client.cfg.dialer; dial != nil {
-		dctx, cancel := context.WithTimeout(ctx, timeout)
 		nc, err = dial(dctx, "tcp", cc.addr)
-		cancel()
 	} else {
-		d := net.Dialer{Timeout: timeout}
-		nc, err = d.DialContext(ctx, "tcp", cc.addr)
+		d := net.Dialer{}
+		nc, err = d.DialContext(dctx, "tcp", cc.addr)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", cc.addr, err)
@@ -87,6 +88,20 @@ func (cc *clientConn) dialNet(ctx context.Context, timeout time.Duration) (net.C
 		// Requests are small and latency-bound; Nagle would only add delay
 		// (Go's default already disables it, this documents the intent).
 		_ = tc.SetNoDelay(true)
+	}
+	if cfg := cc.client.cfg.tls; cfg != nil {
+		// Over whatever dialled the socket; the handshake shares the dial
+		// timeout. ServerName defaults to the host dialled, as tls.Dial's.
+		if cfg.ServerName == "" {
+			cfg = cfg.Clone()
+			cfg.ServerName, _, _ = net.SplitHostPort(cc.addr)
+		}
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(dctx); err != nil {
+			_ = nc.Close()
+			return nil, fmt.Errorf("dial %s: TLS handshake: %w", cc.addr, err)
+		}
+		nc = tc
 	}
 	return nc, nil
 }

@@ -2,6 +2,7 @@ package netclient
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"time"
@@ -22,6 +23,7 @@ type config struct {
 	hooks          Hooks
 	dialer         func(ctx context.Context, network, addr string) (net.Conn, error)
 	signer         func(*remoting.Command)
+	tls            *tls.Config // nil: plain TCP
 }
 
 func defaultConfig() config {
@@ -105,6 +107,19 @@ func WithSerializeType(t remoting.SerializeType) Option {
 // for concurrent use. Default: none.
 func WithRequestSigner(sign func(*remoting.Command)) Option {
 	return func(c *config) { c.signer = sign }
+}
+
+// WithTLS makes every connection TLS, as a broker or name server in TLS
+// permissive or enforcing mode expects. A nil cfg verifies servers against
+// the system roots. When cfg has no ServerName it is taken from the address
+// dialled. Default: plain TCP.
+func WithTLS(cfg *tls.Config) Option {
+	return func(c *config) {
+		if cfg == nil {
+			cfg = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		c.tls = cfg
+	}
 }
 
 // WithHooks installs transport observers (see Hooks). Default: none. A

@@ -278,3 +278,28 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckNameServer(t *testing.T) {
+	c := NewStatic(mustRules(t))
+	const outside = "172.16.0.5:1"
+	reg := func() *remoting.Command { return &remoting.Command{Code: remoting.RegisterBroker, Body: []byte("{}")} }
+	route := &remoting.Command{Code: remoting.GetRouteInfoByTopic}
+	route.Ext.Set("topic", "T")
+	for _, tc := range []struct {
+		name   string
+		remote string
+		req    *remoting.Command
+		ok     bool
+	}{
+		{"route read is open", outside, route, true},
+		{"unsigned registration", outside, reg(), false},
+		{"non-admin registration", outside, signed(reg(), user), false},
+		{"admin registration", outside, signed(reg(), admin), true},
+		{"white-listed registration", "10.10.103.1:1", reg(), true},
+	} {
+		err := c.CheckNameServer(tc.remote, tc.req)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}

@@ -49,7 +49,7 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-func startACLServer(t *testing.T) *embedded.Server {
+func startACLServer(t *testing.T, extra ...string) *embedded.Server {
 	t.Helper()
 	dir := t.TempDir()
 	aclFile := filepath.Join(dir, "plain_acl.yml")
@@ -62,7 +62,11 @@ func startACLServer(t *testing.T) *embedded.Server {
 	bc.MappedFileSizeConsumeQueue = 20 * 10000
 	bc.MaxHashSlotNum, bc.MaxIndexNum = 1000, 4000
 	bc.AutoCreateTopicEnable = false
-	for k, v := range map[string]string{"aclEnable": "true", "aclFile": aclFile} {
+	settings := map[string]string{"aclEnable": "true", "aclFile": aclFile}
+	for i := 0; i+1 < len(extra); i += 2 {
+		settings[extra[i]] = extra[i+1]
+	}
+	for k, v := range settings {
 		if _, err := bc.Set(k, v); err != nil {
 			t.Fatal(err)
 		}
@@ -226,5 +230,31 @@ func TestACLEndToEnd(t *testing.T) {
 	pull := remoting.NewRequest(remoting.PullMessage, &remoting.PullMessageRequestHeader{ConsumerGroup: "otherGroup", Topic: "aclTopic", QueueID: 0, MaxMsgNums: 1, SysFlag: 0, SubVersion: 0, Subscription: "*"}, nil)
 	if err := request(t, sub, addr, pull); !errors.Is(err, remoting.ErrNoPermission) {
 		t.Fatalf("pull for an ungranted group: %v", err)
+	}
+}
+
+// TestACLNameServerWrites: with credentials for the broker's own requests,
+// the name server refuses unsigned and non-admin writes and keeps serving
+// routes, and the broker's signed registration goes through.
+func TestACLNameServerWrites(t *testing.T) {
+	srv := startACLServer(t, "aclAccessKey", adminCreds.AccessKey, "aclSecretKey", adminCreds.SecretKey)
+	admin := newClient(t, srv, client.WithCredentials(adminCreds))
+	user := newClient(t, srv, client.WithCredentials(userCreds))
+	if err := request(t, admin, srv.BrokerAddr(), createTopic("nsTopic")); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(t, user, "nsTopic") // the broker's signed registration carried the topic; reads are open
+
+	put := func() *remoting.Command {
+		return remoting.NewRequest(remoting.PutKVConfig, &remoting.PutKVConfigRequestHeader{Namespace: "ns", Key: "k", Value: "v"}, nil)
+	}
+	anon := newClient(t, srv)
+	for name, cl := range map[string]*client.Client{"unsigned": anon, "non-admin": user} {
+		if err := request(t, cl, srv.NamesrvAddr(), put()); !errors.Is(err, remoting.ErrNoPermission) {
+			t.Fatalf("%s KV write: %v", name, err)
+		}
+	}
+	if err := request(t, admin, srv.NamesrvAddr(), put()); err != nil {
+		t.Fatalf("admin KV write: %v", err)
 	}
 }

@@ -233,10 +233,27 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 			return checker.Check(c.String(), req)
 		})
 	}
+	var clientTLS netclient.Option
+	if b.cfg.TlsEnable {
+		tc, err := transport.ClientTLSConfig(b.cfg.TlsCertFile, b.cfg.TlsKeyFile, b.cfg.TlsCAFile, b.cfg.TlsCertFile)
+		if err != nil {
+			return fmt.Errorf("broker: tlsEnable: %w", err)
+		}
+		clientTLS = netclient.WithTLS(tc)
+	}
+	var serverTLS transport.Option
+	if mode, _ := transport.ParseTLSMode(b.cfg.TlsMode); mode != transport.TLSDisabled {
+		tc, err := transport.ServerTLSConfig(b.cfg.TlsCertFile, b.cfg.TlsKeyFile, b.cfg.TlsCAFile)
+		if err != nil {
+			return fmt.Errorf("broker: tlsMode %s: %w", mode, err)
+		}
+		serverTLS = transport.WithTLS(mode, tc)
+	}
 	b.server = transport.NewServer(listen,
 		transport.WithLogger(b.log),
 		transport.WithOnClose(b.connClosed),
 		check,
+		serverTLS,
 	)
 	if err := b.server.Start(ctx); err != nil {
 		return fmt.Errorf("broker: listen on %s: %w", listen, err)
@@ -261,6 +278,9 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	}
 	if b.cfg.AclAccessKey != "" {
 		ropts = append(ropts, netclient.WithRequestSigner(auth.NewSigner(auth.Credentials{AccessKey: b.cfg.AclAccessKey, SecretKey: b.cfg.AclSecretKey}).Sign))
+	}
+	if clientTLS != nil {
+		ropts = append(ropts, clientTLS)
 	}
 	b.rpc = netclient.New(ropts...)
 	if b.cfg.NamesrvAddr != "" {

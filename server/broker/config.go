@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rocketgo/rocketgo/server/transport"
 )
 
 // FlushDiskType and BrokerRole use RocketMQ's own spellings so that an
@@ -122,6 +124,18 @@ type Config struct {
 	AclFile      string // aclFile, "" = $ROCKETMQ_HOME/conf/plain_acl.yml
 	AclAccessKey string // aclAccessKey (rocketgo key), ""
 	AclSecretKey string // aclSecretKey (rocketgo key), ""
+
+	// TLS (upstream's tls.server.* settings under rocketgo key names).
+	// TlsMode serves the listen port as disabled, permissive (TLS and plain
+	// on one port) or enforcing (TLS only). TlsEnable makes the broker's own
+	// connections (name servers, master) TLS, trusting the system roots,
+	// TlsCAFile and TlsCertFile (so a self-signed certificate shared by a
+	// cluster works), presenting TlsCertFile as its client certificate.
+	TlsMode     string // tlsMode, "disabled"
+	TlsCertFile string // tlsCertFile, PEM certificate (chain)
+	TlsKeyFile  string // tlsKeyFile, PEM private key
+	TlsCAFile   string // tlsCAFile, "": when set, clients must present a certificate it signed
+	TlsEnable   bool   // tlsEnable, false
 }
 
 // DefaultConfig returns the configuration an unconfigured broker runs with.
@@ -304,6 +318,11 @@ func configKeys() []configKey {
 		stringKey("aclFile", func(c *Config) *string { return &c.AclFile }),
 		stringKey("aclAccessKey", func(c *Config) *string { return &c.AclAccessKey }),
 		stringKey("aclSecretKey", func(c *Config) *string { return &c.AclSecretKey }),
+		stringKey("tlsMode", func(c *Config) *string { return &c.TlsMode }),
+		stringKey("tlsCertFile", func(c *Config) *string { return &c.TlsCertFile }),
+		stringKey("tlsKeyFile", func(c *Config) *string { return &c.TlsKeyFile }),
+		stringKey("tlsCAFile", func(c *Config) *string { return &c.TlsCAFile }),
+		boolKey("tlsEnable", func(c *Config) *bool { return &c.TlsEnable }),
 	}
 }
 
@@ -395,6 +414,11 @@ func (c *Config) Validate() error {
 	}
 	if c.StorePathRootDir == "" {
 		bad("storePathRootDir is empty")
+	}
+	if m, err := transport.ParseTLSMode(c.TlsMode); err != nil {
+		bad("tlsMode %q must be disabled, permissive or enforcing", c.TlsMode)
+	} else if m != transport.TLSDisabled && (c.TlsCertFile == "" || c.TlsKeyFile == "") {
+		bad("tlsMode %s needs tlsCertFile and tlsKeyFile", c.TlsMode)
 	}
 	if c.FlushDiskType != AsyncFlush && c.FlushDiskType != SyncFlush {
 		bad("flushDiskType %q must be %s or %s", c.FlushDiskType, AsyncFlush, SyncFlush)

@@ -2,11 +2,14 @@ package embedded_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/auth"
 	"github.com/rocketgo/rocketgo/remoting/netclient"
 
 	"github.com/rocketgo/rocketgo/remoting"
@@ -18,19 +21,40 @@ import (
 // requests from N concurrent synchronous senders over loopback, with our
 // remoting client (no producer logic). It reports messages/s and the p99
 // round trip.
+//
+// The acl=on variants run the broker with ACL on and sign every request
+// (an admin account), so the pair measures what ACL costs per send.
 func BenchmarkServeSendSync(b *testing.B) {
 	for _, senders := range []int{1, 64} {
-		b.Run(map[int]string{1: "senders=1", 64: "senders=64"}[senders], func(b *testing.B) {
+		for _, acl := range []bool{false, true} {
+			name := map[int]string{1: "senders=1", 64: "senders=64"}[senders] + map[bool]string{false: "/acl=off", true: "/acl=on"}[acl]
+			b.Run(name, func(b *testing.B) { benchServeSendSync(b, senders, acl) })
+		}
+	}
+}
+
+func benchServeSendSync(b *testing.B, senders int, acl bool) {
+	{
+		{
 			bc := broker.DefaultConfig()
 			bc.StorePathRootDir = b.TempDir()
 			bc.MappedFileSizeCommitLog = 256 << 20
+			var copts []netclient.Option
+			if acl {
+				f := filepath.Join(b.TempDir(), "plain_acl.yml")
+				if err := os.WriteFile(f, []byte("accounts:\n  - {accessKey: benchAK01, secretKey: benchSK01, admin: true}\n"), 0o600); err != nil {
+					b.Fatal(err)
+				}
+				bc.AclEnable, bc.AclFile = true, f
+				copts = append(copts, netclient.WithRequestSigner(auth.NewSigner(auth.Credentials{AccessKey: "benchAK01", SecretKey: "benchSK01"}).Sign))
+			}
 			ctx := context.Background()
 			srv, err := embedded.Start(ctx, embedded.Config{Host: "127.0.0.1", NamesrvPort: -1, BrokerPort: -1, Broker: bc})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer srv.Shutdown(ctx)
-			rc := netclient.New()
+			rc := netclient.New(copts...)
 			defer rc.Close()
 			body := make([]byte, 128)
 			header := func() *remoting.SendMessageRequestHeaderV2 {
@@ -70,6 +94,6 @@ func BenchmarkServeSendSync(b *testing.B) {
 			slices.Sort(all)
 			b.ReportMetric(float64(len(all))/elapsed.Seconds(), "msgs/s")
 			b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
-		})
+		}
 	}
 }

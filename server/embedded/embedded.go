@@ -13,8 +13,11 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/server/acl"
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/namesrv"
+	"github.com/rocketgo/rocketgo/server/transport"
 )
 
 // Config describes an embedded server. Zero values take the defaults noted.
@@ -37,8 +40,9 @@ type Config struct {
 
 // Server is a running name server plus broker.
 type Server struct {
-	ns *namesrv.Server
-	br *broker.Broker
+	ns    *namesrv.Server
+	br    *broker.Broker
+	nsACL *acl.Checker // nil unless the name server checks writes
 }
 
 func portOrDefault(p, def int) int {
@@ -61,19 +65,56 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if kvPath == "" && cfg.Broker.StorePathRootDir != "" {
 		kvPath = filepath.Join(cfg.Broker.StorePathRootDir, "namesrv", "kvConfig.json")
 	}
+	// The name server serves the broker's TLS mode with the same
+	// certificate; in enforcing mode the broker must register over TLS.
+	bc := cfg.Broker
+	var nsTLS []transport.Option
+	if mode, err := transport.ParseTLSMode(bc.TlsMode); err == nil && mode != transport.TLSDisabled {
+		tc, err := transport.ServerTLSConfig(bc.TlsCertFile, bc.TlsKeyFile, bc.TlsCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("embedded: name server: %w", err)
+		}
+		nsTLS = append(nsTLS, transport.WithTLS(mode, tc))
+		if mode == transport.TLSEnforcing {
+			bc.TlsEnable = true
+		}
+	}
+	// With ACL on and credentials for the broker's own requests, the name
+	// server checks its write requests against the same file (without
+	// credentials the broker could not register, so it stays open).
+	var nsACL *acl.Checker
+	if bc.AclEnable && bc.AclAccessKey != "" {
+		path := bc.AclFile
+		if path == "" {
+			path = acl.DefaultFile()
+		}
+		var err error
+		if nsACL, err = acl.Open(path, acl.WithLogger(log)); err != nil {
+			return nil, fmt.Errorf("embedded: name server: %w", err)
+		}
+		nsTLS = append(nsTLS, transport.WithAccessCheck(func(c *transport.Conn, req *remoting.Command) error {
+			return nsACL.CheckNameServer(c.String(), req)
+		}))
+	}
+	closeACL := func() {
+		if nsACL != nil {
+			nsACL.Close()
+		}
+	}
 	ns := namesrv.New(
 		namesrv.WithListenAddr(net.JoinHostPort(cfg.Host, strconv.Itoa(portOrDefault(cfg.NamesrvPort, 9876)))),
 		namesrv.WithLogger(log),
 		namesrv.WithKVConfigPath(kvPath),
+		namesrv.WithRemotingOptions(nsTLS...),
 	)
 	if err := ns.Start(ctx); err != nil {
+		closeACL()
 		return nil, fmt.Errorf("embedded: name server: %w", err)
 	}
 	nsAddr := ns.Addr()
 	if host, port, err := net.SplitHostPort(nsAddr); err == nil && (host == "" || host == "::" || host == "0.0.0.0") {
 		nsAddr = net.JoinHostPort("127.0.0.1", port)
 	}
-	bc := cfg.Broker
 	bc.NamesrvAddr = nsAddr
 	bc.ListenHost = cfg.Host
 	bc.ListenPort = portOrDefault(cfg.BrokerPort, 10911)
@@ -83,9 +124,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if err != nil {
 		ns.Shutdown(context.Background())
+		closeACL()
 		return nil, fmt.Errorf("embedded: broker: %w", err)
 	}
-	return &Server{ns: ns, br: br}, nil
+	return &Server{ns: ns, br: br, nsACL: nsACL}, nil
 }
 
 // NamesrvAddr is the "host:port" clients give as their name server.
@@ -106,7 +148,11 @@ func (s *Server) Broker() *broker.Broker { return s.br }
 // Shutdown stops the broker (which unregisters itself) and then the name
 // server.
 func (s *Server) Shutdown(ctx context.Context) error {
-	return errors.Join(s.br.Shutdown(ctx), s.ns.Shutdown(ctx))
+	err := errors.Join(s.br.Shutdown(ctx), s.ns.Shutdown(ctx))
+	if s.nsACL != nil {
+		s.nsACL.Close()
+	}
+	return err
 }
 
 // SmallConfig is a broker configuration for tests and tools that start many

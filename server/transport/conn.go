@@ -25,9 +25,9 @@ type Conn struct {
 	srv          *Server
 	gc           gnet.Conn
 	loop         gnet.EventLoop
-	remote       net.Addr
+	peer         atomic.Pointer[peerAddr] // the client; replaced once for a TLS-fronted connection
 	local        net.Addr
-	remoteString string
+	awaitingPeer bool // event loop only: the TLS front has not named the client yet
 
 	ctx    context.Context // cancelled when the connection closes
 	cancel context.CancelFunc
@@ -58,7 +58,6 @@ func newConn(s *Server, gc gnet.Conn) *Conn {
 		srv:    s,
 		gc:     gc,
 		loop:   gc.EventLoop(),
-		remote: gc.RemoteAddr(),
 		local:  gc.LocalAddr(),
 		ctx:    ctx,
 		cancel: cancel,
@@ -70,9 +69,8 @@ func newConn(s *Server, gc gnet.Conn) *Conn {
 			c.local = b
 		}
 	}
-	if c.remote != nil {
-		c.remoteString = c.remote.String()
-	}
+	c.setPeer(gc.RemoteAddr())
+	c.awaitingPeer = s.front != nil
 	c.lastRead.Store(time.Now().UnixNano())
 	c.flushTask = gnet.RunnableFunc(func(context.Context) error {
 		c.flush(false)
@@ -81,14 +79,29 @@ func newConn(s *Server, gc gnet.Conn) *Conn {
 	return c
 }
 
-// RemoteAddr is the client's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+// peerAddr is a remote address with its string form computed once.
+type peerAddr struct {
+	addr net.Addr
+	s    string
+}
+
+func (c *Conn) setPeer(a net.Addr) {
+	p := &peerAddr{addr: a}
+	if a != nil {
+		p.s = a.String()
+	}
+	c.peer.Store(p)
+}
+
+// RemoteAddr is the client's address (for a TLS connection, the client's,
+// not the TLS front's).
+func (c *Conn) RemoteAddr() net.Addr { return c.peer.Load().addr }
 
 // LocalAddr is the server-side address of the connection.
 func (c *Conn) LocalAddr() net.Addr { return c.local }
 
 // String returns the remote address, for logs.
-func (c *Conn) String() string { return c.remoteString }
+func (c *Conn) String() string { return c.peer.Load().s }
 
 // Context is cancelled when the connection closes; parked requests can watch
 // it to stop waiting for a reply that could not be delivered anyway.
@@ -118,10 +131,10 @@ func (c *Conn) Close() error { return c.gc.Close() }
 // or the server's request timeout (default 3 s) when ctx has none.
 func (c *Conn) Invoke(ctx context.Context, cmd *remoting.Command) (*remoting.Command, error) {
 	if cmd == nil {
-		return nil, &remoting.OpError{Op: "invoke", Addr: c.remoteString, Err: remoting.ErrNilCommand}
+		return nil, &remoting.OpError{Op: "invoke", Addr: c.String(), Err: remoting.ErrNilCommand}
 	}
 	fail := func(err error) (*remoting.Command, error) {
-		return nil, &remoting.OpError{Op: "invoke", Addr: c.remoteString, Code: cmd.Code, Err: err}
+		return nil, &remoting.OpError{Op: "invoke", Addr: c.String(), Code: cmd.Code, Err: err}
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
@@ -151,14 +164,14 @@ func (c *Conn) Invoke(ctx context.Context, cmd *remoting.Command) (*remoting.Com
 // NOTIFY_CONSUMER_IDS_CHANGED 40, CHECK_TRANSACTION_STATE 39).
 func (c *Conn) InvokeOneway(ctx context.Context, cmd *remoting.Command) error {
 	if cmd == nil {
-		return &remoting.OpError{Op: "invokeOneway", Addr: c.remoteString, Err: remoting.ErrNilCommand}
+		return &remoting.OpError{Op: "invokeOneway", Addr: c.String(), Err: remoting.ErrNilCommand}
 	}
 	if err := ctx.Err(); err != nil {
-		return &remoting.OpError{Op: "invokeOneway", Addr: c.remoteString, Code: cmd.Code, Err: err}
+		return &remoting.OpError{Op: "invokeOneway", Addr: c.String(), Code: cmd.Code, Err: err}
 	}
 	c.prepare(cmd, remoting.FlagOneway)
 	if err := c.write(cmd); err != nil {
-		return &remoting.OpError{Op: "invokeOneway", Addr: c.remoteString, Code: cmd.Code, Err: err}
+		return &remoting.OpError{Op: "invokeOneway", Addr: c.String(), Code: cmd.Code, Err: err}
 	}
 	return nil
 }
@@ -184,7 +197,7 @@ func (c *Conn) write(cmd *remoting.Command) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return fmt.Errorf("%w: %s", remoting.ErrConnClosed, c.remoteString)
+		return fmt.Errorf("%w: %s", remoting.ErrConnClosed, c.String())
 	}
 	out, err := remoting.AppendFrame(c.out, cmd)
 	if err != nil {
@@ -204,7 +217,7 @@ func (c *Conn) write(cmd *remoting.Command) error {
 		c.mu.Lock()
 		c.scheduled = false
 		c.mu.Unlock()
-		return fmt.Errorf("%w: %s: %w", remoting.ErrConnClosed, c.remoteString, err)
+		return fmt.Errorf("%w: %s: %w", remoting.ErrConnClosed, c.String(), err)
 	}
 	return nil
 }
@@ -230,7 +243,7 @@ func (c *Conn) flush(fromTraffic bool) {
 	// gnet writes what the socket takes and copies the rest into its own
 	// outbound buffer, so data can be reused as soon as Write returns.
 	if _, err := c.gc.Write(data); err != nil {
-		c.srv.cfg.logger.Debug("remoting: write failed", "remote", c.remoteString, "err", err)
+		c.srv.cfg.logger.Debug("remoting: write failed", "remote", c.String(), "err", err)
 	}
 	if cap(data) <= maxSpareOut {
 		c.spare = data[:0]
@@ -242,6 +255,18 @@ func (c *Conn) flush(fromTraffic bool) {
 // onTraffic decodes every complete frame gnet has buffered. Event loop only.
 func (c *Conn) onTraffic() gnet.Action {
 	c.lastRead.Store(time.Now().UnixNano())
+	if c.awaitingPeer {
+		// Only the TLS front dials the event loops' loopback listener, and
+		// it records who it dialled for before forwarding a byte; anything
+		// else connecting there is refused.
+		real, ok := c.srv.front.claim(c.String())
+		if !ok {
+			c.srv.cfg.logger.Warn("remoting: closing a loopback connection the TLS front did not open", "remote", c.String())
+			return gnet.Close
+		}
+		c.setPeer(real)
+		c.awaitingPeer = false
+	}
 	// A big frame arrives over many reads. Until all of it is buffered, look
 	// only at its length prefix: peeking everything each time would copy the
 	// partial frame out of gnet's ring buffer again and again.
@@ -251,7 +276,7 @@ func (c *Conn) onTraffic() gnet.Action {
 	}
 	prefix, _ := c.gc.Peek(remoting.LengthPrefix)
 	if _, _, err := remoting.SplitFrame(prefix, c.srv.cfg.maxFrameSize); err != nil {
-		c.srv.cfg.logger.Debug("remoting: closing connection on bad frame", "remote", c.remoteString, "err", err)
+		c.srv.cfg.logger.Debug("remoting: closing connection on bad frame", "remote", c.String(), "err", err)
 		return gnet.Close
 	}
 	if need := remoting.LengthPrefix + int(binary.BigEndian.Uint32(prefix)); total < need {
@@ -268,7 +293,7 @@ func (c *Conn) onTraffic() gnet.Action {
 	for {
 		frame, n, err := remoting.SplitFrame(buf[off:], c.srv.cfg.maxFrameSize)
 		if err != nil {
-			c.srv.cfg.logger.Debug("remoting: closing connection on bad frame", "remote", c.remoteString, "err", err)
+			c.srv.cfg.logger.Debug("remoting: closing connection on bad frame", "remote", c.String(), "err", err)
 			action = gnet.Close
 			break
 		}
@@ -278,7 +303,7 @@ func (c *Conn) onTraffic() gnet.Action {
 		off += n
 		cmd, err := remoting.DecodeFrame(frame)
 		if err != nil {
-			c.srv.cfg.logger.Debug("remoting: closing connection on bad frame", "remote", c.remoteString, "err", err)
+			c.srv.cfg.logger.Debug("remoting: closing connection on bad frame", "remote", c.String(), "err", err)
 			action = gnet.Close
 			break
 		}
@@ -299,7 +324,7 @@ func (c *Conn) handle(cmd *remoting.Command) {
 			cl.Resp = cmd
 			cl.Done <- struct{}{}
 		} else {
-			c.srv.cfg.logger.Debug("remoting: dropping response with unknown opaque", "remote", c.remoteString, "opaque", cmd.Opaque)
+			c.srv.cfg.logger.Debug("remoting: dropping response with unknown opaque", "remote", c.String(), "opaque", cmd.Opaque)
 		}
 		return
 	}
@@ -316,9 +341,9 @@ func (c *Conn) markClosed(reason error) {
 	c.mu.Unlock()
 	c.spare = nil
 	c.cancel()
-	err := fmt.Errorf("%w: %s", remoting.ErrConnClosed, c.remoteString)
+	err := fmt.Errorf("%w: %s", remoting.ErrConnClosed, c.String())
 	if reason != nil {
-		err = fmt.Errorf("%w: %s: %w", remoting.ErrConnClosed, c.remoteString, reason)
+		err = fmt.Errorf("%w: %s: %w", remoting.ErrConnClosed, c.String(), reason)
 	}
 	for _, cl := range c.pending.CloseAll(err) {
 		cl.Err = err

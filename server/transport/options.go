@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"runtime"
@@ -26,6 +27,8 @@ type config struct {
 	onConnect      func(*Conn)
 	onClose        func(*Conn, error)
 	accessCheck    AccessCheck
+	tlsMode        TLSMode
+	tlsConfig      *tls.Config
 }
 
 func defaultConfig() config {

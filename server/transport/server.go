@@ -110,6 +110,7 @@ type Server struct {
 	runErr  error
 	stopped chan struct{} // closed when shutdown completed
 	conns   map[*Conn]struct{}
+	front   *tlsFront // owns the public port when TLS is on; nil otherwise
 }
 
 const (
@@ -197,6 +198,19 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 
 	proto := s.addr
+	if s.cfg.tlsMode != TLSDisabled {
+		if s.cfg.tlsConfig == nil || (len(s.cfg.tlsConfig.Certificates) == 0 && s.cfg.tlsConfig.GetCertificate == nil) {
+			s.abortStart()
+			return fmt.Errorf("remoting: TLS %s needs a certificate", s.cfg.tlsMode)
+		}
+		ln, err := net.Listen("tcp", strings.TrimPrefix(s.addr, "tcp://"))
+		if err != nil {
+			s.abortStart()
+			return fmt.Errorf("remoting: listen %s: %w", s.addr, err)
+		}
+		s.front = newTLSFront(s, ln)
+		proto = "127.0.0.1:0" // the event loops serve the front only
+	}
 	if !strings.Contains(proto, "://") {
 		proto = "tcp://" + proto
 	}
@@ -221,6 +235,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return nil
 	case <-s.runDone:
 		// Run failed (bind error) before booting: nothing else to stop.
+		if s.front != nil {
+			_ = s.front.ln.Close()
+		}
 		s.stopWorkers()
 		s.wg.Wait()
 		s.mu.Lock()
@@ -235,6 +252,16 @@ func (s *Server) Start(ctx context.Context) error {
 		go func() { _ = s.Shutdown(context.Background()) }()
 		return ctx.Err()
 	}
+}
+
+// abortStart undoes Start's first steps when it fails before gnet runs.
+func (s *Server) abortStart() {
+	s.stopWorkers()
+	s.wg.Wait()
+	s.mu.Lock()
+	s.state = serverStopped
+	close(s.stopped)
+	s.mu.Unlock()
 }
 
 // Addr returns the bound listen address (with the real port when the
@@ -276,6 +303,10 @@ func (s *Server) stop() {
 	select {
 	case <-s.booted:
 	case <-s.runDone:
+	}
+	if s.front != nil {
+		// First, so no new cleartext connection reaches the loops.
+		s.front.close(context.Background())
 	}
 	select {
 	case <-s.runDone:
@@ -324,7 +355,7 @@ func (s *Server) worker() {
 func (s *Server) process(rc *RequestContext) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.cfg.logger.Error("remoting: processor panicked", "code", rc.req.Code, "remote", rc.conn.remoteString, "panic", r)
+			s.cfg.logger.Error("remoting: processor panicked", "code", rc.req.Code, "remote", rc.conn.String(), "panic", r)
 			_ = rc.Reply(remoting.NewResponse(rc.req, remoting.SystemError, fmt.Sprintf("processor panic: %v", r)))
 		}
 	}()
@@ -353,7 +384,7 @@ func (s *Server) dispatch(c *Conn, req *remoting.Command) {
 	select {
 	case s.work <- rc:
 	default:
-		s.cfg.logger.Debug("remoting: worker queue full, answering SYSTEM_BUSY", "code", req.Code, "remote", c.remoteString)
+		s.cfg.logger.Debug("remoting: worker queue full, answering SYSTEM_BUSY", "code", req.Code, "remote", c.String())
 		_ = rc.Reply(remoting.NewResponse(req, remoting.SystemBusy, "[OVERLOAD] server request queue is full, try again later"))
 	}
 }
@@ -382,7 +413,7 @@ func (s *Server) closeIdle(now time.Time) {
 	}
 	s.mu.Unlock()
 	for _, c := range idle {
-		s.cfg.logger.Debug("remoting: closing idle connection", "remote", c.remoteString)
+		s.cfg.logger.Debug("remoting: closing idle connection", "remote", c.String())
 		_ = c.Close()
 	}
 }
@@ -400,6 +431,12 @@ func (e *serverEvents) OnBoot(eng gnet.Engine) gnet.Action {
 	s.mu.Lock()
 	s.eng = eng
 	s.bound = bound
+	if s.front != nil && bound != nil {
+		s.front.inner = bound.String()
+		s.bound = s.front.ln.Addr()
+		s.front.wg.Add(1)
+		go s.front.serve()
+	}
 	s.mu.Unlock()
 	close(s.booted)
 	return gnet.None
@@ -417,7 +454,7 @@ func (e *serverEvents) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c := newConn(e.s, gc)
 	gc.SetContext(c)
 	e.s.track(c)
-	e.s.cfg.logger.Debug("remoting: connection opened", "remote", c.remoteString)
+	e.s.cfg.logger.Debug("remoting: connection opened", "remote", c.String())
 	if f := e.s.cfg.onConnect; f != nil {
 		f(c)
 	}
@@ -431,7 +468,7 @@ func (e *serverEvents) OnClose(gc gnet.Conn, err error) gnet.Action {
 	}
 	c.markClosed(err)
 	e.s.untrack(c)
-	e.s.cfg.logger.Debug("remoting: connection closed", "remote", c.remoteString, "err", err)
+	e.s.cfg.logger.Debug("remoting: connection closed", "remote", c.String(), "err", err)
 	if f := e.s.cfg.onClose; f != nil {
 		f(c, err)
 	}
