@@ -252,3 +252,39 @@ func TestUnwritableTraceTopic(t *testing.T) {
 	}
 	t.Logf("trace stats with the trace topic missing: %+v", st)
 }
+
+// TestCustomTraceTopic: a broker's msgTraceTopicName and a client's
+// TraceConfig.Topic name another trace topic; more records than one
+// message's ordinary index allowance are still found.
+func TestCustomTraceTopic(t *testing.T) {
+	srv := embeddedtest.Start(t, func(c *broker.Config) { c.TraceTopicEnable, c.MsgTraceTopicName = true, "MyTrace" })
+	cl := newClient(t, srv)
+	createTopic(t, cl, srv, "TraceCustom")
+	ctx := testCtx(t)
+	p, err := producer.New(producer.WithClient(cl), producer.WithGroup("custom-pg"),
+		producer.WithTrace(producer.TraceConfig{Topic: "MyTrace", FlushInterval: time.Hour}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	for i := range 50 {
+		res, err := p.SendSync(ctx, message.New("TraceCustom", []byte(fmt.Sprint(i))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = res.MsgID
+	}
+	if err := p.Shutdown(ctx); err != nil { // one trace message of 50 records
+		t.Fatal(err)
+	}
+	if st := p.TraceStats(); st.Messages != 1 || st.Sent != 50 {
+		t.Fatalf("stats %+v", st)
+	}
+	recs, err := trace.Query(ctx, cl, "MyTrace", last)
+	if err != nil || len(recs) != 1 || recs[0].Type != trace.Pub || recs[0].Topic != "TraceCustom" {
+		t.Fatalf("query: %+v %v", recs, err)
+	}
+	if _, err := trace.Query(ctx, cl, "", last); err == nil {
+		t.Fatal("records found in the default trace topic")
+	}
+}
