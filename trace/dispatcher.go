@@ -255,6 +255,18 @@ func (d *Dispatcher) loop() {
 		select {
 		case r := <-d.in:
 			batch = append(batch, r)
+			// Take what else is queued without going back through the
+			// three-way select: under load records arrive faster than
+			// one wake-up each.
+		more:
+			for len(batch) < d.cfg.BatchSize {
+				select {
+				case r := <-d.in:
+					batch = append(batch, r)
+				default:
+					break more
+				}
+			}
 			if len(batch) >= d.cfg.BatchSize {
 				flush()
 			} else if !armed {

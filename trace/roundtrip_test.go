@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/auth"
 	"github.com/rocketgo/rocketgo/client"
 	"github.com/rocketgo/rocketgo/consumer"
 	"github.com/rocketgo/rocketgo/message"
@@ -251,4 +254,100 @@ func TestUnwritableTraceTopic(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	t.Logf("trace stats with the trace topic missing: %+v", st)
+}
+
+// TestCustomTraceTopic: a broker's msgTraceTopicName and a client's
+// TraceConfig.Topic name another trace topic; more records than one
+// message's ordinary index allowance are still found.
+func TestCustomTraceTopic(t *testing.T) {
+	srv := embeddedtest.Start(t, func(c *broker.Config) { c.TraceTopicEnable, c.MsgTraceTopicName = true, "MyTrace" })
+	cl := newClient(t, srv)
+	createTopic(t, cl, srv, "TraceCustom")
+	ctx := testCtx(t)
+	p, err := producer.New(producer.WithClient(cl), producer.WithGroup("custom-pg"),
+		producer.WithTrace(producer.TraceConfig{Topic: "MyTrace", FlushInterval: time.Hour}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	for i := range 50 {
+		res, err := p.SendSync(ctx, message.New("TraceCustom", []byte(fmt.Sprint(i))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = res.MsgID
+	}
+	if err := p.Shutdown(ctx); err != nil { // one trace message of 50 records
+		t.Fatal(err)
+	}
+	if st := p.TraceStats(); st.Messages != 1 || st.Sent != 50 {
+		t.Fatalf("stats %+v", st)
+	}
+	recs, err := trace.Query(ctx, cl, "MyTrace", last)
+	if err != nil || len(recs) != 1 || recs[0].Type != trace.Pub || recs[0].Topic != "TraceCustom" {
+		t.Fatalf("query: %+v %v", recs, err)
+	}
+	if _, err := trace.Query(ctx, cl, "", last); err == nil {
+		t.Fatal("records found in the default trace topic")
+	}
+}
+
+// TestACLRefusedTraceTopic: the account may publish to its topic but not
+// to the trace topic; every traced send still succeeds and every trace
+// record is counted as failed, none lost silently.
+func TestACLRefusedTraceTopic(t *testing.T) {
+	dir := t.TempDir()
+	aclFile := filepath.Join(dir, "plain_acl.yml")
+	acl := `
+accounts:
+  - accessKey: userKey001
+    secretKey: userSecret1
+    defaultTopicPerm: DENY
+    defaultGroupPerm: SUB
+    topicPerms: [TraceACL=PUB|SUB]
+  - accessKey: adminKey01
+    secretKey: adminSecret1
+    admin: true
+`
+	if err := os.WriteFile(aclFile, []byte(acl), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := embeddedtest.Start(t, func(c *broker.Config) {
+		c.TraceTopicEnable = true
+		for k, v := range map[string]string{"aclEnable": "true", "aclFile": aclFile} {
+			if _, err := c.Set(k, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	admin, err := client.New(client.WithNameServers(srv.NamesrvAddr()), client.WithInstanceName("admin"),
+		client.WithCredentials(auth.Credentials{AccessKey: "adminKey01", SecretKey: "adminSecret1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	createTopic(t, admin, srv, "TraceACL")
+	cl, err := client.New(client.WithNameServers(srv.NamesrvAddr()), client.WithInstanceName("user"),
+		client.WithCredentials(auth.Credentials{AccessKey: "userKey001", SecretKey: "userSecret1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := testCtx(t)
+	p, err := producer.New(producer.WithClient(cl), producer.WithGroup("acl-pg"), producer.WithTrace(producer.TraceConfig{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	for i := range n {
+		if _, err := p.SendSync(ctx, message.New("TraceACL", []byte(fmt.Sprint(i)))); err != nil {
+			t.Fatalf("traced send %d: %v", i, err)
+		}
+	}
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.TraceStats(); st.Appended != n || st.Failed != n || st.Sent != 0 {
+		t.Fatalf("stats %+v", st)
+	}
 }
