@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rocketgo/rocketgo/internal/properties"
 )
 
 // FlushDiskType and BrokerRole use RocketMQ's own spellings so that an
@@ -332,36 +333,26 @@ func (c *Config) Get(key string) (string, bool) {
 	return "", false
 }
 
-// Load reads broker.conf-style "key=value" lines into c. Blank lines and
-// lines starting with '#' or '!' are skipped, as Java properties files do.
+// Load reads a broker.conf into c. The file is Java properties text, as
+// upstream reads it: "key=value", "key:value" and "key value" lines, '#' and
+// '!' comments, backslash continuations and escapes (package properties).
 // Unknown keys are returned so the caller can warn about them; they are not
 // an error, because upstream files carry many keys rocketgo has no use for.
 func (c *Config) Load(r io.Reader) (unknown []string, err error) {
-	sc := bufio.NewScanner(r)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || text[0] == '#' || text[0] == '!' {
-			continue
-		}
-		key, value, ok := strings.Cut(text, "=")
-		if !ok {
-			key, value, ok = strings.Cut(text, ":")
-		}
-		if !ok {
-			return unknown, fmt.Errorf("%w: line %d: %q is not key=value", ErrInvalidConfig, line, text)
-		}
-		key = strings.TrimSpace(key)
-		known, err := c.Set(key, value)
+	entries, err := properties.Parse(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	}
+	for _, e := range entries {
+		known, err := c.Set(e.Key, e.Value)
 		if err != nil {
-			return unknown, fmt.Errorf("line %d: %w", line, err)
+			return unknown, fmt.Errorf("line %d: %w", e.Line, err)
 		}
 		if !known {
-			unknown = append(unknown, key)
+			unknown = append(unknown, e.Key)
 		}
 	}
-	return unknown, sc.Err()
+	return unknown, nil
 }
 
 // LoadFile is Load on a named file.

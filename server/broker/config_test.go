@@ -54,11 +54,38 @@ sendMessageThreadPoolNums=16
 }
 
 func TestLoadRejectsMalformedValues(t *testing.T) {
-	for _, line := range []string{"listenPort=abc", "autoCreateTopicEnable=maybe", "just-a-word"} {
+	for _, line := range []string{"listenPort=abc", "autoCreateTopicEnable=maybe", `brokerName=bad\uZZZZ`} {
 		c := DefaultConfig()
 		if _, err := c.Load(strings.NewReader(line)); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%q: err = %v, want ErrInvalidConfig", line, err)
 		}
+	}
+}
+
+// TestLoadJavaPropertiesSyntax loads a file written the ways upstream's
+// Properties.load accepts: colon and blank separators, continuations,
+// escapes and '!' comments.
+func TestLoadJavaPropertiesSyntax(t *testing.T) {
+	conf := "! upstream 4.x sample style\n" +
+		"brokerClusterName : JavaCluster\n" +
+		"brokerName\tbroker-j\n" +
+		"messageDelayLevel = 1s 5s \\\n" +
+		"                    10s\n" +
+		"storePathRootDir=/data/rocket\\\\mq\n" +
+		"namesrvAddr=10.0.0.1:9876;\\\n" +
+		"  10.0.0.2:9876\n" +
+		"just-a-key\n"
+	c := DefaultConfig()
+	unknown, err := c.Load(strings.NewReader(conf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BrokerClusterName != "JavaCluster" || c.BrokerName != "broker-j" || c.MessageDelayLevel != "1s 5s 10s" ||
+		c.StorePathRootDir != `/data/rocket\mq` || c.NamesrvAddr != "10.0.0.1:9876;10.0.0.2:9876" {
+		t.Fatalf("loaded config wrong: %+v", c)
+	}
+	if len(unknown) != 1 || unknown[0] != "just-a-key" {
+		t.Fatalf("unknown keys %v, want [just-a-key]", unknown)
 	}
 }
 
