@@ -26,6 +26,7 @@ type config struct {
 	onConnect      func(*Conn)
 	onClose        func(*Conn, error)
 	accessCheck    AccessCheck
+	onReply        ReplyHook
 }
 
 func defaultConfig() config {
