@@ -123,6 +123,28 @@ type Config struct {
 	AclFile      string // aclFile, "" = $ROCKETMQ_HOME/conf/plain_acl.yml
 	AclAccessKey string // aclAccessKey (rocketgo key), ""
 	AclSecretKey string // aclSecretKey (rocketgo key), ""
+	// Metrics (upstream 5.x keys). The broker itself only validates them;
+	// whoever starts it (cmd/rocketgo, server/embedded) serves /metrics
+	// with package server/metrics when the type is PROM.
+	MetricsExporterType     string // metricsExporterType, DISABLE; PROM exports Prometheus text (OTLP_GRPC and LOG are not supported)
+	MetricsPromExporterHost string // metricsPromExporterHost, "" = brokerIP1, else every interface
+	MetricsPromExporterPort int    // metricsPromExporterPort, 5557
+	MetricsLabel            string // metricsLabel, "k1:v1,k2:v2" constant labels on every series
+}
+
+// Metrics exporter types, as upstream's MetricsExporterType.
+const (
+	MetricsDisable = "DISABLE"
+	MetricsProm    = "PROM"
+)
+
+// MetricsAddr is where /metrics listens when the exporter type is PROM.
+func (c *Config) MetricsAddr() string {
+	host := c.MetricsPromExporterHost
+	if host == "" {
+		host = c.BrokerIP1
+	}
+	return net.JoinHostPort(host, strconv.Itoa(c.MetricsPromExporterPort))
 }
 
 // DefaultConfig returns the configuration an unconfigured broker runs with.
@@ -177,6 +199,8 @@ func DefaultConfig() Config {
 		HAMaxTimeSlaveNotCatchup:    15 * time.Second,
 		InSyncReplicas:              1,
 		MinInSyncReplicas:           1,
+		MetricsExporterType:         MetricsDisable,
+		MetricsPromExporterPort:     5557,
 	}
 }
 
@@ -305,6 +329,20 @@ func configKeys() []configKey {
 		stringKey("aclFile", func(c *Config) *string { return &c.AclFile }),
 		stringKey("aclAccessKey", func(c *Config) *string { return &c.AclAccessKey }),
 		stringKey("aclSecretKey", func(c *Config) *string { return &c.AclSecretKey }),
+		{"metricsExporterType",
+			func(c *Config, v string) error {
+				// Upstream takes the enum name or its ordinal.
+				names := []string{MetricsDisable, "OTLP_GRPC", MetricsProm, "LOG"}
+				if n, err := strconv.Atoi(v); err == nil && n >= 0 && n < len(names) {
+					v = names[n]
+				}
+				c.MetricsExporterType = v
+				return nil
+			},
+			func(c *Config) string { return c.MetricsExporterType }},
+		stringKey("metricsPromExporterHost", func(c *Config) *string { return &c.MetricsPromExporterHost }),
+		intKey("metricsPromExporterPort", func(c *Config) *int { return &c.MetricsPromExporterPort }),
+		stringKey("metricsLabel", func(c *Config) *string { return &c.MetricsLabel }),
 	}
 }
 
@@ -458,6 +496,16 @@ func (c *Config) Validate() error {
 	}
 	if c.TransactionCheckMax < 1 {
 		bad("transactionCheckMax %d must be positive", c.TransactionCheckMax)
+	}
+	switch c.MetricsExporterType {
+	case MetricsDisable, MetricsProm:
+	case "OTLP_GRPC", "LOG":
+		bad("metricsExporterType %s is not supported by rocketgo; use PROM or DISABLE", c.MetricsExporterType)
+	default:
+		bad("metricsExporterType %q must be DISABLE or PROM", c.MetricsExporterType)
+	}
+	if c.MetricsPromExporterPort < 0 || c.MetricsPromExporterPort > 65535 {
+		bad("metricsPromExporterPort %d out of range", c.MetricsPromExporterPort)
 	}
 	errs = append(errs, c.validateHA()...)
 	errs = append(errs, c.validateControllerMode()...)

@@ -161,3 +161,32 @@ func TestHAConfigKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsKeys(t *testing.T) {
+	c := DefaultConfig()
+	if c.MetricsExporterType != MetricsDisable || c.MetricsPromExporterPort != 5557 {
+		t.Fatalf("metrics defaults %q %d", c.MetricsExporterType, c.MetricsPromExporterPort)
+	}
+	conf := "metricsExporterType=PROM\nmetricsPromExporterHost=10.0.0.5\nmetricsPromExporterPort=9555\nmetricsLabel=region:eu"
+	if _, err := c.Load(strings.NewReader(conf)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil || c.MetricsAddr() != "10.0.0.5:9555" || c.MetricsLabel != "region:eu" {
+		t.Fatalf("addr %s label %q: %v", c.MetricsAddr(), c.MetricsLabel, err)
+	}
+	c.MetricsPromExporterHost, c.BrokerIP1 = "", "10.0.0.9"
+	if c.MetricsAddr() != "10.0.0.9:9555" {
+		t.Fatalf("host defaults to brokerIP1: %s", c.MetricsAddr())
+	}
+	c.Set("metricsExporterType", "2") // upstream's ordinal for PROM
+	if c.MetricsExporterType != MetricsProm {
+		t.Fatalf("ordinal 2 read as %q", c.MetricsExporterType)
+	}
+	for _, v := range []string{"OTLP_GRPC", "LOG", "prometheus"} {
+		c := DefaultConfig()
+		c.Set("metricsExporterType", v)
+		if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "metricsExporterType") {
+			t.Errorf("%s: %v", v, err)
+		}
+	}
+}

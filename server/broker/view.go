@@ -120,6 +120,9 @@ func (b *Broker) GroupCount() int {
 	return len(groups)
 }
 
+// PendingRequests is the number of requests waiting for a worker.
+func (b *Broker) PendingRequests() int { return b.server.QueueLen() }
+
 // Permission is the broker's current brokerPermission.
 func (b *Broker) Permission() int { return int(b.live.brokerPermission.Load()) }
 

@@ -13,7 +13,11 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rocketgo/rocketgo/internal/httpserve"
 	"github.com/rocketgo/rocketgo/server/broker"
+	"github.com/rocketgo/rocketgo/server/metrics"
 	"github.com/rocketgo/rocketgo/server/namesrv"
 )
 
@@ -33,12 +37,18 @@ type Config struct {
 	// KVConfigPath persists the name server's KV configuration; default:
 	// <storePathRootDir>/namesrv/kvConfig.json.
 	KVConfigPath string
+	// MetricsAddr, when set, serves both servers' Prometheus metrics on
+	// http://MetricsAddr/metrics ("host:0" picks a free port). When empty
+	// and the broker's metricsExporterType is PROM, the broker's
+	// metricsPromExporterHost:Port is used.
+	MetricsAddr string
 }
 
 // Server is a running name server plus broker.
 type Server struct {
-	ns *namesrv.Server
-	br *broker.Broker
+	ns      *namesrv.Server
+	br      *broker.Broker
+	metrics *httpserve.Server // nil without metrics
 }
 
 func portOrDefault(p, def int) int {
@@ -61,11 +71,35 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if kvPath == "" && cfg.Broker.StorePathRootDir != "" {
 		kvPath = filepath.Join(cfg.Broker.StorePathRootDir, "namesrv", "kvConfig.json")
 	}
-	ns := namesrv.New(
-		namesrv.WithListenAddr(net.JoinHostPort(cfg.Host, strconv.Itoa(portOrDefault(cfg.NamesrvPort, 9876)))),
-		namesrv.WithLogger(log),
-		namesrv.WithKVConfigPath(kvPath),
+	metricsAddr := cfg.MetricsAddr
+	if metricsAddr == "" && cfg.Broker.MetricsExporterType == broker.MetricsProm {
+		metricsAddr = cfg.Broker.MetricsAddr()
+	}
+	nsListen := net.JoinHostPort(cfg.Host, strconv.Itoa(portOrDefault(cfg.NamesrvPort, 9876)))
+	nsOpts := []namesrv.Option{namesrv.WithListenAddr(nsListen), namesrv.WithLogger(log), namesrv.WithKVConfigPath(kvPath)}
+	var brOpts []broker.Option
+	var (
+		reg *prometheus.Registry
+		nsm *metrics.NameServer
+		bm  *metrics.Broker
 	)
+	if metricsAddr != "" {
+		reg = metrics.NewRegistry()
+		labels, err := metrics.BrokerLabels(cfg.Broker)
+		if err == nil {
+			bm, err = metrics.NewBroker(reg, labels)
+		}
+		if err == nil {
+			labels.NodeID = nsListen
+			nsm, err = metrics.NewNameServer(reg, labels)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("embedded: %w", err)
+		}
+		nsOpts = append(nsOpts, namesrv.WithRemotingOptions(nsm.RemotingOption()))
+		brOpts = append(brOpts, broker.WithObserver(bm))
+	}
+	ns := namesrv.New(nsOpts...)
 	if err := ns.Start(ctx); err != nil {
 		return nil, fmt.Errorf("embedded: name server: %w", err)
 	}
@@ -77,7 +111,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	bc.NamesrvAddr = nsAddr
 	bc.ListenHost = cfg.Host
 	bc.ListenPort = portOrDefault(cfg.BrokerPort, 10911)
-	br, err := broker.New(bc, broker.WithLogger(log))
+	br, err := broker.New(bc, append(brOpts, broker.WithLogger(log))...)
 	if err == nil {
 		err = br.Start(ctx)
 	}
@@ -85,7 +119,24 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ns.Shutdown(context.Background())
 		return nil, fmt.Errorf("embedded: broker: %w", err)
 	}
-	return &Server{ns: ns, br: br}, nil
+	s := &Server{ns: ns, br: br}
+	if reg != nil {
+		bm.Attach(br)
+		nsm.Attach(ns)
+		if s.metrics, err = metrics.Serve(metricsAddr, reg, log); err != nil {
+			s.Shutdown(context.Background())
+			return nil, fmt.Errorf("embedded: metrics: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// MetricsAddr is the address /metrics is served on, "" without metrics.
+func (s *Server) MetricsAddr() string {
+	if s.metrics == nil {
+		return ""
+	}
+	return s.metrics.Addr()
 }
 
 // NamesrvAddr is the "host:port" clients give as their name server.
@@ -103,10 +154,14 @@ func (s *Server) BrokerAddr() string { return s.br.Addr() }
 // Broker exposes the broker, for tests and admin commands.
 func (s *Server) Broker() *broker.Broker { return s.br }
 
-// Shutdown stops the broker (which unregisters itself) and then the name
-// server.
+// Shutdown stops the metrics endpoint, the broker (which unregisters
+// itself) and then the name server.
 func (s *Server) Shutdown(ctx context.Context) error {
-	return errors.Join(s.br.Shutdown(ctx), s.ns.Shutdown(ctx))
+	var err error
+	if s.metrics != nil {
+		err = s.metrics.Shutdown(ctx)
+	}
+	return errors.Join(err, s.br.Shutdown(ctx), s.ns.Shutdown(ctx))
 }
 
 // SmallConfig is a broker configuration for tests and tools that start many
