@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -187,6 +188,29 @@ func TestMetricsKeys(t *testing.T) {
 		c.Set("metricsExporterType", v)
 		if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "metricsExporterType") {
 			t.Errorf("%s: %v", v, err)
+		}
+	}
+}
+
+// TestDeploySamplesLoad checks the sample files in deploy/conf: every key
+// known, every file valid.
+func TestDeploySamplesLoad(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "deploy", "conf", "*.conf"))
+	if err != nil || len(files) < 3 {
+		t.Fatalf("samples %v: %v", files, err)
+	}
+	for _, f := range files {
+		c := DefaultConfig()
+		unknown, err := c.LoadFile(f)
+		if err != nil || len(unknown) > 0 {
+			t.Errorf("%s: unknown keys %v, err %v", f, unknown, err)
+			continue
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+		if c.MetricsExporterType != MetricsProm {
+			t.Errorf("%s: the samples turn metrics on", f)
 		}
 	}
 }
