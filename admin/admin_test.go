@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/rocketgo/rocketgo/admin"
+	"github.com/rocketgo/rocketgo/consumer"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/producer"
 	"github.com/rocketgo/rocketgo/remoting"
@@ -235,3 +237,80 @@ func TestUnreachableNameServerFailsFast(t *testing.T) {
 func contains(list []string, s string) bool { return slices.Contains(list, s) }
 
 func containsStr(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestResetOffsetRedeliversToRunningPushConsumer: after the group consumed
+// everything, a reset to a time between two batches makes the running
+// push consumer receive the second batch again, and only it.
+func TestResetOffsetRedeliversToRunningPushConsumer(t *testing.T) {
+	f := start(t, 4) // first batch: m0..m3
+	ctx := testCtx(t)
+	const group = "AdminResetCG"
+	var mu sync.Mutex
+	seen := map[string]int{}
+	c, err := consumer.NewPush(consumer.WithNameServers(f.srv.NamesrvAddr()), consumer.WithGroup(group),
+		consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Subscribe(f.topic, "*", consumer.ConcurrentListener(func(_ context.Context, _ *consumer.ConcurrentContext, msgs []*message.MessageExt) consumer.ConsumeResult {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range msgs {
+			seen[string(m.Body)]++
+		}
+		return consumer.ConsumeSuccess
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Shutdown(context.Background())
+	count := func(body string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return seen[body]
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("%s; seen %v", what, seen)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("first batch consumed", func() bool { return count("m3") == 1 })
+	// The second batch is stored strictly after the cut.
+	time.Sleep(5 * time.Millisecond)
+	cut := time.Now()
+	time.Sleep(5 * time.Millisecond)
+	p, err := producer.New(producer.WithNameServers(f.srv.NamesrvAddr()), producer.WithGroup("AdminResetPG"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(context.Background())
+	for i := range 4 {
+		if _, err := p.SendSync(ctx, message.New(f.topic, []byte(fmt.Sprint("n", i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor("second batch consumed", func() bool {
+		return count("n0") == 1 && count("n1") == 1 && count("n2") == 1 && count("n3") == 1
+	})
+	if _, err := f.adm.ResetOffsetByTime(ctx, group, f.topic, cut, true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("second batch re-delivered", func() bool {
+		return count("n0") == 2 && count("n1") == 2 && count("n2") == 2 && count("n3") == 2
+	})
+	for i := range 4 {
+		if n := count(fmt.Sprint("m", i)); n != 1 {
+			t.Fatalf("m%d delivered %d times; a message stored before the reset time came back", i, n)
+		}
+	}
+}
