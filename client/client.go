@@ -86,6 +86,13 @@ func (c *Client) ID() string { return c.impl().ClientID() }
 // ErrClosed afterwards.
 func (c *Client) Close() error { return c.impl().Close() }
 
+// NameServerAddrs lists the name servers the client uses, for admin
+// commands that must reach every one of them (topic deletion, KV
+// configuration, write permission).
+func (c *Client) NameServerAddrs(ctx context.Context) ([]string, error) {
+	return c.impl().NameServerAddrs(ctx)
+}
+
 // Request sends req to the broker (or name server) at addr and returns its
 // response, for administrative tools that speak the protocol directly. The
 // credentials hook (WithCredentials) signs it first; the deadline is ctx's,

@@ -7,6 +7,7 @@
 //	rocketgo controller -c controller.conf
 //	rocketgo broker -c broker.conf -namesrv 127.0.0.1:9876
 //	rocketgo store check -data DIR [-repair]
+//	rocketgo admin topicList -n 127.0.0.1:9876
 //	rocketgo version
 //
 // Every subcommand takes its own flags; `rocketgo help` lists them.
@@ -37,6 +38,7 @@ func commands() map[string]command {
 		"serve":      {summary: "run a name server and a broker in one process (-cluster N: a failover cluster), for development", run: runServe},
 		"controller": {summary: "run a controller node (controller mode: automatic failover)", run: runController},
 		"loadtest":   {summary: "benchmark a cluster or an embedded server (RocketMQ benchmark output)", run: runLoadtest},
+		"admin":      {summary: "administer a cluster with mqadmin's commands (rocketgo admin help)", run: runAdmin},
 		"store":      {summary: "check (and -repair) a stopped broker's store: store check -data DIR", run: runStore},
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -12,8 +13,32 @@ func TestVersionPrintsRelease(t *testing.T) {
 	if code := run(context.Background(), []string{"version"}, &out, &errOut); code != 0 {
 		t.Fatalf("exit code %d, stderr %q", code, errOut.String())
 	}
-	if !strings.HasPrefix(out.String(), "rocketgo "+Version) {
+	info, _ := debug.ReadBuildInfo()
+	if !strings.HasPrefix(out.String(), "rocketgo "+buildVersion(version, info)+" (commit ") {
 		t.Fatalf("unexpected version output %q", out.String())
+	}
+}
+
+func TestBuildVersionSources(t *testing.T) {
+	installed := &debug.BuildInfo{Main: debug.Module{Path: "github.com/rocketgo/rocketgo", Version: "v0.3.1"},
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef"}}}
+	checkout := &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}
+	for _, c := range []struct {
+		stamped string
+		info    *debug.BuildInfo
+		want    string
+	}{
+		{"v9.9.9", installed, "v9.9.9"}, // -ldflags -X wins
+		{"", installed, "v0.3.1"},       // go install module@v0.3.1
+		{"", checkout, devVersion},      // go build in a checkout
+		{"", nil, devVersion},
+	} {
+		if got := buildVersion(c.stamped, c.info); got != c.want {
+			t.Errorf("buildVersion(%q, %+v) = %q, want %q", c.stamped, c.info, got, c.want)
+		}
+	}
+	if buildRevision(installed) != "0123456789ab" || buildRevision(checkout) != "unknown" {
+		t.Error("revision not taken from the build info")
 	}
 }
 

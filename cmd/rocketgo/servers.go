@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rocketgo/rocketgo/internal/httpserve"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/acl"
 	"github.com/rocketgo/rocketgo/server/broker"
@@ -126,6 +128,8 @@ func runNamesrv(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	tlsKey := fs.String("tls-key", "", "PEM private key `file` for -tls-mode")
 	tlsCA := fs.String("tls-ca", "", "PEM `file` of CAs; when set, clients must present a certificate they signed")
 	aclFile := fs.String("acl-file", "", "plain_acl.yml `file`: when set, write requests (broker registration, KV config, topic deletion) need an admin signature or a white-listed address")
+	var ops opsFlags
+	ops.register(fs, "serve Prometheus metrics on http://`ADDR`/metrics (off by default)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -144,6 +148,11 @@ func runNamesrv(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		ropts = append(ropts, transport.WithTLS(mode, tc))
 	}
 	log, err := newLogger(stderr, *level)
+	var mopts []namesrv.Option
+	var startMetrics func(*namesrv.Server) (*httpserve.Server, error)
+	if err == nil {
+		mopts, startMetrics, err = namesrvMetrics(ops.metrics, *listen, log, stdout)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo:", err)
 		return 2
@@ -159,8 +168,8 @@ func runNamesrv(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return checker.CheckNameServer(c.String(), req)
 		}))
 	}
-	opts := []namesrv.Option{namesrv.WithListenAddr(*listen), namesrv.WithScanInterval(*scan), namesrv.WithBrokerTimeout(*timeout),
-		namesrv.WithLogger(log), namesrv.WithKVConfigPath(*kvPath), namesrv.WithRemotingOptions(ropts...)}
+	opts := append(mopts, namesrv.WithListenAddr(*listen), namesrv.WithScanInterval(*scan), namesrv.WithBrokerTimeout(*timeout),
+		namesrv.WithLogger(log), namesrv.WithKVConfigPath(*kvPath), namesrv.WithRemotingOptions(ropts...))
 	ccfg, err := namesrvController(*conf, sets, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo:", err)
@@ -181,7 +190,35 @@ func runNamesrv(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	fmt.Fprintf(stdout, "rocketgo name server listening on %s\n", ns.Addr())
-	return waitAndStop(ctx, stderr, ns.Shutdown)
+	eps, err := startEndpoints(ops.pprof, stdout, func() (*httpserve.Server, error) { return startMetrics(ns) })
+	if err != nil {
+		fmt.Fprintln(stderr, "rocketgo:", err)
+		ns.Shutdown(context.Background())
+		return 1
+	}
+	return waitAndStop(ctx, stderr, func(ctx context.Context) error { return errors.Join(eps.shutdown(ctx), ns.Shutdown(ctx)) })
+}
+
+// startEndpoints starts the pprof endpoint (when addr is set) and whatever
+// metrics returns; on failure it stops what it started.
+func startEndpoints(pprofAddr string, stdout io.Writer, metrics func() (*httpserve.Server, error)) (endpoints, error) {
+	var eps endpoints
+	m, err := metrics()
+	if err != nil {
+		return nil, err
+	}
+	if m != nil {
+		eps = append(eps, m)
+	}
+	if pprofAddr != "" {
+		p, err := startPprof(pprofAddr, stdout)
+		if err != nil {
+			eps.shutdown(context.Background())
+			return nil, err
+		}
+		eps = append(eps, p)
+	}
+	return eps, nil
 }
 
 func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -190,6 +227,8 @@ func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var bf brokerFlags
 	bf.register(fs, "")
 	nsAddr := fs.String("namesrv", "", "name servers, host:port;host:port (namesrvAddr)")
+	var ops opsFlags
+	ops.register(fs, "serve Prometheus metrics on http://`ADDR`/metrics (default: metricsPromExporterHost:Port when metricsExporterType=PROM)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -201,9 +240,14 @@ func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err == nil {
 		log, err = newLogger(stderr, bf.logLevel)
 	}
+	var mopts []broker.Option
+	var startMetrics func(*broker.Broker) (*httpserve.Server, error)
+	if err == nil {
+		mopts, startMetrics, err = brokerMetrics(ops.metrics, cfg, log, stdout)
+	}
 	var b *broker.Broker
 	if err == nil {
-		b, err = broker.New(cfg, broker.WithLogger(log))
+		b, err = broker.New(cfg, append(mopts, broker.WithLogger(log))...)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo:", err)
@@ -214,7 +258,13 @@ func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	fmt.Fprintf(stdout, "rocketgo broker %s listening on %s (store %s, name servers %q)\n", cfg.BrokerName, b.Addr(), cfg.StorePathRootDir, cfg.NamesrvAddr)
-	return waitAndStop(ctx, stderr, b.Shutdown)
+	eps, err := startEndpoints(ops.pprof, stdout, func() (*httpserve.Server, error) { return startMetrics(b) })
+	if err != nil {
+		fmt.Fprintln(stderr, "rocketgo:", err)
+		b.Shutdown(context.Background())
+		return 1
+	}
+	return waitAndStop(ctx, stderr, func(ctx context.Context) error { return errors.Join(eps.shutdown(ctx), b.Shutdown(ctx)) })
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -226,6 +276,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	nsPort := fs.Int("namesrv-port", 9876, "name server port (0: pick a free one)")
 	brPort := fs.Int("broker-port", 10911, "broker port (0: pick a free one)")
 	cluster := fs.Int("cluster", 0, "run a controller-mode broker set of this many replicas (name server + embedded controller + replicas on 10911, 10921, ...)")
+	var ops opsFlags
+	ops.register(fs, "serve both servers' Prometheus metrics on http://`ADDR`/metrics (default: off, or metricsPromExporterHost:Port with metricsExporterType=PROM)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -242,13 +294,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "rocketgo:", err)
 		return 2
 	}
-	srv, err := embedded.Start(ctx, embedded.Config{Host: *host, NamesrvPort: freeIfZero(*nsPort), BrokerPort: freeIfZero(*brPort), Broker: cfg, Logger: log})
+	srv, err := embedded.Start(ctx, embedded.Config{Host: *host, NamesrvPort: freeIfZero(*nsPort), BrokerPort: freeIfZero(*brPort),
+		Broker: cfg, Logger: log, MetricsAddr: ops.metrics})
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo:", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "rocketgo serve: name server %s, broker %s (%s), data in %s\n", srv.NamesrvAddr(), srv.BrokerAddr(), cfg.FlushDiskType, cfg.StorePathRootDir)
-	return waitAndStop(ctx, stderr, srv.Shutdown)
+	if a := srv.MetricsAddr(); a != "" {
+		fmt.Fprintf(stdout, "rocketgo: metrics on http://%s/metrics\n", a)
+	}
+	eps, err := startEndpoints(ops.pprof, stdout, func() (*httpserve.Server, error) { return nil, nil })
+	if err != nil {
+		fmt.Fprintln(stderr, "rocketgo:", err)
+		srv.Shutdown(context.Background())
+		return 1
+	}
+	return waitAndStop(ctx, stderr, func(ctx context.Context) error { return errors.Join(eps.shutdown(ctx), srv.Shutdown(ctx)) })
 }
 
 // freeIfZero maps the command line's "0 = any free port" onto embedded's -1.

@@ -339,6 +339,19 @@ func (c *Client) nameServer(ctx context.Context, reresolve bool) (*nsclient.Clie
 
 // InvokeNameServer sends req to the name servers with fail-over and returns
 // the first answer, whatever its code, and the address that gave it.
+// NameServerAddrs lists the name servers currently in use (after
+// resolving them when a resolver is configured).
+func (c *Client) NameServerAddrs(ctx context.Context) ([]string, error) {
+	ns, err := c.nameServer(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	if ns == nil {
+		return nil, ErrNoNameServer
+	}
+	return ns.Addrs(), nil
+}
+
 func (c *Client) InvokeNameServer(ctx context.Context, req *remoting.Command) (*remoting.Command, string, error) {
 	ns, err := c.nameServer(ctx, false)
 	if err != nil {

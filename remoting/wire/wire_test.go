@@ -103,3 +103,21 @@ func TestOffsetTableRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueTableWithObjectValues reads a ConsumeStats-style body, whose
+// values are objects and which has members after the table.
+func TestQueueTableWithObjectValues(t *testing.T) {
+	keys := []MessageQueue{{Topic: "T", BrokerName: "b", QueueID: 0}, {Topic: "T", BrokerName: "b", QueueID: 1}}
+	body := EncodeQueueTable("offsetTable", keys, []string{`{"brokerOffset":5,"nested":{"a":[1,2]}}`, `{"brokerOffset":7}`}, `"consumeTps":1.5`)
+	raw, err := DecodeQueueTable(body, "offsetTable")
+	if err != nil || len(raw) != 2 {
+		t.Fatalf("decoded %v, %v", raw, err)
+	}
+	var v struct{ BrokerOffset int64 }
+	if err := json.Unmarshal(raw[keys[1]], &v); err != nil || v.BrokerOffset != 7 {
+		t.Fatalf("value %s: %+v %v", raw[keys[1]], v, err)
+	}
+	if _, err := DecodeQueueTable([]byte(`{"offsetTable":{{"topic":"T"}:{"a":}}}`), "offsetTable"); err == nil {
+		t.Fatal("accepted a malformed value")
+	}
+}

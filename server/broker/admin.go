@@ -3,6 +3,7 @@ package broker
 import (
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 
 	"github.com/rocketgo/rocketgo/server/transport"
 
@@ -63,6 +64,9 @@ func (b *Broker) processDeleteTopic(rc *transport.RequestContext, req *remoting.
 		b.log.Warn("deleting topic files failed", "topic", h.Topic, "err", err)
 	}
 	b.offsets.DeleteTopic(h.Topic)
+	b.pullOffsets.DeleteFunc(func(k pullKey, _ *atomic.Int64) bool { return k.topic == h.Topic })
+	b.stats.forgetTopic(h.Topic)
+	b.observer.TopicDeleted(h.Topic)
 	b.requestRegister()
 	reply(rc, req, remoting.Success, "")
 }

@@ -27,15 +27,15 @@ import (
 	"time"
 
 	"github.com/rocketgo/rocketgo/auth"
+	"github.com/rocketgo/rocketgo/internal/cowmap"
+	"github.com/rocketgo/rocketgo/internal/nsclient"
+	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/netclient"
 	"github.com/rocketgo/rocketgo/server/acl"
-	"github.com/rocketgo/rocketgo/server/transport"
-
-	"github.com/rocketgo/rocketgo/internal/nsclient"
-	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/server/replicas"
 	"github.com/rocketgo/rocketgo/server/store"
+	"github.com/rocketgo/rocketgo/server/transport"
 )
 
 // VersionOrdinal is the RocketMQ version (V5_3_3) the broker reports. The
@@ -51,6 +51,7 @@ type options struct {
 	clock             func() time.Time
 	slaveSyncInterval time.Duration
 	dialer            func(ctx context.Context, network, addr string) (net.Conn, error)
+	observer          Observer
 }
 
 // WithLogger sets the logger (default: discard).
@@ -92,6 +93,12 @@ type Broker struct {
 	locks     *lockTable
 	uniq      *message.UniqIDGenerator // UNIQ_KEY for messages that arrive without one
 
+	live        liveConfig // the keys UPDATE_BROKER_CONFIG changes
+	stats       *brokerStats
+	observer    Observer                          // never nil
+	observing   bool                              // observer is not the no-op one
+	pullOffsets cowmap.Map[pullKey, atomic.Int64] // next offset each group will pull, per queue
+
 	// Replication: a master has ha, a slave haClient and slaveSync; the
 	// others are nil.
 	ha                *haMaster
@@ -132,6 +139,10 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	observing := o.observer != nil
+	if !observing {
+		o.observer = nopObserver{}
+	}
 	delays, _ := ParseDelayLevels(cfg.MessageDelayLevel)
 	b := &Broker{
 		cfg:               cfg,
@@ -143,8 +154,11 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 		producers:         newProducerManager(),
 		registerNow:       make(chan struct{}, 1),
 		slaveSyncInterval: o.slaveSyncInterval,
+		observer:          o.observer,
+		observing:         observing,
 	}
 	b.role.Store(&brokerRole{name: cfg.BrokerRole, id: cfg.BrokerID})
+	b.live.load(&cfg, o.clock())
 	return b, nil
 }
 
@@ -154,15 +168,16 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 // requests.
 func (b *Broker) Start(ctx context.Context) (err error) {
 	b.started = b.clock()
+	b.stats = newBrokerStats(b.started)
 	root := b.cfg.StorePathRootDir
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
 	cfgDir := filepath.Join(root, "config")
-	if b.topics, err = newTopicManager(&b.cfg, newJSONFile(cfgDir, "topics.json"), b.clock); err != nil {
+	if b.topics, err = newTopicManager(&b.cfg, &b.live.autoCreateTopic, newJSONFile(cfgDir, "topics.json"), b.clock); err != nil {
 		return err
 	}
-	if b.groups, err = newGroupManager(b.cfg.AutoCreateSubscriptionGroup, newJSONFile(cfgDir, "subscriptionGroup.json"), b.clock); err != nil {
+	if b.groups, err = newGroupManager(&b.live.autoCreateGroup, newJSONFile(cfgDir, "subscriptionGroup.json"), b.clock); err != nil {
 		return err
 	}
 	if b.offsets, err = newOffsetManager(newJSONFile(cfgDir, "consumerOffset.json")); err != nil {
@@ -249,12 +264,11 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		}
 		serverTLS = transport.WithTLS(mode, tc)
 	}
-	b.server = transport.NewServer(listen,
-		transport.WithLogger(b.log),
-		transport.WithOnClose(b.connClosed),
-		check,
-		serverTLS,
-	)
+	serverOpts := []transport.Option{transport.WithLogger(b.log), transport.WithOnClose(b.connClosed), check, serverTLS}
+	if b.observing {
+		serverOpts = append(serverOpts, transport.WithReplyHook(b.observer.RequestServed))
+	}
+	b.server = transport.NewServer(listen, serverOpts...)
 	if err := b.server.Start(ctx); err != nil {
 		return fmt.Errorf("broker: listen on %s: %w", listen, err)
 	}
@@ -304,6 +318,9 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	b.goLoop(loopCtx, b.registerLoop)
 	b.goLoop(loopCtx, b.offsetFlushLoop)
 	b.goLoop(loopCtx, b.clientExpiryLoop)
+	b.goLoop(loopCtx, func(ctx context.Context) {
+		every(ctx, statsSampleInterval, func() { b.stats.sample(b.clock()) })
+	})
 	if b.ctl != nil {
 		if err := b.startControllerMode(loopCtx); err != nil {
 			cancel()
@@ -385,9 +402,6 @@ func advertisedAddr(brokerIP1, listenHost string, bound net.Addr) (netip.AddrPor
 
 // Addr is the "ip:port" address the broker advertises to clients.
 func (b *Broker) Addr() string { return b.addr }
-
-// Config returns the configuration the broker runs with.
-func (b *Broker) Config() Config { return b.cfg }
 
 // Shutdown unregisters from the name servers, stops serving and
 // replicating, answers parked pulls and sends, persists offsets and closes

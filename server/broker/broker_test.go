@@ -21,6 +21,12 @@ import (
 // directory and stops it when the test ends.
 func testBroker(t *testing.T, mutate func(*Config)) (*Broker, *netclient.Client) {
 	t.Helper()
+	return testBrokerWith(t, mutate)
+}
+
+// testBrokerWith is testBroker with broker options.
+func testBrokerWith(t *testing.T, mutate func(*Config), opts ...Option) (*Broker, *netclient.Client) {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.ListenHost = "127.0.0.1"
 	cfg.ListenPort = 0
@@ -32,7 +38,7 @@ func testBroker(t *testing.T, mutate func(*Config)) (*Broker, *netclient.Client)
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	b, err := New(cfg)
+	b, err := New(cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

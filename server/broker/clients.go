@@ -154,6 +154,28 @@ func (m *ConsumerManager) Channels(group string) []any {
 	return slices.Collect(maps.Keys(g.members))
 }
 
+// Member is one connection of a group and the client id it registered.
+type Member struct {
+	Channel  any
+	ClientID string
+}
+
+// Members lists a group's connections, sorted by client id.
+func (m *ConsumerManager) Members(group string) []Member {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	g := m.groups[group]
+	if g == nil {
+		return nil
+	}
+	out := make([]Member, 0, len(g.members))
+	for ch, info := range g.members {
+		out = append(out, Member{ch, info.clientID})
+	}
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.ClientID, b.ClientID) })
+	return out
+}
+
 // ChannelOf finds the connection a client id registered from.
 func (m *ConsumerManager) ChannelOf(group, clientID string) (any, bool) {
 	m.mu.RLock()
@@ -236,6 +258,50 @@ func (m *ConsumerManager) ConsumeFromWhere(group string) string {
 	return ""
 }
 
+// ClientConn is one registered client connection as metrics see it.
+type ClientConn struct {
+	Group, ClientID, Language string
+	Version                   int16
+	ConsumeType               string // consumers only: CONSUME_ACTIVELY or CONSUME_PASSIVELY
+}
+
+// All lists every consumer connection, for metrics.
+func (m *ConsumerManager) All() []ClientConn {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []ClientConn
+	for group, g := range m.groups {
+		for _, info := range g.members {
+			out = append(out, ClientConn{Group: group, ClientID: info.clientID, Language: info.language, Version: info.version, ConsumeType: g.consumeType})
+		}
+	}
+	return out
+}
+
+// Topics lists the topics a group's members subscribe to.
+func (m *ConsumerManager) Topics(group string) []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if g := m.groups[group]; g != nil {
+		return slices.Sorted(maps.Keys(g.subs))
+	}
+	return nil
+}
+
+// GroupsOf lists the online groups subscribing to topic.
+func (m *ConsumerManager) GroupsOf(topic string) []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []string
+	for name, g := range m.groups {
+		if _, ok := g.subs[topic]; ok {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Groups lists the groups with at least one live member.
 func (m *ConsumerManager) Groups() []string {
 	m.mu.RLock()
@@ -254,8 +320,9 @@ func newProducerManager() *ProducerManager {
 	return &ProducerManager{groups: map[string]map[any]*clientInfo{}}
 }
 
-// Register records a producer heartbeat.
-func (m *ProducerManager) Register(group string, ch any, clientID string, now time.Time) {
+// Register records a producer heartbeat, with the client's language and
+// version for connection lists.
+func (m *ProducerManager) Register(group string, ch any, clientID, language string, version int16, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	members := m.groups[group]
@@ -267,7 +334,37 @@ func (m *ProducerManager) Register(group string, ch any, clientID string, now ti
 		info.lastUpdate = now
 		return
 	}
-	members[ch] = &clientInfo{clientID: clientID, lastUpdate: now}
+	members[ch] = &clientInfo{clientID: clientID, lastUpdate: now, language: language, version: version}
+}
+
+// Connections describes a producer group's connections, or reports false
+// when the group has none (GET_PRODUCER_CONNECTION_LIST).
+func (m *ProducerManager) Connections(group string, addr func(ch any) string) ([]Connection, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	members := m.groups[group]
+	if len(members) == 0 {
+		return nil, false
+	}
+	conns := make([]Connection, 0, len(members))
+	for ch, info := range members {
+		conns = append(conns, Connection{ClientID: info.clientID, ClientAddr: addr(ch), Language: info.language, Version: info.version})
+	}
+	slices.SortFunc(conns, func(a, b Connection) int { return strings.Compare(a.ClientID, b.ClientID) })
+	return conns, true
+}
+
+// All lists every producer connection, for metrics.
+func (m *ProducerManager) All() []ClientConn {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []ClientConn
+	for group, members := range m.groups {
+		for _, info := range members {
+			out = append(out, ClientConn{Group: group, ClientID: info.clientID, Language: info.language, Version: info.version})
+		}
+	}
+	return out
 }
 
 // Unregister removes ch from group.

@@ -75,8 +75,8 @@ func TestProducerManagerFreshestFirst(t *testing.T) {
 	m := newProducerManager()
 	now := time.Unix(1000, 0)
 	a, b := &fakeConn{"a"}, &fakeConn{"b"}
-	m.Register("PG", a, "p1", now)
-	m.Register("PG", b, "p2", now.Add(5*time.Second))
+	m.Register("PG", a, "p1", "GO", 479, now)
+	m.Register("PG", b, "p2", "JAVA", 453, now.Add(5*time.Second))
 	if chs := m.Channels("PG"); len(chs) != 2 || chs[0] != any(b) {
 		t.Fatalf("channels %v", chs)
 	}

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rocketgo/rocketgo/internal/properties"
 	"github.com/rocketgo/rocketgo/server/transport"
 )
 
@@ -136,6 +136,29 @@ type Config struct {
 	TlsKeyFile  string // tlsKeyFile, PEM private key
 	TlsCAFile   string // tlsCAFile, "": when set, clients must present a certificate it signed
 	TlsEnable   bool   // tlsEnable, false
+
+	// Metrics (upstream 5.x keys). The broker itself only validates them;
+	// whoever starts it (cmd/rocketgo, server/embedded) serves /metrics
+	// with package server/metrics when the type is PROM.
+	MetricsExporterType     string // metricsExporterType, DISABLE; PROM exports Prometheus text (OTLP_GRPC and LOG are not supported)
+	MetricsPromExporterHost string // metricsPromExporterHost, "" = brokerIP1, else every interface
+	MetricsPromExporterPort int    // metricsPromExporterPort, 5557
+	MetricsLabel            string // metricsLabel, "k1:v1,k2:v2" constant labels on every series
+}
+
+// Metrics exporter types, as upstream's MetricsExporterType.
+const (
+	MetricsDisable = "DISABLE"
+	MetricsProm    = "PROM"
+)
+
+// MetricsAddr is where /metrics listens when the exporter type is PROM.
+func (c *Config) MetricsAddr() string {
+	host := c.MetricsPromExporterHost
+	if host == "" {
+		host = c.BrokerIP1
+	}
+	return net.JoinHostPort(host, strconv.Itoa(c.MetricsPromExporterPort))
 }
 
 // DefaultConfig returns the configuration an unconfigured broker runs with.
@@ -190,6 +213,8 @@ func DefaultConfig() Config {
 		HAMaxTimeSlaveNotCatchup:    15 * time.Second,
 		InSyncReplicas:              1,
 		MinInSyncReplicas:           1,
+		MetricsExporterType:         MetricsDisable,
+		MetricsPromExporterPort:     5557,
 	}
 }
 
@@ -323,6 +348,20 @@ func configKeys() []configKey {
 		stringKey("tlsKeyFile", func(c *Config) *string { return &c.TlsKeyFile }),
 		stringKey("tlsCAFile", func(c *Config) *string { return &c.TlsCAFile }),
 		boolKey("tlsEnable", func(c *Config) *bool { return &c.TlsEnable }),
+		{"metricsExporterType",
+			func(c *Config, v string) error {
+				// Upstream takes the enum name or its ordinal.
+				names := []string{MetricsDisable, "OTLP_GRPC", MetricsProm, "LOG"}
+				if n, err := strconv.Atoi(v); err == nil && n >= 0 && n < len(names) {
+					v = names[n]
+				}
+				c.MetricsExporterType = v
+				return nil
+			},
+			func(c *Config) string { return c.MetricsExporterType }},
+		stringKey("metricsPromExporterHost", func(c *Config) *string { return &c.MetricsPromExporterHost }),
+		intKey("metricsPromExporterPort", func(c *Config) *int { return &c.MetricsPromExporterPort }),
+		stringKey("metricsLabel", func(c *Config) *string { return &c.MetricsLabel }),
 	}
 }
 
@@ -351,36 +390,26 @@ func (c *Config) Get(key string) (string, bool) {
 	return "", false
 }
 
-// Load reads broker.conf-style "key=value" lines into c. Blank lines and
-// lines starting with '#' or '!' are skipped, as Java properties files do.
+// Load reads a broker.conf into c. The file is Java properties text, as
+// upstream reads it: "key=value", "key:value" and "key value" lines, '#' and
+// '!' comments, backslash continuations and escapes (package properties).
 // Unknown keys are returned so the caller can warn about them; they are not
 // an error, because upstream files carry many keys rocketgo has no use for.
 func (c *Config) Load(r io.Reader) (unknown []string, err error) {
-	sc := bufio.NewScanner(r)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || text[0] == '#' || text[0] == '!' {
-			continue
-		}
-		key, value, ok := strings.Cut(text, "=")
-		if !ok {
-			key, value, ok = strings.Cut(text, ":")
-		}
-		if !ok {
-			return unknown, fmt.Errorf("%w: line %d: %q is not key=value", ErrInvalidConfig, line, text)
-		}
-		key = strings.TrimSpace(key)
-		known, err := c.Set(key, value)
+	entries, err := properties.Parse(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	}
+	for _, e := range entries {
+		known, err := c.Set(e.Key, e.Value)
 		if err != nil {
-			return unknown, fmt.Errorf("line %d: %w", line, err)
+			return unknown, fmt.Errorf("line %d: %w", e.Line, err)
 		}
 		if !known {
-			unknown = append(unknown, key)
+			unknown = append(unknown, e.Key)
 		}
 	}
-	return unknown, sc.Err()
+	return unknown, nil
 }
 
 // LoadFile is Load on a named file.
@@ -491,6 +520,16 @@ func (c *Config) Validate() error {
 	}
 	if c.TransactionCheckMax < 1 {
 		bad("transactionCheckMax %d must be positive", c.TransactionCheckMax)
+	}
+	switch c.MetricsExporterType {
+	case MetricsDisable, MetricsProm:
+	case "OTLP_GRPC", "LOG":
+		bad("metricsExporterType %s is not supported by rocketgo; use PROM or DISABLE", c.MetricsExporterType)
+	default:
+		bad("metricsExporterType %q must be DISABLE or PROM", c.MetricsExporterType)
+	}
+	if c.MetricsPromExporterPort < 0 || c.MetricsPromExporterPort > 65535 {
+		bad("metricsPromExporterPort %d out of range", c.MetricsPromExporterPort)
 	}
 	errs = append(errs, c.validateHA()...)
 	errs = append(errs, c.validateControllerMode()...)

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -54,11 +55,38 @@ sendMessageThreadPoolNums=16
 }
 
 func TestLoadRejectsMalformedValues(t *testing.T) {
-	for _, line := range []string{"listenPort=abc", "autoCreateTopicEnable=maybe", "just-a-word"} {
+	for _, line := range []string{"listenPort=abc", "autoCreateTopicEnable=maybe", `brokerName=bad\uZZZZ`} {
 		c := DefaultConfig()
 		if _, err := c.Load(strings.NewReader(line)); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%q: err = %v, want ErrInvalidConfig", line, err)
 		}
+	}
+}
+
+// TestLoadJavaPropertiesSyntax loads a file written the ways upstream's
+// Properties.load accepts: colon and blank separators, continuations,
+// escapes and '!' comments.
+func TestLoadJavaPropertiesSyntax(t *testing.T) {
+	conf := "! upstream 4.x sample style\n" +
+		"brokerClusterName : JavaCluster\n" +
+		"brokerName\tbroker-j\n" +
+		"messageDelayLevel = 1s 5s \\\n" +
+		"                    10s\n" +
+		"storePathRootDir=/data/rocket\\\\mq\n" +
+		"namesrvAddr=10.0.0.1:9876;\\\n" +
+		"  10.0.0.2:9876\n" +
+		"just-a-key\n"
+	c := DefaultConfig()
+	unknown, err := c.Load(strings.NewReader(conf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BrokerClusterName != "JavaCluster" || c.BrokerName != "broker-j" || c.MessageDelayLevel != "1s 5s 10s" ||
+		c.StorePathRootDir != `/data/rocket\mq` || c.NamesrvAddr != "10.0.0.1:9876;10.0.0.2:9876" {
+		t.Fatalf("loaded config wrong: %+v", c)
+	}
+	if len(unknown) != 1 || unknown[0] != "just-a-key" {
+		t.Fatalf("unknown keys %v, want [just-a-key]", unknown)
 	}
 }
 
@@ -131,6 +159,58 @@ func TestHAConfigKeys(t *testing.T) {
 		bad(&c)
 		if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%+v validated: %v", c, err)
+		}
+	}
+}
+
+func TestMetricsKeys(t *testing.T) {
+	c := DefaultConfig()
+	if c.MetricsExporterType != MetricsDisable || c.MetricsPromExporterPort != 5557 {
+		t.Fatalf("metrics defaults %q %d", c.MetricsExporterType, c.MetricsPromExporterPort)
+	}
+	conf := "metricsExporterType=PROM\nmetricsPromExporterHost=10.0.0.5\nmetricsPromExporterPort=9555\nmetricsLabel=region:eu"
+	if _, err := c.Load(strings.NewReader(conf)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil || c.MetricsAddr() != "10.0.0.5:9555" || c.MetricsLabel != "region:eu" {
+		t.Fatalf("addr %s label %q: %v", c.MetricsAddr(), c.MetricsLabel, err)
+	}
+	c.MetricsPromExporterHost, c.BrokerIP1 = "", "10.0.0.9"
+	if c.MetricsAddr() != "10.0.0.9:9555" {
+		t.Fatalf("host defaults to brokerIP1: %s", c.MetricsAddr())
+	}
+	c.Set("metricsExporterType", "2") // upstream's ordinal for PROM
+	if c.MetricsExporterType != MetricsProm {
+		t.Fatalf("ordinal 2 read as %q", c.MetricsExporterType)
+	}
+	for _, v := range []string{"OTLP_GRPC", "LOG", "prometheus"} {
+		c := DefaultConfig()
+		c.Set("metricsExporterType", v)
+		if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "metricsExporterType") {
+			t.Errorf("%s: %v", v, err)
+		}
+	}
+}
+
+// TestDeploySamplesLoad checks the sample files in deploy/conf: every key
+// known, every file valid.
+func TestDeploySamplesLoad(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "deploy", "conf", "*.conf"))
+	if err != nil || len(files) < 3 {
+		t.Fatalf("samples %v: %v", files, err)
+	}
+	for _, f := range files {
+		c := DefaultConfig()
+		unknown, err := c.LoadFile(f)
+		if err != nil || len(unknown) > 0 {
+			t.Errorf("%s: unknown keys %v, err %v", f, unknown, err)
+			continue
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+		if c.MetricsExporterType != MetricsProm {
+			t.Errorf("%s: the samples turn metrics on", f)
 		}
 	}
 }

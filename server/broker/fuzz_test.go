@@ -80,6 +80,17 @@ func fuzzSeeds(t testing.TB) [][]byte {
 		frame(remoting.NewRequest(remoting.ViewMessageByID, &remoting.ViewMessageByIDRequestHeader{Offset: 0}, nil)),
 		frame(remoting.NewRequest(remoting.UpdateAndCreateTopic, &remoting.CreateTopicRequestHeader{Topic: "N", ReadQueueNums: 2, WriteQueueNums: 2, Perm: 6}, nil)),
 		frame(remoting.NewRequest(remoting.InvokeBrokerToResetOffset, &remoting.ResetOffsetRequestHeader{Topic: "T", Group: "G", Timestamp: 0}, nil)),
+		frame(remoting.NewRequest(remoting.GetTopicStatsInfo, &remoting.TopicHeader{Topic: "T"}, nil)),
+		frame(remoting.NewRequest(remoting.GetProducerConnectionList, &remoting.ProducerGroupHeader{ProducerGroup: "P"}, nil)),
+		frame(remoting.NewRequest(remoting.GetConsumeStats, &remoting.GetConsumeStatsRequestHeader{ConsumerGroup: "G", TopicList: "T;U"}, nil)),
+		frame(remoting.NewRequest(remoting.GetBrokerConsumeStats, &remoting.GetConsumeStatsInBrokerHeader{IsOrder: true}, nil)),
+		frame(remoting.NewRequest(remoting.QueryTopicConsumeByWho, &remoting.TopicHeader{Topic: "T"}, nil)),
+		frame(remoting.NewRequest(remoting.QueryConsumeQueue, &remoting.QueryConsumeQueueRequestHeader{Topic: "T", Count: 5, ConsumerGroup: "G"}, nil)),
+		frame(remoting.NewRequest(remoting.CloneGroupOffset, &remoting.CloneGroupOffsetRequestHeader{SrcGroup: "G", DestGroup: "H", Offline: true}, nil)),
+		frame(remoting.NewRequest(remoting.InvokeBrokerToGetConsumerStatus, &remoting.GetConsumerStatusRequestHeader{Topic: "T", Group: "G"}, nil)),
+		frame(remoting.NewRequest(remoting.GetBrokerConfig, nil, nil)),
+		frame(remoting.NewRequest(remoting.UpdateBrokerConfig, nil, []byte("autoCreateTopicEnable=true\nshortPollingTimeMills=1000"))),
+		frame(remoting.NewRequest(remoting.GetBrokerRuntimeInfo, nil, nil)),
 	}
 	files, _ := filepath.Glob(filepath.Join("..", "..", "remoting", "testdata", "official", "*.bin"))
 	for _, f := range files {

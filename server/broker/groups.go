@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rocketgo/rocketgo/remoting/wire"
@@ -51,7 +52,7 @@ type groupsFile struct {
 
 // GroupManager owns the subscription-group table.
 type GroupManager struct {
-	autoCreate bool
+	autoCreate *atomic.Bool // autoCreateSubscriptionGroup, which may change at run time
 	file       *jsonFile
 	clock      func() time.Time
 
@@ -60,7 +61,7 @@ type GroupManager struct {
 	version wire.DataVersion
 }
 
-func newGroupManager(autoCreate bool, file *jsonFile, clock func() time.Time) (*GroupManager, error) {
+func newGroupManager(autoCreate *atomic.Bool, file *jsonFile, clock func() time.Time) (*GroupManager, error) {
 	m := &GroupManager{autoCreate: autoCreate, file: file, clock: clock, groups: map[string]GroupConfig{}}
 	var persisted groupsFile
 	found, err := file.load(&persisted)
@@ -91,7 +92,7 @@ func (m *GroupManager) Find(group string) (GroupConfig, error) {
 	if ok {
 		return g, nil
 	}
-	if !m.autoCreate {
+	if !m.autoCreate.Load() {
 		return GroupConfig{}, fmt.Errorf("%w: %s", ErrGroupNotExist, group)
 	}
 	if group == "" {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,7 +41,7 @@ func TestTopicManagerSystemTopicsAndAutoCreate(t *testing.T) {
 	dir := t.TempDir()
 	cfg := DefaultConfig()
 	cfg.DefaultTopicQueueNums = 6
-	m, err := newTopicManager(&cfg, newJSONFile(dir, "topics.json"), fixedClock())
+	m, err := newTopicManager(&cfg, boolFlag(cfg.AutoCreateTopicEnable), newJSONFile(dir, "topics.json"), fixedClock())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestTopicManagerSystemTopicsAndAutoCreate(t *testing.T) {
 	}
 
 	// Restart: user topics persist.
-	m2, err := newTopicManager(&cfg, newJSONFile(dir, "topics.json"), fixedClock())
+	m2, err := newTopicManager(&cfg, boolFlag(cfg.AutoCreateTopicEnable), newJSONFile(dir, "topics.json"), fixedClock())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func TestTopicManagerSystemTopicsAndAutoCreate(t *testing.T) {
 func TestTopicManagerAutoCreateDisabled(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.AutoCreateTopicEnable = false
-	m, err := newTopicManager(&cfg, newJSONFile(t.TempDir(), "topics.json"), fixedClock())
+	m, err := newTopicManager(&cfg, boolFlag(cfg.AutoCreateTopicEnable), newJSONFile(t.TempDir(), "topics.json"), fixedClock())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func TestTopicManagerAutoCreateDisabled(t *testing.T) {
 
 func TestTopicUpdateDeleteAndValidation(t *testing.T) {
 	cfg := DefaultConfig()
-	m, err := newTopicManager(&cfg, newJSONFile(t.TempDir(), "topics.json"), fixedClock())
+	m, err := newTopicManager(&cfg, boolFlag(cfg.AutoCreateTopicEnable), newJSONFile(t.TempDir(), "topics.json"), fixedClock())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func TestTopicUpdateDeleteAndValidation(t *testing.T) {
 
 func TestGroupManager(t *testing.T) {
 	dir := t.TempDir()
-	m, err := newGroupManager(true, newJSONFile(dir, "subscriptionGroup.json"), fixedClock())
+	m, err := newGroupManager(boolFlag(true), newJSONFile(dir, "subscriptionGroup.json"), fixedClock())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func TestGroupManager(t *testing.T) {
 	if err != nil || g.RetryMaxTimes != 16 || g.RetryQueueNums != 1 || !g.ConsumeEnable {
 		t.Fatalf("auto-created group = %+v, %v", g, err)
 	}
-	m2, err := newGroupManager(false, newJSONFile(dir, "subscriptionGroup.json"), fixedClock())
+	m2, err := newGroupManager(boolFlag(false), newJSONFile(dir, "subscriptionGroup.json"), fixedClock())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +214,7 @@ func TestJSONFileFallsBackToBackup(t *testing.T) {
 // a configuration error.
 func TestTraceTopicEnable(t *testing.T) {
 	cfg := DefaultConfig()
-	m, err := newTopicManager(&cfg, newJSONFile(t.TempDir(), "topics.json"), fixedClock())
+	m, err := newTopicManager(&cfg, boolFlag(cfg.AutoCreateTopicEnable), newJSONFile(t.TempDir(), "topics.json"), fixedClock())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +228,7 @@ func TestTraceTopicEnable(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	m, err = newTopicManager(&c, newJSONFile(t.TempDir(), "topics.json"), fixedClock())
+	m, err = newTopicManager(&c, boolFlag(c.AutoCreateTopicEnable), newJSONFile(t.TempDir(), "topics.json"), fixedClock())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,4 +240,10 @@ func TestTraceTopicEnable(t *testing.T) {
 	if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("Validate = %v", err)
 	}
+}
+
+func boolFlag(v bool) *atomic.Bool {
+	b := new(atomic.Bool)
+	b.Store(v)
+	return b
 }

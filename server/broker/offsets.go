@@ -2,6 +2,7 @@ package broker
 
 import (
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -86,6 +87,37 @@ func (m *OffsetManager) GroupsOf(topic string) []string {
 		}
 	}
 	return groups
+}
+
+// TopicsOf lists the topics on which group has committed offsets, sorted
+// (upstream's whichTopicByConsumer).
+func (m *OffsetManager) TopicsOf(group string) []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var topics []string
+	for key := range m.table {
+		// Topics cannot contain '@'; groups may, so split at the first.
+		if t, g, ok := strings.Cut(key, "@"); ok && g == group {
+			topics = append(topics, t)
+		}
+	}
+	slices.Sort(topics)
+	return topics
+}
+
+// Clone copies src's committed offsets on topic to dst, replacing dst's
+// (CLONE_GROUP_OFFSET). It reports whether src had any.
+func (m *OffsetManager) Clone(src, dst, topic string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	from := m.table[offsetKey(topic, src)]
+	if len(from) == 0 {
+		return false
+	}
+	m.table[offsetKey(topic, dst)] = maps.Clone(from)
+	m.dirty = true
+	m.changes++
+	return true
 }
 
 // DeleteTopic forgets every group's offsets on a deleted topic.

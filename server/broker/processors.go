@@ -51,6 +51,15 @@ func (b *Broker) registerProcessors() {
 	s.Handle(remoting.GetConsumerRunningInfo, b.processForwardToConsumer)
 	s.Handle(remoting.ConsumeMessageDirectly, b.processForwardToConsumer)
 	s.Handle(remoting.GetBrokerRuntimeInfo, b.processRuntimeInfo)
+	s.Handle(remoting.GetTopicStatsInfo, b.processTopicStats)
+	s.Handle(remoting.GetProducerConnectionList, b.processProducerConnections)
+	s.Handle(remoting.GetBrokerConsumeStats, b.processBrokerConsumeStats)
+	s.Handle(remoting.QueryTopicConsumeByWho, b.processTopicConsumedBy)
+	s.Handle(remoting.QueryConsumeQueue, b.processQueryConsumeQueue)
+	s.Handle(remoting.CloneGroupOffset, b.processCloneGroupOffset)
+	s.Handle(remoting.InvokeBrokerToGetConsumerStatus, b.processGetConsumerStatus)
+	s.Handle(remoting.GetBrokerConfig, b.processGetBrokerConfig)
+	s.Handle(remoting.UpdateBrokerConfig, b.processUpdateBrokerConfig)
 	s.Handle(remoting.GetAllConsumerOffset, b.processGetAllConsumerOffset)
 	s.Handle(remoting.GetAllDelayOffset, b.processGetAllDelayOffset)
 	s.Handle(remoting.GetTimerCheckPoint, b.processGetTimerCheckPoint)
@@ -113,7 +122,7 @@ func (b *Broker) processHeartbeat(rc *transport.RequestContext, req *remoting.Co
 	conn, now := rc.Conn(), b.clock()
 	for _, pd := range hb.ProducerDataSet {
 		if pd.GroupName != "" {
-			b.producers.Register(pd.GroupName, conn, hb.ClientID, now)
+			b.producers.Register(pd.GroupName, conn, hb.ClientID, req.Language.String(), req.Version, now)
 		}
 	}
 	for i := range hb.ConsumerDataSet {

@@ -58,7 +58,7 @@ func (b *Broker) processPull(rc *transport.RequestContext, req *remoting.Command
 // checkPull validates a pull and resolves its subscription.
 func (b *Broker) checkPull(p *pull) (int16, string) {
 	h := &p.h
-	if b.cfg.BrokerPermission&PermRead == 0 {
+	if b.live.brokerPermission.Load()&PermRead == 0 {
 		return remoting.NoPermission, "the broker[" + b.cfg.BrokerName + "] pulling message is forbidden"
 	}
 	g, err := b.groups.Find(h.ConsumerGroup)
@@ -122,12 +122,13 @@ func (b *Broker) pullOnce(p *pull, allowSuspend bool) {
 	}
 	code := pullCode(res.Status, h.QueueOffset)
 	if code == remoting.PullNotFound && allowSuspend && h.SysFlag&remoting.PullFlagSuspend != 0 {
-		timeout := b.cfg.ShortPollingTimeMills
-		if b.cfg.LongPollingEnable {
+		timeout := time.Duration(b.live.shortPolling.Load())
+		if b.live.longPolling.Load() {
 			timeout = min(time.Duration(h.SuspendTimeoutMillis)*time.Millisecond, maxSuspendTimeout)
 		}
 		if timeout > 0 {
 			res.Release()
+			p.rc.MarkParked()
 			b.pulls.park(p, timeout)
 			return
 		}
@@ -138,7 +139,12 @@ func (b *Broker) pullOnce(p *pull, allowSuspend bool) {
 		MinOffset:       res.MinOffset,
 		MaxOffset:       res.MaxOffset,
 	})
+	b.stats.pulled(h.ConsumerGroup, h.Topic, res.MsgCount, res.BufferTotalSize)
 	if code == remoting.Success {
+		b.pullOffsets.GetOrCreate(pullKey{h.ConsumerGroup, h.Topic, h.QueueID}, nil).Store(res.NextBeginOffset)
+		if !IsRetryTopic(h.Topic) && !IsDLQTopic(h.Topic) {
+			b.observer.MessagesOut(h.Topic, h.ConsumerGroup, res.MsgCount, res.BufferTotalSize)
+		}
 		// One copy straight from the mapped log into the reply: the stored
 		// records are already in the wire format.
 		body := make([]byte, 0, res.BufferTotalSize)
@@ -149,6 +155,22 @@ func (b *Broker) pullOnce(p *pull, allowSuspend bool) {
 	}
 	res.Release()
 	p.rc.Reply(resp)
+}
+
+// pullKey names one queue as read by one consumer group.
+type pullKey struct {
+	group, topic string
+	queueID      int32
+}
+
+// pullOffset is where the group's next pull on a queue starts, as the
+// broker last answered it (upstream's pull offset table; memory only).
+// Between it and the committed offset lie the messages in flight.
+func (b *Broker) pullOffset(group, topic string, queueID int32) (int64, bool) {
+	if v := b.pullOffsets.Get(pullKey{group, topic, queueID}); v != nil {
+		return v.Load(), true
+	}
+	return 0, false
 }
 
 // pullCode maps a store status onto the pull response code clients expect.

@@ -20,6 +20,7 @@ func (b *Broker) registerOnce(ctx context.Context) {
 		return // controller mode: no role to announce yet
 	}
 	topics, version := b.topics.Snapshot()
+	mask := int(b.live.brokerPermission.Load()) | PermInherit | PermPriority
 	if b.ctl != nil {
 		// Name servers refuse a registration for the same broker id whose
 		// state version is older than the one they hold: a demoted master
@@ -38,7 +39,7 @@ func (b *Broker) registerOnce(ctx context.Context) {
 	for _, t := range topics {
 		req.Topics = append(req.Topics, wire.TopicConfig{
 			TopicName: t.TopicName, ReadQueueNums: t.ReadQueueNums, WriteQueueNums: t.WriteQueueNums,
-			Perm: t.Perm & int32(b.cfg.BrokerPermissionMask()), TopicFilterType: t.TopicFilterType,
+			Perm: t.Perm & int32(mask), TopicFilterType: t.TopicFilterType,
 			TopicSysFlag: t.TopicSysFlag, Order: t.Order, Attributes: t.Attributes,
 		})
 	}

@@ -65,7 +65,7 @@ func (b *Broker) sendReply(rc *transport.RequestContext, req *remoting.Command, 
 	// topic is where a late or restarted requester can still look for it.
 	// An empty body cannot be stored (and is only a push then); the
 	// official Go client's CreateReplyMessage sends such replies.
-	if len(req.Body) == 0 || !b.cfg.StoreReplyMessage {
+	if len(req.Body) == 0 || !b.live.storeReply.Load() {
 		resp.SetHeader(&rh)
 		rc.Reply(resp)
 		return
@@ -75,10 +75,13 @@ func (b *Broker) sendReply(rc *transport.RequestContext, req *remoting.Command, 
 		BornTimestamp: h.BornTimestamp, BornHost: bornHost, StoreHost: b.storeHost,
 		ReconsumeTimes: h.ReconsumeTimes, Properties: props, Body: req.Body,
 	}
+	start := time.Now()
 	b.store.AppendAsync(&m, func(res store.AppendResult, err error) {
 		if err != nil {
+			b.stats.putFailure()
 			b.log.Warn("storing a reply message failed", "topic", m.Topic, "err", err)
 		} else {
+			b.storedSent(m.Topic, MessageNormal, 1, res, start)
 			rh.MsgID = message.OffsetMsgID(b.storeHost, res.PhysicalOffset)
 			rh.QueueOffset = res.QueueOffset
 		}

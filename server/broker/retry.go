@@ -3,6 +3,7 @@ package broker
 import (
 	"math/rand/v2"
 	"strconv"
+	"time"
 
 	"github.com/rocketgo/rocketgo/server/transport"
 
@@ -107,11 +108,18 @@ func (b *Broker) processSendBack(rc *transport.RequestContext, req *remoting.Com
 		reply(rc, req, code, remark)
 		return
 	}
+	toDLQ := IsDLQTopic(m.Topic)
+	start := time.Now()
 	b.store.AppendAsync(&m, func(res store.AppendResult, err error) {
 		if err != nil {
+			b.stats.putFailure()
 			code, remark := appendErrorCode(err)
 			reply(rc, req, code, remark)
 			return
+		}
+		b.stats.put(m.Topic, 1, int(res.WroteBytes), time.Since(start))
+		if toDLQ {
+			b.observer.SentToDLQ(h.Group, originTopic)
 		}
 		reply(rc, req, appendStatusCode(res.Status), "")
 	})

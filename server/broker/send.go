@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/rocketgo/rocketgo/remoting/wire"
 
@@ -54,8 +55,8 @@ func (b *Broker) sendDestination(rc *transport.RequestContext, req *remoting.Com
 		reply(rc, req, code, remark)
 		return t, 0, false
 	}
-	if len(req.Body) > b.cfg.MaxMessageSize {
-		reply(rc, req, remoting.MessageIllegal, fmt.Sprintf("message body size %d exceeds maxMessageSize %d", len(req.Body), b.cfg.MaxMessageSize))
+	if limit := b.live.maxMessageSize.Load(); int64(len(req.Body)) > limit {
+		reply(rc, req, remoting.MessageIllegal, fmt.Sprintf("message body size %d exceeds maxMessageSize %d", len(req.Body), limit))
 		return t, 0, false
 	}
 	queueID := h.QueueID
@@ -105,7 +106,7 @@ func (b *Broker) send(rc *transport.RequestContext, req *remoting.Command, h *re
 // configuration. Messages for a retry topic that exhausted their retries
 // are redirected to the group's dead-letter topic.
 func (b *Broker) sendTarget(h *remoting.SendMessageRequestHeader) (wire.TopicConfig, int16, string) {
-	if b.cfg.BrokerPermission&PermWrite == 0 {
+	if b.live.brokerPermission.Load()&PermWrite == 0 {
 		return wire.TopicConfig{}, remoting.NoPermission, "the broker[" + b.cfg.BrokerName + "] sending message is forbidden"
 	}
 	if err := ValidateTopicName(h.Topic); err != nil {
@@ -197,18 +198,26 @@ func (b *Broker) sendOne(rc *transport.RequestContext, req *remoting.Command, h 
 	}
 	m.Properties = props
 	m.Body = req.Body
+	kind := MessageNormal
+	if b.observing {
+		kind = messageKindOf(props)
+	}
+	topic := m.Topic
 	if code, remark := b.rewriteSpecial(&m); code != remoting.Success {
 		reply(rc, req, code, remark)
 		return
 	}
 	uniq, _ := message.LookupProperty([]byte(m.Properties), message.PropertyUniqKey)
 	prepared := m.SysFlag&message.SysFlagTxMask == message.SysFlagTxPrepared
+	start := time.Now()
 	b.store.AppendAsync(&m, func(res store.AppendResult, err error) {
 		if err != nil {
+			b.stats.putFailure()
 			code, remark := appendErrorCode(err)
 			reply(rc, req, code, remark)
 			return
 		}
+		b.storedSent(topic, kind, 1, res, start)
 		resp := remoting.NewResponse(req, appendStatusCode(res.Status), "")
 		rh := remoting.SendMessageResponseHeader{
 			MsgID:       message.OffsetMsgID(b.storeHost, res.PhysicalOffset),
@@ -251,12 +260,19 @@ func (b *Broker) sendBatch(rc *transport.RequestContext, req *remoting.Command, 
 		reply(rc, req, remoting.MessageIllegal, fmt.Sprintf("bad batch body: %v", err))
 		return
 	}
+	kind := MessageNormal
+	if b.observing {
+		kind = messageKindOf(h.Properties)
+	}
+	start := time.Now()
 	b.store.AppendBatchAsync(msgs, func(res store.AppendResult, err error) {
 		if err != nil {
+			b.stats.putFailure()
 			code, remark := appendErrorCode(err)
 			reply(rc, req, code, remark)
 			return
 		}
+		b.storedSent(tmpl.Topic, kind, len(msgs), res, start)
 		// Records of a batch lie back to back in the log, so each one's
 		// offset id follows from the first offset and the record sizes.
 		ids := make([]byte, 0, len(msgs)*33)

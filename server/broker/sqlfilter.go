@@ -50,7 +50,7 @@ func (b *Broker) compileSubscription(sub *wire.SubscriptionData) (*filter.Expr, 
 	case "", wire.ExpressionTag:
 		return nil, remoting.Success, ""
 	case wire.ExpressionSQL92:
-		if !b.cfg.EnablePropertyFilter {
+		if !b.live.propertyFilter.Load() {
 			break
 		}
 		e, err := b.sqlExprs.compile(sub.SubString)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rocketgo/rocketgo/remoting/wire"
@@ -110,17 +111,18 @@ type topicsFile struct {
 // TopicManager owns the topic table. Every change is persisted before it
 // is visible to other callers' next read, and bumps the data version.
 type TopicManager struct {
-	cfg   *Config
-	file  *jsonFile
-	clock func() time.Time
+	cfg        *Config
+	autoCreate *atomic.Bool // autoCreateTopicEnable, which may change at run time
+	file       *jsonFile
+	clock      func() time.Time
 
 	mu      sync.RWMutex
 	topics  map[string]wire.TopicConfig
 	version wire.DataVersion
 }
 
-func newTopicManager(cfg *Config, file *jsonFile, clock func() time.Time) (*TopicManager, error) {
-	m := &TopicManager{cfg: cfg, file: file, clock: clock, topics: map[string]wire.TopicConfig{}}
+func newTopicManager(cfg *Config, autoCreate *atomic.Bool, file *jsonFile, clock func() time.Time) (*TopicManager, error) {
+	m := &TopicManager{cfg: cfg, autoCreate: autoCreate, file: file, clock: clock, topics: map[string]wire.TopicConfig{}}
 	var persisted topicsFile
 	found, err := file.load(&persisted)
 	if err != nil {
@@ -221,6 +223,14 @@ func (m *TopicManager) Update(t wire.TopicConfig) error {
 	return m.persistLocked()
 }
 
+// touch bumps the data version without changing a topic, so name servers
+// take the next registration in full (after a broker permission change).
+func (m *TopicManager) touch() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	bumpVersion(&m.version, m.clock())
+}
+
 // Delete removes a topic (DELETE_TOPIC_IN_BROKER). Deleting an unknown
 // topic is not an error, as upstream.
 func (m *TopicManager) Delete(topic string) error {
@@ -250,7 +260,7 @@ func (m *TopicManager) CreateOnSend(topic, template string, clientQueueNums int)
 		return t, false, nil
 	}
 	tmpl, ok := m.topics[template]
-	if !ok || tmpl.Perm&PermInherit == 0 || (template == TopicAutoCreate && !m.cfg.AutoCreateTopicEnable) {
+	if !ok || tmpl.Perm&PermInherit == 0 || (template == TopicAutoCreate && !m.autoCreate.Load()) {
 		return wire.TopicConfig{}, false, fmt.Errorf("%w: %s (auto-creation from %q not allowed)", ErrTopicNotExist, topic, template)
 	}
 	queues := min(max(clientQueueNums, 1), int(tmpl.WriteQueueNums))

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/rocketgo/rocketgo/server/transport"
 
@@ -74,12 +75,15 @@ func (b *Broker) processEndTransaction(rc *transport.RequestContext, req *remoti
 		reply(rc, req, code, remark)
 		return
 	}
+	start := time.Now()
 	b.store.AppendAsync(m, func(res store.AppendResult, err error) {
 		if err != nil {
+			b.stats.putFailure()
 			code, remark := appendErrorCode(err)
 			reply(rc, req, code, remark)
 			return
 		}
+		b.stats.put(m.Topic, 1, int(res.WroteBytes), time.Since(start))
 		b.tx.resolve(context.Background(), half.QueueOffset)
 		reply(rc, req, appendStatusCode(res.Status), "")
 	})

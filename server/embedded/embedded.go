@@ -13,9 +13,13 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rocketgo/rocketgo/internal/httpserve"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/acl"
 	"github.com/rocketgo/rocketgo/server/broker"
+	"github.com/rocketgo/rocketgo/server/metrics"
 	"github.com/rocketgo/rocketgo/server/namesrv"
 	"github.com/rocketgo/rocketgo/server/transport"
 )
@@ -36,13 +40,19 @@ type Config struct {
 	// KVConfigPath persists the name server's KV configuration; default:
 	// <storePathRootDir>/namesrv/kvConfig.json.
 	KVConfigPath string
+	// MetricsAddr, when set, serves both servers' Prometheus metrics on
+	// http://MetricsAddr/metrics ("host:0" picks a free port). When empty
+	// and the broker's metricsExporterType is PROM, the broker's
+	// metricsPromExporterHost:Port is used.
+	MetricsAddr string
 }
 
 // Server is a running name server plus broker.
 type Server struct {
-	ns    *namesrv.Server
-	br    *broker.Broker
-	nsACL *acl.Checker // nil unless the name server checks writes
+	ns      *namesrv.Server
+	br      *broker.Broker
+	nsACL   *acl.Checker      // nil unless the name server checks writes
+	metrics *httpserve.Server // nil without metrics
 }
 
 func portOrDefault(p, def int) int {
@@ -101,12 +111,37 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			nsACL.Close()
 		}
 	}
-	ns := namesrv.New(
-		namesrv.WithListenAddr(net.JoinHostPort(cfg.Host, strconv.Itoa(portOrDefault(cfg.NamesrvPort, 9876)))),
-		namesrv.WithLogger(log),
-		namesrv.WithKVConfigPath(kvPath),
-		namesrv.WithRemotingOptions(nsTLS...),
+	metricsAddr := cfg.MetricsAddr
+	if metricsAddr == "" && bc.MetricsExporterType == broker.MetricsProm {
+		metricsAddr = bc.MetricsAddr()
+	}
+	nsListen := net.JoinHostPort(cfg.Host, strconv.Itoa(portOrDefault(cfg.NamesrvPort, 9876)))
+	nsOpts := []namesrv.Option{namesrv.WithListenAddr(nsListen), namesrv.WithLogger(log), namesrv.WithKVConfigPath(kvPath),
+		namesrv.WithRemotingOptions(nsTLS...)}
+	var brOpts []broker.Option
+	var (
+		reg *prometheus.Registry
+		nsm *metrics.NameServer
+		bm  *metrics.Broker
 	)
+	if metricsAddr != "" {
+		reg = metrics.NewRegistry()
+		labels, err := metrics.BrokerLabels(bc)
+		if err == nil {
+			bm, err = metrics.NewBroker(reg, labels)
+		}
+		if err == nil {
+			labels.NodeID = nsListen
+			nsm, err = metrics.NewNameServer(reg, labels)
+		}
+		if err != nil {
+			closeACL()
+			return nil, fmt.Errorf("embedded: %w", err)
+		}
+		nsOpts = append(nsOpts, namesrv.WithRemotingOptions(nsm.RemotingOption()))
+		brOpts = append(brOpts, broker.WithObserver(bm))
+	}
+	ns := namesrv.New(nsOpts...)
 	if err := ns.Start(ctx); err != nil {
 		closeACL()
 		return nil, fmt.Errorf("embedded: name server: %w", err)
@@ -118,7 +153,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	bc.NamesrvAddr = nsAddr
 	bc.ListenHost = cfg.Host
 	bc.ListenPort = portOrDefault(cfg.BrokerPort, 10911)
-	br, err := broker.New(bc, broker.WithLogger(log))
+	br, err := broker.New(bc, append(brOpts, broker.WithLogger(log))...)
 	if err == nil {
 		err = br.Start(ctx)
 	}
@@ -127,7 +162,24 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		closeACL()
 		return nil, fmt.Errorf("embedded: broker: %w", err)
 	}
-	return &Server{ns: ns, br: br, nsACL: nsACL}, nil
+	s := &Server{ns: ns, br: br, nsACL: nsACL}
+	if reg != nil {
+		bm.Attach(br)
+		nsm.Attach(ns)
+		if s.metrics, err = metrics.Serve(metricsAddr, reg, log); err != nil {
+			s.Shutdown(context.Background())
+			return nil, fmt.Errorf("embedded: metrics: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// MetricsAddr is the address /metrics is served on, "" without metrics.
+func (s *Server) MetricsAddr() string {
+	if s.metrics == nil {
+		return ""
+	}
+	return s.metrics.Addr()
 }
 
 // NamesrvAddr is the "host:port" clients give as their name server.
@@ -145,10 +197,14 @@ func (s *Server) BrokerAddr() string { return s.br.Addr() }
 // Broker exposes the broker, for tests and admin commands.
 func (s *Server) Broker() *broker.Broker { return s.br }
 
-// Shutdown stops the broker (which unregisters itself) and then the name
-// server.
+// Shutdown stops the metrics endpoint, the broker (which unregisters
+// itself) and then the name server.
 func (s *Server) Shutdown(ctx context.Context) error {
-	err := errors.Join(s.br.Shutdown(ctx), s.ns.Shutdown(ctx))
+	var err error
+	if s.metrics != nil {
+		err = s.metrics.Shutdown(ctx)
+	}
+	err = errors.Join(err, s.br.Shutdown(ctx), s.ns.Shutdown(ctx))
 	if s.nsACL != nil {
 		s.nsACL.Close()
 	}

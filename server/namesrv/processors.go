@@ -45,6 +45,7 @@ func (s *Server) handlers() map[int16]handler {
 		remoting.GetHasUnitSubUnunitTopicList: s.unitTopics(func(f int32) bool {
 			return f&sysFlagUnit == 0 && f&sysFlagUnitSub != 0
 		}),
+		remoting.GetNamesrvConfig:      s.getNamesrvConfig,
 		remoting.WipeWritePermOfBroker: s.writePerm(false),
 		remoting.AddWritePermOfBroker:  s.writePerm(true),
 	}

@@ -358,7 +358,14 @@ type RequestContext struct {
 	req     *remoting.Command
 	proc    Processor
 	replied atomic.Bool
+	parked  atomic.Bool
+	hook    ReplyHook // nil unless the server has one
+	arrived time.Time // set only with a hook
 }
+
+// MarkParked records that the request waits to be answered later (a
+// long-polling pull), for the server's ReplyHook.
+func (rc *RequestContext) MarkParked() { rc.parked.Store(true) }
 
 // Conn returns the connection the request arrived on.
 func (rc *RequestContext) Conn() *Conn { return rc.conn }
@@ -383,5 +390,8 @@ func (rc *RequestContext) Reply(resp *remoting.Command) error {
 	resp.Opaque = rc.req.Opaque
 	resp.Flag |= remoting.FlagResponse
 	resp.SerializeType = rc.req.SerializeType
+	if rc.hook != nil {
+		rc.hook(rc.req.Code, resp.Code, time.Since(rc.arrived), rc.parked.Load())
+	}
 	return rc.conn.write(resp)
 }

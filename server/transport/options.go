@@ -29,6 +29,7 @@ type config struct {
 	accessCheck    AccessCheck
 	tlsMode        TLSMode
 	tlsConfig      *tls.Config
+	onReply        ReplyHook
 }
 
 func defaultConfig() config {

@@ -80,6 +80,19 @@ func WithOnClose(f func(*Conn, error)) Option {
 	return func(c *config) { c.onClose = f }
 }
 
+// ReplyHook observes every answer a server sends: the request and response
+// codes, the time from the request's arrival to the answer, and whether
+// the processor parked the request (RequestContext.MarkParked). It runs on
+// whichever goroutine replies, possibly an event loop, just before the answer
+// is queued for writing, and must not block.
+type ReplyHook func(requestCode, responseCode int16, elapsed time.Duration, parked bool)
+
+// WithReplyHook registers h for every reply (metrics). Default: none, and
+// then requests are not timed at all.
+func WithReplyHook(h ReplyHook) Option {
+	return func(c *config) { c.onReply = h }
+}
+
 // Server is the accepting side of the remoting protocol, built on gnet. Event
 // loops only split and decode frames; each request is queued to a bounded
 // worker pool (unless its code was registered with HandleInline), so a slow
@@ -371,6 +384,9 @@ func (s *Server) process(rc *RequestContext) {
 // dispatch is called on the event loop for every decoded request.
 func (s *Server) dispatch(c *Conn, req *remoting.Command) {
 	rc := &RequestContext{conn: c, req: req}
+	if s.cfg.onReply != nil {
+		rc.hook, rc.arrived = s.cfg.onReply, time.Now()
+	}
 	h, ok := (*s.handlers.Load())[req.Code]
 	if !ok {
 		_ = rc.Reply(remoting.NewResponse(req, remoting.RequestCodeNotSupported, fmt.Sprintf(" request type %d not supported", req.Code)))
@@ -388,6 +404,9 @@ func (s *Server) dispatch(c *Conn, req *remoting.Command) {
 		_ = rc.Reply(remoting.NewResponse(req, remoting.SystemBusy, "[OVERLOAD] server request queue is full, try again later"))
 	}
 }
+
+// QueueLen is the number of requests waiting for a worker.
+func (s *Server) QueueLen() int { return len(s.work) }
 
 func (s *Server) track(c *Conn) {
 	s.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -1159,5 +1160,45 @@ func TestSlowAnswerKeepsLiveConnection(t *testing.T) {
 	}
 	if n := connects.Load(); n != 1 {
 		t.Fatalf("%d connections: a live connection was dropped over one slow answer", n)
+	}
+}
+
+// TestReplyHookSeesEveryAnswer: the hook gets request and response codes,
+// a positive elapsed time and the parked mark, for processor replies, late
+// replies and the transport's own REQUEST_CODE_NOT_SUPPORTED.
+func TestReplyHookSeesEveryAnswer(t *testing.T) {
+	type seen struct {
+		req, resp int16
+		parked    bool
+	}
+	var mu sync.Mutex
+	var got []seen
+	s, addr := startServer(t, WithReplyHook(func(req, resp int16, elapsed time.Duration, parked bool) {
+		if elapsed <= 0 {
+			t.Errorf("elapsed %v", elapsed)
+		}
+		mu.Lock()
+		got = append(got, seen{req, resp, parked})
+		mu.Unlock()
+	}))
+	const codeParked = 9001
+	s.Handle(codeParked, func(rc *RequestContext, req *remoting.Command) {
+		rc.MarkParked()
+		go func() { _ = rc.Reply(remoting.NewResponse(req, remoting.PullNotFound, "")) }()
+	})
+	c := newTestClient(t)
+	for _, code := range []int16{codeEcho, codeParked, 9999} {
+		if _, err := c.InvokeSync(context.Background(), addr, remoting.NewRequest(code, nil, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []seen{{codeEcho, remoting.Success, false}, {codeParked, remoting.PullNotFound, true}, {9999, remoting.RequestCodeNotSupported, false}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("hook saw %+v, want %+v", got, want)
+	}
+	if s.QueueLen() != 0 {
+		t.Fatalf("queue length %d after all answers", s.QueueLen())
 	}
 }
