@@ -110,7 +110,18 @@ func (c *Client) query(ctx context.Context, topic, key string, q KeyQuery, uniqu
 		}
 		return nil, fmt.Errorf("%w: key %s in %s", ErrMessageNotFound, key, topic)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].StoreTimestamp < out[j].StoreTimestamp })
+	// Messages stored in the same millisecond keep their commit-log order
+	// (the index answers newest first).
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.StoreTimestamp != b.StoreTimestamp {
+			return a.StoreTimestamp < b.StoreTimestamp
+		}
+		if a.BrokerName != b.BrokerName {
+			return a.BrokerName < b.BrokerName
+		}
+		return a.CommitLogOffset < b.CommitLogOffset
+	})
 	if len(out) > q.Max {
 		out = out[len(out)-q.Max:]
 	}
