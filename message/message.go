@@ -11,7 +11,7 @@ import (
 	"strconv"
 )
 
-// Property keys (fact sheet §5). The values are the wire strings used by the
+// Property keys (upstream MessageConst). The values are the wire strings used by the
 // Java broker and clients; the Go client differs only for the sharding key.
 const (
 	PropertyKeys                       = "KEYS"
@@ -80,7 +80,8 @@ const (
 	PropertyTransientPrefix = "__RMQ.TRANSIENT."
 )
 
-// Limits and defaults shared by producers and the broker (ANCHORS §1, §2).
+// Limits and defaults shared by producers and the broker (upstream
+// DefaultMQProducer and MessageStoreConfig).
 const (
 	// DefaultMaxMessageSize is RocketMQ's maxMessageSize: 4 MiB of body.
 	DefaultMaxMessageSize = 4 * 1024 * 1024
@@ -240,7 +241,7 @@ func (m *Message) shadowed(key string) bool {
 	return false
 }
 
-// EncodeProperties appends m's §5 property string to dst: dedicated fields
+// EncodeProperties appends m's property string to dst: dedicated fields
 // first, then user properties in insertion order. It does no validation.
 func (m *Message) EncodeProperties(dst []byte) []byte {
 	if m.Tags != "" {
