@@ -30,6 +30,7 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.AutoCreateOff = env.AutoCreateOff || harness.AutoCreateOff(flag.CommandLine)
+	env.Scale = harness.TimeoutScale(flag.CommandLine)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()

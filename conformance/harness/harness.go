@@ -7,6 +7,7 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -51,6 +52,7 @@ var ErrUnreachable = errors.New("name server unreachable")
 func RegisterFlags(fs *flag.FlagSet) {
 	fs.String(FlagNamesrv, "", "name servers of the broker under test, host:port;host:port (default $"+EnvNamesrv+"; empty: start an embedded server)")
 	fs.Bool(FlagAutoCreateOff, false, "the broker under test has autoCreateTopicEnable=false (enables the missing-topic spec)")
+	fs.Float64(FlagTimeoutScale, 1, "multiply every spec deadline by this factor (slow clusters)")
 }
 
 // AutoCreateOff reports the -autocreate-off flag registered on fs.
@@ -92,7 +94,11 @@ type Env struct {
 	// Level1, Level2 are the durations of delay levels 1 and 2 on the
 	// broker under test (RocketMQ's 1 s and 5 s on a foreign broker).
 	Level1, Level2 time.Duration
+	// Scale multiplies spec deadlines (the -timeout-scale flag); see
+	// Timeout.
+	Scale float64
 
+	facts  brokerFacts
 	tag    string // distinguishes this run's names from other runs'
 	serial atomic.Int64
 	srv    *embedded.Server
@@ -115,6 +121,7 @@ func Setup(ctx context.Context, namesrv string) (*Env, error) {
 		if err := Precheck(ctx, namesrv); err != nil {
 			return nil, err
 		}
+		e.facts = probe(ctx, namesrv)
 		return e, nil
 	}
 	dir, err := os.MkdirTemp("", "rocketgo-conformance-")
@@ -169,13 +176,72 @@ func Precheck(ctx context.Context, namesrv string) error {
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
-// Close stops the embedded server and removes its directory.
+// Close removes what the run left on the brokers (see Sweep), then stops
+// the embedded server and removes its directory.
 func (e *Env) Close(ctx context.Context) error {
+	_, serr := e.Sweep(ctx)
 	if e.srv == nil {
-		return nil
+		return serr
 	}
 	err := e.srv.Shutdown(ctx)
-	return errors.Join(err, os.RemoveAll(e.dir))
+	return errors.Join(serr, err, os.RemoveAll(e.dir))
+}
+
+// Sweep deletes every topic of this run still on a master: above all the
+// %RETRY%<group> and %DLQ%<group> topics brokers create for the run's
+// consumer groups, which no spec creates itself and so none deletes. It
+// returns the topics it deleted.
+func (e *Env) Sweep(ctx context.Context) ([]string, error) {
+	var deleted []string
+	err := e.withNS(func(rc *netclient.Client, ns *nsclient.Client) error {
+		info, err := ns.ClusterInfo(ctx)
+		if err != nil {
+			return err
+		}
+		mine := map[string]bool{}
+		var errs []error
+		for _, b := range info.BrokerAddrTable {
+			addr := b.MasterAddr()
+			if addr == "" {
+				continue
+			}
+			resp, err := rc.InvokeSync(ctx, addr, remoting.NewRequest(remoting.GetAllTopicConfig, nil, nil))
+			if err == nil && resp.Code != remoting.Success {
+				err = fmt.Errorf("GET_ALL_TOPIC_CONFIG at %s: code %d: %s", addr, resp.Code, resp.Remark)
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			var body struct {
+				TopicConfigTable map[string]json.RawMessage `json:"topicConfigTable"`
+			}
+			if err := json.Unmarshal(resp.Body, &body); err != nil {
+				errs = append(errs, fmt.Errorf("GET_ALL_TOPIC_CONFIG at %s: %w", addr, err))
+				continue
+			}
+			for t := range body.TopicConfigTable {
+				if e.ownsName(t) {
+					mine[t] = true
+				}
+			}
+		}
+		for t := range mine {
+			if err := e.DeleteTopic(ctx, t); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			deleted = append(deleted, t)
+		}
+		return errors.Join(errs...)
+	})
+	return deleted, err
+}
+
+// ownsName reports whether a topic or group name was made by this run's
+// Name, including the retry and dead-letter topics of its groups.
+func (e *Env) ownsName(name string) bool {
+	return strings.Contains(name, "_"+e.tag+"_")
 }
 
 // Broker is the embedded broker, or nil against a foreign cluster.
