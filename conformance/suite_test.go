@@ -42,6 +42,7 @@ func TestConformance(t *testing.T) {
 	describeConsume(env)
 	describeOrder(env)
 	describeDelay(env)
+	describeTimer(env)
 	describeRetry(env)
 	describeTransaction(env)
 	describePull(env)
