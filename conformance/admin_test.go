@@ -35,7 +35,7 @@ func describeAdmin(env *harness.Env) {
 				defer cancel()
 				return loadtest.WaitRoute(wctx, env.Namesrv, topic, env.TransportOptions()...)
 			}).Should(MatchError(ContainSubstring("no route")))
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 
 		It("rejects a body over the broker's maximum with MESSAGE_ILLEGAL", func(ctx SpecContext) {
 			topic := newTopic(ctx, env, "big", 1)
@@ -54,7 +54,7 @@ func describeAdmin(env *harness.Env) {
 			Expect(err).NotTo(HaveOccurred(), "exactly the maximum is allowed")
 			_, err = ok.SendSync(ctx, message.New(topic, body))
 			Expect(err).To(MatchError(producer.ErrMessageTooLarge), "the client checks the default limit itself")
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 
 		It("rejects illegal topic names before sending", func(ctx SpecContext) {
 			p := newProducer(env)
@@ -62,7 +62,7 @@ func describeAdmin(env *harness.Env) {
 				_, err := p.SendSync(ctx, message.New(topic, []byte("x")))
 				Expect(err).To(HaveOccurred(), "topic %q", topic)
 			}
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 
 		It("answers a missing topic with TOPIC_NOT_EXIST when auto-create is off", Label("autocreate-off"), func(ctx SpecContext) {
 			if !env.AutoCreateOff {
@@ -72,6 +72,6 @@ func describeAdmin(env *harness.Env) {
 			_, err := p.SendSync(ctx, message.New(env.Name("cf_missing"), []byte("x")))
 			Expect(err).To(MatchError(producer.ErrTopicNotExist))
 			Expect(errors.Is(err, nsclient.ErrTopicNotExist)).To(BeTrue())
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 	})
 }

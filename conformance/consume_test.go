@@ -37,7 +37,7 @@ func describeConsume(env *harness.Env) {
 				return len(seen)
 			}
 			eventually(ctx, union).Should(Equal(8 * n))
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 
 		It("gives every broadcasting member every message", Label("broadcast"), func(ctx SpecContext) {
 			topic := newTopic(ctx, env, "bcast", 4)
@@ -50,7 +50,7 @@ func describeConsume(env *harness.Env) {
 			sendAll(ctx, p, topic, bodies("bcast", 12), nil)
 			eventually(ctx, a.distinct).Should(Equal(12))
 			eventually(ctx, b.distinct).Should(Equal(12))
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 
 		It("rebalances queues when a member joins and when it leaves", Label("rebalance"), func(ctx SpecContext) {
 			topic := newTopic(ctx, env, "rebal", 4)
@@ -83,7 +83,7 @@ func describeConsume(env *harness.Env) {
 				return true
 			}).Should(BeTrue())
 			Expect(a.distinct()).To(BeNumerically(">=", before+16))
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 
 		It("resumes from committed offsets after the consumer restarts", Label("offset"), func(ctx SpecContext) {
 			topic := newTopic(ctx, env, "offset", 2)
@@ -103,7 +103,7 @@ func describeConsume(env *harness.Env) {
 			for body := range second.bodySet() {
 				Expect(body).To(HavePrefix("after-"), "a message consumed before the restart came again")
 			}
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 
 		It("starts a new group at a timestamp", Label("offset"), func(ctx SpecContext) {
 			topic := newTopic(ctx, env, "tstamp", 2)
@@ -123,6 +123,6 @@ func describeConsume(env *harness.Env) {
 			for body := range col.bodySet() {
 				Expect(body).To(HavePrefix("new-"))
 			}
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 	})
 }

@@ -32,7 +32,7 @@ func describeDelay(env *harness.Env) {
 			for _, m := range col.messages() {
 				Expect(m.Topic).To(Equal(topic), "delayed messages come back under their own topic")
 			}
-		}, SpecTimeout(long))
+		}, SpecTimeout(env.Timeout(long)))
 
 		It("rejects levels outside 1..18 before sending", func(ctx SpecContext) {
 			topic := newTopic(ctx, env, "baddelay", 1)
@@ -41,6 +41,6 @@ func describeDelay(env *harness.Env) {
 				_, err := p.SendSync(ctx, message.New(topic, []byte("x")).WithDelayLevel(level))
 				Expect(err).To(MatchError(message.ErrInvalidDelayLevel), "level %d", level)
 			}
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 	})
 }

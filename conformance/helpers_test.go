@@ -35,11 +35,19 @@ func slowOn(env *harness.Env, labels ...string) Labels {
 	return Labels(labels)
 }
 
+// require skips the current spec, with the reason, when the broker under
+// test lacks feature f. Call it first in a spec or in a BeforeEach.
+func require(env *harness.Env, f harness.Feature) {
+	if why := env.Missing(f); why != "" {
+		Skip(string(f) + ": " + why)
+	}
+}
+
 // newTopic creates a unique topic and deletes it when the spec ends.
 func newTopic(ctx context.Context, env *harness.Env, feature string, queues int) string {
 	topic := env.Name("cf_" + feature)
 	Expect(env.CreateTopic(ctx, topic, queues)).To(Succeed())
-	DeferCleanup(func(ctx SpecContext) { env.DeleteTopic(ctx, topic) }, NodeTimeout(10*time.Second))
+	DeferCleanup(func(ctx SpecContext) { env.DeleteTopic(ctx, topic) }, NodeTimeout(env.Timeout(10*time.Second)))
 	return topic
 }
 
@@ -48,7 +56,7 @@ func newTopic(ctx context.Context, env *harness.Env, feature string, queues int)
 func newProducer(env *harness.Env, opts ...producer.Option) *producer.Producer {
 	p, err := producer.New(append(append([]producer.Option{producer.WithNameServers(env.Namesrv), producer.WithGroup(env.Name("cf_pg"))}, securePO(env)...), opts...)...)
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func(ctx SpecContext) { p.Shutdown(ctx) }, NodeTimeout(10*time.Second))
+	DeferCleanup(func(ctx SpecContext) { p.Shutdown(ctx) }, NodeTimeout(env.Timeout(10*time.Second)))
 	return p
 }
 
@@ -101,8 +109,8 @@ func startPush(ctx context.Context, env *harness.Env, group, topic, expr string,
 	Expect(c.Subscribe(topic, expr, l)).To(Succeed())
 	Expect(c.Start(ctx)).To(Succeed())
 	// Cleanups run last-in first-out: the consumer stops, then its group goes.
-	DeferCleanup(func(ctx SpecContext) { env.DeleteGroup(ctx, group) }, NodeTimeout(10*time.Second))
-	DeferCleanup(func(ctx SpecContext) { c.Shutdown(ctx) }, NodeTimeout(15*time.Second))
+	DeferCleanup(func(ctx SpecContext) { env.DeleteGroup(ctx, group) }, NodeTimeout(env.Timeout(10*time.Second)))
+	DeferCleanup(func(ctx SpecContext) { c.Shutdown(ctx) }, NodeTimeout(env.Timeout(15*time.Second)))
 	return c
 }
 

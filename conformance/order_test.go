@@ -65,7 +65,7 @@ func describeOrder(env *harness.Env) {
 				Expect(got[0]).To(Equal(0))
 				Expect(got).To(ContainElement(perKey - 1))
 			}
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 
 		It("redelivers a suspended batch before anything after it", Label("retry"), func(ctx SpecContext) {
 			topic := newTopic(ctx, env, "suspend", 1)
@@ -102,6 +102,6 @@ func describeOrder(env *harness.Env) {
 			mu.Lock()
 			defer mu.Unlock()
 			Expect(failedAt).To(HaveLen(3))
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 	})
 }

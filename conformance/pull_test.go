@@ -22,8 +22,8 @@ func newLitePull(ctx context.Context, env *harness.Env, group string, setup func
 	Expect(err).NotTo(HaveOccurred())
 	setup(c)
 	Expect(c.Start(ctx)).To(Succeed())
-	DeferCleanup(func(ctx SpecContext) { env.DeleteGroup(ctx, group) }, NodeTimeout(10*time.Second))
-	DeferCleanup(func(ctx SpecContext) { c.Shutdown(ctx) }, NodeTimeout(15*time.Second))
+	DeferCleanup(func(ctx SpecContext) { env.DeleteGroup(ctx, group) }, NodeTimeout(env.Timeout(10*time.Second)))
+	DeferCleanup(func(ctx SpecContext) { c.Shutdown(ctx) }, NodeTimeout(env.Timeout(15*time.Second)))
 	return c
 }
 
@@ -60,7 +60,7 @@ func describePull(env *harness.Env) {
 			}
 			again := pollN(ctx, c, 10)
 			Expect(distinctBodies(again)).To(Equal(distinctBodies(first)))
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 
 		It("lite-pull Subscribe shares a group's queues and commits offsets", Label("offset"), func(ctx SpecContext) {
 			topic := newTopic(ctx, env, "litesub", 2)
@@ -80,7 +80,7 @@ func describePull(env *harness.Env) {
 				}
 			}
 			Expect(committed).To(Equal(int64(8)))
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 
 		It("pulls a queue from an explicit offset without moving the group's offsets", func(ctx SpecContext) {
 			topic := newTopic(ctx, env, "pullfrom", 1)
@@ -97,7 +97,7 @@ func describePull(env *harness.Env) {
 			Expect(res.Messages[0].QueueOffset).To(Equal(int64(2)))
 			Expect(res.NextOffset).To(Equal(int64(5)))
 			Expect(res.MaxOffset).To(Equal(int64(5)))
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 	})
 }
 

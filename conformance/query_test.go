@@ -12,6 +12,7 @@ import (
 
 func describeQuery(env *harness.Env) {
 	Describe("Message lookup", Label("query"), func() {
+		BeforeEach(func() { require(env, harness.FeatureQuery) })
 		It("finds messages by key and by offset message id", func(ctx SpecContext) {
 			topic := newTopic(ctx, env, "query", 2)
 			p := newProducer(env)
@@ -33,6 +34,6 @@ func describeQuery(env *harness.Env) {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(string(m.Body)).To(Equal("findme"))
 			Expect(m.UniqKey()).To(Equal(res[0].MsgID))
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 	})
 }

@@ -55,6 +55,6 @@ func describeRetry(env *harness.Env) {
 			Expect(string(m.Body)).To(Equal("poison"))
 			Expect(prop(m, "RETRY_TOPIC")).To(Equal(topic))
 			consistently(ctx, func() int { mu.Lock(); defer mu.Unlock(); return len(attempts) }, shortQuiet).Should(Equal(3))
-		}, SpecTimeout(long))
+		}, SpecTimeout(env.Timeout(long)))
 	})
 }

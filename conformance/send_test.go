@@ -40,7 +40,7 @@ func describeSend(env *harness.Env) {
 				Expect(m.MsgID).NotTo(BeEmpty())
 				Expect(m.ReconsumeTimes).To(BeZero())
 			}
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 
 		It("delivers async sends and calls every callback once", func(ctx SpecContext) {
 			topic := newTopic(ctx, env, "async", 4)
@@ -68,7 +68,7 @@ func describeSend(env *harness.Env) {
 			wg.Wait()
 			Expect(results).To(HaveLen(len(bs)))
 			eventually(ctx, col.distinct).Should(Equal(len(bs)))
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 
 		It("delivers oneway sends", func(ctx SpecContext) {
 			topic := newTopic(ctx, env, "oneway", 4)
@@ -80,7 +80,7 @@ func describeSend(env *harness.Env) {
 				Expect(p.SendOneway(ctx, message.New(topic, []byte(b)))).To(Succeed())
 			}
 			eventually(ctx, col.distinct).Should(Equal(len(bs)))
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 
 		It("stores a batch as separate messages with one id each", func(ctx SpecContext) {
 			topic := newTopic(ctx, env, "batch", 4)
@@ -100,7 +100,7 @@ func describeSend(env *harness.Env) {
 				Expect(m.Keys()).To(ConsistOf(string(m.Body)))
 				Expect(int(m.QueueID)).To(Equal(res.Queue.QueueID), "a batch goes to one queue")
 			}
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 
 		It("round-trips large bodies, compressed and incompressible", func(ctx SpecContext) {
 			topic := newTopic(ctx, env, "large", 2)
@@ -123,7 +123,7 @@ func describeSend(env *harness.Env) {
 					Expect(m.SysFlag&message.SysFlagCompressed).NotTo(BeZero(), "bodies over 4 KiB are stored compressed")
 				}
 			}
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 
 		It("filters by tag and by a || expression", Label("filter"), func(ctx SpecContext) {
 			topic := newTopic(ctx, env, "tags", 4)
@@ -143,9 +143,10 @@ func describeSend(env *harness.Env) {
 			for _, m := range onlyC.messages() {
 				Expect(m.Tags()).To(Equal("TagC"))
 			}
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 
 		It("filters by a SQL92 property expression when the broker enables property filters", Label("filter", "sql92"), func(ctx SpecContext) {
+			require(env, harness.FeatureSQL92)
 			topic := newTopic(ctx, env, "sql", 4)
 			group := env.Name("cf_g")
 			col := newCollector()
@@ -159,8 +160,8 @@ func describeSend(env *harness.Env) {
 				}
 				Expect(err).NotTo(HaveOccurred())
 			}
-			DeferCleanup(func(ctx SpecContext) { env.DeleteGroup(ctx, group) }, NodeTimeout(10*time.Second))
-			DeferCleanup(func(ctx SpecContext) { c.Shutdown(ctx) }, NodeTimeout(15*time.Second))
+			DeferCleanup(func(ctx SpecContext) { env.DeleteGroup(ctx, group) }, NodeTimeout(env.Timeout(10*time.Second)))
+			DeferCleanup(func(ctx SpecContext) { c.Shutdown(ctx) }, NodeTimeout(env.Timeout(15*time.Second)))
 			p := newProducer(env)
 			want := map[string]int{}
 			for i := range 12 {
@@ -177,7 +178,7 @@ func describeSend(env *harness.Env) {
 			eventually(ctx, col.distinct).Should(Equal(len(want)))
 			consistently(ctx, col.distinct, shortQuiet).Should(Equal(len(want)))
 			Expect(col.bodySet()).To(Equal(want))
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 
 		It("keeps every message of a sharding key on one queue (hash selector)", Label("order"), func(ctx SpecContext) {
 			topic := newTopic(ctx, env, "hash", 4)
@@ -195,6 +196,6 @@ func describeSend(env *harness.Env) {
 			for key, qs := range queues {
 				Expect(qs).To(HaveLen(1), "key %s spread over queues %v", key, qs)
 			}
-		}, SpecTimeout(short))
+		}, SpecTimeout(env.Timeout(short)))
 	})
 }

@@ -34,6 +34,7 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.AutoCreateOff = env.AutoCreateOff || harness.AutoCreateOff(flag.CommandLine)
+	env.Scale = harness.TimeoutScale(flag.CommandLine)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
@@ -45,6 +46,7 @@ func TestConformance(t *testing.T) {
 	describeConsume(env)
 	describeOrder(env)
 	describeDelay(env)
+	describeTimer(env)
 	describeRetry(env)
 	describeTransaction(env)
 	describePull(env)

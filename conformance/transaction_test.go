@@ -36,6 +36,7 @@ func (l *txListener) CheckLocalTransaction(_ context.Context, m *message.Message
 
 func describeTransaction(env *harness.Env) {
 	Describe("Transactions", slowOn(env, "transaction"), func() {
+		BeforeEach(func() { require(env, harness.FeatureTransaction) })
 		It("publishes committed messages, drops rolled-back ones and resolves unknown ones by check-back", func(ctx SpecContext) {
 			topic := newTopic(ctx, env, "tx", 2)
 			col := newCollector()
@@ -61,7 +62,7 @@ func describeTransaction(env *harness.Env) {
 // txTimeout covers one check-back interval: 1 s embedded, 60 s upstream.
 func txTimeout(env *harness.Env) SpecTimeout {
 	if env.Embedded {
-		return SpecTimeout(short)
+		return SpecTimeout(env.Timeout(short))
 	}
-	return SpecTimeout(2 * long)
+	return SpecTimeout(env.Timeout(2 * long))
 }

@@ -61,8 +61,22 @@ func (c ConsumeFrom) wire() string {
 	return "CONSUME_FROM_LAST_OFFSET"
 }
 
-// Defaults. They are the Java client's values (ANCHORS §1b), which differ
-// from rocketmq-client-go's in a few places noted on the options.
+// Defaults. Most are the Java client's (DefaultMQPushConsumer and
+// DefaultLitePullConsumer in apache/rocketmq's client module); where
+// rocketmq-client-go differs the option says so. Two deliberately differ
+// from the Java push consumer:
+//
+//   - The consume pool keeps 10 goroutines and grows to 20 while work
+//     waits. Java's consumeThreadMin/Max are 20/20 (its unbounded queue
+//     means the pool never grows past the core size, so it is a fixed 20);
+//     rocketmq-client-go runs 20 per subscribed topic. An idle consumer
+//     here holds half the goroutines and reaches Java's 20 under load.
+//   - A pull that finds nothing is held 20 s at the broker. The Java push
+//     consumer asks for 15 s (BROKER_SUSPEND_MAX_TIME_MILLIS); its lite-pull
+//     consumer and rocketmq-client-go (_BrokerSuspendMaxTime) ask for 20 s.
+//     One value serves both our consumer kinds; a held pull times out on
+//     the client 10 s after the suspend, at Java's 30 s
+//     (consumerTimeoutMillisWhenSuspend).
 const (
 	DefaultPullBatchSize           = 32
 	DefaultLitePullBatchSize       = 10
@@ -227,14 +241,16 @@ func WithClient(cl *client.Client) Option { return func(c *config) { c.client = 
 func WithPullBatchSize(n int) Option { return func(c *config) { c.pullBatchSize = n } }
 
 // WithBrokerSuspend sets how long the broker holds a pull that found
-// nothing (long polling). Default 20 s.
+// nothing (long polling). Default 20 s (Java push consumer: 15 s; Java
+// lite-pull consumer and rocketmq-client-go: 20 s).
 func WithBrokerSuspend(d time.Duration) Option { return func(c *config) { c.brokerSuspend = d } }
 
 // WithPullInterval delays every pull by d. Default 0.
 func WithPullInterval(d time.Duration) Option { return func(c *config) { c.pullInterval = d } }
 
 // WithConsumeGoroutines sets the consume pool: it keeps min goroutines and
-// grows to max while work is waiting. Defaults 10 and 20.
+// grows to max while work is waiting. Defaults 10 and 20 (Java: a fixed 20;
+// rocketmq-client-go: 20 per subscribed topic).
 func WithConsumeGoroutines(min, max int) Option {
 	return func(c *config) { c.goroutinesMin, c.goroutinesMax = min, max }
 }

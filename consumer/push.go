@@ -14,7 +14,8 @@ import (
 	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
-// Retry and DLQ topic prefixes (fact sheet §9.1).
+// Retry and DLQ topic prefixes (upstream MixAll.RETRY_GROUP_TOPIC_PREFIX
+// and DLQ_GROUP_TOPIC_PREFIX).
 const (
 	RetryPrefix = "%RETRY%"
 	DLQPrefix   = "%DLQ%"
@@ -487,7 +488,7 @@ func (c *PushConsumer) addQueue(ctx context.Context, s *subscription, q Queue) e
 }
 
 // startOffset is the stored offset or, for a group without one, the
-// consume-from-where position (fact sheet §9.5).
+// consume-from-where position (as upstream RebalancePushImpl.computePullFromWhere).
 func (c *PushConsumer) startOffset(ctx context.Context, q Queue) (int64, error) {
 	off, err := c.store.read(ctx, q, true)
 	if err == nil && off >= 0 {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// SEND_BATCH_MESSAGE body (fact sheet §6): records back to back, each
+// SEND_BATCH_MESSAGE body (upstream MessageDecoder.encodeMessages): records back to back, each
 //
 //	TOTALSIZE int32 | MAGIC int32 (0) | BODYCRC int32 (0) | FLAG int32 |
 //	BODYLEN int32 | BODY | PROPLEN int16 | PROPERTIES

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Body compression (fact sheet §4): producers compress bodies of at least
+// Body compression (upstream DefaultMQProducerImpl.tryToCompressMessage): producers compress bodies of at least
 // CompressThreshold bytes and set SysFlag 0x1. RocketMQ 5.x adds the
 // compression type in SysFlag bits 8–10 (MessageSysFlag.COMPRESSION_*_TYPE);
 // a record with 0x1 and no type bits is legacy zlib, written by 4.x and by

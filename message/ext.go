@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// MessageExt is a received message: one stored record (fact sheet §4) plus
+// MessageExt is a received message: one stored record (layout.go) plus
 // what the consumer adds. Topic, MsgID and the raw properties are substrings
 // of one string shared by every message of a decoded batch, and Body aliases
 // the decoded buffer unless the body was compressed (see DecodeMessages).

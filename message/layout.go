@@ -9,7 +9,7 @@ import (
 )
 
 // This file is the single description of RocketMQ's stored message record
-// (fact sheet §4). The broker's commit log, pull responses, VIEW_MESSAGE_BY_ID,
+// (upstream CommitLog / MessageDecoder). The broker's commit log, pull responses, VIEW_MESSAGE_BY_ID,
 // QUERY_MESSAGE and CHECK_TRANSACTION_STATE bodies all carry records in exactly
 // this layout, so the store encodes with AppendStored and every reader parses
 // with ParseStored.

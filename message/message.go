@@ -8,10 +8,12 @@ package message
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"time"
 )
 
-// Property keys (fact sheet §5). The values are the wire strings used by the
+// Property keys (upstream MessageConst). The values are the wire strings used by the
 // Java broker and clients; the Go client differs only for the sharding key.
 const (
 	PropertyKeys                       = "KEYS"
@@ -80,7 +82,8 @@ const (
 	PropertyTransientPrefix = "__RMQ.TRANSIENT."
 )
 
-// Limits and defaults shared by producers and the broker (ANCHORS §1, §2).
+// Limits and defaults shared by producers and the broker (upstream
+// DefaultMQProducer and MessageStoreConfig).
 const (
 	// DefaultMaxMessageSize is RocketMQ's maxMessageSize: 4 MiB of body.
 	DefaultMaxMessageSize = 4 * 1024 * 1024
@@ -91,6 +94,10 @@ const (
 	// MaxDelayLevel is the number of levels in the default messageDelayLevel
 	// table ("1s 5s ... 2h").
 	MaxDelayLevel = 18
+	// MaxTimerDelay is the 5.x broker's default timerMaxDelaySec (3 days):
+	// the furthest ahead a timer message may ask to be delivered. Brokers
+	// configured lower refuse sooner times with an error answer.
+	MaxTimerDelay = 72 * time.Hour
 	// KeySeparator joins several business keys in the KEYS property.
 	KeySeparator = " "
 )
@@ -105,6 +112,7 @@ var (
 	ErrInvalidProperty     = errors.New("message: invalid property")
 	ErrPropertiesTooLarge  = errors.New("message: properties too large")
 	ErrInvalidDelayLevel   = errors.New("message: invalid delay level")
+	ErrInvalidDeliverTime  = errors.New("message: invalid delivery time")
 	ErrNilMessage          = errors.New("message: nil message")
 	ErrBadBatch            = errors.New("message: malformed batch body")
 	ErrInvalidMsgID        = errors.New("message: invalid message id")
@@ -164,6 +172,75 @@ func (m *Message) WithKeys(keys ...string) *Message {
 func (m *Message) WithDelayLevel(level int32) *Message {
 	m.DelayLevel = level
 	return m
+}
+
+// WithDeliverTime makes m a 5.x timer message delivered at t (property
+// TIMER_DELIVER_MS, milliseconds since the epoch). t may be at most
+// MaxTimerDelay ahead when the message is validated; a time already past
+// delivers at once. It replaces an earlier WithDelay.
+func (m *Message) WithDeliverTime(t time.Time) *Message {
+	m.clearTimer()
+	m.SetProperty(PropertyTimerDeliverMS, strconv.FormatInt(t.UnixMilli(), 10))
+	return m
+}
+
+// WithDelay makes m a 5.x timer message delivered d after the broker
+// stores it: TIMER_DELAY_SEC for whole seconds, as the Java client's
+// setDelayTimeSec, else TIMER_DELAY_MS. d must be in 0..MaxTimerDelay. It
+// replaces an earlier WithDeliverTime.
+func (m *Message) WithDelay(d time.Duration) *Message {
+	m.clearTimer()
+	if d%time.Second == 0 {
+		m.SetProperty(PropertyTimerDelaySec, strconv.FormatInt(int64(d/time.Second), 10))
+	} else {
+		m.SetProperty(PropertyTimerDelayMS, strconv.FormatInt(d.Milliseconds(), 10))
+	}
+	return m
+}
+
+func (m *Message) clearTimer() {
+	m.props = slices.DeleteFunc(m.props, func(p property) bool {
+		return p.key == PropertyTimerDeliverMS || p.key == PropertyTimerDelaySec || p.key == PropertyTimerDelayMS
+	})
+}
+
+// validateTimer checks the timer properties against now: numbers, not
+// negative, at most MaxTimerDelay ahead, and not combined with a delay
+// level (the broker would honour only one of them).
+func (m *Message) validateTimer(now time.Time) error {
+	for _, p := range m.props {
+		var ahead time.Duration
+		switch p.key {
+		case PropertyTimerDeliverMS, PropertyTimerDelaySec, PropertyTimerDelayMS:
+		default:
+			continue
+		}
+		n, err := strconv.ParseInt(p.value, 10, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%w: %s %q is not a non-negative number", ErrInvalidDeliverTime, p.key, p.value)
+		}
+		switch p.key {
+		case PropertyTimerDeliverMS:
+			ahead = time.UnixMilli(n).Sub(now)
+		case PropertyTimerDelaySec:
+			if n > int64(MaxTimerDelay/time.Second) {
+				n = int64(MaxTimerDelay/time.Second) + 1
+			}
+			ahead = time.Duration(n) * time.Second
+		case PropertyTimerDelayMS:
+			if n > MaxTimerDelay.Milliseconds() {
+				n = MaxTimerDelay.Milliseconds() + 1
+			}
+			ahead = time.Duration(n) * time.Millisecond
+		}
+		if ahead > MaxTimerDelay {
+			return fmt.Errorf("%w: %v ahead exceeds timerMaxDelaySec %v", ErrInvalidDeliverTime, ahead.Round(time.Second), MaxTimerDelay)
+		}
+		if m.DelayLevel > 0 {
+			return fmt.Errorf("%w: %s together with delay level %d", ErrInvalidDeliverTime, p.key, m.DelayLevel)
+		}
+	}
+	return nil
 }
 
 // WithShardingKey sets ShardingKey and returns m for chaining.
@@ -240,7 +317,7 @@ func (m *Message) shadowed(key string) bool {
 	return false
 }
 
-// EncodeProperties appends m's §5 property string to dst: dedicated fields
+// EncodeProperties appends m's property string to dst: dedicated fields
 // first, then user properties in insertion order. It does no validation.
 func (m *Message) EncodeProperties(dst []byte) []byte {
 	if m.Tags != "" {
@@ -348,7 +425,7 @@ func validText(s string) bool {
 // Validate checks m before it is sent: topic rule, a non-empty body of at
 // most maxBodySize bytes (DefaultMaxMessageSize when maxBodySize <= 0),
 // property text free of separators and NUL, a delay level in
-// 0..MaxDelayLevel and an encoded property string that fits PROPLEN.
+// 0..MaxDelayLevel, timer properties at most MaxTimerDelay ahead and an encoded property string that fits PROPLEN.
 func (m *Message) Validate(maxBodySize int) error {
 	if m == nil {
 		return ErrNilMessage
@@ -367,6 +444,9 @@ func (m *Message) Validate(maxBodySize int) error {
 	}
 	if m.DelayLevel < 0 || m.DelayLevel > MaxDelayLevel {
 		return fmt.Errorf("%w: %d not in 0..%d", ErrInvalidDelayLevel, m.DelayLevel, MaxDelayLevel)
+	}
+	if err := m.validateTimer(time.Now()); err != nil {
+		return err
 	}
 	fields := [...]struct{ key, value string }{
 		{PropertyTags, m.Tags},

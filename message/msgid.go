@@ -40,7 +40,7 @@ func offsetIDBytes(buf *[28]byte, storeHost netip.AddrPort, phyOffset int64) []b
 	return buf[:n+12]
 }
 
-// AppendOffsetMsgID appends the offset message id (fact sheet §7.1) of the
+// AppendOffsetMsgID appends the offset message id (upstream MessageDecoder.createMessageId) of the
 // record at phyOffset stored by storeHost: 32 uppercase hex characters for
 // IPv4, 56 for IPv6.
 func AppendOffsetMsgID(dst []byte, storeHost netip.AddrPort, phyOffset int64) []byte {
@@ -97,7 +97,7 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// UniqIDGenerator makes client message ids (UNIQ_KEY, fact sheet §7.2) in
+// UniqIDGenerator makes client message ids (UNIQ_KEY, upstream MessageClientIDSetter) in
 // the Java layout: ip (4 bytes, 16 for IPv6), pid int16, a 4-byte value
 // fixed per generator (Java uses a class-loader hash; we use random bytes so
 // two generators in one process differ), milliseconds since the start of the

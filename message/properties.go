@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Property strings join pairs as key 0x01 value 0x02 (fact sheet §5). Every
+// Property strings join pairs as key 0x01 value 0x02 (upstream MessageDecoder.messageProperties2String). Every
 // pair ends with 0x02, as both the Java and Go clients write them.
 const (
 	NameValueSeparator = '\x01'

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// EncodeProperties encodes a property map as a §5 string. Keys are sorted so
+// EncodeProperties encodes a property map as a property string (key 0x01 value 0x02 pairs). Keys are sorted so
 // that equal maps encode to equal bytes. Pairs with an empty key or with
 // separator characters are skipped, because they could not be decoded back.
 func EncodeProperties(props map[string]string) string {
@@ -33,7 +33,7 @@ func EncodeProperties(props map[string]string) string {
 	return b.String()
 }
 
-// DecodeProperties parses a §5 string into a map. Like rocketmq-client-go it
+// DecodeProperties parses a property string into a map. Like rocketmq-client-go it
 // keeps only segments holding exactly one name/value separator, and it also
 // drops empty keys; a trailing pair without its final 0x02 is accepted. A
 // repeated key keeps its last value, as Java and Go maps do.

@@ -33,7 +33,7 @@ var (
 	// TBW102 could not stand in) or a broker answered TOPIC_NOT_EXIST.
 	ErrTopicNotExist = iclient.ErrTopicNotExist
 
-	// Broker answer sentinels (fact sheet §3): the remoting package's code
+	// Broker answer sentinels (upstream ResponseCode): the remoting package's code
 	// sentinels, which every *remoting.ResponseError matches by code.
 	ErrSystemError         = remoting.ErrSystemError
 	ErrSystemBusy          = remoting.ErrSystemBusy

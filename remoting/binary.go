@@ -6,7 +6,7 @@ import (
 	"math"
 )
 
-// ROCKETMQ binary header (fact sheet §1.3):
+// ROCKETMQ binary header (upstream RocketMQSerializable):
 //
 //	int16 code, uint8 language, int16 version, int32 opaque, int32 flag,
 //	int32 remarkLen + remark, int32 extLen + entries

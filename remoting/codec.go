@@ -6,7 +6,7 @@ import (
 	"math"
 )
 
-// Frame layout (fact sheet §1.1):
+// Frame layout (upstream RemotingCommand.encode / NettyDecoder):
 //
 //	int32 frameLen   bytes after this field = 4 + headerLen + bodyLen
 //	int32 headerWord byte 0 = serialize type, bytes 1..3 = headerLen

@@ -1,8 +1,9 @@
-// Request and response code tables, transcribed from the fact sheet (§2.1, §3).
+// Request and response code tables: upstream RequestCode and ResponseCode
+// (remoting/protocol in apache/rocketmq).
 
 package remoting
 
-// Request codes (fact sheet §2.1 and RocketMQ RequestCode). Codes that do not fit
+// Request codes (upstream RequestCode). Codes that do not fit
 // int16 (5.x POP/ACK/controller ranges) are out of scope for this protocol version.
 const (
 	SendMessage                      int16 = 10  // SEND_MESSAGE
@@ -122,7 +123,7 @@ const (
 	ControllerApplyBrokerID     int16 = 1013 // CONTROLLER_APPLY_BROKER_ID
 )
 
-// Response codes (fact sheet §3 and RocketMQ ResponseCode).
+// Response codes (upstream ResponseCode).
 const (
 	Success                              int16 = 0    // SUCCESS
 	SystemError                          int16 = 1    // SYSTEM_ERROR

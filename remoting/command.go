@@ -14,7 +14,7 @@ import (
 )
 
 // LanguageCode identifies the implementation that sent a command
-// (fact sheet §1.5). JSON carries the name, the binary header the number.
+// (upstream LanguageCode). JSON carries the name, the binary header the number.
 type LanguageCode uint8
 
 // Language codes as assigned by RocketMQ.
@@ -71,8 +71,8 @@ func (l LanguageCode) String() string {
 	return "OTHER"
 }
 
-// ParseLanguage maps a wire name to its code. Unknown names are OTHER, as the
-// fact sheet asks a server to treat them.
+// ParseLanguage maps a wire name to its code. Unknown names are OTHER, so a
+// client with a language this table lacks is still served.
 func ParseLanguage(name string) LanguageCode {
 	switch name {
 	case "JAVA":
@@ -212,7 +212,7 @@ func NewRequest(code int16, h Header, body []byte) *Command {
 
 // NewResponse builds the reply to req: same opaque, the response bit set and
 // req's serialisation, so a client that spoke ROCKETMQ binary (or ons, which
-// only reads JSON) gets an answer it can parse (fact sheet §1.4).
+// only reads JSON) gets an answer it can parse.
 func NewResponse(req *Command, code int16, remark string) *Command {
 	return &Command{
 		Code:          code,

@@ -35,7 +35,7 @@ func officialFrames(tb testing.TB) map[string][]byte {
 }
 
 // TestOfficialCorpus decodes every captured official frame with our codec and
-// checks the facts the fact sheet states about the Go client's requests.
+// checks what we rely on about the Go client's requests.
 func TestOfficialCorpus(t *testing.T) {
 	seen := map[int16]int{}
 	for name, raw := range officialFrames(t) {

@@ -115,7 +115,8 @@ type QueryConsumerOffsetRequestHeader struct {
 	Topic         string
 	QueueID       int32
 	// SetZeroIfNotFound defaults to true when absent: Java treats a null as
-	// "answer offset 0 for a young queue" (fact sheet §9.5).
+	// "answer offset 0 for a young queue" (upstream
+	// QueryConsumerOffsetRequestHeader.setZeroIfNotFound).
 	SetZeroIfNotFound bool
 	BrokerName        string // bname, optional (5.x)
 }

@@ -19,7 +19,7 @@ type SendMessageRequestHeader struct {
 	SysFlag               int32  // sysFlag / f
 	BornTimestamp         int64  // bornTimestamp / g, ms
 	Flag                  int32  // flag / h, user flag
-	Properties            string // properties / i, §5 encoding (optional)
+	Properties            string // properties / i, key 0x01 value 0x02 pairs (optional)
 	ReconsumeTimes        int32  // reconsumeTimes / j (optional)
 	UnitMode              bool   // unitMode / k (optional)
 	MaxReconsumeTimes     int32  // maxReconsumeTimes / l (optional)
@@ -174,7 +174,8 @@ func (d *intDecoder) i32(dst *int32, k, v string) uint {
 	return 1
 }
 
-// SendMessageResponseHeader answers the send codes (fact sheet §2.2).
+// SendMessageResponseHeader answers the send codes (upstream
+// SendMessageResponseHeader).
 type SendMessageResponseHeader struct {
 	MsgID         string // offset message id; batches: comma-joined
 	QueueID       int32
@@ -212,7 +213,7 @@ func (h *SendMessageResponseHeader) DecodeExt(e *ExtFields) error {
 	return r.err
 }
 
-// Pull request sysFlag bits (fact sheet §2.3).
+// Pull request sysFlag bits (upstream PullSysFlag).
 const (
 	PullFlagCommitOffset int32 = 0x1
 	PullFlagSuspend      int32 = 0x2
@@ -304,7 +305,8 @@ func (h *PullMessageRequestHeader) DecodeExt(e *ExtFields) error {
 }
 
 // PullMessageResponseHeader answers PULL_MESSAGE. The four offsets are
-// mandatory on codes 0/19/20/21 (fact sheet §2.3).
+// mandatory on codes 0/19/20/21 (upstream PullMessageResponseHeader marks
+// them @CFNotNull; the Java client fails to decode an answer without them).
 type PullMessageResponseHeader struct {
 	SuggestWhichBrokerID int64
 	NextBeginOffset      int64

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -72,6 +73,7 @@ func RegisterFlags(fs *flag.FlagSet) {
 	fs.String(FlagSecretKey, "", "ACL secret key (default $"+EnvSecretKey+")")
 	fs.Bool(FlagTLS, false, "connect over TLS (default $"+EnvTLS+"); enables the tls specs")
 	fs.String(FlagTLSCA, "", "PEM file of extra roots to trust over TLS (default $"+EnvTLSCA+")")
+	fs.Float64(FlagTimeoutScale, 1, "multiply every spec deadline by this factor (slow clusters)")
 }
 
 func flagOrEnv(fs *flag.FlagSet, name, env string) string {
@@ -155,7 +157,11 @@ type Env struct {
 	// Level1, Level2 are the durations of delay levels 1 and 2 on the
 	// broker under test (RocketMQ's 1 s and 5 s on a foreign broker).
 	Level1, Level2 time.Duration
+	// Scale multiplies spec deadlines (the -timeout-scale flag); see
+	// Timeout.
+	Scale float64
 
+	facts  brokerFacts
 	tag    string // distinguishes this run's names from other runs'
 	serial atomic.Int64
 	srv    *embedded.Server
@@ -187,6 +193,7 @@ func SetupSecure(ctx context.Context, namesrv string, creds auth.Credentials, tc
 		if err := Precheck(ctx, namesrv, e.transportOptions()...); err != nil {
 			return nil, err
 		}
+		e.facts = probe(ctx, namesrv, e.transportOptions()...)
 		return e, nil
 	}
 	dir, err := os.MkdirTemp("", "rocketgo-conformance-")
@@ -269,13 +276,72 @@ func (e *Env) transportOptions() []netclient.Option {
 	return opts
 }
 
-// Close stops the embedded server and removes its directory.
+// Close removes what the run left on the brokers (see Sweep), then stops
+// the embedded server and removes its directory.
 func (e *Env) Close(ctx context.Context) error {
+	_, serr := e.Sweep(ctx)
 	if e.srv == nil {
-		return nil
+		return serr
 	}
 	err := e.srv.Shutdown(ctx)
-	return errors.Join(err, os.RemoveAll(e.dir))
+	return errors.Join(serr, err, os.RemoveAll(e.dir))
+}
+
+// Sweep deletes every topic of this run still on a master: above all the
+// %RETRY%<group> and %DLQ%<group> topics brokers create for the run's
+// consumer groups, which no spec creates itself and so none deletes. It
+// returns the topics it deleted.
+func (e *Env) Sweep(ctx context.Context) ([]string, error) {
+	var deleted []string
+	err := e.withNS(func(rc *netclient.Client, ns *nsclient.Client) error {
+		info, err := ns.ClusterInfo(ctx)
+		if err != nil {
+			return err
+		}
+		mine := map[string]bool{}
+		var errs []error
+		for _, b := range info.BrokerAddrTable {
+			addr := b.MasterAddr()
+			if addr == "" {
+				continue
+			}
+			resp, err := rc.InvokeSync(ctx, addr, remoting.NewRequest(remoting.GetAllTopicConfig, nil, nil))
+			if err == nil && resp.Code != remoting.Success {
+				err = fmt.Errorf("GET_ALL_TOPIC_CONFIG at %s: code %d: %s", addr, resp.Code, resp.Remark)
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			var body struct {
+				TopicConfigTable map[string]json.RawMessage `json:"topicConfigTable"`
+			}
+			if err := json.Unmarshal(resp.Body, &body); err != nil {
+				errs = append(errs, fmt.Errorf("GET_ALL_TOPIC_CONFIG at %s: %w", addr, err))
+				continue
+			}
+			for t := range body.TopicConfigTable {
+				if e.ownsName(t) {
+					mine[t] = true
+				}
+			}
+		}
+		for t := range mine {
+			if err := e.DeleteTopic(ctx, t); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			deleted = append(deleted, t)
+		}
+		return errors.Join(errs...)
+	})
+	return deleted, err
+}
+
+// ownsName reports whether a topic or group name was made by this run's
+// Name, including the retry and dead-letter topics of its groups.
+func (e *Env) ownsName(name string) bool {
+	return strings.Contains(name, "_"+e.tag+"_")
 }
 
 // Broker is the embedded broker, or nil against a foreign cluster.

@@ -6,9 +6,18 @@ import (
 	"flag"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	// The ginkgo package registers its -ginkgo.* flags on the command line,
+	// so `go test ./... -args -ginkgo.label-filter=send` from the suite's
+	// directory does not fail in this package, which has no specs.
+	_ "github.com/onsi/ginkgo/v2"
+
+	"github.com/rocketgo/rocketgo/internal/nsclient"
+	"github.com/rocketgo/rocketgo/remoting/netclient"
 )
 
 func TestPrecheckRefused(t *testing.T) {
@@ -89,4 +98,90 @@ func TestTargetPrecedence(t *testing.T) {
 func TestMain(m *testing.M) {
 	RegisterFlags(flag.CommandLine)
 	os.Exit(m.Run())
+}
+
+// Sweep removes the run's topics — above all the retry and dead-letter
+// topics brokers create for its groups — and leaves other runs' topics.
+func TestSweepDeletesOnlyThisRunsTopics(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	env, err := Setup(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close(context.Background())
+	group := env.Name("g")
+	retry, dlq, other := "%RETRY%"+group, "%DLQ%"+group, "someone_elses_topic"
+	for _, topic := range []string{retry, dlq, other} {
+		if err := env.CreateTopic(ctx, topic, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deleted, err := env.Sweep(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(deleted)
+	if want := []string{dlq, retry}; !slices.Equal(deleted, want) {
+		t.Fatalf("swept %v, want %v", deleted, want)
+	}
+	// The brokers no longer hold them (a second sweep finds nothing) and
+	// the name server no longer routes them; the other topic stays.
+	if again, err := env.Sweep(ctx); err != nil || len(again) != 0 {
+		t.Fatalf("second sweep: %v, %v", again, err)
+	}
+	err = env.withNS(func(_ *netclient.Client, ns *nsclient.Client) error {
+		topics, err := ns.TopicList(ctx)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(topics, other) || slices.Contains(topics, retry) || slices.Contains(topics, dlq) {
+			t.Errorf("name server topics after sweep: %v", topics)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMissingFeatures(t *testing.T) {
+	e := &Env{facts: brokerFacts{
+		config:  parseProperties("# broker\nrejectTransactionMessage=true\nmessageIndexEnable = false\nenablePropertyFilter=false\n"),
+		version: versionV5_0_0 + 2,
+	}}
+	for f, want := range map[Feature]bool{
+		FeatureTransaction: true, FeatureQuery: true, FeatureSQL92: true,
+		FeatureTimer: false, FeatureRecall: true, FeatureSlave: true, FeatureOverload: true,
+	} {
+		if got := e.Missing(f) != ""; got != want {
+			t.Errorf("%s: missing=%v (%q), want %v", f, got, e.Missing(f), want)
+		}
+	}
+	// A broker that does not answer GET_BROKER_CONFIG: run the specs and
+	// let them show what happens, except where the feature is known absent.
+	unknown := &Env{facts: brokerFacts{slaves: true}}
+	for _, f := range []Feature{FeatureTransaction, FeatureQuery, FeatureSQL92, FeatureTimer, FeatureRecall, FeatureSlave} {
+		if why := unknown.Missing(f); why != "" {
+			t.Errorf("%s skipped on an unknown broker: %s", f, why)
+		}
+	}
+	if why := (&Env{Embedded: true}).Missing(FeatureOverload); why != "" {
+		t.Errorf("embedded server lacks overload: %s", why)
+	}
+}
+
+func TestTimeoutScale(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	RegisterFlags(fs)
+	if got := TimeoutScale(fs); got != 1 {
+		t.Fatalf("default scale %v", got)
+	}
+	if err := fs.Parse([]string{"-timeout-scale", "2.5"}); err != nil {
+		t.Fatal(err)
+	}
+	e := &Env{Scale: TimeoutScale(fs)}
+	if got := e.Timeout(10 * time.Second); got != 25*time.Second {
+		t.Fatalf("scaled 10s = %v", got)
+	}
 }

@@ -37,7 +37,7 @@ func (c *Client) heartbeatData() (hb wire.HeartbeatData, hasConsumers, ok bool) 
 
 // SendHeartbeat sends one heartbeat now to every broker of the cached
 // routes — masters only when only producers are registered, every address
-// when there are consumers (fact sheet §10.3) — and waits for the answers.
+// when there are consumers, as upstream MQClientInstance does — and waits for the answers.
 // It returns the joined failures; with nothing registered it does nothing.
 func (c *Client) SendHeartbeat(ctx context.Context) error {
 	if c.isClosed.Load() {

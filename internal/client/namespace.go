@@ -2,7 +2,7 @@ package client
 
 import "strings"
 
-// Namespaces are client-side name mangling (fact sheet §9.1): topic T and
+// Namespaces are client-side name mangling (upstream NamespaceUtil): topic T and
 // group G of namespace ns travel as "ns%T" and "ns%G", and the retry and
 // dead-letter topics of a group keep their prefix in front:
 // "%RETRY%ns%G".

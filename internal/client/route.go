@@ -196,7 +196,8 @@ func (c *Client) Route(ctx context.Context, topic string) (*TopicInfo, error) {
 }
 
 // PublishInfo is Route for producers: a topic without a route of its own
-// falls back to the TBW102 template (fact sheet §8.2), and the result must
+// falls back to the TBW102 template (as upstream
+// MQClientInstance.updateTopicRouteInfoFromNameServer), and the result must
 // have at least one publishable queue or the call fails with ErrNoRoute.
 func (c *Client) PublishInfo(ctx context.Context, topic string) (*TopicInfo, error) {
 	ti := c.routes.get(topic)

@@ -20,7 +20,7 @@ const (
 	ConsumeFromTimestamp   = "CONSUME_FROM_TIMESTAMP"
 )
 
-// HeartbeatData is the HEART_BEAT body (fact sheet §10.3).
+// HeartbeatData is the HEART_BEAT body (upstream HeartbeatData).
 type HeartbeatData struct {
 	ClientID        string         `json:"clientID"`
 	ProducerDataSet []ProducerData `json:"producerDataSet"`

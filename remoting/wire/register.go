@@ -13,7 +13,7 @@ import (
 	"strings"
 )
 
-// The REGISTER_BROKER body comes in two forms (fact sheet §8.4): plain
+// The REGISTER_BROKER body comes in two forms (upstream RegisterBrokerBody): plain
 // RegisterBrokerBody JSON, and the zlib-compressed form Apache brokers send
 // with compressedRegister on. Brokers encode it, name servers decode it.
 
@@ -66,7 +66,7 @@ func encodeJSON(dv DataVersion, topics []TopicConfig) ([]byte, error) {
 	}{FilterServerList: []string{}, Wrapper: wrapper{DataVersion: dv, TopicConfigTable: table}})
 }
 
-// encodeCompressed writes the zlib form (fact sheet §8.4) at the best
+// encodeCompressed writes the zlib form (RegisterBrokerBody.encode) at the best
 // compression level, as Java brokers do: registrations are small and rare,
 // so size beats speed here.
 func encodeCompressed(dv DataVersion, topics []TopicConfig) ([]byte, error) {
@@ -244,7 +244,7 @@ func (r *bodyReader) chunk() []byte {
 	return c
 }
 
-// decodeCompressedRegisterBody reads the zlib form (fact sheet §8.4): data
+// decodeCompressedRegisterBody reads the zlib form (RegisterBrokerBody.decode): data
 // version JSON, the topic count, one text line per topic, the filter server
 // list and, from 5.0 brokers, queue mappings (which we do not serve and skip).
 func decodeCompressedRegisterBody(body []byte) (*RegisterBody, error) {

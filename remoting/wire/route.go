@@ -6,7 +6,7 @@ import (
 	"slices"
 )
 
-// Permission bits of a topic's queues (fact sheet §8.3).
+// Permission bits of a topic's queues (upstream common/constant/PermName).
 const (
 	PermInherit  int32 = 1
 	PermWrite    int32 = 2
@@ -108,7 +108,7 @@ type wireRoute struct {
 
 // ParseTopicRoute decodes a route body in either form a name server sends:
 // standard JSON, or the bare-integer-key form ({0:"ip:port"}) an Apache name
-// server writes for requesters it considers old (fact sheet §8.1).
+// server writes for requesters it considers old (RouteInfoManager).
 func ParseTopicRoute(body []byte) (*TopicRoute, error) {
 	if len(body) == 0 {
 		return nil, fmt.Errorf("%w: empty route body", ErrMalformedBody)

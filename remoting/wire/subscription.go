@@ -19,7 +19,7 @@ const (
 const SubAll = "*"
 
 // SubscriptionData is one topic subscription as heartbeats carry it
-// (fact sheet §10.2).
+// (upstream SubscriptionData).
 type SubscriptionData struct {
 	ClassFilterMode bool     `json:"classFilterMode"`
 	Topic           string   `json:"topic"`

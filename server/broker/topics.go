@@ -13,7 +13,7 @@ import (
 	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
-// Permission bits of a topic or broker (fact sheet §8.3).
+// Permission bits of a topic or broker (upstream common/constant/PermName).
 const (
 	PermPriority = 8
 	PermRead     = 4
@@ -21,7 +21,8 @@ const (
 	PermInherit  = 1
 )
 
-// Names of the topics and prefixes RocketMQ reserves (fact sheet §9.1).
+// Names of the topics and prefixes RocketMQ reserves (upstream
+// common/topic/TopicValidator and MixAll).
 const (
 	TopicAutoCreate       = "TBW102"
 	TopicSchedule         = "SCHEDULE_TOPIC_XXXX"

@@ -176,7 +176,8 @@ func (s *Server) orderTopicConf(topic string) string {
 
 func (s *Server) getRouteInfoByTopic(_ any, req *remoting.Command) *remoting.Command {
 	// Only the topic matters: we always answer standard JSON, whatever the
-	// requester's version or acceptStandardJsonOnly say (fact sheet §8.1).
+	// requester's version or acceptStandardJsonOnly say (upstream RouteInfoManager answers the
+	// bare-integer-key form only to old requesters; every client parses ours).
 	topic, found := req.Ext.Get("topic")
 	if !found {
 		return s.badHeader(req, &FieldError{Field: "topic", Err: ErrMissingField})

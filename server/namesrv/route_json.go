@@ -10,7 +10,7 @@ import (
 // route answer is the name server's hottest path, and the official Go client
 // (v2.1.2) parses brokerAddrs by splitting the raw text on ',' and ':', so
 // the exact bytes matter — quoted numeric keys, no whitespace anywhere
-// (fact sheet §8.1). Keys are written in sorted order, matching what
+// (upstream TopicRouteData as fastjson writes it). Keys are written in sorted order, matching what
 // encoding/json and fastjson produce, so captures diff cleanly.
 
 // appendRouteJSON writes a TopicRouteData body:

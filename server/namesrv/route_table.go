@@ -10,7 +10,7 @@ import (
 	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
-// Permission bits of a topic (fact sheet §8.3).
+// Permission bits of a topic (upstream common/constant/PermName).
 const (
 	PermInherit  int32 = 1
 	PermWrite    int32 = 2

@@ -64,7 +64,7 @@ func TestRouteExactBytes(t *testing.T) {
 	if !ok {
 		t.Fatal("no route")
 	}
-	// The example of fact sheet §8.1, byte for byte.
+	// The exact bytes an Apache name server writes for this route.
 	want := `{"brokerDatas":[{"brokerAddrs":{"0":"127.0.0.1:10911"},"brokerName":"broker-a","cluster":"DefaultCluster","enableActingMaster":false}],"filterServerTable":{},"queueDatas":[{"brokerName":"broker-a","perm":6,"readQueueNums":4,"topicSysFlag":0,"writeQueueNums":4}]}`
 	if string(body) != want {
 		t.Fatalf("route\n got %s\nwant %s", body, want)
