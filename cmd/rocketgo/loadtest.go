@@ -16,7 +16,6 @@ import (
 // threshold and 2 for bad flags.
 func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var cfg loadtest.Config
 	var mode, sendMode string
 	fs.StringVar(&mode, "mode", string(loadtest.ModeBoth), "produce, consume or both (end-to-end)")
@@ -42,8 +41,8 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.Float64Var(&cfg.MaxErrorRate, "max-error-rate", 0, "fraction of failed or lost messages (0..1) above which the exit code is 1")
 	jsonPath := fs.String("json", "", "write the summary as OpenMessaging-Benchmark-style JSON to `file` (- for stdout)")
 	logLevel := fs.String("log-level", "error", "SDK and embedded server log level: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, "loadtest", args, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "rocketgo loadtest: unexpected argument %q\n", fs.Arg(0))

@@ -126,7 +126,6 @@ func waitAndStop(ctx context.Context, stderr io.Writer, stop func(context.Contex
 
 func runNamesrv(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("namesrv", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	listen := fs.String("listen", ":9876", "listen address")
 	scan := fs.Duration("scan-interval", 10*time.Second, "how often silent brokers are looked for")
 	timeout := fs.Duration("broker-timeout", 120*time.Second, "a broker silent this long is dropped")
@@ -135,8 +134,8 @@ func runNamesrv(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	conf := fs.String("c", "", "namesrv.conf; enableControllerInNamesrv=true runs a controller node configured by the same file")
 	var sets settings
 	fs.Var(&sets, "set", "controller `key=value` when enableControllerInNamesrv (repeatable; enableControllerInNamesrv=true itself too)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, "namesrv", args, stdout, stderr); !ok {
+		return code
 	}
 	log, err := newLogger(stderr, *level)
 	if err != nil {
@@ -170,12 +169,11 @@ func runNamesrv(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var bf brokerFlags
 	bf.register(fs, "")
 	nsAddr := fs.String("namesrv", "", "name servers, host:port;host:port (namesrvAddr)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, "broker", args, stdout, stderr); !ok {
+		return code
 	}
 	cfg, err := bf.config(broker.DefaultConfig(), stderr)
 	if err == nil && *nsAddr != "" {
@@ -203,15 +201,14 @@ func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var bf brokerFlags
 	bf.register(fs, defaultDataDir())
 	host := fs.String("host", "127.0.0.1", "interface to bind and advertise; \"\" or 0.0.0.0 binds every interface")
 	nsPort := fs.Int("namesrv-port", 9876, "name server port (0: pick a free one)")
 	brPort := fs.Int("broker-port", 10911, "broker port (0: pick a free one)")
 	cluster := fs.Int("cluster", 0, "run a controller-mode broker set of this many replicas (name server + embedded controller + replicas on 10911, 10921, ...)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, "serve", args, stdout, stderr); !ok {
+		return code
 	}
 	if *cluster > 0 {
 		base := *nsPort
