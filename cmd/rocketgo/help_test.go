@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/rocketgo/rocketgo/loadtest"
 )
 
 // TestHelpForEveryCommand: `rocketgo help CMD` and `rocketgo CMD -h` print
@@ -103,5 +105,22 @@ func TestBuildDescription(t *testing.T) {
 		if got := buildDescription(c.info); !strings.HasPrefix(got, c.want) {
 			t.Errorf("buildDescription(%+v) = %q, want prefix %q", c.info, got, c.want)
 		}
+	}
+}
+
+func TestLoadtestHeaderPerMode(t *testing.T) {
+	base := loadtest.Config{Topic: "T", MessageSize: 128, Senders: 64, SendMode: loadtest.SendSync, BatchSize: 1, Consumers: 1, Group: "g"}
+	consume := base
+	consume.Mode = loadtest.ModeConsume
+	if h := loadtestHeader(consume); strings.Contains(h, "senders") || !strings.Contains(h, "1 consumers in group g") {
+		t.Fatalf("consume header %q", h)
+	}
+	produce := base
+	produce.Mode = loadtest.ModeProduce
+	if h := loadtestHeader(produce); !strings.Contains(h, "64 sync senders") || strings.Contains(h, "consumers") {
+		t.Fatalf("produce header %q", h)
+	}
+	if h := loadtestHeader(base); !strings.Contains(h, "mode both") || !strings.Contains(h, "senders") || !strings.Contains(h, "consumers") {
+		t.Fatalf("both header %q", h)
 	}
 }

@@ -56,8 +56,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	cfg.Logger = log
 	cfg.Out = stdout
-	fmt.Fprintf(stdout, "rocketgo loadtest: mode %s, topic %s, %d-byte messages, %d %s senders, batch %d\n",
-		cfg.Mode, cfg.Topic, cfg.MessageSize, cfg.Senders, cfg.SendMode, cfg.BatchSize)
+	fmt.Fprintln(stdout, loadtestHeader(cfg))
 	res, err := loadtest.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo loadtest:", err)
@@ -90,4 +89,21 @@ func writeJSON(path string, res *loadtest.Result, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "JSON summary written to %s\n", path)
 	return nil
+}
+
+// loadtestHeader describes the run as configured: the sending side only
+// when the run sends, the consumers only when it consumes.
+func loadtestHeader(cfg loadtest.Config) string {
+	mode := cfg.Mode
+	if mode == "" {
+		mode = loadtest.ModeBoth
+	}
+	h := fmt.Sprintf("rocketgo loadtest: mode %s, topic %s", mode, cfg.Topic)
+	if mode != loadtest.ModeConsume {
+		h += fmt.Sprintf(", %d-byte messages, %d %s senders, batch %d", cfg.MessageSize, cfg.Senders, cfg.SendMode, cfg.BatchSize)
+	}
+	if mode != loadtest.ModeProduce {
+		h += fmt.Sprintf(", %d consumers in group %s", cfg.Consumers, cfg.Group)
+	}
+	return h
 }
