@@ -31,14 +31,17 @@ func runWithServer(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	srv, err := embedded.StartLocal(ctx, embedded.SmallConfig(dir))
+	cancel()
 	if err != nil {
 		log.Fatal(err)
 	}
 	nameServer = srv.NamesrvAddr()
 	code := m.Run()
-	if err := srv.Shutdown(ctx); err != nil {
+	// The tests take longer than any start deadline: the stop has its own.
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
 		log.Print(err)
 		return 1
 	}
