@@ -106,7 +106,11 @@ func secureCO(env *harness.Env) []consumer.Option {
 func startPush(ctx context.Context, env *harness.Env, group, topic, expr string, l consumer.Listener, opts ...consumer.Option) *consumer.PushConsumer {
 	c, err := consumer.NewPush(fastConsumer(env, group, opts...)...)
 	Expect(err).NotTo(HaveOccurred())
-	Expect(c.Subscribe(topic, expr, l)).To(Succeed())
+	if o, ok := l.(consumer.OrderlyListener); ok {
+		Expect(c.SubscribeOrderly(topic, expr, o)).To(Succeed())
+	} else {
+		Expect(c.Subscribe(topic, expr, l.(consumer.ConcurrentListener))).To(Succeed())
+	}
 	Expect(c.Start(ctx)).To(Succeed())
 	// Cleanups run last-in first-out: the consumer stops, then its group goes.
 	DeferCleanup(func(ctx SpecContext) { env.DeleteGroup(ctx, group) }, NodeTimeout(env.Timeout(10*time.Second)))

@@ -324,7 +324,7 @@ func startPush(t testing.TB, ts *testServer, group, topic, expr string, l Listen
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Subscribe(topic, expr, l); err != nil {
+	if err := subscribeAny(c, topic, expr, l); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -334,6 +334,14 @@ func startPush(t testing.TB, ts *testServer, group, topic, expr string, l Listen
 	}
 	t.Cleanup(func() { shutdown(t, c) })
 	return c
+}
+
+// subscribeAny subscribes l with the method of its kind.
+func subscribeAny(c *PushConsumer, topic, expr string, l Listener) error {
+	if o, ok := l.(OrderlyListener); ok {
+		return c.SubscribeOrderly(topic, expr, o)
+	}
+	return c.Subscribe(topic, expr, l.(ConcurrentListener))
 }
 
 func shutdown(t testing.TB, c *PushConsumer) {

@@ -112,9 +112,31 @@ func NewPush(opts ...Option) (*PushConsumer, error) {
 }
 
 // Subscribe registers listener for topic's messages whose tag matches
-// expression ("*", "" or "a || b"). All listeners of a consumer must be of
-// one kind. Subscribing after Start takes effect at the next rebalance.
-func (c *PushConsumer) Subscribe(topic, expression string, listener Listener) error {
+// expression ("*", "" or "a || b"), consumed concurrently. listener may be
+// a plain function literal:
+//
+//	c.Subscribe("Orders", "*", func(ctx context.Context, cc *consumer.ConcurrentContext, msgs []*message.MessageExt) consumer.ConsumeResult {
+//		return consumer.ConsumeSuccess
+//	})
+//
+// Use SubscribeOrderly for queue-ordered consumption; one consumer cannot
+// mix the two (ErrMixedListeners). Subscribing after Start takes effect at
+// the next rebalance.
+func (c *PushConsumer) Subscribe(topic, expression string, listener ConcurrentListener) error {
+	if listener == nil {
+		return fmt.Errorf("%w: topic %q: nil listener", ErrInvalidOption, topic)
+	}
+	return c.subscribe(topic, wire.ParseSubscription(topic, expression, time.Now().UnixMilli()), listener)
+}
+
+// SubscribeOrderly registers listener for topic's messages whose tag
+// matches expression, consumed one batch at a time per queue, in queue
+// order, while this consumer holds the queue's broker lock. listener may be
+// a plain function literal.
+func (c *PushConsumer) SubscribeOrderly(topic, expression string, listener OrderlyListener) error {
+	if listener == nil {
+		return fmt.Errorf("%w: topic %q: nil listener", ErrInvalidOption, topic)
+	}
 	return c.subscribe(topic, wire.ParseSubscription(topic, expression, time.Now().UnixMilli()), listener)
 }
 
@@ -149,6 +171,8 @@ func (c *PushConsumer) subscribe(topic string, data wire.SubscriptionData, liste
 // "region = 'eu' AND amount > 100"; TAGS names the tag). The broker
 // evaluates it, and must run with enablePropertyFilter=true: otherwise
 // pulls fail with the broker's "does not support" error.
+// listener is a ConcurrentListener or an OrderlyListener: convert a
+// function literal with one of them.
 func (c *PushConsumer) SubscribeSQL92(topic, expression string, listener Listener) error {
 	if strings.TrimSpace(expression) == "" {
 		return fmt.Errorf("%w: empty SQL92 expression", ErrInvalidOption)

@@ -138,10 +138,13 @@ func TestOptionsValidate(t *testing.T) {
 	if err != nil || l.cfg.pullBatchSize != 10 {
 		t.Fatalf("lite defaults: %v %d", err, l.cfg.pullBatchSize)
 	}
-	if err := c.Subscribe("T", "*", ConcurrentListener(nil)); err != nil {
+	if err := c.Subscribe("T", "*", ConcurrentListener(nil)); !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("nil listener: %v", err)
+	}
+	if err := c.Subscribe("T", "*", func(context.Context, *ConcurrentContext, []*message.MessageExt) ConsumeResult { return ConsumeSuccess }); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Subscribe("U", "*", OrderlyListener(nil)); !errors.Is(err, ErrMixedListeners) {
+	if err := c.SubscribeOrderly("U", "*", func(context.Context, *OrderlyContext, []*message.MessageExt) OrderlyResult { return OrderlySuccess }); !errors.Is(err, ErrMixedListeners) {
 		t.Fatalf("mixed listeners: %v", err)
 	}
 	if err := c.Shutdown(context.Background()); err != nil {

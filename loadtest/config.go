@@ -40,7 +40,9 @@ const (
 // an equivalent (topic, 128-byte body, 64 sender threads, consumer group),
 // and OpenMessaging's backpressure limit for async sends.
 const (
-	DefaultTopic          = "BenchmarkTest"
+	// DefaultTopic is not upstream's BenchmarkTest: every RocketMQ broker
+	// creates that one as a system topic with 1,024 queues.
+	DefaultTopic          = "RocketgoLoadTest"
 	DefaultGroup          = "benchmark_consumer"
 	DefaultMessageSize    = 128
 	DefaultProducers      = 1

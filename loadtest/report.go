@@ -225,6 +225,7 @@ func (rep *reporter) tick(now time.Time) {
 	rep.intervals = append(rep.intervals, iv)
 
 	ts := now.Format(timeLayout)
+	rep.showFirstError()
 	if cfg.Mode != ModeConsume {
 		fmt.Fprintf(rep.out, "Current Time: %s | Send TPS: %d | Max RT(ms): %d | Average RT(ms): %7.3f | Send Failed: %d | Response Failed: %d\n",
 			ts, int64(iv.PublishRate), m.sendRT.max.Load()/1000, iv.Publish.Avg, m.sendFailed.Load(), m.responseFailed.Load())
@@ -305,9 +306,18 @@ func (rep *reporter) result(sendElapsed, elapsed time.Duration, drained bool) *R
 	return res
 }
 
+// showFirstError prints the run's first send error, once.
+func (rep *reporter) showFirstError() {
+	if e := rep.r.firstErr.Load(); e != nil && !rep.r.errShown {
+		rep.r.errShown = true
+		fmt.Fprintf(rep.out, "first send error: %v\n", *e)
+	}
+}
+
 // printSummary prints RocketMQ's [Complete] lines and the percentile table.
 func (rep *reporter) printSummary(res *Result) {
 	w, cfg, m := rep.out, rep.r.cfg, rep.r.m
+	rep.showFirstError()
 	if cfg.Mode != ModeConsume {
 		fmt.Fprintf(w, "[Complete] Send Total: %d | Send TPS: %d | Max RT(ms): %d | Average RT(ms): %7.3f | Send Failed: %d | Response Failed: %d\n",
 			res.Sent+res.SendFailed+res.ResponseFailed, int64(res.PublishRate), int64(res.Publish.Max), res.Publish.Avg, res.SendFailed, res.ResponseFailed)

@@ -50,6 +50,10 @@ type run struct {
 	seq     atomic.Uint64 // next message sequence number
 	sending atomic.Bool   // the send phase is on (for per-interval send figures)
 	seen    *dedup
+	// firstErr is the run's first failed send, printed by the reporter so
+	// a failing run says why and not only how often.
+	firstErr atomic.Pointer[error]
+	errShown bool // the reporter printed firstErr (reporter goroutine only)
 }
 
 // Run performs one load test and returns its result. The error is for runs
@@ -77,15 +81,49 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		r.namesrv = srv.NamesrvAddr()
 		fmt.Fprintf(cfg.Out, "embedded server: name server %s, broker %s\n", r.namesrv, srv.BrokerAddr())
 	}
-	if cfg.NameServer == "" || cfg.CreateTopic {
-		tctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		err := CreateTopic(tctx, r.namesrv, cfg.Topic, cfg.Queues, cfg.transportOptions()...)
-		cancel()
-		if err != nil {
-			return nil, err
-		}
+	if err := r.prepareTopic(ctx); err != nil {
+		return nil, err
 	}
 	return r.execute(ctx)
+}
+
+// prepareTopic makes sure the topic exists before consumers start (they
+// need its route): the tool creates it for an embedded server, with
+// -create-topic, and in mode both when the cluster does not route it yet
+// (a fresh topic: producers alone would auto-create it, consumers cannot).
+// It warns when the topic's queue count is far from -queues.
+func (r *run) prepareTopic(ctx context.Context) error {
+	cfg := r.cfg
+	tctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	create := cfg.NameServer == "" || cfg.CreateTopic
+	if !create && cfg.Mode != ModeProduce {
+		switch _, err := TopicQueues(tctx, r.namesrv, cfg.Topic, cfg.transportOptions()...); {
+		case errors.Is(err, remoting.ErrTopicNotExist) && cfg.Mode == ModeBoth:
+			fmt.Fprintf(cfg.Out, "topic %s does not exist: creating it with %d queues on every master (as -create-topic)\n", cfg.Topic, cfg.Queues)
+			create = true
+		case errors.Is(err, remoting.ErrTopicNotExist):
+			return fmt.Errorf("loadtest: topic %s does not exist; add -create-topic, or run -mode produce first", cfg.Topic)
+		case err != nil:
+			return err
+		}
+	}
+	if create {
+		if err := CreateTopic(tctx, r.namesrv, cfg.Topic, cfg.Queues, cfg.transportOptions()...); err != nil {
+			return err
+		}
+	}
+	n, err := TopicQueues(tctx, r.namesrv, cfg.Topic, cfg.transportOptions()...)
+	switch {
+	case err != nil && !errors.Is(err, remoting.ErrTopicNotExist):
+		return err
+	case err == nil && (n > 4*cfg.Queues || 4*n < cfg.Queues):
+		// BenchmarkTest, for one, is a system topic every RocketMQ broker
+		// creates with 1,024 queues: as many consume-queue files, and
+		// senders spread so thin that batching and caches stop working.
+		fmt.Fprintf(cfg.Out, "warning: topic %s has %d write queues, -queues is %d; use another -topic, or -create-topic to resize it\n", cfg.Topic, n, cfg.Queues)
+	}
+	return nil
 }
 
 // startEmbedded starts a name server and broker on free loopback ports in
@@ -483,6 +521,7 @@ func (r *run) done(t0 time.Time, n int64, err error) {
 		r.m.sent.Add(n)
 		return
 	}
+	r.firstErr.CompareAndSwap(nil, &err)
 	// RocketMQ's benchmark splits failures the same way: a broker's
 	// refusal (MQBrokerException) is a response failure, anything else a
 	// send failure.

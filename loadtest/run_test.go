@@ -169,3 +169,63 @@ func TestRunProduceThenConsume(t *testing.T) {
 		t.Fatalf("consume run received %d (failed=%v %s)", cons.Received, cons.Failed, cons.FailReason)
 	}
 }
+
+// TestRunFirstHourTraps: what a first run against a real cluster meets. A
+// fresh topic in mode both is created (consumers need its route), consume
+// mode on a missing topic says to add -create-topic, and a topic whose
+// queue count is far from -queues (BenchmarkTest, a 1,024-queue system
+// topic) is warned about.
+func TestRunFirstHourTraps(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv, cleanup, err := startEmbedded(ctx, Config{Queues: 4, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	ns := srv.NamesrvAddr()
+
+	var out bytes.Buffer
+	res, err := Run(ctx, Config{NameServer: ns, Topic: "FreshTopic", Queues: 4, Messages: 200, Senders: 4, Out: &out})
+	if err != nil || res.Failed || res.Received != 200 {
+		t.Fatalf("mode both on a fresh topic: err %v result %+v\n%s", err, res, out.String())
+	}
+	if !strings.Contains(out.String(), "topic FreshTopic does not exist: creating it with 4 queues") {
+		t.Fatalf("no note on creating the topic:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "warning:") {
+		t.Fatalf("unexpected warning:\n%s", out.String())
+	}
+
+	_, err = Run(ctx, Config{NameServer: ns, Topic: "NoSuchTopic", Mode: ModeConsume, Messages: 1})
+	if err == nil || !strings.Contains(err.Error(), "-create-topic") {
+		t.Fatalf("consume on a missing topic: %v", err)
+	}
+
+	out.Reset()
+	res, err = Run(ctx, Config{NameServer: ns, Topic: "BenchmarkTest", Mode: ModeProduce, Messages: 1, Senders: 1, Out: &out})
+	if err != nil || res.Sent != 1 {
+		t.Fatalf("produce to BenchmarkTest: %v %+v", err, res)
+	}
+	if !strings.Contains(out.String(), "warning: topic BenchmarkTest has 1024 write queues, -queues is 8") {
+		t.Fatalf("no queue-count warning:\n%s", out.String())
+	}
+}
+
+// TestFirstSendErrorPrinted: a failing run shows its first error, once,
+// not only failure counts.
+func TestFirstSendErrorPrinted(t *testing.T) {
+	var out bytes.Buffer
+	r := &run{cfg: Config{Out: &out}, m: &meter{}}
+	rep := newReporter(r)
+	r.done(time.Now(), 1, errors.New("boom: no route"))
+	r.done(time.Now(), 1, errors.New("second"))
+	rep.showFirstError()
+	rep.showFirstError()
+	if got := out.String(); got != "first send error: boom: no route\n" {
+		t.Fatalf("printed %q", got)
+	}
+	if r.m.sendFailed.Load() != 2 {
+		t.Fatalf("send failures %d", r.m.sendFailed.Load())
+	}
+}

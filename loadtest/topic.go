@@ -91,6 +91,24 @@ func WaitRoute(ctx context.Context, namesrv, topic string, opts ...netclient.Opt
 	})
 }
 
+// TopicQueues returns the number of write queues the name servers route
+// for topic, over all brokers; remoting.ErrTopicNotExist when they route
+// none.
+func TopicQueues(ctx context.Context, namesrv, topic string, opts ...netclient.Option) (int, error) {
+	var n int
+	err := withNameServers(namesrv, opts, func(_ *netclient.Client, ns *nsclient.Client) error {
+		route, err := ns.Route(ctx, topic)
+		if err != nil {
+			return err
+		}
+		for _, q := range route.QueueDatas {
+			n += int(q.WriteQueueNums)
+		}
+		return nil
+	})
+	return n, err
+}
+
 // masterAddrs lists the master address of every broker group in the
 // cluster info.
 func masterAddrs(ctx context.Context, ns *nsclient.Client) ([]string, error) {

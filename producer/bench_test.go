@@ -41,7 +41,37 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(benchServerEnv); dir != "" {
 		os.Exit(runBenchServer(dir))
 	}
-	os.Exit(m.Run())
+	os.Exit(runWithExampleServer(m))
+}
+
+// ExampleNameServer is the cluster the godoc examples (package
+// producer_test) send to: an embedded server on a free loopback port that
+// TestMain starts before the tests and stops after them.
+var ExampleNameServer string
+
+func runWithExampleServer(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "producer-examples")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := embedded.StartLocal(ctx, embedded.SmallConfig(dir))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ExampleNameServer = srv.NamesrvAddr()
+	code := m.Run()
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		fmt.Fprintln(os.Stderr, "example server:", err)
+		return 1
+	}
+	return code
 }
 
 // runBenchServer starts an embedded server, prints its addresses and runs

@@ -4,18 +4,25 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"strings"
 	"time"
 
 	"github.com/rocketgo/rocketgo/client"
+	"github.com/rocketgo/rocketgo/consumer"
 
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/producer"
 	"github.com/rocketgo/rocketgo/selector"
 )
 
+// nameServers is the examples' cluster: an embedded server on a free
+// loopback port that the test binary starts. In an application it is your
+// name server list, for example "127.0.0.1:9876" under `rocketgo serve`.
+func nameServers() string { return producer.ExampleNameServer }
+
 func ExampleProducer_SendSync() {
 	p, err := producer.New(
-		producer.WithNameServers("127.0.0.1:9876"),
+		producer.WithNameServers(nameServers()),
 		producer.WithGroup("orders-producer"),
 	)
 	if err != nil {
@@ -31,11 +38,12 @@ func ExampleProducer_SendSync() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(res.Status, res.MsgID, res.Queue, res.QueueOffset)
+	fmt.Println(res.Status, res.Queue.Topic) // also res.MsgID, res.Queue.QueueID, res.QueueOffset
+	// Output: SEND_OK Orders
 }
 
 func ExampleProducer_SendSync_batch() {
-	p, err := producer.New(producer.WithNameServers("127.0.0.1:9876"))
+	p, err := producer.New(producer.WithNameServers(nameServers()))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -50,24 +58,28 @@ func ExampleProducer_SendSync_batch() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(res.MsgID)
+	fmt.Println(len(strings.Split(res.MsgID, ",")), "messages stored")
+	// Output: 3 messages stored
 }
 
 func ExampleProducer_SendSync_delay() {
-	p, err := producer.New(producer.WithNameServers("127.0.0.1:9876"))
+	p, err := producer.New(producer.WithNameServers(nameServers()))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer p.Shutdown(context.Background())
 
 	// Level 3 is 10 s with the default messageDelayLevel table.
-	if _, err := p.SendSync(context.Background(), message.New("Reminders", []byte("ping")).WithDelayLevel(3)); err != nil {
+	res, err := p.SendSync(context.Background(), message.New("Reminders", []byte("ping")).WithDelayLevel(3))
+	if err != nil {
 		log.Fatal(err)
 	}
+	fmt.Println(res.Status)
+	// Output: SEND_OK
 }
 
 func ExampleProducer_SendAsync() {
-	p, err := producer.New(producer.WithNameServers("127.0.0.1:9876"))
+	p, err := producer.New(producer.WithNameServers(nameServers()))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -79,15 +91,16 @@ func ExampleProducer_SendAsync() {
 			log.Println("send failed:", err)
 			return
 		}
-		fmt.Println("stored at", res.Queue, res.QueueOffset)
+		fmt.Println("stored in", res.Queue.Topic)
 	}, message.New("Metrics", []byte("cpu=0.93")))
 	if err != nil {
 		log.Fatal(err) // invalid message or closed producer; the callback will not run
 	}
+	// Output: stored in Metrics
 }
 
 func ExampleProducer_SendOneway() {
-	p, err := producer.New(producer.WithNameServers("127.0.0.1:9876"))
+	p, err := producer.New(producer.WithNameServers(nameServers()))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -97,34 +110,50 @@ func ExampleProducer_SendOneway() {
 	if err := p.SendOneway(context.Background(), message.New("Logs", []byte("GET /index.html 200"))); err != nil {
 		log.Println(err)
 	}
+	fmt.Println("sent")
+	// Output: sent
 }
 
 func ExampleProducer_SendOrderly() {
-	p, err := producer.New(producer.WithNameServers("127.0.0.1:9876"))
+	p, err := producer.New(producer.WithNameServers(nameServers()))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer p.Shutdown(context.Background())
 
 	// Every event of order 42 lands on the same queue, in send order.
+	queues := map[int]bool{}
 	for _, step := range []string{"created", "paid", "shipped"} {
-		if _, err := p.SendOrderly(context.Background(), "order-42", message.New("OrderSteps", []byte(step))); err != nil {
+		res, err := p.SendOrderly(context.Background(), "order-42", message.New("OrderSteps", []byte(step)))
+		if err != nil {
 			log.Fatal(err)
 		}
+		queues[res.Queue.QueueID] = true
 	}
+	fmt.Println(len(queues), "queue")
+	// Output: 1 queue
 }
 
 func ExampleWithSelector() {
 	// Route by the message's sharding key for every send mode.
 	p, err := producer.New(
-		producer.WithNameServers("127.0.0.1:9876"),
+		producer.WithNameServers(nameServers()),
 		producer.WithSelector(selector.Hash{}),
 	)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer p.Shutdown(context.Background())
-	_ = p.SendOneway(context.Background(), message.New("Accounts", []byte("debit 10")).WithShardingKey("acct-7"))
+	a, err := p.SendSync(context.Background(), message.New("Accounts", []byte("debit 10")).WithShardingKey("acct-7"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	b, err := p.SendSync(context.Background(), message.New("Accounts", []byte("credit 5")).WithShardingKey("acct-7"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("same queue:", a.Queue == b.Queue)
+	// Output: same queue: true
 }
 
 // bankTransfer is a local transaction: it debits an account in the
@@ -143,7 +172,7 @@ func (bankTransfer) CheckLocalTransaction(ctx context.Context, msg *message.Mess
 
 func ExampleProducer_SendMessageInTransaction() {
 	p, err := producer.New(
-		producer.WithNameServers("127.0.0.1:9876"),
+		producer.WithNameServers(nameServers()),
 		producer.WithGroup("transfers"),
 		producer.WithTransactionListener(bankTransfer{}),
 	)
@@ -156,14 +185,15 @@ func ExampleProducer_SendMessageInTransaction() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(res.State, res.MsgID)
+	fmt.Println(res.State) // the message is now visible to consumers; res.MsgID identifies it
+	// Output: COMMIT_MESSAGE
 }
 
 func ExampleWithClient() {
 	// One client (connections, heartbeats, routes) shared by two producers
 	// with different settings. Deferred calls run last-first: the
 	// producers shut down before the Client closes.
-	cl, err := client.New(client.WithNameServers("127.0.0.1:9876"), client.WithInstanceName("billing"))
+	cl, err := client.New(client.WithNameServers(nameServers()), client.WithInstanceName("billing"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -178,6 +208,16 @@ func ExampleWithClient() {
 		log.Fatal(err)
 	}
 	defer safe.Shutdown(context.Background())
+	for _, p := range []*producer.Producer{fast, safe} {
+		res, err := p.SendSync(context.Background(), message.New("Invoices", []byte("#1")))
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(res.Status)
+	}
+	// Output:
+	// SEND_OK
+	// SEND_OK
 }
 
 func ExampleWithInterceptors() {
@@ -187,37 +227,74 @@ func ExampleWithInterceptors() {
 		},
 		After: func(ctx context.Context, info *producer.SendInfo, res *producer.SendResult, err error) {
 			start, _ := ctx.Value(startKey{}).(time.Time)
-			log.Printf("send to %s took %s (err=%v)", info.Topic, time.Since(start), err)
+			took := time.Since(start) // export it to your metrics system
+			fmt.Printf("send to %s: err=%v, took>0 %v\n", info.Topic, err, took > 0)
 		},
 	}
-	p, err := producer.New(producer.WithNameServers("127.0.0.1:9876"), producer.WithInterceptors(metrics))
+	p, err := producer.New(producer.WithNameServers(nameServers()), producer.WithInterceptors(metrics))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer p.Shutdown(context.Background())
+	if _, err := p.SendSync(context.Background(), message.New("Payments", []byte("9.50"))); err != nil {
+		log.Fatal(err)
+	}
+	// Output: send to Payments: err=<nil>, took>0 true
 }
 
 type startKey struct{}
 
 // A request waits for the reply a consumer sends back with message.NewReply
-// (RocketMQ's request/reply). The replying side, in its listener, would do:
-//
-//	reply, err := message.NewReply(req, []byte(`{"price":9.5}`))
-//	if err == nil {
-//		_, err = replier.SendSync(ctx, reply)
-//	}
+// (RocketMQ's request/reply). Here the replying side runs in the same
+// program; usually it is another service.
 func ExampleProducer_Request() {
-	p, err := producer.New(producer.WithNameServers("127.0.0.1:9876"), producer.WithGroup("quotes-requester"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	// The replying side: a consumer of Quotes that answers each request
+	// through its own producer.
+	replier, err := producer.New(producer.WithNameServers(nameServers()), producer.WithGroup("quotes-replier"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer replier.Shutdown(context.Background())
+	if _, err := replier.SendSync(ctx, message.New("Quotes", []byte("setup")).WithTags("setup")); err != nil {
+		log.Fatal(err) // creates the topic: a consumer starts only on an existing topic
+	}
+	c, err := consumer.NewPush(consumer.WithNameServers(nameServers()), consumer.WithGroup("quotes-service"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = c.Subscribe("Quotes", "quote", func(ctx context.Context, _ *consumer.ConcurrentContext, msgs []*message.MessageExt) consumer.ConsumeResult {
+		for _, req := range msgs {
+			reply, err := message.NewReply(req, []byte(`{"price":9.5}`))
+			if err == nil {
+				_, err = replier.SendSync(ctx, reply)
+			}
+			if err != nil {
+				log.Println("reply:", err)
+			}
+		}
+		return consumer.ConsumeSuccess
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		log.Fatal(err)
+	}
+	defer c.Shutdown(context.Background())
+
+	// The requesting side.
+	p, err := producer.New(producer.WithNameServers(nameServers()), producer.WithGroup("quotes-requester"))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer p.Shutdown(context.Background())
-
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	reply, err := p.Request(ctx, message.New("Quotes", []byte(`{"symbol":"RMQ"}`)))
+	reply, err := p.Request(ctx, message.New("Quotes", []byte(`{"symbol":"RMQ"}`)).WithTags("quote"))
 	if err != nil {
 		log.Fatal(err) // errors.Is(err, producer.ErrRequestTimeout) when no reply came
 	}
 	fmt.Println(string(reply.Body))
+	// Output: {"price":9.5}
 }

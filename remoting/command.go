@@ -180,6 +180,19 @@ type Command struct {
 	Ext           ExtFields
 	Body          []byte
 	SerializeType SerializeType // header encoding used on the wire
+	// WideCode is the code a JSON header carried when it did not fit Code
+	// (which then holds CodeOutOfRange), so replies can name what the peer
+	// sent; 0 otherwise. ReceivedCode combines the two.
+	WideCode int32
+}
+
+// ReceivedCode is the request code as the peer sent it: WideCode for a JSON
+// code beyond int16, Code otherwise.
+func (c *Command) ReceivedCode() int64 {
+	if c.Code == CodeOutOfRange && c.WideCode != 0 {
+		return int64(c.WideCode)
+	}
+	return int64(c.Code)
 }
 
 // Header is a typed request or response header that can write itself into

@@ -374,6 +374,7 @@ func decodeJSONHeader(c *Command, s string) error {
 			// REQUEST_CODE_NOT_SUPPORTED.
 			v, err = r.integer(math.MinInt32, math.MaxInt32)
 			if v < math.MinInt16 || v > math.MaxInt16 {
+				c.WideCode = int32(v)
 				v = int64(CodeOutOfRange)
 			}
 			c.Code = int16(v)

@@ -253,4 +253,10 @@ func TestJSONCodeBeyondInt16DecodesAsOutOfRange(t *testing.T) {
 	if cmd.Code != CodeOutOfRange || cmd.Opaque != 9 {
 		t.Fatalf("decoded code %d opaque %d", cmd.Code, cmd.Opaque)
 	}
+	if cmd.WideCode != 200050 || cmd.ReceivedCode() != 200050 {
+		t.Fatalf("wide code %d, received code %d, want 200050", cmd.WideCode, cmd.ReceivedCode())
+	}
+	if small := (&Command{Code: 4242}); small.ReceivedCode() != 4242 {
+		t.Fatalf("received code %d, want 4242", small.ReceivedCode())
+	}
 }

@@ -61,13 +61,12 @@ func (f *controllerFlags) config(stderr io.Writer, warnUnknown bool) (controller
 // runController runs one standalone controller node.
 func runController(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("controller", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var cf controllerFlags
 	cf.register(fs)
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	listen := fs.String("listen", "", "bind address (default: this node's address in controllerDLegerPeers)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, "controller", args, stdout, stderr); !ok {
+		return code
 	}
 	cfg, err := cf.config(stderr, true)
 	if err != nil {

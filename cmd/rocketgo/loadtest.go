@@ -18,7 +18,6 @@ import (
 // threshold and 2 for bad flags.
 func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var cfg loadtest.Config
 	var mode, sendMode string
 	fs.StringVar(&mode, "mode", string(loadtest.ModeBoth), "produce, consume or both (end-to-end)")
@@ -49,8 +48,8 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	useTLS := fs.Bool("tls", false, "connect over TLS, verifying the servers with the system roots (plus -tls-ca)")
 	tlsCA := fs.String("tls-ca", "", "PEM `file` of extra roots to trust with -tls (e.g. a self-signed server certificate)")
 	fs.BoolVar(&cfg.EmbeddedACL, "acl", false, "start the embedded server with ACL on, the -access-key account (default "+loadtest.DefaultAccessKey+") as its admin")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, "loadtest", args, stdout, stderr); !ok {
+		return code
 	}
 	if *useTLS || *tlsCA != "" {
 		tc, err := clientTLS(*tlsCA)
@@ -72,8 +71,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	cfg.Logger = log
 	cfg.Out = stdout
-	fmt.Fprintf(stdout, "rocketgo loadtest: mode %s, topic %s, %d-byte messages, %d %s senders, batch %d\n",
-		cfg.Mode, cfg.Topic, cfg.MessageSize, cfg.Senders, cfg.SendMode, cfg.BatchSize)
+	fmt.Fprintln(stdout, loadtestHeader(cfg))
 	res, err := loadtest.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo loadtest:", err)
@@ -127,4 +125,21 @@ func clientTLS(caFile string) (*tls.Config, error) {
 	}
 	cfg.RootCAs = pool
 	return cfg, nil
+}
+
+// loadtestHeader describes the run as configured: the sending side only
+// when the run sends, the consumers only when it consumes.
+func loadtestHeader(cfg loadtest.Config) string {
+	mode := cfg.Mode
+	if mode == "" {
+		mode = loadtest.ModeBoth
+	}
+	h := fmt.Sprintf("rocketgo loadtest: mode %s, topic %s", mode, cfg.Topic)
+	if mode != loadtest.ModeConsume {
+		h += fmt.Sprintf(", %d-byte messages, %d %s senders, batch %d", cfg.MessageSize, cfg.Senders, cfg.SendMode, cfg.BatchSize)
+	}
+	if mode != loadtest.ModeProduce {
+		h += fmt.Sprintf(", %d consumers in group %s", cfg.Consumers, cfg.Group)
+	}
+	return h
 }

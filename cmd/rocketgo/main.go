@@ -10,7 +10,7 @@
 //	rocketgo admin topicList -n 127.0.0.1:9876
 //	rocketgo version
 //
-// Every subcommand takes its own flags; `rocketgo help` lists them.
+// Every subcommand takes its own flags; `rocketgo help CMD` describes them.
 package main
 
 import (
@@ -28,10 +28,11 @@ import (
 type command struct {
 	summary string
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+	help    helpText
 }
 
 func commands() map[string]command {
-	return map[string]command{
+	cmds := map[string]command{
 		"version":    {summary: "print the rocketgo version", run: runVersion},
 		"namesrv":    {summary: "run a name server", run: runNamesrv},
 		"broker":     {summary: "run a broker (broker.conf keys, -set overrides)", run: runBroker},
@@ -41,6 +42,12 @@ func commands() map[string]command {
 		"admin":      {summary: "administer a cluster with mqadmin's commands (rocketgo admin help)", run: runAdmin},
 		"store":      {summary: "check (and -repair) a stopped broker's store: store check -data DIR", run: runStore},
 	}
+	for name, h := range helpTexts() {
+		c := cmds[name]
+		c.help = h
+		cmds[name] = c
+	}
+	return cmds
 }
 
 func main() {
@@ -52,6 +59,14 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := commands()
+	if len(args) >= 2 && args[0] == "help" {
+		if c, ok := cmds[args[1]]; ok {
+			return c.run(ctx, []string{"-h"}, stdout, stderr)
+		}
+		fmt.Fprintf(stderr, "rocketgo help: unknown command %q\n", args[1])
+		usage(stderr, cmds)
+		return 2
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout, cmds)
 		if len(args) == 0 {
@@ -79,4 +94,5 @@ func usage(w io.Writer, cmds map[string]command) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
 	}
+	fmt.Fprintln(w, "\nrun 'rocketgo help <command>' (or 'rocketgo <command> -h') for its flags and examples")
 }

@@ -43,10 +43,10 @@ func (f *brokerFlags) register(fs *flag.FlagSet, defaultData string) {
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 }
 
-// config builds the broker configuration: defaults, then the file, then
+// config builds the broker configuration: base, then the file, then
 // -data, then every -set, so the command line wins.
-func (f *brokerFlags) config(stderr io.Writer) (broker.Config, error) {
-	cfg := broker.DefaultConfig()
+func (f *brokerFlags) config(base broker.Config, stderr io.Writer) (broker.Config, error) {
+	cfg := base
 	if f.confFile != "" {
 		unknown, err := cfg.LoadFile(f.confFile)
 		if err != nil {
@@ -91,11 +91,28 @@ func defaultKVConfigPath() string {
 	return filepath.Join("namesrv", "kvConfig.json")
 }
 
+// defaultDataDir is serve's storePathRootDir. The broker keeps its store
+// in <root>/store (commit log, queues, index) as upstream does, so the
+// root is ~/.rocketgo, not ~/.rocketgo/store.
 func defaultDataDir() string {
 	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".rocketgo", "store")
+		return filepath.Join(home, ".rocketgo")
 	}
-	return "rocketgo-store"
+	return "rocketgo-data"
+}
+
+// devConfig is serve's starting point: upstream's defaults with files sized
+// for a laptop rather than a production disk. Upstream preallocates 1 GiB
+// commit-log segments, 5.7 MiB consume-queue files and a 420 MB index file;
+// a development store stays under 100 MB until it holds data. broker.conf
+// and -set override every one of these keys.
+func devConfig() broker.Config {
+	c := broker.DefaultConfig()
+	c.MappedFileSizeCommitLog = 64 << 20       // mappedFileSizeCommitLog: 64 MiB segments
+	c.MappedFileSizeConsumeQueue = 30_000 * 20 // mappedFileSizeConsumeQueue: 30,000 entries, 586 KiB
+	c.MaxHashSlotNum = 100_000                 // maxHashSlotNum
+	c.MaxIndexNum = 400_000                    // maxIndexNum: 8 MB index files
+	return c
 }
 
 // waitAndStop blocks until ctx ends (SIGINT/SIGTERM), then runs stop with a
@@ -114,7 +131,6 @@ func waitAndStop(ctx context.Context, stderr io.Writer, stop func(context.Contex
 
 func runNamesrv(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("namesrv", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	listen := fs.String("listen", ":9876", "listen address")
 	scan := fs.Duration("scan-interval", 10*time.Second, "how often silent brokers are looked for")
 	timeout := fs.Duration("broker-timeout", 120*time.Second, "a broker silent this long is dropped")
@@ -130,8 +146,8 @@ func runNamesrv(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	aclFile := fs.String("acl-file", "", "plain_acl.yml `file`: when set, write requests (broker registration, KV config, topic deletion) need an admin signature or a white-listed address")
 	var ops opsFlags
 	ops.register(fs, "serve Prometheus metrics on http://`ADDR`/metrics (off by default)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, "namesrv", args, stdout, stderr); !ok {
+		return code
 	}
 	var ropts []transport.Option
 	mode, err := transport.ParseTLSMode(*tlsMode)
@@ -223,16 +239,15 @@ func startEndpoints(pprofAddr string, stdout io.Writer, metrics func() (*httpser
 
 func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var bf brokerFlags
 	bf.register(fs, "")
 	nsAddr := fs.String("namesrv", "", "name servers, host:port;host:port (namesrvAddr)")
 	var ops opsFlags
 	ops.register(fs, "serve Prometheus metrics on http://`ADDR`/metrics (default: metricsPromExporterHost:Port when metricsExporterType=PROM)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, "broker", args, stdout, stderr); !ok {
+		return code
 	}
-	cfg, err := bf.config(stderr)
+	cfg, err := bf.config(broker.DefaultConfig(), stderr)
 	if err == nil && *nsAddr != "" {
 		cfg.NamesrvAddr = *nsAddr
 	}
@@ -269,23 +284,22 @@ func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var bf brokerFlags
 	bf.register(fs, defaultDataDir())
-	host := fs.String("host", "", "interface to bind (default: all)")
+	host := fs.String("host", "127.0.0.1", "interface to bind and advertise; \"\" or 0.0.0.0 binds every interface")
 	nsPort := fs.Int("namesrv-port", 9876, "name server port (0: pick a free one)")
 	brPort := fs.Int("broker-port", 10911, "broker port (0: pick a free one)")
 	cluster := fs.Int("cluster", 0, "run a controller-mode broker set of this many replicas (name server + embedded controller + replicas on 10911, 10921, ...)")
 	var ops opsFlags
 	ops.register(fs, "serve both servers' Prometheus metrics on http://`ADDR`/metrics (default: off, or metricsPromExporterHost:Port with metricsExporterType=PROM)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, "serve", args, stdout, stderr); !ok {
+		return code
 	}
 	if *cluster > 0 {
 		base := *nsPort
 		return runCluster(ctx, *cluster, base, *host, bf.dataDir, bf.logLevel, os.Stdin, stdout, stderr)
 	}
-	cfg, err := bf.config(stderr)
+	cfg, err := bf.config(devConfig(), stderr)
 	var log *slog.Logger
 	if err == nil {
 		log, err = newLogger(stderr, bf.logLevel)
@@ -294,13 +308,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "rocketgo:", err)
 		return 2
 	}
+	if *host == "0.0.0.0" {
+		*host = ""
+	}
+	began := time.Now()
 	srv, err := embedded.Start(ctx, embedded.Config{Host: *host, NamesrvPort: freeIfZero(*nsPort), BrokerPort: freeIfZero(*brPort),
 		Broker: cfg, Logger: log, MetricsAddr: ops.metrics})
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "rocketgo serve: name server %s, broker %s (%s), data in %s\n", srv.NamesrvAddr(), srv.BrokerAddr(), cfg.FlushDiskType, cfg.StorePathRootDir)
+	// embedded.Start returns once the broker has registered with the name
+	// server, so clients started after this line find their routes.
+	fmt.Fprintf(stdout, "rocketgo serve: ready in %s: name server %s, broker %s (%s), data in %s\n",
+		time.Since(began).Round(time.Millisecond), srv.NamesrvAddr(), srv.BrokerAddr(), cfg.FlushDiskType, filepath.Join(cfg.StorePathRootDir, "store"))
 	if a := srv.MetricsAddr(); a != "" {
 		fmt.Fprintf(stdout, "rocketgo: metrics on http://%s/metrics\n", a)
 	}

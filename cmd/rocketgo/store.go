@@ -19,12 +19,7 @@ const (
 )
 
 func runStore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "check" {
-		fmt.Fprintln(stderr, "usage: rocketgo store check -data DIR [-repair]")
-		return checkUsage
-	}
 	fs := flag.NewFlagSet("store check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	data := fs.String("data", defaultDataDir(), "storage root (storePathRootDir) or the store directory inside it")
 	repair := fs.Bool("repair", false, "cut the damaged end, quarantine damage inside the log and rebuild queues and index, as recovery would; the store must be stopped")
 	var opts store.CheckOptions
@@ -33,8 +28,14 @@ func runStore(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&opts.IndexSlots, "index-slots", 0, "index hash slots per file (default: inferred)")
 	fs.IntVar(&opts.IndexEntries, "index-entries", 0, "index entries per file (default: inferred)")
 	level := fs.String("log-level", "warn", "log level of the repair: debug, info, warn or error")
-	if err := fs.Parse(args[1:]); err != nil {
+	if len(args) > 0 && args[0] == "check" {
+		args = args[1:]
+	} else if len(args) == 0 || (args[0] != "-h" && args[0] != "-help" && args[0] != "--help") {
+		fmt.Fprintln(stderr, "usage: rocketgo store check [-data DIR] [-repair]; run 'rocketgo help store' for more")
 		return checkUsage
+	}
+	if code, ok := parseFlags(fs, "store", args, stdout, stderr); !ok {
+		return code
 	}
 	rep, err := store.Check(ctx, *data, opts)
 	if err != nil {

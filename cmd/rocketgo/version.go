@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"runtime"
 	"runtime/debug"
+	"strings"
 )
 
 // version is stamped by the build, which is how release binaries and the
@@ -38,21 +40,49 @@ func buildVersion(stamped string, info *debug.BuildInfo) string {
 	return devVersion
 }
 
-// buildRevision is the VCS commit the build info records, or "unknown".
-func buildRevision(info *debug.BuildInfo) string {
-	if info != nil {
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				return s.Value[:12]
-			}
-		}
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	if code, ok := parseFlags(fs, "version", args, stdout, stderr); !ok {
+		return code
 	}
-	return "unknown"
+	info, _ := debug.ReadBuildInfo()
+	fmt.Fprintf(stdout, "rocketgo %s (%s, %s, %s/%s, speaks RocketMQ remoting as V5_3_3=%d)\n",
+		buildVersion(version, info), buildDescription(info), runtime.Version(), runtime.GOOS, runtime.GOARCH, brokerVersionOrdinal)
+	return 0
 }
 
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
-	info, _ := debug.ReadBuildInfo()
-	fmt.Fprintf(stdout, "rocketgo %s (commit %s, %s, %s/%s, speaks RocketMQ remoting as V5_3_3=%d)\n",
-		buildVersion(version, info), buildRevision(info), runtime.Version(), runtime.GOOS, runtime.GOARCH, brokerVersionOrdinal)
-	return 0
+// buildDescription says where the binary came from: the module version
+// (a tag when installed with go install ...@version), the commit and its
+// time when the go command stamped VCS data, and otherwise why it is
+// missing.
+func buildDescription(info *debug.BuildInfo) string {
+	if info == nil {
+		return "built without module information"
+	}
+	var parts []string
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		parts = append(parts, "module "+v)
+	}
+	vcs := map[string]string{}
+	for _, s := range info.Settings {
+		vcs[s.Key] = s.Value
+	}
+	if rev := vcs["vcs.revision"]; rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		c := "commit " + rev
+		if t := vcs["vcs.time"]; t != "" {
+			c += " of " + t
+		}
+		if vcs["vcs.modified"] == "true" {
+			c += " with local changes"
+		}
+		parts = append(parts, c)
+	}
+	if len(parts) == 0 {
+		// go run and go test do not stamp VCS data; go build in a clone does.
+		parts = append(parts, "development build, no VCS data: go run, go test and -buildvcs=false record none")
+	}
+	return strings.Join(parts, ", ")
 }

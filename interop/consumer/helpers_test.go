@@ -325,8 +325,14 @@ func startPush(t testing.TB, ts *testServer, group, topic, expr string, l Listen
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Subscribe(topic, expr, l); err != nil {
-		t.Fatal(err)
+	var err2 error
+	if o, ok := l.(OrderlyListener); ok {
+		err2 = c.SubscribeOrderly(topic, expr, o)
+	} else {
+		err2 = c.Subscribe(topic, expr, l.(ConcurrentListener))
+	}
+	if err2 != nil {
+		t.Fatal(err2)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -427,7 +427,7 @@ func (c *Client) serve(cc *clientConn, req *remoting.Command) {
 	h := (*c.handlers.Load())[req.Code]
 	if h == nil {
 		if !req.IsOneway() {
-			resp := remoting.NewResponse(req, remoting.RequestCodeNotSupported, fmt.Sprintf(" request type %d not supported", req.Code))
+			resp := remoting.NewResponse(req, remoting.RequestCodeNotSupported, fmt.Sprintf(" request type %d not supported", req.ReceivedCode()))
 			c.reply(cc, req, resp)
 		}
 		return

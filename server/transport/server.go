@@ -389,7 +389,7 @@ func (s *Server) dispatch(c *Conn, req *remoting.Command) {
 	}
 	h, ok := (*s.handlers.Load())[req.Code]
 	if !ok {
-		_ = rc.Reply(remoting.NewResponse(req, remoting.RequestCodeNotSupported, fmt.Sprintf(" request type %d not supported", req.Code)))
+		_ = rc.Reply(remoting.NewResponse(req, remoting.RequestCodeNotSupported, fmt.Sprintf(" request type %d not supported", req.ReceivedCode())))
 		return
 	}
 	rc.proc = h.proc

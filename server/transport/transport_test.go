@@ -350,6 +350,41 @@ func TestUnknownCodeNotSupported(t *testing.T) {
 	}
 }
 
+// TestUnknownWideCodeNamedAsSent: a JSON request code beyond int16 (a 5.x
+// POP code) is refused with the code as the peer sent it, not the int16
+// placeholder it decodes to.
+func TestUnknownWideCodeNamedAsSent(t *testing.T) {
+	_, addr := startServer(t)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	header := `{"code":200050,"language":"GO","version":479,"opaque":7,"flag":0}`
+	frame := binary.BigEndian.AppendUint32(nil, uint32(4+len(header)))
+	frame = binary.BigEndian.AppendUint32(frame, uint32(len(header))) // serialize type 0: JSON
+	frame = append(frame, header...)
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(conn, size[:]); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(conn, body); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := remoting.DecodeFrame(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Code != remoting.RequestCodeNotSupported || resp.Opaque != 7 || resp.Remark != " request type 200050 not supported" {
+		t.Fatalf("got code %d opaque %d remark %q", resp.Code, resp.Opaque, resp.Remark)
+	}
+}
+
 func TestHandleInline(t *testing.T) {
 	s, addr := startServer(t)
 	s.HandleInline(2005, echoProcessor)

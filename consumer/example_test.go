@@ -1,0 +1,248 @@
+package consumer_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/rocketgo/rocketgo/consumer"
+	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/producer"
+	"github.com/rocketgo/rocketgo/server/embedded"
+)
+
+// nameServer is the examples' cluster: an embedded server on a free
+// loopback port, started by TestMain. In an application it is your name
+// server list, "host:9876;host2:9876".
+var nameServer string
+
+func TestMain(m *testing.M) {
+	os.Exit(runWithServer(m))
+}
+
+func runWithServer(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "consumer-examples")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	srv, err := embedded.StartLocal(ctx, embedded.SmallConfig(dir))
+	cancel()
+	if err != nil {
+		log.Fatal(err)
+	}
+	nameServer = srv.NamesrvAddr()
+	code := m.Run()
+	// The tests take longer than any start deadline: the stop has its own.
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Print(err)
+		return 1
+	}
+	return code
+}
+
+// send stores bodies on topic (the broker creates it on first use) and
+// returns the last result.
+func send(topic string, bodies ...string) *producer.SendResult {
+	p, err := producer.New(producer.WithNameServers(nameServer))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Shutdown(context.Background())
+	var res *producer.SendResult
+	for _, b := range bodies {
+		// One sharding key: one queue, in send order.
+		if res, err = p.SendOrderly(context.Background(), "key", message.New(topic, []byte(b)).WithTags("TagA")); err != nil {
+			log.Fatal(err)
+		}
+	}
+	return res
+}
+
+func ExamplePushConsumer_Subscribe() {
+	send("ExamplePush", "a", "b", "c")
+
+	c, err := consumer.NewPush(
+		consumer.WithNameServers(nameServer),
+		consumer.WithGroup("example-push"),
+		consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	got := make(chan string, 16)
+	// A plain function is a listener. Batches may run concurrently, in any
+	// order; ConsumeRetryLater would redeliver the batch later.
+	err = c.Subscribe("ExamplePush", "TagA || TagB", func(ctx context.Context, cc *consumer.ConcurrentContext, msgs []*message.MessageExt) consumer.ConsumeResult {
+		for _, m := range msgs {
+			got <- string(m.Body)
+		}
+		return consumer.ConsumeSuccess
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	defer c.Shutdown(context.Background())
+
+	var bodies []string
+	for len(bodies) < 3 {
+		bodies = append(bodies, <-got)
+	}
+	slices.Sort(bodies)
+	fmt.Println(bodies)
+	// Output: [a b c]
+}
+
+func ExamplePushConsumer_SubscribeOrderly() {
+	send("ExampleOrderly", "created", "paid", "shipped")
+
+	c, err := consumer.NewPush(
+		consumer.WithNameServers(nameServer),
+		consumer.WithGroup("example-orderly"),
+		consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	got := make(chan string, 16)
+	// One batch per queue at a time, in queue order, while this consumer
+	// holds the queue's lock on the broker.
+	err = c.SubscribeOrderly("ExampleOrderly", "*", func(ctx context.Context, oc *consumer.OrderlyContext, msgs []*message.MessageExt) consumer.OrderlyResult {
+		for _, m := range msgs {
+			got <- string(m.Body)
+		}
+		return consumer.OrderlySuccess
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	defer c.Shutdown(context.Background())
+
+	for range 3 {
+		fmt.Println(<-got)
+	}
+	// Output:
+	// created
+	// paid
+	// shipped
+}
+
+func ExampleLitePullConsumer_Subscribe() {
+	send("ExampleLite", "one", "two", "three")
+
+	c, err := consumer.NewLitePull(
+		consumer.WithNameServers(nameServer),
+		consumer.WithGroup("example-lite"),
+		consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The group shares the topic's queues among its members.
+	if err := c.Subscribe("ExampleLite", "*"); err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	defer c.Shutdown(context.Background())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for n := 0; n < 3; {
+		msgs, err := c.Poll(ctx) // offsets are committed automatically every 5 s
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, m := range msgs {
+			fmt.Println(string(m.Body))
+			n++
+		}
+	}
+	// Output:
+	// one
+	// two
+	// three
+}
+
+func ExampleLitePullConsumer_Assign() {
+	res := send("ExampleAssign", "x", "y")
+
+	c, err := consumer.NewLitePull(
+		consumer.WithNameServers(nameServer),
+		consumer.WithGroup("example-assign"),
+		consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset), // where a queue without a committed offset starts
+		consumer.WithAutoCommit(false),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Fixed queues, no group rebalancing: here the queue the messages went to.
+	if err := c.Assign([]consumer.Queue{res.Queue}); err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	defer c.Shutdown(context.Background())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for n := 0; n < 2; {
+		msgs, err := c.Poll(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, m := range msgs {
+			fmt.Println(m.QueueOffset, string(m.Body))
+			n++
+		}
+	}
+	// With auto-commit off, the application says when it is done.
+	if err := c.CommitSync(ctx); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// 0 x
+	// 1 y
+}
+
+func ExampleLitePullConsumer_PullFrom() {
+	res := send("ExamplePull", "p", "q", "r")
+
+	c, err := consumer.NewLitePull(consumer.WithNameServers(nameServer), consumer.WithGroup("example-pull"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	defer c.Shutdown(context.Background())
+
+	// The low-level pull: read a queue from an offset, keep no offsets.
+	pr, err := c.PullFrom(context.Background(), res.Queue, 1, 32)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, m := range pr.Messages {
+		fmt.Println(m.QueueOffset, string(m.Body))
+	}
+	fmt.Println("next", pr.NextOffset, "of", pr.MaxOffset)
+	// Output:
+	// 1 q
+	// 2 r
+	// next 3 of 3
+}
