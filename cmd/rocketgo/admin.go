@@ -35,7 +35,7 @@ var errUsage = errors.New("usage")
 
 func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := adminCommands()
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		if len(args) > 1 {
 			if c, ok := cmds[args[1]]; ok {
 				fs := flag.NewFlagSet("admin "+args[1], flag.ContinueOnError)
@@ -125,9 +125,8 @@ func printTable(w io.Writer, rows [][]string) {
 }
 
 func adminUsage(w io.Writer, cmds map[string]adminCommand) {
-	fmt.Fprintln(w, "usage: rocketgo admin <command> [-n namesrv] [-o table|json] [flags]")
-	fmt.Fprintln(w, "       rocketgo admin help <command>")
-	fmt.Fprintln(w, "\ncommands:")
+	printHelp(w, "admin", nil)
+	fmt.Fprintln(w, "\nCommands:")
 	names := make([]string, 0, len(cmds))
 	for n := range cmds {
 		names = append(names, n)

@@ -193,6 +193,21 @@ Ctrl-C ends the run early: sending stops, in-flight sends finish, and the summar
 				"rocketgo loadtest -messages 100000 -json result.json",
 			},
 		},
+		"admin": {
+			synopsis: "rocketgo admin <command> [-n namesrv] [-o table|json] [flags]",
+			description: `Administer a cluster with mqadmin's commands and flag names: topics, consumer
+groups and their progress, brokers and their configuration, messages by id, key or
+offset. -n names the name servers (default $NAMESRV_ADDR, else 127.0.0.1:9876); -o json
+prints what the admin package returns. 'rocketgo admin help <command>' lists a
+command's flags.`,
+			examples: []string{
+				"rocketgo admin clusterList",
+				"rocketgo admin topicList -o json",
+				"rocketgo admin updateTopic -t Orders -c DefaultCluster -r 8 -w 8",
+				"rocketgo admin consumerProgress -g OrderService",
+				"rocketgo admin help queryMsgByKey",
+			},
+		},
 		"store": {
 			synopsis: "rocketgo store check [-data DIR] [-repair] [flags]",
 			description: `Check a stopped broker's store: commit log records, consume queues, index and
