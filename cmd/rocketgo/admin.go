@@ -16,6 +16,7 @@ import (
 
 	"github.com/rocketgo/rocketgo/admin"
 	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/trace"
 )
 
 // `rocketgo admin <command>`: mqadmin's command names and short flags over
@@ -261,4 +262,27 @@ func msgRows(msgs []*message.MessageExt) ([]msgView, [][]string) {
 		rows = append(rows, []string{v.MsgID, v.Topic, v.Broker, itoa(v.QueueID), itoa(v.QueueOffset), v.Tags, strings.Join(v.Keys, " "), ms(v.StoreTime), strconv.Quote(body)})
 	}
 	return views, rows
+}
+
+// traceRows lays out trace records as mqadmin's queryMsgTraceById does:
+// one line per event, oldest first.
+func traceRows(recs []trace.Record) [][]string {
+	rows := [][]string{{"#Type", "#Group", "#ClientHost", "#StoreHost", "#Time", "#CostMs", "#Status", "#Retries"}}
+	for _, r := range recs {
+		status := "failed"
+		switch {
+		case r.Type == trace.EndTransaction:
+			status = r.TransactionState
+		case r.Type == trace.SubBefore:
+			status = "-"
+		case r.Success:
+			status = "success"
+		}
+		retries := "-"
+		if r.Type == trace.SubBefore {
+			retries = itoa(r.RetryTimes)
+		}
+		rows = append(rows, []string{string(r.Type), r.Group, r.ClientHost, r.StoreHost, ms(r.Timestamp), itoa(r.CostTime), status, retries})
+	}
+	return rows
 }

@@ -127,3 +127,49 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatalf("help: %d %q", code, out)
 	}
 }
+
+// TestAdminQueryMsgTrace: queryMsgTraceById prints a traced send's Pub
+// record (table and JSON) and fails with exit 1 for an untraced id.
+func TestAdminQueryMsgTrace(t *testing.T) {
+	srv := embeddedtest.Start(t, func(c *broker.Config) { c.TraceTopicEnable = true })
+	ns := srv.NamesrvAddr()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, err := producer.New(producer.WithNameServers(ns), producer.WithGroup("CliTracePG"),
+		producer.WithTrace(producer.TraceConfig{FlushInterval: 20 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.SendSync(ctx, message.New("CliTraceT", []byte("traced")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, out, errOut := runCLI(t, "queryMsgTraceById", "-i", res.MsgID, "-n", ns)
+		if code == 0 {
+			if !strings.Contains(out, "#Type") || !strings.Contains(out, "Pub") || !strings.Contains(out, "CliTracePG") || !strings.Contains(out, "success") {
+				t.Fatalf("trace table %q", out)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no trace of %s: exit %d, %q", res.MsgID, code, errOut)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	code, js, _ := runCLI(t, "queryMsgTraceById", "-i", res.MsgID, "-n", ns, "-o", "json")
+	var recs []map[string]any
+	if code != 0 || json.Unmarshal([]byte(js), &recs) != nil || len(recs) != 1 || recs[0]["Type"] != "Pub" {
+		t.Fatalf("-o json: exit %d, %q", code, js)
+	}
+	if code, _, errOut := runCLI(t, "queryMsgTraceById", "-i", "0A0000000000000000000000000000FF", "-n", ns); code != 1 || !strings.Contains(errOut, "not found") {
+		t.Fatalf("untraced id: exit %d, %q", code, errOut)
+	}
+	if code, _, _ := runCLI(t, "queryMsgTraceById", "-n", ns); code != 2 {
+		t.Fatalf("missing -i: exit %d", code)
+	}
+}
