@@ -65,7 +65,10 @@ func portOrDefault(p, def int) int {
 	return p
 }
 
-// Start starts the name server, then the broker registered with it.
+// Start starts the name server, then the broker registered with it. The
+// name server accepts connections at once but answers clients only after
+// the broker's first registration, so a client started concurrently never
+// sees a topic the broker has reported missing.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	log := cfg.Logger
 	if log == nil {
@@ -116,8 +119,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		metricsAddr = bc.MetricsAddr()
 	}
 	nsListen := net.JoinHostPort(cfg.Host, strconv.Itoa(portOrDefault(cfg.NamesrvPort, 9876)))
+	// The name server listens before the broker (which registers with it)
+	// has recovered its store; until the broker's registration arrives it
+	// holds client requests rather than answer "topic not exist".
 	nsOpts := []namesrv.Option{namesrv.WithListenAddr(nsListen), namesrv.WithLogger(log), namesrv.WithKVConfigPath(kvPath),
-		namesrv.WithRemotingOptions(nsTLS...)}
+		namesrv.WithRemotingOptions(nsTLS...), namesrv.WithHoldUntilBrokerRegistered()}
 	var brOpts []broker.Option
 	var (
 		reg *prometheus.Registry

@@ -26,14 +26,15 @@ const (
 type Option func(*config)
 
 type config struct {
-	listenAddr    string
-	scanInterval  time.Duration
-	brokerTimeout time.Duration
-	logger        *slog.Logger
-	now           func() time.Time
-	remotingOpts  []transport.Option
-	kvConfigPath  string
-	controller    *controller.Controller // enableControllerInNamesrv; started and stopped with the server
+	listenAddr          string
+	scanInterval        time.Duration
+	brokerTimeout       time.Duration
+	logger              *slog.Logger
+	now                 func() time.Time
+	remotingOpts        []transport.Option
+	kvConfigPath        string
+	controller          *controller.Controller // enableControllerInNamesrv; started and stopped with the server
+	holdUntilRegistered bool
 }
 
 func defaultConfig() config {
@@ -112,4 +113,17 @@ func WithKVConfigPath(path string) Option {
 // raft ports (controllerDLegerPeers), as upstream's does.
 func WithController(c *controller.Controller) Option {
 	return func(cfg *config) { cfg.controller = c }
+}
+
+// WithHoldUntilBrokerRegistered makes the server hold every client request
+// (route, cluster and topic queries, KV configuration, ...) until a broker
+// has registered, then answer them from the routes it brought. Broker
+// requests (registration, heartbeat, data version) are served at once. It
+// is for a name server started together with its broker, as `rocketgo
+// serve` does: a client started at the same moment then waits a little
+// instead of being told its topic does not exist. Held requests are
+// bounded (4,096; later ones are answered SYSTEM_BUSY). Default: off, every
+// request is answered at once, as upstream's name server does.
+func WithHoldUntilBrokerRegistered() Option {
+	return func(c *config) { c.holdUntilRegistered = true }
 }

@@ -121,6 +121,11 @@ func (s *Server) registerBroker(conn any, req *remoting.Command) *remoting.Comma
 		s.log.Info("namesrv: broker registered", "cluster", h.ClusterName, "broker", h.BrokerName,
 			"id", h.BrokerID, "addr", h.BrokerAddr, "topics", len(body.Topics))
 	}
+	if s.gate != nil && !res.rejected {
+		if n := s.gate.openNow(); n > 0 {
+			s.log.Info("namesrv: first broker registered, held client requests answered", "held", n)
+		}
+	}
 	resp := ok(req)
 	resp.SetHeader(&remoting.RegisterBrokerResponseHeader{HaServerAddr: res.HAServerAddr, MasterAddr: res.MasterAddr})
 	if table, found := s.kv.table(NamespaceOrderTopicConfig); found {

@@ -21,6 +21,7 @@ type Server struct {
 	routes *routeTable
 	kv     *kvStore
 	rs     *transport.Server
+	gate   *readyGate // nil unless WithHoldUntilBrokerRegistered
 
 	mu      sync.Mutex
 	started bool
@@ -46,13 +47,20 @@ func New(opts ...Option) *Server {
 		stop:    make(chan struct{}),
 		scanned: make(chan struct{}),
 	}
+	if cfg.holdUntilRegistered {
+		s.gate = &readyGate{max: defaultMaxHeld}
+	}
 	ropts := append([]transport.Option{
 		transport.WithLogger(cfg.logger),
 		transport.WithOnClose(s.onClose),
 	}, cfg.remotingOpts...)
 	s.rs = transport.NewServer(cfg.listenAddr, ropts...)
 	for code, h := range s.handlers() {
+		gated := s.gate != nil && !brokerFacing(code)
 		s.rs.Handle(code, func(rc *transport.RequestContext, req *remoting.Command) {
+			if gated && !s.gate.admit(rc, h) {
+				return // answered when the first broker registers
+			}
 			// A reply can only fail because the connection closed; nothing
 			// is left to tell.
 			_ = rc.Reply(h(rc.Conn(), req))
@@ -93,6 +101,10 @@ func (s *Server) Start(ctx context.Context) error {
 	s.log.Info("namesrv: listening", "addr", s.Addr())
 	return nil
 }
+
+// Ready reports whether the server answers clients: always, unless it was
+// built WithHoldUntilBrokerRegistered and no broker has registered yet.
+func (s *Server) Ready() bool { return s.gate == nil || s.gate.open.Load() }
 
 // Controller is the embedded controller node, nil when none was given.
 func (s *Server) Controller() *controller.Controller { return s.cfg.controller }
