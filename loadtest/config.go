@@ -126,6 +126,10 @@ type Config struct {
 	// (or DefaultAccessKey/DefaultSecretKey) as its only, admin account, to
 	// measure what ACL costs. Ignored with NameServer.
 	EmbeddedACL bool
+	// EmbeddedMetrics, when set, serves the embedded server's Prometheus
+	// metrics on this address ("127.0.0.1:0" for a free port), so that
+	// runs with and without can be compared. Ignored with NameServer.
+	EmbeddedMetrics string
 }
 
 // Keys the embedded server accepts with EmbeddedACL when no Credentials

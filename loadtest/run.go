@@ -80,6 +80,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		defer cleanup()
 		r.namesrv = srv.NamesrvAddr()
 		fmt.Fprintf(cfg.Out, "embedded server: name server %s, broker %s\n", r.namesrv, srv.BrokerAddr())
+		if m := srv.MetricsAddr(); m != "" {
+			fmt.Fprintf(cfg.Out, "embedded server metrics: http://%s/metrics\n", m)
+		}
 	}
 	if err := r.prepareTopic(ctx); err != nil {
 		return nil, err
@@ -152,7 +155,8 @@ func startEmbedded(ctx context.Context, cfg Config) (*embedded.Server, func(), e
 	}
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	srv, err := embedded.Start(sctx, embedded.Config{Host: "127.0.0.1", NamesrvPort: -1, BrokerPort: -1, Broker: bc, Logger: cfg.Logger})
+	srv, err := embedded.Start(sctx, embedded.Config{Host: "127.0.0.1", NamesrvPort: -1, BrokerPort: -1, Broker: bc, Logger: cfg.Logger,
+		MetricsAddr: cfg.EmbeddedMetrics})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, fmt.Errorf("loadtest: %w", err)

@@ -15,7 +15,10 @@ import (
 	"time"
 
 	"github.com/rocketgo/rocketgo/admin"
+	"github.com/rocketgo/rocketgo/auth"
+	"github.com/rocketgo/rocketgo/client"
 	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/trace"
 )
 
@@ -61,7 +64,7 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	fs := flag.NewFlagSet("admin "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	ns, out, timeout := adminFlags(fs)
+	ns, out, timeout, creds := adminFlags(fs)
 	action := c.flags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
@@ -74,7 +77,21 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "rocketgo admin %s: -o must be table or json, not %q\n", args[0], *out)
 		return 2
 	}
-	adm, err := admin.Dial(*ns)
+	if creds.AccessKey == "" {
+		creds.AccessKey = os.Getenv("ROCKETGO_ACCESS_KEY")
+	}
+	if creds.SecretKey == "" {
+		creds.SecretKey = os.Getenv("ROCKETGO_SECRET_KEY")
+	}
+	if (creds.AccessKey == "") != (creds.SecretKey == "") {
+		fmt.Fprintf(stderr, "rocketgo admin %s: -access-key and -secret-key go together\n", args[0])
+		return 2
+	}
+	var opts []client.Option
+	if creds.Valid() {
+		opts = append(opts, client.WithCredentials(*creds))
+	}
+	adm, err := admin.Dial(*ns, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "rocketgo admin %s: %v\n", args[0], err)
 		return 1
@@ -88,7 +105,11 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintf(stderr, "rocketgo admin %s: %v\n", args[0], err)
 			return 2
 		}
-		fmt.Fprintf(stderr, "rocketgo admin %s: %s\n", args[0], oneLine(err))
+		hint := ""
+		if errors.Is(err, remoting.ErrNoPermission) && !creds.Valid() {
+			hint = " (ACL is on: pass -access-key and -secret-key)"
+		}
+		fmt.Fprintf(stderr, "rocketgo admin %s: %s%s\n", args[0], oneLine(err), hint)
 		return 1
 	}
 	if *out == "json" {
@@ -104,7 +125,11 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return 0
 }
 
-func adminFlags(fs *flag.FlagSet) (ns, out *string, timeout *time.Duration) {
+// adminFlags registers the flags every admin command has. Credentials
+// default to $ROCKETGO_ACCESS_KEY and $ROCKETGO_SECRET_KEY (read by
+// runAdmin after parsing) so that keys need not appear in shell history
+// or process lists.
+func adminFlags(fs *flag.FlagSet) (ns, out *string, timeout *time.Duration, creds *auth.Credentials) {
 	def := os.Getenv("NAMESRV_ADDR")
 	if def == "" {
 		def = "127.0.0.1:9876"
@@ -112,7 +137,11 @@ func adminFlags(fs *flag.FlagSet) (ns, out *string, timeout *time.Duration) {
 	ns = fs.String("n", def, "name server addresses, `host:port;host:port` (default $NAMESRV_ADDR or 127.0.0.1:9876)")
 	out = fs.String("o", "table", "output: table or json")
 	timeout = fs.Duration("timeout", 10*time.Second, "deadline of the whole command")
-	return ns, out, timeout
+	creds = &auth.Credentials{}
+	// The environment is read after parsing, so help never prints a secret.
+	fs.StringVar(&creds.AccessKey, "access-key", "", "ACL access key to sign every request with, for clusters with aclEnable=true (default $ROCKETGO_ACCESS_KEY)")
+	fs.StringVar(&creds.SecretKey, "secret-key", "", "ACL secret key of -access-key (default $ROCKETGO_SECRET_KEY)")
+	return ns, out, timeout, creds
 }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }

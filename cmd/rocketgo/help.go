@@ -198,8 +198,9 @@ Ctrl-C ends the run early: sending stops, in-flight sends finish, and the summar
 			description: `Administer a cluster with mqadmin's commands and flag names: topics, consumer
 groups and their progress, brokers and their configuration, messages by id, key or
 offset. -n names the name servers (default $NAMESRV_ADDR, else 127.0.0.1:9876); -o json
-prints what the admin package returns. 'rocketgo admin help <command>' lists a
-command's flags.`,
+prints what the admin package returns. On clusters with ACL on, -access-key and
+-secret-key (default $ROCKETGO_ACCESS_KEY, $ROCKETGO_SECRET_KEY) sign every request;
+writes need an admin account. 'rocketgo admin help <command>' lists a command's flags.`,
 			examples: []string{
 				"rocketgo admin clusterList",
 				"rocketgo admin topicList -o json",

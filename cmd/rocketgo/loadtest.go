@@ -48,6 +48,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	useTLS := fs.Bool("tls", false, "connect over TLS, verifying the servers with the system roots (plus -tls-ca)")
 	tlsCA := fs.String("tls-ca", "", "PEM `file` of extra roots to trust with -tls (e.g. a self-signed server certificate)")
 	fs.BoolVar(&cfg.EmbeddedACL, "acl", false, "start the embedded server with ACL on, the -access-key account (default "+loadtest.DefaultAccessKey+") as its admin")
+	fs.StringVar(&cfg.EmbeddedMetrics, "metrics", "", "serve the embedded server's Prometheus metrics on `addr` (127.0.0.1:0 for a free port), to measure their cost")
 	if code, ok := parseFlags(fs, "loadtest", args, stdout, stderr); !ok {
 		return code
 	}
