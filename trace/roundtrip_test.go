@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/admin"
 	"github.com/rocketgo/rocketgo/auth"
 	"github.com/rocketgo/rocketgo/client"
 	"github.com/rocketgo/rocketgo/consumer"
@@ -223,6 +224,29 @@ func TestTransactionTrace(t *testing.T) {
 				r.Group != "tx-pg" || r.Keys != "order-1" || r.TransactionID == "" {
 				t.Errorf("EndTransaction %+v", r)
 			}
+		}
+	} // The same round trip through the public admin API (what `rocketgo
+	// admin queryMsgTraceById` prints): Pub and EndTransaction, the latter
+	// naming the transaction the send returned.
+	adm, err := admin.Dial(srv.NamesrvAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	viaAdmin, err := adm.MessageTrace(ctx, res.MsgID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ty := types(viaAdmin); ty[trace.Pub] != 1 || ty[trace.EndTransaction] != 1 || len(viaAdmin) != 2 {
+		t.Fatalf("admin.MessageTrace(%s): %+v", res.MsgID, viaAdmin)
+	}
+	txID := res.TransactionID
+	if txID == "" { // the broker sent none: the message id stands in, as upstream
+		txID = res.MsgID
+	}
+	for _, r := range viaAdmin {
+		if r.Type == trace.EndTransaction && (r.TransactionID != txID || r.MsgID != res.MsgID || r.TransactionState != trace.TxCommit) {
+			t.Errorf("admin EndTransaction %+v, send %+v", r, res)
 		}
 	}
 }
