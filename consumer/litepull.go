@@ -13,6 +13,7 @@ import (
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/wire"
+	"github.com/rocketgo/rocketgo/trace"
 )
 
 // PullStatus is the outcome of PullFrom.
@@ -65,6 +66,8 @@ type LitePullConsumer struct {
 	buf       chan *liteBatch
 	buffered  atomic.Int64
 	rebalance chan struct{}
+
+	tracer *tracer // nil unless WithTrace; set by Start under mu
 }
 
 // liteQueue is one fetched queue.
@@ -207,6 +210,15 @@ func (c *LitePullConsumer) Start(ctx context.Context) error {
 		return fmt.Errorf("consumer: %w", err)
 	}
 	c.cl = cl
+	if c.cfg.trace != nil {
+		// A consumer without its trace still consumes: tracing must never
+		// fail the traced client.
+		if t, err := newTracer(&c.cfg, cl); err != nil {
+			c.cfg.logger.Warn("message trace off", "err", err)
+		} else {
+			c.tracer = t
+		}
+	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.loopDone = make(chan struct{})
 	c.state = stateStarted
@@ -241,6 +253,11 @@ func (c *LitePullConsumer) Shutdown(ctx context.Context) error {
 	c.pullWG.Wait()
 	if c.cfg.model == Broadcasting {
 		errs = append(errs, c.store.persist(ctx, nil))
+	}
+	if c.tracer != nil {
+		// Flush the records of every Poll, then stop the trace producer
+		// before the client it may share is released.
+		c.tracer.stop(ctx)
 	}
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.requestTimeout)
 	c.cl.UnregisterConsumer(uctx, c.cfg.group)
@@ -510,9 +527,24 @@ func (c *LitePullConsumer) Poll(ctx context.Context) ([]*message.MessageExt, err
 			if c.cfg.autoCommit {
 				c.store.update(lq.q, consumed, true)
 			}
+			if c.tracer != nil {
+				c.tracer.polled(b.msgs)
+			}
 			return b.msgs, nil
 		}
 	}
+}
+
+// TraceStats returns the trace dispatcher's counters, all zero when
+// tracing is off or the consumer has not started.
+func (c *LitePullConsumer) TraceStats() trace.Stats {
+	c.mu.Lock()
+	t := c.tracer
+	c.mu.Unlock()
+	if t == nil {
+		return trace.Stats{}
+	}
+	return t.d.Stats()
 }
 
 // Seek makes the next messages of q start at offset; batches fetched

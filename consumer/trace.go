@@ -24,7 +24,10 @@ type TraceConfig = trace.Config
 // consumer's Client, created by Start. Tracing never waits: when the trace
 // queue is full records are dropped and counted (TraceStats). Messages of
 // the trace topic itself and messages whose TRACE_ON property is "false"
-// are not traced. Default: off.
+// are not traced. A lite pull consumer (NewLitePull) traces each message
+// Poll returns as upstream's lite pull consumer does: a SubBefore and a
+// successful SubAfter at once, since what the application then does with
+// the message is not the client's to see. Default: off.
 func WithTrace(cfg TraceConfig) Option {
 	return func(c *config) { c.trace = &cfg }
 }
@@ -42,27 +45,37 @@ type tracer struct {
 // startTrace creates the trace producer and dispatcher; c.mu is not held
 // and no listener runs yet.
 func (c *PushConsumer) startTrace() error {
-	tc := *c.cfg.trace
-	cl := tc.Client
-	if cl == nil {
-		cl = c.cl.pub
-	}
-	inner, err := producer.New(producer.WithClient(cl), producer.WithGroup(trace.ProducerGroupPrefix+c.cfg.group),
-		producer.WithRetries(0), producer.WithLogger(c.cfg.logger), producer.WithSendTimeout(tc.SendTimeout),
-		producer.WithCompression(0, 0)) // uncompressed, as the official clients send trace data
+	t, err := newTracer(&c.cfg, c.cl)
 	if err != nil {
-		return fmt.Errorf("consumer: trace: %w", err)
+		return err
 	}
-	c.tracer = &tracer{
-		d:     trace.NewDispatcher(tc, producer.SenderOf(inner)),
-		inner: inner,
-		ids:   message.NewUniqIDGenerator(c.cl.IP(), os.Getpid()),
-		host:  c.cl.IP().String(),
-		group: trace.StripNamespace(c.cfg.group),
-		topic: tc.TopicFor(""),
-	}
+	c.tracer = t
 	c.cfg.interceptors = append([]Interceptor{c.tracer}, c.cfg.interceptors...)
 	return nil
+}
+
+// newTracer creates the trace producer (on cfg.trace.Client or the
+// consumer's own client) and its dispatcher.
+func newTracer(cfg *config, cl *cluster) (*tracer, error) {
+	tc := *cfg.trace
+	pub := tc.Client
+	if pub == nil {
+		pub = cl.pub
+	}
+	inner, err := producer.New(producer.WithClient(pub), producer.WithGroup(trace.ProducerGroupPrefix+cfg.group),
+		producer.WithRetries(0), producer.WithLogger(cfg.logger), producer.WithSendTimeout(tc.SendTimeout),
+		producer.WithCompression(0, 0)) // uncompressed, as the official clients send trace data
+	if err != nil {
+		return nil, fmt.Errorf("consumer: trace: %w", err)
+	}
+	return &tracer{
+		d:     trace.NewDispatcher(tc, producer.SenderOf(inner)),
+		inner: inner,
+		ids:   message.NewUniqIDGenerator(cl.IP(), os.Getpid()),
+		host:  cl.IP().String(),
+		group: trace.StripNamespace(cfg.group),
+		topic: tc.TopicFor(""),
+	}, nil
 }
 
 func (t *tracer) stop(ctx context.Context) {
@@ -146,4 +159,15 @@ func (t *tracer) AfterConsume(_ context.Context, info *ConsumeInfo, out ConsumeO
 func keysOf(m *message.MessageExt) string {
 	k, _ := m.Property(message.PropertyKeys)
 	return trace.Sanitize(k)
+}
+
+// polled records a lite pull consumer's Poll as upstream's lite pull
+// consumer does: the application's processing is invisible to the
+// client, so each returned message gets a SubBefore and at once a
+// successful SubAfter (cost 0) sharing one request id. The trace then
+// says which consumer took the message and when, not how processing went.
+func (t *tracer) polled(msgs []*message.MessageExt) {
+	info := ConsumeInfo{Messages: msgs}
+	t.BeforeConsume(context.Background(), &info)
+	t.AfterConsume(context.Background(), &info, ConsumeOutcome{Success: true, Acked: len(msgs)})
 }

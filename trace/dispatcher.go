@@ -138,11 +138,21 @@ var ErrClosed = errors.New("trace: dispatcher closed")
 // Dispatcher batches records into trace messages and sends them in the
 // background. Append never blocks: it is called on the traced send's and
 // the consumer's paths, which tracing must never slow or fail.
+//
+// Records wait in a slice under a mutex rather than in a channel: a
+// channel send of every record woke the loop goroutine about once per
+// record under load (a scheduler round trip on the traced path), while
+// the slice wakes it once per batch, when the first record of a batch
+// arrives and when the batch is full. The loop swaps the whole slice out
+// for an empty spare, so the lock is held for a copy and no allocation.
 type Dispatcher struct {
 	cfg    Config
 	sender Sender
 
-	in     chan Record
+	mu     sync.Mutex
+	buf    []Record      // guarded by mu
+	held   atomic.Int64  // records the loop took and has not handed to the Sender; buf+held ≤ QueueSize
+	wake   chan struct{} // capacity 1: the loop has records to look at
 	closed atomic.Bool
 	quit   chan struct{} // closed by Close: drain and stop
 	abort  chan struct{} // closed when Close's context ends: stop waiting
@@ -161,7 +171,8 @@ func NewDispatcher(cfg Config, s Sender) *Dispatcher {
 	d := &Dispatcher{
 		cfg:    cfg,
 		sender: s,
-		in:     make(chan Record, cfg.QueueSize),
+		buf:    make([]Record, 0, min(cfg.QueueSize, 4*cfg.BatchSize)),
+		wake:   make(chan struct{}, 1),
 		quit:   make(chan struct{}),
 		abort:  make(chan struct{}),
 		done:   make(chan struct{}),
@@ -182,14 +193,28 @@ func (d *Dispatcher) Append(r Record) bool {
 		d.dropped.Add(1)
 		return false
 	}
-	select {
-	case d.in <- r:
-		d.appended.Add(1)
-		return true
-	default:
+	d.mu.Lock()
+	n := len(d.buf)
+	// closed is checked again under mu, which Close holds to set it, so
+	// no record lands after the loop's final take.
+	if n+int(d.held.Load()) >= d.cfg.QueueSize || d.closed.Load() {
+		d.mu.Unlock()
 		d.dropped.Add(1)
 		return false
 	}
+	d.buf = append(d.buf, r)
+	d.mu.Unlock()
+	d.appended.Add(1)
+	// Wake the loop for the first record of a batch (it then waits
+	// FlushInterval for more) and when a batch is full; in between it
+	// has nothing to do.
+	if n == 0 || n+1 == d.cfg.BatchSize {
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
+	}
+	return true
 }
 
 // Stats returns the counters.
@@ -211,7 +236,9 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	first := false
 	d.once.Do(func() {
 		first = true
+		d.mu.Lock()
 		d.closed.Store(true)
+		d.mu.Unlock()
 		close(d.quit)
 	})
 	if !first {
@@ -237,59 +264,59 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 // FlushInterval after its first record.
 func (d *Dispatcher) loop() {
 	defer close(d.done)
-	batch := make([]Record, 0, d.cfg.BatchSize)
+	var spare []Record // the slice Append fills next; swapped with d.buf
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	armed := false
-	flush := func() {
-		if armed {
+	// take swaps the queued records out and sends them in batches; with
+	// fullOnly a partial last batch stays queued for the timer.
+	take := func(fullOnly bool) {
+		d.mu.Lock()
+		all := d.buf
+		n := len(all)
+		if fullOnly {
+			n -= n % d.cfg.BatchSize
+		}
+		d.buf = append(spare[:0], all[n:]...)
+		rest := len(d.buf)
+		d.held.Store(int64(n))
+		d.mu.Unlock()
+		if rest == 0 && armed {
 			timer.Stop()
 			armed = false
 		}
-		if len(batch) > 0 {
-			d.flush(batch)
-			batch = batch[:0]
+		for recs := all[:n]; len(recs) > 0; {
+			k := min(len(recs), d.cfg.BatchSize)
+			d.flush(recs[:k])
+			d.held.Add(-int64(k))
+			recs = recs[k:]
+		}
+		// Cleared so the sent records' strings are not kept reachable
+		// until the slice is filled again.
+		clear(all)
+		spare = all[:0]
+		if rest > 0 && !armed {
+			timer.Reset(d.cfg.FlushInterval)
+			armed = true
 		}
 	}
 	for {
 		select {
-		case r := <-d.in:
-			batch = append(batch, r)
-			// Take what else is queued without going back through the
-			// three-way select: under load records arrive faster than
-			// one wake-up each.
-		more:
-			for len(batch) < d.cfg.BatchSize {
-				select {
-				case r := <-d.in:
-					batch = append(batch, r)
-				default:
-					break more
-				}
-			}
-			if len(batch) >= d.cfg.BatchSize {
-				flush()
-			} else if !armed {
+		case <-d.wake:
+			d.mu.Lock()
+			n := len(d.buf)
+			d.mu.Unlock()
+			if n >= d.cfg.BatchSize {
+				take(true)
+			} else if n > 0 && !armed {
 				timer.Reset(d.cfg.FlushInterval)
 				armed = true
 			}
 		case <-timer.C:
 			armed = false
-			flush()
+			take(false)
 		case <-d.quit:
-			for {
-				select {
-				case r := <-d.in:
-					batch = append(batch, r)
-					if len(batch) >= d.cfg.BatchSize {
-						flush()
-					}
-					continue
-				default:
-				}
-				break
-			}
-			flush()
+			take(false)
 			return
 		}
 	}
@@ -329,7 +356,11 @@ func (d *Dispatcher) encodeAndSend(topic string, recs []Record) {
 	for i := range recs {
 		body = AppendRecord(body, &recs[i])
 		count++
-		for _, k := range recs[i].LookupKeys() {
+		// The lookup keys (Record.LookupKeys) without its slice.
+		for _, k := range [2]string{recs[i].MsgID, recs[i].Keys} {
+			if k == "" {
+				continue
+			}
 			if _, dup := seen[k]; !dup {
 				seen[k] = struct{}{}
 				keys = append(keys, k)

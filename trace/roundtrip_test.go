@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/admin"
 	"github.com/rocketgo/rocketgo/auth"
 	"github.com/rocketgo/rocketgo/client"
 	"github.com/rocketgo/rocketgo/consumer"
@@ -224,6 +225,29 @@ func TestTransactionTrace(t *testing.T) {
 				t.Errorf("EndTransaction %+v", r)
 			}
 		}
+	} // The same round trip through the public admin API (what `rocketgo
+	// admin queryMsgTraceById` prints): Pub and EndTransaction, the latter
+	// naming the transaction the send returned.
+	adm, err := admin.Dial(srv.NamesrvAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	viaAdmin, err := adm.MessageTrace(ctx, res.MsgID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ty := types(viaAdmin); ty[trace.Pub] != 1 || ty[trace.EndTransaction] != 1 || len(viaAdmin) != 2 {
+		t.Fatalf("admin.MessageTrace(%s): %+v", res.MsgID, viaAdmin)
+	}
+	txID := res.TransactionID
+	if txID == "" { // the broker sent none: the message id stands in, as upstream
+		txID = res.MsgID
+	}
+	for _, r := range viaAdmin {
+		if r.Type == trace.EndTransaction && (r.TransactionID != txID || r.MsgID != res.MsgID || r.TransactionState != trace.TxCommit) {
+			t.Errorf("admin EndTransaction %+v, send %+v", r, res)
+		}
 	}
 }
 
@@ -349,5 +373,84 @@ accounts:
 	}
 	if st := p.TraceStats(); st.Appended != n || st.Failed != n || st.Sent != 0 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestLitePullTrace: a lite pull consumer with trace on leaves, for each
+// message Poll returned, a SubBefore and a successful SubAfter sharing a
+// request id (upstream's lite pull records both at poll time), next to
+// the producer's Pub.
+func TestLitePullTrace(t *testing.T) {
+	srv := embeddedtest.Start(t, func(c *broker.Config) { c.TraceTopicEnable = true })
+	cl := newClient(t, srv)
+	createTopic(t, cl, srv, "TraceLite")
+	ctx := testCtx(t)
+	p, err := producer.New(producer.WithClient(cl), producer.WithGroup("lite-pg"),
+		producer.WithTrace(producer.TraceConfig{FlushInterval: 20 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	ids := map[string]bool{}
+	for i := range n {
+		res, err := p.SendSync(ctx, message.New("TraceLite", []byte(fmt.Sprint("lite", i))).WithKeys(fmt.Sprint("lk", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[res.MsgID] = true
+	}
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := consumer.NewLitePull(consumer.WithClient(cl), consumer.WithGroup("lite-cg"),
+		consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset),
+		consumer.WithTrace(consumer.TraceConfig{FlushInterval: 20 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Subscribe("TraceLite", "*"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	polled := map[string]bool{}
+	for len(polled) < n {
+		msgs, err := c.Poll(ctx)
+		if err != nil {
+			t.Fatalf("poll after %d messages: %v", len(polled), err)
+		}
+		for _, m := range msgs {
+			polled[m.MsgID] = true
+		}
+	}
+	if err := c.Shutdown(ctx); err != nil { // flushes the trace
+		t.Fatal(err)
+	}
+	if st := c.TraceStats(); st.Sent != 2*n || st.Dropped != 0 || st.Failed != 0 {
+		t.Fatalf("lite pull trace stats %+v", st)
+	}
+	for id := range ids {
+		var recs []trace.Record
+		waitFor(t, "trace of "+id, func() bool {
+			recs, _ = trace.Query(ctx, cl, trace.DefaultTopic, id)
+			ty := types(recs)
+			return ty[trace.Pub] == 1 && ty[trace.SubBefore] == 1 && ty[trace.SubAfter] == 1
+		})
+		var before, after trace.Record
+		for _, r := range recs {
+			switch r.Type {
+			case trace.SubBefore:
+				before = r
+			case trace.SubAfter:
+				after = r
+			}
+		}
+		if before.Group != "lite-cg" || before.RequestID == "" || before.Keys == "" {
+			t.Errorf("SubBefore %+v", before)
+		}
+		if after.RequestID != before.RequestID || !after.Success || after.ContextCode != trace.ConsumeSuccess || after.Group != "lite-cg" {
+			t.Errorf("SubAfter %+v for SubBefore %+v", after, before)
+		}
 	}
 }
