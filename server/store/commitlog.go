@@ -175,6 +175,9 @@ func (fs *fileSet) dropFrom(base int64) {
 	for _, f := range old.files[keep:] {
 		f.destroy(true)
 	}
+	if last := nl.last(); last != nil && fs.appendOnly && keep < len(old.files) {
+		last.adviseAppend() // appends continue in it
+	}
 }
 
 // close unmaps every file (readers still holding one keep it mapped).
