@@ -91,6 +91,10 @@ type Config struct {
 	// set, in which case exactly Messages messages are sent.
 	Duration time.Duration
 	Messages int64
+	// Warmup, when positive, runs the senders (and consumers) that long
+	// before the measured phase and leaves everything of it out of the
+	// results, as OpenMessaging's warm-up does. Default 0: none.
+	Warmup time.Duration
 	// Consumers is the number of push consumers (default 1) in Group.
 	Consumers int
 	Group     string // default DefaultGroup
@@ -204,8 +208,8 @@ func (c Config) withDefaults() (Config, error) {
 		return bad("message size %d below %d", c.MessageSize, MinMessageSize)
 	case c.Queues < 0 || c.Producers < 0 || c.Senders < 0 || c.BatchSize < 0 || c.MaxInflight < 0 || c.Consumers < 0:
 		return bad("counts must be positive")
-	case c.Rate < 0 || c.Duration < 0 || c.Messages < 0 || c.ReportInterval < 0 || c.DrainTimeout < 0:
-		return bad("rate, duration, messages and intervals must not be negative")
+	case c.Rate < 0 || c.Duration < 0 || c.Messages < 0 || c.ReportInterval < 0 || c.DrainTimeout < 0 || c.Warmup < 0:
+		return bad("rate, duration, messages, warm-up and intervals must not be negative")
 	case c.MaxErrorRate < 0 || c.MaxErrorRate > 1:
 		return bad("max error rate %v outside 0..1", c.MaxErrorRate)
 	case c.Senders < c.Producers:

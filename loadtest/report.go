@@ -17,7 +17,7 @@ import (
 // publish and end-to-end latency in milliseconds and publish delay in
 // microseconds, as the OpenMessaging Benchmark does.
 type Percentiles struct {
-	Avg, P50, P75, P95, P99, P999, P9999, Max float64
+	Avg, P50, P75, P95, P99, P999, P9999, P99999, Max float64
 }
 
 // percentiles converts a snapshot (µs) to the unit of scale: 1000 gives
@@ -26,7 +26,7 @@ func percentiles(s *histSnapshot, scale float64) Percentiles {
 	p := func(q float64) float64 { return float64(s.percentile(q)) / scale }
 	return Percentiles{
 		Avg: s.mean() / scale, P50: p(50), P75: p(75), P95: p(95), P99: p(99),
-		P999: p(99.9), P9999: p(99.99), Max: float64(s.max) / scale,
+		P999: p(99.9), P9999: p(99.99), P99999: p(99.999), Max: float64(s.max) / scale,
 	}
 }
 
@@ -69,7 +69,17 @@ type Result struct {
 	Publish        Percentiles   // ms
 	PublishDelay   Percentiles   // µs; zero unless Rate > 0
 	EndToEnd       Percentiles   // ms
-	Intervals      []Interval
+	// The *Quantiles are the whole distributions (same units as above),
+	// for OpenMessaging's percentile charts.
+	PublishQuantiles      Quantiles
+	PublishDelayQuantiles Quantiles
+	EndToEndQuantiles     Quantiles
+	// Warmup is the length of the warm-up phase, whose sends and
+	// receipts are in none of the figures; WarmupSent counts its
+	// acknowledged messages.
+	Warmup     time.Duration
+	WarmupSent int64
+	Intervals  []Interval
 	// Failed is set when errors (failed sends, and for sync/async ModeBoth
 	// runs messages never received) exceed MaxErrorRate.
 	Failed     bool
@@ -126,7 +136,7 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 	}
 	out["publishRate"], out["publishErrorRate"], out["consumeRate"], out["backlog"] = pub, pubErr, cons, backlog
 	series := func(prefix string, get func(Interval) Percentiles) {
-		cols := make([][]float64, 8)
+		cols := make([][]float64, len(percentileSuffixes()))
 		for i := range cols {
 			cols[i] = make([]float64, n)
 		}
@@ -151,17 +161,21 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 	aggregated("aggregatedPublishLatency", r.Publish)
 	aggregated("aggregatedPublishDelayLatency", r.PublishDelay)
 	aggregated("aggregatedEndToEndLatency", r.EndToEnd)
+	out["aggregatedPublishLatencyQuantiles"] = r.PublishQuantiles.jsonMap()
+	out["aggregatedPublishDelayLatencyQuantiles"] = r.PublishDelayQuantiles.jsonMap()
+	out["aggregatedEndToEndLatencyQuantiles"] = r.EndToEndQuantiles.jsonMap()
+	out["warmupSeconds"], out["warmupSent"] = r.Warmup.Seconds(), r.WarmupSent
 	return json.Marshal(out)
 }
 
 // percentileSuffixes are the OpenMessaging field suffixes, in the order of
 // Percentiles.values.
-func percentileSuffixes() [8]string {
-	return [8]string{"Avg", "50pct", "75pct", "95pct", "99pct", "999pct", "9999pct", "Max"}
+func percentileSuffixes() [9]string {
+	return [9]string{"Avg", "50pct", "75pct", "95pct", "99pct", "999pct", "9999pct", "99999pct", "Max"}
 }
 
-func (p Percentiles) values() [8]float64 {
-	return [8]float64{p.Avg, p.P50, p.P75, p.P95, p.P99, p.P999, p.P9999, p.Max}
+func (p Percentiles) values() [9]float64 {
+	return [9]float64{p.Avg, p.P50, p.P75, p.P95, p.P99, p.P999, p.P9999, p.P99999, p.Max}
 }
 
 // reporter prints the live lines and keeps the per-interval series.
@@ -251,7 +265,7 @@ func scale(p Percentiles, by float64) Percentiles {
 	for i := range v {
 		v[i] /= by
 	}
-	return Percentiles{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]}
+	return Percentiles{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]}
 }
 
 func pctLine(p Percentiles) string {
@@ -270,10 +284,12 @@ func (rep *reporter) result(sendElapsed, elapsed time.Duration, drained bool) *R
 		SendFailed: m.sendFailed.Load(), ResponseFailed: m.responseFailed.Load(),
 		Foreign: m.foreign.Load(), Duplicates: m.duplicates.Load(), SendElapsed: sendElapsed, Elapsed: elapsed,
 		Drained:   cfg.Mode == ModeBoth && drained,
-		Publish:   percentiles(m.sendRT.snapshot(false), 1000),
-		EndToEnd:  percentiles(m.e2e.snapshot(false), 1000),
 		Intervals: rep.intervals,
+		Warmup:    cfg.Warmup, WarmupSent: rep.r.warmed.Load(),
 	}
+	pub, e2e := m.sendRT.snapshot(false), m.e2e.snapshot(false)
+	res.Publish, res.PublishQuantiles = percentiles(pub, 1000), quantiles(pub, 1000)
+	res.EndToEnd, res.EndToEndQuantiles = percentiles(e2e, 1000), quantiles(e2e, 1000)
 	if cfg.Mode == ModeProduce {
 		res.Consumers = 0
 	}
@@ -281,7 +297,8 @@ func (rep *reporter) result(sendElapsed, elapsed time.Duration, drained bool) *R
 		res.Producers, res.Senders = 0, 0
 	}
 	if cfg.Rate > 0 {
-		res.PublishDelay = percentiles(m.pubDelay.snapshot(false), 1)
+		delay := m.pubDelay.snapshot(false)
+		res.PublishDelay, res.PublishDelayQuantiles = percentiles(delay, 1), quantiles(delay, 1)
 	}
 	if s := sendElapsed.Seconds(); s > 0 {
 		res.PublishRate = float64(res.Sent) / s

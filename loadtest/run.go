@@ -49,6 +49,8 @@ type run struct {
 	start   time.Time
 	seq     atomic.Uint64 // next message sequence number
 	sending atomic.Bool   // the send phase is on (for per-interval send figures)
+	warming atomic.Bool   // the warm-up phase is on: record nothing (warmup.go)
+	warmed  atomic.Int64  // messages acknowledged during the warm-up
 	seen    *dedup
 	// firstErr is the run's first failed send, printed by the reporter so
 	// a failing run says why and not only how often.
@@ -224,6 +226,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		}
 	}
 
+	r.warmUp(ctx, producers)
 	rep := newReporter(r)
 	r.start = time.Now()
 	repCtx, stopReporter := context.WithCancel(ctx)
@@ -250,7 +253,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		// In-flight sends outlive a Ctrl-C (each is bounded by the
 		// producer's send timeout) so an interrupted run still ends with
 		// an honest summary instead of a burst of cancelled sends.
-		r.sendAll(context.WithoutCancel(ctx), phaseCtx, producers)
+		r.sendAll(context.WithoutCancel(ctx), phaseCtx, producers, cfg.Messages)
 		r.sending.Store(false)
 	} else {
 		r.consumeOnly(phaseCtx)
@@ -384,6 +387,9 @@ func (r *run) startConsumer(ctx context.Context, i int) (*consumer.PushConsumer,
 func (r *run) onMessages(_ context.Context, _ *consumer.ConcurrentContext, msgs []*message.MessageExt) consumer.ConsumeResult {
 	now := time.Now()
 	if r.cfg.Mode == ModeConsume {
+		if r.warming.Load() {
+			return consumer.ConsumeSuccess
+		}
 		for _, m := range msgs {
 			b2c, s2c := now.Sub(time.UnixMilli(m.BornTimestamp)), now.Sub(time.UnixMilli(m.StoreTimestamp))
 			r.m.e2e.record(b2c)
@@ -395,6 +401,9 @@ func (r *run) onMessages(_ context.Context, _ *consumer.ConcurrentContext, msgs 
 		return consumer.ConsumeSuccess
 	}
 	for _, m := range msgs {
+		if len(m.Body) >= MinMessageSize && binary.BigEndian.Uint64(m.Body) == r.warmID() {
+			continue // warm-up traffic: in no figure
+		}
 		if len(m.Body) < MinMessageSize || binary.BigEndian.Uint64(m.Body) != r.runID {
 			r.m.foreign.Add(1)
 			continue
@@ -415,10 +424,10 @@ func (r *run) onMessages(_ context.Context, _ *consumer.ConcurrentContext, msgs 
 	return consumer.ConsumeSuccess
 }
 
-// sendAll runs the senders until phaseCtx ends or the message count is
-// reached, then waits for every outstanding async send. In-flight sends use
-// ctx, not phaseCtx, so the end of the phase does not fail them.
-func (r *run) sendAll(ctx, phaseCtx context.Context, producers []*producer.Producer) {
+// sendAll runs the senders until phaseCtx ends or limit messages were sent
+// (0: no limit), then waits for every outstanding async send. In-flight
+// sends use ctx, not phaseCtx, so the end of the phase does not fail them.
+func (r *run) sendAll(ctx, phaseCtx context.Context, producers []*producer.Producer, limit int64) {
 	var (
 		claimed atomic.Int64 // messages handed to senders so far
 		wg      sync.WaitGroup
@@ -430,24 +439,24 @@ func (r *run) sendAll(ctx, phaseCtx context.Context, producers []*producer.Produ
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.sender(ctx, phaseCtx, p, &claimed, sem, &async)
+			r.sender(ctx, phaseCtx, p, limit, &claimed, sem, &async)
 		}()
 	}
 	wg.Wait()
 	async.Wait()
 }
 
-func (r *run) sender(ctx, phaseCtx context.Context, p *producer.Producer, claimed *atomic.Int64, sem chan struct{}, async *sync.WaitGroup) {
+func (r *run) sender(ctx, phaseCtx context.Context, p *producer.Producer, limit int64, claimed *atomic.Int64, sem chan struct{}, async *sync.WaitGroup) {
 	cfg := r.cfg
 	batch := int64(cfg.BatchSize)
 	for phaseCtx.Err() == nil {
 		k := claimed.Add(batch) - batch
 		n := batch
-		if cfg.Messages > 0 {
-			if k >= cfg.Messages {
+		if limit > 0 {
+			if k >= limit {
 				return
 			}
-			n = min(batch, cfg.Messages-k)
+			n = min(batch, limit-k)
 		}
 		if cfg.Rate > 0 {
 			intended := r.start.Add(time.Duration(float64(k) / cfg.Rate * float64(time.Second)))
@@ -460,9 +469,10 @@ func (r *run) sender(ctx, phaseCtx context.Context, p *producer.Producer, claime
 				case <-t.C:
 				}
 			}
-			delay := time.Since(intended)
-			r.m.pubDelay.record(delay)
-			r.m.pubDelayIv.record(delay)
+			if delay := time.Since(intended); !r.warming.Load() {
+				r.m.pubDelay.record(delay)
+				r.m.pubDelayIv.record(delay)
+			}
 		}
 		msgs := r.newMessages(int(n))
 		switch cfg.SendMode {
@@ -504,7 +514,7 @@ func (r *run) newMessages(n int) []*message.Message {
 	now := uint64(time.Now().UnixNano())
 	for i := range msgs {
 		body := make([]byte, r.cfg.MessageSize)
-		binary.BigEndian.PutUint64(body, r.runID)
+		binary.BigEndian.PutUint64(body, r.stampID())
 		binary.BigEndian.PutUint64(body[8:], now)
 		binary.BigEndian.PutUint64(body[16:], r.seq.Add(1)-1)
 		m := message.New(r.cfg.Topic, body)
@@ -518,6 +528,12 @@ func (r *run) newMessages(n int) []*message.Message {
 
 // done records the outcome of one send of n messages.
 func (r *run) done(t0 time.Time, n int64, err error) {
+	if r.warming.Load() {
+		if err == nil {
+			r.warmed.Add(n)
+		}
+		return
+	}
 	if err == nil {
 		rt := time.Since(t0)
 		r.m.sendRT.record(rt)

@@ -138,7 +138,7 @@ func (p *Producer) SendAsync(ctx context.Context, cb func(*SendResult, error), m
 			return err
 		}
 	}
-	go st.runAsync()
+	p.startAsync(st)
 	return nil
 }
 

@@ -183,7 +183,7 @@ and consume run one side. Live lines and the summary follow RocketMQ's benchmark
 Ctrl-C ends the run early: sending stops, in-flight sends finish, and the summary follows.`,
 			groups: []group{
 				{"Target", []string{"namesrv", "topic", "queues", "create-topic", "group", "tags"}},
-				{"Load", []string{"mode", "duration", "messages", "size", "producers", "senders", "send-mode", "batch", "inflight", "rate", "consumers"}},
+				{"Load", []string{"mode", "duration", "messages", "warmup", "size", "producers", "senders", "send-mode", "batch", "inflight", "rate", "consumers"}},
 				{"Reporting", []string{"interval", "drain-timeout", "max-error-rate", "json", "log-level"}},
 			},
 			examples: []string{
@@ -191,6 +191,7 @@ Ctrl-C ends the run early: sending stops, in-flight sends finish, and the summar
 				"rocketgo loadtest -namesrv 10.0.0.5:9876 -topic Bench -create-topic -queues 8",
 				"rocketgo loadtest -mode produce -send-mode async -batch 32 -duration 30s",
 				"rocketgo loadtest -messages 100000 -json result.json",
+				"rocketgo loadtest -mode produce -warmup 10s -duration 60s -json - > result.json   # OpenMessaging JSON only on stdout",
 			},
 		},
 		"admin": {

@@ -34,6 +34,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.Float64Var(&cfg.Rate, "rate", 0, "target send rate in messages/s over all senders (0 = unlimited)")
 	fs.DurationVar(&cfg.Duration, "duration", loadtest.DefaultDuration, "length of the send phase (ignored with -messages)")
 	fs.Int64Var(&cfg.Messages, "messages", 0, "send exactly this many messages instead of running for -duration")
+	fs.DurationVar(&cfg.Warmup, "warmup", 0, "warm-up `duration` before the measured phase, left out of every figure (OpenMessaging's warm-up)")
 	fs.IntVar(&cfg.Consumers, "consumers", loadtest.DefaultConsumers, "push consumers")
 	fs.StringVar(&cfg.Group, "group", loadtest.DefaultGroup, "consumer group")
 	fs.BoolVar(&cfg.Trace, "trace", false, "message trace on producers and consumers (to RMQ_SYS_TRACE_TOPIC), to measure its cost")
@@ -41,7 +42,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.DurationVar(&cfg.ReportInterval, "interval", loadtest.DefaultReportInterval, "live report interval")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", loadtest.DefaultDrainTimeout, "how long mode both waits for consumers to catch up")
 	fs.Float64Var(&cfg.MaxErrorRate, "max-error-rate", 0, "fraction of failed or lost messages (0..1) above which the exit code is 1")
-	jsonPath := fs.String("json", "", "write the summary as OpenMessaging-Benchmark-style JSON to `file` (- for stdout)")
+	jsonPath := fs.String("json", "", "write the summary as OpenMessaging-Benchmark-style JSON to `file` (- for stdout: JSON only, the report goes to stderr)")
 	logLevel := fs.String("log-level", "error", "SDK and embedded server log level: debug, info, warn or error")
 	fs.StringVar(&cfg.Credentials.AccessKey, "access-key", "", "ACL access key to sign every request with (with -secret-key)")
 	fs.StringVar(&cfg.Credentials.SecretKey, "secret-key", "", "ACL secret key")
@@ -71,15 +72,16 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 2
 	}
 	cfg.Logger = log
-	cfg.Out = stdout
-	fmt.Fprintln(stdout, loadtestHeader(cfg))
+	report := reportWriter(*jsonPath, stdout, stderr)
+	cfg.Out = report
+	fmt.Fprintln(report, loadtestHeader(cfg))
 	res, err := loadtest.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo loadtest:", err)
 		return 1
 	}
 	if *jsonPath != "" {
-		if err := writeJSON(*jsonPath, res, stdout); err != nil {
+		if err := writeJSON(*jsonPath, res, stdout, report); err != nil {
 			fmt.Fprintln(stderr, "rocketgo loadtest:", err)
 			return 1
 		}
@@ -90,7 +92,19 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	return 0
 }
 
-func writeJSON(path string, res *loadtest.Result, stdout io.Writer) error {
+// reportWriter is where the live lines and the summary go: stdout, unless
+// the JSON goes there (-json -), so that stdout stays one JSON document a
+// pipe can parse.
+func reportWriter(jsonPath string, stdout, stderr io.Writer) io.Writer {
+	if jsonPath == "-" {
+		return stderr
+	}
+	return stdout
+}
+
+// writeJSON writes res to path, or to stdout for "-"; report gets the
+// "written to" note.
+func writeJSON(path string, res *loadtest.Result, stdout, report io.Writer) error {
 	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err
@@ -103,7 +117,7 @@ func writeJSON(path string, res *loadtest.Result, stdout io.Writer) error {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "JSON summary written to %s\n", path)
+	fmt.Fprintf(report, "JSON summary written to %s\n", path)
 	return nil
 }
 

@@ -58,8 +58,12 @@ type fileSet struct {
 	dir   string
 	size  int64
 	alloc allocFunc
-	mu    sync.Mutex
-	list  atomic.Pointer[segmentList]
+	// appendOnly marks the commit log: its newest file is written through
+	// the mapping record by record and synced a few hundred bytes at a time
+	// (see adviseAppend), older files are only read.
+	appendOnly bool
+	mu         sync.Mutex
+	list       atomic.Pointer[segmentList]
 }
 
 func (fs *fileSet) load() *segmentList { return fs.list.Load() }
@@ -101,6 +105,9 @@ func (fs *fileSet) open() error {
 		l.files = append(l.files, m)
 	}
 	fs.list.Store(l)
+	if last := l.last(); last != nil && fs.appendOnly {
+		last.adviseAppend()
+	}
 	return nil
 }
 
@@ -122,6 +129,12 @@ func (fs *fileSet) create(base int64) (*mappedFile, error) {
 	nl.files = append(nl.files, m)
 	fs.list.Store(nl)
 	fs.mu.Unlock()
+	if fs.appendOnly {
+		m.adviseAppend()
+		if prev := old.last(); prev != nil {
+			prev.adviseRead()
+		}
+	}
 	return m, nil
 }
 
@@ -161,6 +174,9 @@ func (fs *fileSet) dropFrom(base int64) {
 	fs.mu.Unlock()
 	for _, f := range old.files[keep:] {
 		f.destroy(true)
+	}
+	if last := nl.last(); last != nil && fs.appendOnly && keep < len(old.files) {
+		last.adviseAppend() // appends continue in it
 	}
 }
 

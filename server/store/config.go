@@ -194,6 +194,9 @@ type options struct {
 	// beforeSync, when set (by tests), runs before every commit-log flush;
 	// blocking in it simulates a hung disk.
 	beforeSync func()
+	// readAheadOnAppend (benchmarks only) leaves read-ahead on for the
+	// segment being appended to, to measure what adviseAppend saves.
+	readAheadOnAppend bool
 	// repair (Repair only) makes recovery rebuild every consume-queue and
 	// index entry from the whole log and quarantine damaged runs.
 	repair bool

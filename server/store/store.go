@@ -227,7 +227,7 @@ func Open(cfg Config, opts ...Option) (*Store, error) {
 		gathered: make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 	}
-	s.cl = fileSet{dir: filepath.Join(cfg.Dir, "commitlog"), size: cfg.CommitLogSegmentSize, alloc: o.alloc}
+	s.cl = fileSet{dir: filepath.Join(cfg.Dir, "commitlog"), size: cfg.CommitLogSegmentSize, alloc: o.alloc, appendOnly: !o.readAheadOnAppend}
 	if cfg.IndexEntries > 0 {
 		s.ix = &indexService{dir: filepath.Join(cfg.Dir, "index"), slots: cfg.IndexSlots, entries: cfg.IndexEntries, alloc: o.alloc}
 	}
