@@ -38,7 +38,7 @@ func BenchmarkPages(b *testing.B) {
 	}
 	m := f.topics["Topic-0500"][3][0]
 	for _, path := range []string{"/cluster", "/topics", "/topics?system=1", "/topics/Topic-0500", "/groups", "/groups/Group-100",
-		"/messages?mode=time&topic=Topic-0500", "/message?id=" + m.OffsetMsgID()} {
+		"/messages?mode=time&topic=Topic-0500", "/message?id=" + m.OffsetMsgID(), "/dlq", "/producers?group=PG&topic=Topic-0001"} {
 		b.Run(path, func(b *testing.B) {
 			var worst time.Duration
 			for i := 0; i < b.N; i++ {

@@ -44,6 +44,8 @@ type Backend interface {
 
 	CreateTopic(ctx context.Context, spec admin.TopicSpec, cluster, brokerAddr string) error
 	DeleteTopic(ctx context.Context, topic, cluster string) error
+	ResetOffsetByTime(ctx context.Context, group, topic string, at time.Time, force bool) ([]admin.QueueOffset, error)
+	ProducerConnections(ctx context.Context, group, topic string) ([]admin.Connection, error)
 }
 
 var _ Backend = (*admin.Client)(nil)

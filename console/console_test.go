@@ -33,6 +33,7 @@ type fake struct {
 	groups  map[string]admin.Progress
 	created []admin.TopicSpec
 	deleted []string
+	resets  []string
 }
 
 var errDown = errors.New("dial tcp 127.0.0.1:9876: connect: connection refused")
@@ -228,6 +229,26 @@ func (f *fake) DeleteTopic(ctx context.Context, topic, cluster string) error {
 	return nil
 }
 
+func (f *fake) ResetOffsetByTime(ctx context.Context, group, topic string, at time.Time, force bool) ([]admin.QueueOffset, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.groups[group]; !ok {
+		return nil, admin.ErrGroupNotFound
+	}
+	f.resets = append(f.resets, group+"/"+topic)
+	return []admin.QueueOffset{{Topic: topic, Broker: "b0", QueueID: 0, Offset: 1}, {Topic: topic, Broker: "b0", QueueID: 1, Offset: 0}}, nil
+}
+
+func (f *fake) ProducerConnections(ctx context.Context, group, topic string) ([]admin.Connection, error) {
+	if f.down != nil {
+		return nil, f.down
+	}
+	if group != "PG" {
+		return nil, nil
+	}
+	return []admin.Connection{{ClientID: "prod@1", ClientAddr: "10.0.0.2:6000", Language: "JAVA", Version: 453}}, nil
+}
+
 func newTest(t *testing.T, f *fake, cfg Config) *httptest.Server {
 	t.Helper()
 	c, err := New(f, cfg)
@@ -388,7 +409,7 @@ func TestErrorStates(t *testing.T) {
 		_ = c.want
 	}
 	f.down = errDown
-	for _, p := range []string{"/cluster", "/topics", "/topics/Orders", "/groups", "/groups/OrderService", "/messages?mode=time&topic=Orders"} {
+	for _, p := range []string{"/cluster", "/topics", "/topics/Orders", "/groups", "/groups/OrderService", "/messages?mode=time&topic=Orders", "/dlq", "/producers?group=PG&topic=Orders"} {
 		code, body := get(t, srv, p)
 		if code != http.StatusBadGateway || !strings.Contains(body, "connection refused") {
 			t.Errorf("%s with name server down: status %d\n%s", p, code, body)
@@ -420,6 +441,8 @@ func TestEscaping(t *testing.T) {
 		"/messages?mode=key&topic=" + url.QueryEscape("x<script>") + "&key=" + url.QueryEscape(evil),
 		"/message?id=" + m.OffsetMsgID(),
 		"/topics/" + url.PathEscape(evil),
+		"/producers?group=" + url.QueryEscape(evil) + "&topic=" + url.QueryEscape(evil),
+		"/dlq",
 	}
 	for _, p := range pages {
 		_, body := get(t, srv, p)
@@ -501,10 +524,43 @@ func TestTopicWritesAndCSRF(t *testing.T) {
 	}
 }
 
+func TestResetProducersDLQ(t *testing.T) {
+	f := seeded()
+	f.addMessage("%DLQ%OrderService", 0, time.Now().UnixMilli(), "dead", "RETRY_TOPIC", "Orders")
+	srv := newTest(t, f, Config{})
+	_, body := get(t, srv, "/groups/OrderService")
+	mustContain(t, body, `id="reset"`, "<option>Orders</option>", "%25DLQ%25OrderService")
+	at := time.Now().Add(-time.Hour).Format(timeInput)
+	code, _ := post(t, srv, "/groups/OrderService/reset", url.Values{"topic": {"Orders"}, "at": {at}}, true)
+	if code != http.StatusBadRequest || len(f.resets) != 0 {
+		t.Errorf("unconfirmed reset: %d", code)
+	}
+	code, body = post(t, srv, "/groups/OrderService/reset", url.Values{"topic": {"Orders"}, "at": {at}, "confirm": {"OrderService"}, "force": {"1"}}, true)
+	if code != http.StatusSeeOther || len(f.resets) != 1 {
+		t.Errorf("reset: %d %s", code, body)
+	}
+	code, _ = post(t, srv, "/groups/Nope/reset", url.Values{"topic": {"Orders"}, "at": {at}, "confirm": {"Nope"}}, true)
+	if code != http.StatusNotFound {
+		t.Errorf("reset of unknown group: %d", code)
+	}
+	_, body = get(t, srv, "/producers?group=PG&topic=Orders")
+	mustContain(t, body, "prod@1", "10.0.0.2:6000")
+	_, body = get(t, srv, "/producers?group=other&topic=Orders")
+	mustContain(t, body, "No producer of this group")
+	_, body = get(t, srv, "/dlq")
+	mustContain(t, body, "%DLQ%OrderService", `href="/groups/OrderService"`, "topic=%25DLQ%25OrderService")
+	_, body = get(t, newTest(t, newFake(), Config{}), "/dlq")
+	mustContain(t, body, "No dead-letter topics")
+}
+
 func TestReadOnly(t *testing.T) {
 	f := seeded()
 	srv := newTest(t, f, Config{ReadOnly: true})
-	_, body := get(t, srv, "/topics/Orders")
+	_, body := get(t, srv, "/groups/OrderService")
+	if strings.Contains(body, `id="reset"`) {
+		t.Error("read-only group page offers a reset")
+	}
+	_, body = get(t, srv, "/topics/Orders")
 	if strings.Contains(body, "Delete topic") || !strings.Contains(body, "read-only") {
 		t.Errorf("read-only page offers writes:\n%s", body)
 	}

@@ -32,11 +32,12 @@ var funcs = template.FuncMap{
 		}
 		return time.UnixMilli(ms).Format("2006-01-02 15:04:05.000")
 	},
-	"join": strings.Join,
-	"pe":   url.PathEscape,
+	"join":     strings.Join,
+	"pe":       url.PathEscape,
+	"eqPrefix": strings.HasPrefix,
 }
 
-var pageNames = []string{"cluster", "topics", "topic", "groups", "group", "messages", "message", "error"}
+var pageNames = []string{"cluster", "topics", "topic", "groups", "group", "messages", "message", "error", "producers", "dlq"}
 
 func parsePages() (map[string]*page, error) {
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
@@ -75,6 +76,9 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("GET /groups/{group}", c.group)
 	c.mux.HandleFunc("GET /messages", c.messages)
 	c.mux.HandleFunc("GET /message", c.messageDetail)
+	c.mux.HandleFunc("POST /groups/{group}/reset", c.resetOffset)
+	c.mux.HandleFunc("GET /producers", c.producers)
+	c.mux.HandleFunc("GET /dlq", c.dlq)
 }
 
 // render executes page name into a buffer first, so a template failure
@@ -341,6 +345,7 @@ func (c *Console) groups(w http.ResponseWriter, r *http.Request) {
 
 type groupData struct {
 	Group       string
+	Now         string
 	Progress    admin.Progress
 	Conns       admin.ConsumerConnections
 	ConnsErr    string
@@ -356,7 +361,7 @@ type topicLag struct {
 func (c *Console) group(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := c.ctx(r)
 	defer cancel()
-	d := groupData{Group: r.PathValue("group")}
+	d := groupData{Group: r.PathValue("group"), Now: time.Now().Add(-time.Hour).Format(timeInput)}
 	var err error
 	d.Progress, err = c.be.ConsumerProgress(ctx, d.Group, "")
 	if err != nil {
@@ -380,6 +385,75 @@ func (c *Console) group(w http.ResponseWriter, r *http.Request) {
 		d.TopicTotals = append(d.TopicTotals, topicLag{Topic: q.Topic, Lag: q.Lag})
 	}
 	c.render(w, r, http.StatusOK, "group", "groups", "Group "+d.Group, d, nil)
+}
+
+func (c *Console) resetOffset(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := c.ctx(r)
+	defer cancel()
+	group := r.PathValue("group")
+	topic := strings.TrimSpace(r.PostFormValue("topic"))
+	at, err := time.ParseInLocation(timeInput, r.PostFormValue("at"), time.Local)
+	if err != nil {
+		err = badInput("the time must look like 2006-01-02T15:04")
+	} else if topic == "" {
+		err = badInput("choose a topic")
+	} else if r.PostFormValue("confirm") != group {
+		err = badInput("type the group's name to confirm the reset")
+	}
+	var offs []admin.QueueOffset
+	if err == nil {
+		offs, err = c.be.ResetOffsetByTime(ctx, group, topic, at, r.PostFormValue("force") == "1")
+	}
+	if err != nil {
+		c.render(w, r, http.StatusOK, "error", "groups", "Reset offsets", nil, fmt.Errorf("reset %s on %s: %w", group, topic, err))
+		return
+	}
+	http.Redirect(w, r, "/groups/"+urlPathEscape(group)+"?flash="+url.QueryEscape(fmt.Sprintf("%d queues of %s reset to %s", len(offs), topic, at.Format(timeInput))), http.StatusSeeOther)
+}
+
+// --- Producers ---
+
+type producersData struct {
+	Group, Topic string
+	Searched     bool
+	Conns        []admin.Connection
+}
+
+// producers lists the connections of a producer group sending to a topic
+// (brokers only know producers by that pair).
+func (c *Console) producers(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := c.ctx(r)
+	defer cancel()
+	q := r.URL.Query()
+	d := producersData{Group: strings.TrimSpace(q.Get("group")), Topic: strings.TrimSpace(q.Get("topic"))}
+	var err error
+	if d.Group != "" && d.Topic != "" {
+		d.Searched = true
+		d.Conns, err = c.be.ProducerConnections(ctx, d.Group, d.Topic)
+	}
+	c.render(w, r, http.StatusOK, "producers", "producers", "Producers", d, err)
+}
+
+// --- DLQ ---
+
+type dlqRow struct{ Topic, Group, Browse string }
+
+// dlq lists the dead-letter topics (%DLQ%group) with a week of messages a
+// click away.
+func (c *Console) dlq(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := c.ctx(r)
+	defer cancel()
+	all, err := c.be.Topics(ctx)
+	var rows []dlqRow
+	now := time.Now()
+	for _, t := range all {
+		if g, ok := strings.CutPrefix(t, "%DLQ%"); ok {
+			v := url.Values{"mode": {"time"}, "topic": {t}, "begin": {now.Add(-7 * 24 * time.Hour).Format(timeInput)}, "end": {now.Add(time.Minute).Format(timeInput)}}
+			rows = append(rows, dlqRow{Topic: t, Group: g, Browse: "/messages?" + v.Encode()})
+		}
+	}
+	slices.SortFunc(rows, func(a, b dlqRow) int { return strings.Compare(a.Topic, b.Topic) })
+	c.render(w, r, http.StatusOK, "dlq", "dlq", "Dead-letter queues", rows, err)
 }
 
 // --- Messages ---

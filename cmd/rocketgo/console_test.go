@@ -3,12 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"html"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/producer"
 )
 
 // TestServeWithConsole: `serve -console` serves the console against the
@@ -36,7 +42,27 @@ func TestServeWithConsole(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	for path, want := range map[string]string{"/cluster": "DefaultCluster", "/topics?system=1": "TBW102"} {
+	// A message sent through the SDK is found by time and by key, and its
+	// detail page shows its body.
+	ns := regexp.MustCompile(`name server (127\.0\.0\.1:\d+)`).FindStringSubmatch(out.String())[1]
+	p, err := producer.New(producer.WithNameServers(ns), producer.WithGroup("console-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(context.Background())
+	sctx, scancel := context.WithTimeout(ctx, 20*time.Second)
+	defer scancel()
+	for i := 0; i < 3; i++ {
+		if _, err := p.SendSync(sctx, message.New("ConsoleTopic", []byte(`{"hello":"console"}`)).WithKeys(fmt.Sprintf("k-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	q := url.Values{"mode": {"time"}, "topic": {"ConsoleTopic"}, "begin": {now.Add(-time.Hour).Format("2006-01-02T15:04")}, "end": {now.Add(time.Hour).Format("2006-01-02T15:04")}}
+	for path, want := range map[string]string{"/cluster": "DefaultCluster", "/topics?system=1": "TBW102",
+		"/messages?" + q.Encode(): "3 messages", "/messages?mode=key&topic=ConsoleTopic&key=k-1": "1 messages",
+		firstMessageLink(t, m[1]+"/messages?"+q.Encode()): "&#34;hello&#34;: &#34;console&#34;",
+		"/topics/ConsoleTopic":                            "3 messages kept"} {
 		resp, err := http.Get(m[1] + path)
 		if err != nil {
 			t.Fatal(err)
@@ -56,6 +82,21 @@ func TestServeWithConsole(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop")
 	}
+}
+
+// firstMessageLink returns the first message detail link on a result page.
+func firstMessageLink(t *testing.T, page string) string {
+	resp, err := http.Get(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`href="(/message\?[^"]+)"`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no message link on %s:\n%s", page, b)
+	}
+	return html.UnescapeString(string(m[1]))
 }
 
 func TestConsoleRefusesOpenBindWithoutUsers(t *testing.T) {
