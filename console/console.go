@@ -62,6 +62,11 @@ type Config struct {
 	Timeout time.Duration
 	// Logger receives request failures (default: discard).
 	Logger *slog.Logger
+	// SampleEvery, when positive, runs the Live page's sampler at this
+	// interval (the command uses 5 s) until Close; Window is how much it
+	// keeps (default 30 minutes).
+	SampleEvery time.Duration
+	Window      time.Duration
 }
 
 //go:embed templates/*.html
@@ -77,6 +82,8 @@ type Console struct {
 	log   *slog.Logger
 	pages map[string]*page
 	mux   *http.ServeMux
+
+	sampler *sampler // nil when live charts are off
 }
 
 // New builds a console over be.
@@ -102,7 +109,22 @@ func New(be Backend, cfg Config) (*Console, error) {
 		http.Redirect(w, r, "/cluster", http.StatusFound)
 	})
 	c.routes()
+	if cfg.SampleEvery > 0 {
+		if cfg.Window <= 0 {
+			cfg.Window = 30 * time.Minute
+		}
+		c.sampler = newSampler(be, cfg.SampleEvery, cfg.Window)
+		c.sampler.start(cfg.Timeout)
+	}
 	return c, nil
+}
+
+// Close stops the live sampler, if any, and waits for it.
+func (c *Console) Close() error {
+	if c.sampler != nil {
+		c.sampler.close()
+	}
+	return nil
 }
 
 // ServeHTTP applies basic auth, security headers and CSRF checks, then

@@ -628,3 +628,68 @@ func TestStaticAndListen(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestLiveSampler(t *testing.T) {
+	f := seeded()
+	s := newSampler(f, 5*time.Second, 15*time.Second) // keeps 3 points
+	t0 := time.Unix(1_700_000_000, 0)
+	s.sample(context.Background(), t0)
+	p := f.groups["OrderService"]
+	p.Queues[0].BrokerOffset += 50  // 10 msg/s in
+	p.Queues[1].ConsumerOffset += 3 // 0.6 msg/s out
+	p.TotalLag = 52
+	f.groups["OrderService"] = p
+	s.sample(context.Background(), t0.Add(5*time.Second))
+	in, out, lag := s.snapshot("in/"), s.snapshot("out/"), s.snapshot("lag/")
+	if got := in["Orders"].V; len(got) != 1 || got[0] != 10 {
+		t.Errorf("in: %v", got)
+	}
+	if got := out["Orders"].V; len(got) != 1 || got[0] != 0.6 {
+		t.Errorf("out: %v", got)
+	}
+	if got := lag["OrderService"].V; len(got) != 2 || got[1] != 52 {
+		t.Errorf("lag: %v", got)
+	}
+	for i := 2; i < 6; i++ {
+		s.sample(context.Background(), t0.Add(time.Duration(i)*5*time.Second))
+	}
+	if n := len(s.snapshot("lag/")["OrderService"].T); n != 3 {
+		t.Errorf("window keeps %d points, want 3", n)
+	}
+	// Name server down: no point, no zero.
+	f.down = errDown
+	s.sample(context.Background(), t0.Add(time.Minute))
+	if v := s.snapshot("lag/")["OrderService"].V; v[len(v)-1] != 52 {
+		t.Errorf("a failed sample recorded %v", v)
+	}
+}
+
+func TestLivePagesAndClose(t *testing.T) {
+	f := seeded()
+	c, err := New(f, Config{SampleEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body := get(t, srv, "/live.json")
+		if strings.Contains(body, `"OrderService":{"t":[`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no lag series: %s", body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, body := get(t, srv, "/live")
+	mustContain(t, body, `id="chart-lag"`, `src="/static/live.js"`)
+	c.Close() // returns only once the sampler goroutine has ended
+
+	off := newTest(t, f, Config{})
+	code, body := get(t, off, "/live")
+	if code != http.StatusBadRequest || !strings.Contains(body, "live charts are off") {
+		t.Errorf("live off: %d", code)
+	}
+}

@@ -37,7 +37,7 @@ var funcs = template.FuncMap{
 	"eqPrefix": strings.HasPrefix,
 }
 
-var pageNames = []string{"cluster", "topics", "topic", "groups", "group", "messages", "message", "error", "producers", "dlq"}
+var pageNames = []string{"cluster", "topics", "topic", "groups", "group", "messages", "message", "error", "producers", "dlq", "live"}
 
 func parsePages() (map[string]*page, error) {
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
@@ -79,6 +79,8 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("POST /groups/{group}/reset", c.resetOffset)
 	c.mux.HandleFunc("GET /producers", c.producers)
 	c.mux.HandleFunc("GET /dlq", c.dlq)
+	c.mux.HandleFunc("GET /live", c.live)
+	c.mux.HandleFunc("GET /live.json", c.liveJSON)
 }
 
 // render executes page name into a buffer first, so a template failure

@@ -26,7 +26,7 @@ front. -read-only hides and refuses every write action. Against an ACL-enabled c
 give -access-key/-secret-key (or $ROCKETGO_ACCESS_KEY/$ROCKETGO_SECRET_KEY).`,
 	groups: []group{
 		{"Cluster", []string{"n", "access-key", "secret-key", "timeout"}},
-		{"Web", []string{"listen", "read-only", "users"}},
+		{"Web", []string{"listen", "read-only", "users", "sample"}},
 	},
 	examples: []string{
 		"rocketgo console                                   # 127.0.0.1:9876, http://127.0.0.1:8080",
@@ -48,10 +48,11 @@ func runConsole(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	ak := fs.String("access-key", os.Getenv("ROCKETGO_ACCESS_KEY"), "ACL access key signing every request (default $ROCKETGO_ACCESS_KEY)")
 	sk := fs.String("secret-key", os.Getenv("ROCKETGO_SECRET_KEY"), "ACL secret key (default $ROCKETGO_SECRET_KEY)")
 	timeout := fs.Duration("timeout", 10*time.Second, "budget for the cluster calls of one page")
+	sample := fs.Duration("sample", 5*time.Second, "how often the Live charts sample lag and rates (0: off); 30 minutes are kept")
 	if code, ok := parseFlags(fs, "console", args, stdout, stderr); !ok {
 		return code
 	}
-	cfg := console.Config{ReadOnly: *readOnly, Timeout: *timeout}
+	cfg := console.Config{ReadOnly: *readOnly, Timeout: *timeout, SampleEvery: *sample}
 	if *users != "" {
 		u, err := console.LoadUsers(*users)
 		if err != nil {
@@ -92,8 +93,9 @@ func startConsole(nameServers, addr string, cfg console.Config, opts ...client.O
 	if err == nil {
 		var srv *console.Server
 		if srv, err = console.Listen(addr, c); err == nil {
-			return func(ctx context.Context) error { return errors.Join(srv.Shutdown(ctx), adm.Close()) }, "http://" + srv.Addr(), nil
+			return func(ctx context.Context) error { return errors.Join(srv.Shutdown(ctx), c.Close(), adm.Close()) }, "http://" + srv.Addr(), nil
 		}
+		c.Close()
 	}
 	adm.Close()
 	return nil, "", err

@@ -336,7 +336,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	stopConsole := func(context.Context) error { return nil }
 	if *consoleAddr != "" {
 		var url string
-		if stopConsole, url, err = startConsole(srv.NamesrvAddr(), *consoleAddr, console.Config{}); err != nil {
+		if stopConsole, url, err = startConsole(srv.NamesrvAddr(), *consoleAddr, console.Config{SampleEvery: 5 * time.Second}); err != nil {
 			fmt.Fprintln(stderr, "rocketgo: console:", err)
 			eps.shutdown(context.Background())
 			srv.Shutdown(context.Background())
