@@ -62,7 +62,7 @@ func TestServeWithConsole(t *testing.T) {
 	for path, want := range map[string]string{"/cluster": "DefaultCluster", "/topics?system=1": "TBW102",
 		"/messages?" + q.Encode(): "3 messages", "/messages?mode=key&topic=ConsoleTopic&key=k-1": "1 messages",
 		firstMessageLink(t, m[1]+"/messages?"+q.Encode()): "&#34;hello&#34;: &#34;console&#34;",
-		"/topics/ConsoleTopic":                            "3 messages kept"} {
+		"/topics/ConsoleTopic":                            "3 messages kept", "/live": `id="chart-lag"`} {
 		resp, err := http.Get(m[1] + path)
 		if err != nil {
 			t.Fatal(err)
