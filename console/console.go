@@ -67,6 +67,15 @@ type Config struct {
 	// keeps (default 30 minutes).
 	SampleEvery time.Duration
 	Window      time.Duration
+	// Sender, when set, offers re-sending a message (a DLQ message to its
+	// original topic, any message to a topic of choice).
+	Sender Sender
+}
+
+// Sender sends one message and returns its message id; the command backs
+// it with a producer sharing the admin client's connections.
+type Sender interface {
+	Send(ctx context.Context, m *message.Message) (msgID string, err error)
 }
 
 //go:embed templates/*.html

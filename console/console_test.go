@@ -34,6 +34,7 @@ type fake struct {
 	created []admin.TopicSpec
 	deleted []string
 	resets  []string
+	stored  int64 // messages added: their commit-log offsets
 }
 
 var errDown = errors.New("dial tcp 127.0.0.1:9876: connect: connection refused")
@@ -51,7 +52,8 @@ func (f *fake) addMessage(topic string, queue int, storeMs int64, body string, p
 	}
 	m := &message.MessageExt{Topic: topic, Body: []byte(body), QueueID: int32(queue), QueueOffset: int64(len(qs[queue])),
 		StoreTimestamp: storeMs, BornTimestamp: storeMs, BrokerName: "b0", StoreHost: netip.MustParseAddrPort("127.0.0.1:10911"),
-		CommitLogOffset: int64(1000 + len(qs[queue]))}
+		CommitLogOffset: 1000 + f.stored}
+	f.stored++
 	for i := 0; i+1 < len(props); i += 2 {
 		m.SetProperty(props[i], props[i+1])
 	}
@@ -691,5 +693,50 @@ func TestLivePagesAndClose(t *testing.T) {
 	code, body := get(t, off, "/live")
 	if code != http.StatusBadRequest || !strings.Contains(body, "live charts are off") {
 		t.Errorf("live off: %d", code)
+	}
+}
+
+type fakeSender struct{ sent []*message.Message }
+
+func (s *fakeSender) Send(ctx context.Context, m *message.Message) (string, error) {
+	if m.Topic == "Refused" {
+		return "", fmt.Errorf("send: %w", remoting.ErrNoPermission)
+	}
+	s.sent = append(s.sent, m)
+	return "AC1100010000000000000000000000FF", nil
+}
+
+func TestResendDLQMessage(t *testing.T) {
+	f := seeded()
+	dead := f.addMessage("%DLQ%OrderService", 0, time.Now().UnixMilli(), "dead body", "RETRY_TOPIC", "Orders", "KEYS", "order-9",
+		"UNIQ_KEY", "AC110001000000000000000000000009", "RECONSUME_TIME", "16", "custom", "kept")
+	snd := &fakeSender{}
+	srv := newTest(t, f, Config{Sender: snd})
+	_, body := get(t, srv, "/message?id="+dead.OffsetMsgID())
+	mustContain(t, body, `id="resend"`, `name="target" value="Orders"`)
+	code, _ := post(t, srv, "/message/resend", url.Values{"id": {dead.OffsetMsgID()}, "target": {"Orders"}}, true)
+	if code != http.StatusSeeOther || len(snd.sent) != 1 {
+		t.Fatalf("resend: %d, sent %d", code, len(snd.sent))
+	}
+	m := snd.sent[0]
+	if m.Topic != "Orders" || string(m.Body) != "dead body" {
+		t.Errorf("sent %s %q", m.Topic, m.Body)
+	}
+	if v, _ := m.Property("custom"); v != "kept" {
+		t.Error("user property lost")
+	}
+	for _, k := range []string{"UNIQ_KEY", "RETRY_TOPIC", "RECONSUME_TIME"} {
+		if _, ok := m.Property(k); ok {
+			t.Errorf("system property %s re-sent", k)
+		}
+	}
+	code, body = post(t, srv, "/message/resend", url.Values{"id": {dead.OffsetMsgID()}, "target": {"Refused"}}, true)
+	if code != http.StatusForbidden || !strings.Contains(body, "NO_PERMISSION") && !strings.Contains(body, "permission") {
+		t.Errorf("refused by ACL: %d %s", code, body)
+	}
+	// Without a sender (or read-only) nothing is offered.
+	_, body = get(t, newTest(t, f, Config{}), "/message?id="+dead.OffsetMsgID())
+	if strings.Contains(body, `id="resend"`) {
+		t.Error("re-send offered without a sender")
 	}
 }

@@ -79,6 +79,7 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("POST /groups/{group}/reset", c.resetOffset)
 	c.mux.HandleFunc("GET /producers", c.producers)
 	c.mux.HandleFunc("GET /dlq", c.dlq)
+	c.mux.HandleFunc("POST /message/resend", c.resend)
 	c.mux.HandleFunc("GET /live", c.live)
 	c.mux.HandleFunc("GET /live.json", c.liveJSON)
 }
@@ -566,6 +567,8 @@ func rowOf(m *message.MessageExt) msgRow {
 
 type messageData struct {
 	Msg        *message.MessageExt
+	CanResend  bool
+	Target     string // default re-send topic: the original topic of a retry/DLQ message
 	OffsetID   string
 	Props      [][2]string
 	Text       string
@@ -582,7 +585,58 @@ const bodyShown = 64 << 10
 func (c *Console) messageDetail(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := c.ctx(r)
 	defer cancel()
-	q := r.URL.Query()
+	m, err := c.lookup(ctx, r.URL.Query())
+	if err != nil {
+		c.render(w, r, http.StatusOK, "message", "messages", "Message", nil, err)
+		return
+	}
+	d := detailOf(m)
+	d.CanResend = c.cfg.Sender != nil && !c.cfg.ReadOnly
+	c.render(w, r, http.StatusOK, "message", "messages", "Message "+m.MsgID, d, nil)
+}
+
+// systemProps are dropped when a message is re-sent: they describe its
+// earlier life (retries, delay, region, ids) and the broker sets them anew.
+var systemProps = []string{message.PropertyUniqKey, message.PropertyRetryTopic, message.PropertyRealTopic,
+	message.PropertyRealQueueID, message.PropertyDelayLevel, message.PropertyReconsumeTime, message.PropertyMaxReconsumeTimes,
+	message.PropertyOriginMessageID, message.PropertyMsgRegion, message.PropertyTraceSwitch, message.PropertyMinOffset,
+	message.PropertyMaxOffset, message.PropertyConsumeStartTime, message.PropertyDupInfo, message.PropertyTransactionPrepared,
+	message.PropertyProducerGroup, message.PropertyWaitStoreMsgOK}
+
+func (c *Console) resend(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := c.ctx(r)
+	defer cancel()
+	if c.cfg.Sender == nil {
+		c.render(w, r, http.StatusOK, "error", "messages", "Re-send", nil, badInput("re-sending is not configured"))
+		return
+	}
+	r.ParseForm()
+	target := strings.TrimSpace(r.PostForm.Get("target"))
+	err := validTopic(target)
+	var m *message.MessageExt
+	if err == nil {
+		m, err = c.lookup(ctx, r.PostForm)
+	}
+	var id string
+	if err == nil {
+		out := m.ToMessage()
+		out.Topic = target
+		for _, k := range systemProps {
+			out.RemoveProperty(k)
+		}
+		id, err = c.cfg.Sender.Send(ctx, out)
+	}
+	if err != nil {
+		c.render(w, r, http.StatusOK, "error", "messages", "Re-send", nil, fmt.Errorf("re-send to %q: %w", target, err))
+		return
+	}
+	http.Redirect(w, r, "/messages?"+encodeQuery(map[string][]string{"mode": {"id"}, "topic": {target}, "id": {id},
+		"flash": {"re-sent to " + target + " as " + id}}), http.StatusSeeOther)
+}
+
+// lookup finds the message q names: id (offset message id), or topic,
+// broker, queue and offset.
+func (c *Console) lookup(ctx context.Context, q url.Values) (*message.MessageExt, error) {
 	var m *message.MessageExt
 	var err error
 	switch {
@@ -599,15 +653,14 @@ func (c *Console) messageDetail(w http.ResponseWriter, r *http.Request) {
 	default:
 		err = badInput("name a message: id, or topic, broker, queue and offset")
 	}
-	if err != nil {
-		c.render(w, r, http.StatusOK, "message", "messages", "Message", nil, err)
-		return
-	}
-	c.render(w, r, http.StatusOK, "message", "messages", "Message "+m.MsgID, detailOf(m), nil)
+	return m, err
 }
 
 func detailOf(m *message.MessageExt) messageData {
-	d := messageData{Msg: m, OffsetID: m.OffsetMsgID()}
+	d := messageData{Msg: m, OffsetID: m.OffsetMsgID(), Target: m.Topic}
+	if t, ok := m.Property(message.PropertyRetryTopic); ok && t != "" {
+		d.Target = t
+	}
 	props := m.Properties()
 	for k, v := range props {
 		d.Props = append(d.Props, [2]string{k, v})

@@ -14,6 +14,8 @@ import (
 	"github.com/rocketgo/rocketgo/auth"
 	"github.com/rocketgo/rocketgo/client"
 	"github.com/rocketgo/rocketgo/console"
+	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/producer"
 )
 
 var consoleHelp = helpText{
@@ -89,16 +91,37 @@ func startConsole(nameServers, addr string, cfg console.Config, opts ...client.O
 	if err != nil {
 		return nil, "", err
 	}
+	// Re-sending goes through a producer sharing the admin client's
+	// connections and credentials.
+	p, err := producer.New(producer.WithClient(adm.Client()), producer.WithGroup("rocketgo-console"))
+	if err != nil {
+		adm.Close()
+		return nil, "", err
+	}
+	cfg.Sender = producerSender{p}
 	c, err := console.New(adm, cfg)
 	if err == nil {
 		var srv *console.Server
 		if srv, err = console.Listen(addr, c); err == nil {
-			return func(ctx context.Context) error { return errors.Join(srv.Shutdown(ctx), c.Close(), adm.Close()) }, "http://" + srv.Addr(), nil
+			return func(ctx context.Context) error {
+				return errors.Join(srv.Shutdown(ctx), c.Close(), p.Shutdown(ctx), adm.Close())
+			}, "http://" + srv.Addr(), nil
 		}
 		c.Close()
 	}
+	p.Shutdown(context.Background())
 	adm.Close()
 	return nil, "", err
+}
+
+type producerSender struct{ p *producer.Producer }
+
+func (s producerSender) Send(ctx context.Context, m *message.Message) (string, error) {
+	res, err := s.p.SendSync(ctx, m)
+	if err != nil {
+		return "", err
+	}
+	return res.OffsetMsgID, nil
 }
 
 // loopback reports whether addr binds only a loopback interface.

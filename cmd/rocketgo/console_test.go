@@ -7,6 +7,7 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
@@ -72,6 +73,31 @@ func TestServeWithConsole(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
 			t.Errorf("%s: %d, want %q in:\n%s", path, resp.StatusCode, want, b)
 		}
+	}
+	// Re-send the first message to another topic through the console's
+	// form (CSRF cookie and field), then find it there.
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	link := firstMessageLink(t, m[1]+"/messages?"+q.Encode())
+	resp, err := hc.Get(m[1] + link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	id := regexp.MustCompile(`name="id" value="([^"]+)"`).FindSubmatch(page)
+	if csrf == nil || id == nil {
+		t.Fatalf("no re-send form:\n%s", page)
+	}
+	resp, err = hc.PostForm(m[1]+"/message/resend", url.Values{"csrf": {string(csrf[1])}, "id": {string(id[1])}, "target": {"ConsoleResent"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "re-sent to ConsoleResent") || !strings.Contains(string(page), "1 messages") {
+		t.Fatalf("re-send: %d\n%s", resp.StatusCode, page)
 	}
 	cancel()
 	select {
