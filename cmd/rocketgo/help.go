@@ -105,6 +105,7 @@ var brokerGroups = []group{
 
 func helpTexts() map[string]helpText {
 	return map[string]helpText{
+		"console": consoleHelp,
 		"version": {
 			synopsis:    "rocketgo version",
 			description: "Print rocketgo's release, the module version and commit it was built from (when the\nbuild recorded them), the Go version and platform, and the RocketMQ version the servers report.",

@@ -8,6 +8,7 @@
 //	rocketgo broker -c broker.conf -namesrv 127.0.0.1:9876
 //	rocketgo store check -data DIR [-repair]
 //	rocketgo admin topicList -n 127.0.0.1:9876
+//	rocketgo console -n 127.0.0.1:9876
 //	rocketgo version
 //
 // Every subcommand takes its own flags; `rocketgo help CMD` describes them.
@@ -41,6 +42,7 @@ func commands() map[string]command {
 		"loadtest":   {summary: "benchmark a cluster or an embedded server (RocketMQ benchmark output)", run: runLoadtest},
 		"admin":      {summary: "administer a cluster with mqadmin's commands (rocketgo admin help)", run: runAdmin},
 		"store":      {summary: "check (and -repair) a stopped broker's store: store check -data DIR", run: runStore},
+		"console":    {summary: "serve the web console for a cluster (http://127.0.0.1:8080)", run: runConsole},
 	}
 	for name, h := range helpTexts() {
 		c := cmds[name]

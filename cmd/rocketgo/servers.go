@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rocketgo/rocketgo/console"
 	"github.com/rocketgo/rocketgo/internal/httpserve"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/acl"
@@ -292,6 +293,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cluster := fs.Int("cluster", 0, "run a controller-mode broker set of this many replicas (name server + embedded controller + replicas on 10911, 10921, ...)")
 	var ops opsFlags
 	ops.register(fs, "serve both servers' Prometheus metrics on http://`ADDR`/metrics (default: off, or metricsPromExporterHost:Port with metricsExporterType=PROM)")
+	consoleAddr := fs.String("console", "", "also serve the web console on `ADDR` (e.g. 127.0.0.1:8080; see rocketgo help console)")
 	if code, ok := parseFlags(fs, "serve", args, stdout, stderr); !ok {
 		return code
 	}
@@ -331,7 +333,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		srv.Shutdown(context.Background())
 		return 1
 	}
-	return waitAndStop(ctx, stderr, func(ctx context.Context) error { return errors.Join(eps.shutdown(ctx), srv.Shutdown(ctx)) })
+	stopConsole := func(context.Context) error { return nil }
+	if *consoleAddr != "" {
+		var url string
+		if stopConsole, url, err = startConsole(srv.NamesrvAddr(), *consoleAddr, console.Config{SampleEvery: 5 * time.Second}); err != nil {
+			fmt.Fprintln(stderr, "rocketgo: console:", err)
+			eps.shutdown(context.Background())
+			srv.Shutdown(context.Background())
+			return 1
+		}
+		fmt.Fprintf(stdout, "rocketgo: console on %s\n", url)
+	}
+	return waitAndStop(ctx, stderr, func(ctx context.Context) error {
+		return errors.Join(stopConsole(ctx), eps.shutdown(ctx), srv.Shutdown(ctx))
+	})
 }
 
 // freeIfZero maps the command line's "0 = any free port" onto embedded's -1.
