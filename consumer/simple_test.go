@@ -239,3 +239,37 @@ func TestSimpleDLQAfterMaxReconsumeTimes(t *testing.T) {
 		t.Errorf("message handed out again after it went to the DLQ: %d %v", len(msgs), err)
 	}
 }
+
+// ConsumeFromLastOffset (the default, POP init mode MAX): what was stored
+// before the group's first Receive is skipped, what arrives after it —
+// even between two Receives — is not.
+func TestSimpleStartsAtQueueEndByDefault(t *testing.T) {
+	b := startBrokerOnly(t)
+	s := &sender{rc: netclient.New(), addr: b.br.Addr()}
+	defer s.rc.Close()
+	topic := "SimpleFromLast"
+	for q := range 4 {
+		s.send(t, topic, q, "", []byte("old"))
+	}
+	c, err := NewSimple(topic, "*", WithNameServers(b.ns.Addr()), WithGroup("cg-simple-last"), WithAwaitDuration(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitFor(t, 10*time.Second, "first receive", func() bool {
+		msgs, err := c.Receive(context.Background(), 32, time.Minute)
+		if len(msgs) > 0 {
+			t.Fatalf("received %q stored before the group started", msgs[0].Body)
+		}
+		return err == nil
+	})
+	for q := range 4 {
+		s.send(t, topic, q, "", []byte(fmt.Sprintf("new-%d", q)))
+	}
+	got := receiveUntil(t, c, 10*time.Second, time.Minute, "new messages", func(m []*message.MessageExt) bool { return len(m) >= 4 })
+	for _, m := range got {
+		if string(m.Body) == "old" {
+			t.Errorf("old message delivered")
+		}
+	}
+}

@@ -288,6 +288,11 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		b.server.Shutdown(context.Background())
 		return err
 	}
+	defer func() {
+		if err != nil {
+			b.pop.Close()
+		}
+	}()
 	// Processors read storeHost and uniq, so they are bound only now; the
 	// address is not known to anyone before Start returns.
 	b.registerProcessors()

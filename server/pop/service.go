@@ -419,6 +419,21 @@ func (s *Service) popQueueLocked(r *PopRequest, topic string, qid int32, popTime
 	rewrite bool, res *PopResult, start, offs *[]byte) (uint64, int64, error) {
 	k := queueKey{group: r.Group, topic: topic, queueID: qid}
 	off := s.popOffsetLocked(k, r.InitMode)
+	var seq uint64
+	if _, known := s.offsets[k]; !known {
+		// Pin where the group starts, durably: under init mode MAX a
+		// message arriving before the next pop must not be skipped by
+		// recomputing "the end" then.
+		s.rec.reset(recOffset)
+		s.rec.queue(k)
+		s.rec.int(off)
+		var err error
+		if seq, err = s.jrnl.append(s.rec.b); err != nil {
+			return 0, 0, err
+		}
+		s.offsets[k] = off
+		s.broker.CommitOffset(k.group, k.topic, k.queueID, off)
+	}
 	got, err := s.store.GetMatching(topic, qid, off, r.MaxMessages-res.Count, maxPopBytes-len(res.Body), f)
 	if err != nil {
 		return 0, 0, fmt.Errorf("pop: read %s/%d@%d: %w", topic, qid, off, err)
@@ -441,13 +456,13 @@ func (s *Service) popQueueLocked(r *PopRequest, topic string, qid int32, popTime
 			s.broker.CommitOffset(k.group, k.topic, k.queueID, next)
 			return seq, rest, nil
 		}
-		return 0, rest, nil
+		return seq, rest, nil
 	}
 	ck := &checkpoint{ckKey: ckKey{queueKey: k, start: off, popTime: popTime}, invisible: r.Invisible.Milliseconds()}
 	if _, dup := s.cks[ck.ckKey]; dup {
 		// Same queue popped twice in one millisecond with nothing acked
 		// in between cannot start at the same offset: the first moved it.
-		return 0, rest, nil
+		return seq, rest, nil
 	}
 	bodyAt := len(res.Body)
 	for _, buf := range got.Buffers {
@@ -473,7 +488,7 @@ func (s *Service) popQueueLocked(r *PopRequest, topic string, qid int32, popTime
 	s.rec.reset(recCheckpoint)
 	s.rec.checkpoint(ck)
 	s.rec.int(next)
-	seq, err := s.jrnl.append(s.rec.b)
+	seq, err = s.jrnl.append(s.rec.b)
 	if err != nil {
 		res.Body = res.Body[:bodyAt]
 		return 0, 0, err
