@@ -155,6 +155,12 @@ func TestSimpleRedeliveryAfterInvisibleTime(t *testing.T) {
 }
 
 func TestSimpleAckDurableAcrossRestart(t *testing.T) {
+	t.Run("shutdown", func(t *testing.T) { testSimpleAckDurable(t, false) })
+	// Kill: no final sync of the journal, store abandoned (crash recovery).
+	t.Run("kill", func(t *testing.T) { testSimpleAckDurable(t, true) })
+}
+
+func testSimpleAckDurable(t *testing.T, kill bool) {
 	b := startBrokerOnly(t)
 	s := &sender{rc: netclient.New(), addr: b.br.Addr()}
 	defer s.rc.Close()
@@ -173,7 +179,12 @@ func TestSimpleAckDurableAcrossRestart(t *testing.T) {
 			acked[string(m.Body)] = true
 		}
 	}
-	b.restart(t, 100*time.Millisecond)
+	if kill {
+		b.br.Kill()
+		b.start(t, b.port)
+	} else {
+		b.restart(t, 100*time.Millisecond)
+	}
 	back := map[string]int{}
 	deadline := time.Now().Add(15 * time.Second)
 	for len(back) < 5 && time.Now().Before(deadline) {

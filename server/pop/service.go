@@ -238,7 +238,14 @@ func New(cfg Config, st Store, b Broker, opts ...Option) (*Service, error) {
 
 // Close answers parked pops, stops the loops and syncs and closes the
 // journal.
-func (s *Service) Close() error {
+func (s *Service) Close() error { return s.stop(true) }
+
+// Abandon stops like a crashed process would: goroutines end and the
+// journal is closed without a final sync (what was written stays in the
+// page cache, as after a process crash). For the broker's Kill.
+func (s *Service) Abandon() { s.stop(false) }
+
+func (s *Service) stop(syncJournal bool) error {
 	s.closeMu.Lock()
 	if s.closed {
 		s.closeMu.Unlock()
@@ -248,6 +255,10 @@ func (s *Service) Close() error {
 	close(s.quit)
 	s.closeMu.Unlock()
 	s.wg.Wait()
+	if !syncJournal {
+		s.jrnl.abandon()
+		return nil
+	}
 	return s.jrnl.close()
 }
 

@@ -254,6 +254,16 @@ func (j *journal) close() error {
 	return err
 }
 
+// abandon closes the file without syncing it.
+func (j *journal) abandon() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f != nil {
+		j.f.Close()
+		j.f = nil
+	}
+}
+
 // recordWriter builds record payloads.
 type recordWriter struct{ b []byte }
 
