@@ -129,6 +129,7 @@ type config struct {
 	thresholdSizeTopic int64
 	maxSpan            int64
 	maxReconsume       int32
+	awaitDuration      time.Duration // SimpleConsumer: broker long-poll time
 	consumeTimeout     time.Duration
 	suspendQueue       time.Duration
 	rebalanceInterval  time.Duration

@@ -14,6 +14,11 @@ import (
 const binaryFixedLen = 2 + 1 + 2 + 4 + 4 + 4 + 4
 
 func appendBinaryHeader(dst []byte, c *Command) ([]byte, error) {
+	if c.Code == CodeOutOfRange && c.WideCode != 0 {
+		// Upstream truncates such a code to a short; a peer would then
+		// read another request code entirely.
+		return dst, fmt.Errorf("%w: request code %d does not fit the binary header (use JSON)", ErrFrameTooLarge, c.WideCode)
+	}
 	dst = binary.BigEndian.AppendUint16(dst, uint16(c.Code))
 	dst = append(dst, byte(c.Language))
 	dst = binary.BigEndian.AppendUint16(dst, uint16(c.Version))

@@ -3,8 +3,8 @@
 
 package remoting
 
-// Request codes (upstream RequestCode). Codes that do not fit
-// int16 (5.x POP/ACK/controller ranges) are out of scope for this protocol version.
+// Request codes (upstream RequestCode). Codes that do not fit int16 (the
+// 5.x POP range) are the WideCode constants below.
 const (
 	SendMessage                      int16 = 10  // SEND_MESSAGE
 	PullMessage                      int16 = 11  // PULL_MESSAGE
@@ -543,6 +543,20 @@ func responseCodeName(code int16) string {
 	}
 	return "UNKNOWN"
 }
+
+// Request codes of 5.x POP consumption (upstream RequestCode). They do not
+// fit the int16 of the binary header, so they travel in JSON headers only:
+// build requests with NewWideRequest, serve them with the transport's
+// HandleWide.
+const (
+	PopMessage                 int32 = 200050 // POP_MESSAGE
+	AckMessage                 int32 = 200051 // ACK_MESSAGE
+	PeekMessage                int32 = 200052 // PEEK_MESSAGE
+	ChangeMessageInvisibleTime int32 = 200053 // CHANGE_MESSAGE_INVISIBLETIME
+	Notification               int32 = 200054 // NOTIFICATION
+	PollingInfo                int32 = 200055 // POLLING_INFO
+	BatchAckMessage            int32 = 200151 // BATCH_ACK_MESSAGE
+)
 
 // CodeOutOfRange stands for a request code that does not fit the int16 of
 // the binary header (the JSON form allows more). No processor is ever

@@ -10,6 +10,7 @@ package remoting
 
 import (
 	"errors"
+	"math"
 	"strconv"
 )
 
@@ -220,6 +221,18 @@ func NewRequest(code int16, h Header, body []byte) *Command {
 	if h != nil {
 		h.EncodeExt(&c.Ext)
 	}
+	return c
+}
+
+// NewWideRequest is NewRequest for a request code beyond int16 (the 5.x
+// POP codes). The command always uses the JSON header, the only one that
+// can carry such a code.
+func NewWideRequest(code int32, h Header, body []byte) *Command {
+	if code >= math.MinInt16 && code <= math.MaxInt16 {
+		return NewRequest(int16(code), h, body)
+	}
+	c := NewRequest(CodeOutOfRange, h, body)
+	c.WideCode = code
 	return c
 }
 

@@ -19,7 +19,7 @@ const hexDigits = "0123456789abcdef"
 
 func appendJSONHeader(dst []byte, c *Command) []byte {
 	dst = append(dst, `{"code":`...)
-	dst = strconv.AppendInt(dst, int64(c.Code), 10)
+	dst = strconv.AppendInt(dst, c.ReceivedCode(), 10)
 	dst = append(dst, `,"language":"`...)
 	dst = append(dst, c.Language.String()...)
 	dst = append(dst, `","version":`...)
@@ -368,10 +368,10 @@ func decodeJSONHeader(c *Command, s string) error {
 		var v int64
 		switch key {
 		case "code":
-			// 5.x codes past int16 (POP and friends, e.g. 200050) must not
-			// cost the peer its connection: they decode as CodeOutOfRange,
-			// which no processor serves, so the reply is
-			// REQUEST_CODE_NOT_SUPPORTED.
+			// 5.x codes past int16 (POP and friends, e.g. 200050) decode
+			// as CodeOutOfRange with the real code in WideCode; the server
+			// transport dispatches on ReceivedCode, so the codes it serves
+			// are served and the rest get REQUEST_CODE_NOT_SUPPORTED.
 			v, err = r.integer(math.MinInt32, math.MaxInt32)
 			if v < math.MinInt16 || v > math.MaxInt16 {
 				c.WideCode = int32(v)

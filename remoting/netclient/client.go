@@ -306,6 +306,10 @@ func (c *Client) prepare(cmd *remoting.Command, flags int32) int32 {
 	cmd.Opaque = opaque
 	cmd.Flag = cmd.Flag&^(remoting.FlagResponse|remoting.FlagOneway) | flags
 	cmd.SerializeType = c.cfg.serializeType
+	if cmd.Code == remoting.CodeOutOfRange && cmd.WideCode != 0 {
+		// Only the JSON header carries codes beyond int16 (5.x POP).
+		cmd.SerializeType = remoting.SerializeJSON
+	}
 	if c.cfg.signer != nil {
 		c.cfg.signer(cmd)
 	}

@@ -1,6 +1,7 @@
 package acl
 
 import (
+	"encoding/json"
 	"errors"
 	"net"
 	"strings"
@@ -104,6 +105,8 @@ func resources(req *remoting.Command, dst []resource) ([]resource, error) {
 		dst = append(dst, groupResource(get("consumerGroup")), topicResource(get("topic"), Sub))
 	case remoting.UnregisterClient, remoting.GetConsumerListByGroup:
 		dst = append(dst, groupResource(get("consumerGroup")))
+	case remoting.CodeOutOfRange:
+		return popResources(req, get, dst)
 	case remoting.HeartBeat:
 		hb, err := wire.DecodeHeartbeat(req.Body)
 		if err != nil {
@@ -115,6 +118,37 @@ func resources(req *remoting.Command, dst []resource) ([]resource, error) {
 			for _, sd := range cd.SubscriptionDataSet {
 				dst = append(dst, topicResource(sd.Topic, Sub))
 			}
+		}
+	}
+	return dst, nil
+}
+
+// popResources lists what a 5.x POP request touches: its topic (SUB) and
+// group. An ack names the stored topic, which for a redelivery is the
+// group's POP retry topic %RETRY%<group>_<topic> (or +<topic>): the topic
+// checked is the one inside it.
+func popResources(req *remoting.Command, get func(string) string, dst []resource) ([]resource, error) {
+	switch int32(req.ReceivedCode()) {
+	case remoting.PopMessage, remoting.AckMessage, remoting.ChangeMessageInvisibleTime:
+		g, t := get("consumerGroup"), get("topic")
+		if rest, ok := strings.CutPrefix(t, retryPrefix+g+"_"); ok {
+			t = rest
+		} else if rest, ok := strings.CutPrefix(t, retryPrefix+g+"+"); ok {
+			t = rest
+		}
+		dst = append(dst, topicResource(t, Sub), groupResource(g))
+	case remoting.BatchAckMessage:
+		var body struct {
+			Acks []struct {
+				Group string `json:"c"`
+				Topic string `json:"t"`
+			} `json:"acks"`
+		}
+		if err := json.Unmarshal(req.Body, &body); err != nil {
+			return dst, deny("Bad batch ack body: %s", err.Error())
+		}
+		for _, a := range body.Acks {
+			dst = append(dst, topicResource(a.Topic, Sub), groupResource(a.Group))
 		}
 	}
 	return dst, nil

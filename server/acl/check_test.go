@@ -104,6 +104,14 @@ func TestCheck(t *testing.T) {
 		{"pull group denied", outside, signed(pull("topicC", "groupA"), user), "No permission for %RETRY%groupA"},
 		{"pull group default SUB", outside, signed(pull("topicC", "groupZ"), user), ""},
 		{"retry topic send is the group's", outside, signed(send("%RETRY%groupA"), user), "No permission for %RETRY%groupA"},
+		{"pop allowed", outside, signed(popReq(remoting.PopMessage, "topicC", "groupB"), user), ""},
+		{"pop topic denied", outside, signed(popReq(remoting.PopMessage, "topicA", "groupB"), user), "No permission for topicA"},
+		{"pop group denied", outside, signed(popReq(remoting.PopMessage, "topicC", "groupA"), user), "No permission for %RETRY%groupA"},
+		{"ack of a redelivery checks the inner topic", outside, signed(popReq(remoting.AckMessage, "%RETRY%groupB_topicA", "groupB"), user), "No permission for topicA"},
+		{"ack of a redelivery allowed", outside, signed(popReq(remoting.AckMessage, "%RETRY%groupB_topicC", "groupB"), user), ""},
+		{"change invisible time denied", outside, signed(popReq(remoting.ChangeMessageInvisibleTime, "topicA", "groupB"), user), "No permission for topicA"},
+		{"batch ack denied", outside, signed(batchAckReq(`{"acks":[{"c":"groupB","t":"topicA"}]}`), user), "No permission for topicA"},
+		{"batch ack bad body", outside, signed(batchAckReq(`{`), user), "Bad batch ack body: unexpected end of JSON input"},
 		{"heartbeat allowed", outside, signed(hb, user), ""},
 		{"heartbeat denied group", outside, signed(hbDenied, user), "No permission for %RETRY%groupA"},
 		{"non-admin delete topic", outside, signed(admReq(remoting.DeleteTopicInBroker), user), "Need admin permission for request code=215, but accessKey=RocketMQ is not admin"},
@@ -124,6 +132,17 @@ func TestCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+func popReq(code int32, topic, group string) *remoting.Command {
+	req := remoting.NewWideRequest(code, nil, nil)
+	req.Ext.Set("consumerGroup", group)
+	req.Ext.Set("topic", topic)
+	return req
+}
+
+func batchAckReq(body string) *remoting.Command {
+	return remoting.NewWideRequest(remoting.BatchAckMessage, nil, []byte(body))
 }
 
 func withAK(req *remoting.Command, ak string) *remoting.Command {

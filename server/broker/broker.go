@@ -33,6 +33,7 @@ import (
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/netclient"
 	"github.com/rocketgo/rocketgo/server/acl"
+	"github.com/rocketgo/rocketgo/server/pop"
 	"github.com/rocketgo/rocketgo/server/replicas"
 	"github.com/rocketgo/rocketgo/server/store"
 	"github.com/rocketgo/rocketgo/server/transport"
@@ -90,6 +91,7 @@ type Broker struct {
 	delay     *delayScheduler
 	timers    *timerScheduler
 	tx        *txChecker
+	pop       *pop.Service // POP consumption (server/pop)
 	locks     *lockTable
 	uniq      *message.UniqIDGenerator // UNIQ_KEY for messages that arrive without one
 
@@ -282,6 +284,15 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		return err
 	}
 	b.uniq = message.NewUniqIDGenerator(b.storeHost.Addr(), os.Getpid())
+	if b.pop, err = b.openPop(); err != nil {
+		b.server.Shutdown(context.Background())
+		return err
+	}
+	defer func() {
+		if err != nil {
+			b.pop.Close()
+		}
+	}()
 	// Processors read storeHost and uniq, so they are bound only now; the
 	// address is not known to anyone before Start returns.
 	b.registerProcessors()
@@ -438,6 +449,11 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("broker: waiting for loops: %w", ctx.Err()))
 		}
+		if b.pop != nil {
+			if err := b.pop.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if err := b.offsets.Persist(); err != nil {
 			errs = append(errs, err)
 		}
@@ -546,4 +562,7 @@ func (b *Broker) arrived(topic string, queueID int32, queueOffset int64, tagsCod
 		return
 	}
 	b.pulls.notify(topic, queueID, queueOffset, tagsCode)
+	if b.pop != nil {
+		b.pop.Arrived(topic)
+	}
 }

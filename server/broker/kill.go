@@ -29,6 +29,9 @@ func (b *Broker) Kill() {
 		}
 		b.server.Shutdown(ctx)
 		b.wg.Wait()
+		if b.pop != nil {
+			b.pop.Abandon()
+		}
 		b.store.Abandon()
 		b.log.Info("broker killed")
 	})

@@ -64,6 +64,12 @@ func (b *Broker) registerProcessors() {
 	s.Handle(remoting.GetAllDelayOffset, b.processGetAllDelayOffset)
 	s.Handle(remoting.GetTimerCheckPoint, b.processGetTimerCheckPoint)
 	s.Handle(remoting.CheckClientConfig, b.processCheckClientConfig)
+
+	// 5.x POP consumption (server/pop); codes beyond int16.
+	s.HandleWide(remoting.PopMessage, b.pop.ProcessPop)
+	s.HandleWide(remoting.AckMessage, b.pop.ProcessAck)
+	s.HandleWide(remoting.BatchAckMessage, b.pop.ProcessBatchAck)
+	s.HandleWide(remoting.ChangeMessageInvisibleTime, b.pop.ProcessChangeInvisibleTime)
 }
 
 // reply answers req with code and remark. Replies to oneway requests are

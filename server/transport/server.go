@@ -106,7 +106,7 @@ type Server struct {
 	pools inflight.Pools
 
 	hmu      sync.Mutex
-	handlers atomic.Pointer[map[int16]handler]
+	handlers atomic.Pointer[map[int32]handler]
 
 	opaque atomic.Int32 // opaques of server-initiated requests
 
@@ -150,7 +150,7 @@ func NewServer(addr string, opts ...Option) *Server {
 		stopped: make(chan struct{}),
 		conns:   make(map[*Conn]struct{}),
 	}
-	empty := map[int16]handler{}
+	empty := map[int32]handler{}
 	s.handlers.Store(&empty)
 	return s
 }
@@ -158,7 +158,11 @@ func NewServer(addr string, opts ...Option) *Server {
 // Handle registers p for request code, replacing any previous processor; a
 // nil p removes it. p runs on the worker pool. It may be called before or
 // after Start. Unregistered codes are answered with REQUEST_CODE_NOT_SUPPORTED.
-func (s *Server) Handle(code int16, p Processor) { s.setHandler(code, p, false) }
+func (s *Server) Handle(code int16, p Processor) { s.setHandler(int32(code), p, false) }
+
+// HandleWide is Handle for a request code beyond int16 (the 5.x POP
+// codes), which peers send in JSON headers.
+func (s *Server) HandleWide(code int32, p Processor) { s.setHandler(code, p, false) }
 
 // HandleInline registers p to run directly on the connection's event loop,
 // skipping the hand-off to a worker and the loop wake-up for its reply:
@@ -167,18 +171,18 @@ func (s *Server) Handle(code int16, p Processor) { s.setHandler(code, p, false) 
 // or network I/O, no waiting on channels or contended locks — because while
 // p runs, every connection of that loop waits. Such a processor may still
 // park the request and Reply later from another goroutine.
-func (s *Server) HandleInline(code int16, p Processor) { s.setHandler(code, p, true) }
+func (s *Server) HandleInline(code int16, p Processor) { s.setHandler(int32(code), p, true) }
 
 type handler struct {
 	proc   Processor
 	inline bool
 }
 
-func (s *Server) setHandler(code int16, p Processor, inline bool) {
+func (s *Server) setHandler(code int32, p Processor, inline bool) {
 	s.hmu.Lock()
 	defer s.hmu.Unlock()
 	old := *s.handlers.Load()
-	next := make(map[int16]handler, len(old)+1)
+	next := make(map[int32]handler, len(old)+1)
 	for k, v := range old {
 		next[k] = v
 	}
@@ -387,7 +391,13 @@ func (s *Server) dispatch(c *Conn, req *remoting.Command) {
 	if s.cfg.onReply != nil {
 		rc.hook, rc.arrived = s.cfg.onReply, time.Now()
 	}
-	h, ok := (*s.handlers.Load())[req.Code]
+	// Dispatch on the code as sent: a wide (5.x) code arrives as
+	// CodeOutOfRange with the real value beside it.
+	code := int32(req.Code)
+	if req.Code == remoting.CodeOutOfRange {
+		code = int32(req.ReceivedCode())
+	}
+	h, ok := (*s.handlers.Load())[code]
 	if !ok {
 		_ = rc.Reply(remoting.NewResponse(req, remoting.RequestCodeNotSupported, fmt.Sprintf(" request type %d not supported", req.ReceivedCode())))
 		return

@@ -385,6 +385,28 @@ func TestUnknownWideCodeNamedAsSent(t *testing.T) {
 	}
 }
 
+// A processor registered with HandleWide serves its code beyond int16, and
+// a client's wide request goes out as JSON even on a binary-header client.
+func TestHandleWideServesCodeBeyondInt16(t *testing.T) {
+	s, addr := startServer(t)
+	s.HandleWide(remoting.PopMessage, func(rc *RequestContext, req *remoting.Command) {
+		if req.ReceivedCode() != int64(remoting.PopMessage) {
+			t.Errorf("processor saw code %d", req.ReceivedCode())
+		}
+		_ = rc.Reply(remoting.NewResponse(req, remoting.Success, "popped"))
+	})
+	c := netclient.New(netclient.WithSerializeType(remoting.SerializeRocketMQ))
+	defer c.Close()
+	resp, err := c.InvokeSync(context.Background(), addr, remoting.NewWideRequest(remoting.PopMessage, nil, nil))
+	if err != nil || resp.Code != remoting.Success || resp.Remark != "popped" {
+		t.Fatalf("wide request: %v %v", resp, err)
+	}
+	resp, err = c.InvokeSync(context.Background(), addr, remoting.NewWideRequest(remoting.AckMessage, nil, nil))
+	if err != nil || resp.Code != remoting.RequestCodeNotSupported || resp.Remark != " request type 200051 not supported" {
+		t.Fatalf("unserved wide request: %v %v", resp, err)
+	}
+}
+
 func TestHandleInline(t *testing.T) {
 	s, addr := startServer(t)
 	s.HandleInline(2005, echoProcessor)
