@@ -84,7 +84,7 @@ type sink struct {
 	poison     atomic.Bool   // fail messages keyed "poison" into the DLQ
 	consumed   atomic.Int64
 	poisonOK   atomic.Int64
-	deliveries map[string]int // by message id
+	wrongTopic string // a topic other than BrowserOrders that reached the listener
 }
 
 func (s *sink) hold() {
@@ -102,12 +102,6 @@ func (s *sink) release() {
 		close(s.gate)
 		s.gate = nil
 	}
-}
-
-func (s *sink) delivered(id string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.deliveries[id]
 }
 
 func (s *sink) listen(ctx context.Context, cc *consumer.ConcurrentContext, msgs []*message.MessageExt) consumer.ConsumeResult {
@@ -129,9 +123,11 @@ func (s *sink) listen(ctx context.Context, cc *consumer.ConcurrentContext, msgs 
 	}
 	s.mu.Lock()
 	for _, m := range msgs {
-		s.deliveries[m.MsgID]++
 		if slicesContains(m.Keys(), "poison") {
 			s.poisonOK.Add(1)
+		}
+		if m.Topic != topic {
+			s.wrongTopic = m.Topic
 		}
 	}
 	s.mu.Unlock()
@@ -263,7 +259,6 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// A push consumer of the group, and messages sent with our SDK.
 	var s sink
-	s.deliveries = map[string]int{}
 	c, err := consumer.NewPush(consumer.WithNameServers(srv.NamesrvAddr()), consumer.WithGroup(group),
 		consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset), consumer.WithPersistInterval(100*time.Millisecond),
 		consumer.WithRebalanceInterval(time.Second))
@@ -351,11 +346,32 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.shot("dlq-message")
 	s.poison.Store(false)
+
+	// Consume it directly: the group is guessed from the DLQ topic, its
+	// online member chosen, and the member's listener runs the message
+	// (CONSUME_MESSAGE_DIRECTLY through the broker) as one of BrowserOrders.
+	if got := b.value(`#choose-group input[name="group"]`); got != group {
+		t.Errorf("group offered for a DLQ message: %q", got)
+	}
+	b.submit(`#choose-group button[type="submit"]`)
+	b.contains(`#consume select[name="client"]`, "@")
+	b.submit(`#consume button[type="submit"]`)
+	b.contains(".flash", "of "+group+" answered CR_SUCCESS")
+	b.shot("consumed-directly")
+	if n := s.poisonOK.Load(); n != 1 {
+		t.Errorf("the listener consumed the DLQ message %d times, want 1", n)
+	}
+
 	b.submit(`#resend button[type="submit"]`)
 	b.contains(".flash", "re-sent to "+topic)
 	b.contains("main", "1 messages")
 	b.shot("resent")
-	waitFor(t, ctx, "the re-sent DLQ message consumed", func() bool { return s.poisonOK.Load() >= 1 })
+	waitFor(t, ctx, "the re-sent DLQ message consumed", func() bool { return s.poisonOK.Load() >= 2 })
+	s.mu.Lock()
+	if s.wrongTopic != "" {
+		t.Errorf("the listener got a message as one of %q", s.wrongTopic)
+	}
+	s.mu.Unlock()
 
 	// Producers: our SDK producer's connection.
 	b.open("/producers")
