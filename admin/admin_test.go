@@ -314,3 +314,76 @@ func TestResetOffsetRedeliversToRunningPushConsumer(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumeMessageDirectly: a message is relayed through its broker to
+// the chosen online client, whose listener gets it (with the broker's
+// name) and whose verdict comes back; an offline client or a malformed id
+// is a clear error.
+func TestConsumeMessageDirectly(t *testing.T) {
+	f := start(t, 2)
+	ctx := testCtx(t)
+	const group = "AdminDirectCG"
+	type got struct {
+		body, broker string
+		reconsume    int32
+	}
+	seen := make(chan got, 16)
+	var refuse sync.Map
+	c, err := consumer.NewPush(consumer.WithNameServers(f.srv.NamesrvAddr()), consumer.WithGroup(group),
+		consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Subscribe(f.topic, "*", func(_ context.Context, cc *consumer.ConcurrentContext, msgs []*message.MessageExt) consumer.ConsumeResult {
+		for _, m := range msgs {
+			seen <- got{string(m.Body), cc.Queue.BrokerName, m.ReconsumeTimes}
+			if _, no := refuse.Load(string(m.Body)); no {
+				return consumer.ConsumeRetryLater
+			}
+		}
+		return consumer.ConsumeSuccess
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Shutdown(context.Background())
+	for range 2 { // the normal deliveries
+		<-seen
+	}
+	conns, err := f.adm.ConsumerConnections(ctx, group)
+	if err != nil || len(conns.Connections) != 1 {
+		t.Fatalf("connections: %+v, %v", conns, err)
+	}
+	client := conns.Connections[0].ClientID
+	id := f.sent[1].OffsetMsgID
+	res, err := f.adm.ConsumeMessageDirectly(ctx, group, client, f.topic, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Result != "CR_SUCCESS" || res.Order {
+		t.Errorf("result %+v", res)
+	}
+	select {
+	case g := <-seen:
+		if g.body != "m1" || g.broker != f.srv.Broker().Config().BrokerName {
+			t.Errorf("listener got %+v", g)
+		}
+	case <-ctx.Done():
+		t.Fatal("the listener never got the message")
+	}
+	// The listener's refusal comes back as CR_LATER.
+	refuse.Store("m0", true)
+	if res, err := f.adm.ConsumeMessageDirectly(ctx, group, client, "", f.sent[0].OffsetMsgID); err != nil || res.Result != "CR_LATER" {
+		t.Errorf("refused: %+v, %v", res, err)
+	}
+	<-seen
+	if _, err := f.adm.ConsumeMessageDirectly(ctx, group, "10.0.0.9@nobody", f.topic, id); err == nil || !strings.Contains(err.Error(), "not online") {
+		t.Errorf("offline client: %v", err)
+	}
+	if _, err := f.adm.ConsumeMessageDirectly(ctx, group, client, f.topic, "not-an-id"); err == nil {
+		t.Error("malformed id accepted")
+	}
+}

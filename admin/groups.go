@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/wire"
 )
@@ -346,4 +347,40 @@ func (c *Client) ConsumerRunningInfo(ctx context.Context, group, clientID string
 		return json.RawMessage(wire.QuoteBareKeys(resp.Body)), nil
 	}
 	return nil, fmt.Errorf("admin: running info of %s in %s: %w", clientID, group, lastErr)
+}
+
+// DirectResult is a consumer's verdict on a message it was asked to
+// consume directly (upstream's ConsumeMessageDirectlyResult).
+type DirectResult struct {
+	Order      bool `json:"order"`
+	AutoCommit bool `json:"autoCommit"`
+	// Result is CR_SUCCESS, CR_LATER, CR_ROLLBACK, CR_COMMIT,
+	// CR_THROW_EXCEPTION or CR_RETURN_NULL.
+	Result      string `json:"consumeResult"`
+	Remark      string `json:"remark"`
+	SpentMillis int64  `json:"spentTimeMills"`
+}
+
+// ConsumeMessageDirectly asks the consumer clientID of group to run the
+// message whose offset message id is msgID through its listener now,
+// outside its normal flow (CONSUME_MESSAGE_DIRECTLY): the request goes to
+// the broker storing the message, which relays it with the message to the
+// client over the client's own connection. Nothing is acknowledged or
+// committed; the listener's verdict comes back. topic may be "" (the
+// client takes the message's own).
+func (c *Client) ConsumeMessageDirectly(ctx context.Context, group, clientID, topic, msgID string) (DirectResult, error) {
+	host, _, err := message.ParseOffsetMsgID(msgID)
+	if err != nil {
+		return DirectResult{}, fmt.Errorf("admin: message id %q: %w", msgID, err)
+	}
+	h := &remoting.ConsumeMessageDirectlyRequestHeader{ConsumerGroup: group, ClientID: clientID, MsgID: msgID, Topic: topic}
+	resp, err := c.call(ctx, host.String(), remoting.NewRequest(remoting.ConsumeMessageDirectly, h, nil))
+	if err != nil {
+		return DirectResult{}, fmt.Errorf("admin: consume %s directly by %s of %s: %w", msgID, clientID, group, err)
+	}
+	var out DirectResult
+	if err := decodeJSON("consume directly", resp.Body, &out); err != nil {
+		return DirectResult{}, err
+	}
+	return out, nil
 }

@@ -46,6 +46,7 @@ type Backend interface {
 	DeleteTopic(ctx context.Context, topic, cluster string) error
 	ResetOffsetByTime(ctx context.Context, group, topic string, at time.Time, force bool) ([]admin.QueueOffset, error)
 	ProducerConnections(ctx context.Context, group, topic string) ([]admin.Connection, error)
+	ConsumeMessageDirectly(ctx context.Context, group, clientID, topic, msgID string) (admin.DirectResult, error)
 }
 
 var _ Backend = (*admin.Client)(nil)

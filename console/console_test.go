@@ -27,14 +27,16 @@ const xss = `<script>alert(1)</script>`
 // fake is an in-memory cluster: one broker "b0", topics with queues of
 // messages, groups with progress.
 type fake struct {
-	mu      sync.Mutex
-	down    error // every call fails with it (name server down)
-	topics  map[string][][]*message.MessageExt
-	groups  map[string]admin.Progress
-	created []admin.TopicSpec
-	deleted []string
-	resets  []string
-	stored  int64 // messages added: their commit-log offsets
+	mu       sync.Mutex
+	down     error // every call fails with it (name server down)
+	topics   map[string][][]*message.MessageExt
+	groups   map[string]admin.Progress
+	created  []admin.TopicSpec
+	deleted  []string
+	resets   []string
+	direct   []string       // group/client/id of CONSUME_MESSAGE_DIRECTLY calls
+	unrouted map[string]int // Route answers TOPIC_NOT_EXIST this many more times
+	stored   int64          // messages added: their commit-log offsets
 }
 
 var errDown = errors.New("dial tcp 127.0.0.1:9876: connect: connection refused")
@@ -110,6 +112,13 @@ func (f *fake) queues(topic string) ([][]*message.MessageExt, error) {
 }
 
 func (f *fake) Route(ctx context.Context, topic string) (*wire.TopicRoute, error) {
+	f.mu.Lock()
+	if f.unrouted[topic] > 0 {
+		f.unrouted[topic]--
+		f.mu.Unlock()
+		return nil, fmt.Errorf("admin: route of %s: %w", topic, remoting.ErrTopicNotExist)
+	}
+	f.mu.Unlock()
 	qs, err := f.queues(topic)
 	if err != nil {
 		return nil, err
@@ -249,6 +258,22 @@ func (f *fake) ProducerConnections(ctx context.Context, group, topic string) ([]
 		return nil, nil
 	}
 	return []admin.Connection{{ClientID: "prod@1", ClientAddr: "10.0.0.2:6000", Language: "JAVA", Version: 453}}, nil
+}
+
+func (f *fake) ConsumeMessageDirectly(ctx context.Context, group, clientID, topic, msgID string) (admin.DirectResult, error) {
+	if f.down != nil {
+		return admin.DirectResult{}, f.down
+	}
+	if _, err := f.MessageByID(ctx, msgID); err != nil {
+		return admin.DirectResult{}, err
+	}
+	if clientID == "gone" {
+		return admin.DirectResult{}, fmt.Errorf("admin: %w: the consumer <gone> of group <%s> is not online", remoting.CodeError(remoting.SystemError), group)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.direct = append(f.direct, group+"/"+clientID+"/"+msgID)
+	return admin.DirectResult{AutoCommit: true, Result: "CR_SUCCESS", SpentMillis: 3}, nil
 }
 
 func newTest(t *testing.T, f *fake, cfg Config) *httptest.Server {
@@ -738,5 +763,81 @@ func TestResendDLQMessage(t *testing.T) {
 	_, body = get(t, newTest(t, f, Config{}), "/message?id="+dead.OffsetMsgID())
 	if strings.Contains(body, `id="resend"`) {
 		t.Error("re-send offered without a sender")
+	}
+}
+
+// TestConsumeDirectly: the detail page of a DLQ message guesses its group,
+// lists the group's online members once chosen, and the form asks the one
+// picked to consume the message; bad input, an offline member and
+// read-only are refused.
+func TestConsumeDirectly(t *testing.T) {
+	f := seeded()
+	dead := f.addMessage("%DLQ%OrderService", 0, time.Now().UnixMilli(), "dead body", "RETRY_TOPIC", "Orders")
+	id := dead.OffsetMsgID()
+	srv := newTest(t, f, Config{})
+	_, body := get(t, srv, "/message?id="+id)
+	mustContain(t, body, `id="choose-group"`, `name="group" value="OrderService"`)
+	if strings.Contains(body, `id="consume"`) {
+		t.Error("members offered before a group was chosen")
+	}
+	_, body = get(t, srv, "/message?group=OrderService&id="+id)
+	mustContain(t, body, `id="consume"`, `<option>10.0.0.1@&lt;script&gt;alert(1)&lt;/script&gt;</option>`)
+	_, body = get(t, srv, "/message?group=offline&id="+id)
+	mustContain(t, body, "No member of offline is online")
+	if strings.Contains(body, `id="consume"`) {
+		t.Error("consume form offered without members")
+	}
+
+	code, _ := post(t, srv, "/message/consume", url.Values{"id": {id}, "group": {"OrderService"}, "client": {"10.0.0.1@x"}}, false)
+	if code != http.StatusForbidden || len(f.direct) != 0 {
+		t.Fatalf("without CSRF token: %d", code)
+	}
+	code, body = post(t, srv, "/message/consume", url.Values{"id": {id}, "group": {"OrderService"}, "client": {"10.0.0.1@x"}}, true)
+	if code != http.StatusSeeOther || len(f.direct) != 1 || f.direct[0] != "OrderService/10.0.0.1@x/"+id {
+		t.Fatalf("consume: %d %v %s", code, f.direct, body)
+	}
+	for _, bad := range []url.Values{
+		{"id": {id}, "group": {"OrderService"}},                          // no member
+		{"id": {"nonsense"}, "group": {"OrderService"}, "client": {"c"}}, // not an offset id
+	} {
+		if code, body := post(t, srv, "/message/consume", bad, true); code != http.StatusBadRequest {
+			t.Errorf("%v: %d %s", bad, code, body)
+		}
+	}
+	code, body = post(t, srv, "/message/consume", url.Values{"id": {id}, "group": {"OrderService"}, "client": {"gone"}}, true)
+	if code != http.StatusBadGateway || !strings.Contains(body, "not online") {
+		t.Errorf("offline member: %d %s", code, body)
+	}
+	f.down = errDown
+	if code, _ := post(t, srv, "/message/consume", url.Values{"id": {id}, "group": {"OrderService"}, "client": {"c"}}, true); code != http.StatusBadGateway {
+		t.Errorf("cluster down: %d", code)
+	}
+	f.down = nil
+
+	ro := newTest(t, f, Config{ReadOnly: true})
+	if _, body := get(t, ro, "/message?group=OrderService&id="+id); strings.Contains(body, `id="consume"`) || strings.Contains(body, `id="choose-group"`) {
+		t.Error("read-only console offers consume directly")
+	}
+	if code, _ := post(t, ro, "/message/consume", url.Values{"id": {id}, "group": {"OrderService"}, "client": {"c"}}, true); code != http.StatusForbidden {
+		t.Errorf("read-only: %d", code)
+	}
+	if len(f.direct) != 1 {
+		t.Errorf("calls %v", f.direct)
+	}
+}
+
+// TestCreateTopicAwaitsRoute: the broker reports a new topic to the name
+// server a little later; the create action waits for the route, so the
+// topic's page it leads to shows the topic and not "no route".
+func TestCreateTopicAwaitsRoute(t *testing.T) {
+	f := seeded()
+	f.unrouted = map[string]int{"Late": 3}
+	srv := newTest(t, f, Config{})
+	code, body := post(t, srv, "/topics", url.Values{"topic": {"Late"}, "cluster": {"DefaultCluster"}}, true)
+	if code != http.StatusSeeOther {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	if code, body := get(t, srv, "/topics/Late"); code != http.StatusOK {
+		t.Errorf("topic page right after creation: %d %s", code, body)
 	}
 }

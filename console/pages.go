@@ -80,6 +80,7 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("GET /producers", c.producers)
 	c.mux.HandleFunc("GET /dlq", c.dlq)
 	c.mux.HandleFunc("POST /message/resend", c.resend)
+	c.mux.HandleFunc("POST /message/consume", c.consumeDirectly)
 	c.mux.HandleFunc("GET /live", c.live)
 	c.mux.HandleFunc("GET /live.json", c.liveJSON)
 }
@@ -281,7 +282,28 @@ func (c *Console) createTopic(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusOK, "error", "topics", "Create topic", nil, fmt.Errorf("create topic %q: %w", topic, err))
 		return
 	}
+	// Brokers report a new topic to the name servers on their own time; the
+	// topic's page reads its route there, so give the report a moment
+	// rather than greet the user with "no route".
+	c.awaitRoute(ctx, topic, 3*time.Second)
 	http.Redirect(w, r, "/topics/"+urlPathEscape(topic)+"?flash=created", http.StatusSeeOther)
+}
+
+// awaitRoute polls the topic's route until it exists, ctx ends or wait
+// passes.
+func (c *Console) awaitRoute(ctx context.Context, topic string, wait time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	for {
+		if _, err := c.be.Route(ctx, topic); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func (c *Console) deleteTopic(w http.ResponseWriter, r *http.Request) {
@@ -569,6 +591,10 @@ type messageData struct {
 	Msg        *message.MessageExt
 	CanResend  bool
 	Target     string // default re-send topic: the original topic of a retry/DLQ message
+	CanConsume bool   // offer CONSUME_MESSAGE_DIRECTLY
+	Group      string // the consumer group chosen for it (or guessed from a retry/DLQ topic)
+	Clients    []string
+	ClientsErr string
 	OffsetID   string
 	Props      [][2]string
 	Text       string
@@ -592,7 +618,60 @@ func (c *Console) messageDetail(w http.ResponseWriter, r *http.Request) {
 	}
 	d := detailOf(m)
 	d.CanResend = c.cfg.Sender != nil && !c.cfg.ReadOnly
+	d.CanConsume = !c.cfg.ReadOnly
+	if d.CanConsume {
+		d.Group = strings.TrimSpace(r.URL.Query().Get("group"))
+		if d.Group != "" {
+			// The group is chosen: offer its online members.
+			conns, err := c.be.ConsumerConnections(ctx, d.Group)
+			if err != nil {
+				d.ClientsErr = err.Error()
+			}
+			for _, cn := range conns.Connections {
+				d.Clients = append(d.Clients, cn.ClientID)
+			}
+		} else if g, ok := strings.CutPrefix(m.Topic, "%DLQ%"); ok {
+			d.Group = g
+		} else if g, ok := strings.CutPrefix(m.Topic, "%RETRY%"); ok {
+			d.Group = g
+		}
+	}
 	c.render(w, r, http.StatusOK, "message", "messages", "Message "+m.MsgID, d, nil)
+}
+
+// consumeDirectly asks one online member of a group to run a message
+// through its listener now (CONSUME_MESSAGE_DIRECTLY, relayed by the
+// broker storing the message) and shows its verdict.
+func (c *Console) consumeDirectly(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := c.ctx(r)
+	defer cancel()
+	r.ParseForm()
+	group := strings.TrimSpace(r.PostForm.Get("group"))
+	client := strings.TrimSpace(r.PostForm.Get("client"))
+	id := strings.TrimSpace(r.PostForm.Get("id"))
+	var err error
+	var res admin.DirectResult
+	switch {
+	case group == "" || client == "":
+		err = badInput("choose a consumer group and one of its online members")
+	case id == "":
+		err = badInput("name the message by its offset message id")
+	default:
+		if _, _, perr := message.ParseOffsetMsgID(id); perr != nil {
+			err = badInput("%q is not an offset message id", id)
+		} else {
+			res, err = c.be.ConsumeMessageDirectly(ctx, group, client, "", id)
+		}
+	}
+	if err != nil {
+		c.render(w, r, http.StatusOK, "error", "messages", "Consume directly", nil, fmt.Errorf("consume directly by %s of %s: %w", client, group, err))
+		return
+	}
+	flash := fmt.Sprintf("%s of %s answered %s in %d ms", client, group, res.Result, res.SpentMillis)
+	if res.Remark != "" {
+		flash += " (" + res.Remark + ")"
+	}
+	http.Redirect(w, r, "/message?"+encodeQuery(map[string][]string{"id": {id}, "group": {group}, "flash": {flash}}), http.StatusSeeOther)
 }
 
 // systemProps are dropped when a message is re-sent: they describe its

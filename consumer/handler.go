@@ -199,7 +199,10 @@ func (c *PushConsumer) consumeDirectly(ctx context.Context, req *remoting.Comman
 	if bn, ok := req.Ext.Get("brokerName"); ok {
 		m.BrokerName = bn
 	}
-	if m.Topic == c.retry {
+	// A retry or dead-letter message of this group goes to the listener of
+	// the topic it was first sent to (an admin re-sending a DLQ message to
+	// a consumer is the common case).
+	if m.Topic == c.retry || m.Topic == DLQPrefix+c.cfg.group {
 		if t, ok := m.Property(message.PropertyRetryTopic); ok {
 			m.Topic = t
 		}

@@ -132,6 +132,19 @@ func TestPushResetOffsetAndConsumeDirectly(t *testing.T) {
 	if n.Load() != 11 {
 		t.Fatalf("listener calls %d, want 11", n.Load())
 	}
+	// A message of the group's DLQ goes to the listener of its original
+	// topic (RETRY_TOPIC).
+	dead := &message.StoredMessage{Topic: DLQPrefix + "cg-reset", Body: []byte("dead"), QueueID: 0,
+		BornHost: netip.MustParseAddrPort("127.0.0.1:1"), StoreHost: netip.MustParseAddrPort("127.0.0.1:2")}
+	dead.Properties = message.EncodeProperties(map[string]string{message.PropertyRetryTopic: topic})
+	if rec, err = message.AppendStored(nil, dead); err != nil {
+		t.Fatal(err)
+	}
+	resp = h.HandleRequest(context.Background(), "", remoting.NewRequest(remoting.ConsumeMessageDirectly,
+		&remoting.ConsumeMessageDirectlyRequestHeader{ConsumerGroup: "cg-reset", BrokerName: "broker-a"}, rec))
+	if resp == nil || resp.Code != remoting.Success || json.Unmarshal(resp.Body, &out) != nil || out.ConsumeResult != "CR_SUCCESS" || n.Load() != 12 {
+		t.Fatalf("consume a DLQ message directly: %v %s, listener calls %d", resp, resp.Body, n.Load())
+	}
 	st := h.HandleRequest(context.Background(), "", remoting.NewRequest(remoting.GetConsumerStatusFromClient,
 		&remoting.GetConsumerStatusRequestHeader{Topic: topic, Group: "cg-reset"}, nil))
 	if st == nil || st.Code != remoting.Success || !strings.Contains(string(st.Body), `{"brokerName":"broker-a","queueId":0,"topic":"PushReset"}:6`) {

@@ -1,6 +1,6 @@
 module github.com/rocketgo/rocketgo/interop
 
-go 1.24.0
+go 1.25.0
 
 replace github.com/rocketgo/rocketgo => ../
 
@@ -8,6 +8,8 @@ replace github.com/rocketgo/rocketgo/conformance => ../conformance
 
 require (
 	github.com/apache/rocketmq-client-go/v2 v2.1.2
+	github.com/chromedp/cdproto v0.160.1
+	github.com/chromedp/chromedp v0.23.1
 	github.com/onsi/ginkgo/v2 v2.23.4
 	github.com/onsi/gomega v1.37.0
 	github.com/rocketgo/rocketgo v0.0.0-00010101000000-000000000000
@@ -22,6 +24,7 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/emirpasic/gods v1.12.0 // indirect
 	github.com/fatih/color v1.13.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/go-logr/logr v1.4.2 // indirect
 	github.com/go-task/slim-sprig/v3 v3.0.0 // indirect
 	github.com/golang/mock v1.3.1 // indirect

@@ -467,6 +467,9 @@ func (b *Broker) processForwardToConsumer(rc *transport.RequestContext, req *rem
 		}
 		fwd.Body = append([]byte(nil), res.Buffers[0]...)
 		res.Release()
+		// As upstream's broker does: the stored message does not carry the
+		// name of the broker it is on, and the client's listener sees it.
+		fwd.Ext.Set("brokerName", b.cfg.BrokerName)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 	defer cancel()
