@@ -51,12 +51,12 @@ func TestProcessQueueCommitsLowestInFlight(t *testing.T) {
 func TestProcessQueueOrderlyTakeCommitRollback(t *testing.T) {
 	pq := newProcessQueue(Queue{Topic: "T"})
 	pq.put(msgsAt(0, 1, 2, 3))
-	a := pq.take(2)
+	a, _ := pq.take(2)
 	if len(a) != 2 || a[0].QueueOffset != 0 {
 		t.Fatalf("take %v", a)
 	}
 	pq.rollback()
-	b := pq.take(3)
+	b, _ := pq.take(3)
 	if len(b) != 3 || b[0].QueueOffset != 0 || b[2].QueueOffset != 2 {
 		t.Fatalf("after rollback take %d from %d", len(b), b[0].QueueOffset)
 	}
@@ -66,7 +66,7 @@ func TestProcessQueueOrderlyTakeCommitRollback(t *testing.T) {
 	if !pq.pending() {
 		t.Fatal("offset 3 should be pending")
 	}
-	if c := pq.take(5); len(c) != 1 || c[0].QueueOffset != 3 {
+	if c, _ := pq.take(5); len(c) != 1 || c[0].QueueOffset != 3 {
 		t.Fatalf("take %v", c)
 	}
 	if off := pq.commit(); off != 4 || pq.pending() {
