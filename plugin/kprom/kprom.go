@@ -166,9 +166,13 @@ func status(err error) string {
 
 func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// OnSend records a send's cost time.
+// OnSend records a send's cost time once for every message it carried
+// (a batch of n counts n), as upstream's clients do.
 func (m *Metrics) OnSend(topic string, messages int, latency time.Duration, err error) {
-	m.sendCost.WithLabelValues(topic, status(err)).Observe(millis(latency))
+	o, ms := m.sendCost.WithLabelValues(topic, status(err)), millis(latency)
+	for range max(messages, 1) {
+		o.Observe(ms)
+	}
 }
 
 // OnPull records a pull's latency and the messages it brought.
