@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
@@ -262,5 +263,41 @@ func TestFlowDelayLimits(t *testing.T) {
 	}
 	if c.stats.flowControlled.Load() != 2 {
 		t.Fatalf("flow-controlled count %d", c.stats.flowControlled.Load())
+	}
+}
+
+// TestProcessQueueArrival: cached messages carry their arrival time, which
+// orderly take and concurrent beginBatch hand back for the await time.
+func TestProcessQueueArrival(t *testing.T) {
+	pq := newProcessQueue(Queue{Topic: "T"})
+	before := time.Now().UnixNano()
+	first := msgsAt(0, 1)
+	pq.put(first)
+	mid := time.Now().UnixNano()
+	for time.Now().UnixNano() == mid { // the second put stamps a later time
+	}
+	second := msgsAt(2, 3)
+	pq.put(second)
+	msgs, arrived := pq.take(3)
+	if len(msgs) != 3 || arrived < before || arrived > mid {
+		t.Fatalf("take: %d msgs, arrived %d not in [%d, %d]", len(msgs), arrived, before, mid)
+	}
+	pq.rollback()
+	// The batch's await runs from its earliest message.
+	a2, ok := pq.beginBatch([]*message.MessageExt{second[0], first[1]})
+	if !ok || a2 != arrived {
+		t.Fatalf("beginBatch arrived %d %v, want %d", a2, ok, arrived)
+	}
+	pq.end()
+	a3, _ := pq.beginBatch(second)
+	if a3 <= mid {
+		t.Fatalf("second put arrived %d, not after %d", a3, mid)
+	}
+	pq.end()
+	if d := awaited(arrived, time.Unix(0, arrived).Add(5*time.Millisecond)); d != 5*time.Millisecond {
+		t.Fatalf("awaited %v", d)
+	}
+	if d := awaited(arrived, time.Unix(0, arrived-1)); d != 0 {
+		t.Fatalf("awaited before arrival %v, want 0", d)
 	}
 }
