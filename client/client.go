@@ -12,8 +12,9 @@
 //	defer cl.Close() // after the producers and consumers using it
 //	p, err := producer.New(producer.WithClient(cl), producer.WithGroup("pg"))
 //
-// Hooks observe connections, requests, sends and pulls (see Hook). Admin
-// tools send raw requests with Request and NameServerRequest.
+// Hooks observe connections, requests, sends, pulls, received and consumed
+// messages (see Hook). Admin tools send raw requests with Request and
+// NameServerRequest.
 package client
 
 import (

@@ -9,7 +9,7 @@ import (
 
 // Hook is any value implementing one or more of the hook interfaces below
 // (ConnectHook, DisconnectHook, RequestWrittenHook, ResponseReadHook,
-// SendHook, PullHook): metrics, tracing or logging plugged in from outside
+// SendHook, PullHook, ReceiveHook, ConsumeHook): metrics, tracing or logging plugged in from outside
 // the core. Which interfaces a hook implements is checked once, when the
 // Client is built, so an event nobody hooks costs nothing on its path.
 //
@@ -57,6 +57,32 @@ type SendHook interface {
 // (nil for every answer the consumer understood, found or not).
 type PullHook interface {
 	OnPull(topic, brokerName string, queueID int32, messages int, latency time.Duration, err error)
+}
+
+// ReceiveHook is called by consumers once for every message they hand
+// towards the application (push, lite pull, PullFrom and simple
+// consumers), as it arrives from the broker: the group, the message's
+// topic (a retried message's original topic; a simple consumer's
+// subscribed topic) and its delivery latency, the time from the broker
+// storing it to its arrival here (Apache RocketMQ 5.x's
+// rocketmq_delivery_latency). The store time is the broker's clock, so
+// clock skew shows in it and may make it negative. Messages dropped by the
+// client's tag filter are not reported.
+type ReceiveHook interface {
+	OnReceive(group, topic string, delivery time.Duration)
+}
+
+// ConsumeHook is called by push consumers (concurrent and orderly) once
+// for every message of a listener call, when the call has returned: await
+// is how long the batch waited in the local process queue, from the
+// arrival of its first message to the start of the listener call
+// (rocketmq_await_time); process is the listener's running time
+// (rocketmq_process_time); ok says whether the call acknowledged this
+// message (a success within the concurrent listener's AckIndex, an
+// orderly success) rather than failing it (retry later, suspend, panic,
+// consume timeout).
+type ConsumeHook interface {
+	OnConsume(group, topic string, await, process time.Duration, ok bool)
 }
 
 // transportHooks builds the transport's hook table from hooks, leaving an
@@ -123,6 +149,14 @@ func (c *Client) SendHooks() []SendHook { return pick[SendHook](c.impl().Hooks()
 // PullHooks returns the PullHooks among c's hooks (nil when none), for
 // consumers, which call them on every pull answer.
 func (c *Client) PullHooks() []PullHook { return pick[PullHook](c.impl().Hooks()) }
+
+// ReceiveHooks returns the ReceiveHooks among c's hooks (nil when none),
+// for consumers, which call them for every message received.
+func (c *Client) ReceiveHooks() []ReceiveHook { return pick[ReceiveHook](c.impl().Hooks()) }
+
+// ConsumeHooks returns the ConsumeHooks among c's hooks (nil when none),
+// for push consumers, which call them for every message consumed.
+func (c *Client) ConsumeHooks() []ConsumeHook { return pick[ConsumeHook](c.impl().Hooks()) }
 
 func pick[T any](hooks []any) []T {
 	var out []T

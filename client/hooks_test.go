@@ -30,10 +30,11 @@ type recorder struct {
 	pulls     int
 	pulledMsg int
 	minLat    time.Duration
+	received  map[string]int // group/topic
 }
 
 func newRecorder() *recorder {
-	return &recorder{written: map[int16]int{}, read: map[int16]int{}, minLat: time.Hour}
+	return &recorder{written: map[int16]int{}, read: map[int16]int{}, minLat: time.Hour, received: map[string]int{}}
 }
 
 func (r *recorder) OnConnect(addr string, _ time.Duration, err error) {
@@ -89,6 +90,14 @@ func (r *recorder) OnPull(_, _ string, _ int32, n int, _ time.Duration, err erro
 	if err == nil {
 		r.pulls++
 		r.pulledMsg += n
+	}
+}
+
+func (r *recorder) OnReceive(group, topic string, delivery time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if delivery >= 0 && delivery < time.Minute {
+		r.received[group+"/"+topic]++
 	}
 }
 
@@ -172,6 +181,9 @@ func TestHooksSeeConnectionsRequestsSendsAndPulls(t *testing.T) {
 	}
 	if rec.pulls == 0 || rec.pulledMsg != 3 {
 		t.Errorf("pull hook saw %d pulls with %d messages, want 3 messages", rec.pulls, rec.pulledMsg)
+	}
+	if rec.received["hooks-cg/"+topic] != 3 || len(rec.received) != 1 {
+		t.Errorf("receive hook saw %v, want 3 messages of hooks-cg/%s with a delivery latency under a minute", rec.received, topic)
 	}
 }
 

@@ -20,6 +20,10 @@ type cluster struct {
 	pub     *client.Client // the public handle, for the trace producer
 	private bool
 	pulls   []client.PullHook // called on every pull answer; nil when none
+	// receives and consumes are called for every message received and
+	// consumed; nil when none, so the message paths only test a length.
+	receives []client.ReceiveHook
+	consumes []client.ConsumeHook
 	// codec inflates compressed bodies of every pull, keeping its zstd and
 	// zlib state warm across pulls instead of building it per response.
 	codec message.Codec
@@ -31,7 +35,8 @@ func newCluster(cfg *config) (*cluster, error) {
 		if err := impl.Acquire(); err != nil {
 			return nil, fmt.Errorf("consumer: shared client: %w", err)
 		}
-		return &cluster{Client: impl, pub: cfg.client, pulls: cfg.client.PullHooks()}, nil
+		return &cluster{Client: impl, pub: cfg.client, pulls: cfg.client.PullHooks(),
+			receives: cfg.client.ReceiveHooks(), consumes: cfg.client.ConsumeHooks()}, nil
 	}
 	pub, err := client.New(append([]client.Option{
 		client.WithNameServers(cfg.nameServers),
@@ -52,6 +57,34 @@ func newCluster(cfg *config) (*cluster, error) {
 func (c *cluster) pulled(q Queue, messages int, latency time.Duration, err error) {
 	for _, h := range c.pulls {
 		h.OnPull(q.Topic, q.BrokerName, int32(q.QueueID), messages, latency, err)
+	}
+}
+
+// received reports msgs, just arrived for group, to the receive hooks;
+// topic overrides the messages' own topic when not empty. Callers test
+// len(c.receives) first so that a consumer without hooks does not even
+// read the clock.
+func (c *cluster) received(group, topic string, msgs []*message.MessageExt) {
+	now := time.Now().UnixMilli()
+	for _, m := range msgs {
+		t := topic
+		if t == "" {
+			t = m.Topic
+		}
+		d := time.Duration(now-m.StoreTimestamp) * time.Millisecond
+		for _, h := range c.receives {
+			h.OnReceive(group, t, d)
+		}
+	}
+}
+
+// consumed reports one listener call over msgs to the consume hooks: the
+// first acked messages succeeded, the rest failed.
+func (c *cluster) consumed(group string, msgs []*message.MessageExt, acked int, await, process time.Duration) {
+	for i, m := range msgs {
+		for _, h := range c.consumes {
+			h.OnConsume(group, m.Topic, await, process, i < acked)
+		}
 	}
 }
 

@@ -81,7 +81,8 @@ func callOrderlyP(ctx context.Context, l OrderlyListener, oc *OrderlyContext, ms
 // failure never moves the offset past an unsettled message.
 func (c *PushConsumer) consumeConcurrently(run *queueRun, msgs []*message.MessageExt) {
 	pq := run.pq
-	if !pq.beginBatch(msgs) {
+	arrived, ok := pq.beginBatch(msgs)
+	if !ok {
 		return
 	}
 	defer pq.end()
@@ -98,6 +99,9 @@ func (c *PushConsumer) consumeConcurrently(run *queueRun, msgs []*message.Messag
 	if timedOut {
 		// Too late: the timeout scan may already have sent some of these
 		// back; settle only the rest, as failures.
+		if len(c.cl.consumes) > 0 {
+			c.cl.consumed(c.cfg.group, msgs, 0, awaited(arrived, start), elapsed)
+		}
 		c.afterConsume(lctx, info, ConsumeOutcome{TimedOut: true, Elapsed: elapsed})
 		msgs = pq.undone(msgs)
 		if len(msgs) == 0 {
@@ -113,6 +117,9 @@ func (c *PushConsumer) consumeConcurrently(run *queueRun, msgs []*message.Messag
 		ack = 0
 	}
 	if !timedOut {
+		if len(c.cl.consumes) > 0 {
+			c.cl.consumed(c.cfg.group, msgs, ack, awaited(arrived, start), elapsed)
+		}
 		c.afterConsume(lctx, info, ConsumeOutcome{Success: res == ConsumeSuccess, Acked: ack, Panicked: panicked, Elapsed: elapsed})
 	}
 	c.stats.consumed(int64(ack), int64(len(msgs)-ack), time.Since(start))
@@ -142,6 +149,15 @@ func (c *PushConsumer) consumeConcurrently(run *queueRun, msgs []*message.Messag
 	if off, ok := pq.remove(done); ok && !pq.dropped.Load() {
 		c.store.update(pq.q, off, true)
 	}
+}
+
+// awaited is the time from arrived (unix nanos, 0 when unknown) to start,
+// never negative.
+func awaited(arrived int64, start time.Time) time.Duration {
+	if arrived == 0 {
+		return 0
+	}
+	return max(0, time.Duration(start.UnixNano()-arrived))
 }
 
 // later runs fn after d unless the consumer stops first, in which case
@@ -269,7 +285,7 @@ func (c *PushConsumer) consumeOrderly(run *queueRun) {
 			pq.scheduled.Store(false)
 			return
 		}
-		msgs := pq.take(c.cfg.consumeBatchSize)
+		msgs, arrived := pq.take(c.cfg.consumeBatchSize)
 		if len(msgs) == 0 {
 			pq.consumeMu.Unlock()
 			pq.scheduled.Store(false)
@@ -287,11 +303,15 @@ func (c *PushConsumer) consumeOrderly(run *queueRun) {
 		if l != nil {
 			res, panicked = callOrderlyP(lctx, l, &oc, msgs)
 		}
+		elapsed := time.Since(t0)
 		acked := 0
 		if res == OrderlySuccess {
 			acked = len(msgs)
 		}
-		c.afterConsume(lctx, info, ConsumeOutcome{Success: res == OrderlySuccess, Acked: acked, Panicked: panicked, Elapsed: time.Since(t0)})
+		if len(c.cl.consumes) > 0 {
+			c.cl.consumed(c.cfg.group, msgs, acked, awaited(arrived, t0), elapsed)
+		}
+		c.afterConsume(lctx, info, ConsumeOutcome{Success: res == OrderlySuccess, Acked: acked, Panicked: panicked, Elapsed: elapsed})
 		pq.lastConsume.Store(time.Now().UnixNano())
 		if res == OrderlySuccess {
 			c.stats.consumed(int64(len(msgs)), 0, time.Since(t0))

@@ -484,6 +484,9 @@ func (c *LitePullConsumer) fetchLoop(ctx context.Context, lq *liteQueue) {
 		if len(msgs) == 0 {
 			continue
 		}
+		if len(c.cl.receives) > 0 {
+			c.cl.received(c.cfg.group, "", msgs)
+		}
 		c.buffered.Add(int64(len(msgs)))
 		select {
 		case c.buf <- &liteBatch{lq: lq, gen: gen, msgs: msgs}:
@@ -658,6 +661,9 @@ func (c *LitePullConsumer) PullFrom(ctx context.Context, q Queue, offset int64, 
 	case remoting.Success:
 		out.Status = PullFound
 		out.Messages = prepare(res.msgs, sub, q.BrokerName, RetryPrefix+c.cfg.group)
+		if len(c.cl.receives) > 0 {
+			c.cl.received(c.cfg.group, "", out.Messages)
+		}
 	case remoting.PullNotFound:
 		out.Status = PullNoNewMessage
 	case remoting.PullRetryImmediately:

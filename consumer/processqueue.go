@@ -11,9 +11,10 @@ import (
 
 // pqEntry is one cached message.
 type pqEntry struct {
-	msg   *message.MessageExt
-	start int64 // unix nanos a callback began, 0 before (consume timeout)
-	done  bool
+	msg     *message.MessageExt
+	arrived int64 // unix nanos it was cached (await time)
+	start   int64 // unix nanos a callback began, 0 before (consume timeout)
+	done    bool
 }
 
 // processQueue caches the messages pulled from one queue until they are
@@ -59,15 +60,17 @@ func newProcessQueue(q Queue) *processQueue {
 }
 
 // put appends freshly pulled messages (offset order), skipping any at or
-// below the highest offset already cached.
+// below the highest offset already cached, and stamps their arrival (one
+// clock read per pull).
 func (pq *processQueue) put(msgs []*message.MessageExt) {
+	now := time.Now().UnixNano()
 	pq.mu.Lock()
 	defer pq.mu.Unlock()
 	for _, m := range msgs {
 		if m.QueueOffset <= pq.maxSeen {
 			continue // a duplicate pull after a reset; already cached
 		}
-		pq.entries = append(pq.entries, pqEntry{msg: m})
+		pq.entries = append(pq.entries, pqEntry{msg: m, arrived: now})
 		pq.count++
 		pq.bytes += int64(len(m.Body))
 		pq.maxSeen = m.QueueOffset
@@ -147,21 +150,22 @@ func (pq *processQueue) trim() {
 	}
 }
 
-// take hands out up to n messages after those already taken (orderly).
-func (pq *processQueue) take(n int) []*message.MessageExt {
+// take hands out up to n messages after those already taken (orderly),
+// and when the first of them arrived.
+func (pq *processQueue) take(n int) (msgs []*message.MessageExt, arrived int64) {
 	pq.mu.Lock()
 	defer pq.mu.Unlock()
 	start := pq.head + pq.taken
 	end := min(start+n, len(pq.entries))
 	if start >= end {
-		return nil
+		return nil, 0
 	}
 	out := make([]*message.MessageExt, 0, end-start)
 	for i := start; i < end; i++ {
 		out = append(out, pq.entries[i].msg)
 	}
 	pq.taken += end - start
-	return out
+	return out, pq.entries[start].arrived
 }
 
 // commit marks every taken message consumed and returns the next offset.
@@ -210,21 +214,24 @@ func (pq *processQueue) lockValid(maxLive time.Duration) bool {
 // begin registers a concurrent callback unless the queue was dropped; the
 // check and the increment share mu with the drop, so a removal that saw
 // running == 0 after dropping cannot miss a callback.
-// It also stamps the batch's start time for the consume-timeout scan.
-func (pq *processQueue) beginBatch(msgs []*message.MessageExt) bool {
+// It also stamps the batch's start time for the consume-timeout scan, and
+// returns the earliest arrival among msgs (the await time).
+func (pq *processQueue) beginBatch(msgs []*message.MessageExt) (arrived int64, ok bool) {
 	pq.mu.Lock()
 	defer pq.mu.Unlock()
 	if pq.dropped.Load() {
-		return false
+		return 0, false
 	}
 	pq.running.Add(1)
 	now := time.Now().UnixNano()
+	arrived = now
 	for _, m := range msgs {
 		if i := pq.find(m.QueueOffset); i >= 0 {
 			pq.entries[i].start = now
+			arrived = min(arrived, pq.entries[i].arrived)
 		}
 	}
-	return true
+	return arrived, true
 }
 
 func (pq *processQueue) end() { pq.running.Add(-1) }

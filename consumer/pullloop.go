@@ -194,6 +194,9 @@ func (c *PushConsumer) pullLoop(ctx context.Context, run *queueRun, offset int64
 				continue
 			}
 			c.stats.pulled(len(msgs))
+			if len(c.cl.receives) > 0 {
+				c.cl.received(c.cfg.group, "", msgs)
+			}
 			pq.put(msgs)
 			if !c.dispatch(ctx, run, msgs) {
 				return

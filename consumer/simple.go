@@ -204,6 +204,11 @@ func (c *SimpleConsumer) Receive(ctx context.Context, maxMessages int, invisible
 		}
 		m.SetProperty(message.PropertyPopCK, handle.String())
 	}
+	if len(c.cl.receives) > 0 {
+		// Redeliveries come from the group's retry topic; they count
+		// under the subscribed topic.
+		c.cl.received(c.cfg.group, c.topic, msgs)
+	}
 	return msgs, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
@@ -51,12 +52,12 @@ func TestProcessQueueCommitsLowestInFlight(t *testing.T) {
 func TestProcessQueueOrderlyTakeCommitRollback(t *testing.T) {
 	pq := newProcessQueue(Queue{Topic: "T"})
 	pq.put(msgsAt(0, 1, 2, 3))
-	a := pq.take(2)
+	a, _ := pq.take(2)
 	if len(a) != 2 || a[0].QueueOffset != 0 {
 		t.Fatalf("take %v", a)
 	}
 	pq.rollback()
-	b := pq.take(3)
+	b, _ := pq.take(3)
 	if len(b) != 3 || b[0].QueueOffset != 0 || b[2].QueueOffset != 2 {
 		t.Fatalf("after rollback take %d from %d", len(b), b[0].QueueOffset)
 	}
@@ -66,7 +67,7 @@ func TestProcessQueueOrderlyTakeCommitRollback(t *testing.T) {
 	if !pq.pending() {
 		t.Fatal("offset 3 should be pending")
 	}
-	if c := pq.take(5); len(c) != 1 || c[0].QueueOffset != 3 {
+	if c, _ := pq.take(5); len(c) != 1 || c[0].QueueOffset != 3 {
 		t.Fatalf("take %v", c)
 	}
 	if off := pq.commit(); off != 4 || pq.pending() {
@@ -262,5 +263,41 @@ func TestFlowDelayLimits(t *testing.T) {
 	}
 	if c.stats.flowControlled.Load() != 2 {
 		t.Fatalf("flow-controlled count %d", c.stats.flowControlled.Load())
+	}
+}
+
+// TestProcessQueueArrival: cached messages carry their arrival time, which
+// orderly take and concurrent beginBatch hand back for the await time.
+func TestProcessQueueArrival(t *testing.T) {
+	pq := newProcessQueue(Queue{Topic: "T"})
+	before := time.Now().UnixNano()
+	first := msgsAt(0, 1)
+	pq.put(first)
+	mid := time.Now().UnixNano()
+	for time.Now().UnixNano() == mid { // the second put stamps a later time
+	}
+	second := msgsAt(2, 3)
+	pq.put(second)
+	msgs, arrived := pq.take(3)
+	if len(msgs) != 3 || arrived < before || arrived > mid {
+		t.Fatalf("take: %d msgs, arrived %d not in [%d, %d]", len(msgs), arrived, before, mid)
+	}
+	pq.rollback()
+	// The batch's await runs from its earliest message.
+	a2, ok := pq.beginBatch([]*message.MessageExt{second[0], first[1]})
+	if !ok || a2 != arrived {
+		t.Fatalf("beginBatch arrived %d %v, want %d", a2, ok, arrived)
+	}
+	pq.end()
+	a3, _ := pq.beginBatch(second)
+	if a3 <= mid {
+		t.Fatalf("second put arrived %d, not after %d", a3, mid)
+	}
+	pq.end()
+	if d := awaited(arrived, time.Unix(0, arrived).Add(5*time.Millisecond)); d != 5*time.Millisecond {
+		t.Fatalf("awaited %v", d)
+	}
+	if d := awaited(arrived, time.Unix(0, arrived-1)); d != 0 {
+		t.Fatalf("awaited before arrival %v, want 0", d)
 	}
 }
