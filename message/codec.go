@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	kzlib "github.com/klauspost/compress/zlib"
 	"github.com/klauspost/compress/zstd"
@@ -43,7 +44,14 @@ type Codec struct {
 
 	lz4   sync.Pool                           // *lz4.Compressor
 	zlibW [zlib.BestCompression + 1]sync.Pool // *kzlib.Writer by level
-	zlibR sync.Pool                           // *zlibInflater
+	// zlibSpare keeps one writer per level out of the pool: sync.Pool
+	// empties itself over two garbage collections, so a producer that
+	// compresses less often than the collector runs (a trace producer
+	// sends a batch every few milliseconds while the traced load collects
+	// several times as often) built a new writer, hundreds of KiB of
+	// cleared state, for nearly every body.
+	zlibSpare [zlib.BestCompression + 1]atomic.Pointer[kzlib.Writer]
+	zlibR     sync.Pool // *zlibInflater
 }
 
 // NewCodec returns a Codec sized for the machine (see Codec).
@@ -143,8 +151,11 @@ func (c *Codec) compressZlib(body []byte, level int) ([]byte, error) {
 	var buf bytes.Buffer
 	// Typical text payloads shrink well; a quarter is a cheap first guess.
 	buf.Grow(len(body)/4 + 64)
-	pool := &c.zlibW[level]
-	w, _ := pool.Get().(*kzlib.Writer)
+	pool, spare := &c.zlibW[level], &c.zlibSpare[level]
+	w := spare.Swap(nil)
+	if w == nil {
+		w, _ = pool.Get().(*kzlib.Writer)
+	}
 	if w == nil {
 		var err error
 		if w, err = kzlib.NewWriterLevel(&buf, level); err != nil {
@@ -163,7 +174,9 @@ func (c *Codec) compressZlib(body []byte, level int) ([]byte, error) {
 		return nil, fmt.Errorf("message: compress: %w", err)
 	}
 	w.Reset(nil) // drop the reference to buf, which the caller now owns
-	pool.Put(w)
+	if !spare.CompareAndSwap(nil, w) {
+		pool.Put(w)
+	}
 	return buf.Bytes(), nil
 }
 
