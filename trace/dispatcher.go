@@ -13,11 +13,11 @@ import (
 
 // Defaults. A trace message closes, as upstream's Java dispatcher closes
 // its segments, when its body reaches MaxBatchBytes (118,000) or its keys
-// MaxKeyBytes; BatchSize only caps the records of one message. Under load
-// that makes trace messages of ~700 records: their count, not their
-// bytes, is what tracing cost (a wake-up, a compression block, a request
-// and a broker append each), and batches of 100 records made a traced
-// load test spend about twice the CPU on tracing that these do.
+// MaxKeyBytes, or FlushInterval after its first record; BatchSize only
+// caps the records of one message. In a traced load test that makes trace
+// messages of ~300 records: their count, not their bytes, is what tracing
+// cost (a wake-up, a compression block, a request and a broker append
+// each), and batches of 100 records cost about twice the CPU.
 const (
 	DefaultQueueSize     = 8192
 	DefaultBatchSize     = 1024
