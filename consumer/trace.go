@@ -64,7 +64,8 @@ func newTracer(cfg *config, cl *cluster) (*tracer, error) {
 	}
 	inner, err := producer.New(producer.WithClient(pub), producer.WithGroup(trace.ProducerGroupPrefix+cfg.group),
 		producer.WithRetries(0), producer.WithLogger(cfg.logger), producer.WithSendTimeout(tc.SendTimeout),
-		producer.WithCompression(0, 0)) // uncompressed, as the official clients send trace data
+		// zlib at its fastest level, as trace.CompressLevel explains.
+		producer.WithCompression(trace.CompressThreshold, trace.CompressLevel), producer.WithCompressionType(message.CompressZlib))
 	if err != nil {
 		return nil, fmt.Errorf("consumer: trace: %w", err)
 	}

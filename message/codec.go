@@ -7,7 +7,9 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
+	kzlib "github.com/klauspost/compress/zlib"
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
 )
@@ -41,8 +43,15 @@ type Codec struct {
 	}
 
 	lz4   sync.Pool                           // *lz4.Compressor
-	zlibW [zlib.BestCompression + 1]sync.Pool // *zlib.Writer by level
-	zlibR sync.Pool                           // *zlibInflater
+	zlibW [zlib.BestCompression + 1]sync.Pool // *kzlib.Writer by level
+	// zlibSpare keeps one writer per level out of the pool: sync.Pool
+	// empties itself over two garbage collections, so a producer that
+	// compresses less often than the collector runs (a trace producer
+	// sends a batch every few milliseconds while the traced load collects
+	// several times as often) built a new writer, hundreds of KiB of
+	// cleared state, for nearly every body.
+	zlibSpare [zlib.BestCompression + 1]atomic.Pointer[kzlib.Writer]
+	zlibR     sync.Pool // *zlibInflater
 }
 
 // NewCodec returns a Codec sized for the machine (see Codec).
@@ -133,16 +142,23 @@ func (c *Codec) zstdEncoder(level zstd.EncoderLevel) (*zstd.Encoder, error) {
 	return slot.enc, slot.err
 }
 
-// compressZlib is Compress with a pooled writer; level is valid.
+// compressZlib is Compress with a pooled writer; level is valid. The
+// writer is klauspost/compress's zlib, not the standard library's: the
+// stream is the same RFC 1950 format any inflater reads, produced two to
+// three times faster at the low levels (measured on trace message bodies:
+// 324 against 127 MB/s at level 1, for a ratio of 9.1 against 9.0).
 func (c *Codec) compressZlib(body []byte, level int) ([]byte, error) {
 	var buf bytes.Buffer
 	// Typical text payloads shrink well; a quarter is a cheap first guess.
 	buf.Grow(len(body)/4 + 64)
-	pool := &c.zlibW[level]
-	w, _ := pool.Get().(*zlib.Writer)
+	pool, spare := &c.zlibW[level], &c.zlibSpare[level]
+	w := spare.Swap(nil)
+	if w == nil {
+		w, _ = pool.Get().(*kzlib.Writer)
+	}
 	if w == nil {
 		var err error
-		if w, err = zlib.NewWriterLevel(&buf, level); err != nil {
+		if w, err = kzlib.NewWriterLevel(&buf, level); err != nil {
 			return nil, fmt.Errorf("message: compress: %w", err)
 		}
 	} else {
@@ -158,7 +174,9 @@ func (c *Codec) compressZlib(body []byte, level int) ([]byte, error) {
 		return nil, fmt.Errorf("message: compress: %w", err)
 	}
 	w.Reset(nil) // drop the reference to buf, which the caller now owns
-	pool.Put(w)
+	if !spare.CompareAndSwap(nil, w) {
+		pool.Put(w)
+	}
 	return buf.Bytes(), nil
 }
 

@@ -599,3 +599,29 @@ func TestCodecConcurrent(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestCodecKeepsZlibWriterAcrossGC: a Codec compressing less often than the
+// collector runs (a trace producer) still reuses its zlib writer instead
+// of building hundreds of KiB of deflate state per body.
+func TestCodecKeepsZlibWriterAcrossGC(t *testing.T) {
+	c := NewCodec()
+	body := bytes.Repeat([]byte("Pub\x011765000000000\x01DefaultRegion\x01group\x01topic\x02"), 300)
+	if _, err := c.Compress(CompressZlib, body, 1); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.GC() // sync.Pool is empty after two collections
+	runtime.ReadMemStats(&before)
+	z, err := c.Compress(CompressZlib, body, 1)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.Decompress(CompressZlib, z, 0); !bytes.Equal(got, body) {
+		t.Fatal("round trip differs")
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<10 {
+		t.Fatalf("compressing %d bytes after two collections allocated %d bytes: the writer was rebuilt", len(body), n)
+	}
+}

@@ -3,6 +3,7 @@ package trace
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -142,6 +143,51 @@ func TestDispatcherSplitsAtMaxBatchBytes(t *testing.T) {
 		if len(m.Body) > 200+100 {
 			t.Fatalf("body of %d bytes", len(m.Body))
 		}
+	}
+}
+
+// TestDispatcherSplitsAtMaxKeyBytes: records with long distinct keys close
+// a trace message before its keys pass MaxKeyBytes (the KEYS property must
+// fit the 16-bit properties length), and every key still lands in the
+// message carrying its record.
+func TestDispatcherSplitsAtMaxKeyBytes(t *testing.T) {
+	s := &memSender{}
+	d := NewDispatcher(Config{FlushInterval: time.Hour}, s)
+	const n = 200
+	for i := range n {
+		key := fmt.Sprintf("%04d-%s", i, strings.Repeat("k", 250))
+		d.Append(Record{Type: Pub, MsgID: fmt.Sprintf("ID%04d", i), Keys: key})
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.msgs) < 3 { // ~51 KB of keys
+		t.Fatalf("%d trace messages for %d records with 255-byte keys", len(s.msgs), n)
+	}
+	total := 0
+	for _, m := range s.msgs {
+		if kb := len(strings.Join(m.Keys, " ")); kb > MaxKeyBytes {
+			t.Fatalf("keys of %d bytes, more than %d", kb, MaxKeyBytes)
+		}
+		recs, err := Decode(m.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		have := map[string]bool{}
+		for _, k := range m.Keys {
+			have[k] = true
+		}
+		for _, r := range recs {
+			if !have[r.MsgID] || !have[r.Keys] {
+				t.Fatalf("record %s travels without its keys", r.MsgID)
+			}
+		}
+		total += len(recs)
+	}
+	if total != n {
+		t.Fatalf("%d records sent, want %d", total, n)
 	}
 }
 

@@ -280,6 +280,68 @@ func TestUnwritableTraceTopic(t *testing.T) {
 	t.Logf("trace stats with the trace topic missing: %+v", st)
 }
 
+// queryStored returns the messages of topic the broker's index finds
+// under key, as stored.
+func queryStored(t *testing.T, cl *client.Client, srv *embedded.Server, topic, key string) []*message.MessageExt {
+	t.Helper()
+	resp, err := cl.Request(testCtx(t), srv.BrokerAddr(), remoting.NewRequest(remoting.QueryMessage, &remoting.QueryMessageRequestHeader{
+		Topic: topic, Key: key, MaxNum: 32, EndTimestamp: time.Now().Add(time.Minute).UnixMilli(),
+	}, nil))
+	if err != nil || resp.Code != remoting.Success {
+		t.Fatalf("query %s %s: %v %v", topic, key, err, resp)
+	}
+	msgs, err := message.DecodeMessages(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+// TestDeletedTraceTopic: the trace topic is deleted while a traced
+// producer runs (auto-creation off, so nothing recreates it); every traced
+// send still succeeds, and the records written after the deletion are
+// counted as failed or dropped, never as sent.
+func TestDeletedTraceTopic(t *testing.T) {
+	srv := embeddedtest.Start(t, func(c *broker.Config) { c.AutoCreateTopicEnable = false })
+	cl := newClient(t, srv)
+	createTopic(t, cl, srv, "TraceDel")
+	createTopic(t, cl, srv, "TraceDelSink")
+	ctx := testCtx(t)
+	p, err := producer.New(producer.WithClient(cl), producer.WithGroup("del-pg"),
+		producer.WithTrace(producer.TraceConfig{Topic: "TraceDelSink", FlushInterval: time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const before, after = 20, 100
+	for i := range before {
+		if _, err := p.SendSync(ctx, message.New("TraceDel", []byte(fmt.Sprint(i)))); err != nil {
+			t.Fatalf("traced send %d: %v", i, err)
+		}
+	}
+	waitFor(t, "the first records stored", func() bool { return p.TraceStats().Sent == before })
+
+	adm, err := admin.Dial(srv.NamesrvAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	if err := adm.DeleteTopic(ctx, "TraceDelSink", ""); err != nil {
+		t.Fatal(err)
+	}
+	for i := range after {
+		if _, err := p.SendSync(ctx, message.New("TraceDel", []byte(fmt.Sprint(i)))); err != nil {
+			t.Fatalf("traced send %d after the trace topic was deleted: %v", i, err)
+		}
+	}
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := p.TraceStats()
+	if st.Sent != before || st.Failed+st.Dropped != after || st.Appended+st.Dropped != before+after {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
 // TestCustomTraceTopic: a broker's msgTraceTopicName and a client's
 // TraceConfig.Topic name another trace topic; more records than one
 // message's ordinary index allowance are still found.
@@ -310,6 +372,13 @@ func TestCustomTraceTopic(t *testing.T) {
 	recs, err := trace.Query(ctx, cl, "MyTrace", last)
 	if err != nil || len(recs) != 1 || recs[0].Type != trace.Pub || recs[0].Topic != "TraceCustom" {
 		t.Fatalf("query: %+v %v", recs, err)
+	}
+	// The batch (50 Pub records, ~10 KB) was stored zlib-compressed, as
+	// the Java client stores its batches; the query above inflated it.
+	stored := queryStored(t, cl, srv, "MyTrace", last)
+	if len(stored) != 1 || stored[0].SysFlag&message.SysFlagCompressed == 0 ||
+		len(stored[0].StoredBody()) >= trace.CompressThreshold || len(stored[0].Body) < 50*100 {
+		t.Fatalf("stored trace message: %d messages, first %+v", len(stored), stored)
 	}
 	if _, err := trace.Query(ctx, cl, "", last); err == nil {
 		t.Fatal("records found in the default trace topic")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 
 	"github.com/rocketgo/rocketgo/loadtest"
 )
@@ -50,6 +51,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	tlsCA := fs.String("tls-ca", "", "PEM `file` of extra roots to trust with -tls (e.g. a self-signed server certificate)")
 	fs.BoolVar(&cfg.EmbeddedACL, "acl", false, "start the embedded server with ACL on, the -access-key account (default "+loadtest.DefaultAccessKey+") as its admin")
 	fs.StringVar(&cfg.EmbeddedMetrics, "metrics", "", "serve the embedded server's Prometheus metrics on `addr` (127.0.0.1:0 for a free port), to measure their cost")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (client side and, without -namesrv, the embedded server) to `file`, for go tool pprof")
 	if code, ok := parseFlags(fs, "loadtest", args, stdout, stderr); !ok {
 		return code
 	}
@@ -72,6 +74,19 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 2
 	}
 	cfg.Logger = log
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "rocketgo loadtest:", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "rocketgo loadtest: -cpuprofile:", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
+	}
 	report := reportWriter(*jsonPath, stdout, stderr)
 	cfg.Out = report
 	fmt.Fprintln(report, loadtestHeader(cfg))

@@ -273,3 +273,84 @@ func writeCapture(t *testing.T, records map[string]bool) {
 	}
 	t.Logf("wrote %d official records to %s", len(lines), path)
 }
+
+// TestOfficialReadsCompressedTraceBatch: our trace batches over
+// trace.CompressThreshold are stored zlib-compressed, as the Java client
+// stores its own; an official consumer of the trace topic receives such a
+// batch inflated, every record intact.
+func TestOfficialReadsCompressedTraceBatch(t *testing.T) {
+	rlog.SetLogLevel("fatal")
+	srv := embeddedtest.Start(t, func(c *broker.Config) { c.TraceTopicEnable = true })
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cl, err := client.New(client.WithNameServers(srv.NamesrvAddr()), client.WithInstanceName("trace-zlib"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	createTopic(t, ctx, cl, srv, "TraceZlib")
+	// One batch: the dispatcher waits an hour, so Shutdown flushes all.
+	p, err := producer.New(producer.WithClient(cl), producer.WithGroup("zlib-pg"),
+		producer.WithTrace(producer.TraceConfig{FlushInterval: time.Hour}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 60
+	ids := map[string]bool{}
+	for i := range n {
+		res, err := p.SendSync(ctx, message.New("TraceZlib", []byte(fmt.Sprint(i))).WithKeys(fmt.Sprint("zkey", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[res.MsgID] = true
+	}
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.TraceStats(); st.Messages != 1 || st.Sent != n {
+		t.Fatalf("trace stats %+v, want one message of %d records", st, n)
+	}
+
+	type batch struct {
+		sysFlag int32
+		body    []byte
+	}
+	got := make(chan batch, 4)
+	oc, err := rocketmq.NewPushConsumer(
+		oconsumer.WithNsResolver(primitive.NewPassthroughResolver([]string{srv.NamesrvAddr()})),
+		oconsumer.WithGroupName("official-zlib-cg"), oconsumer.WithConsumeFromWhere(oconsumer.ConsumeFromFirstOffset))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := oc.Subscribe(trace.DefaultTopic, oconsumer.MessageSelector{Type: oconsumer.TAG, Expression: "*"},
+		func(_ context.Context, msgs ...*primitive.MessageExt) (oconsumer.ConsumeResult, error) {
+			for _, m := range msgs {
+				got <- batch{m.SysFlag, m.Body}
+			}
+			return oconsumer.ConsumeSuccess, nil
+		}); err != nil {
+		t.Fatal(err)
+	}
+	if err := oc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer oc.Shutdown()
+	var b batch
+	select {
+	case b = <-got:
+	case <-ctx.Done():
+		t.Fatal("the official consumer received no trace message")
+	}
+	if b.sysFlag&message.SysFlagCompressed == 0 {
+		t.Errorf("trace batch stored uncompressed (SysFlag %#x)", b.sysFlag)
+	}
+	recs, err := trace.Decode(b.body)
+	if err != nil || len(recs) != n {
+		t.Fatalf("official consumer's body: %d records, %v", len(recs), err)
+	}
+	for _, r := range recs {
+		if r.Type != trace.Pub || !ids[r.MsgID] || r.Topic != "TraceZlib" {
+			t.Fatalf("record %+v", r)
+		}
+	}
+}
