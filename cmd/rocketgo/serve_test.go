@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -10,8 +12,8 @@ import (
 )
 
 // TestServeFirstRun: a first `rocketgo serve` stays on loopback, prints its
-// ready line, keeps its store directly under the data root (no
-// store/store) and takes well under 200 MB of disk before any message.
+// ready line, keeps its store directly in the data root as upstream
+// lays out storePathRootDir (commitlog, consumequeue, ... beside config) and takes well under 200 MB of disk before any message.
 func TestServeFirstRun(t *testing.T) {
 	data := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -35,8 +37,16 @@ func TestServeFirstRun(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if want := filepath.Join(data, "store"); m[1] != want {
-		t.Fatalf("store in %s, want %s", m[1], want)
+	if m[1] != data {
+		t.Fatalf("store in %s, want %s", m[1], data)
+	}
+	for _, name := range []string{"checkpoint", "config"} {
+		if _, err := os.Stat(filepath.Join(data, name)); err != nil {
+			t.Fatalf("upstream layout under the data root: %v", err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(data, "store")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("nested store directory: %v", err)
 	}
 	var size int64
 	filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
@@ -50,7 +60,7 @@ func TestServeFirstRun(t *testing.T) {
 	if size > 200<<20 {
 		t.Fatalf("a fresh serve store holds %d bytes, want < 200 MB", size)
 	}
-	t.Logf("fresh store: %d bytes before the first message", size)
+	t.Logf("%s; fresh store: %d bytes before the first message", m[0][:len(m[0])-1], size)
 	cancel()
 	select {
 	case code := <-done:
