@@ -63,7 +63,7 @@ func testOfficialAfterDamage(t *testing.T, truncate bool) {
 	last, mid := recs[len(recs)-1], recs[len(recs)/2]
 	if truncate {
 		base := last.off - last.off%cfg.MappedFileSizeCommitLog
-		if err := os.Truncate(filepath.Join(dir, "store", "commitlog", fmt.Sprintf("%020d", base)), last.off-base+int64(last.size)/2); err != nil {
+		if err := os.Truncate(filepath.Join(dir, "commitlog", fmt.Sprintf("%020d", base)), last.off-base+int64(last.size)/2); err != nil {
 			t.Fatal(err)
 		}
 	} else {
