@@ -31,7 +31,9 @@ func runWithServer(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	srv, err := embedded.StartLocal(ctx, embedded.SmallConfig(dir))
+	cfg := embedded.SmallConfig(dir)
+	cfg.EnablePropertyFilter = true // for ExamplePushConsumer_SubscribeSQL92
+	srv, err := embedded.StartLocal(ctx, cfg)
 	cancel()
 	if err != nil {
 		log.Fatal(err)
@@ -101,6 +103,50 @@ func ExamplePushConsumer_Subscribe() {
 	slices.Sort(bodies)
 	fmt.Println(bodies)
 	// Output: [a b c]
+}
+
+func ExamplePushConsumer_SubscribeSQL92() {
+	p, err := producer.New(producer.WithNameServers(nameServer))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i, region := range []string{"eu", "us", "eu"} {
+		m := message.New("ExampleSQL", []byte(fmt.Sprintf("order-%d", i))).WithProperty("region", region)
+		if _, err := p.SendSync(context.Background(), m); err != nil {
+			log.Fatal(err)
+		}
+	}
+	p.Shutdown(context.Background())
+
+	c, err := consumer.NewPush(
+		consumer.WithNameServers(nameServer),
+		consumer.WithGroup("example-sql"),
+		consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	got := make(chan string, 16)
+	// The broker evaluates the expression (it needs enablePropertyFilter=true);
+	// the listener is a plain function, as with Subscribe.
+	err = c.SubscribeSQL92("ExampleSQL", "region = 'eu'", func(ctx context.Context, cc *consumer.ConcurrentContext, msgs []*message.MessageExt) consumer.ConsumeResult {
+		for _, m := range msgs {
+			got <- string(m.Body)
+		}
+		return consumer.ConsumeSuccess
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	defer c.Shutdown(context.Background())
+
+	bodies := []string{<-got, <-got}
+	slices.Sort(bodies)
+	fmt.Println(bodies)
+	// Output: [order-0 order-2]
 }
 
 func ExamplePushConsumer_SubscribeOrderly() {

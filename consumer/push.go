@@ -168,12 +168,27 @@ func (c *PushConsumer) subscribe(topic string, data wire.SubscriptionData, liste
 
 // SubscribeSQL92 registers listener for topic's messages whose properties
 // satisfy expression, in RocketMQ's SQL92 filter language (for example
-// "region = 'eu' AND amount > 100"; TAGS names the tag). The broker
-// evaluates it, and must run with enablePropertyFilter=true: otherwise
-// pulls fail with the broker's "does not support" error.
-// listener is a ConcurrentListener or an OrderlyListener: convert a
-// function literal with one of them.
-func (c *PushConsumer) SubscribeSQL92(topic, expression string, listener Listener) error {
+// "region = 'eu' AND amount > 100"; TAGS names the tag), consumed
+// concurrently; listener may be a plain function literal. The broker
+// evaluates the expression, and must run with enablePropertyFilter=true:
+// otherwise pulls fail with the broker's "does not support" error.
+func (c *PushConsumer) SubscribeSQL92(topic, expression string, listener ConcurrentListener) error {
+	if listener == nil {
+		return fmt.Errorf("%w: topic %q: nil listener", ErrInvalidOption, topic)
+	}
+	return c.subscribeSQL92(topic, expression, listener)
+}
+
+// SubscribeOrderlySQL92 is SubscribeSQL92 with queue-ordered consumption,
+// as SubscribeOrderly is to Subscribe.
+func (c *PushConsumer) SubscribeOrderlySQL92(topic, expression string, listener OrderlyListener) error {
+	if listener == nil {
+		return fmt.Errorf("%w: topic %q: nil listener", ErrInvalidOption, topic)
+	}
+	return c.subscribeSQL92(topic, expression, listener)
+}
+
+func (c *PushConsumer) subscribeSQL92(topic, expression string, listener Listener) error {
 	if strings.TrimSpace(expression) == "" {
 		return fmt.Errorf("%w: empty SQL92 expression", ErrInvalidOption)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/broker"
 )
@@ -92,7 +93,10 @@ func TestPushSQL92RefusedAtStart(t *testing.T) {
 			}
 		})
 	}
-	if err := (&PushConsumer{}).SubscribeSQL92("T", "  ", nil); !errors.Is(err, ErrInvalidOption) {
+	if err := (&PushConsumer{}).SubscribeSQL92("T", "a > 1", nil); !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("nil listener: %v", err)
+	}
+	if err := (&PushConsumer{}).SubscribeOrderlySQL92("T", "  ", func(context.Context, *OrderlyContext, []*message.MessageExt) OrderlyResult { return OrderlySuccess }); !errors.Is(err, ErrInvalidOption) {
 		t.Fatalf("empty expression: %v", err)
 	}
 }

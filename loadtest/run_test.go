@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -228,4 +229,60 @@ func TestFirstSendErrorPrinted(t *testing.T) {
 	if r.m.sendFailed.Load() != 2 {
 		t.Fatalf("send failures %d", r.m.sendFailed.Load())
 	}
+}
+
+// TestRunInterruptedCountsNoFailures: a Ctrl-C (ctx cancelled) in the
+// middle of a timed run stops sending, lets the sends in flight finish and
+// reports none of them as failed.
+func TestRunInterruptedCountsNoFailures(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out syncWriter
+	done := make(chan struct{})
+	var res *Result
+	var err error
+	go func() {
+		defer close(done)
+		res, err = Run(ctx, Config{Duration: time.Minute, Senders: 16, Producers: 1, Consumers: 1, ReportInterval: 50 * time.Millisecond, Out: &out})
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(out.String(), "Send TPS: ") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress line:\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel() // sends are in flight: 16 senders never pause
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("an interrupted run did not end")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent == 0 || res.SendFailed+res.ResponseFailed != 0 {
+		t.Fatalf("interrupted run: sent %d, failed %d+%d\n%s", res.Sent, res.SendFailed, res.ResponseFailed, out.String())
+	}
+	if res.SendElapsed >= time.Minute {
+		t.Fatalf("sending went on for %v after the interrupt", res.SendElapsed)
+	}
+}
+
+// syncWriter is a bytes.Buffer safe for the reporter and the test.
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }

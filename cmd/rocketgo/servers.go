@@ -93,8 +93,8 @@ func defaultKVConfigPath() string {
 }
 
 // defaultDataDir is serve's storePathRootDir. The broker keeps its store
-// in <root>/store (commit log, queues, index) as upstream does, so the
-// root is ~/.rocketgo, not ~/.rocketgo/store.
+// directly in it as upstream does (commitlog, consumequeue, index,
+// checkpoint beside config), so serve's files are all in ~/.rocketgo.
 func defaultDataDir() string {
 	if home, err := os.UserHomeDir(); err == nil {
 		return filepath.Join(home, ".rocketgo")
@@ -323,7 +323,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// embedded.Start returns once the broker has registered with the name
 	// server, so clients started after this line find their routes.
 	fmt.Fprintf(stdout, "rocketgo serve: ready in %s: name server %s, broker %s (%s), data in %s\n",
-		time.Since(began).Round(time.Millisecond), srv.NamesrvAddr(), srv.BrokerAddr(), cfg.FlushDiskType, filepath.Join(cfg.StorePathRootDir, "store"))
+		time.Since(began).Round(time.Millisecond), srv.NamesrvAddr(), srv.BrokerAddr(), cfg.FlushDiskType, cfg.StorePathRootDir)
 	if a := srv.MetricsAddr(); a != "" {
 		fmt.Fprintf(stdout, "rocketgo: metrics on http://%s/metrics\n", a)
 	}

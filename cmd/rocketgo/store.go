@@ -20,7 +20,7 @@ const (
 
 func runStore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("store check", flag.ContinueOnError)
-	data := fs.String("data", defaultDataDir(), "storage root (storePathRootDir) or the store directory inside it")
+	data := fs.String("data", defaultDataDir(), "storage root (storePathRootDir), which holds the store; an older broker's nested <root>/store is found too")
 	repair := fs.Bool("repair", false, "cut the damaged end, quarantine damage inside the log and rebuild queues and index, as recovery would; the store must be stopped")
 	var opts store.CheckOptions
 	fs.Int64Var(&opts.CommitLogSegmentSize, "commitlog-size", 0, "commit-log file size in bytes (default: inferred from the files)")

@@ -16,7 +16,7 @@ import (
 
 func TestStoreCheckFindsAndRepairsDamage(t *testing.T) {
 	root := t.TempDir()
-	dir := filepath.Join(root, "store") // as a broker lays it out
+	dir := filepath.Join(root, "store") // the nested layout of older brokers: -data ROOT finds it
 	cfg := store.Config{Dir: dir, CommitLogSegmentSize: 64 << 10, ConsumeQueueEntriesPerFile: 100, IndexSlots: 100, IndexEntries: 400}
 	s, err := store.Open(cfg)
 	if err != nil {

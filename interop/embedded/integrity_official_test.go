@@ -56,14 +56,14 @@ func testOfficialAfterDamage(t *testing.T, truncate bool) {
 		t.Fatalf("clean shutdown: %v", err)
 	}
 
-	recs := topicRecords(t, filepath.Join(dir, "store", "commitlog"), topic)
+	recs := topicRecords(t, filepath.Join(dir, "commitlog"), topic)
 	if len(recs) != sent {
 		t.Fatalf("found %d records of %s in the log, sent %d", len(recs), topic, sent)
 	}
 	last, mid := recs[len(recs)-1], recs[len(recs)/2]
 	if truncate {
 		base := last.off - last.off%cfg.MappedFileSizeCommitLog
-		if err := os.Truncate(filepath.Join(dir, "store", "commitlog", fmt.Sprintf("%020d", base)), last.off-base+int64(last.size)/2); err != nil {
+		if err := os.Truncate(filepath.Join(dir, "commitlog", fmt.Sprintf("%020d", base)), last.off-base+int64(last.size)/2); err != nil {
 			t.Fatal(err)
 		}
 	} else {
@@ -206,7 +206,7 @@ func topicRecords(t *testing.T, dir, topic string) []loggedRecord {
 func patchLog(t *testing.T, root string, segSize, off int64, b []byte) {
 	t.Helper()
 	base := off - off%segSize
-	f, err := os.OpenFile(filepath.Join(root, "store", "commitlog", fmt.Sprintf("%020d", base)), os.O_RDWR, 0)
+	f, err := os.OpenFile(filepath.Join(root, "commitlog", fmt.Sprintf("%020d", base)), os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

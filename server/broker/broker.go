@@ -175,6 +175,9 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
+	if err := migrateNestedStore(root, b.log); err != nil {
+		return err
+	}
 	cfgDir := filepath.Join(root, "config")
 	if b.topics, err = newTopicManager(&b.cfg, &b.live.autoCreateTopic, newJSONFile(cfgDir, "topics.json"), b.clock); err != nil {
 		return err
@@ -350,7 +353,7 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 
 func (b *Broker) storeConfig() store.Config {
 	c := store.Config{
-		Dir:                        filepath.Join(b.cfg.StorePathRootDir, "store"),
+		Dir:                        b.cfg.StorePathRootDir,
 		CommitLogSegmentSize:       b.cfg.MappedFileSizeCommitLog,
 		ConsumeQueueEntriesPerFile: int(b.cfg.MappedFileSizeConsumeQueue / 20),
 		FlushInterval:              b.cfg.FlushIntervalCommitLog,

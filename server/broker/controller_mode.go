@@ -69,7 +69,7 @@ func (cm *controllerMode) expectedMaster() string {
 // openControllerMode prepares the epoch file and the controller-mode
 // replication state before the store opens.
 func (b *Broker) openControllerMode() error {
-	epochs, err := replicas.OpenEpochFile(filepath.Join(b.cfg.StorePathRootDir, "store", "epochFileCheckpoint"))
+	epochs, err := replicas.OpenEpochFile(filepath.Join(b.cfg.StorePathRootDir, "epochFileCheckpoint"))
 	if err != nil {
 		return err
 	}

@@ -290,7 +290,7 @@ func testDamagedStore(t *testing.T, stop syscall.Signal) {
 	}
 	child.stop(t, stop)
 
-	logDir := filepath.Join(dir, "store", "commitlog")
+	logDir := filepath.Join(dir, "commitlog")
 	recs := logRecords(t, logDir, "Damaged")
 	last, mid := recs[len(recs)-1], recs[len(recs)/2]
 	patchFile(t, filepath.Join(logDir, fmt.Sprintf("%020d", 0)), last.off+int64(last.size)/2, make([]byte, last.size-last.size/2))

@@ -86,7 +86,7 @@ func TestClassicStoreJoinsControllerMode(t *testing.T) {
 	}
 	// The slave learns epoch 1 from the stream, with the first record of it.
 	for i := range 2 {
-		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("broker-%d", i), "store", "epochFileCheckpoint"))
+		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("broker-%d", i), "epochFileCheckpoint"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -126,8 +126,9 @@ type CheckOptions struct {
 	Logger *slog.Logger
 }
 
-// storeDir accepts the store directory itself or a broker's
-// storePathRootDir, which holds it as "store".
+// storeDir accepts the store directory itself (a broker's
+// storePathRootDir) or the root of an older broker, which kept the store
+// one level deeper, in <root>/store.
 func storeDir(dir string) string {
 	if _, err := os.Stat(filepath.Join(dir, "commitlog")); err != nil {
 		if _, err := os.Stat(filepath.Join(dir, "store", "commitlog")); err == nil {

@@ -19,7 +19,8 @@ import (
 // damaged since, so it is a starting point, never proof.
 //
 // Recovery walks the log from a point before the safe offset (at most
-// RecoveryVerifyBytes earlier, so restart time does not grow with the store)
+// RecoveryVerifyBytes earlier after a crash, CleanRecoveryVerifyBytes after
+// a clean shutdown, so restart time does not grow with the store)
 // to its end, checking every record's magic, length, own offset, layout and
 // body CRC:
 //
@@ -74,7 +75,11 @@ func (s *Store) recover() error {
 		}
 		from = w.safe
 		if !w.full {
-			from = s.verifyStart(segs, w.safe)
+			window := s.cfg.RecoveryVerifyBytes
+			if !crashed {
+				window = s.cfg.CleanRecoveryVerifyBytes
+			}
+			from = s.verifyStart(segs, w.safe, window)
 		}
 		// Where the records end is only known for sure after a clean
 		// shutdown; otherwise the consume queues may know of later ones.
@@ -175,17 +180,17 @@ func (s *Store) openQueues() error {
 	return nil
 }
 
-// verifyStart picks where recovery starts verifying: RecoveryVerifyBytes
-// before the safe offset, moved to a record boundary. Any consume-queue
+// verifyStart picks where recovery starts verifying: window bytes before
+// the safe offset, moved to a record boundary. Any consume-queue
 // entry gives one; the earliest at or after the target is taken, and
 // checked, since it comes from a file that may be damaged too. Failing
 // that, the start of the segment holding the target always is one.
-func (s *Store) verifyStart(segs *segmentList, safe int64) int64 {
+func (s *Store) verifyStart(segs *segmentList, safe, window int64) int64 {
 	first := segs.files[0].base
-	if s.cfg.RecoveryVerifyBytes < 0 || safe-first <= s.cfg.RecoveryVerifyBytes {
+	if window < 0 || safe-first <= window {
 		return first
 	}
-	target := safe - s.cfg.RecoveryVerifyBytes
+	target := safe - window
 	seg := segs.find(target, s.cl.size)
 	if seg == nil {
 		return first
