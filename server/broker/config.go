@@ -100,7 +100,7 @@ type Config struct {
 	HATransferBatchSize     int           // haTransferBatchSize, 32 KiB: log bytes per transfer frame (at most 4 MiB)
 	HAMaxGapNotInSync       int64         // haMaxGapNotInSync, 256 MiB: SYNC_MASTER answers SLAVE_NOT_AVAILABLE beyond this lag
 
-	// Slave reads (see pull.go, suggestBroker). A consumer whose backlog
+	// Slave reads (slave_read.go). A consumer whose backlog
 	// (the commit log's end minus the log offset it has read up to) is
 	// larger than accessMessageInMemoryMaxRatio percent of
 	// physicalMemorySize would read from disk, not the page cache; with
