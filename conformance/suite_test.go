@@ -47,6 +47,8 @@ func TestConformance(t *testing.T) {
 	describeOrder(env)
 	describeDelay(env)
 	describeTimer(env)
+	describeRequest(env)
+	describeSlave(env)
 	describeRetry(env)
 	describeTransaction(env)
 	describePull(env)

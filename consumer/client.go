@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/rocketgo/rocketgo/client"
@@ -27,6 +28,56 @@ type cluster struct {
 	// codec inflates compressed bodies of every pull, keeping its zstd and
 	// zlib state warm across pulls instead of building it per response.
 	codec message.Codec
+
+	// pullFrom is the broker id each queue's last pull answer suggested
+	// (suggestWhichBrokerId; Java PullAPIWrapper.pullFromWhichNodeTable).
+	// A queue absent from it pulls from the master.
+	pullFromMu sync.Mutex
+	pullFrom   map[Queue]int64
+}
+
+// pullTarget is the address q's next pull goes to and whether it is a
+// slave's: the broker id the last answer suggested when the route knows
+// it, else the master, else (master gone) the lowest-numbered slave, as
+// Java's findBrokerAddressInSubscribe falls back to any address.
+func (c *cluster) pullTarget(ctx context.Context, q Queue) (addr string, slave bool, err error) {
+	c.pullFromMu.Lock()
+	id := c.pullFrom[q]
+	c.pullFromMu.Unlock()
+	if id != wire.MasterID {
+		if a := c.BrokerAddrByID(q.BrokerName, id); a != "" {
+			return a, true, nil
+		}
+	}
+	addr, err = c.brokerAddr(ctx, q.BrokerName, q.Topic)
+	if err != nil {
+		return "", false, err
+	}
+	return addr, addr != c.MasterAddr(q.BrokerName), nil
+}
+
+// suggestPullFrom records the broker id an answer for q suggested and
+// reports whether q's next pull goes elsewhere than addr.
+func (c *cluster) suggestPullFrom(q Queue, id int64, addr string) (moved bool) {
+	c.pullFromMu.Lock()
+	if c.pullFrom == nil {
+		c.pullFrom = map[Queue]int64{}
+	}
+	old := c.pullFrom[q]
+	if id == wire.MasterID {
+		delete(c.pullFrom, q)
+	} else {
+		c.pullFrom[q] = id
+	}
+	c.pullFromMu.Unlock()
+	if old == id {
+		return false
+	}
+	next := c.BrokerAddrByID(q.BrokerName, id)
+	if next == "" {
+		next = c.BrokerAddr(q.BrokerName)
+	}
+	return next != addr
 }
 
 func newCluster(cfg *config) (*cluster, error) {

@@ -481,6 +481,9 @@ func (c *LitePullConsumer) fetchLoop(ctx context.Context, lq *liteQueue) {
 		}
 		lq.buffered += len(msgs)
 		lq.mu.Unlock()
+		if res.stalled && !sleepCtx(ctx, c.cfg.pullBackoff) {
+			return
+		}
 		if len(msgs) == 0 {
 			continue
 		}

@@ -21,6 +21,11 @@ type pullResult struct {
 	msgs       []*message.MessageExt
 	remark     string
 	brokerAddr string
+	// stalled: the broker asked for an immediate retry without moving
+	// the offset and the next pull goes to the same broker (a slave whose
+	// master is alive but not in this consumer's route yet, say). Loops
+	// back off instead of spinning.
+	stalled bool
 }
 
 // pullRequest describes one pull.
@@ -53,7 +58,7 @@ func pullOnce(ctx context.Context, cl *cluster, r *pullRequest) (*pullResult, er
 
 // pull is one PULL_MESSAGE round trip and the decoding of its answer.
 func pull(ctx context.Context, cl *cluster, r *pullRequest) (*pullResult, error) {
-	addr, err := cl.brokerAddr(ctx, r.q.BrokerName, r.q.Topic)
+	addr, slave, err := cl.pullTarget(ctx, r.q)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +66,8 @@ func pull(ctx context.Context, cl *cluster, r *pullRequest) (*pullResult, error)
 	if r.suspend > 0 {
 		flag |= remoting.PullFlagSuspend
 	}
-	if r.commit > 0 {
+	if r.commit > 0 && !slave {
+		// Slaves keep no offsets of their own (Java clears the flag too).
 		flag |= remoting.PullFlagCommitOffset
 	}
 	h := remoting.PullMessageRequestHeader{
@@ -82,6 +88,11 @@ func pull(ctx context.Context, cl *cluster, r *pullRequest) (*pullResult, error)
 	defer cancel()
 	resp, err := cl.Invoke(pctx, addr, remoting.NewRequest(remoting.PullMessage, &h, nil))
 	if err != nil {
+		if slave {
+			// The slave may be gone: the master (or whoever the route
+			// offers) takes the next pull.
+			cl.suggestPullFrom(r.q, wire.MasterID, addr)
+		}
 		return nil, fmt.Errorf("consumer: pull %v: %w", r.q, err)
 	}
 	res := &pullResult{code: resp.Code, remark: resp.Remark, brokerAddr: addr}
@@ -95,6 +106,8 @@ func pull(ctx context.Context, cl *cluster, r *pullRequest) (*pullResult, error)
 		return res, fmt.Errorf("consumer: pull %v: %w", r.q, err)
 	}
 	res.next, res.minOffset, res.maxOffset = rh.NextBeginOffset, rh.MinOffset, rh.MaxOffset
+	moved := cl.suggestPullFrom(r.q, rh.SuggestWhichBrokerID, addr)
+	res.stalled = resp.Code == remoting.PullRetryImmediately && rh.NextBeginOffset == r.offset && !moved
 	if resp.Code == remoting.Success && len(resp.Body) > 0 {
 		msgs, err := message.DecodeMessages(resp.Body, message.WithCodec(&cl.codec))
 		if err != nil && len(msgs) == 0 {
@@ -204,6 +217,9 @@ func (c *PushConsumer) pullLoop(ctx context.Context, run *queueRun, offset int64
 		case remoting.PullNotFound, remoting.PullRetryImmediately:
 			offset = res.next
 			c.advanceIdle(pq, offset)
+			if res.stalled && !sleepCtx(ctx, c.cfg.pullBackoff) {
+				return
+			}
 		case remoting.PullOffsetMoved:
 			// The offset fell outside the queue: restart from where the
 			// broker says, and store that at once so a restart agrees.

@@ -74,7 +74,8 @@ func (h *SendMessageRequestHeaderV2) DecodeExt(e *ExtFields) error {
 	return (*SendMessageRequestHeader)(h).DecodeExt(e)
 }
 
-// sendAllRequired has one bit per required send field, in fact-sheet order.
+// sendAllRequired has one bit per required send field, in the order of
+// SendMessageRequestHeaderV2's short keys "a" to "h".
 const sendAllRequired = 1<<8 - 1
 
 // DecodeExt fills h from V1 or V2 keys in one pass.

@@ -439,6 +439,11 @@ func (c *Client) BrokerAddr(brokerName string) string {
 	return addrs[slices.Min(slices.Collect(maps.Keys(addrs)))]
 }
 
+// BrokerAddrByID returns the address of brokerName's broker id, or "".
+func (c *Client) BrokerAddrByID(brokerName string, id int64) string {
+	return (*c.routes.brokers.Load())[brokerName][id]
+}
+
 // BrokerAddrs returns every known address of brokerName by broker id (a
 // copy).
 func (c *Client) BrokerAddrs(brokerName string) map[int64]string {

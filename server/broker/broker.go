@@ -101,6 +101,12 @@ type Broker struct {
 	observing   bool                              // observer is not the no-op one
 	pullOffsets cowmap.Map[pullKey, atomic.Int64] // next offset each group will pull, per queue
 
+	// Slave reads (slave_read.go): the backlog in bytes beyond which a
+	// reader is sent to a slave, and whether a slave's master is alive as
+	// the name servers last said (true until they say otherwise).
+	memLimit     int64
+	masterOnline atomic.Bool
+
 	// Replication: a master has ha, a slave haClient and slaveSync; the
 	// others are nil.
 	ha                *haMaster
@@ -161,6 +167,8 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 	}
 	b.role.Store(&brokerRole{name: cfg.BrokerRole, id: cfg.BrokerID})
 	b.live.load(&cfg, o.clock())
+	b.memLimit = inMemoryLimit(&cfg)
+	b.masterOnline.Store(true)
 	return b, nil
 }
 

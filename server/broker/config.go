@@ -100,6 +100,17 @@ type Config struct {
 	HATransferBatchSize     int           // haTransferBatchSize, 32 KiB: log bytes per transfer frame (at most 4 MiB)
 	HAMaxGapNotInSync       int64         // haMaxGapNotInSync, 256 MiB: SYNC_MASTER answers SLAVE_NOT_AVAILABLE beyond this lag
 
+	// Slave reads (slave_read.go). A consumer whose backlog
+	// (the commit log's end minus the log offset it has read up to) is
+	// larger than accessMessageInMemoryMaxRatio percent of
+	// physicalMemorySize would read from disk, not the page cache; with
+	// slaveReadEnable the broker then tells it to pull from the group's
+	// whichBrokerWhenConsumeSlowly (a slave), and back to the master once
+	// it has caught up. Without it every answer names the master.
+	SlaveReadEnable               bool  // slaveReadEnable, false
+	AccessMessageInMemoryMaxRatio int   // accessMessageInMemoryMaxRatio (percent), 40
+	PhysicalMemorySize            int64 // physicalMemorySize (rocketgo key, bytes), 0 = the machine's RAM (upstream always uses it)
+
 	// Controller mode (RocketMQ 5.x automatic failover; server/replicas):
 	// the controller assigns brokerId and decides the role, so brokerRole
 	// and brokerId are ignored. A master is SYNC_MASTER; which slaves must
@@ -168,53 +179,54 @@ func DefaultConfig() Config {
 		root = filepath.Join(home, "store")
 	}
 	return Config{
-		BrokerClusterName:           "DefaultCluster",
-		BrokerName:                  "broker-a",
-		ListenPort:                  10911,
-		StorePathRootDir:            root,
-		FlushDiskType:               AsyncFlush,
-		BrokerRole:                  RoleAsyncMaster,
-		AutoCreateTopicEnable:       true,
-		AutoCreateSubscriptionGroup: true,
-		DefaultTopicQueueNums:       8,
-		BrokerPermission:            PermRead | PermWrite,
-		ClusterTopicEnable:          true,
-		BrokerTopicEnable:           true,
-		MaxMessageSize:              4 << 20,
-		MessageDelayLevel:           DefaultDelayLevels,
-		MappedFileSizeCommitLog:     1 << 30,
-		MappedFileSizeConsumeQueue:  300_000 * 20,
-		FlushIntervalCommitLog:      500 * time.Millisecond,
-		SyncFlushTimeout:            5 * time.Second,
-		MaxHashSlotNum:              5_000_000,
-		MaxIndexNum:                 20_000_000,
-		FileReservedTime:            72 * time.Hour,
-		DeleteWhen:                  4,
-		DiskMaxUsedSpaceRatio:       75,
-		LongPollingEnable:           true,
-		StoreReplyMessage:           true,
-		MsgTraceTopicName:           DefaultTraceTopic,
-		ShortPollingTimeMills:       time.Second,
-		RegisterNameServerPeriod:    30 * time.Second,
-		FlushConsumerOffsetInterval: 5 * time.Second,
-		ChannelExpiredTimeout:       120 * time.Second,
-		TransactionTimeOut:          6 * time.Second,
-		TransactionCheckMax:         15,
-		TransactionCheckInterval:    60 * time.Second,
-		HASendHeartbeatInterval:     5 * time.Second,
-		HAHousekeepingInterval:      20 * time.Second,
-		HATransferBatchSize:         32 << 10,
-		HAMaxGapNotInSync:           256 << 20,
-		BrokerHeartbeatInterval:     time.Second,
-		ControllerHeartBeatTimeout:  10 * time.Second,
-		SyncBrokerMetadataPeriod:    5 * time.Second,
-		CheckSyncStateSetPeriod:     5 * time.Second,
-		BrokerElectionPriority:      1<<31 - 1,
-		HAMaxTimeSlaveNotCatchup:    15 * time.Second,
-		InSyncReplicas:              1,
-		MinInSyncReplicas:           1,
-		MetricsExporterType:         MetricsDisable,
-		MetricsPromExporterPort:     5557,
+		BrokerClusterName:             "DefaultCluster",
+		BrokerName:                    "broker-a",
+		ListenPort:                    10911,
+		StorePathRootDir:              root,
+		FlushDiskType:                 AsyncFlush,
+		BrokerRole:                    RoleAsyncMaster,
+		AutoCreateTopicEnable:         true,
+		AutoCreateSubscriptionGroup:   true,
+		DefaultTopicQueueNums:         8,
+		BrokerPermission:              PermRead | PermWrite,
+		ClusterTopicEnable:            true,
+		BrokerTopicEnable:             true,
+		MaxMessageSize:                4 << 20,
+		MessageDelayLevel:             DefaultDelayLevels,
+		MappedFileSizeCommitLog:       1 << 30,
+		MappedFileSizeConsumeQueue:    300_000 * 20,
+		FlushIntervalCommitLog:        500 * time.Millisecond,
+		SyncFlushTimeout:              5 * time.Second,
+		MaxHashSlotNum:                5_000_000,
+		MaxIndexNum:                   20_000_000,
+		FileReservedTime:              72 * time.Hour,
+		DeleteWhen:                    4,
+		DiskMaxUsedSpaceRatio:         75,
+		LongPollingEnable:             true,
+		StoreReplyMessage:             true,
+		MsgTraceTopicName:             DefaultTraceTopic,
+		ShortPollingTimeMills:         time.Second,
+		RegisterNameServerPeriod:      30 * time.Second,
+		FlushConsumerOffsetInterval:   5 * time.Second,
+		ChannelExpiredTimeout:         120 * time.Second,
+		TransactionTimeOut:            6 * time.Second,
+		TransactionCheckMax:           15,
+		TransactionCheckInterval:      60 * time.Second,
+		HASendHeartbeatInterval:       5 * time.Second,
+		HAHousekeepingInterval:        20 * time.Second,
+		HATransferBatchSize:           32 << 10,
+		HAMaxGapNotInSync:             256 << 20,
+		AccessMessageInMemoryMaxRatio: 40,
+		BrokerHeartbeatInterval:       time.Second,
+		ControllerHeartBeatTimeout:    10 * time.Second,
+		SyncBrokerMetadataPeriod:      5 * time.Second,
+		CheckSyncStateSetPeriod:       5 * time.Second,
+		BrokerElectionPriority:        1<<31 - 1,
+		HAMaxTimeSlaveNotCatchup:      15 * time.Second,
+		InSyncReplicas:                1,
+		MinInSyncReplicas:             1,
+		MetricsExporterType:           MetricsDisable,
+		MetricsPromExporterPort:       5557,
 	}
 }
 
@@ -328,6 +340,9 @@ func configKeys() []configKey {
 		durationKey("haHousekeepingInterval", time.Millisecond, func(c *Config) *time.Duration { return &c.HAHousekeepingInterval }),
 		intKey("haTransferBatchSize", func(c *Config) *int { return &c.HATransferBatchSize }),
 		int64Key("haMaxGapNotInSync", func(c *Config) *int64 { return &c.HAMaxGapNotInSync }),
+		boolKey("slaveReadEnable", func(c *Config) *bool { return &c.SlaveReadEnable }),
+		intKey("accessMessageInMemoryMaxRatio", func(c *Config) *int { return &c.AccessMessageInMemoryMaxRatio }),
+		int64Key("physicalMemorySize", func(c *Config) *int64 { return &c.PhysicalMemorySize }),
 		boolKey("enableControllerMode", func(c *Config) *bool { return &c.EnableControllerMode }),
 		stringKey("controllerAddr", func(c *Config) *string { return &c.ControllerAddr }),
 		durationKey("brokerHeartbeatInterval", time.Millisecond, func(c *Config) *time.Duration { return &c.BrokerHeartbeatInterval }),
@@ -567,6 +582,12 @@ func (c *Config) validateControllerMode() []error {
 	}
 	if c.InSyncReplicas < 1 || c.MinInSyncReplicas < 1 {
 		bad("inSyncReplicas %d and minInSyncReplicas %d must be at least 1", c.InSyncReplicas, c.MinInSyncReplicas)
+	}
+	if c.AccessMessageInMemoryMaxRatio < 0 || c.AccessMessageInMemoryMaxRatio > 100 {
+		bad("accessMessageInMemoryMaxRatio %d must be a percentage (0-100)", c.AccessMessageInMemoryMaxRatio)
+	}
+	if c.PhysicalMemorySize < 0 {
+		bad("physicalMemorySize %d must not be negative", c.PhysicalMemorySize)
 	}
 	if c.HAMaxTimeSlaveNotCatchup <= c.HASendHeartbeatInterval {
 		bad("haMaxTimeSlaveNotCatchup %v must be longer than haSendHeartbeatInterval %v", c.HAMaxTimeSlaveNotCatchup, c.HASendHeartbeatInterval)

@@ -222,7 +222,9 @@ func pullAll(t testing.TB, rc *netclient.Client, addr, topic string, queueID int
 		}, nil))
 		switch resp.Code {
 		case remoting.Success:
-		case remoting.PullNotFound:
+		case remoting.PullNotFound, remoting.PullRetryImmediately:
+			// A slave whose master is alive answers an empty read with
+			// PULL_RETRY_IMMEDIATELY (go to the master) instead.
 			return out
 		default:
 			t.Fatalf("pull %s/%d@%d from %s: code %d %s", topic, queueID, off, addr, resp.Code, resp.Remark)

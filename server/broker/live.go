@@ -30,6 +30,7 @@ type liveConfig struct {
 	shortPolling     atomic.Int64 // nanoseconds
 	propertyFilter   atomic.Bool
 	storeReply       atomic.Bool
+	slaveRead        atomic.Bool
 
 	mu      sync.Mutex // serialises updates and guards version
 	version wire.DataVersion
@@ -37,7 +38,7 @@ type liveConfig struct {
 
 // liveKeys are the keys of liveConfig, in broker.conf spelling.
 var liveKeys = [...]string{"brokerPermission", "autoCreateTopicEnable", "autoCreateSubscriptionGroup", "maxMessageSize",
-	"longPollingEnable", "shortPollingTimeMills", "enablePropertyFilter", "storeReplyMessageEnable"}
+	"longPollingEnable", "shortPollingTimeMills", "enablePropertyFilter", "storeReplyMessageEnable", "slaveReadEnable"}
 
 // configBlackList are keys upstream never lets UPDATE_BROKER_CONFIG touch.
 var configBlackList = [...]string{"configBlackList", "brokerConfigPath"}
@@ -54,6 +55,7 @@ func (l *liveConfig) load(c *Config, now time.Time) {
 	l.shortPolling.Store(int64(c.ShortPollingTimeMills))
 	l.propertyFilter.Store(c.EnablePropertyFilter)
 	l.storeReply.Store(c.StoreReplyMessage)
+	l.slaveRead.Store(c.SlaveReadEnable)
 	bumpVersion(&l.version, now)
 }
 
@@ -67,6 +69,7 @@ func (l *liveConfig) overlay(c *Config) {
 	c.ShortPollingTimeMills = time.Duration(l.shortPolling.Load())
 	c.EnablePropertyFilter = l.propertyFilter.Load()
 	c.StoreReplyMessage = l.storeReply.Load()
+	c.SlaveReadEnable = l.slaveRead.Load()
 }
 
 // Config returns the configuration the broker runs with, including the
@@ -143,6 +146,7 @@ func (b *Broker) UpdateConfig(settings map[string]string) ([]string, error) {
 	l.shortPolling.Store(int64(next.ShortPollingTimeMills))
 	l.propertyFilter.Store(next.EnablePropertyFilter)
 	l.storeReply.Store(next.StoreReplyMessage)
+	l.slaveRead.Store(next.SlaveReadEnable)
 	bumpVersion(&l.version, b.clock())
 	b.log.Info("broker configuration updated", "keys", changed)
 	if permChanged {

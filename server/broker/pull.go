@@ -30,6 +30,7 @@ type pull struct {
 	h   remoting.PullMessageRequestHeader
 	sub wire.SubscriptionData
 	sql *filter.Expr // compiled SQL92 subscription, nil for tags
+	g   GroupConfig  // the group's settings as the pull arrived
 
 	answered atomic.Bool                // set by whoever answers a parked pull first
 	timer    atomic.Pointer[time.Timer] // the suspend timeout; it may fire before park stores it
@@ -65,6 +66,7 @@ func (b *Broker) checkPull(p *pull) (int16, string) {
 	if err != nil {
 		return remoting.SubscriptionGroupNotExist, "subscription group [" + h.ConsumerGroup + "] does not exist"
 	}
+	p.g = g
 	if !g.ConsumeEnable {
 		return remoting.NoPermission, "subscription group no permission, " + h.ConsumerGroup
 	}
@@ -120,7 +122,12 @@ func (b *Broker) pullOnce(p *pull, allowSuspend bool) {
 		reply(p.rc, p.req, remoting.SystemError, "read failed: "+err.Error())
 		return
 	}
-	code := pullCode(res.Status, h.QueueOffset)
+	rh := remoting.PullMessageResponseHeader{
+		NextBeginOffset: res.NextBeginOffset,
+		MinOffset:       res.MinOffset,
+		MaxOffset:       res.MaxOffset,
+	}
+	code := b.suggestBroker(&p.g, res, pullCode(res.Status, h.QueueOffset), &rh)
 	if code == remoting.PullNotFound && allowSuspend && h.SysFlag&remoting.PullFlagSuspend != 0 {
 		timeout := time.Duration(b.live.shortPolling.Load())
 		if b.live.longPolling.Load() {
@@ -134,11 +141,7 @@ func (b *Broker) pullOnce(p *pull, allowSuspend bool) {
 		}
 	}
 	resp := remoting.NewResponse(p.req, code, res.Status.String())
-	resp.SetHeader(&remoting.PullMessageResponseHeader{
-		NextBeginOffset: res.NextBeginOffset,
-		MinOffset:       res.MinOffset,
-		MaxOffset:       res.MaxOffset,
-	})
+	resp.SetHeader(&rh)
 	b.stats.pulled(h.ConsumerGroup, h.Topic, res.MsgCount, res.BufferTotalSize)
 	if code == remoting.Success {
 		b.pullOffsets.GetOrCreate(pullKey{h.ConsumerGroup, h.Topic, h.QueueID}, nil).Store(res.NextBeginOffset)

@@ -76,15 +76,23 @@ func (b *Broker) learnMaster(results []nsclient.RegisterResult) {
 		}
 		return
 	}
+	answered := false
 	for _, r := range results {
+		answered = answered || r.Err == nil
 		if r.Err != nil || r.MasterAddr == "" {
 			continue
 		}
+		b.masterOnline.Store(true)
 		b.slaveSync.setMaster(r.MasterAddr)
 		if b.cfg.HAMasterAddress == "" && r.HAServerAddr != "" {
 			b.haClient.setMaster(r.HAServerAddr)
 		}
 		return
+	}
+	if answered {
+		// Name servers answered and none knows a master: it is gone, and
+		// this slave keeps its readers instead of sending them back.
+		b.masterOnline.Store(false)
 	}
 }
 

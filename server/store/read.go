@@ -51,6 +51,12 @@ type GetResult struct {
 	Buffers         [][]byte // one stored record each, aliasing the mapping
 	MsgCount        int
 	BufferTotalSize int
+	// ReachedPhyOffset is the commit-log offset of the last entry the read
+	// looked at, -1 when it looked at none. The commit log's end minus it
+	// is how far the reader trails the writer: the broker suggests pulling
+	// from a slave when that backlog no longer fits in memory (upstream's
+	// GetMessageResult.suggestPullingFromSlave).
+	ReachedPhyOffset int64
 
 	s    *Store
 	held []*mappedFile
@@ -74,6 +80,7 @@ func (r *GetResult) Release() {
 func (s *Store) newResult() *GetResult {
 	r := s.results.Get().(*GetResult)
 	r.s = s
+	r.ReachedPhyOffset = -1
 	return r
 }
 
@@ -157,6 +164,7 @@ func (s *Store) GetMatching(topic string, queueID int32, offset int64, maxCount,
 	i := offset
 	for ; i < end; i++ {
 		phy, size, tags := cqEntry(f, i)
+		r.ReachedPhyOffset = phy
 		if phy < clMin {
 			if r.MsgCount == 0 {
 				status = MessageWasRemoving
