@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +68,17 @@ type Config struct {
 	FileReservedTime      time.Duration // fileReservedTime (hours in the file), 72 h
 	DeleteWhen            int           // deleteWhen (hour of day, "04"), 4
 	DiskMaxUsedSpaceRatio int           // diskMaxUsedSpaceRatio (percent), 75
+
+	// Overload protection (upstream's BrokerFastFailure). Sends wait in a
+	// bounded queue for one of the send workers; a send that waited longer
+	// than waitTimeMillsInSendQueue, or that meets an append holding the
+	// commit-log lock longer than osPageCacheBusyTimeOutMills, is answered
+	// SYSTEM_BUSY without being stored, so producers retry elsewhere.
+	SendMessageThreadPoolNums   int           // sendMessageThreadPoolNums, min(GOMAXPROCS, 4) as upstream 5.x
+	SendThreadPoolQueueCapacity int           // sendThreadPoolQueueCapacity, 10000: beyond it a send is answered [OVERLOAD]
+	BrokerFastFailureEnable     bool          // brokerFastFailureEnable, true
+	WaitTimeMillsInSendQueue    time.Duration // waitTimeMillsInSendQueue (ms), 200 ms
+	OsPageCacheBusyTimeOutMills time.Duration // osPageCacheBusyTimeOutMills (ms), 1 s
 
 	LongPollingEnable     bool          // longPollingEnable, true
 	ShortPollingTimeMills time.Duration // shortPollingTimeMills, 1 s
@@ -191,6 +203,11 @@ func DefaultConfig() Config {
 		FileReservedTime:            72 * time.Hour,
 		DeleteWhen:                  4,
 		DiskMaxUsedSpaceRatio:       75,
+		SendMessageThreadPoolNums:   min(runtime.GOMAXPROCS(0), 4),
+		SendThreadPoolQueueCapacity: 10000,
+		BrokerFastFailureEnable:     true,
+		WaitTimeMillsInSendQueue:    200 * time.Millisecond,
+		OsPageCacheBusyTimeOutMills: time.Second,
 		LongPollingEnable:           true,
 		StoreReplyMessage:           true,
 		MsgTraceTopicName:           DefaultTraceTopic,
@@ -310,6 +327,11 @@ func configKeys() []configKey {
 			},
 			func(c *Config) string { return fmt.Sprintf("%02d", c.DeleteWhen) }},
 		intKey("diskMaxUsedSpaceRatio", func(c *Config) *int { return &c.DiskMaxUsedSpaceRatio }),
+		intKey("sendMessageThreadPoolNums", func(c *Config) *int { return &c.SendMessageThreadPoolNums }),
+		intKey("sendThreadPoolQueueCapacity", func(c *Config) *int { return &c.SendThreadPoolQueueCapacity }),
+		boolKey("brokerFastFailureEnable", func(c *Config) *bool { return &c.BrokerFastFailureEnable }),
+		durationKey("waitTimeMillsInSendQueue", time.Millisecond, func(c *Config) *time.Duration { return &c.WaitTimeMillsInSendQueue }),
+		durationKey("osPageCacheBusyTimeOutMills", time.Millisecond, func(c *Config) *time.Duration { return &c.OsPageCacheBusyTimeOutMills }),
 		boolKey("longPollingEnable", func(c *Config) *bool { return &c.LongPollingEnable }),
 		durationKey("shortPollingTimeMills", time.Millisecond, func(c *Config) *time.Duration { return &c.ShortPollingTimeMills }),
 		durationKey("registerNameServerPeriod", time.Millisecond, func(c *Config) *time.Duration { return &c.RegisterNameServerPeriod }),
@@ -448,6 +470,15 @@ func (c *Config) Validate() error {
 		bad("tlsMode %q must be disabled, permissive or enforcing", c.TlsMode)
 	} else if m != transport.TLSDisabled && (c.TlsCertFile == "" || c.TlsKeyFile == "") {
 		bad("tlsMode %s needs tlsCertFile and tlsKeyFile", c.TlsMode)
+	}
+	if c.SendMessageThreadPoolNums < 1 {
+		bad("sendMessageThreadPoolNums %d must be at least 1", c.SendMessageThreadPoolNums)
+	}
+	if c.SendThreadPoolQueueCapacity < 1 {
+		bad("sendThreadPoolQueueCapacity %d must be at least 1", c.SendThreadPoolQueueCapacity)
+	}
+	if c.WaitTimeMillsInSendQueue <= 0 || c.OsPageCacheBusyTimeOutMills <= 0 {
+		bad("waitTimeMillsInSendQueue and osPageCacheBusyTimeOutMills must be positive")
 	}
 	if c.FlushDiskType != AsyncFlush && c.FlushDiskType != SyncFlush {
 		bad("flushDiskType %q must be %s or %s", c.FlushDiskType, AsyncFlush, SyncFlush)

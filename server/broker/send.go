@@ -23,11 +23,12 @@ import (
 const maxPropertiesLength = 32767
 
 // processSend serves SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE.
-// It runs inline on the network event loop (a goroutine hop costs more than
-// the work): the append is asynchronous — under SYNC_FLUSH the store calls
-// back once a group commit covers the message — so nothing here waits.
-// The rare sends that may write configuration files (a topic to auto-create,
-// a retry topic and its group) continue on a goroutine of their own.
+// It runs inline on the network event loop, which only decodes the header
+// and queues the send for a send worker (sendqueue.go): the append takes
+// the commit-log lock, and a store that stalls must slow the workers, never
+// the loop, so that queued sends can be shed with SYSTEM_BUSY. The append
+// itself is asynchronous — under SYNC_FLUSH the store calls back once a
+// group commit covers the message — so workers do not wait for the disk.
 func (b *Broker) processSend(rc *transport.RequestContext, req *remoting.Command) {
 	if b.isSlave() {
 		// As upstream's store, which refuses puts on a slave; clients retry
@@ -39,11 +40,7 @@ func (b *Broker) processSend(rc *transport.RequestContext, req *remoting.Command
 	if !decodeHeader(rc, req, h) {
 		return
 	}
-	if _, exists := b.topics.Get(h.Topic); !exists || IsRetryTopic(h.Topic) {
-		b.goRequest(func() { b.send(rc, req, h) })
-		return
-	}
-	b.send(rc, req, h)
+	b.enqueueSend(rc, req, h)
 }
 
 // sendDestination checks a send's (or reply's) topic, body size and queue

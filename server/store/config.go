@@ -197,6 +197,9 @@ type options struct {
 	// readAheadOnAppend (benchmarks only) leaves read-ahead on for the
 	// segment being appended to, to measure what adviseAppend saves.
 	readAheadOnAppend bool
+	// inAppendLock, when set (WithAppendStall), runs while an append holds
+	// the commit-log lock.
+	inAppendLock func()
 	// repair (Repair only) makes recovery rebuild every consume-queue and
 	// index entry from the whole log and quarantine damaged runs.
 	repair bool
@@ -219,6 +222,11 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.clock 
 func WithDiskUsageFunc(f func(dir string) (float64, error)) Option {
 	return func(o *options) { o.usage = f }
 }
+
+// WithAppendStall registers f to run inside every append's ordered section,
+// with the commit-log lock held: fault injection for tests of overload
+// handling (a blocking f is a page cache that cannot keep up). Default none.
+func WithAppendStall(f func()) Option { return func(o *options) { o.inAppendLock = f } }
 
 func buildOptions(opts []Option) options {
 	o := options{

@@ -94,6 +94,9 @@ type Store struct {
 	damage  damageLog
 
 	appendMu sync.Mutex
+	// lockedAt is when the running append took appendMu (UnixNano), 0
+	// while no append holds it: the broker's page-cache-busy signal.
+	lockedAt atomic.Int64
 	queuesW  map[queueKey]*consumeQueue // appender's view, under appendMu
 	closed   bool                       // under appendMu
 
@@ -434,9 +437,9 @@ func appendKeyHashes(dst []uint32, topic string, props []byte, limit int) []uint
 func (s *Store) commit(sc *appendScratch, topic string, qid int32) (AppendResult, error) {
 	var res AppendResult
 	total := int64(len(sc.buf))
-	s.appendMu.Lock()
+	s.lockAppend()
 	if s.closed {
-		s.appendMu.Unlock()
+		s.unlockAppend()
 		return res, ErrClosed
 	}
 	key := queueKey{topic, qid}
@@ -458,18 +461,18 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32) (AppendResult
 	if queued > 0 {
 		// The batch's entries may straddle a consume-queue file boundary.
 		if err := cq.ensure(cq.next); err != nil {
-			s.appendMu.Unlock()
+			s.unlockAppend()
 			return res, err
 		}
 		if err := cq.ensure(cq.next + int64(queued) - 1); err != nil {
-			s.appendMu.Unlock()
+			s.unlockAppend()
 			return res, err
 		}
 	}
 	now := s.o.clock()
 	if s.ix != nil && len(sc.keys) > 0 {
 		if err := s.ix.ensure(len(sc.keys), now); err != nil {
-			s.appendMu.Unlock()
+			s.unlockAppend()
 			return res, err
 		}
 	}
@@ -478,7 +481,7 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32) (AppendResult
 	if seg == nil || phy == seg.base+s.cl.size {
 		var err error
 		if seg, err = s.cl.create(phy); err != nil {
-			s.appendMu.Unlock()
+			s.unlockAppend()
 			return res, err
 		}
 	}
@@ -487,7 +490,7 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32) (AppendResult
 		// one with the blank marker so readers and recovery skip its tail.
 		next, err := s.cl.create(seg.base + s.cl.size)
 		if err != nil {
-			s.appendMu.Unlock()
+			s.unlockAppend()
 			return res, err
 		}
 		putBlank(seg.data[pos:], s.cl.size-pos)
@@ -533,7 +536,7 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32) (AppendResult
 	cq.max.Store(cq.next)
 	s.lastTs.Store(ts)
 	s.wrote.Store(phy + total)
-	s.appendMu.Unlock()
+	s.unlockAppend()
 	if s.o.arrival != nil {
 		qoff := res.QueueOffset
 		for i := range sc.recs {
@@ -544,6 +547,33 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32) (AppendResult
 		}
 	}
 	return res, nil
+}
+
+// lockAppend takes the append lock for commit and records when, so that
+// AppendLockHeld can tell a stalled append (slow page cache, hung disk
+// allocation) while it lasts.
+func (s *Store) lockAppend() {
+	s.appendMu.Lock()
+	s.lockedAt.Store(time.Now().UnixNano())
+	if s.o.inAppendLock != nil {
+		s.o.inAppendLock()
+	}
+}
+
+func (s *Store) unlockAppend() {
+	s.lockedAt.Store(0)
+	s.appendMu.Unlock()
+}
+
+// AppendLockHeld is how long the append in progress has held the commit-log
+// lock, 0 when none holds it. Upstream's broker calls the page cache busy
+// when this exceeds osPageCacheBusyTimeOutMills and sheds sends meanwhile.
+func (s *Store) AppendLockHeld() time.Duration {
+	at := s.lockedAt.Load()
+	if at == 0 {
+		return 0
+	}
+	return max(time.Duration(time.Now().UnixNano()-at), 0)
 }
 
 func putBlank(b []byte, n int64) {
