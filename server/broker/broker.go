@@ -101,7 +101,7 @@ type Broker struct {
 	pop       *pop.Service // POP consumption (server/pop)
 	locks     *lockTable
 	uniq      *message.UniqIDGenerator // UNIQ_KEY for messages that arrive without one
-	sends     *sendQueue               // sends waiting for a send worker (sendqueue.go)
+	sends     *sendQueue               // sends waiting for a send worker (fastfailure.go)
 
 	live        liveConfig // the keys UPDATE_BROKER_CONFIG changes
 	stats       *brokerStats

@@ -79,6 +79,10 @@ type Config struct {
 	BrokerFastFailureEnable     bool          // brokerFastFailureEnable, true
 	WaitTimeMillsInSendQueue    time.Duration // waitTimeMillsInSendQueue (ms), 200 ms
 	OsPageCacheBusyTimeOutMills time.Duration // osPageCacheBusyTimeOutMills (ms), 1 s
+	// Pulls and heartbeats wait in the server's worker queue; one that
+	// waited longer than these is answered SYSTEM_BUSY instead of served.
+	WaitTimeMillsInPullQueue      time.Duration // waitTimeMillsInPullQueue (ms), 5 s
+	WaitTimeMillsInHeartbeatQueue time.Duration // waitTimeMillsInHeartbeatQueue (ms), 31 s
 
 	LongPollingEnable     bool          // longPollingEnable, true
 	ShortPollingTimeMills time.Duration // shortPollingTimeMills, 1 s
@@ -180,58 +184,60 @@ func DefaultConfig() Config {
 		root = filepath.Join(home, "store")
 	}
 	return Config{
-		BrokerClusterName:           "DefaultCluster",
-		BrokerName:                  "broker-a",
-		ListenPort:                  10911,
-		StorePathRootDir:            root,
-		FlushDiskType:               AsyncFlush,
-		BrokerRole:                  RoleAsyncMaster,
-		AutoCreateTopicEnable:       true,
-		AutoCreateSubscriptionGroup: true,
-		DefaultTopicQueueNums:       8,
-		BrokerPermission:            PermRead | PermWrite,
-		ClusterTopicEnable:          true,
-		BrokerTopicEnable:           true,
-		MaxMessageSize:              4 << 20,
-		MessageDelayLevel:           DefaultDelayLevels,
-		MappedFileSizeCommitLog:     1 << 30,
-		MappedFileSizeConsumeQueue:  300_000 * 20,
-		FlushIntervalCommitLog:      500 * time.Millisecond,
-		SyncFlushTimeout:            5 * time.Second,
-		MaxHashSlotNum:              5_000_000,
-		MaxIndexNum:                 20_000_000,
-		FileReservedTime:            72 * time.Hour,
-		DeleteWhen:                  4,
-		DiskMaxUsedSpaceRatio:       75,
-		SendMessageThreadPoolNums:   min(runtime.GOMAXPROCS(0), 4),
-		SendThreadPoolQueueCapacity: 10000,
-		BrokerFastFailureEnable:     true,
-		WaitTimeMillsInSendQueue:    200 * time.Millisecond,
-		OsPageCacheBusyTimeOutMills: time.Second,
-		LongPollingEnable:           true,
-		StoreReplyMessage:           true,
-		MsgTraceTopicName:           DefaultTraceTopic,
-		ShortPollingTimeMills:       time.Second,
-		RegisterNameServerPeriod:    30 * time.Second,
-		FlushConsumerOffsetInterval: 5 * time.Second,
-		ChannelExpiredTimeout:       120 * time.Second,
-		TransactionTimeOut:          6 * time.Second,
-		TransactionCheckMax:         15,
-		TransactionCheckInterval:    60 * time.Second,
-		HASendHeartbeatInterval:     5 * time.Second,
-		HAHousekeepingInterval:      20 * time.Second,
-		HATransferBatchSize:         32 << 10,
-		HAMaxGapNotInSync:           256 << 20,
-		BrokerHeartbeatInterval:     time.Second,
-		ControllerHeartBeatTimeout:  10 * time.Second,
-		SyncBrokerMetadataPeriod:    5 * time.Second,
-		CheckSyncStateSetPeriod:     5 * time.Second,
-		BrokerElectionPriority:      1<<31 - 1,
-		HAMaxTimeSlaveNotCatchup:    15 * time.Second,
-		InSyncReplicas:              1,
-		MinInSyncReplicas:           1,
-		MetricsExporterType:         MetricsDisable,
-		MetricsPromExporterPort:     5557,
+		BrokerClusterName:             "DefaultCluster",
+		BrokerName:                    "broker-a",
+		ListenPort:                    10911,
+		StorePathRootDir:              root,
+		FlushDiskType:                 AsyncFlush,
+		BrokerRole:                    RoleAsyncMaster,
+		AutoCreateTopicEnable:         true,
+		AutoCreateSubscriptionGroup:   true,
+		DefaultTopicQueueNums:         8,
+		BrokerPermission:              PermRead | PermWrite,
+		ClusterTopicEnable:            true,
+		BrokerTopicEnable:             true,
+		MaxMessageSize:                4 << 20,
+		MessageDelayLevel:             DefaultDelayLevels,
+		MappedFileSizeCommitLog:       1 << 30,
+		MappedFileSizeConsumeQueue:    300_000 * 20,
+		FlushIntervalCommitLog:        500 * time.Millisecond,
+		SyncFlushTimeout:              5 * time.Second,
+		MaxHashSlotNum:                5_000_000,
+		MaxIndexNum:                   20_000_000,
+		FileReservedTime:              72 * time.Hour,
+		DeleteWhen:                    4,
+		DiskMaxUsedSpaceRatio:         75,
+		SendMessageThreadPoolNums:     min(runtime.GOMAXPROCS(0), 4),
+		SendThreadPoolQueueCapacity:   10000,
+		BrokerFastFailureEnable:       true,
+		WaitTimeMillsInSendQueue:      200 * time.Millisecond,
+		OsPageCacheBusyTimeOutMills:   time.Second,
+		WaitTimeMillsInPullQueue:      5 * time.Second,
+		WaitTimeMillsInHeartbeatQueue: 31 * time.Second,
+		LongPollingEnable:             true,
+		StoreReplyMessage:             true,
+		MsgTraceTopicName:             DefaultTraceTopic,
+		ShortPollingTimeMills:         time.Second,
+		RegisterNameServerPeriod:      30 * time.Second,
+		FlushConsumerOffsetInterval:   5 * time.Second,
+		ChannelExpiredTimeout:         120 * time.Second,
+		TransactionTimeOut:            6 * time.Second,
+		TransactionCheckMax:           15,
+		TransactionCheckInterval:      60 * time.Second,
+		HASendHeartbeatInterval:       5 * time.Second,
+		HAHousekeepingInterval:        20 * time.Second,
+		HATransferBatchSize:           32 << 10,
+		HAMaxGapNotInSync:             256 << 20,
+		BrokerHeartbeatInterval:       time.Second,
+		ControllerHeartBeatTimeout:    10 * time.Second,
+		SyncBrokerMetadataPeriod:      5 * time.Second,
+		CheckSyncStateSetPeriod:       5 * time.Second,
+		BrokerElectionPriority:        1<<31 - 1,
+		HAMaxTimeSlaveNotCatchup:      15 * time.Second,
+		InSyncReplicas:                1,
+		MinInSyncReplicas:             1,
+		MetricsExporterType:           MetricsDisable,
+		MetricsPromExporterPort:       5557,
 	}
 }
 
@@ -332,6 +338,8 @@ func configKeys() []configKey {
 		boolKey("brokerFastFailureEnable", func(c *Config) *bool { return &c.BrokerFastFailureEnable }),
 		durationKey("waitTimeMillsInSendQueue", time.Millisecond, func(c *Config) *time.Duration { return &c.WaitTimeMillsInSendQueue }),
 		durationKey("osPageCacheBusyTimeOutMills", time.Millisecond, func(c *Config) *time.Duration { return &c.OsPageCacheBusyTimeOutMills }),
+		durationKey("waitTimeMillsInPullQueue", time.Millisecond, func(c *Config) *time.Duration { return &c.WaitTimeMillsInPullQueue }),
+		durationKey("waitTimeMillsInHeartbeatQueue", time.Millisecond, func(c *Config) *time.Duration { return &c.WaitTimeMillsInHeartbeatQueue }),
 		boolKey("longPollingEnable", func(c *Config) *bool { return &c.LongPollingEnable }),
 		durationKey("shortPollingTimeMills", time.Millisecond, func(c *Config) *time.Duration { return &c.ShortPollingTimeMills }),
 		durationKey("registerNameServerPeriod", time.Millisecond, func(c *Config) *time.Duration { return &c.RegisterNameServerPeriod }),
@@ -477,8 +485,8 @@ func (c *Config) Validate() error {
 	if c.SendThreadPoolQueueCapacity < 1 {
 		bad("sendThreadPoolQueueCapacity %d must be at least 1", c.SendThreadPoolQueueCapacity)
 	}
-	if c.WaitTimeMillsInSendQueue <= 0 || c.OsPageCacheBusyTimeOutMills <= 0 {
-		bad("waitTimeMillsInSendQueue and osPageCacheBusyTimeOutMills must be positive")
+	if c.WaitTimeMillsInSendQueue <= 0 || c.OsPageCacheBusyTimeOutMills <= 0 || c.WaitTimeMillsInPullQueue <= 0 || c.WaitTimeMillsInHeartbeatQueue <= 0 {
+		bad("waitTimeMillsInSendQueue, osPageCacheBusyTimeOutMills, waitTimeMillsInPullQueue and waitTimeMillsInHeartbeatQueue must be positive")
 	}
 	if c.FlushDiskType != AsyncFlush && c.FlushDiskType != SyncFlush {
 		bad("flushDiskType %q must be %s or %s", c.FlushDiskType, AsyncFlush, SyncFlush)

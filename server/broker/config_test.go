@@ -14,7 +14,8 @@ func TestDefaultConfigIsValid(t *testing.T) {
 		t.Fatalf("default config invalid: %v", err)
 	}
 	if c.ListenPort != 10911 || c.MaxMessageSize != 4<<20 || c.FlushDiskType != AsyncFlush || c.DefaultTopicQueueNums != 8 ||
-		c.WaitTimeMillsInSendQueue != 200*time.Millisecond || c.OsPageCacheBusyTimeOutMills != time.Second {
+		c.WaitTimeMillsInSendQueue != 200*time.Millisecond || c.OsPageCacheBusyTimeOutMills != time.Second ||
+		c.WaitTimeMillsInPullQueue != 5*time.Second || c.WaitTimeMillsInHeartbeatQueue != 31*time.Second {
 		t.Fatalf("defaults drifted from upstream: %+v", c)
 	}
 }

@@ -24,7 +24,7 @@ const maxPropertiesLength = 32767
 
 // processSend serves SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE.
 // It runs inline on the network event loop, which only decodes the header
-// and queues the send for a send worker (sendqueue.go): the append takes
+// and queues the send for a send worker (fastfailure.go): the append takes
 // the commit-log lock, and a store that stalls must slow the workers, never
 // the loop, so that queued sends can be shed with SYSTEM_BUSY. The append
 // itself is asynchronous — under SYNC_FLUSH the store calls back once a

@@ -223,3 +223,34 @@ func TestSendQueueFullIsOverload(t *testing.T) {
 	st.open()
 	wg.Wait()
 }
+
+// TestStalePullAndHeartbeatAreShed: a pull or heartbeat that waited in the
+// worker queue longer than its limit is answered SYSTEM_BUSY, not served.
+// A limit of 1 ns makes every queued request stale.
+func TestStalePullAndHeartbeatAreShed(t *testing.T) {
+	b, rc := testBroker(t, func(c *Config) {
+		c.WaitTimeMillsInPullQueue = time.Nanosecond
+		c.WaitTimeMillsInHeartbeatQueue = time.Nanosecond
+	})
+	const stale = "[TIMEOUT_CLEAN_QUEUE]broker busy, start flow control for a while, period in queue: "
+	if pr := invoke(t, rc, b.Addr(), pullRequest("CG", "Busy", 0, 0, 0)); pr.Code != remoting.SystemBusy || !strings.HasPrefix(pr.Remark, stale) {
+		t.Fatalf("stale pull: %d %s", pr.Code, pr.Remark)
+	}
+	hb := remoting.NewRequest(remoting.HeartBeat, nil, []byte(`{"clientID":"127.0.0.1@stale","consumerDataSet":[],"producerDataSet":[]}`))
+	if resp := invoke(t, rc, b.Addr(), hb); resp.Code != remoting.SystemBusy || !strings.HasPrefix(resp.Remark, stale) {
+		t.Fatalf("stale heartbeat: %d %s", resp.Code, resp.Remark)
+	}
+	// With fast failure off the same requests are served.
+	b2, rc2 := testBroker(t, func(c *Config) {
+		c.WaitTimeMillsInPullQueue = time.Nanosecond
+		c.WaitTimeMillsInHeartbeatQueue = time.Nanosecond
+		c.BrokerFastFailureEnable = false
+	})
+	heartbeat(t, rc2, b2.Addr(), "CG", "Busy", "*")
+	if resp := send(t, rc2, b2.Addr(), "Busy", 0, "", []byte("x")); resp.Code != remoting.Success {
+		t.Fatalf("send with fast failure off: %d %s", resp.Code, resp.Remark)
+	}
+	if pr := invoke(t, rc2, b2.Addr(), pullRequest("CG", "Busy", 0, 0, 0)); pr.Code != remoting.Success {
+		t.Fatalf("pull with fast failure off: %d %s", pr.Code, pr.Remark)
+	}
+}

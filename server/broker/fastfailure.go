@@ -149,3 +149,17 @@ func (b *Broker) stopSendWorkers() {
 		b.sends.stop.Do(func() { close(b.sends.quit) })
 	}
 }
+
+// shedStale answers SYSTEM_BUSY a request that waited in the server's
+// worker queue longer than limit (waitTimeMillsInPullQueue,
+// waitTimeMillsInHeartbeatQueue) and reports whether it did: by then the
+// client has probably timed out, and serving it would only delay the
+// requests queued behind it.
+func (b *Broker) shedStale(rc *transport.RequestContext, req *remoting.Command, limit time.Duration) bool {
+	waited := rc.QueueWait()
+	if !b.cfg.BrokerFastFailureEnable || waited < limit {
+		return false
+	}
+	reply(rc, req, remoting.SystemBusy, fmt.Sprintf(remarkTimeoutCleanQueue, waited.Milliseconds(), b.server.QueueLen()))
+	return true
+}
