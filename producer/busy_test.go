@@ -20,6 +20,7 @@ import (
 // once armed, until released: a page cache that cannot keep up.
 type appendStall struct {
 	mu      sync.Mutex
+	slow    time.Duration // the next append holds the lock this long
 	armed   bool
 	entered chan struct{}
 	release chan struct{}
@@ -28,9 +29,10 @@ type appendStall struct {
 
 func (s *appendStall) hook() {
 	s.mu.Lock()
-	armed := s.armed
-	s.armed = false
+	armed, slow := s.armed, s.slow
+	s.armed, s.slow = false, 0
 	s.mu.Unlock()
+	time.Sleep(slow) // the fault itself, not a wait
 	if armed {
 		s.entered <- struct{}{}
 		<-s.release
@@ -40,6 +42,12 @@ func (s *appendStall) hook() {
 func (s *appendStall) arm() {
 	s.mu.Lock()
 	s.armed = true
+	s.mu.Unlock()
+}
+
+func (s *appendStall) slowOnce(d time.Duration) {
+	s.mu.Lock()
+	s.slow = d
 	s.mu.Unlock()
 }
 
@@ -104,6 +112,17 @@ func TestSystemBusyMovesToAnotherBroker(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+
+	// A slow append (100 ms) makes broker-b keep sends off its event loops
+	// (it serves them inline only while appends are fast), so that the
+	// stall below holds a send worker, as upstream's would.
+	st.slowOnce(100 * time.Millisecond)
+	if resp, err := rc.InvokeSync(ctx, bb.Addr(), remoting.NewRequest(remoting.SendMessage, &remoting.SendMessageRequestHeader{
+		ProducerGroup: "PG_BUSY", Topic: topic, QueueID: 0, BornTimestamp: time.Now().UnixMilli(),
+	}, []byte("slow"))); err != nil || resp.Code != remoting.Success {
+		t.Fatalf("slow send: %+v %v", resp, err)
+	}
+	acked["slow"] = "broker-b"
 
 	// One append stalls broker-b's store; past osPageCacheBusyTimeOutMills
 	// broker-b answers every send SYSTEM_BUSY.

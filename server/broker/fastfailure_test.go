@@ -17,8 +17,10 @@ import (
 
 // stall is a store fault: while armed, the next append blocks inside the
 // commit-log lock until released — a page cache that cannot keep up.
+// slowOnce makes the next append hold the lock that long instead.
 type stall struct {
-	armed   atomic.Bool
+	slowOnce atomic.Int64 // nanoseconds
+	armed    atomic.Bool
 	entered chan struct{} // one value per stalled append
 	release chan struct{}
 	once    sync.Once
@@ -32,6 +34,9 @@ func newStall() *stall {
 }
 
 func (s *stall) hook() {
+	if d := s.slowOnce.Swap(0); d > 0 {
+		time.Sleep(time.Duration(d)) // the fault itself, not a wait
+	}
 	if s.armed.CompareAndSwap(true, false) {
 		s.entered <- struct{}{}
 		<-s.release
@@ -39,7 +44,10 @@ func (s *stall) hook() {
 }
 
 // overloadBroker starts a broker whose store stalls on demand, with one
-// send worker so that a stalled append holds every queued send.
+// send worker so that a stalled append holds every queued send. It sends
+// "warm" (creating the topic) and then "primer", whose append is slow: from
+// then on sends go through the queue for inlineCooldown, so the stalls the
+// tests arm hit a worker, never the event loop (see inlineSlowAppend).
 func overloadBroker(t *testing.T, mutate func(*Config)) (*Broker, *netclient.Client, *stall, func(body string) *remoting.Command) {
 	t.Helper()
 	st := newStall()
@@ -59,6 +67,16 @@ func overloadBroker(t *testing.T, mutate func(*Config)) (*Broker, *netclient.Cli
 			return nil
 		}
 		return resp
+	}
+	if resp := sendBody("warm"); resp == nil || resp.Code != remoting.Success {
+		t.Fatalf("warm-up send: %+v", resp)
+	}
+	st.slowOnce.Store(int64(3 * inlineSlowAppend))
+	if resp := sendBody("primer"); resp == nil || resp.Code != remoting.Success {
+		t.Fatalf("slow send: %+v", resp)
+	}
+	if b.sends.inlineAllowed(time.Now()) {
+		t.Fatal("sends still run inline after an append held the lock for 3×inlineSlowAppend")
 	}
 	return b, rc, st, sendBody
 }
@@ -138,7 +156,7 @@ func TestPageCacheBusyShedsQueuedSends(t *testing.T) {
 		t.Fatalf("send after the stall: %+v", resp)
 	}
 	got := storedBodies(t, b, rc)
-	want := map[string]bool{"before": true, "stalled": true, "after": true}
+	want := map[string]bool{"warm": true, "primer": true, "before": true, "stalled": true, "after": true}
 	if len(got) != len(want) {
 		t.Fatalf("stored %v, want exactly %v: shed sends must not be stored", got, want)
 	}
@@ -193,8 +211,8 @@ func TestSendWaitingTooLongInQueueIsShed(t *testing.T) {
 	if resp := send("after"); resp == nil || resp.Code != remoting.Success {
 		t.Fatalf("send after the stall: %+v", resp)
 	}
-	if got := storedBodies(t, b, rc); len(got) != 2 || !got["stalled"] || !got["after"] {
-		t.Fatalf("stored %v, want stalled and after only", got)
+	if got := storedBodies(t, b, rc); len(got) != 4 || !got["warm"] || !got["primer"] || !got["stalled"] || !got["after"] {
+		t.Fatalf("stored %v, want warm, primer, stalled and after only", got)
 	}
 }
 
@@ -252,5 +270,41 @@ func TestStalePullAndHeartbeatAreShed(t *testing.T) {
 	}
 	if pr := invoke(t, rc2, b2.Addr(), pullRequest("CG", "Busy", 0, 0, 0)); pr.Code != remoting.Success {
 		t.Fatalf("pull with fast failure off: %d %s", pr.Code, pr.Remark)
+	}
+}
+
+// TestSendsRunInlineUntilAnAppendIsSlow: while the store is healthy, sends
+// to an existing topic are served on the event loop; once an append held
+// the commit-log lock longer than inlineSlowAppend, sends go through the
+// worker queue. Every send is stored either way.
+func TestSendsRunInlineUntilAnAppendIsSlow(t *testing.T) {
+	st := newStall()
+	b, rc := testBrokerWith(t, nil, WithStoreOptions(store.WithAppendStall(st.hook)))
+	t.Cleanup(st.open)
+	sendOK := func(body string) {
+		t.Helper()
+		if resp := send(t, rc, b.Addr(), "Busy", 0, "", []byte(body)); resp.Code != remoting.Success {
+			t.Fatalf("send %s: %d %s", body, resp.Code, resp.Remark)
+		}
+	}
+	sendOK("create") // auto-creates the topic: on a worker
+	inlined, queued := b.sends.inlined.Load(), b.sends.queued.Load()
+	for i := range 5 {
+		sendOK(fmt.Sprintf("healthy-%d", i))
+	}
+	if got := b.sends.inlined.Load() - inlined; got != 5 || b.sends.queued.Load() != queued {
+		t.Fatalf("healthy store: %d of 5 sends inline, %d queued", got, b.sends.queued.Load()-queued)
+	}
+	st.slowOnce.Store(int64(3 * inlineSlowAppend))
+	sendOK("slow")
+	inlined, queued = b.sends.inlined.Load(), b.sends.queued.Load()
+	for i := range 3 {
+		sendOK(fmt.Sprintf("after-%d", i))
+	}
+	if got := b.sends.queued.Load() - queued; got != 3 || b.sends.inlined.Load() != inlined {
+		t.Fatalf("after a slow append: %d of 3 sends queued, %d inline", got, b.sends.inlined.Load()-inlined)
+	}
+	if got := storedBodies(t, b, rc); len(got) != 10 {
+		t.Fatalf("stored %d messages, want 10: %v", len(got), got)
 	}
 }

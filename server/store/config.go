@@ -168,6 +168,10 @@ var (
 	ErrInvalidMessage = errors.New("store: invalid message")
 	ErrNotFound       = errors.New("store: not found")
 	ErrCorruptStore   = errors.New("store: corrupt store files")
+	// ErrWouldBlock is TryAppendAsync's answer when the append lock is
+	// held by another append or the append needs a new file: nothing was
+	// stored, and the caller should append from a goroutine that may wait.
+	ErrWouldBlock = errors.New("store: append would block")
 )
 
 // ArrivalListener is told about every consume-queue entry right after it
