@@ -113,10 +113,10 @@ func TestSystemBusyMovesToAnotherBroker(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	// A slow append (100 ms) makes broker-b keep sends off its event loops
+	// A slow append (300 ms) makes broker-b keep sends off its event loops
 	// (it serves them inline only while appends are fast), so that the
 	// stall below holds a send worker, as upstream's would.
-	st.slowOnce(100 * time.Millisecond)
+	st.slowOnce(300 * time.Millisecond)
 	if resp, err := rc.InvokeSync(ctx, bb.Addr(), remoting.NewRequest(remoting.SendMessage, &remoting.SendMessageRequestHeader{
 		ProducerGroup: "PG_BUSY", Topic: topic, QueueID: 0, BornTimestamp: time.Now().UnixMilli(),
 	}, []byte("slow"))); err != nil || resp.Code != remoting.Success {
