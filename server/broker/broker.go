@@ -53,6 +53,7 @@ type options struct {
 	slaveSyncInterval time.Duration
 	dialer            func(ctx context.Context, network, addr string) (net.Conn, error)
 	observer          Observer
+	storeOpts         []store.Option
 }
 
 // WithLogger sets the logger (default: discard).
@@ -63,6 +64,12 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // fault-injection tests (package netfault). Default: net.Dialer.
 func WithDialer(d func(ctx context.Context, network, addr string) (net.Conn, error)) Option {
 	return func(o *options) { o.dialer = d }
+}
+
+// WithStoreOptions passes options to the broker's store, after the broker's
+// own: fault injection for tests (store.WithAppendStall). Default none.
+func WithStoreOptions(opts ...store.Option) Option {
+	return func(o *options) { o.storeOpts = append(o.storeOpts, opts...) }
 }
 
 // WithClock replaces time.Now, for tests.
@@ -94,6 +101,7 @@ type Broker struct {
 	pop       *pop.Service // POP consumption (server/pop)
 	locks     *lockTable
 	uniq      *message.UniqIDGenerator // UNIQ_KEY for messages that arrive without one
+	sends     *sendQueue               // sends waiting for a send worker (fastfailure.go)
 
 	live        liveConfig // the keys UPDATE_BROKER_CONFIG changes
 	stats       *brokerStats
@@ -113,6 +121,7 @@ type Broker struct {
 	haClient          *haClient
 	slaveSync         *slaveSync
 	slaveSyncInterval time.Duration
+	storeOpts         []store.Option // from WithStoreOptions
 
 	// role is the current replication role (controller_mode.go); classic
 	// brokers keep the configured one. Role changes hold roleMu, which
@@ -163,6 +172,7 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 		registerNow:       make(chan struct{}, 1),
 		slaveSyncInterval: o.slaveSyncInterval,
 		observer:          o.observer,
+		storeOpts:         o.storeOpts,
 		observing:         observing,
 	}
 	b.role.Store(&brokerRole{name: cfg.BrokerRole, id: cfg.BrokerID})
@@ -226,12 +236,13 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	default:
 		b.ha = newHAMaster(b)
 	}
-	b.store, err = store.Open(b.storeConfig(),
+	storeOpts := append([]store.Option{
 		store.WithLogger(b.log),
 		store.WithClock(b.clock),
 		store.WithArrivalListener(b.arrived),
 		store.WithTagsCodeFunc(b.tagsCode),
-	)
+	}, b.storeOpts...)
+	b.store, err = store.Open(b.storeConfig(), storeOpts...)
 	if err != nil {
 		return fmt.Errorf("broker: open store: %w", err)
 	}
@@ -304,6 +315,8 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 			b.pop.Close()
 		}
 	}()
+	b.sends = newSendQueue(b.cfg.SendThreadPoolQueueCapacity)
+	b.startSendWorkers()
 	// Processors read storeHost and uniq, so they are bound only now; the
 	// address is not known to anyone before Start returns.
 	b.registerProcessors()
@@ -322,6 +335,7 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	if b.cfg.NamesrvAddr != "" {
 		if b.names, err = nsclient.New(b.rpc, b.cfg.NamesrvAddr, nsclient.WithLogger(b.log)); err != nil {
 			b.server.Shutdown(context.Background())
+			b.stopSendWorkers()
 			if b.ha != nil {
 				b.ha.close(context.Background())
 			}
@@ -347,6 +361,7 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		if err := b.startControllerMode(loopCtx); err != nil {
 			cancel()
 			b.server.Shutdown(context.Background())
+			b.stopSendWorkers()
 			b.ha.close(context.Background())
 			b.wg.Wait()
 			b.rpc.Close()
@@ -453,6 +468,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		if err := b.server.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
+		b.stopSendWorkers()
 		done := make(chan struct{})
 		go func() { b.wg.Wait(); close(done) }()
 		select {

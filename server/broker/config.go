@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +68,21 @@ type Config struct {
 	FileReservedTime      time.Duration // fileReservedTime (hours in the file), 72 h
 	DeleteWhen            int           // deleteWhen (hour of day, "04"), 4
 	DiskMaxUsedSpaceRatio int           // diskMaxUsedSpaceRatio (percent), 75
+
+	// Overload protection (upstream's BrokerFastFailure). Sends wait in a
+	// bounded queue for one of the send workers; a send that waited longer
+	// than waitTimeMillsInSendQueue, or that meets an append holding the
+	// commit-log lock longer than osPageCacheBusyTimeOutMills, is answered
+	// SYSTEM_BUSY without being stored, so producers retry elsewhere.
+	SendMessageThreadPoolNums   int           // sendMessageThreadPoolNums, min(GOMAXPROCS, 4) as upstream 5.x
+	SendThreadPoolQueueCapacity int           // sendThreadPoolQueueCapacity, 10000: beyond it a send is answered [OVERLOAD]
+	BrokerFastFailureEnable     bool          // brokerFastFailureEnable, true
+	WaitTimeMillsInSendQueue    time.Duration // waitTimeMillsInSendQueue (ms), 200 ms
+	OsPageCacheBusyTimeOutMills time.Duration // osPageCacheBusyTimeOutMills (ms), 1 s
+	// Pulls and heartbeats wait in the server's worker queue; one that
+	// waited longer than these is answered SYSTEM_BUSY instead of served.
+	WaitTimeMillsInPullQueue      time.Duration // waitTimeMillsInPullQueue (ms), 5 s
+	WaitTimeMillsInHeartbeatQueue time.Duration // waitTimeMillsInHeartbeatQueue (ms), 31 s
 
 	LongPollingEnable     bool          // longPollingEnable, true
 	ShortPollingTimeMills time.Duration // shortPollingTimeMills, 1 s
@@ -202,6 +218,13 @@ func DefaultConfig() Config {
 		FileReservedTime:              72 * time.Hour,
 		DeleteWhen:                    4,
 		DiskMaxUsedSpaceRatio:         75,
+		SendMessageThreadPoolNums:     min(runtime.GOMAXPROCS(0), 4),
+		SendThreadPoolQueueCapacity:   10000,
+		BrokerFastFailureEnable:       true,
+		WaitTimeMillsInSendQueue:      200 * time.Millisecond,
+		OsPageCacheBusyTimeOutMills:   time.Second,
+		WaitTimeMillsInPullQueue:      5 * time.Second,
+		WaitTimeMillsInHeartbeatQueue: 31 * time.Second,
 		LongPollingEnable:             true,
 		StoreReplyMessage:             true,
 		MsgTraceTopicName:             DefaultTraceTopic,
@@ -322,6 +345,13 @@ func configKeys() []configKey {
 			},
 			func(c *Config) string { return fmt.Sprintf("%02d", c.DeleteWhen) }},
 		intKey("diskMaxUsedSpaceRatio", func(c *Config) *int { return &c.DiskMaxUsedSpaceRatio }),
+		intKey("sendMessageThreadPoolNums", func(c *Config) *int { return &c.SendMessageThreadPoolNums }),
+		intKey("sendThreadPoolQueueCapacity", func(c *Config) *int { return &c.SendThreadPoolQueueCapacity }),
+		boolKey("brokerFastFailureEnable", func(c *Config) *bool { return &c.BrokerFastFailureEnable }),
+		durationKey("waitTimeMillsInSendQueue", time.Millisecond, func(c *Config) *time.Duration { return &c.WaitTimeMillsInSendQueue }),
+		durationKey("osPageCacheBusyTimeOutMills", time.Millisecond, func(c *Config) *time.Duration { return &c.OsPageCacheBusyTimeOutMills }),
+		durationKey("waitTimeMillsInPullQueue", time.Millisecond, func(c *Config) *time.Duration { return &c.WaitTimeMillsInPullQueue }),
+		durationKey("waitTimeMillsInHeartbeatQueue", time.Millisecond, func(c *Config) *time.Duration { return &c.WaitTimeMillsInHeartbeatQueue }),
 		boolKey("longPollingEnable", func(c *Config) *bool { return &c.LongPollingEnable }),
 		durationKey("shortPollingTimeMills", time.Millisecond, func(c *Config) *time.Duration { return &c.ShortPollingTimeMills }),
 		durationKey("registerNameServerPeriod", time.Millisecond, func(c *Config) *time.Duration { return &c.RegisterNameServerPeriod }),
@@ -463,6 +493,15 @@ func (c *Config) Validate() error {
 		bad("tlsMode %q must be disabled, permissive or enforcing", c.TlsMode)
 	} else if m != transport.TLSDisabled && (c.TlsCertFile == "" || c.TlsKeyFile == "") {
 		bad("tlsMode %s needs tlsCertFile and tlsKeyFile", c.TlsMode)
+	}
+	if c.SendMessageThreadPoolNums < 1 {
+		bad("sendMessageThreadPoolNums %d must be at least 1", c.SendMessageThreadPoolNums)
+	}
+	if c.SendThreadPoolQueueCapacity < 1 {
+		bad("sendThreadPoolQueueCapacity %d must be at least 1", c.SendThreadPoolQueueCapacity)
+	}
+	if c.WaitTimeMillsInSendQueue <= 0 || c.OsPageCacheBusyTimeOutMills <= 0 || c.WaitTimeMillsInPullQueue <= 0 || c.WaitTimeMillsInHeartbeatQueue <= 0 {
+		bad("waitTimeMillsInSendQueue, osPageCacheBusyTimeOutMills, waitTimeMillsInPullQueue and waitTimeMillsInHeartbeatQueue must be positive")
 	}
 	if c.FlushDiskType != AsyncFlush && c.FlushDiskType != SyncFlush {
 		bad("flushDiskType %q must be %s or %s", c.FlushDiskType, AsyncFlush, SyncFlush)

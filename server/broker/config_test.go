@@ -13,7 +13,9 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("default config invalid: %v", err)
 	}
-	if c.ListenPort != 10911 || c.MaxMessageSize != 4<<20 || c.FlushDiskType != AsyncFlush || c.DefaultTopicQueueNums != 8 {
+	if c.ListenPort != 10911 || c.MaxMessageSize != 4<<20 || c.FlushDiskType != AsyncFlush || c.DefaultTopicQueueNums != 8 ||
+		c.WaitTimeMillsInSendQueue != 200*time.Millisecond || c.OsPageCacheBusyTimeOutMills != time.Second ||
+		c.WaitTimeMillsInPullQueue != 5*time.Second || c.WaitTimeMillsInHeartbeatQueue != 31*time.Second {
 		t.Fatalf("defaults drifted from upstream: %+v", c)
 	}
 }
@@ -32,14 +34,21 @@ autoCreateTopicEnable=false
 messageDelayLevel=1s 2s 3s
 syncFlushTimeout=2500
 sendMessageThreadPoolNums=16
+waitTimeMillsInSendQueue=300
+osPageCacheBusyTimeOutMills=1500
+transientStorePoolEnable=true
 `
 	c := DefaultConfig()
 	unknown, err := c.Load(strings.NewReader(conf))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(unknown) != 1 || unknown[0] != "sendMessageThreadPoolNums" {
-		t.Fatalf("unknown keys %v, want [sendMessageThreadPoolNums]", unknown)
+	if len(unknown) != 1 || unknown[0] != "transientStorePoolEnable" {
+		t.Fatalf("unknown keys %v, want [transientStorePoolEnable]", unknown)
+	}
+	if c.SendMessageThreadPoolNums != 16 || c.WaitTimeMillsInSendQueue != 300*time.Millisecond ||
+		c.OsPageCacheBusyTimeOutMills != 1500*time.Millisecond || c.SendThreadPoolQueueCapacity != 10000 || !c.BrokerFastFailureEnable {
+		t.Fatalf("overload keys loaded wrong: %+v", c)
 	}
 	if c.BrokerClusterName != "TestCluster" || c.BrokerName != "broker-b" || c.DeleteWhen != 3 ||
 		c.FileReservedTime != 48*time.Hour || c.FlushDiskType != SyncFlush || c.AutoCreateTopicEnable ||

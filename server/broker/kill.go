@@ -28,6 +28,7 @@ func (b *Broker) Kill() {
 			b.ha.close(ctx)
 		}
 		b.server.Shutdown(ctx)
+		b.stopSendWorkers()
 		b.wg.Wait()
 		if b.pop != nil {
 			b.pop.Abandon()

@@ -120,6 +120,9 @@ func errorCode(err error) int16 {
 }
 
 func (b *Broker) processHeartbeat(rc *transport.RequestContext, req *remoting.Command) {
+	if b.shedStale(rc, req, b.cfg.WaitTimeMillsInHeartbeatQueue) {
+		return
+	}
 	hb, err := wire.DecodeHeartbeat(req.Body)
 	if err != nil {
 		reply(rc, req, remoting.SystemError, err.Error())

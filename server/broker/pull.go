@@ -40,6 +40,9 @@ type pull struct {
 func (p *pull) claim() bool { return p.answered.CompareAndSwap(false, true) }
 
 func (b *Broker) processPull(rc *transport.RequestContext, req *remoting.Command) {
+	if b.shedStale(rc, req, b.cfg.WaitTimeMillsInPullQueue) {
+		return
+	}
 	p := &pull{rc: rc, req: req}
 	if !decodeHeader(rc, req, &p.h) {
 		return

@@ -23,11 +23,13 @@ import (
 const maxPropertiesLength = 32767
 
 // processSend serves SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE.
-// It runs inline on the network event loop (a goroutine hop costs more than
-// the work): the append is asynchronous — under SYNC_FLUSH the store calls
-// back once a group commit covers the message — so nothing here waits.
-// The rare sends that may write configuration files (a topic to auto-create,
-// a retry topic and its group) continue on a goroutine of their own.
+// It runs on the network event loop, which must never wait for the store:
+// enqueueSend (fastfailure.go) appends inline only when the append can take
+// the commit-log lock at once and needs no new file, and otherwise queues
+// the send for a send worker, where a store that stalls slows the workers,
+// never the loop, and queued sends can be shed with SYSTEM_BUSY. The append
+// itself is asynchronous — under SYNC_FLUSH the store calls back once a
+// group commit covers the message — so nothing waits for the disk.
 func (b *Broker) processSend(rc *transport.RequestContext, req *remoting.Command) {
 	if b.isSlave() {
 		// As upstream's store, which refuses puts on a slave; clients retry
@@ -39,11 +41,7 @@ func (b *Broker) processSend(rc *transport.RequestContext, req *remoting.Command
 	if !decodeHeader(rc, req, h) {
 		return
 	}
-	if _, exists := b.topics.Get(h.Topic); !exists || IsRetryTopic(h.Topic) {
-		b.goRequest(func() { b.send(rc, req, h) })
-		return
-	}
-	b.send(rc, req, h)
+	b.enqueueSend(rc, req, h)
 }
 
 // sendDestination checks a send's (or reply's) topic, body size and queue
@@ -70,20 +68,23 @@ func (b *Broker) sendDestination(rc *transport.RequestContext, req *remoting.Com
 	return t, queueID, true
 }
 
-func (b *Broker) send(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader) {
+// send serves a send on a worker or, with noWait, on the event loop; then it
+// reports false, having answered nothing, when the store would have had to
+// wait (store.ErrWouldBlock), and the caller queues the send for a worker.
+func (b *Broker) send(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, noWait bool) bool {
 	batch := req.Code == remoting.SendBatchMessage || h.Batch
 	t, queueID, ok := b.sendDestination(rc, req, h)
 	if !ok {
-		return
+		return true
 	}
 	if b.ctl != nil && waitStoreMsgOK(h.Properties) && b.ha.inSyncReplicas() < b.cfg.MinInSyncReplicas {
 		// Upstream's IN_SYNC_REPLICAS_NOT_ENOUGH: refused before storing.
 		reply(rc, req, remoting.SystemError, "in-sync replicas not enough")
-		return
+		return true
 	}
 	if len(req.Body) == 0 {
 		reply(rc, req, remoting.MessageIllegal, "message body is empty")
-		return
+		return true
 	}
 	template := message.StoredMessage{
 		Topic:          t.TopicName,
@@ -96,10 +97,9 @@ func (b *Broker) send(rc *transport.RequestContext, req *remoting.Command, h *re
 		ReconsumeTimes: h.ReconsumeTimes,
 	}
 	if batch {
-		b.sendBatch(rc, req, h, template)
-		return
+		return b.sendBatch(rc, req, h, template, noWait)
 	}
-	b.sendOne(rc, req, h, template)
+	return b.sendOne(rc, req, h, template, noWait)
 }
 
 // sendTarget validates the topic of a send and finds (or auto-creates) its
@@ -190,11 +190,11 @@ func (b *Broker) storedProperties(props []byte) (string, error) {
 	return string(buf), nil
 }
 
-func (b *Broker) sendOne(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, m message.StoredMessage) {
+func (b *Broker) sendOne(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, m message.StoredMessage, noWait bool) bool {
 	props, err := b.storedProperties([]byte(h.Properties))
 	if err != nil {
 		reply(rc, req, remoting.MessageIllegal, err.Error())
-		return
+		return true
 	}
 	m.Properties = props
 	m.Body = req.Body
@@ -205,12 +205,12 @@ func (b *Broker) sendOne(rc *transport.RequestContext, req *remoting.Command, h 
 	topic := m.Topic
 	if code, remark := b.rewriteSpecial(&m); code != remoting.Success {
 		reply(rc, req, code, remark)
-		return
+		return true
 	}
 	uniq, _ := message.LookupProperty([]byte(m.Properties), message.PropertyUniqKey)
 	prepared := m.SysFlag&message.SysFlagTxMask == message.SysFlagTxPrepared
 	start := time.Now()
-	b.store.AppendAsync(&m, func(res store.AppendResult, err error) {
+	done := func(res store.AppendResult, err error) {
 		if err != nil {
 			b.stats.putFailure()
 			code, remark := appendErrorCode(err)
@@ -234,13 +234,19 @@ func (b *Broker) sendOne(rc *transport.RequestContext, req *remoting.Command, h 
 		}
 		resp.SetHeader(&rh)
 		b.replyStored(rc, resp, res.PhysicalOffset+int64(res.WroteBytes), m.Properties)
-	})
+	}
+	if noWait {
+		// The event loop: nothing stored when the store would have waited.
+		return b.store.TryAppendAsync(&m, done) == nil
+	}
+	b.store.AppendAsync(&m, done)
+	return true
 }
 
-func (b *Broker) sendBatch(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, tmpl message.StoredMessage) {
+func (b *Broker) sendBatch(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, tmpl message.StoredMessage, noWait bool) bool {
 	if IsRetryTopic(tmpl.Topic) || IsDLQTopic(tmpl.Topic) {
 		reply(rc, req, remoting.MessageIllegal, "batch message is not supported for retry topics")
-		return
+		return true
 	}
 	var msgs []*message.StoredMessage
 	err := message.DecodeBatch(req.Body, func(flag int32, body []byte, props []byte) error {
@@ -258,14 +264,14 @@ func (b *Broker) sendBatch(rc *transport.RequestContext, req *remoting.Command, 
 	})
 	if err != nil || len(msgs) == 0 {
 		reply(rc, req, remoting.MessageIllegal, fmt.Sprintf("bad batch body: %v", err))
-		return
+		return true
 	}
 	kind := MessageNormal
 	if b.observing {
 		kind = messageKindOf(h.Properties)
 	}
 	start := time.Now()
-	b.store.AppendBatchAsync(msgs, func(res store.AppendResult, err error) {
+	done := func(res store.AppendResult, err error) {
 		if err != nil {
 			b.stats.putFailure()
 			code, remark := appendErrorCode(err)
@@ -291,7 +297,12 @@ func (b *Broker) sendBatch(rc *transport.RequestContext, req *remoting.Command, 
 			MsgRegion: "DefaultRegion", TraceOn: "true",
 		})
 		b.replyStored(rc, resp, res.PhysicalOffset+int64(res.WroteBytes), h.Properties)
-	})
+	}
+	if noWait {
+		return b.store.TryAppendBatchAsync(msgs, done) == nil
+	}
+	b.store.AppendBatchAsync(msgs, done)
+	return true
 }
 
 // replyStored answers a send whose message is stored. A SYNC_MASTER first

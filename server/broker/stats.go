@@ -24,6 +24,7 @@ type brokerStats struct {
 	putMsgs, putBytes, putFailed atomic.Int64
 	getMsgs, getFound, getMiss   atomic.Int64
 	putMaxMillis                 atomic.Int64
+	sendBusy                     atomic.Int64 // sends answered SYSTEM_BUSY by overload protection
 
 	dist     atomic.Pointer[latencyBuckets] // the minute being recorded
 	lastDist atomic.Pointer[latencyBuckets] // the last complete minute
@@ -113,6 +114,9 @@ func (s *brokerStats) put(topic string, msgs, bytes int, elapsed time.Duration) 
 
 // putFailure records an append the store refused.
 func (s *brokerStats) putFailure() { s.putFailed.Add(1) }
+
+// sendShed counts a send answered SYSTEM_BUSY without being stored.
+func (s *brokerStats) sendShed() { s.sendBusy.Add(1) }
 
 // pulled records one pull's outcome: msgs delivered to group from topic.
 func (s *brokerStats) pulled(group, topic string, msgs, bytes int) {

@@ -183,6 +183,10 @@ var (
 	ErrInvalidMessage = errors.New("store: invalid message")
 	ErrNotFound       = errors.New("store: not found")
 	ErrCorruptStore   = errors.New("store: corrupt store files")
+	// ErrWouldBlock is TryAppendAsync's answer when the append lock is
+	// held by another append or the append needs a new file: nothing was
+	// stored, and the caller should append from a goroutine that may wait.
+	ErrWouldBlock = errors.New("store: append would block")
 )
 
 // ArrivalListener is told about every consume-queue entry right after it
@@ -212,6 +216,9 @@ type options struct {
 	// readAheadOnAppend (benchmarks only) leaves read-ahead on for the
 	// segment being appended to, to measure what adviseAppend saves.
 	readAheadOnAppend bool
+	// inAppendLock, when set (WithAppendStall), runs while an append holds
+	// the commit-log lock.
+	inAppendLock func()
 	// repair (Repair only) makes recovery rebuild every consume-queue and
 	// index entry from the whole log and quarantine damaged runs.
 	repair bool
@@ -234,6 +241,11 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.clock 
 func WithDiskUsageFunc(f func(dir string) (float64, error)) Option {
 	return func(o *options) { o.usage = f }
 }
+
+// WithAppendStall registers f to run inside every append's ordered section,
+// with the commit-log lock held: fault injection for tests of overload
+// handling (a blocking f is a page cache that cannot keep up). Default none.
+func WithAppendStall(f func()) Option { return func(o *options) { o.inAppendLock = f } }
 
 func buildOptions(opts []Option) options {
 	o := options{

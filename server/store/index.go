@@ -200,6 +200,13 @@ func (ix *indexService) open() error {
 
 // ensure makes room for n entries, rolling to a new file when the current
 // one is full. Called under the append lock, before the commit-log write.
+// hasRoom reports whether the open index file takes n more entries.
+func (ix *indexService) hasRoom(n int) bool {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return len(ix.files) > 0 && !ix.files[len(ix.files)-1].full(n)
+}
+
 func (ix *indexService) ensure(n int, now time.Time) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()

@@ -94,6 +94,9 @@ type Store struct {
 	damage  damageLog
 
 	appendMu sync.Mutex
+	// lockedAt is when the running append took appendMu (UnixNano), 0
+	// while no append holds it: the broker's page-cache-busy signal.
+	lockedAt atomic.Int64
 	queuesW  map[queueKey]*consumeQueue // appender's view, under appendMu
 	closed   bool                       // under appendMu
 
@@ -285,7 +288,7 @@ func (s *Store) AppendAsync(m *message.StoredMessage, done func(AppendResult, er
 // AppendBatch stores several records of one topic and queue back to back
 // with consecutive queue offsets, under one lock hold.
 func (s *Store) AppendBatch(ctx context.Context, msgs []*message.StoredMessage) (AppendResult, error) {
-	res, err := s.appendRecords(msgs)
+	res, err := s.appendRecords(msgs, false)
 	if err != nil || s.cfg.FlushDiskType == AsyncFlush {
 		return res, err
 	}
@@ -317,10 +320,32 @@ func (s *Store) AppendBatch(ctx context.Context, msgs []*message.StoredMessage) 
 
 // AppendBatchAsync is AppendBatch with a completion callback instead of a wait.
 func (s *Store) AppendBatchAsync(msgs []*message.StoredMessage, done func(AppendResult, error)) {
-	res, err := s.appendRecords(msgs)
+	_ = s.appendBatchAsync(msgs, false, done) // never ErrWouldBlock
+}
+
+// TryAppendAsync is AppendAsync for a caller that must not wait (a network
+// event loop): when another append holds the commit-log lock, or this one
+// would have to create a commit-log, consume-queue or index file, it stores
+// nothing, returns ErrWouldBlock and never calls done; otherwise it returns
+// nil and done is called as by AppendAsync.
+func (s *Store) TryAppendAsync(m *message.StoredMessage, done func(AppendResult, error)) error {
+	ms := [1]*message.StoredMessage{m}
+	return s.appendBatchAsync(ms[:], true, done)
+}
+
+// TryAppendBatchAsync is AppendBatchAsync that does not wait, as TryAppendAsync.
+func (s *Store) TryAppendBatchAsync(msgs []*message.StoredMessage, done func(AppendResult, error)) error {
+	return s.appendBatchAsync(msgs, true, done)
+}
+
+func (s *Store) appendBatchAsync(msgs []*message.StoredMessage, noWait bool, done func(AppendResult, error)) error {
+	res, err := s.appendRecords(msgs, noWait)
+	if err == ErrWouldBlock {
+		return err
+	}
 	if err != nil || s.cfg.FlushDiskType == AsyncFlush {
 		done(res, err)
-		return
+		return nil
 	}
 	s.enqueueFlush(flushReq{done: func(err error, late bool) {
 		if late {
@@ -328,6 +353,7 @@ func (s *Store) AppendBatchAsync(msgs []*message.StoredMessage, done func(Append
 		}
 		done(res, err)
 	}})
+	return nil
 }
 
 // validTopic guards file names built from topics. RocketMQ topics are
@@ -338,7 +364,9 @@ func validTopic(t string) bool {
 }
 
 // appendRecords encodes outside the lock, then assigns offsets and copies in.
-func (s *Store) appendRecords(msgs []*message.StoredMessage) (AppendResult, error) {
+// With noWait it gives up with ErrWouldBlock rather than wait for the lock
+// or create a file.
+func (s *Store) appendRecords(msgs []*message.StoredMessage, noWait bool) (AppendResult, error) {
 	var res AppendResult
 	if len(msgs) == 0 {
 		return res, fmt.Errorf("%w: empty batch", ErrInvalidMessage)
@@ -391,7 +419,7 @@ func (s *Store) appendRecords(msgs []*message.StoredMessage) (AppendResult, erro
 			r.nkeys = len(sc.keys) - n
 		}
 	}
-	return s.commit(sc, topic, qid)
+	return s.commit(sc, topic, qid, noWait)
 }
 
 // keyLimit is how many index entries one message of topic may add.
@@ -431,16 +459,27 @@ func appendKeyHashes(dst []uint32, topic string, props []byte, limit int) []uint
 
 // commit is the ordered section: everything that can fail (file creation)
 // happens before the first byte is copied, so an error leaves no trace.
-func (s *Store) commit(sc *appendScratch, topic string, qid int32) (AppendResult, error) {
+func (s *Store) commit(sc *appendScratch, topic string, qid int32, noWait bool) (AppendResult, error) {
 	var res AppendResult
 	total := int64(len(sc.buf))
-	s.appendMu.Lock()
+	if noWait {
+		if !s.appendMu.TryLock() {
+			return res, ErrWouldBlock
+		}
+		s.lockedAppend()
+	} else {
+		s.lockAppend()
+	}
 	if s.closed {
-		s.appendMu.Unlock()
+		s.unlockAppend()
 		return res, ErrClosed
 	}
 	key := queueKey{topic, qid}
 	cq := s.queuesW[key]
+	if noWait && !s.fitsOpenFiles(cq, sc, total) {
+		s.unlockAppend()
+		return res, ErrWouldBlock
+	}
 	if cq == nil {
 		cq = newConsumeQueue(s.root, key, s.cfg.ConsumeQueueEntriesPerFile, s.o.alloc)
 		cq.files.list.Store(&segmentList{})
@@ -458,18 +497,18 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32) (AppendResult
 	if queued > 0 {
 		// The batch's entries may straddle a consume-queue file boundary.
 		if err := cq.ensure(cq.next); err != nil {
-			s.appendMu.Unlock()
+			s.unlockAppend()
 			return res, err
 		}
 		if err := cq.ensure(cq.next + int64(queued) - 1); err != nil {
-			s.appendMu.Unlock()
+			s.unlockAppend()
 			return res, err
 		}
 	}
 	now := s.o.clock()
 	if s.ix != nil && len(sc.keys) > 0 {
 		if err := s.ix.ensure(len(sc.keys), now); err != nil {
-			s.appendMu.Unlock()
+			s.unlockAppend()
 			return res, err
 		}
 	}
@@ -478,7 +517,7 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32) (AppendResult
 	if seg == nil || phy == seg.base+s.cl.size {
 		var err error
 		if seg, err = s.cl.create(phy); err != nil {
-			s.appendMu.Unlock()
+			s.unlockAppend()
 			return res, err
 		}
 	}
@@ -487,7 +526,7 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32) (AppendResult
 		// one with the blank marker so readers and recovery skip its tail.
 		next, err := s.cl.create(seg.base + s.cl.size)
 		if err != nil {
-			s.appendMu.Unlock()
+			s.unlockAppend()
 			return res, err
 		}
 		putBlank(seg.data[pos:], s.cl.size-pos)
@@ -533,7 +572,7 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32) (AppendResult
 	cq.max.Store(cq.next)
 	s.lastTs.Store(ts)
 	s.wrote.Store(phy + total)
-	s.appendMu.Unlock()
+	s.unlockAppend()
 	if s.o.arrival != nil {
 		qoff := res.QueueOffset
 		for i := range sc.recs {
@@ -544,6 +583,69 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32) (AppendResult
 		}
 	}
 	return res, nil
+}
+
+// lockAppend takes the append lock for commit and records when, so that
+// AppendLockHeld can tell a stalled append (slow page cache, hung disk
+// allocation) while it lasts.
+func (s *Store) lockAppend() {
+	s.appendMu.Lock()
+	s.lockedAppend()
+}
+
+// lockedAppend runs once appendMu is held.
+func (s *Store) lockedAppend() {
+	s.lockedAt.Store(time.Now().UnixNano())
+	if s.o.inAppendLock != nil {
+		s.o.inAppendLock()
+	}
+}
+
+// fitsOpenFiles reports whether an append fits the commit-log segment, the
+// consume-queue file and the index file already open, so that it creates no
+// file (the slow part of an append a no-wait caller must not take on).
+// Under appendMu.
+func (s *Store) fitsOpenFiles(cq *consumeQueue, sc *appendScratch, total int64) bool {
+	if cq == nil {
+		return false
+	}
+	queued := int64(0)
+	for i := range sc.recs {
+		if !sc.recs[i].noQueue {
+			queued++
+		}
+	}
+	if queued > 0 {
+		l := cq.files.load()
+		if l.find(cq.next*cqEntrySize, cq.files.size) == nil || l.find((cq.next+queued-1)*cqEntrySize, cq.files.size) == nil {
+			return false
+		}
+	}
+	if s.ix != nil && len(sc.keys) > 0 && !s.ix.hasRoom(len(sc.keys)) {
+		return false
+	}
+	phy := s.wrote.Load()
+	seg := s.cl.load().last()
+	if seg == nil || phy == seg.base+s.cl.size {
+		return false
+	}
+	return total+blankLen <= s.cl.size-(phy-seg.base)
+}
+
+func (s *Store) unlockAppend() {
+	s.lockedAt.Store(0)
+	s.appendMu.Unlock()
+}
+
+// AppendLockHeld is how long the append in progress has held the commit-log
+// lock, 0 when none holds it. Upstream's broker calls the page cache busy
+// when this exceeds osPageCacheBusyTimeOutMills and sheds sends meanwhile.
+func (s *Store) AppendLockHeld() time.Duration {
+	at := s.lockedAt.Load()
+	if at == 0 {
+		return 0
+	}
+	return max(time.Duration(time.Now().UnixNano()-at), 0)
 }
 
 func putBlank(b []byte, n int64) {

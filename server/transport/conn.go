@@ -359,9 +359,17 @@ type RequestContext struct {
 	proc    Processor
 	replied atomic.Bool
 	parked  atomic.Bool
-	hook    ReplyHook // nil unless the server has one
-	arrived time.Time // set only with a hook
+	hook    ReplyHook     // nil unless the server has one
+	arrived time.Time     // set only with a hook
+	queued  time.Time     // when it entered the worker queue; zero for inline processors
+	waited  time.Duration // time in the worker queue, set when a worker took it
 }
+
+// QueueWait is how long the request waited in the worker queue before a
+// worker took it (0 for processors registered with HandleInline). A broker
+// sheds requests that waited too long, as upstream's fast failure does with
+// its pull and heartbeat queues: the client has likely given up already.
+func (rc *RequestContext) QueueWait() time.Duration { return rc.waited }
 
 // MarkParked records that the request waits to be answered later (a
 // long-polling pull), for the server's ReplyHook.

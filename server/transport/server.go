@@ -360,6 +360,7 @@ func (s *Server) worker() {
 	for {
 		select {
 		case rc := <-s.work:
+			rc.waited = time.Since(rc.queued)
 			s.process(rc)
 		case <-s.quit:
 			return
@@ -407,6 +408,7 @@ func (s *Server) dispatch(c *Conn, req *remoting.Command) {
 		s.process(rc)
 		return
 	}
+	rc.queued = time.Now()
 	select {
 	case s.work <- rc:
 	default:

@@ -1259,3 +1259,45 @@ func TestReplyHookSeesEveryAnswer(t *testing.T) {
 		t.Fatalf("queue length %d after all answers", s.QueueLen())
 	}
 }
+
+func TestQueueWaitMeasuresTimeBeforeAWorker(t *testing.T) {
+	s, addr := startServer(t, WithWorkers(1))
+	entered, release := make(chan struct{}), make(chan struct{})
+	s.Handle(2002, func(rc *RequestContext, req *remoting.Command) {
+		if string(req.Body) == "first" {
+			close(entered)
+			<-release
+		}
+		_ = rc.Reply(remoting.NewResponse(req, remoting.Success, rc.QueueWait().String()))
+	})
+	c := newTestClient(t)
+	first := make(chan struct{})
+	c.InvokeAsync(context.Background(), addr, remoting.NewRequest(2002, nil, []byte("first")), func(*remoting.Command, error) { close(first) })
+	<-entered
+	second := make(chan time.Duration, 1)
+	c.InvokeAsync(context.Background(), addr, remoting.NewRequest(2002, nil, []byte("second")), func(resp *remoting.Command, err error) {
+		if err != nil {
+			t.Error(err)
+			second <- 0
+			return
+		}
+		d, _ := time.ParseDuration(resp.Remark)
+		second <- d
+	})
+	for deadline := time.Now().Add(5 * time.Second); s.QueueLen() < 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("second request never queued")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	const hold = 50 * time.Millisecond
+	queuedBy := time.Now()
+	for time.Since(queuedBy) < hold {
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(release)
+	<-first
+	if d := <-second; d < hold {
+		t.Fatalf("QueueWait %v of a request held behind a busy worker for at least %v", d, hold)
+	}
+}

@@ -1,0 +1,234 @@
+package broker
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/server/transport"
+)
+
+// Overload protection, as upstream's BrokerFastFailure: a send is answered
+// SYSTEM_BUSY (never stored) rather than queued behind a store that cannot
+// keep up, so that producers take it to another broker at once instead of
+// timing out here. The remarks are upstream's, which operators grep for.
+const (
+	// The send queue is full (upstream: the executor rejected the task).
+	remarkOverload = "[OVERLOAD]system busy, start flow control for a while"
+	// The page cache was busy when the send arrived (upstream: rejectRequest).
+	remarkRejectRequest = "[REJECTREQUEST]system busy, start flow control for a while"
+	// The page cache was busy when a worker took the send.
+	remarkPCSynchronized = "[PC_SYNCHRONIZED]broker busy, start flow control for a while"
+	// The page cache turned busy while sends were queued: all are shed.
+	remarkPCBusyCleanQueue = "[PCBUSY_CLEAN_QUEUE]broker busy, start flow control for a while, period in queue: %dms, size of queue: %d"
+	// The send waited in the queue longer than waitTimeMillsInSendQueue.
+	remarkTimeoutCleanQueue = "[TIMEOUT_CLEAN_QUEUE]broker busy, start flow control for a while, period in queue: %dms, size of queue: %d"
+)
+
+// fastFailureInterval is how often the page-cache check sweeps the send
+// queue; upstream's BrokerFastFailure runs every 10 ms.
+const fastFailureInterval = 10 * time.Millisecond
+
+// A send to a topic that exists runs inline on the event loop while the
+// store is healthy: handing it to a worker costs two
+// cross-thread wake-ups per send (loop → worker, worker → loop for the
+// reply), about 40% of a lone producer's throughput on two cores. The loop
+// still never waits for the store: it appends only with TryAppendAsync,
+// which gives up when another append holds the commit-log lock or a file
+// must be created, and the send then queues for a worker like any other.
+// What the loop cannot avoid is an inline append that stalls once it holds
+// the lock (a page cache that stops taking writes); after any append held
+// the lock longer than inlineSlowAppend (seen by the sweeper, or measured
+// around an inline send), every send goes through the queue for
+// inlineCooldown, where stalls are shed as upstream sheds them. The bound
+// sits well above scheduling noise: on a loaded two-core machine a lock
+// holder that is merely preempted holds it 20–60 ms, and 20 ms kept a
+// 64-sender load in worker mode most of the time.
+const (
+	inlineSlowAppend = 100 * time.Millisecond
+	inlineCooldown   = 10 * time.Second
+)
+
+// sendTask is a send waiting for a worker, stamped when it was queued.
+type sendTask struct {
+	rc       *transport.RequestContext
+	req      *remoting.Command
+	h        *remoting.SendMessageRequestHeader
+	enqueued time.Time
+}
+
+// sendQueue hands sends from the network event loops (which must never
+// block on the store's lock) to sendMessageThreadPoolNums workers.
+type sendQueue struct {
+	tasks chan sendTask
+	quit  chan struct{} // closed once the server stopped: workers exit
+	stop  sync.Once
+	// slowUntil (UnixNano) is when sends may run inline again after a
+	// slow append; 0 while the store has been healthy.
+	slowUntil atomic.Int64
+	inlined   atomic.Int64 // sends served on the event loop
+	queued    atomic.Int64 // sends handed to a worker
+}
+
+func newSendQueue(capacity int) *sendQueue {
+	return &sendQueue{tasks: make(chan sendTask, capacity), quit: make(chan struct{})}
+}
+
+// inlineAllowed reports whether no append was slow within inlineCooldown.
+func (q *sendQueue) inlineAllowed(now time.Time) bool {
+	until := q.slowUntil.Load()
+	return until == 0 || now.UnixNano() > until
+}
+
+// noteAppend records how long an append took (or held the lock); a slow
+// one keeps sends off the event loop for inlineCooldown.
+func (q *sendQueue) noteAppend(now time.Time, d time.Duration) {
+	if d > inlineSlowAppend {
+		q.slowUntil.Store(now.Add(inlineCooldown).UnixNano())
+	}
+}
+
+// enqueueSend runs on the event loop and never waits for the store: a busy
+// page cache or a full queue is answered at once, a send runs inline when
+// that cannot wait (see inlineSlowAppend), and the rest queue for a worker.
+func (b *Broker) enqueueSend(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader) {
+	if b.cfg.BrokerFastFailureEnable && b.pageCacheBusy() {
+		b.stats.sendShed()
+		reply(rc, req, remoting.SystemBusy, remarkRejectRequest)
+		return
+	}
+	// Not only when the queue is empty: sends queue when a worker holds
+	// the lock, and a loop that queued everything behind them would stay
+	// on the slow path for as long as the load lasts.
+	if start := time.Now(); b.sends.inlineAllowed(start) && b.plainSend(h) {
+		if b.send(rc, req, h, true) {
+			b.sends.inlined.Add(1)
+			b.sends.noteAppend(start, time.Since(start))
+			return
+		}
+	}
+	b.queueSend(rc, req, h)
+}
+
+// queueSend queues a send for a worker, or answers [OVERLOAD] when the
+// queue is full.
+func (b *Broker) queueSend(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader) {
+	select {
+	case b.sends.tasks <- sendTask{rc: rc, req: req, h: h, enqueued: time.Now()}:
+		b.sends.queued.Add(1)
+	default:
+		b.stats.sendShed()
+		reply(rc, req, remoting.SystemBusy, remarkOverload)
+	}
+}
+
+// plainSend reports whether a send goes to a topic that exists and is not a
+// retry topic: one that writes no configuration file, so it may run inline.
+func (b *Broker) plainSend(h *remoting.SendMessageRequestHeader) bool {
+	if IsRetryTopic(h.Topic) {
+		return false
+	}
+	_, ok := b.topics.Get(h.Topic)
+	return ok
+}
+
+// pageCacheBusy is upstream's isOSPageCacheBusy: an append has held the
+// commit-log lock longer than osPageCacheBusyTimeOutMills.
+func (b *Broker) pageCacheBusy() bool {
+	return b.store.AppendLockHeld() > b.cfg.OsPageCacheBusyTimeOutMills
+}
+
+// startSendWorkers starts the send workers and the sweeper that watches
+// the commit-log lock (and sheds queued sends when fast failure is on);
+// Shutdown stops them after the server stopped taking requests.
+func (b *Broker) startSendWorkers() {
+	for range b.cfg.SendMessageThreadPoolNums {
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			for {
+				select {
+				case t := <-b.sends.tasks:
+					b.runSend(t)
+				case <-b.sends.quit:
+					return
+				}
+			}
+		}()
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		tick := time.NewTicker(fastFailureInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				now := time.Now()
+				held := b.store.AppendLockHeld()
+				b.sends.noteAppend(now, held)
+				if b.cfg.BrokerFastFailureEnable && held > b.cfg.OsPageCacheBusyTimeOutMills {
+					b.cleanSendQueue()
+				}
+			case <-b.sends.quit:
+				return
+			}
+		}
+	}()
+}
+
+// cleanSendQueue answers every queued send SYSTEM_BUSY: while the page cache
+// is this slow they would only time out in the producer.
+func (b *Broker) cleanSendQueue() {
+	for {
+		select {
+		case t := <-b.sends.tasks:
+			b.stats.sendShed()
+			reply(t.rc, t.req, remoting.SystemBusy, fmt.Sprintf(remarkPCBusyCleanQueue, time.Since(t.enqueued).Milliseconds(), len(b.sends.tasks)))
+		default:
+			return
+		}
+	}
+}
+
+// runSend serves one queued send on a worker, unless it waited too long
+// or the page cache turned busy meanwhile.
+func (b *Broker) runSend(t sendTask) {
+	if b.cfg.BrokerFastFailureEnable {
+		if waited := time.Since(t.enqueued); waited >= b.cfg.WaitTimeMillsInSendQueue {
+			b.stats.sendShed()
+			reply(t.rc, t.req, remoting.SystemBusy, fmt.Sprintf(remarkTimeoutCleanQueue, waited.Milliseconds(), len(b.sends.tasks)))
+			return
+		}
+		if b.pageCacheBusy() {
+			b.stats.sendShed()
+			reply(t.rc, t.req, remoting.SystemBusy, remarkPCSynchronized)
+			return
+		}
+	}
+	b.send(t.rc, t.req, t.h, false)
+}
+
+// stopSendWorkers makes the send workers and the sweeper return; sends
+// still queued are dropped with their connections.
+func (b *Broker) stopSendWorkers() {
+	if b.sends != nil {
+		b.sends.stop.Do(func() { close(b.sends.quit) })
+	}
+}
+
+// shedStale answers SYSTEM_BUSY a request that waited in the server's
+// worker queue longer than limit (waitTimeMillsInPullQueue,
+// waitTimeMillsInHeartbeatQueue) and reports whether it did: by then the
+// client has probably timed out, and serving it would only delay the
+// requests queued behind it.
+func (b *Broker) shedStale(rc *transport.RequestContext, req *remoting.Command, limit time.Duration) bool {
+	waited := rc.QueueWait()
+	if !b.cfg.BrokerFastFailureEnable || waited < limit {
+		return false
+	}
+	reply(rc, req, remoting.SystemBusy, fmt.Sprintf(remarkTimeoutCleanQueue, waited.Milliseconds(), b.server.QueueLen()))
+	return true
+}

@@ -1,0 +1,322 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+	"github.com/rocketgo/rocketgo/server/store"
+)
+
+// stall is a store fault: while armed, the next append blocks inside the
+// commit-log lock until released — a page cache that cannot keep up.
+// slowOnce makes the next append hold the lock that long instead.
+type stall struct {
+	slowOnce atomic.Int64 // nanoseconds
+	armed    atomic.Bool
+	entered  chan struct{} // one value per stalled append
+	release  chan struct{}
+	once     sync.Once
+}
+
+// open ends the stall (idempotent).
+func (s *stall) open() { s.once.Do(func() { close(s.release) }) }
+
+func newStall() *stall {
+	return &stall{entered: make(chan struct{}, 1), release: make(chan struct{})}
+}
+
+func (s *stall) hook() {
+	if d := s.slowOnce.Swap(0); d > 0 {
+		time.Sleep(time.Duration(d)) // the fault itself, not a wait
+	}
+	if s.armed.CompareAndSwap(true, false) {
+		s.entered <- struct{}{}
+		<-s.release
+	}
+}
+
+// overloadBroker starts a broker whose store stalls on demand, with one
+// send worker so that a stalled append holds every queued send. It sends
+// "warm" (creating the topic) and then "primer", whose append is slow: from
+// then on sends go through the queue for inlineCooldown, so the stalls the
+// tests arm hit a worker, never the event loop (see inlineSlowAppend).
+func overloadBroker(t *testing.T, mutate func(*Config)) (*Broker, *netclient.Client, *stall, func(body string) *remoting.Command) {
+	t.Helper()
+	st := newStall()
+	b, rc := testBrokerWith(t, func(c *Config) {
+		c.SendMessageThreadPoolNums = 1
+		if mutate != nil {
+			mutate(c)
+		}
+	}, WithStoreOptions(store.WithAppendStall(st.hook)))
+	t.Cleanup(st.open) // before the broker's shutdown, which waits for the workers
+	sendBody := func(body string) *remoting.Command {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := rc.InvokeSync(ctx, b.Addr(), remoting.NewRequest(remoting.SendMessage, sendHeader("Busy", 0, ""), []byte(body)))
+		if err != nil {
+			t.Errorf("send %s: %v", body, err)
+			return nil
+		}
+		return resp
+	}
+	if resp := sendBody("warm"); resp == nil || resp.Code != remoting.Success {
+		t.Fatalf("warm-up send: %+v", resp)
+	}
+	st.slowOnce.Store(int64(3 * inlineSlowAppend))
+	if resp := sendBody("primer"); resp == nil || resp.Code != remoting.Success {
+		t.Fatalf("slow send: %+v", resp)
+	}
+	if b.sends.inlineAllowed(time.Now()) {
+		t.Fatal("sends still run inline after an append held the lock for 3×inlineSlowAppend")
+	}
+	return b, rc, st, sendBody
+}
+
+// storedBodies pulls queue 0 of Busy from the start and returns every body.
+func storedBodies(t *testing.T, b *Broker, rc *netclient.Client) map[string]bool {
+	t.Helper()
+	heartbeat(t, rc, b.Addr(), "BusyCG", "Busy", "*")
+	bodies := map[string]bool{}
+	for off := int64(0); ; {
+		pr := invoke(t, rc, b.Addr(), pullRequest("BusyCG", "Busy", 0, off, 0))
+		if pr.Code != remoting.Success {
+			return bodies
+		}
+		msgs, err := message.DecodeMessages(pr.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			bodies[string(m.Body)] = true
+		}
+		off = pullHeader(t, pr).NextBeginOffset
+	}
+}
+
+func TestPageCacheBusyShedsQueuedSends(t *testing.T) {
+	b, rc, st, send := overloadBroker(t, func(c *Config) {
+		c.OsPageCacheBusyTimeOutMills = 100 * time.Millisecond
+		c.WaitTimeMillsInSendQueue = 10 * time.Second // only the page cache sheds here
+	})
+	if resp := send("before"); resp == nil || resp.Code != remoting.Success {
+		t.Fatalf("send before the stall: %+v", resp)
+	}
+
+	st.armed.Store(true)
+	var wg sync.WaitGroup
+	var first *remoting.Command
+	wg.Add(1)
+	go func() { defer wg.Done(); first = send("stalled") }()
+	<-st.entered
+
+	// Queued behind the stalled append: shed once the lock has been held
+	// for osPageCacheBusyTimeOutMills, by the sweeper ([PCBUSY_CLEAN_QUEUE])
+	// or, arriving later, at the door ([REJECTREQUEST]).
+	const n = 8
+	answers := make([]*remoting.Command, n)
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); answers[i] = send(fmt.Sprintf("queued-%d", i)) }()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b.pageCacheBusy() && len(b.sends.tasks) == 0 && b.stats.sendBusy.Load() >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queued sends not shed: queue %d, shed %d", len(b.sends.tasks), b.stats.sendBusy.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// A send arriving while the page cache is busy is refused at the door.
+	if resp := send("refused"); resp == nil || resp.Code != remoting.SystemBusy || resp.Remark != remarkRejectRequest {
+		t.Fatalf("send during the stall: %+v", resp)
+	}
+	st.open()
+	wg.Wait()
+	if first == nil || first.Code != remoting.Success {
+		t.Fatalf("stalled send: %+v", first)
+	}
+	for i, a := range answers {
+		if a == nil || a.Code != remoting.SystemBusy || !strings.HasPrefix(a.Remark, "[PCBUSY_CLEAN_QUEUE]broker busy, start flow control for a while, period in queue: ") {
+			t.Fatalf("queued send %d: %+v", i, a)
+		}
+	}
+	// Recovery: the next send is stored.
+	if resp := send("after"); resp == nil || resp.Code != remoting.Success {
+		t.Fatalf("send after the stall: %+v", resp)
+	}
+	got := storedBodies(t, b, rc)
+	want := map[string]bool{"warm": true, "primer": true, "before": true, "stalled": true, "after": true}
+	if len(got) != len(want) {
+		t.Fatalf("stored %v, want exactly %v: shed sends must not be stored", got, want)
+	}
+	for k := range want {
+		if !got[k] {
+			t.Fatalf("acknowledged %q missing from the store (stored %v)", k, got)
+		}
+	}
+}
+
+func TestSendWaitingTooLongInQueueIsShed(t *testing.T) {
+	const wait = 50 * time.Millisecond
+	b, rc, st, send := overloadBroker(t, func(c *Config) {
+		c.WaitTimeMillsInSendQueue = wait
+		c.OsPageCacheBusyTimeOutMills = time.Hour // only the queue wait sheds here
+	})
+	st.armed.Store(true)
+	var wg sync.WaitGroup
+	var first *remoting.Command
+	wg.Add(1)
+	go func() { defer wg.Done(); first = send("stalled") }()
+	<-st.entered
+	const n = 4
+	answers := make([]*remoting.Command, n)
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); answers[i] = send(fmt.Sprintf("queued-%d", i)) }()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(b.sends.tasks) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d sends queued", len(b.sends.tasks))
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	// Every queued send has now waited at least this long when the worker
+	// gets to it.
+	queuedBy := time.Now()
+	for time.Since(queuedBy) <= wait {
+		time.Sleep(5 * time.Millisecond)
+	}
+	st.open()
+	wg.Wait()
+	if first == nil || first.Code != remoting.Success {
+		t.Fatalf("stalled send: %+v", first)
+	}
+	for i, a := range answers {
+		if a == nil || a.Code != remoting.SystemBusy || !strings.HasPrefix(a.Remark, "[TIMEOUT_CLEAN_QUEUE]broker busy, start flow control for a while, period in queue: ") {
+			t.Fatalf("queued send %d: %+v", i, a)
+		}
+	}
+	// Recovery. With a 50 ms queue limit a loaded machine may still shed a
+	// send whose worker was scheduled late; each retry has a new body, and
+	// only the one acknowledged may be stored.
+	after := ""
+	for i, deadline := 0, time.Now().Add(10*time.Second); after == ""; i++ {
+		body := fmt.Sprintf("after-%d", i)
+		resp := send(body)
+		switch {
+		case resp != nil && resp.Code == remoting.Success:
+			after = body
+		case resp != nil && resp.Code == remoting.SystemBusy && time.Now().Before(deadline):
+		default:
+			t.Fatalf("send after the stall: %+v", resp)
+		}
+	}
+	if got := storedBodies(t, b, rc); len(got) != 4 || !got["warm"] || !got["primer"] || !got["stalled"] || !got[after] {
+		t.Fatalf("stored %v, want warm, primer, stalled and %s only", got, after)
+	}
+}
+
+func TestSendQueueFullIsOverload(t *testing.T) {
+	b, _, st, send := overloadBroker(t, func(c *Config) {
+		c.SendThreadPoolQueueCapacity = 1
+		c.OsPageCacheBusyTimeOutMills = time.Hour
+		c.WaitTimeMillsInSendQueue = time.Hour
+	})
+	st.armed.Store(true)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); send("stalled") }()
+	<-st.entered
+	go func() { defer wg.Done(); send("queued") }()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(b.sends.tasks) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("send not queued")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if resp := send("overflow"); resp == nil || resp.Code != remoting.SystemBusy || resp.Remark != remarkOverload {
+		t.Fatalf("send into a full queue: %+v", resp)
+	}
+	st.open()
+	wg.Wait()
+}
+
+// TestStalePullAndHeartbeatAreShed: a pull or heartbeat that waited in the
+// worker queue longer than its limit is answered SYSTEM_BUSY, not served.
+// A limit of 1 ns makes every queued request stale.
+func TestStalePullAndHeartbeatAreShed(t *testing.T) {
+	b, rc := testBroker(t, func(c *Config) {
+		c.WaitTimeMillsInPullQueue = time.Nanosecond
+		c.WaitTimeMillsInHeartbeatQueue = time.Nanosecond
+	})
+	const stale = "[TIMEOUT_CLEAN_QUEUE]broker busy, start flow control for a while, period in queue: "
+	if pr := invoke(t, rc, b.Addr(), pullRequest("CG", "Busy", 0, 0, 0)); pr.Code != remoting.SystemBusy || !strings.HasPrefix(pr.Remark, stale) {
+		t.Fatalf("stale pull: %d %s", pr.Code, pr.Remark)
+	}
+	hb := remoting.NewRequest(remoting.HeartBeat, nil, []byte(`{"clientID":"127.0.0.1@stale","consumerDataSet":[],"producerDataSet":[]}`))
+	if resp := invoke(t, rc, b.Addr(), hb); resp.Code != remoting.SystemBusy || !strings.HasPrefix(resp.Remark, stale) {
+		t.Fatalf("stale heartbeat: %d %s", resp.Code, resp.Remark)
+	}
+	// With fast failure off the same requests are served.
+	b2, rc2 := testBroker(t, func(c *Config) {
+		c.WaitTimeMillsInPullQueue = time.Nanosecond
+		c.WaitTimeMillsInHeartbeatQueue = time.Nanosecond
+		c.BrokerFastFailureEnable = false
+	})
+	heartbeat(t, rc2, b2.Addr(), "CG", "Busy", "*")
+	if resp := send(t, rc2, b2.Addr(), "Busy", 0, "", []byte("x")); resp.Code != remoting.Success {
+		t.Fatalf("send with fast failure off: %d %s", resp.Code, resp.Remark)
+	}
+	if pr := invoke(t, rc2, b2.Addr(), pullRequest("CG", "Busy", 0, 0, 0)); pr.Code != remoting.Success {
+		t.Fatalf("pull with fast failure off: %d %s", pr.Code, pr.Remark)
+	}
+}
+
+// TestSendsRunInlineUntilAnAppendIsSlow: while the store is healthy, sends
+// to an existing topic are served on the event loop; once an append held
+// the commit-log lock longer than inlineSlowAppend, sends go through the
+// worker queue. Every send is stored either way.
+func TestSendsRunInlineUntilAnAppendIsSlow(t *testing.T) {
+	st := newStall()
+	b, rc := testBrokerWith(t, nil, WithStoreOptions(store.WithAppendStall(st.hook)))
+	t.Cleanup(st.open)
+	sendOK := func(body string) {
+		t.Helper()
+		if resp := send(t, rc, b.Addr(), "Busy", 0, "", []byte(body)); resp.Code != remoting.Success {
+			t.Fatalf("send %s: %d %s", body, resp.Code, resp.Remark)
+		}
+	}
+	sendOK("create") // auto-creates the topic: on a worker
+	inlined, queued := b.sends.inlined.Load(), b.sends.queued.Load()
+	for i := range 5 {
+		sendOK(fmt.Sprintf("healthy-%d", i))
+	}
+	if got := b.sends.inlined.Load() - inlined; got != 5 || b.sends.queued.Load() != queued {
+		t.Fatalf("healthy store: %d of 5 sends inline, %d queued", got, b.sends.queued.Load()-queued)
+	}
+	st.slowOnce.Store(int64(3 * inlineSlowAppend))
+	sendOK("slow")
+	inlined, queued = b.sends.inlined.Load(), b.sends.queued.Load()
+	for i := range 3 {
+		sendOK(fmt.Sprintf("after-%d", i))
+	}
+	if got := b.sends.queued.Load() - queued; got != 3 || b.sends.inlined.Load() != inlined {
+		t.Fatalf("after a slow append: %d of 3 sends queued, %d inline", got, b.sends.inlined.Load()-inlined)
+	}
+	if got := storedBodies(t, b, rc); len(got) != 10 {
+		t.Fatalf("stored %d messages, want 10: %v", len(got), got)
+	}
+}
