@@ -9,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rocketgo/rocketgo/client"
 	"github.com/rocketgo/rocketgo/consumer"
+	"github.com/rocketgo/rocketgo/loadtest"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/producer"
-	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/embedded"
 )
 
@@ -75,24 +74,10 @@ func send(topic string, bodies ...string) *producer.SendResult {
 // topic it created on first use a moment after answering the send, and a
 // consumer started inside that moment would find no route.
 func awaitRoute(topic string) {
-	cl, err := client.New(client.WithNameServers(nameServer))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for {
-		resp, _, err := cl.NameServerRequest(ctx, remoting.NewRequest(remoting.GetRouteInfoByTopic,
-			&remoting.GetRouteInfoRequestHeader{Topic: topic}, nil))
-		if err == nil && resp.Code == remoting.Success {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			log.Fatalf("no route of %s: %v", topic, err)
-		case <-time.After(20 * time.Millisecond):
-		}
+	if err := loadtest.WaitRoute(ctx, nameServer, topic); err != nil {
+		log.Fatal(err)
 	}
 }
 

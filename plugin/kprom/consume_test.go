@@ -13,10 +13,10 @@ import (
 
 	"github.com/rocketgo/rocketgo/client"
 	"github.com/rocketgo/rocketgo/consumer"
+	"github.com/rocketgo/rocketgo/loadtest"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/plugin/kprom"
 	"github.com/rocketgo/rocketgo/producer"
-	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/embedded/embeddedtest"
 )
 
@@ -97,24 +97,15 @@ func waitCounts(t *testing.T, ctx context.Context, g prometheus.Gatherer, topic,
 
 // send stores bodies in topic (created by the first send) and waits until
 // the name server routes the topic, which a consumer's Start needs.
-func send(t *testing.T, ctx context.Context, cl *client.Client, p *producer.Producer, topic string, bodies ...string) {
+func send(t *testing.T, ctx context.Context, namesrv string, p *producer.Producer, topic string, bodies ...string) {
 	t.Helper()
 	for _, b := range bodies {
 		if _, err := p.SendSync(ctx, message.New(topic, []byte(b))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for {
-		resp, _, err := cl.NameServerRequest(ctx, remoting.NewRequest(remoting.GetRouteInfoByTopic,
-			&remoting.GetRouteInfoRequestHeader{Topic: topic}, nil))
-		if err == nil && resp.Code == remoting.Success {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("no route of %s: %v %v", topic, resp, err)
-		case <-time.After(20 * time.Millisecond):
-		}
+	if err := loadtest.WaitRoute(ctx, namesrv, topic); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -171,7 +162,7 @@ func TestConsumeMetrics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		send(t, ctx, cl, p, topic, bodies...)
+		send(t, ctx, srv.NamesrvAddr(), p, topic, bodies...)
 		start(t, c)
 		waitCounts(t, ctx, reg, topic, group, counts{delivery: 12, await: 12, ok: 9, failed: 3})
 	})
@@ -195,7 +186,7 @@ func TestConsumeMetrics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		send(t, ctx, cl, p, topic, "1", "2", "3", "4", "5")
+		send(t, ctx, srv.NamesrvAddr(), p, topic, "1", "2", "3", "4", "5")
 		start(t, c)
 		// The redelivered message waits again and is processed twice.
 		waitCounts(t, ctx, reg, topic, group, counts{delivery: 5, await: 6, ok: 5, failed: 1})
@@ -203,7 +194,7 @@ func TestConsumeMetrics(t *testing.T) {
 
 	t.Run("lite pull and simple", func(t *testing.T) {
 		const topic = "KpromPullT"
-		send(t, ctx, cl, p, topic, "x", "y", "z")
+		send(t, ctx, srv.NamesrvAddr(), p, topic, "x", "y", "z")
 		lp, err := consumer.NewLitePull(consumer.WithClient(cl), consumer.WithGroup("KpromLiteCG"),
 			consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset))
 		if err != nil {
