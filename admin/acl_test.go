@@ -109,7 +109,7 @@ func TestACLRefusals(t *testing.T) {
 	if err := root.CreateTopic(ctx, spec, "", ""); err != nil {
 		t.Fatalf("admin create topic: %v", err)
 	}
-	waitRoute(t, root, "AclT")
+	mustRoute(t, root, "AclT")
 	if qs, err := user.TopicStatus(ctx, "AclT"); err != nil || len(qs) != 2 {
 		t.Fatalf("non-admin topic status: %v %v", qs, err)
 	}

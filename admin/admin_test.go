@@ -42,7 +42,7 @@ func start(t *testing.T, sends int) *fixture {
 	if err := adm.CreateTopic(ctx, admin.TopicSpec{Topic: f.topic, ReadQueues: 2, WriteQueues: 2}, "", ""); err != nil {
 		t.Fatal(err)
 	}
-	waitRoute(t, adm, f.topic)
+	mustRoute(t, adm, f.topic)
 	if sends > 0 {
 		p, err := producer.New(producer.WithNameServers(srv.NamesrvAddr()), producer.WithGroup("AdminPG"))
 		if err != nil {
@@ -66,16 +66,13 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func waitRoute(t *testing.T, adm *admin.Client, topic string) {
+// mustRoute fails unless the name server already has topic's route: brokers
+// answer a topic creation only once they have registered it, so a route
+// lookup right after CreateTopic must find it without polling.
+func mustRoute(t *testing.T, adm *admin.Client, topic string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := adm.Route(testCtx(t), topic); err == nil {
-			return
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no route for %s: %v", topic, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if _, err := adm.Route(testCtx(t), topic); err != nil {
+		t.Fatalf("no route for %s right after creating it: %v", topic, err)
 	}
 }
 

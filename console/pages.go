@@ -282,9 +282,9 @@ func (c *Console) createTopic(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusOK, "error", "topics", "Create topic", nil, fmt.Errorf("create topic %q: %w", topic, err))
 		return
 	}
-	// Brokers report a new topic to the name servers on their own time; the
-	// topic's page reads its route there, so give the report a moment
-	// rather than greet the user with "no route".
+	// rocketgo's and upstream's brokers answer a creation only once the name
+	// servers hold the route, so this returns at the first look; a broker
+	// that announces later gets a moment rather than a "no route" page.
 	c.awaitRoute(ctx, topic, 3*time.Second)
 	http.Redirect(w, r, "/topics/"+urlPathEscape(topic)+"?flash=created", http.StatusSeeOther)
 }

@@ -30,8 +30,7 @@ func (b *Broker) processCreateTopic(rc *transport.RequestContext, req *remoting.
 		reply(rc, req, errorCode(err), err.Error())
 		return
 	}
-	b.requestRegister()
-	reply(rc, req, remoting.Success, "")
+	b.whenRegistered(func() { reply(rc, req, remoting.Success, "") })
 }
 
 // parseAttributes reads upstream's attribute syntax "+k=v,+k2=v2" (a

@@ -141,9 +141,14 @@ type Broker struct {
 	addr      string         // storeHost as "ip:port"
 
 	registerNow chan struct{} // coalesced requests to re-register at once
-	stop        context.CancelFunc
-	wg          sync.WaitGroup
-	shutdown    sync.Once
+	// afterRegister holds answers that wait for the next registration to
+	// carry a change to the name servers (UPDATE_AND_CREATE_TOPIC).
+	afterRegisterMu     sync.Mutex
+	afterRegister       []func()
+	afterRegisterClosed bool // the register loop ended
+	stop                context.CancelFunc
+	wg                  sync.WaitGroup
+	shutdown            sync.Once
 }
 
 // New checks cfg and prepares a broker. Nothing is opened or bound until

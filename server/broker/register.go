@@ -15,6 +15,9 @@ func (b *Broker) registerOnce(ctx context.Context) {
 	if b.names == nil {
 		return
 	}
+	// Taken before the snapshot: every change these callers wait for is in
+	// the table this round sends.
+	defer runAll(b.takeAfterRegister())
 	role := b.currentRole()
 	if role.fenced {
 		return // controller mode: no role to announce yet
@@ -109,5 +112,45 @@ func (b *Broker) registerLoop(ctx context.Context) {
 	if b.names == nil {
 		return
 	}
+	// Whoever still waits at shutdown is answered: the change itself is
+	// stored, only its announcement is cut short.
+	defer func() {
+		b.afterRegisterMu.Lock()
+		b.afterRegisterClosed = true
+		b.afterRegisterMu.Unlock()
+		runAll(b.takeAfterRegister())
+	}()
 	everyOrWhen(ctx, b.cfg.RegisterNameServerPeriod, b.registerNow, func() { b.registerOnce(ctx) })
+}
+
+// whenRegistered runs f once a registration that includes every change made
+// so far has been sent to the name servers (whatever they answered), as
+// upstream answers UPDATE_AND_CREATE_TOPIC only after registering: a client
+// that creates a topic and then asks a name server for its route finds it.
+// Without name servers, or once the broker is stopping, f runs at once. f
+// runs on the register loop and must not block.
+func (b *Broker) whenRegistered(f func()) {
+	b.afterRegisterMu.Lock()
+	if b.names == nil || b.afterRegisterClosed {
+		b.afterRegisterMu.Unlock()
+		f()
+		return
+	}
+	b.afterRegister = append(b.afterRegister, f)
+	b.afterRegisterMu.Unlock()
+	b.requestRegister()
+}
+
+func (b *Broker) takeAfterRegister() []func() {
+	b.afterRegisterMu.Lock()
+	defer b.afterRegisterMu.Unlock()
+	fs := b.afterRegister
+	b.afterRegister = nil
+	return fs
+}
+
+func runAll(fs []func()) {
+	for _, f := range fs {
+		f()
+	}
 }
