@@ -80,6 +80,9 @@ type Result struct {
 	Warmup     time.Duration
 	WarmupSent int64
 	Intervals  []Interval
+	// ReportInterval is the length of each of Intervals (the last may be
+	// shorter when a run ends inside it).
+	ReportInterval time.Duration
 	// Failed is set when errors (failed sends, and for sync/async ModeBoth
 	// runs messages never received) exceed MaxErrorRate.
 	Failed     bool
@@ -165,6 +168,7 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 	out["aggregatedPublishDelayLatencyQuantiles"] = r.PublishDelayQuantiles.jsonMap()
 	out["aggregatedEndToEndLatencyQuantiles"] = r.EndToEndQuantiles.jsonMap()
 	out["warmupSeconds"], out["warmupSent"] = r.Warmup.Seconds(), r.WarmupSent
+	out["reportIntervalSeconds"] = r.ReportInterval.Seconds()
 	return json.Marshal(out)
 }
 
@@ -284,8 +288,8 @@ func (rep *reporter) result(sendElapsed, elapsed time.Duration, drained bool) *R
 		SendFailed: m.sendFailed.Load(), ResponseFailed: m.responseFailed.Load(),
 		Foreign: m.foreign.Load(), Duplicates: m.duplicates.Load(), SendElapsed: sendElapsed, Elapsed: elapsed,
 		Drained:   cfg.Mode == ModeBoth && drained,
-		Intervals: rep.intervals,
-		Warmup:    cfg.Warmup, WarmupSent: rep.r.warmed.Load(),
+		Intervals: rep.intervals, ReportInterval: cfg.ReportInterval,
+		Warmup: cfg.Warmup, WarmupSent: rep.r.warmed.Load(),
 	}
 	pub, e2e := m.sendRT.snapshot(false), m.e2e.snapshot(false)
 	res.Publish, res.PublishQuantiles = percentiles(pub, 1000), quantiles(pub, 1000)

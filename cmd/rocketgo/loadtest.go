@@ -18,6 +18,9 @@ import (
 // lines to stdout, optional JSON summary, exit 1 when errors pass the
 // threshold and 2 for bad flags.
 func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "report" {
+		return runLoadtestReport(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	var cfg loadtest.Config
 	var mode, sendMode string
@@ -44,6 +47,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", loadtest.DefaultDrainTimeout, "how long mode both waits for consumers to catch up")
 	fs.Float64Var(&cfg.MaxErrorRate, "max-error-rate", 0, "fraction of failed or lost messages (0..1) above which the exit code is 1")
 	jsonPath := fs.String("json", "", "write the summary as OpenMessaging-Benchmark-style JSON to `file` (- for stdout: JSON only, the report goes to stderr)")
+	htmlPath := fs.String("html", "", "write a self-contained HTML report (throughput and latency charts) to `file`")
 	logLevel := fs.String("log-level", "error", "SDK and embedded server log level: debug, info, warn or error")
 	fs.StringVar(&cfg.Credentials.AccessKey, "access-key", "", "ACL access key to sign every request with (with -secret-key)")
 	fs.StringVar(&cfg.Credentials.SecretKey, "secret-key", "", "ACL secret key")
@@ -100,6 +104,13 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			fmt.Fprintln(stderr, "rocketgo loadtest:", err)
 			return 1
 		}
+	}
+	if *htmlPath != "" {
+		if err := writeHTML(*htmlPath, res); err != nil {
+			fmt.Fprintln(stderr, "rocketgo loadtest:", err)
+			return 1
+		}
+		fmt.Fprintf(report, "HTML report written to %s\n", *htmlPath)
 	}
 	if res.Failed {
 		return 1
