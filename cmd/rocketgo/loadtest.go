@@ -42,6 +42,10 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.IntVar(&cfg.Consumers, "consumers", loadtest.DefaultConsumers, "push consumers")
 	fs.StringVar(&cfg.Group, "group", loadtest.DefaultGroup, "consumer group")
 	fs.BoolVar(&cfg.Trace, "trace", false, "message trace on producers and consumers (to RMQ_SYS_TRACE_TOPIC), to measure its cost")
+	fs.BoolVar(&cfg.Keys, "keys", false, "set a key on every message, the send time in seconds, as RocketMQ's benchmark -k (the broker indexes it)")
+	fs.IntVar(&cfg.PropertySize, "property-size", 0, "add user properties of about this many characters to every message (RocketMQ's benchmark -p)")
+	fs.IntVar(&cfg.DelayLevel, "delay-level", 0, "send every message with this delay `level` 1..18 (1s … 2h; RocketMQ's benchmark -d -e); end-to-end latency includes the delay")
+	fs.IntVar(&cfg.TagCount, "tag-count", 0, "tag messages tag0 … tag<N-1> in turn, consumers take all (RocketMQ's benchmark -l); not with -tags")
 	fs.StringVar(&cfg.Tags, "tags", "", "tag set on messages and used as the subscription (default: none, subscribe to all)")
 	fs.DurationVar(&cfg.ReportInterval, "interval", loadtest.DefaultReportInterval, "live report interval")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", loadtest.DefaultDrainTimeout, "how long mode both waits for consumers to catch up")
@@ -178,6 +182,18 @@ func loadtestHeader(cfg loadtest.Config) string {
 	h := fmt.Sprintf("rocketgo loadtest: mode %s, topic %s", mode, cfg.Topic)
 	if mode != loadtest.ModeConsume {
 		h += fmt.Sprintf(", %d-byte messages, %d %s senders, batch %d", cfg.MessageSize, cfg.Senders, cfg.SendMode, cfg.BatchSize)
+		if cfg.Keys {
+			h += ", keys"
+		}
+		if cfg.PropertySize > 0 {
+			h += fmt.Sprintf(", %d chars of properties", cfg.PropertySize)
+		}
+		if cfg.DelayLevel > 0 {
+			h += fmt.Sprintf(", delay level %d", cfg.DelayLevel)
+		}
+		if cfg.TagCount > 0 {
+			h += fmt.Sprintf(", %d tags", cfg.TagCount)
+		}
 	}
 	if mode != loadtest.ModeProduce {
 		h += fmt.Sprintf(", %d consumers in group %s", cfg.Consumers, cfg.Group)
