@@ -50,7 +50,7 @@ func findBrowser() string {
 // `loadtest report` does).
 func runOnce(t *testing.T, ctx context.Context, label string, senders int) *htmlreport.Run {
 	t.Helper()
-	res, err := loadtest.Run(ctx, loadtest.Config{Messages: 600, Senders: senders, ReportInterval: 100 * time.Millisecond})
+	res, err := loadtest.Run(ctx, loadtest.Config{Duration: 700 * time.Millisecond, Rate: 1500, Senders: senders, ReportInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
