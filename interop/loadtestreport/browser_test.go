@@ -45,8 +45,9 @@ func findBrowser() string {
 	return ""
 }
 
-// runOnce does a short end-to-end load test against an embedded server and
-// returns its result as the report reads it (through the JSON, as
+// runOnce does a short end-to-end load test against an embedded server,
+// rate-limited for a fixed time so that it spans several report intervals
+// however fast the machine, and returns its result as the report reads it (through the JSON, as
 // `loadtest report` does).
 func runOnce(t *testing.T, ctx context.Context, label string, senders int) *htmlreport.Run {
 	t.Helper()
