@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rocketgo/rocketgo/auth"
+	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting/netclient"
 )
 
@@ -101,6 +102,22 @@ type Config struct {
 	// Tags is the tag set on sent messages and the consumers' subscription
 	// expression ("" = no tag, subscribe to all).
 	Tags string
+	// Keys sets a key on every message (RocketMQ benchmark's -k): the
+	// send time in seconds, as upstream, so the broker indexes every
+	// message. Default off.
+	Keys bool
+	// PropertySize adds user properties (prop0=hello0, prop1=0, …) until
+	// their names and values pass this many characters (RocketMQ
+	// benchmark's -p). Default 0: none.
+	PropertySize int
+	// DelayLevel sends every message with this delay level, 1..18 (1 s …
+	// 2 h with the broker's default messageDelayLevel; RocketMQ
+	// benchmark's -d with -e). End-to-end latency then includes the delay;
+	// DrainTimeout must cover it. Default 0: no delay.
+	DelayLevel int
+	// TagCount tags messages tag0 … tag<N-1> in turn (RocketMQ benchmark's
+	// -l); consumers subscribe to all of them. Not with Tags. Default 0.
+	TagCount int
 	// ReportInterval is the period of the live lines (default 1 s).
 	ReportInterval time.Duration
 	// DrainTimeout bounds how long ModeBoth waits for consumers to receive
@@ -210,6 +227,14 @@ func (c Config) withDefaults() (Config, error) {
 		return bad("counts must be positive")
 	case c.Rate < 0 || c.Duration < 0 || c.Messages < 0 || c.ReportInterval < 0 || c.DrainTimeout < 0 || c.Warmup < 0:
 		return bad("rate, duration, messages, warm-up and intervals must not be negative")
+	case c.PropertySize < 0 || c.TagCount < 0:
+		return bad("property size and tag count must not be negative")
+	case c.DelayLevel < 0 || c.DelayLevel > message.MaxDelayLevel:
+		return bad("delay level %d not in 0..%d", c.DelayLevel, message.MaxDelayLevel)
+	case c.DelayLevel > 0 && c.BatchSize > 1:
+		return bad("delay level with batches (RocketMQ refuses delayed batch messages)")
+	case c.TagCount > 0 && c.Tags != "":
+		return bad("tag count and tags together (tag count sets the tags)")
 	case c.MaxErrorRate < 0 || c.MaxErrorRate > 1:
 		return bad("max error rate %v outside 0..1", c.MaxErrorRate)
 	case c.Senders < c.Producers:

@@ -45,19 +45,24 @@ type Interval struct {
 // Result is a run's outcome. It marshals to the OpenMessaging Benchmark's
 // TestResult field names, plus rocketgo totals.
 type Result struct {
-	Mode           Mode
-	SendMode       SendMode
-	Topic          string
-	Queues         int
-	MessageSize    int
-	Producers      int
-	Senders        int
-	Consumers      int
-	BatchSize      int
-	Rate           float64 // target, 0 = unlimited
-	Sent           int64   // acknowledged (queued, for oneway)
-	Received       int64   // distinct messages of this run consumed
-	Duplicates     int64   // redeliveries (at-least-once), not in Received
+	Mode        Mode
+	SendMode    SendMode
+	Topic       string
+	Queues      int
+	MessageSize int
+	Producers   int
+	Senders     int
+	Consumers   int
+	BatchSize   int
+	Rate        float64 // target, 0 = unlimited
+	// Message shape (Config's fields of the same names).
+	Keys           bool
+	PropertySize   int
+	DelayLevel     int
+	TagCount       int
+	Sent           int64 // acknowledged (queued, for oneway)
+	Received       int64 // distinct messages of this run consumed
+	Duplicates     int64 // redeliveries (at-least-once), not in Received
 	SendFailed     int64
 	ResponseFailed int64
 	Foreign        int64         // consumed messages of other runs, skipped
@@ -80,6 +85,9 @@ type Result struct {
 	Warmup     time.Duration
 	WarmupSent int64
 	Intervals  []Interval
+	// ReportInterval is the length of each of Intervals (the last may be
+	// shorter when a run ends inside it).
+	ReportInterval time.Duration
 	// Failed is set when errors (failed sends, and for sync/async ModeBoth
 	// runs messages never received) exceed MaxErrorRate.
 	Failed     bool
@@ -114,6 +122,10 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		"senders":           r.Senders,
 		"batchSize":         r.BatchSize,
 		"targetRate":        r.Rate,
+		"keys":              r.Keys,
+		"propertySize":      r.PropertySize,
+		"delayLevel":        r.DelayLevel,
+		"tagCount":          r.TagCount,
 		"sent":              r.Sent,
 		"received":          r.Received,
 		"sendFailed":        r.SendFailed,
@@ -165,6 +177,7 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 	out["aggregatedPublishDelayLatencyQuantiles"] = r.PublishDelayQuantiles.jsonMap()
 	out["aggregatedEndToEndLatencyQuantiles"] = r.EndToEndQuantiles.jsonMap()
 	out["warmupSeconds"], out["warmupSent"] = r.Warmup.Seconds(), r.WarmupSent
+	out["reportIntervalSeconds"] = r.ReportInterval.Seconds()
 	return json.Marshal(out)
 }
 
@@ -280,12 +293,13 @@ func (rep *reporter) result(sendElapsed, elapsed time.Duration, drained bool) *R
 		Mode: cfg.Mode, SendMode: cfg.SendMode, Topic: cfg.Topic, Queues: cfg.Queues,
 		MessageSize: cfg.MessageSize, Producers: cfg.Producers, Senders: cfg.Senders,
 		Consumers: cfg.Consumers, BatchSize: cfg.BatchSize, Rate: cfg.Rate,
+		Keys: cfg.Keys, PropertySize: cfg.PropertySize, DelayLevel: cfg.DelayLevel, TagCount: cfg.TagCount,
 		Sent: m.sent.Load(), Received: m.received.Load(),
 		SendFailed: m.sendFailed.Load(), ResponseFailed: m.responseFailed.Load(),
 		Foreign: m.foreign.Load(), Duplicates: m.duplicates.Load(), SendElapsed: sendElapsed, Elapsed: elapsed,
 		Drained:   cfg.Mode == ModeBoth && drained,
-		Intervals: rep.intervals,
-		Warmup:    cfg.Warmup, WarmupSent: rep.r.warmed.Load(),
+		Intervals: rep.intervals, ReportInterval: cfg.ReportInterval,
+		Warmup: cfg.Warmup, WarmupSent: rep.r.warmed.Load(),
 	}
 	pub, e2e := m.sendRT.snapshot(false), m.e2e.snapshot(false)
 	res.Publish, res.PublishQuantiles = percentiles(pub, 1000), quantiles(pub, 1000)

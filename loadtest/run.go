@@ -52,6 +52,7 @@ type run struct {
 	warming atomic.Bool   // the warm-up phase is on: record nothing (warmup.go)
 	warmed  atomic.Int64  // messages acknowledged during the warm-up
 	seen    *dedup
+	shape   messageShape // keys, properties, delay, tags of every message
 	// firstErr is the run's first failed send, printed by the reporter so
 	// a failing run says why and not only how often.
 	firstErr atomic.Pointer[error]
@@ -72,7 +73,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if _, err := rand.Read(idb[:]); err != nil {
 		return nil, fmt.Errorf("loadtest: run id: %w", err)
 	}
-	r := &run{cfg: cfg, runID: binary.BigEndian.Uint64(idb[:]), namesrv: cfg.NameServer, m: &meter{}, seen: newDedup()}
+	r := &run{cfg: cfg, runID: binary.BigEndian.Uint64(idb[:]), namesrv: cfg.NameServer, m: &meter{}, seen: newDedup(), shape: newMessageShape(cfg)}
 
 	if r.namesrv == "" {
 		srv, cleanup, err := startEmbedded(ctx, cfg)
@@ -511,16 +512,19 @@ func (r *run) sender(ctx, phaseCtx context.Context, p *producer.Producer, limit 
 // hold them after the call returns.
 func (r *run) newMessages(n int) []*message.Message {
 	msgs := make([]*message.Message, n)
-	now := uint64(time.Now().UnixNano())
+	t := time.Now()
+	now := uint64(t.UnixNano())
 	for i := range msgs {
 		body := make([]byte, r.cfg.MessageSize)
+		seq := r.seq.Add(1) - 1
 		binary.BigEndian.PutUint64(body, r.stampID())
 		binary.BigEndian.PutUint64(body[8:], now)
-		binary.BigEndian.PutUint64(body[16:], r.seq.Add(1)-1)
+		binary.BigEndian.PutUint64(body[16:], seq)
 		m := message.New(r.cfg.Topic, body)
 		if r.cfg.Tags != "" {
 			m.Tags = r.cfg.Tags
 		}
+		r.shape.apply(m, seq, t)
 		msgs[i] = m
 	}
 	return msgs

@@ -177,15 +177,19 @@ are warned about and invalid values stop the broker naming the key.`,
 			},
 		},
 		"loadtest": {
-			synopsis: "rocketgo loadtest [flags]",
+			synopsis: "rocketgo loadtest [flags] | rocketgo loadtest report RESULT.json... [-html FILE]",
 			description: `Benchmark a cluster, or, without -namesrv, an embedded server in a temporary directory.
 Mode both sends and consumes (end to end: latency, lost and duplicated messages); produce
 and consume run one side. Live lines and the summary follow RocketMQ's benchmark tools.
-Ctrl-C ends the run early: sending stops, in-flight sends finish, and the summary follows.`,
+Ctrl-C ends the run early: sending stops, in-flight sends finish, and the summary follows.
+-json writes OpenMessaging Benchmark JSON, -html a self-contained page of charts.
+'rocketgo loadtest report a.json b.json -html cmp.html' compares saved results: a table
+against the first on stdout, and one page overlaying their charts.`,
 			groups: []group{
 				{"Target", []string{"namesrv", "topic", "queues", "create-topic", "group", "tags"}},
 				{"Load", []string{"mode", "duration", "messages", "warmup", "size", "producers", "senders", "send-mode", "batch", "inflight", "rate", "consumers"}},
-				{"Reporting", []string{"interval", "drain-timeout", "max-error-rate", "json", "log-level"}},
+				{"Messages", []string{"keys", "property-size", "delay-level", "tag-count"}},
+				{"Reporting", []string{"interval", "drain-timeout", "max-error-rate", "json", "html", "log-level"}},
 			},
 			examples: []string{
 				"rocketgo loadtest                                # embedded server, ~10 s end to end",
@@ -193,6 +197,9 @@ Ctrl-C ends the run early: sending stops, in-flight sends finish, and the summar
 				"rocketgo loadtest -mode produce -send-mode async -batch 32 -duration 30s",
 				"rocketgo loadtest -messages 100000 -json result.json",
 				"rocketgo loadtest -mode produce -warmup 10s -duration 60s -json - > result.json   # OpenMessaging JSON only on stdout",
+				"rocketgo loadtest -duration 30s -json a.json -html a.html      # charts of TPS and latency over time",
+				"rocketgo loadtest report a.json b.json -html cmp.html          # compare saved runs",
+				"rocketgo loadtest -mode produce -keys -property-size 64 -tag-count 4",
 			},
 		},
 		"admin": {

@@ -18,6 +18,9 @@ import (
 // lines to stdout, optional JSON summary, exit 1 when errors pass the
 // threshold and 2 for bad flags.
 func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "report" {
+		return runLoadtestReport(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	var cfg loadtest.Config
 	var mode, sendMode string
@@ -39,11 +42,16 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.IntVar(&cfg.Consumers, "consumers", loadtest.DefaultConsumers, "push consumers")
 	fs.StringVar(&cfg.Group, "group", loadtest.DefaultGroup, "consumer group")
 	fs.BoolVar(&cfg.Trace, "trace", false, "message trace on producers and consumers (to RMQ_SYS_TRACE_TOPIC), to measure its cost")
+	fs.BoolVar(&cfg.Keys, "keys", false, "set a key on every message, the send time in seconds, as RocketMQ's benchmark -k (the broker indexes it)")
+	fs.IntVar(&cfg.PropertySize, "property-size", 0, "add user properties of about this many characters to every message (RocketMQ's benchmark -p)")
+	fs.IntVar(&cfg.DelayLevel, "delay-level", 0, "send every message with this delay `level` 1..18 (1s … 2h; RocketMQ's benchmark -d -e); end-to-end latency includes the delay")
+	fs.IntVar(&cfg.TagCount, "tag-count", 0, "tag messages tag0 … tag<N-1> in turn, consumers take all (RocketMQ's benchmark -l); not with -tags")
 	fs.StringVar(&cfg.Tags, "tags", "", "tag set on messages and used as the subscription (default: none, subscribe to all)")
 	fs.DurationVar(&cfg.ReportInterval, "interval", loadtest.DefaultReportInterval, "live report interval")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", loadtest.DefaultDrainTimeout, "how long mode both waits for consumers to catch up")
 	fs.Float64Var(&cfg.MaxErrorRate, "max-error-rate", 0, "fraction of failed or lost messages (0..1) above which the exit code is 1")
 	jsonPath := fs.String("json", "", "write the summary as OpenMessaging-Benchmark-style JSON to `file` (- for stdout: JSON only, the report goes to stderr)")
+	htmlPath := fs.String("html", "", "write a self-contained HTML report (throughput and latency charts) to `file`")
 	logLevel := fs.String("log-level", "error", "SDK and embedded server log level: debug, info, warn or error")
 	fs.StringVar(&cfg.Credentials.AccessKey, "access-key", "", "ACL access key to sign every request with (with -secret-key)")
 	fs.StringVar(&cfg.Credentials.SecretKey, "secret-key", "", "ACL secret key")
@@ -100,6 +108,13 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			fmt.Fprintln(stderr, "rocketgo loadtest:", err)
 			return 1
 		}
+	}
+	if *htmlPath != "" {
+		if err := writeHTML(*htmlPath, res); err != nil {
+			fmt.Fprintln(stderr, "rocketgo loadtest:", err)
+			return 1
+		}
+		fmt.Fprintf(report, "HTML report written to %s\n", *htmlPath)
 	}
 	if res.Failed {
 		return 1
@@ -167,6 +182,18 @@ func loadtestHeader(cfg loadtest.Config) string {
 	h := fmt.Sprintf("rocketgo loadtest: mode %s, topic %s", mode, cfg.Topic)
 	if mode != loadtest.ModeConsume {
 		h += fmt.Sprintf(", %d-byte messages, %d %s senders, batch %d", cfg.MessageSize, cfg.Senders, cfg.SendMode, cfg.BatchSize)
+		if cfg.Keys {
+			h += ", keys"
+		}
+		if cfg.PropertySize > 0 {
+			h += fmt.Sprintf(", %d chars of properties", cfg.PropertySize)
+		}
+		if cfg.DelayLevel > 0 {
+			h += fmt.Sprintf(", delay level %d", cfg.DelayLevel)
+		}
+		if cfg.TagCount > 0 {
+			h += fmt.Sprintf(", %d tags", cfg.TagCount)
+		}
 	}
 	if mode != loadtest.ModeProduce {
 		h += fmt.Sprintf(", %d consumers in group %s", cfg.Consumers, cfg.Group)

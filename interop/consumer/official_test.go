@@ -142,6 +142,12 @@ func fillBacklog(t testing.TB, ts *testServer, topic string, n, size int) {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				resp, err := rc.InvokeSync(ctx, ts.BrokerAddr(), remoting.NewRequest(remoting.SendBatchMessage, h.V2(), b))
 				cancel()
+				if err == nil && resp.Code == remoting.SystemBusy {
+					// Overload protection on a busy machine: not stored,
+					// send the batch again.
+					time.Sleep(50 * time.Millisecond)
+					continue
+				}
 				if err != nil || resp.Code != remoting.Success {
 					t.Errorf("batch send: %v %v", resp, err)
 					return
