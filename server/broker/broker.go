@@ -402,6 +402,8 @@ func (b *Broker) storeConfig() store.Config {
 		FileReservedTime:           b.cfg.FileReservedTime,
 		DeleteWhen:                 b.cfg.DeleteWhen,
 		DiskMaxUsedSpaceRatio:      b.cfg.DiskMaxUsedSpaceRatio,
+		CleanRecoveryVerifyBytes:   b.cfg.CleanRecoveryVerifyBytes,
+		RecoveryVerifyBytes:        b.cfg.RecoveryVerifyBytes,
 		// A stored record is the body plus headers and properties.
 		MaxMessageSize: b.cfg.MaxMessageSize + 64<<10,
 	}
