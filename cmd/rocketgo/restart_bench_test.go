@@ -15,7 +15,9 @@ package main
 // of a temporary one; RESTART_BYTES sets the log size (default 2 GiB);
 // RESTART_RUNS the number of timed restarts (default 5); RESTART_WARM=1
 // leaves the page cache alone; RESTART_LOG=debug passes -log-level debug
-// and prints serve's startup-phase lines.
+// and prints serve's startup-phase lines; RESTART_BINS=name=path,... runs
+// prebuilt binaries, alternated run by run (an A/B against another build),
+// instead of building this package.
 //
 // Only the store's own files are evicted (POSIX_FADV_DONTNEED per file),
 // never the machine's whole page cache: others benchmark on it too.
@@ -302,35 +304,46 @@ func TestRestartTime(t *testing.T) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	bin := filepath.Join(t.TempDir(), "rocketgo")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	type binary struct{ name, path string }
+	var bins []binary
+	for _, nv := range strings.Split(os.Getenv("RESTART_BINS"), ",") {
+		if name, path, ok := strings.Cut(nv, "="); ok {
+			bins = append(bins, binary{name, path})
+		}
+	}
+	if bins == nil {
+		bin := filepath.Join(t.TempDir(), "rocketgo")
+		build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+		bins = []binary{{"this build", bin}}
 	}
 	var extra []string
 	if lvl := os.Getenv("RESTART_LOG"); lvl != "" {
 		extra = append(extra, "-log-level", lvl)
 	}
 	if logBytes(dir) < size {
-		p := execServe(t, bin, dir)
+		p := execServe(t, bins[len(bins)-1].path, dir)
 		t0 := time.Now()
 		fill(t, p.ns, dir, size)
 		t.Logf("filled %s: %d MiB of log in %v", dir, logBytes(dir)>>20, time.Since(t0).Round(time.Second))
 		p.stop(t)
 	}
 	t.Logf("store: %d MiB on disk, %d MiB of log", diskBytes(dir)>>20, logBytes(dir)>>20)
-	var ready, sent []time.Duration
-	for i := range runs {
+	ready, sent := map[string][]time.Duration{}, map[string][]time.Duration{}
+	for i := range runs * len(bins) {
+		bin := bins[i%len(bins)]
 		if os.Getenv("RESTART_WARM") != "1" {
 			evict(t, dir)
 		}
-		p := execServe(t, bin, dir, extra...)
+		p := execServe(t, bin.path, dir, extra...)
 		firstSend(t, p.ns)
 		sentAt := time.Since(p.began)
-		ready = append(ready, p.ready)
-		sent = append(sent, sentAt)
+		ready[bin.name] = append(ready[bin.name], p.ready)
+		sent[bin.name] = append(sent[bin.name], sentAt)
 		stopIn := p.stop(t)
-		t.Logf("run %d: ready %v, first send acknowledged %v, stop %v (%s)", i+1, p.ready.Round(time.Millisecond), sentAt.Round(time.Millisecond), stopIn.Round(time.Millisecond), p.line)
+		t.Logf("run %d (%s): ready %v, first send acknowledged %v, stop %v (%s)", i/len(bins)+1, bin.name, p.ready.Round(time.Millisecond), sentAt.Round(time.Millisecond), stopIn.Round(time.Millisecond), p.line)
 		if extra != nil {
 			for _, l := range strings.Split(p.stderr.String(), "\n") {
 				if strings.Contains(l, "startup") || strings.Contains(l, "recover") {
@@ -344,12 +357,14 @@ func TestRestartTime(t *testing.T) {
 		slices.Sort(s)
 		return s[len(s)/2].Round(time.Millisecond), s[len(s)-1].Round(time.Millisecond)
 	}
-	rm, rx := med(ready)
-	sm, sx := med(sent)
 	cache := "cold (store evicted)"
 	if os.Getenv("RESTART_WARM") == "1" {
 		cache = "warm"
 	}
-	t.Logf("clean restart of a %d MiB store, %s page cache, %d runs: ready median %v max %v; first send median %v max %v",
-		logBytes(dir)>>20, cache, runs, rm, rx, sm, sx)
+	for _, bin := range bins {
+		rm, rx := med(ready[bin.name])
+		sm, sx := med(sent[bin.name])
+		t.Logf("%s: clean restart of a %d MiB store, %s page cache, %d runs: ready median %v max %v; first send median %v max %v",
+			bin.name, logBytes(dir)>>20, cache, runs, rm, rx, sm, sx)
+	}
 }
