@@ -305,3 +305,66 @@ func ExampleLitePullConsumer_PullFrom() {
 	// 2 r
 	// next 3 of 3
 }
+
+func ExampleNewSimple() {
+	send("ExampleSimple", "a", "b")
+
+	// A SimpleConsumer (POP): the broker hands messages out and keeps the
+	// group's offsets; each received message stays invisible to the rest of
+	// the group until it is acknowledged or its invisible duration ends.
+	c, err := consumer.NewSimple("ExampleSimple", "TagA",
+		consumer.WithNameServers(nameServer),
+		consumer.WithGroup("example-simple"),
+		consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset),
+		consumer.WithAwaitDuration(time.Second), // how long an empty Receive waits on the broker
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+
+	var msgs []*message.MessageExt
+	for len(msgs) < 2 {
+		// Up to 16 messages, invisible to the group for 30 s.
+		got, err := c.Receive(ctx, 16, 30*time.Second)
+		if err != nil {
+			log.Fatal(err)
+		}
+		msgs = append(msgs, got...)
+	}
+	for _, m := range msgs {
+		fmt.Println("received", string(m.Body))
+	}
+	// "a" is done; "b" needs more time, and then turns out to need a retry:
+	// ChangeInvisibleDuration moves its deadline (and renews its receipt
+	// handle), 0 hands it back to the group at once.
+	if err := c.Ack(ctx, msgs[0]); err != nil {
+		log.Fatal(err)
+	}
+	if err := c.ChangeInvisibleDuration(ctx, msgs[1], time.Minute); err != nil {
+		log.Fatal(err)
+	}
+	if err := c.ChangeInvisibleDuration(ctx, msgs[1], 0); err != nil {
+		log.Fatal(err)
+	}
+	for {
+		again, err := c.Receive(ctx, 16, 30*time.Second)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if len(again) == 0 {
+			continue
+		}
+		m := again[0]
+		fmt.Println("received", string(m.Body), "again, reconsume times", m.ReconsumeTimes)
+		if err := c.Ack(ctx, m); err != nil {
+			log.Fatal(err)
+		}
+		break
+	}
+	// Output:
+	// received a
+	// received b
+	// received b again, reconsume times 1
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/rocketgo/rocketgo/auth"
 	"github.com/rocketgo/rocketgo/internal/cowmap"
 	"github.com/rocketgo/rocketgo/internal/nsclient"
+	"github.com/rocketgo/rocketgo/internal/phasetime"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/netclient"
@@ -192,6 +193,7 @@ func New(cfg Config, opts ...Option) (*Broker, error) {
 // the housekeeping and replication loops. It returns once the broker serves
 // requests.
 func (b *Broker) Start(ctx context.Context) (err error) {
+	lap := phasetime.New()
 	b.started = b.clock()
 	b.stats = newBrokerStats(b.started)
 	root := b.cfg.StorePathRootDir
@@ -211,6 +213,7 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	if b.offsets, err = newOffsetManager(newJSONFile(cfgDir, "consumerOffset.json")); err != nil {
 		return err
 	}
+	lap.Done("configTables")
 
 	b.pulls = newPullHolder(b)
 	if b.delay, err = newDelayScheduler(b, newJSONFile(cfgDir, "delayOffset.json")); err != nil {
@@ -223,6 +226,7 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		return err
 	}
 	b.locks = newLockTable(b.clock)
+	lap.Done("delayTimerTx")
 	// The replication side exists before the store opens: the store's
 	// arrival listener wakes the master's streamers.
 	switch {
@@ -251,6 +255,7 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("broker: open store: %w", err)
 	}
+	lap.Done("store")
 	defer func() {
 		if err != nil {
 			b.store.Close(context.Background())
@@ -311,6 +316,7 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		return err
 	}
 	b.uniq = message.NewUniqIDGenerator(b.storeHost.Addr(), os.Getpid())
+	lap.Done("listen")
 	if b.pop, err = b.openPop(); err != nil {
 		b.server.Shutdown(context.Background())
 		return err
@@ -320,6 +326,7 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 			b.pop.Close()
 		}
 	}()
+	lap.Done("pop")
 	b.sends = newSendQueue(b.cfg.SendThreadPoolQueueCapacity)
 	b.startSendWorkers()
 	// Processors read storeHost and uniq, so they are bound only now; the
@@ -355,7 +362,9 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	if b.haClient != nil && b.cfg.HAMasterAddress != "" && b.ctl == nil {
 		b.haClient.setMaster(b.cfg.HAMasterAddress)
 	}
+	lap.Done("processors")
 	b.registerOnce(ctx) // a slave learns its master from the answers
+	lap.Done("register")
 	b.goLoop(loopCtx, b.registerLoop)
 	b.goLoop(loopCtx, b.offsetFlushLoop)
 	b.goLoop(loopCtx, b.clientExpiryLoop)
@@ -375,6 +384,8 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	} else {
 		b.startRoleLoops(loopCtx)
 	}
+	lap.Done("roleLoops")
+	b.log.Debug("broker startup phases", lap.Attrs()...)
 	b.log.Info("broker started", "addr", b.addr, "role", b.currentRole().name, "controllerMode", b.cfg.EnableControllerMode, "cluster", b.cfg.BrokerClusterName, "namesrv", b.cfg.NamesrvAddr)
 	return nil
 }
@@ -391,6 +402,8 @@ func (b *Broker) storeConfig() store.Config {
 		FileReservedTime:           b.cfg.FileReservedTime,
 		DeleteWhen:                 b.cfg.DeleteWhen,
 		DiskMaxUsedSpaceRatio:      b.cfg.DiskMaxUsedSpaceRatio,
+		CleanRecoveryVerifyBytes:   b.cfg.CleanRecoveryVerifyBytes,
+		RecoveryVerifyBytes:        b.cfg.RecoveryVerifyBytes,
 		// A stored record is the body plus headers and properties.
 		MaxMessageSize: b.cfg.MaxMessageSize + 64<<10,
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rocketgo/rocketgo/internal/properties"
+	"github.com/rocketgo/rocketgo/server/store"
 	"github.com/rocketgo/rocketgo/server/transport"
 )
 
@@ -64,6 +65,14 @@ type Config struct {
 	SyncFlushTimeout           time.Duration
 	MaxHashSlotNum             int // maxHashSlotNum, 5,000,000
 	MaxIndexNum                int // maxIndexNum, 20,000,000
+	// How much of the commit log before the checkpoint a restart
+	// re-verifies record by record (layout and body CRC) before serving;
+	// older records are verified when they are read. After a clean
+	// shutdown (cleanRecoveryVerifyBytes, 32 MiB) the log was fsynced and
+	// checkpointed at its end; after a crash (recoveryVerifyBytes,
+	// 256 MiB) the last writes may be torn. -1 verifies the whole log.
+	CleanRecoveryVerifyBytes int64 // cleanRecoveryVerifyBytes, 32 MiB
+	RecoveryVerifyBytes      int64 // recoveryVerifyBytes, 256 MiB
 
 	FileReservedTime      time.Duration // fileReservedTime (hours in the file), 72 h
 	DeleteWhen            int           // deleteWhen (hour of day, "04"), 4
@@ -215,6 +224,8 @@ func DefaultConfig() Config {
 		SyncFlushTimeout:              5 * time.Second,
 		MaxHashSlotNum:                5_000_000,
 		MaxIndexNum:                   20_000_000,
+		CleanRecoveryVerifyBytes:      store.DefaultCleanRecoveryVerifyBytes,
+		RecoveryVerifyBytes:           store.DefaultRecoveryVerifyBytes,
 		FileReservedTime:              72 * time.Hour,
 		DeleteWhen:                    4,
 		DiskMaxUsedSpaceRatio:         75,
@@ -334,6 +345,8 @@ func configKeys() []configKey {
 		durationKey("syncFlushTimeout", time.Millisecond, func(c *Config) *time.Duration { return &c.SyncFlushTimeout }),
 		intKey("maxHashSlotNum", func(c *Config) *int { return &c.MaxHashSlotNum }),
 		intKey("maxIndexNum", func(c *Config) *int { return &c.MaxIndexNum }),
+		int64Key("cleanRecoveryVerifyBytes", func(c *Config) *int64 { return &c.CleanRecoveryVerifyBytes }),
+		int64Key("recoveryVerifyBytes", func(c *Config) *int64 { return &c.RecoveryVerifyBytes }),
 		durationKey("fileReservedTime", time.Hour, func(c *Config) *time.Duration { return &c.FileReservedTime }),
 		{"deleteWhen",
 			func(c *Config, v string) error {
@@ -554,6 +567,14 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxHashSlotNum < 1 || c.MaxIndexNum < 1 {
 		bad("maxHashSlotNum and maxIndexNum must be positive")
+	}
+	for _, v := range []struct {
+		name string
+		n    int64
+	}{{"cleanRecoveryVerifyBytes", c.CleanRecoveryVerifyBytes}, {"recoveryVerifyBytes", c.RecoveryVerifyBytes}} {
+		if v.n < -1 || v.n == 0 {
+			bad("%s %d must be a positive byte count, or -1 to verify the whole log", v.name, v.n)
+		}
 	}
 	for _, d := range []struct {
 		name string

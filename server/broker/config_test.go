@@ -223,3 +223,39 @@ func TestDeploySamplesLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoveryVerifyKeys: the restart verify windows default to the
+// store's (32 MiB after a clean shutdown, 256 MiB after a crash), load from
+// broker.conf, reach the store, and refuse values that verify nothing.
+func TestRecoveryVerifyKeys(t *testing.T) {
+	c := DefaultConfig()
+	if c.CleanRecoveryVerifyBytes != 32<<20 || c.RecoveryVerifyBytes != 256<<20 {
+		t.Fatalf("defaults %d, %d; want 32 MiB, 256 MiB", c.CleanRecoveryVerifyBytes, c.RecoveryVerifyBytes)
+	}
+	if _, err := c.Load(strings.NewReader("cleanRecoveryVerifyBytes=8388608\nrecoveryVerifyBytes=-1\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := c.Get("cleanRecoveryVerifyBytes"); v != "8388608" {
+		t.Fatalf("cleanRecoveryVerifyBytes formatted as %q", v)
+	}
+	b, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc := b.storeConfig(); sc.CleanRecoveryVerifyBytes != 8<<20 || sc.RecoveryVerifyBytes != -1 {
+		t.Fatalf("store config windows %d, %d; want 8 MiB, -1", sc.CleanRecoveryVerifyBytes, sc.RecoveryVerifyBytes)
+	}
+	for _, bad := range []string{"cleanRecoveryVerifyBytes=0", "recoveryVerifyBytes=-2", "cleanRecoveryVerifyBytes=32MiB"} {
+		c := DefaultConfig()
+		_, err := c.Load(strings.NewReader(bad))
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), strings.Split(bad, "=")[0]) {
+			t.Errorf("%s: error %v, want one naming the key", bad, err)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rocketgo/rocketgo/internal/httpserve"
+	"github.com/rocketgo/rocketgo/internal/phasetime"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/acl"
 	"github.com/rocketgo/rocketgo/server/broker"
@@ -147,6 +148,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		nsOpts = append(nsOpts, namesrv.WithRemotingOptions(nsm.RemotingOption()))
 		brOpts = append(brOpts, broker.WithObserver(bm))
 	}
+	lap := phasetime.New()
 	ns := namesrv.New(nsOpts...)
 	if err := ns.Start(ctx); err != nil {
 		closeACL()
@@ -157,6 +159,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		nsAddr = net.JoinHostPort("127.0.0.1", port)
 	}
 	bc.NamesrvAddr = nsAddr
+	lap.Done("nameServer")
 	bc.ListenHost = cfg.Host
 	bc.ListenPort = portOrDefault(cfg.BrokerPort, 10911)
 	br, err := broker.New(bc, append(brOpts, broker.WithLogger(log))...)
@@ -168,6 +171,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		closeACL()
 		return nil, fmt.Errorf("embedded: broker: %w", err)
 	}
+	lap.Done("broker")
+	log.Debug("embedded startup phases", lap.Attrs()...)
 	s := &Server{ns: ns, br: br, nsACL: nsACL}
 	if reg != nil {
 		bm.Attach(br)

@@ -105,10 +105,35 @@ func (fs *fileSet) open() error {
 		l.files = append(l.files, m)
 	}
 	fs.list.Store(l)
-	if last := l.last(); last != nil && fs.appendOnly {
+	return nil
+}
+
+// adviseLast gives the commit log's newest file the appender's advice.
+// Recovery calls it once it has read the file: open leaves the default
+// read-ahead on, since recovery reads the end of the log sequentially and
+// under MADV_RANDOM every page of it would be a synchronous 4 KiB read
+// (8,192 of them for the 32 MiB a clean restart re-verifies).
+func (fs *fileSet) adviseLast() {
+	if last := fs.load().last(); last != nil && fs.appendOnly {
 		last.adviseAppend()
 	}
-	return nil
+}
+
+// prefetch asks the kernel to start reading [from, to) of the files into
+// the page cache without waiting for it, so that a walk over the range
+// finds its pages there instead of faulting them in one read-around at a
+// time. Only performance depends on it.
+func (fs *fileSet) prefetch(from, to int64) {
+	l := fs.load()
+	for from < to {
+		f := l.find(from, fs.size)
+		if f == nil {
+			return
+		}
+		end := min(to, f.base+fs.size)
+		f.prefetch(from-f.base, end-f.base)
+		from = end
+	}
 }
 
 // create appends a new file starting at base.

@@ -161,6 +161,19 @@ func (m *mappedFile) adviseAppend() {
 	syscall.Madvise(m.data, syscall.MADV_RANDOM)
 }
 
+// prefetch starts reading [from, to) of the file into the page cache
+// (MADV_WILLNEED: the kernel queues the reads and returns). Errors only
+// lose the head start and are ignored.
+func (m *mappedFile) prefetch(from, to int64) {
+	page := int64(os.Getpagesize())
+	from -= from % page
+	to = min(to, m.size)
+	if from < 0 || to <= from {
+		return
+	}
+	syscall.Madvise(m.data[from:to], syscall.MADV_WILLNEED)
+}
+
 // adviseRead restores read-ahead once a file is no longer appended to:
 // consumers reading an old segment from disk want it.
 func (m *mappedFile) adviseRead() {

@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
+	"github.com/rocketgo/rocketgo/internal/phasetime"
 	"github.com/rocketgo/rocketgo/message"
 )
 
@@ -37,6 +39,7 @@ import (
 // Without a usable checkpoint the whole log is walked and every derived
 // entry rebuilt.
 func (s *Store) recover() error {
+	lap := phasetime.New()
 	abortPath := filepath.Join(s.cfg.Dir, "abort")
 	_, statErr := os.Stat(abortPath)
 	crashed := statErr == nil
@@ -51,20 +54,16 @@ func (s *Store) recover() error {
 	if len(segs.files) > 0 {
 		s.clMin.Store(segs.files[0].base)
 	}
-	if err := s.openQueues(); err != nil {
-		return err
-	}
-	if s.ix != nil {
-		if err := s.ix.open(); err != nil {
-			return err
-		}
-	}
 	// Until recovery decides where the log ends, every record counts as
 	// read from disk and is checked in full.
 	s.openEnd = math.MaxInt64
 
+	// The checkpoint alone says which part of the log the walk reads, so
+	// the kernel starts reading it now, while the queues and the index
+	// open: from a cold page cache the walk then finds its pages read in
+	// one stream instead of faulting them in one by one.
 	w := &recoveryWalk{s: s, crashed: crashed, repair: s.o.repair, last: map[*consumeQueue]walkMark{}}
-	from := int64(0)
+	target := int64(-1) // where verification should start; -1: at the first record
 	if last := segs.last(); last != nil {
 		first := segs.files[0].base
 		w.full = !cpOK || s.o.repair
@@ -72,22 +71,43 @@ func (s *Store) recover() error {
 		if w.full {
 			w.safe = first
 			w.seen = map[*consumeQueue]bool{}
-		}
-		from = w.safe
-		if !w.full {
+		} else {
 			window := s.cfg.RecoveryVerifyBytes
 			if !crashed {
 				window = s.cfg.CleanRecoveryVerifyBytes
 			}
-			from = s.verifyStart(segs, w.safe, window)
+			if window >= 0 {
+				if w.safe-first > window {
+					target = w.safe - window
+				}
+				s.cl.prefetch(max(first, target), min(w.safe+recoveryPrefetchPast, last.base+s.cl.size))
+			}
+		}
+	}
+	lap.Done("commitLogOpen")
+	best, err := s.openQueuesAndIndex(target)
+	if err != nil {
+		return err
+	}
+	lap.Done("queuesAndIndexOpen")
+
+	from := int64(0)
+	if last := segs.last(); last != nil {
+		from = w.safe
+		if !w.full {
+			from = s.verifyStart(segs, w.safe, target, best)
 		}
 		// Where the records end is only known for sure after a clean
 		// shutdown; otherwise the consume queues may know of later ones.
 		w.knownEnd = w.safe
 		if crashed || w.full {
 			w.knownEnd = max(w.safe, s.derivedEnd(last.base+s.cl.size))
+			if !w.full {
+				s.cl.prefetch(w.safe, w.knownEnd)
+			}
 		}
 	}
+	lap.Done("verifyStart")
 	s.log.Info("recovering store", "crashed", crashed, "checkpoint", cp.SafeOffset, "verifyFrom", from, "dispatchFrom", w.safe)
 
 	// Forget every derived entry at or past the safe offset; the walk
@@ -101,10 +121,12 @@ func (s *Store) recover() error {
 	if s.ix != nil {
 		s.ix.undoFrom(w.safe)
 	}
+	lap.Done("cutDerived")
 	end, err := w.run(from)
 	if err != nil {
 		return err
 	}
+	lap.Done("walk")
 	if w.full {
 		// Queues without a surviving record keep only entries for deleted
 		// segments; anything pointing into the log is stale.
@@ -115,7 +137,9 @@ func (s *Store) recover() error {
 		}
 	}
 	s.discardFrom(end)
+	s.cl.adviseLast()
 	s.openEnd = end
+	lap.Done("discardTail")
 	for _, cq := range s.queuesW {
 		cq.verifyBelow = cq.max.Load()
 	}
@@ -128,6 +152,7 @@ func (s *Store) recover() error {
 	if err := s.cl.syncRange(max(w.safe, s.clMin.Load()), end); err != nil {
 		return err
 	}
+	lap.Done("syncRebuilt")
 	s.flushed.Store(end)
 	if err := s.checkpoint(); err != nil {
 		return err
@@ -136,18 +161,114 @@ func (s *Store) recover() error {
 	if err != nil {
 		return fmt.Errorf("store: create abort marker: %w", err)
 	}
+	lap.Done("checkpoint")
+	s.log.Debug("store recovery phases", lap.Attrs("queues", len(s.queuesW), "segments", len(segs.files), "verifiedBytes", end-from)...)
 	return f.Close()
 }
 
-// openQueues maps every consume queue found on disk.
-func (s *Store) openQueues() error {
+// recoveryPrefetchPast is how far past the checkpoint's safe offset
+// recovery reads ahead: after a clean shutdown the log ends there, after a
+// crash the last second of appends may follow.
+const recoveryPrefetchPast = 1 << 20
+
+// recoveryOpeners bounds the goroutines that open consume queues side by
+// side. Each queue costs a few dependent random reads on a cold page cache
+// (the bounds of its last file); running them in parallel overlaps their
+// waits.
+const recoveryOpeners = 16
+
+// openQueuesAndIndex maps the index files and every consume queue found on
+// disk, side by side. With target >= 0 it returns the earliest log
+// position at or after target that some queue's entry points to
+// (math.MaxInt64 if none), and starts reading each queue's entries from
+// there on, which the walk checks.
+func (s *Store) openQueuesAndIndex(target int64) (int64, error) {
+	var ixErr error
+	var wg sync.WaitGroup
+	if s.ix != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ixErr = s.ix.open()
+		}()
+	}
+	best, err := s.openQueues(target)
+	wg.Wait()
+	return best, errors.Join(err, ixErr)
+}
+
+// openQueues maps every consume queue found on disk (see
+// openQueuesAndIndex for target and the result).
+func (s *Store) openQueues(target int64) (int64, error) {
+	keys, err := s.queueDirs()
+	if err != nil {
+		return 0, err
+	}
+	type opened struct {
+		cq   *consumeQueue
+		near int64 // first entry's record at or after target
+		err  error
+	}
+	results := make([]opened, len(keys))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(recoveryOpeners, len(keys)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i] = opened{near: math.MaxInt64}
+				cq := newConsumeQueue(s.root, keys[i], s.cfg.ConsumeQueueEntriesPerFile, s.o.alloc)
+				if err := cq.files.open(); err != nil {
+					results[i].err = err
+					continue
+				}
+				cq.recoverBounds(s.clMin.Load())
+				cq.flushed = cq.max.Load()
+				results[i].cq = cq
+				if target < 0 {
+					continue
+				}
+				q := cq.searchPhy(target)
+				if p, _, _, ok := cq.lookup(q); ok && p >= target {
+					results[i].near = p
+				}
+				cq.files.prefetch(q*cqEntrySize, cq.max.Load()*cqEntrySize)
+			}
+		}()
+	}
+	for i := range keys {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	best := int64(math.MaxInt64)
+	var errs []error
+	for _, r := range results {
+		if r.cq != nil {
+			// Even when another queue failed: closeFiles unmaps these.
+			s.queuesW[r.cq.key] = r.cq
+			s.queuesR[r.cq.key] = r.cq
+			best = min(best, r.near)
+		}
+		if r.err != nil {
+			errs = append(errs, r.err)
+		}
+	}
+	return best, errors.Join(errs...)
+}
+
+// queueDirs lists the consume queues on disk, removing what an
+// interrupted DeleteTopic left behind.
+func (s *Store) queueDirs() ([]queueKey, error) {
 	topics, err := os.ReadDir(s.root)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("store: read dir %s: %w", s.root, err)
+		return nil, fmt.Errorf("store: read dir %s: %w", s.root, err)
 	}
+	var keys []queueKey
 	for _, t := range topics {
 		if strings.HasPrefix(t.Name(), ".deleted.") {
 			// DeleteTopic was interrupted before its cleanup finished.
@@ -159,47 +280,31 @@ func (s *Store) openQueues() error {
 		}
 		qdirs, err := os.ReadDir(filepath.Join(s.root, t.Name()))
 		if err != nil {
-			return fmt.Errorf("store: read dir: %w", err)
+			return nil, fmt.Errorf("store: read dir: %w", err)
 		}
 		for _, q := range qdirs {
-			id, ok := parseQueueDir(q.Name())
-			if !q.IsDir() || !ok {
-				continue
+			if id, ok := parseQueueDir(q.Name()); q.IsDir() && ok {
+				keys = append(keys, queueKey{t.Name(), id})
 			}
-			key := queueKey{t.Name(), id}
-			cq := newConsumeQueue(s.root, key, s.cfg.ConsumeQueueEntriesPerFile, s.o.alloc)
-			if err := cq.files.open(); err != nil {
-				return err
-			}
-			cq.recoverBounds(s.clMin.Load())
-			cq.flushed = cq.max.Load()
-			s.queuesW[key] = cq
-			s.queuesR[key] = cq
 		}
 	}
-	return nil
+	return keys, nil
 }
 
-// verifyStart picks where recovery starts verifying: window bytes before
-// the safe offset, moved to a record boundary. Any consume-queue
-// entry gives one; the earliest at or after the target is taken, and
-// checked, since it comes from a file that may be damaged too. Failing
-// that, the start of the segment holding the target always is one.
-func (s *Store) verifyStart(segs *segmentList, safe, window int64) int64 {
+// verifyStart picks where recovery starts verifying: at target (window
+// bytes before the safe offset; -1 for the whole log), moved to a record
+// boundary. Any consume-queue entry gives one; best, the earliest at or
+// after the target, is taken, and checked, since it comes from a file
+// that may be damaged too. Failing that, the start of the segment holding
+// the target always is one.
+func (s *Store) verifyStart(segs *segmentList, safe, target, best int64) int64 {
 	first := segs.files[0].base
-	if window < 0 || safe-first <= window {
+	if target < 0 {
 		return first
 	}
-	target := safe - window
 	seg := segs.find(target, s.cl.size)
 	if seg == nil {
 		return first
-	}
-	best := safe
-	for _, cq := range s.queuesW {
-		if p, _, _, ok := cq.lookup(cq.searchPhy(target)); ok && p >= target && p < best {
-			best = p
-		}
 	}
 	if f := segs.find(best, s.cl.size); best < safe && f != nil {
 		if _, err := recordAt(f, best, true); err == nil {
