@@ -23,6 +23,7 @@ func runLoadtestReport(args []string, stdout, stderr io.Writer) int {
 	htmlPath := fs.String("html", "", "write an HTML page overlaying the runs' charts to `file`")
 	title := fs.String("title", "", "the page's title (default: the file names)")
 	fs.SetOutput(stderr)
+	fs.Usage = func() {} // -h prints the help to stdout below
 	var files []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -34,6 +35,7 @@ func runLoadtestReport(args []string, stdout, stderr io.Writer) int {
 				fs.PrintDefaults()
 				return 0
 			}
+			fmt.Fprintln(stderr, "run 'rocketgo loadtest report -h' for its flags")
 			return 2
 		}
 		if fs.NArg() == 0 {

@@ -84,6 +84,13 @@ func TestLoadtestHTMLAndReport(t *testing.T) {
 		t.Errorf("comparison page lacks its title or the second run")
 	}
 
+	stdout.Reset()
+	stderr.Reset()
+	if code := runLoadtest(ctx, []string{"report", "-h"}, &stdout, &stderr); code != 0 || stderr.Len() != 0 ||
+		!strings.Contains(stdout.String(), "usage: rocketgo loadtest report") || !strings.Contains(stdout.String(), "-html") {
+		t.Errorf("report -h: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+
 	notResult := filepath.Join(dir, "x.json")
 	os.WriteFile(notResult, []byte(`{"hello":1}`), 0o644)
 	for _, c := range []struct {

@@ -39,6 +39,7 @@
     var opts = {
       width: width,
       height: 280,
+      padding: [12, 40, 0, 0], // room for the last x label
       scales: { x: xScale || { time: false } },
       series: [{ label: xAxis.label }].concat(series),
       axes: [xAxis, { label: yLabel, size: 64 }],
