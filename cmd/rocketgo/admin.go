@@ -42,12 +42,7 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		if len(args) > 1 {
 			if c, ok := cmds[args[1]]; ok {
-				fs := flag.NewFlagSet("admin "+args[1], flag.ContinueOnError)
-				fs.SetOutput(stdout)
-				adminFlags(fs)
-				c.flags(fs)
-				fmt.Fprintf(stdout, "%s: %s\n", args[1], c.summary)
-				fs.PrintDefaults()
+				adminCommandHelp(stdout, args[1], c)
 				return 0
 			}
 		}
@@ -64,9 +59,16 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	fs := flag.NewFlagSet("admin "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {} // -h prints the help below; a bad flag, a pointer to it
 	ns, out, timeout, creds := adminFlags(fs)
 	action := c.flags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			// CMD -h is help asked for, as `rocketgo admin help CMD`.
+			adminCommandHelp(stdout, args[0], c)
+			return 0
+		}
+		fmt.Fprintf(stderr, "rocketgo admin help %s lists its flags\n", args[0])
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -123,6 +125,17 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	printTable(stdout, rows)
 	return 0
+}
+
+// adminCommandHelp prints what `rocketgo admin help name` and `rocketgo
+// admin name -h` print: the command's summary and every flag.
+func adminCommandHelp(w io.Writer, name string, c adminCommand) {
+	fs := flag.NewFlagSet("admin "+name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	adminFlags(fs)
+	c.flags(fs)
+	fmt.Fprintf(w, "usage: rocketgo admin %s [-n namesrv] [-o table|json] [flags]\n\n%s: %s\n\nFlags:\n", name, name, c.summary)
+	fs.PrintDefaults()
 }
 
 // adminFlags registers the flags every admin command has. Credentials

@@ -124,3 +124,32 @@ func TestLoadtestHeaderPerMode(t *testing.T) {
 		t.Fatalf("both header %q", h)
 	}
 }
+
+// TestAdminHelpForEverySubcommand: `rocketgo admin help CMD`, `rocketgo
+// admin CMD -h` and `--help` print the same help (usage, summary, every
+// flag) to stdout and exit 0, for each of the admin commands.
+func TestAdminHelpForEverySubcommand(t *testing.T) {
+	for name, c := range adminCommands() {
+		t.Run(name, func(t *testing.T) {
+			var outs []string
+			for _, args := range [][]string{{"admin", "help", name}, {"admin", name, "-h"}, {"admin", name, "--help"}} {
+				var out, errOut bytes.Buffer
+				if code := run(context.Background(), args, &out, &errOut); code != 0 {
+					t.Fatalf("%q: exit %d, stderr %q", args, code, errOut.String())
+				}
+				if errOut.Len() != 0 {
+					t.Fatalf("%q wrote to stderr: %q", args, errOut.String())
+				}
+				outs = append(outs, out.String())
+			}
+			if outs[0] != outs[1] || outs[1] != outs[2] {
+				t.Fatalf("admin help %s and admin %s -h differ:\n%s\n---\n%s", name, name, outs[0], outs[1])
+			}
+			for _, want := range []string{"usage: rocketgo admin " + name + " ", name + ": " + c.summary + "\n", "\n  -n ", "\n  -o "} {
+				if !strings.Contains(outs[0], want) {
+					t.Fatalf("help lacks %q:\n%s", want, outs[0])
+				}
+			}
+		})
+	}
+}
