@@ -49,6 +49,7 @@ func TestConformance(t *testing.T) {
 	describeTimer(env)
 	describeRequest(env)
 	describeSlave(env)
+	describeSyncMaster(env)
 	describeRetry(env)
 	describeTransaction(env)
 	describePull(env)
