@@ -50,6 +50,7 @@ func TestConformance(t *testing.T) {
 	describeRequest(env)
 	describeSlave(env)
 	describeSyncMaster(env)
+	describeBusy(env)
 	describeRetry(env)
 	describeTransaction(env)
 	describePull(env)
