@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -49,25 +51,33 @@ type BrokerSpec struct {
 	Options []broker.Option
 }
 
-// StartCluster starts a name server and brokers on free loopback ports in
-// a directory of their own. It fails against a foreign cluster: see
-// Missing(FeatureOverload).
+// StartCluster starts a cluster of the suite's own for a spec. It fails
+// against a foreign cluster: see Missing(FeatureOverload).
 func (e *Env) StartCluster(ctx context.Context, specs ...BrokerSpec) (*Cluster, error) {
 	if !e.Embedded {
 		return nil, errors.New("conformance: a cluster of the suite's own needs an embedded run (no -namesrv)")
+	}
+	return StartCluster(ctx, e.log, specs...)
+}
+
+// StartCluster starts a name server and brokers on free loopback ports in
+// a directory of their own, logging to log.
+func StartCluster(ctx context.Context, log *slog.Logger, specs ...BrokerSpec) (*Cluster, error) {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	dir, err := os.MkdirTemp("", "rocketgo-conformance-cluster-")
 	if err != nil {
 		return nil, err
 	}
-	ns := namesrv.New(namesrv.WithListenAddr("127.0.0.1:0"), namesrv.WithLogger(e.log))
+	ns := namesrv.New(namesrv.WithListenAddr("127.0.0.1:0"), namesrv.WithLogger(log))
 	if err := ns.Start(ctx); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
 	c := &Cluster{Namesrv: ns.Addr(), ns: ns, dir: dir}
 	for _, s := range specs {
-		if err := c.start(ctx, s, e); err != nil {
+		if err := c.start(ctx, s, log); err != nil {
 			sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			c.Shutdown(sctx)
 			cancel()
@@ -77,7 +87,7 @@ func (e *Env) StartCluster(ctx context.Context, specs ...BrokerSpec) (*Cluster, 
 	return c, nil
 }
 
-func (c *Cluster) start(ctx context.Context, s BrokerSpec, e *Env) error {
+func (c *Cluster) start(ctx context.Context, s BrokerSpec, log *slog.Logger) error {
 	cfg := embedded.SmallConfig(fmt.Sprintf("%s/%s-%d", c.dir, s.Name, s.ID))
 	cfg.BrokerName, cfg.BrokerID = s.Name, s.ID
 	cfg.BrokerRole = broker.RoleAsyncMaster
@@ -90,7 +100,7 @@ func (c *Cluster) start(ctx context.Context, s BrokerSpec, e *Env) error {
 	if s.Configure != nil {
 		s.Configure(&cfg)
 	}
-	opts := append([]broker.Option{broker.WithLogger(e.log)}, s.Options...)
+	opts := append([]broker.Option{broker.WithLogger(log)}, s.Options...)
 	cb := &clusterBroker{spec: s}
 	if s.Stallable {
 		cb.stall = newStoreStall()
