@@ -49,6 +49,8 @@ func TestConformance(t *testing.T) {
 	describeTimer(env)
 	describeRequest(env)
 	describeSlave(env)
+	describeSyncMaster(env)
+	describeBusy(env)
 	describeRetry(env)
 	describeTransaction(env)
 	describePull(env)

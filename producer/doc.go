@@ -7,6 +7,10 @@
 // match the Java client: 3 s send timeout, 2 retries, zlib compression from
 // 4 KiB, 4 MiB maximum size.
 //
+// A message sent with message.WithDelay or WithDeliverTime (a 5.x timer
+// message) can be recalled until it is due: RecallMessage with the
+// SendResult.RecallHandle of its send (RocketMQ 5.3.1+ RECALL_MESSAGE).
+//
 // Differences from the official Go client, on purpose:
 //   - the send timeout is one budget for all attempts of a send, not one
 //     per attempt;

@@ -40,6 +40,7 @@ var (
 	ErrMessageIllegal      = remoting.ErrMessageIllegal
 	ErrServiceNotAvailable = remoting.ErrServiceNotAvailable
 	ErrNoPermission        = remoting.ErrNoPermission
+	ErrIllegalOperation    = remoting.ErrIllegalOperation // e.g. recalling a message already delivered
 )
 
 // Retriable reports whether err is a broker answer that the Java 5.x

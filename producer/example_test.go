@@ -78,6 +78,26 @@ func ExampleProducer_SendSync_delay() {
 	// Output: SEND_OK
 }
 
+func ExampleProducer_RecallMessage() {
+	p, err := producer.New(producer.WithNameServers(nameServers()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Shutdown(context.Background())
+
+	// A timer message can be recalled until it is due.
+	res, err := p.SendSync(context.Background(), message.New("Reminders", []byte("call back")).WithDelay(time.Hour))
+	if err != nil {
+		log.Fatal(err)
+	}
+	id, err := p.RecallMessage(context.Background(), "Reminders", res.RecallHandle)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("recalled:", id == res.MsgID)
+	// Output: recalled: true
+}
+
 func ExampleProducer_SendAsync() {
 	p, err := producer.New(producer.WithNameServers(nameServers()))
 	if err != nil {

@@ -48,4 +48,9 @@ type SendResult struct {
 	RegionID string
 	// TraceOn is the broker's TRACE_ON switch (absent ⇒ true, as Java).
 	TraceOn bool
+	// RecallHandle cancels the message's delivery with RecallMessage while
+	// it is not due yet. Brokers (RocketMQ 5.3.1+, rocketgo) return one
+	// for a message sent with message.WithDelay or WithDeliverTime whose
+	// time lies ahead; it is "" for every other send.
+	RecallHandle string
 }

@@ -680,6 +680,7 @@ func (st *sendState) complete(q selector.Queue, addr string, t0 time.Time, done 
 		TransactionID: h.TransactionID,
 		RegionID:      h.MsgRegion,
 		TraceOn:       h.TraceOn != "false",
+		RecallHandle:  h.RecallHandle,
 	}
 	if res.RegionID == "" {
 		res.RegionID = "DefaultRegion"

@@ -95,6 +95,7 @@ const (
 	SendReplyMessageV2               int16 = 325 // SEND_REPLY_MESSAGE_V2
 	PushReplyMessageToClient         int16 = 326 // PUSH_REPLY_MESSAGE_TO_CLIENT
 	AddWritePermOfBroker             int16 = 327 // ADD_WRITE_PERM_OF_BROKER
+	RecallMessage                    int16 = 370 // RECALL_MESSAGE (5.3.1+)
 	BrokerHeartbeat                  int16 = 904 // BROKER_HEARTBEAT
 )
 

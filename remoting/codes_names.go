@@ -184,6 +184,8 @@ func RequestCodeName(code int16) string {
 		return "PUSH_REPLY_MESSAGE_TO_CLIENT"
 	case AddWritePermOfBroker:
 		return "ADD_WRITE_PERM_OF_BROKER"
+	case RecallMessage:
+		return "RECALL_MESSAGE"
 	case BrokerHeartbeat:
 		return "BROKER_HEARTBEAT"
 	}

@@ -214,6 +214,46 @@ func (h *SendMessageResponseHeader) DecodeExt(e *ExtFields) error {
 	return r.err
 }
 
+// RecallMessageRequestHeader is RECALL_MESSAGE (370, upstream
+// RecallMessageRequestHeader): cancel a timer message not yet delivered,
+// named by the recall handle its send result carried.
+type RecallMessageRequestHeader struct {
+	ProducerGroup string // optional
+	Topic         string
+	RecallHandle  string
+	BrokerName    string // bname: the broker group the handle names
+}
+
+func (h *RecallMessageRequestHeader) EncodeExt(e *ExtFields) {
+	setOpt(e, "producerGroup", h.ProducerGroup)
+	e.Set("topic", h.Topic)
+	e.Set("recallHandle", h.RecallHandle)
+	setOpt(e, "bname", h.BrokerName)
+}
+
+func (h *RecallMessageRequestHeader) DecodeExt(e *ExtFields) error {
+	r := extReader{e: e}
+	h.ProducerGroup = r.optStr("producerGroup")
+	h.Topic = r.str("topic")
+	h.RecallHandle = r.str("recallHandle")
+	h.BrokerName = r.optStr("bname")
+	return r.err
+}
+
+// RecallMessageResponseHeader answers RECALL_MESSAGE with the unique key
+// of the recalled message.
+type RecallMessageResponseHeader struct {
+	MsgID string
+}
+
+func (h *RecallMessageResponseHeader) EncodeExt(e *ExtFields) { e.Set("msgId", h.MsgID) }
+
+func (h *RecallMessageResponseHeader) DecodeExt(e *ExtFields) error {
+	r := extReader{e: e}
+	h.MsgID = r.str("msgId")
+	return r.err
+}
+
 // Pull request sysFlag bits (upstream PullSysFlag).
 const (
 	PullFlagCommitOffset int32 = 0x1

@@ -39,6 +39,8 @@ func TestHeaderRoundTrip(t *testing.T) {
 			[]string{"a", "b", "c", "d", "e", "f", "g", "h"}},
 		{&SendMessageResponseHeader{MsgID: "AB", QueueID: 3, QueueOffset: 1 << 40, TransactionID: "t", BatchUniqID: "u", RecallHandle: "r", MsgRegion: "DefaultRegion", TraceOn: "true"},
 			[]string{"msgId", "queueId", "queueOffset"}},
+		{&RecallMessageRequestHeader{ProducerGroup: "PG", Topic: "T", RecallHandle: "djEgVCBiIDEgaWQ=", BrokerName: "b"}, []string{"topic", "recallHandle"}},
+		{&RecallMessageResponseHeader{MsgID: "7F0000010001"}, []string{"msgId"}},
 		{&PullMessageRequestHeader{ConsumerGroup: "CG", Topic: "%RETRY%CG", QueueID: 1, QueueOffset: 99, MaxMsgNums: 32, SysFlag: 3, CommitOffset: 98,
 			SuspendTimeoutMillis: 20000, Subscription: "a || b", SubVersion: 17, ExpressionType: "TAG", MaxMsgBytes: 1 << 20, BrokerName: "b"},
 			[]string{"consumerGroup", "topic", "queueId", "queueOffset", "maxMsgNums", "sysFlag", "commitOffset", "suspendTimeoutMillis"}},

@@ -58,6 +58,7 @@ var (
 	ErrMessageIllegal       = CodeError(MessageIllegal)
 	ErrServiceNotAvailable  = CodeError(ServiceNotAvailable)
 	ErrSubscriptionNotExist = CodeError(SubscriptionNotExist)
+	ErrIllegalOperation     = CodeError(IllegalOperation)
 )
 
 // CodeError returns the sentinel of response code: errors.Is(err,

@@ -5,6 +5,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +27,7 @@ const (
 	FeatureTimer       Feature = "timer"       // 5.x timerWheelEnable=true
 	FeatureRecall      Feature = "recall"      // RECALL_MESSAGE, 5.3.1+
 	FeatureSlave       Feature = "slave"       // a broker group with a slave
+	FeatureSyncMaster  Feature = "sync-master" // a SYNC_MASTER with a slave
 	FeatureOverload    Feature = "overload"    // a broker the suite can slow down
 )
 
@@ -59,7 +62,19 @@ type brokerFacts struct {
 	config  map[string]string // GET_BROKER_CONFIG; nil when the broker does not answer it
 	version int16             // the version the master stamps on its answers
 	slaves  bool              // some broker group lists a slave
+	group   BrokerGroup       // the group asked: the first (by name) with a slave, else the first
 }
+
+// BrokerGroup is a master and (when it has one) its first slave.
+type BrokerGroup struct {
+	Name   string
+	Master string // address of brokerId 0
+	Slave  string // address of the lowest brokerId above 0; "" without one
+}
+
+// ProbedGroup is the broker group whose master the suite asked for its
+// configuration before the run (zero against the embedded server).
+func (e *Env) ProbedGroup() BrokerGroup { return e.facts.group }
 
 // probe learns the facts Missing decides on. Errors leave facts unknown,
 // which Missing treats as "assume present": a probe must never hide a spec
@@ -78,15 +93,27 @@ func probe(ctx context.Context, namesrv string, opts ...netclient.Option) broker
 	if err != nil {
 		return f
 	}
-	master := ""
-	for _, b := range info.BrokerAddrTable {
-		if len(b.BrokerAddrs) > 1 {
+	names := slices.Sorted(maps.Keys(info.BrokerAddrTable))
+	for _, name := range names {
+		b := info.BrokerAddrTable[name]
+		if b.MasterAddr() == "" {
+			continue
+		}
+		g := BrokerGroup{Name: name, Master: b.MasterAddr()}
+		for _, id := range slices.Sorted(maps.Keys(b.BrokerAddrs)) {
+			if id > 0 {
+				g.Slave = b.BrokerAddrs[id]
+				break
+			}
+		}
+		if g.Slave != "" {
 			f.slaves = true
 		}
-		if a := b.MasterAddr(); a != "" && master == "" {
-			master = a
+		if f.group.Master == "" || (f.group.Slave == "" && g.Slave != "") {
+			f.group = g
 		}
 	}
+	master := f.group.Master
 	if master == "" {
 		return f
 	}
@@ -157,9 +184,21 @@ func (e *Env) Missing(f Feature) string {
 		if old(versionV5_3_1) {
 			return fmt.Sprintf("the broker's version %d predates 5.3.1 RECALL_MESSAGE", e.facts.version)
 		}
+		if is("recallMessageEnable", "false") {
+			return "the broker runs with recallMessageEnable=false (the Java broker's default)"
+		}
 	case FeatureSlave:
 		if !e.facts.slaves {
 			return "no broker group of the cluster has a slave"
+		}
+	case FeatureSyncMaster:
+		switch role := cfg["brokerRole"]; {
+		case !e.facts.slaves:
+			return "no broker group of the cluster has a slave"
+		case cfg == nil:
+			return "the master did not answer GET_BROKER_CONFIG, so its brokerRole is unknown"
+		case !strings.EqualFold(role, "SYNC_MASTER"):
+			return fmt.Sprintf("the master of %s runs as brokerRole=%s, not SYNC_MASTER", e.facts.group.Name, role)
 		}
 	case FeatureOverload:
 		return "overload specs slow the store down, which only the embedded server allows"

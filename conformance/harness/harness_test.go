@@ -152,7 +152,7 @@ func TestMissingFeatures(t *testing.T) {
 	}}
 	for f, want := range map[Feature]bool{
 		FeatureTransaction: true, FeatureQuery: true, FeatureSQL92: true,
-		FeatureTimer: false, FeatureRecall: true, FeatureSlave: true, FeatureOverload: true,
+		FeatureTimer: false, FeatureRecall: true, FeatureSlave: true, FeatureSyncMaster: true, FeatureOverload: true,
 	} {
 		if got := e.Missing(f) != ""; got != want {
 			t.Errorf("%s: missing=%v (%q), want %v", f, got, e.Missing(f), want)
@@ -168,6 +168,24 @@ func TestMissingFeatures(t *testing.T) {
 	}
 	if why := (&Env{Embedded: true}).Missing(FeatureOverload); why != "" {
 		t.Errorf("embedded server lacks overload: %s", why)
+	}
+	// SYNC_MASTER acknowledgements are checked only where the role is
+	// known: the spec would fail on an ASYNC_MASTER, which is not wrong.
+	for _, c := range []struct {
+		facts brokerFacts
+		skip  bool
+	}{
+		{brokerFacts{slaves: true}, true},
+		{brokerFacts{slaves: true, config: map[string]string{"brokerRole": "ASYNC_MASTER"}}, true},
+		{brokerFacts{slaves: false, config: map[string]string{"brokerRole": "SYNC_MASTER"}}, true},
+		{brokerFacts{slaves: true, config: map[string]string{"brokerRole": "SYNC_MASTER"}}, false},
+	} {
+		if why := (&Env{facts: c.facts}).Missing(FeatureSyncMaster); (why != "") != c.skip {
+			t.Errorf("sync-master with %+v: skip reason %q, want skip=%v", c.facts, why, c.skip)
+		}
+	}
+	if why := (&Env{facts: brokerFacts{config: map[string]string{"recallMessageEnable": "false"}}}).Missing(FeatureRecall); why == "" {
+		t.Error("recall specs run on a broker with recallMessageEnable=false")
 	}
 }
 

@@ -84,7 +84,7 @@ func groupResource(group string) resource { return resource{name: group, group: 
 func resources(req *remoting.Command, dst []resource) ([]resource, error) {
 	get := func(k string) string { v, _ := req.Ext.Get(k); return v }
 	switch req.Code {
-	case remoting.SendMessage, remoting.SendReplyMessage:
+	case remoting.SendMessage, remoting.SendReplyMessage, remoting.RecallMessage:
 		dst = append(dst, topicResource(get("topic"), Pub))
 	case remoting.SendMessageV2, remoting.SendBatchMessage, remoting.SendReplyMessageV2:
 		t := get("b")

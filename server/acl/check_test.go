@@ -65,6 +65,12 @@ func pull(topic, group string) *remoting.Command {
 	return req
 }
 
+func recallReq(topic string) *remoting.Command {
+	req := &remoting.Command{Code: remoting.RecallMessage}
+	(&remoting.RecallMessageRequestHeader{ProducerGroup: "PG", Topic: topic, RecallHandle: "h"}).EncodeExt(&req.Ext)
+	return req
+}
+
 func signed(req *remoting.Command, c auth.Credentials) *remoting.Command {
 	auth.Sign(req, c)
 	return req
@@ -117,6 +123,8 @@ func TestCheck(t *testing.T) {
 		{"non-admin delete topic", outside, signed(admReq(remoting.DeleteTopicInBroker), user), "Need admin permission for request code=215, but accessKey=RocketMQ is not admin"},
 		{"admin delete topic", outside, signed(admReq(remoting.DeleteTopicInBroker), admin), ""},
 		{"admin sends anywhere", outside, signed(send("topicA"), admin), ""},
+		{"recall is a publish", outside, signed(recallReq("topicB"), user), ""},
+		{"recall topic denied", outside, signed(recallReq("topicA"), user), "No permission for topicA"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := r.Check(tc.remote, tc.req)

@@ -136,6 +136,12 @@ type Config struct {
 	AccessMessageInMemoryMaxRatio int   // accessMessageInMemoryMaxRatio (percent), 40
 	PhysicalMemorySize            int64 // physicalMemorySize (rocketgo key, bytes), 0 = the machine's RAM (upstream always uses it)
 
+	// Recall of timer messages (recall.go, RocketMQ 5.3.1+ RECALL_MESSAGE).
+	// Upstream ships recall switched off; rocketgo switches it on, since a
+	// recall needs the handle only the producer of the message was given.
+	RecallMessageEnable               bool // recallMessageEnable, true (upstream false)
+	AllowRecallWhenBrokerNotWriteable bool // allowRecallWhenBrokerNotWriteable, true
+
 	// Controller mode (RocketMQ 5.x automatic failover; server/replicas):
 	// the controller assigns brokerId and decides the role, so brokerRole
 	// and brokerId are ignored. A master is SYNC_MASTER; which slaves must
@@ -261,6 +267,9 @@ func DefaultConfig() Config {
 		MinInSyncReplicas:             1,
 		MetricsExporterType:           MetricsDisable,
 		MetricsPromExporterPort:       5557,
+
+		RecallMessageEnable:               true,
+		AllowRecallWhenBrokerNotWriteable: true,
 	}
 }
 
@@ -386,6 +395,8 @@ func configKeys() []configKey {
 		boolKey("slaveReadEnable", func(c *Config) *bool { return &c.SlaveReadEnable }),
 		intKey("accessMessageInMemoryMaxRatio", func(c *Config) *int { return &c.AccessMessageInMemoryMaxRatio }),
 		int64Key("physicalMemorySize", func(c *Config) *int64 { return &c.PhysicalMemorySize }),
+		boolKey("recallMessageEnable", func(c *Config) *bool { return &c.RecallMessageEnable }),
+		boolKey("allowRecallWhenBrokerNotWriteable", func(c *Config) *bool { return &c.AllowRecallWhenBrokerNotWriteable }),
 		boolKey("enableControllerMode", func(c *Config) *bool { return &c.EnableControllerMode }),
 		stringKey("controllerAddr", func(c *Config) *string { return &c.ControllerAddr }),
 		durationKey("brokerHeartbeatInterval", time.Millisecond, func(c *Config) *time.Duration { return &c.BrokerHeartbeatInterval }),

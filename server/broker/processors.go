@@ -18,6 +18,7 @@ func (b *Broker) registerProcessors() {
 	s.HandleInline(remoting.SendMessage, b.processSend)
 	s.HandleInline(remoting.SendMessageV2, b.processSend)
 	s.HandleInline(remoting.SendBatchMessage, b.processSend)
+	s.Handle(remoting.RecallMessage, b.processRecall)
 	s.Handle(remoting.SendReplyMessage, b.processReply)
 	s.Handle(remoting.SendReplyMessageV2, b.processReply)
 	s.Handle(remoting.PullMessage, b.processPull)

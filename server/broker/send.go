@@ -226,6 +226,7 @@ func (b *Broker) sendOne(rc *transport.RequestContext, req *remoting.Command, h 
 			MsgRegion:   "DefaultRegion",
 			TraceOn:     "true",
 		}
+		rh.RecallHandle = b.recallHandleFor(&m, topic)
 		if prepared {
 			rh.TransactionID = string(uniq)
 		}

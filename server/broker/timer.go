@@ -70,6 +70,12 @@ func (b *Broker) parkTimed(m *message.StoredMessage, at time.Time) (int16, strin
 // offsets above it — is persisted after each delivery, so a restart
 // rebuilds the heap from progress and skips what was already delivered.
 // Memory is 24 bytes per pending timed message.
+//
+// Recall markers (recall.go) are records of the same queue, due one
+// millisecond after the message they cancel: scanned, a marker's key joins
+// recalled, so the message it names is skipped when it falls due; the
+// marker itself is "delivered" (dropped) at its own due time. Until then it
+// is not covered by progress, so a restart reads it again.
 type timerScheduler struct {
 	b    *Broker
 	file *jsonFile
@@ -80,6 +86,8 @@ type timerScheduler struct {
 	scanned   int64
 	progress  int64
 	delivered map[int64]bool
+	markers   map[int64]string // queue offset of a pending recall marker → its key
+	recalled  map[string]int   // recall key → pending markers naming it
 }
 
 type timerProgress struct {
@@ -107,7 +115,8 @@ func (h *timerHeap) Pop() any {
 }
 
 func newTimerScheduler(b *Broker, file *jsonFile) (*timerScheduler, error) {
-	t := &timerScheduler{b: b, file: file, wake: make(chan struct{}, 1), delivered: map[int64]bool{}}
+	t := &timerScheduler{b: b, file: file, wake: make(chan struct{}, 1), delivered: map[int64]bool{},
+		markers: map[int64]string{}, recalled: map[string]int{}}
 	var p timerProgress
 	if _, err := file.load(&p); err != nil {
 		return nil, err
@@ -167,11 +176,19 @@ func (t *timerScheduler) scan() {
 		}
 		due, _ := message.LookupProperty(rec.Properties, message.PropertyTimerOutMS)
 		ms, _ := strconv.ParseInt(string(due), 10, 64)
+		if key, ok := message.LookupProperty(rec.Properties, message.PropertyTimerDelUniqKey); ok {
+			t.markers[rec.QueueOffset] = string(key)
+			t.recalled[string(key)]++
+		}
 		heap.Push(&t.pending, timerEntry{due: ms, queueOffset: rec.QueueOffset, phyOffset: rec.PhysicalOffset})
 	})
 }
 
 func (t *timerScheduler) deliver(ctx context.Context, e timerEntry) error {
+	if key, ok := t.markers[e.queueOffset]; ok {
+		t.dropMarker(e.queueOffset, key)
+		return nil
+	}
 	res, err := t.b.store.MessageAt(e.phyOffset)
 	if err != nil || res.MsgCount == 0 {
 		if res != nil {
@@ -184,6 +201,10 @@ func (t *timerScheduler) deliver(ctx context.Context, e timerEntry) error {
 	rec, err := message.ParseStored(res.Buffers[0], false)
 	if err != nil {
 		t.b.log.Error("timed message unreadable; skipping", "offset", e.queueOffset, "err", err)
+		return nil
+	}
+	if key := recallKeyOf(&rec); t.recalled[key] > 0 {
+		t.b.log.Debug("timed message recalled; not delivered", "key", key, "offset", e.queueOffset)
 		return nil
 	}
 	return t.b.unparkRecord(ctx, &rec, timerProps...)
@@ -217,6 +238,7 @@ func (t *timerScheduler) replace(p timerProgress) error {
 		return nil
 	}
 	t.progress, t.scanned, t.pending = p.Progress, p.Progress, nil
+	t.markers, t.recalled = map[int64]string{}, map[string]int{}
 	t.delivered = make(map[int64]bool, len(p.Delivered))
 	for _, off := range p.Delivered {
 		t.delivered[off] = true
