@@ -47,9 +47,6 @@ func replyErr(rc *transport.RequestContext, req *remoting.Command, err error) {
 
 // popRequest turns a POP_MESSAGE header into a PopRequest.
 func popRequest(h *remoting.PopMessageRequestHeader) (*PopRequest, error) {
-	if h.Order {
-		return nil, fmt.Errorf("%w: orderly POP is not supported by this broker", ErrBadRequest)
-	}
 	if h.PollTime < 0 || time.Duration(h.PollTime)*time.Millisecond > MaxPollTime {
 		return nil, fmt.Errorf("%w: pollTime %dms not in [0, %v]", ErrBadRequest, h.PollTime, MaxPollTime)
 	}
@@ -66,7 +63,7 @@ func popRequest(h *remoting.PopMessageRequestHeader) (*PopRequest, error) {
 	return &PopRequest{
 		Group: h.ConsumerGroup, Topic: h.Topic, QueueID: h.QueueID,
 		MaxMessages: int(h.MaxMsgNums), Invisible: time.Duration(h.InvisibleTime) * time.Millisecond,
-		InitMode: h.InitMode, Filter: sub,
+		InitMode: h.InitMode, Filter: sub, Order: h.Order,
 	}, nil
 }
 

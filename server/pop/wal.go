@@ -28,14 +28,18 @@ import (
 // never half of one.
 
 const (
-	journalName     = "pop.journal"
-	maxRecordLen    = 1 << 20
-	recCheckpoint   = 1 // a pop handed out offsets of one queue
-	recAck          = 2 // one offset of a checkpoint acknowledged
-	recRevived      = 3 // a checkpoint's unacknowledged offsets were re-sent
-	recOffset       = 4 // a queue's pop offset moved without a checkpoint
-	recChange       = 5 // one offset moved from a checkpoint to a new one
-	frameHeaderSize = 8
+	journalName   = "pop.journal"
+	maxRecordLen  = 1 << 20
+	recCheckpoint = 1 // a pop handed out offsets of one queue
+	recAck        = 2 // one offset of a checkpoint acknowledged
+	recRevived    = 3 // a checkpoint's unacknowledged offsets were re-sent
+	recOffset     = 4 // a queue's pop offset moved without a checkpoint
+	recChange     = 5 // one offset moved from a checkpoint to a new one
+	// Orderly POP (order.go).
+	recOrderCheckpoint = 6 // as recCheckpoint, of an order pop: holds its queue
+	recOrderRevive     = 7 // an order checkpoint expired: counts raised, queue rewound, some to the DLQ
+	recOrderInfo       = 8 // a queue's order state, in a compacted journal
+	frameHeaderSize    = 8
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
