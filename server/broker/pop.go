@@ -64,3 +64,12 @@ func (p popBroker) GroupOrderly(group string) bool {
 	g, err := p.b.groups.Find(group)
 	return err == nil && g.ConsumeMessageOrderly
 }
+
+// PopParked is the number of POP requests held for long polling (0 before
+// Start).
+func (b *Broker) PopParked() int {
+	if b.pop == nil {
+		return 0
+	}
+	return b.pop.Parked()
+}

@@ -11,7 +11,7 @@ import (
 	"github.com/rocketgo/rocketgo/server/broker"
 )
 
-func startBroker(t *testing.T) *broker.Broker {
+func startBroker(t testing.TB) *broker.Broker {
 	t.Helper()
 	cfg := broker.DefaultConfig()
 	cfg.StorePathRootDir = t.TempDir()
