@@ -150,4 +150,3 @@ func TestPopStateSurvivesSIGKILL(t *testing.T) {
 	}
 	child.kill(t)
 }
-
