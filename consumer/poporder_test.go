@@ -47,6 +47,7 @@ func TestSimpleOrderGroupBlocksQueueUntilSettled(t *testing.T) {
 	}
 	c1 := newSimpleT(t, b.ns.Addr(), group, topic)
 	c2 := newSimpleT(t, b.ns.Addr(), group, topic)
+	popped := time.Now() // no later than the broker's pop time
 	first := receiveUntil(t, c1, 10*time.Second, 2*time.Second, "first batch", func(m []*message.MessageExt) bool { return len(m) > 0 })
 	if len(first) < 3 {
 		t.Fatalf("first batch: %v", bodies(first))
@@ -56,7 +57,6 @@ func TestSimpleOrderGroupBlocksQueueUntilSettled(t *testing.T) {
 			t.Fatalf("first batch out of order: %v", bodies(first))
 		}
 	}
-	popped := time.Now()
 	// Ack all but the second: the queue stays blocked.
 	for i, m := range first {
 		if i != 1 {
@@ -137,8 +137,8 @@ func TestSimpleOrderStateSurvivesKill(t *testing.T) {
 		s.send(t, topic, 0, "", []byte(fmt.Sprintf("k-%d", i)))
 	}
 	c := newSimpleT(t, b.ns.Addr(), group, topic)
-	got := receiveUntil(t, c, 10*time.Second, 3*time.Second, "batch", func(m []*message.MessageExt) bool { return len(m) >= 4 })
 	popped := time.Now()
+	got := receiveUntil(t, c, 10*time.Second, 3*time.Second, "batch", func(m []*message.MessageExt) bool { return len(m) >= 4 })
 	if err := c.AckBatch(context.Background(), []*message.MessageExt{got[0], got[2], got[3]}); err != nil {
 		t.Fatal(err)
 	}

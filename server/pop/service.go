@@ -28,6 +28,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -411,6 +412,10 @@ func (s *Service) Pop(r *PopRequest) (*PopResult, error) {
 	if err == nil && !retryFirst {
 		err = readTopic(retryTopic, retryQueues, true)
 	}
+	// One write for the records of every queue read.
+	if ferr := s.jrnl.flush(); err == nil && ferr != nil {
+		err = ferr
+	}
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -469,7 +474,7 @@ func (s *Service) popQueueLocked(r *PopRequest, topic string, qid int32, popTime
 		s.rec.queue(k)
 		s.rec.int(off)
 		var err error
-		if seq, err = s.jrnl.append(s.rec.b); err != nil {
+		if seq, err = s.jrnl.stage(s.rec.b); err != nil {
 			return 0, 0, err
 		}
 		s.offsets[k] = off
@@ -492,7 +497,7 @@ func (s *Service) popQueueLocked(r *PopRequest, topic string, qid int32, popTime
 			s.rec.reset(recOffset)
 			s.rec.queue(k)
 			s.rec.int(next)
-			seq, err := s.jrnl.append(s.rec.b)
+			seq, err := s.jrnl.stage(s.rec.b)
 			if err != nil {
 				return 0, 0, err
 			}
@@ -548,7 +553,7 @@ func (s *Service) popQueueLocked(r *PopRequest, topic string, qid int32, popTime
 		s.rec.reset(recOffset)
 		s.rec.queue(k)
 		s.rec.int(next)
-		seq, err := s.jrnl.append(s.rec.b)
+		seq, err := s.jrnl.stage(s.rec.b)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -563,7 +568,7 @@ func (s *Service) popQueueLocked(r *PopRequest, topic string, qid int32, popTime
 	s.rec.reset(ckKind(ck))
 	s.rec.checkpoint(ck)
 	s.rec.int(next)
-	seq, err = s.jrnl.append(s.rec.b)
+	seq, err = s.jrnl.stage(s.rec.b)
 	if err != nil {
 		res.Body = res.Body[:bodyAt]
 		return 0, 0, err
@@ -700,6 +705,83 @@ func (s *Service) Ack(h *Handle) error {
 		s.polls.notify(key.topic)
 	}
 	return s.commit(seq)
+}
+
+// AckAll acknowledges several popped messages at once (BATCH_ACK_MESSAGE):
+// one journal record per checkpoint, one write and, under SYNC_FLUSH, one
+// sync for all of them. errs[i] is Ack's answer for hs[i].
+func (s *Service) AckAll(hs []Handle) (errs []error, err error) {
+	if !s.broker.Serving() {
+		return nil, ErrNotServing
+	}
+	errs = make([]error, len(hs))
+	type located struct {
+		key ckKey
+		ei  remoting.ExtraInfo
+	}
+	locs := make([]located, len(hs))
+	for i := range hs {
+		locs[i].key, locs[i].ei, errs[i] = s.locate(&hs[i])
+	}
+	now := s.nowMs()
+	var unblocked []string
+	s.mu.Lock()
+	// Group the offsets by checkpoint, in the order they came.
+	byCk := map[*checkpoint][]int{}
+	var cks []*checkpoint
+	for i, h := range hs {
+		if errs[i] != nil {
+			continue
+		}
+		ck, ok := s.cks[locs[i].key]
+		if !ok {
+			if ei := locs[i].ei; ei.PopTime+ei.InvisibleTime <= now {
+				errs[i] = ErrHandleExpired
+			}
+			continue
+		}
+		j := ck.indexOf(h.Offset)
+		if j < 0 {
+			errs[i] = fmt.Errorf("%w: offset %d is not in the checkpoint", ErrHandleUnknown, h.Offset)
+			continue
+		}
+		if ck.acked[j] || slices.Contains(byCk[ck], j) {
+			continue
+		}
+		if _, seen := byCk[ck]; !seen {
+			cks = append(cks, ck)
+		}
+		byCk[ck] = append(byCk[ck], j)
+	}
+	var seq uint64
+	for _, ck := range cks {
+		s.rec.reset(recAcks)
+		s.rec.key(ck.ckKey)
+		s.rec.int(int64(len(byCk[ck])))
+		for _, j := range byCk[ck] {
+			s.rec.int(ck.offsets[j] - ck.start)
+		}
+		if seq, err = s.jrnl.stage(s.rec.b); err != nil {
+			break
+		}
+		for _, j := range byCk[ck] {
+			s.ackLocked(ck, j, false)
+		}
+		if ck.order && !s.orderBlockedLocked(ck.queueKey) {
+			unblocked = append(unblocked, ck.topic)
+		}
+	}
+	if ferr := s.jrnl.flush(); err == nil {
+		err = ferr
+	}
+	s.mu.Unlock()
+	for _, t := range unblocked {
+		s.polls.notify(t)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return errs, s.commit(seq)
 }
 
 // ChangeInvisible makes a popped message visible again d from now (0:
@@ -960,6 +1042,24 @@ func (s *Service) apply(b []byte) error {
 		s.ackLocked(ck, i, true)
 		if !taken {
 			s.addCk(nc)
+		}
+	case recAcks:
+		key := readKey(r)
+		n := r.int()
+		if r.err != nil || n < 0 || n > MaxPopMessages*1024 {
+			return errCorruptRecord
+		}
+		ck := s.cks[key]
+		for range n {
+			off := key.start + r.int()
+			if r.err != nil {
+				return r.err
+			}
+			if ck != nil {
+				if i := ck.indexOf(off); i >= 0 {
+					s.ackLocked(ck, i, false)
+				}
+			}
 		}
 	case recOrderRevive:
 		return s.applyOrderRevive(r)
