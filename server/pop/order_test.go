@@ -18,8 +18,8 @@ func orderSnapshot(s *Service) string {
 		o := s.orders[k]
 		out += fmt.Sprintf("%v holds=%d attempts=%v acked=%v; ", k, o.holds, o.attempts, o.acked)
 	}
-	for k, v := range s.offsets {
-		out += fmt.Sprintf("offset %v=%d; ", k, v)
+	for _, k := range slices.SortedFunc(maps.Keys(s.offsets), func(a, b queueKey) int { return int(a.queueID - b.queueID) }) {
+		out += fmt.Sprintf("offset %v=%d; ", k, s.offsets[k])
 	}
 	return out + fmt.Sprint(len(cks), " open checkpoints")
 }
