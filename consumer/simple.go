@@ -149,7 +149,7 @@ func (c *SimpleConsumer) Receive(ctx context.Context, maxMessages int, invisible
 		if c.alive() != nil {
 			return nil, ErrClosed
 		}
-		return nil, fmt.Errorf("consumer: receive: %w", err)
+		return nil, err // "consumer: pop ...", with the broker named
 	}
 	if len(msgs) == 0 {
 		return nil, nil
