@@ -57,6 +57,7 @@ func TestConformance(t *testing.T) {
 	describeQuery(env)
 	describeAdmin(env)
 	describeSecurity(env)
+	describePop(env)
 	suite, reporter := GinkgoConfiguration()
 	RunSpecs(t, "rocketgo conformance", suite, reporter)
 }

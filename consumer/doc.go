@@ -9,6 +9,15 @@
 // and RocketMQ 5.x LZ4 and ZSTD) arrive inflated. When a broker group's
 // master is down, pulls and offsets go to its slave.
 //
+// RocketMQ 5.x POP consumption (brokers with POP: Apache RocketMQ 5.x,
+// rocketgo) comes two ways: a SimpleConsumer (NewSimple: Receive with an
+// invisible duration, Ack or AckBatch, ChangeInvisibleDuration), and a push
+// consumer with WithClientRebalance(false), which keeps the listener API
+// but pops from every queue instead of owning some, so a group may have
+// more members than queues. Orderly listeners in that mode, and groups
+// configured consumeMessageOrderly, use the broker's FIFO POP: a queue
+// hands out its next messages only after the previous ones are settled.
+//
 // Lifecycle: every goroutine a consumer starts is tied to a context and
 // joined by Shutdown; one goroutine owns the table of process queues
 // (rebalance), so there is no concurrent mutation of ownership. Offsets

@@ -27,6 +27,9 @@ func (h *pushHandler) ConsumerData() wire.ConsumerData {
 		MessageModel:     c.cfg.model.String(),
 		ConsumeFromWhere: c.cfg.consumeFrom.wire(),
 	}
+	if c.cfg.popMode {
+		cd.ConsumeType = wire.ConsumePop
+	}
 	for _, t := range c.topicList() {
 		cd.SubscriptionDataSet = append(cd.SubscriptionDataSet, c.subs[t].data)
 	}

@@ -152,6 +152,11 @@ type config struct {
 
 	interceptors []Interceptor
 	trace        *TraceConfig
+
+	popMode      bool // WithClientRebalance(false)
+	popInvisible time.Duration
+	popBatch     int
+	popThreshold int
 }
 
 func defaultConfig() config {
@@ -192,6 +197,9 @@ func defaultConfig() config {
 		autoCommit:         true,
 		autoCommitInterval: DefaultAutoCommitInterval,
 		thresholdAll:       DefaultPullThresholdForAll,
+		popInvisible:       DefaultPopInvisibleTime,
+		popBatch:           DefaultPopBatchSize,
+		popThreshold:       DefaultPopThreshold,
 	}
 }
 
@@ -420,6 +428,14 @@ func (c *config) validate(lite bool) error {
 		return bad("strategy", nil)
 	case c.model == Broadcasting && c.offsetDir == "":
 		return bad("offset dir", `""`)
+	case c.popMode && c.model == Broadcasting:
+		return bad("client rebalance off (POP) with", c.model)
+	case c.popInvisible <= 0 || c.popInvisible > 12*time.Hour:
+		return bad("pop invisible time", c.popInvisible)
+	case c.popBatch < 1 || c.popBatch > MaxReceiveMessages:
+		return bad("pop batch size", c.popBatch)
+	case c.popThreshold < 1:
+		return bad("pop threshold", c.popThreshold)
 	case c.consumeFrom < ConsumeFromLastOffset || c.consumeFrom > ConsumeFromTimestamp:
 		return bad("consume from", c.consumeFrom)
 	}

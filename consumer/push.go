@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rocketgo/rocketgo/message"
@@ -90,6 +91,8 @@ type PushConsumer struct {
 	resets       chan map[Queue]int64 // RESET_CONSUMER_CLIENT_OFFSET, to the owner
 	stats        consumeStats
 	tracer       *tracer // nil unless WithTrace; set by Start under mu
+
+	popInflight atomic.Int64 // POP mode: popped messages not yet settled
 }
 
 // NewPush returns a push consumer; call Subscribe, then Start.
@@ -258,7 +261,11 @@ func (c *PushConsumer) Start(ctx context.Context) error {
 	if err := c.cl.SendHeartbeat(ctx); err != nil {
 		c.cfg.logger.Debug("first heartbeat failed", "err", err)
 	}
-	go c.ownerLoop()
+	if c.cfg.popMode {
+		go c.popOwnerLoop()
+	} else {
+		go c.ownerLoop()
+	}
 	return nil
 }
 
@@ -281,14 +288,17 @@ func (c *PushConsumer) startLocked(cl *cluster) error {
 	case stateShutDown:
 		return ErrClosed
 	}
-	if c.cfg.model == Clustering {
-		// Every clustering member also consumes its group's retry topic.
+	if c.cfg.model == Clustering && !c.cfg.popMode {
+		// Every clustering member also consumes its group's retry topic
+		// (in POP mode the broker hands out redeliveries itself).
 		sub := &subscription{topic: c.retry, data: wire.ParseSubscription(c.retry, wire.SubAll, time.Now().UnixMilli())}
 		for _, s := range c.subs {
 			sub.listener = s.listener
 			break
 		}
 		c.subs[c.retry] = sub
+		c.store = &remoteStore{cl: cl, group: c.cfg.group}
+	} else if c.cfg.popMode {
 		c.store = &remoteStore{cl: cl, group: c.cfg.group}
 	} else {
 		ls, err := newLocalStore(c.cfg.offsetDir, cl.ClientID(), c.cfg.group)
@@ -336,6 +346,12 @@ func (c *PushConsumer) Shutdown(ctx context.Context) error {
 		}
 	}
 	c.pullWG.Wait()
+	if c.cfg.popMode {
+		// Let listeners finish and settle what they took (up to ctx);
+		// whatever is left comes back to the group after its invisible
+		// time.
+		waitUntil(ctx, func() bool { return c.popInflight.Load() == 0 })
+	}
 	c.consumeCancel()
 	c.timers.Wait()
 	if !waitUntil(ctx, func() bool { return c.pool.workers.Load() == 0 }) {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/rocketgo/rocketgo/message"
-	"github.com/rocketgo/rocketgo/remoting"
 )
 
 // SimpleConsumer consumes with 5.x POP over remoting: Receive pops
@@ -140,69 +139,20 @@ func (c *SimpleConsumer) Receive(ctx context.Context, maxMessages int, invisible
 		}
 	}
 	broker := brokers[int(c.turn.Add(1)%uint64(len(brokers)))]
-	addr, err := c.cl.brokerAddr(ctx, broker, c.topic)
-	if err != nil {
-		return nil, err
-	}
-	initMode := remoting.PopInitModeMax
-	if c.cfg.consumeFrom == ConsumeFromFirstOffset {
-		initMode = remoting.PopInitModeMin
-	}
-	now := time.Now()
-	h := &remoting.PopMessageRequestHeader{
-		ConsumerGroup: c.cfg.group, Topic: c.topic, QueueID: -1, MaxMsgNums: int32(maxMessages),
-		InvisibleTime: invisible.Milliseconds(), PollTime: c.await.Milliseconds(), BornTime: now.UnixMilli(),
-		InitMode: initMode, ExpType: "TAG", Exp: c.expr, BrokerName: broker,
-	}
-	// The broker may hold the request for the await duration; the
-	// request timeout covers the round trip on top of it.
-	ctx, cancel := context.WithTimeout(ctx, c.await+c.cfg.requestTimeout)
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop := context.AfterFunc(c.ctx, cancel)
-	defer stop()
-	resp, err := c.cl.Invoke(ctx, addr, remoting.NewWideRequest(remoting.PopMessage, h, nil))
+	stopOnClose := context.AfterFunc(c.ctx, cancel)
+	defer stopOnClose()
+	msgs, err := popMessages(ctx, c.cl, &c.cfg, popCall{broker: broker, topic: c.topic, expr: c.expr,
+		max: maxMessages, invisible: invisible, await: c.await})
 	if err != nil {
 		if c.alive() != nil {
 			return nil, ErrClosed
 		}
-		return nil, fmt.Errorf("consumer: receive from %s: %w", broker, err)
+		return nil, err // "consumer: pop ...", with the broker named
 	}
-	switch resp.Code {
-	case remoting.Success:
-	case remoting.PollingTimeout, remoting.PullNotFound, remoting.NoMessage, remoting.PollingFull:
+	if len(msgs) == 0 {
 		return nil, nil
-	default:
-		re := remoting.NewResponseError(remoting.CodeOutOfRange, addr, resp)
-		re.Op, re.Broker = "POP_MESSAGE", broker
-		return nil, fmt.Errorf("consumer: receive: %w", re)
-	}
-	var rh remoting.PopMessageResponseHeader
-	if err := resp.DecodeHeader(&rh); err != nil {
-		return nil, fmt.Errorf("consumer: receive: bad POP response header: %w", err)
-	}
-	msgs, err := message.DecodeMessages(resp.Body, message.WithCodec(&c.cl.codec))
-	if err != nil {
-		return nil, fmt.Errorf("consumer: receive: %w", err)
-	}
-	starts, err := remoting.ParsePopOffsetInfo(rh.StartOffsetInfo)
-	if err != nil {
-		return nil, fmt.Errorf("consumer: receive: %w", err)
-	}
-	for _, m := range msgs {
-		m.BrokerName = broker
-		if _, ok := m.Property(message.PropertyPopCK); ok {
-			continue // a redelivery: the broker wrote the handle
-		}
-		k := remoting.PopQueueKey{RetryMark: remoting.PopRetryMark(m.Topic), QueueID: m.QueueID}
-		st, ok := starts[k]
-		if !ok || len(st) != 1 {
-			return nil, fmt.Errorf("consumer: receive: POP response has no start offset for queue %d", m.QueueID)
-		}
-		handle := remoting.ExtraInfo{
-			CkQueueOffset: st[0], PopTime: rh.PopTime, InvisibleTime: rh.InvisibleTime, ReviveQid: rh.ReviveQid,
-			RetryMark: k.RetryMark, BrokerName: broker, QueueID: m.QueueID, QueueOffset: m.QueueOffset,
-		}
-		m.SetProperty(message.PropertyPopCK, handle.String())
 	}
 	if len(c.cl.receives) > 0 {
 		// Redeliveries come from the group's retry topic; they count
@@ -212,27 +162,6 @@ func (c *SimpleConsumer) Receive(ctx context.Context, maxMessages int, invisible
 	return msgs, nil
 }
 
-// handleOf returns msg's receipt handle and where to send requests on it.
-func (c *SimpleConsumer) handleOf(ctx context.Context, msg *message.MessageExt) (remoting.ExtraInfo, string, string, error) {
-	v, ok := msg.Property(message.PropertyPopCK)
-	if !ok {
-		return remoting.ExtraInfo{}, "", "", fmt.Errorf("%w: message has no POP_CK", ErrReceiptHandle)
-	}
-	ei, err := remoting.ParseExtraInfo(v)
-	if err != nil || ei.QueueOffset < 0 {
-		return remoting.ExtraInfo{}, "", "", fmt.Errorf("%w: %q", ErrReceiptHandle, v)
-	}
-	topic, err := remoting.PopRealTopic(msg.Topic, c.cfg.group, ei.RetryMark)
-	if err != nil {
-		return remoting.ExtraInfo{}, "", "", fmt.Errorf("%w: %v", ErrReceiptHandle, err)
-	}
-	addr, err := c.cl.brokerAddr(ctx, ei.BrokerName, c.topic)
-	if err != nil {
-		return remoting.ExtraInfo{}, "", "", err
-	}
-	return ei, topic, addr, nil
-}
-
 // Ack acknowledges a received message: it will not be handed out again.
 // Acknowledging twice is fine; after the invisible duration passed (the
 // message was handed out again) the error wraps ErrReceiptHandle.
@@ -240,17 +169,20 @@ func (c *SimpleConsumer) Ack(ctx context.Context, msg *message.MessageExt) error
 	if err := c.alive(); err != nil {
 		return err
 	}
-	ei, topic, addr, err := c.handleOf(ctx, msg)
-	if err != nil {
+	return ackOne(ctx, c.cl, c.cfg.group, c.topic, msg)
+}
+
+// AckBatch acknowledges several received messages with one
+// BATCH_ACK_MESSAGE request per broker instead of one ACK_MESSAGE per
+// message (a broker that does not know the request gets single acks).
+// Handles whose invisible time passed are skipped by the broker, as
+// upstream; the error reports the first failure, and the other messages
+// are still acknowledged.
+func (c *SimpleConsumer) AckBatch(ctx context.Context, msgs []*message.MessageExt) error {
+	if err := c.alive(); err != nil {
 		return err
 	}
-	h := &remoting.AckMessageRequestHeader{ConsumerGroup: c.cfg.group, Topic: topic, QueueID: ei.QueueID,
-		ExtraInfo: ei.String(), Offset: ei.QueueOffset, BrokerName: ei.BrokerName}
-	resp, err := c.cl.Invoke(ctx, addr, remoting.NewWideRequest(remoting.AckMessage, h, nil))
-	if err != nil {
-		return fmt.Errorf("consumer: ack: %w", err)
-	}
-	return c.answer("ACK_MESSAGE", addr, ei.BrokerName, resp)
+	return ackMany(ctx, c.cl, c.cfg.group, c.topic, msgs)
 }
 
 // ChangeInvisibleDuration makes a received message visible again d from
@@ -263,37 +195,5 @@ func (c *SimpleConsumer) ChangeInvisibleDuration(ctx context.Context, msg *messa
 	if d < 0 {
 		return fmt.Errorf("%w: negative invisible duration", ErrInvalidOption)
 	}
-	ei, topic, addr, err := c.handleOf(ctx, msg)
-	if err != nil {
-		return err
-	}
-	h := &remoting.ChangeInvisibleTimeRequestHeader{ConsumerGroup: c.cfg.group, Topic: topic, QueueID: ei.QueueID,
-		ExtraInfo: ei.String(), Offset: ei.QueueOffset, InvisibleTime: d.Milliseconds(), BrokerName: ei.BrokerName}
-	resp, err := c.cl.Invoke(ctx, addr, remoting.NewWideRequest(remoting.ChangeMessageInvisibleTime, h, nil))
-	if err != nil {
-		return fmt.Errorf("consumer: change invisible duration: %w", err)
-	}
-	if err := c.answer("CHANGE_MESSAGE_INVISIBLETIME", addr, ei.BrokerName, resp); err != nil {
-		return err
-	}
-	var rh remoting.ChangeInvisibleTimeResponseHeader
-	if err := resp.DecodeHeader(&rh); err != nil {
-		return fmt.Errorf("consumer: change invisible duration: bad response header: %w", err)
-	}
-	// As upstream's client: the new checkpoint starts at the message.
-	ei.CkQueueOffset, ei.PopTime, ei.InvisibleTime, ei.ReviveQid = ei.QueueOffset, rh.PopTime, rh.InvisibleTime, rh.ReviveQid
-	msg.SetProperty(message.PropertyPopCK, ei.String())
-	return nil
-}
-
-func (c *SimpleConsumer) answer(op, addr, broker string, resp *remoting.Command) error {
-	if resp.Code == remoting.Success {
-		return nil
-	}
-	re := remoting.NewResponseError(remoting.CodeOutOfRange, addr, resp)
-	re.Op, re.Broker = op, broker
-	if resp.Code == remoting.NoMessage {
-		return fmt.Errorf("consumer: %w: %w", ErrReceiptHandle, re)
-	}
-	return fmt.Errorf("consumer: %w", re)
+	return changeInvisible(ctx, c.cl, c.cfg.group, c.topic, msg, d)
 }

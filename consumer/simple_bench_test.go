@@ -37,6 +37,32 @@ func BenchmarkSimpleReceiveAck(b *testing.B) {
 	}
 }
 
+// BenchmarkSimpleReceiveAckBatch is BenchmarkSimpleReceiveAck with each
+// batch acknowledged by one BATCH_ACK_MESSAGE (AckBatch).
+func BenchmarkSimpleReceiveAckBatch(b *testing.B) {
+	br := startBrokerOnly(b)
+	s := &sender{rc: netclient.New(), addr: br.br.Addr()}
+	defer s.rc.Close()
+	topic := "BenchPopBatch"
+	s.sendN(b, topic, "m", b.N+1, 4)
+	c := newSimpleT(b, br.ns.Addr(), "cg-bench-pop-batch", topic, WithAwaitDuration(0))
+	ctx := context.Background()
+	b.ResetTimer()
+	done := 0
+	for done < b.N {
+		msgs, err := c.Receive(ctx, 32, time.Minute)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(msgs) > 0 {
+			if err := c.AckBatch(ctx, msgs); err != nil {
+				b.Fatal(err)
+			}
+		}
+		done += len(msgs)
+	}
+}
+
 // BenchmarkClassicPull is the baseline for BenchmarkSimpleReceiveAck in
 // the same run: raw PULL_MESSAGE of 32 from the same kind of broker, with
 // the offset committed once per batch (ns/op is per message).

@@ -114,12 +114,12 @@ func TestSimpleRedeliveryAfterInvisibleTime(t *testing.T) {
 	c1 := newSimpleT(t, b.ns.Addr(), "cg-simple-re", topic)
 	c2 := newSimpleT(t, b.ns.Addr(), "cg-simple-re", topic)
 
+	popped := time.Now() // no later than the broker's pop time
 	first := receiveUntil(t, c1, 10*time.Second, time.Second, "first delivery", func(m []*message.MessageExt) bool { return len(m) > 0 })
 	if len(first) != 1 || string(first[0].Body) != "payload" || first[0].ReconsumeTimes != 0 {
 		t.Fatalf("first delivery: %+v", first)
 	}
 	// c1 "dies" without acking; c2 gets it once the invisible time ran out.
-	popped := time.Now()
 	if msgs, err := c2.Receive(context.Background(), 32, time.Second); err != nil || len(msgs) != 0 {
 		t.Fatalf("invisible message handed out again at once: %v %v", msgs, err)
 	}

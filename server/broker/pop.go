@@ -57,3 +57,19 @@ func (p popBroker) CommitOffset(group, topic string, queueID int32, offset int64
 }
 
 func (p popBroker) Serving() bool { return !p.b.isSlave() }
+
+// GroupOrderly: groups configured consumeMessageOrderly pop in order
+// (server/pop.OrderedGroups).
+func (p popBroker) GroupOrderly(group string) bool {
+	g, err := p.b.groups.Find(group)
+	return err == nil && g.ConsumeMessageOrderly
+}
+
+// PopParked is the number of POP requests held for long polling (0 before
+// Start).
+func (b *Broker) PopParked() int {
+	if b.pop == nil {
+		return 0
+	}
+	return b.pop.Parked()
+}

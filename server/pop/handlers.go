@@ -23,6 +23,10 @@ const timeoutTooMuchMargin = 500 * time.Millisecond
 // maxBatchAckBody bounds a BATCH_ACK_MESSAGE body.
 const maxBatchAckBody = 1 << 20
 
+// maxBatchAckOffsets bounds the offsets one BATCH_ACK_MESSAGE names (its
+// bit sets could name millions in a megabyte).
+const maxBatchAckOffsets = 64 << 10
+
 func reply(rc *transport.RequestContext, req *remoting.Command, code int16, remark string) {
 	rc.Reply(remoting.NewResponse(req, code, remark))
 }
@@ -47,9 +51,6 @@ func replyErr(rc *transport.RequestContext, req *remoting.Command, err error) {
 
 // popRequest turns a POP_MESSAGE header into a PopRequest.
 func popRequest(h *remoting.PopMessageRequestHeader) (*PopRequest, error) {
-	if h.Order {
-		return nil, fmt.Errorf("%w: orderly POP is not supported by this broker", ErrBadRequest)
-	}
 	if h.PollTime < 0 || time.Duration(h.PollTime)*time.Millisecond > MaxPollTime {
 		return nil, fmt.Errorf("%w: pollTime %dms not in [0, %v]", ErrBadRequest, h.PollTime, MaxPollTime)
 	}
@@ -66,7 +67,7 @@ func popRequest(h *remoting.PopMessageRequestHeader) (*PopRequest, error) {
 	return &PopRequest{
 		Group: h.ConsumerGroup, Topic: h.Topic, QueueID: h.QueueID,
 		MaxMessages: int(h.MaxMsgNums), Invisible: time.Duration(h.InvisibleTime) * time.Millisecond,
-		InitMode: h.InitMode, Filter: sub,
+		InitMode: h.InitMode, Filter: sub, Order: h.Order,
 	}, nil
 }
 
@@ -234,6 +235,7 @@ func (s *Service) ProcessBatchAck(rc *transport.RequestContext, req *remoting.Co
 		reply(rc, req, remoting.InvalidParameter, "bad batch ack body: "+err.Error())
 		return
 	}
+	var hs []Handle
 	for _, a := range body.Acks {
 		topic, err := remoting.PopRealTopic(a.Topic, a.Group, a.Retry)
 		if err != nil {
@@ -242,20 +244,32 @@ func (s *Service) ProcessBatchAck(rc *transport.RequestContext, req *remoting.Co
 		}
 		handle := remoting.ExtraInfo{CkQueueOffset: a.StartOffset, PopTime: a.PopTime, InvisibleTime: a.Invisible,
 			ReviveQid: a.ReviveQid, RetryMark: a.Retry, BrokerName: body.BrokerName, QueueID: a.QueueID, QueueOffset: -1}
+		extra := handle.String()
 		for i, by := range a.BitSet {
 			for bit := 0; bit < 8; bit++ {
 				if by&(1<<bit) == 0 {
 					continue
 				}
-				off := a.StartOffset + int64(i*8+bit)
-				err := s.Ack(&Handle{Group: a.Group, Topic: topic, QueueID: a.QueueID, Offset: off, ExtraInfo: handle.String()})
-				switch {
-				case err == nil, errors.Is(err, ErrHandleExpired), errors.Is(err, ErrHandleUnknown):
-				default:
-					replyErr(rc, req, err)
+				if len(hs) >= maxBatchAckOffsets {
+					reply(rc, req, remoting.InvalidParameter, fmt.Sprintf("batch ack of more than %d offsets", maxBatchAckOffsets))
 					return
 				}
+				off := a.StartOffset + int64(i*8+bit)
+				hs = append(hs, Handle{Group: a.Group, Topic: topic, QueueID: a.QueueID, Offset: off, ExtraInfo: extra})
 			}
+		}
+	}
+	errs, err := s.AckAll(hs)
+	if err != nil {
+		replyErr(rc, req, err)
+		return
+	}
+	for _, err := range errs {
+		switch {
+		case err == nil, errors.Is(err, ErrHandleExpired), errors.Is(err, ErrHandleUnknown):
+		default:
+			replyErr(rc, req, err)
+			return
 		}
 	}
 	reply(rc, req, remoting.Success, "")

@@ -11,7 +11,7 @@ import (
 	"github.com/rocketgo/rocketgo/server/broker"
 )
 
-func startBroker(t *testing.T) *broker.Broker {
+func startBroker(t testing.TB) *broker.Broker {
 	t.Helper()
 	cfg := broker.DefaultConfig()
 	cfg.StorePathRootDir = t.TempDir()
@@ -80,7 +80,6 @@ func TestMalformedPopRequestsGetErrorResponses(t *testing.T) {
 		{"pop invisible time of years", pop(func(h *remoting.PopMessageRequestHeader) { h.InvisibleTime = 1 << 50 }), remoting.InvalidParameter},
 		{"pop poll time of hours", pop(func(h *remoting.PopMessageRequestHeader) { h.PollTime = 3600_000 }), remoting.InvalidParameter},
 		{"pop queue out of range", pop(func(h *remoting.PopMessageRequestHeader) { h.QueueID = 99 }), remoting.InvalidParameter},
-		{"pop orderly", pop(func(h *remoting.PopMessageRequestHeader) { h.Order = true }), remoting.InvalidParameter},
 		{"pop SQL92", pop(func(h *remoting.PopMessageRequestHeader) { h.ExpType, h.Exp = "SQL92", "a > 1" }), remoting.InvalidParameter},
 		{"pop unknown topic", pop(func(h *remoting.PopMessageRequestHeader) { h.Topic = "NoSuchTopic" }), remoting.TopicNotExist},
 		{"pop timed out in transit", pop(func(h *remoting.PopMessageRequestHeader) { h.PollTime, h.BornTime = 1000, 1 }), remoting.PollingTimeout},

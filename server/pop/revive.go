@@ -60,7 +60,11 @@ func (s *Service) reviveDue() {
 				continue
 			default:
 			}
-			s.revive(ck, now)
+			if ck.order {
+				s.reviveOrder(ck, now)
+			} else {
+				s.revive(ck, now)
+			}
 		}
 		if len(batch) < reviveBatch {
 			break
@@ -85,7 +89,7 @@ func (s *Service) revive(ck *checkpoint, now int64) {
 		if ck.acked[i] {
 			continue
 		}
-		if err := s.reviveOne(ck, off); err != nil {
+		if err := s.reviveOne(ck, off, -1); err != nil {
 			s.log.Warn("pop revive failed, will retry", "group", ck.group, "topic", ck.topic, "queue", ck.queueID, "offset", off, "err", err)
 			// What was re-sent counts as acknowledged, so a retry
 			// does not send it again.
@@ -127,9 +131,66 @@ func (s *Service) revive(ck *checkpoint, now int64) {
 	}
 }
 
+// reviveOrder ends an expired order checkpoint: messages whose delivery
+// count reached the group's retryMaxTimes are copied to the DLQ, the rest
+// will be handed out again in place (order.go). The DLQ copies are made
+// before the record that settles them: a crash in between copies again,
+// never loses.
+func (s *Service) reviveOrder(ck *checkpoint, now int64) {
+	maxTimes, _, ok := s.broker.Group(ck.group)
+	if !ok {
+		maxTimes = 16
+	}
+	type due struct {
+		off      int64
+		attempts int32
+	}
+	var dead []due
+	s.mu.Lock()
+	o := s.orderLocked(ck.queueKey)
+	for i, off := range ck.offsets {
+		if !ck.acked[i] && int(o.attempts[off]) >= maxTimes {
+			dead = append(dead, due{off, o.attempts[off]})
+		}
+	}
+	s.mu.Unlock()
+	var dlq []int64
+	for _, d := range dead {
+		if err := s.reviveOne(ck, d.off, d.attempts); err != nil {
+			s.log.Warn("pop order revive: DLQ copy failed, will retry", "group", ck.group, "topic", ck.topic, "queue", ck.queueID, "offset", d.off, "err", err)
+			s.putBack(ck, now)
+			return
+		}
+		dlq = append(dlq, d.off)
+	}
+	s.mu.Lock()
+	s.rec.reset(recOrderRevive)
+	s.rec.key(ck.ckKey)
+	s.rec.int(int64(len(dlq)))
+	for _, off := range dlq {
+		s.rec.int(off)
+	}
+	seq, err := s.jrnl.append(s.rec.b)
+	if err == nil {
+		s.orderReviveLocked(ck, dlq)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		s.log.Error("pop journal write failed in order revive, will retry", "err", err)
+		s.putBack(ck, now)
+		return
+	}
+	if err := s.commit(seq); err != nil {
+		s.log.Error("pop journal sync failed", "err", err)
+	}
+	s.polls.notify(ck.topic)
+}
+
 // reviveOne copies the message at off of ck's queue to the retry topic or
-// the DLQ.
-func (s *Service) reviveOne(ck *checkpoint, off int64) error {
+// the DLQ. orderAttempts >= 0 is the delivery count of an order message
+// (order messages only ever go to the DLQ from here); -1 takes the
+// stored reconsume count.
+func (s *Service) reviveOne(ck *checkpoint, off int64, orderAttempts int32) error {
 	got, err := s.store.GetMatching(ck.topic, ck.queueID, off, 1, maxPopBytes, store.Filter{})
 	if err != nil {
 		return err
@@ -169,11 +230,15 @@ func (s *Service) reviveOne(ck *checkpoint, off int64) error {
 	} else {
 		originID = message.OffsetMsgID(rec.StoreHost, rec.PhysicalOffset)
 	}
+	times := rec.ReconsumeTimes
+	if orderAttempts >= 0 {
+		times = orderAttempts
+	}
 	m := message.StoredMessage{
 		Flag: rec.Flag, SysFlag: rec.SysFlag, BornTimestamp: rec.BornTimestamp, BornHost: rec.BornHost,
-		StoreHost: s.cfg.StoreHost, ReconsumeTimes: rec.ReconsumeTimes + 1, Body: append([]byte(nil), rec.Body...),
+		StoreHost: s.cfg.StoreHost, ReconsumeTimes: times + 1, Body: append([]byte(nil), rec.Body...),
 	}
-	if int(rec.ReconsumeTimes) >= maxTimes {
+	if int(times) >= maxTimes || orderAttempts >= 0 {
 		m.Topic, m.QueueID = "%DLQ%"+ck.group, 0
 		props = removeProperty(props, message.PropertyDLQOriginTopic)
 		props = removeProperty(props, message.PropertyDLQOriginMessageID)

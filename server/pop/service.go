@@ -28,6 +28,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -155,6 +156,7 @@ type checkpoint struct {
 	offsets   []int64
 	acked     []bool
 	open      int   // offsets not acked
+	order     bool  // an orderly (FIFO) pop's: holds its queue (see order.go)
 	due       int64 // ms when the revive loop takes it (deadline, later after a failed revive)
 	idx       int   // position in the due heap
 }
@@ -181,6 +183,7 @@ type Service struct {
 	mu      sync.Mutex // guards offsets, cks, due, rotation and journal order
 	offsets map[queueKey]int64
 	cks     map[ckKey]*checkpoint
+	orders  map[queueKey]*orderInfo
 	due     dueHeap
 	turn    uint64
 	rec     recordWriter
@@ -217,6 +220,7 @@ func New(cfg Config, st Store, b Broker, opts ...Option) (*Service, error) {
 		log:     o.logger.With("component", "pop"),
 		offsets: make(map[queueKey]int64),
 		cks:     make(map[ckKey]*checkpoint),
+		orders:  make(map[queueKey]*orderInfo),
 		quit:    make(chan struct{}),
 	}
 	s.polls = newPollers(o.maxParked)
@@ -296,6 +300,18 @@ type PopRequest struct {
 	Invisible    time.Duration
 	InitMode     int32
 	Filter       wire.SubscriptionData
+	// Order asks for orderly (FIFO) POP: a queue hands out its next
+	// messages only once the ones it handed out before are acknowledged
+	// or expired. Groups the broker knows as orderly (OrderedGroups) pop
+	// in order whatever the request says.
+	Order bool
+}
+
+// OrderedGroups may be implemented by a Broker whose subscription groups
+// can be configured orderly (consumeMessageOrderly): their pops are
+// orderly even when the request does not ask.
+type OrderedGroups interface {
+	GroupOrderly(group string) bool
 }
 
 // PopResult is what a pop handed out: the stored records ready for the
@@ -327,6 +343,9 @@ func (s *Service) validate(r *PopRequest) (queues int, err error) {
 	if _, _, ok := s.broker.Group(r.Group); !ok {
 		return 0, fmt.Errorf("%w: %s", ErrGroupNotExist, r.Group)
 	}
+	if og, ok := s.broker.(OrderedGroups); ok && !r.Order && og.GroupOrderly(r.Group) {
+		r.Order = true
+	}
 	return n, nil
 }
 
@@ -357,6 +376,11 @@ func (s *Service) Pop(r *PopRequest) (*PopResult, error) {
 	// Redeliveries first on every fifth pop, so a busy topic cannot starve
 	// its retry topic (upstream draws popFromRetryProbability, 20%).
 	retryFirst := turn%5 == 0
+	if r.Order {
+		// Order pops redeliver in place (order.go); the retry topic is
+		// not theirs.
+		retryQueues, retryFirst = 0, false
+	}
 	readTopic := func(topic string, n int, rewrite bool) error {
 		if n <= 0 {
 			return nil
@@ -388,6 +412,10 @@ func (s *Service) Pop(r *PopRequest) (*PopResult, error) {
 	if err == nil && !retryFirst {
 		err = readTopic(retryTopic, retryQueues, true)
 	}
+	// One write for the records of every queue read.
+	if ferr := s.jrnl.flush(); err == nil && ferr != nil {
+		err = ferr
+	}
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -398,7 +426,7 @@ func (s *Service) Pop(r *PopRequest) (*PopResult, error) {
 	res.Header = remoting.PopMessageResponseHeader{
 		PopTime:         popTime,
 		InvisibleTime:   r.Invisible.Milliseconds(),
-		ReviveQid:       0,
+		ReviveQid:       reviveQidOf(r.Order),
 		RestNum:         rest,
 		StartOffsetInfo: string(start),
 		MsgOffsetInfo:   string(offs),
@@ -422,6 +450,13 @@ func (s *Service) popOffsetLocked(k queueKey, initMode int32) int64 {
 	return min(max(off, minOff), maxOff)
 }
 
+func reviveQidOf(order bool) int32 {
+	if order {
+		return remoting.PopOrderReviveQueue
+	}
+	return 0
+}
+
 func isRetry(topic string) bool { return remoting.PopRetryMark(topic) != remoting.PopRetryNone }
 
 // popQueueLocked reads one queue into res and records the checkpoint. It
@@ -439,11 +474,14 @@ func (s *Service) popQueueLocked(r *PopRequest, topic string, qid int32, popTime
 		s.rec.queue(k)
 		s.rec.int(off)
 		var err error
-		if seq, err = s.jrnl.append(s.rec.b); err != nil {
+		if seq, err = s.jrnl.stage(s.rec.b); err != nil {
 			return 0, 0, err
 		}
 		s.offsets[k] = off
 		s.broker.CommitOffset(k.group, k.topic, k.queueID, off)
+	}
+	if r.Order && s.orderBlockedLocked(k) {
+		return seq, 0, nil
 	}
 	got, err := s.store.GetMatching(topic, qid, off, r.MaxMessages-res.Count, maxPopBytes-len(res.Body), f)
 	if err != nil {
@@ -459,7 +497,7 @@ func (s *Service) popQueueLocked(r *PopRequest, topic string, qid int32, popTime
 			s.rec.reset(recOffset)
 			s.rec.queue(k)
 			s.rec.int(next)
-			seq, err := s.jrnl.append(s.rec.b)
+			seq, err := s.jrnl.stage(s.rec.b)
 			if err != nil {
 				return 0, 0, err
 			}
@@ -469,7 +507,12 @@ func (s *Service) popQueueLocked(r *PopRequest, topic string, qid int32, popTime
 		}
 		return seq, rest, nil
 	}
-	ck := &checkpoint{ckKey: ckKey{queueKey: k, start: off, popTime: popTime}, invisible: r.Invisible.Milliseconds()}
+	ck := &checkpoint{ckKey: ckKey{queueKey: k, start: off, popTime: popTime}, invisible: r.Invisible.Milliseconds(),
+		order: r.Order, reviveQid: reviveQidOf(r.Order)}
+	var ord *orderInfo
+	if r.Order {
+		ord = s.orderLocked(k)
+	}
 	if _, dup := s.cks[ck.ckKey]; dup {
 		// Same queue popped twice in one millisecond with nothing acked
 		// in between cannot start at the same offset: the first moved it.
@@ -482,6 +525,18 @@ func (s *Service) popQueueLocked(r *PopRequest, topic string, qid int32, popTime
 			res.Body = res.Body[:bodyAt]
 			return 0, 0, fmt.Errorf("pop: stored record in %s/%d unreadable: %w", topic, qid, err)
 		}
+		if ord != nil {
+			if ord.acked[rec.QueueOffset] {
+				delete(ord.acked, rec.QueueOffset) // passed for good
+				continue
+			}
+			ck.offsets = append(ck.offsets, rec.QueueOffset)
+			if res.Body, err = appendOrderDelivery(res.Body, buf, ord.attempts[rec.QueueOffset]); err != nil {
+				res.Body = res.Body[:bodyAt]
+				return 0, 0, fmt.Errorf("pop: re-encode order delivery: %w", err)
+			}
+			continue
+		}
 		ck.offsets = append(ck.offsets, rec.QueueOffset)
 		if !rewrite {
 			res.Body = append(res.Body, buf...)
@@ -493,18 +548,35 @@ func (s *Service) popQueueLocked(r *PopRequest, topic string, qid int32, popTime
 			return 0, 0, err
 		}
 	}
+	if len(ck.offsets) == 0 {
+		// An order redelivery whose messages were all acknowledged.
+		s.rec.reset(recOffset)
+		s.rec.queue(k)
+		s.rec.int(next)
+		seq, err := s.jrnl.stage(s.rec.b)
+		if err != nil {
+			return 0, 0, err
+		}
+		s.offsets[k] = next
+		s.broker.CommitOffset(k.group, k.topic, k.queueID, next)
+		s.dropOrderStateLocked(k)
+		return seq, rest, nil
+	}
 	ck.acked = make([]bool, len(ck.offsets))
 	ck.open = len(ck.offsets)
 	ck.due = ck.deadline()
-	s.rec.reset(recCheckpoint)
+	s.rec.reset(ckKind(ck))
 	s.rec.checkpoint(ck)
 	s.rec.int(next)
-	seq, err = s.jrnl.append(s.rec.b)
+	seq, err = s.jrnl.stage(s.rec.b)
 	if err != nil {
 		res.Body = res.Body[:bodyAt]
 		return 0, 0, err
 	}
 	s.addCk(ck)
+	if ck.order {
+		s.holdLocked(k)
+	}
 	s.offsets[k] = next
 	s.broker.CommitOffset(k.group, k.topic, k.queueID, next)
 	res.Count += len(ck.offsets)
@@ -626,9 +698,90 @@ func (s *Service) Ack(h *Handle) error {
 		s.mu.Unlock()
 		return err
 	}
-	s.ackLocked(ck, i)
+	s.ackLocked(ck, i, false)
+	unblocked := ck.order && !s.orderBlockedLocked(key.queueKey)
 	s.mu.Unlock()
+	if unblocked {
+		s.polls.notify(key.topic)
+	}
 	return s.commit(seq)
+}
+
+// AckAll acknowledges several popped messages at once (BATCH_ACK_MESSAGE):
+// one journal record per checkpoint, one write and, under SYNC_FLUSH, one
+// sync for all of them. errs[i] is Ack's answer for hs[i].
+func (s *Service) AckAll(hs []Handle) (errs []error, err error) {
+	if !s.broker.Serving() {
+		return nil, ErrNotServing
+	}
+	errs = make([]error, len(hs))
+	type located struct {
+		key ckKey
+		ei  remoting.ExtraInfo
+	}
+	locs := make([]located, len(hs))
+	for i := range hs {
+		locs[i].key, locs[i].ei, errs[i] = s.locate(&hs[i])
+	}
+	now := s.nowMs()
+	var unblocked []string
+	s.mu.Lock()
+	// Group the offsets by checkpoint, in the order they came.
+	byCk := map[*checkpoint][]int{}
+	var cks []*checkpoint
+	for i, h := range hs {
+		if errs[i] != nil {
+			continue
+		}
+		ck, ok := s.cks[locs[i].key]
+		if !ok {
+			if ei := locs[i].ei; ei.PopTime+ei.InvisibleTime <= now {
+				errs[i] = ErrHandleExpired
+			}
+			continue
+		}
+		j := ck.indexOf(h.Offset)
+		if j < 0 {
+			errs[i] = fmt.Errorf("%w: offset %d is not in the checkpoint", ErrHandleUnknown, h.Offset)
+			continue
+		}
+		if ck.acked[j] || slices.Contains(byCk[ck], j) {
+			continue
+		}
+		if _, seen := byCk[ck]; !seen {
+			cks = append(cks, ck)
+		}
+		byCk[ck] = append(byCk[ck], j)
+	}
+	var seq uint64
+	for _, ck := range cks {
+		s.rec.reset(recAcks)
+		s.rec.key(ck.ckKey)
+		s.rec.int(int64(len(byCk[ck])))
+		for _, j := range byCk[ck] {
+			s.rec.int(ck.offsets[j] - ck.start)
+		}
+		if seq, err = s.jrnl.stage(s.rec.b); err != nil {
+			break
+		}
+		for _, j := range byCk[ck] {
+			s.ackLocked(ck, j, false)
+		}
+		if ck.order && !s.orderBlockedLocked(ck.queueKey) {
+			unblocked = append(unblocked, ck.topic)
+		}
+	}
+	if ferr := s.jrnl.flush(); err == nil {
+		err = ferr
+	}
+	s.mu.Unlock()
+	for _, t := range unblocked {
+		s.polls.notify(t)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return errs, s.commit(seq)
 }
 
 // ChangeInvisible makes a popped message visible again d from now (0:
@@ -674,7 +827,7 @@ func (s *Service) changeLocked(key ckKey, ei remoting.ExtraInfo, off int64, d ti
 		nk.popTime++ // two changes of one offset within a millisecond
 	}
 	nc := &checkpoint{ckKey: nk, invisible: d.Milliseconds(), reviveQid: ck.reviveQid,
-		offsets: []int64{off}, acked: []bool{false}, open: 1}
+		offsets: []int64{off}, acked: []bool{false}, open: 1, order: ck.order}
 	nc.due = nc.deadline()
 	s.rec.reset(recChange)
 	s.rec.key(key)
@@ -685,24 +838,57 @@ func (s *Service) changeLocked(key ckKey, ei remoting.ExtraInfo, off int64, d ti
 	if err != nil {
 		return 0, 0, err
 	}
-	s.ackLocked(ck, i)
+	if nc.order {
+		s.holdLocked(key.queueKey) // before the old one may release it
+	}
+	s.ackLocked(ck, i, true)
 	s.addCk(nc)
 	return nk.popTime, seq, nil
 }
 
-// ackLocked marks offset i of ck acknowledged and drops ck once all are.
-func (s *Service) ackLocked(ck *checkpoint, i int) {
+// ackLocked marks offset i of ck acknowledged (moved: handed over to a
+// new checkpoint by a change of invisible time) and drops ck once all are.
+func (s *Service) ackLocked(ck *checkpoint, i int, moved bool) {
 	if ck.acked[i] {
 		return
 	}
 	ck.acked[i] = true
 	ck.open--
+	if ck.order && !moved {
+		s.orderAckedLocked(ck.queueKey, ck.offsets[i])
+	}
 	if ck.open == 0 {
-		delete(s.cks, ck.ckKey)
-		if ck.idx >= 0 {
-			heap.Remove(&s.due, ck.idx)
+		s.dropCkLocked(ck)
+		if ck.order {
+			s.releaseLocked(ck.queueKey)
 		}
 	}
+}
+
+// dropCkLocked takes ck out of the tables.
+func (s *Service) dropCkLocked(ck *checkpoint) {
+	if s.cks[ck.ckKey] == ck {
+		delete(s.cks, ck.ckKey)
+	}
+	if ck.idx >= 0 && ck.idx < len(s.due) && s.due[ck.idx] == ck {
+		heap.Remove(&s.due, ck.idx)
+	}
+}
+
+// dropOrderStateLocked forgets k's order state once nothing holds the
+// queue and nothing below the pop offset can be handed out again.
+func (s *Service) dropOrderStateLocked(k queueKey) {
+	if o := s.orders[k]; o != nil && o.holds == 0 {
+		s.orders[k].holds = 1
+		s.releaseLocked(k)
+	}
+}
+
+func ckKind(ck *checkpoint) byte {
+	if ck.order {
+		return recOrderCheckpoint
+	}
+	return recCheckpoint
 }
 
 func (s *Service) addCk(ck *checkpoint) {
@@ -772,9 +958,9 @@ func (s *Service) apply(b []byte) error {
 	}
 	r := &recordReader{b: b[1:]}
 	switch b[0] {
-	case recCheckpoint:
+	case recCheckpoint, recOrderCheckpoint:
 		key := readKey(r)
-		ck := &checkpoint{ckKey: key, invisible: r.int(), reviveQid: int32(r.int())}
+		ck := &checkpoint{ckKey: key, invisible: r.int(), reviveQid: int32(r.int()), order: b[0] == recOrderCheckpoint}
 		n := r.int()
 		if r.err != nil || n < 0 || n > MaxPopMessages*1024 {
 			return errCorruptRecord
@@ -792,10 +978,15 @@ func (s *Service) apply(b []byte) error {
 		ck.open = len(ck.offsets)
 		ck.due = ck.deadline()
 		if ck.open > 0 {
+			held := false
 			if old, ok := s.cks[key]; ok {
-				heap.Remove(&s.due, old.idx)
+				s.dropCkLocked(old)
+				held = old.order
 			}
 			s.addCk(ck)
+			if ck.order && !held {
+				s.holdLocked(key.queueKey)
+			}
 		}
 		if next >= 0 {
 			s.offsets[key.queueKey] = max(s.offsets[key.queueKey], next)
@@ -808,7 +999,7 @@ func (s *Service) apply(b []byte) error {
 		}
 		if ck, ok := s.cks[key]; ok {
 			if i := ck.indexOf(off); i >= 0 {
-				s.ackLocked(ck, i)
+				s.ackLocked(ck, i, false)
 			}
 		}
 	case recRevived:
@@ -842,12 +1033,38 @@ func (s *Service) apply(b []byte) error {
 			return nil
 		}
 		nc := &checkpoint{ckKey: ckKey{queueKey: key.queueKey, start: off, popTime: popTime}, invisible: inv,
-			reviveQid: ck.reviveQid, offsets: []int64{off}, acked: []bool{false}, open: 1}
+			reviveQid: ck.reviveQid, offsets: []int64{off}, acked: []bool{false}, open: 1, order: ck.order}
 		nc.due = nc.deadline()
-		s.ackLocked(ck, i)
-		if _, taken := s.cks[nc.ckKey]; !taken {
+		_, taken := s.cks[nc.ckKey]
+		if nc.order && !taken {
+			s.holdLocked(key.queueKey)
+		}
+		s.ackLocked(ck, i, true)
+		if !taken {
 			s.addCk(nc)
 		}
+	case recAcks:
+		key := readKey(r)
+		n := r.int()
+		if r.err != nil || n < 0 || n > MaxPopMessages*1024 {
+			return errCorruptRecord
+		}
+		ck := s.cks[key]
+		for range n {
+			off := key.start + r.int()
+			if r.err != nil {
+				return r.err
+			}
+			if ck != nil {
+				if i := ck.indexOf(off); i >= 0 {
+					s.ackLocked(ck, i, false)
+				}
+			}
+		}
+	case recOrderRevive:
+		return s.applyOrderRevive(r)
+	case recOrderInfo:
+		return s.applyOrderInfo(r)
 	default:
 		return errCorruptRecord
 	}
@@ -870,8 +1087,15 @@ func (s *Service) compactLocked() {
 				return err
 			}
 		}
+		for k, o := range s.orders {
+			w.reset(recOrderInfo)
+			w.orderInfo(k, o)
+			if err := emit(w.b); err != nil {
+				return err
+			}
+		}
 		for _, ck := range s.cks {
-			w.reset(recCheckpoint)
+			w.reset(ckKind(ck))
 			w.checkpoint(ck)
 			w.int(-1) // pop offsets were written above
 			if err := emit(w.b); err != nil {

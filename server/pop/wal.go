@@ -28,14 +28,19 @@ import (
 // never half of one.
 
 const (
-	journalName     = "pop.journal"
-	maxRecordLen    = 1 << 20
-	recCheckpoint   = 1 // a pop handed out offsets of one queue
-	recAck          = 2 // one offset of a checkpoint acknowledged
-	recRevived      = 3 // a checkpoint's unacknowledged offsets were re-sent
-	recOffset       = 4 // a queue's pop offset moved without a checkpoint
-	recChange       = 5 // one offset moved from a checkpoint to a new one
-	frameHeaderSize = 8
+	journalName   = "pop.journal"
+	maxRecordLen  = 1 << 20
+	recCheckpoint = 1 // a pop handed out offsets of one queue
+	recAck        = 2 // one offset of a checkpoint acknowledged
+	recRevived    = 3 // a checkpoint's unacknowledged offsets were re-sent
+	recOffset     = 4 // a queue's pop offset moved without a checkpoint
+	recChange     = 5 // one offset moved from a checkpoint to a new one
+	// Orderly POP (order.go).
+	recOrderCheckpoint = 6 // as recCheckpoint, of an order pop: holds its queue
+	recOrderRevive     = 7 // an order checkpoint expired: counts raised, queue rewound, some to the DLQ
+	recOrderInfo       = 8 // a queue's order state, in a compacted journal
+	recAcks            = 9 // several offsets of one checkpoint acknowledged
+	frameHeaderSize    = 8
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -124,6 +129,42 @@ func replay(f *os.File, fn func(rec []byte) error) (int64, error) {
 func (j *journal) append(rec []byte) (uint64, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	seq, err := j.stageLocked(rec)
+	if err != nil {
+		return 0, err
+	}
+	// The buffer only batches the two writes of a frame and the records
+	// staged before it; it is handed to the kernel at once so a process
+	// crash (not a power loss) never loses an answered record.
+	if err := j.w.Flush(); err != nil {
+		return 0, fmt.Errorf("pop: journal write: %w", err)
+	}
+	return seq, nil
+}
+
+// stage buffers one record without handing it to the kernel: several
+// records of one request then cost one write. The caller must flush (or
+// append) before it answers the request; a sync flushes too.
+func (j *journal) stage(rec []byte) (uint64, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.stageLocked(rec)
+}
+
+// flush hands staged records to the kernel.
+func (j *journal) flush() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return ErrClosed
+	}
+	if err := j.w.Flush(); err != nil {
+		return fmt.Errorf("pop: journal write: %w", err)
+	}
+	return nil
+}
+
+func (j *journal) stageLocked(rec []byte) (uint64, error) {
 	if j.f == nil {
 		return 0, ErrClosed
 	}
@@ -134,12 +175,6 @@ func (j *journal) append(rec []byte) (uint64, error) {
 		return 0, fmt.Errorf("pop: journal write: %w", err)
 	}
 	if _, err := j.w.Write(rec); err != nil {
-		return 0, fmt.Errorf("pop: journal write: %w", err)
-	}
-	// The buffer only batches the two writes of a frame and appends made
-	// under one lock; it is handed to the kernel at once so a process
-	// crash (not a power loss) never loses an answered record.
-	if err := j.w.Flush(); err != nil {
 		return 0, fmt.Errorf("pop: journal write: %w", err)
 	}
 	j.size += int64(frameHeaderSize + len(rec))
@@ -156,9 +191,16 @@ func (j *journal) sync(seq uint64) error {
 	}
 	j.mu.Lock()
 	f, upTo := j.f, j.written
+	var err error
+	if f != nil {
+		err = j.w.Flush() // staged records are part of what is synced
+	}
 	j.mu.Unlock()
 	if f == nil {
 		return ErrClosed
+	}
+	if err != nil {
+		return fmt.Errorf("pop: journal write: %w", err)
 	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("pop: journal fsync: %w", err)
