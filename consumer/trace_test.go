@@ -2,7 +2,7 @@ package consumer
 
 import (
 	"context"
-	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,7 +27,8 @@ func TestTracerRecords(t *testing.T) {
 		mu.Unlock()
 		done(err)
 	}))
-	tr := &tracer{d: d, ids: message.NewUniqIDGenerator(netip.MustParseAddr("10.0.0.1"), 1), host: "10.0.0.1", group: "cg", topic: trace.DefaultTopic}
+	tr := &tracer{d: d, host: "10.0.0.1", group: "cg", topic: trace.DefaultTopic}
+	tr.reqs.prefix = "0A0000010001ABCDEF01"
 
 	msg := func(id string) *message.MessageExt {
 		m := &message.MessageExt{Topic: "T", MsgID: id, ReconsumeTimes: 2}
@@ -74,6 +75,14 @@ func TestTracerRecords(t *testing.T) {
 		}
 		if i > 0 && before[0].RequestID == recs[4*(i-1)].RequestID {
 			t.Errorf("case %d reuses the request id", i)
+		}
+		// Shaped as a unique message id (32 hex digits), as upstream's.
+		if id := before[0].RequestID; len(id) != 32 || id[:20] != tr.reqs.prefix || strings.Trim(id, "0123456789ABCDEF") != "" {
+			t.Errorf("case %d: request id %q", i, id)
+		}
+		// SubAfter's time is SubBefore's plus the listener's time.
+		if want := before[0].Timestamp + c.out.Elapsed.Milliseconds(); after[0].Timestamp != want {
+			t.Errorf("case %d: SubAfter at %d, want %d", i, after[0].Timestamp, want)
 		}
 	}
 	if recs[2].CostTime != 3 {

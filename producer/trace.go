@@ -98,7 +98,10 @@ func (t *tracer) AfterSend(_ context.Context, info *SendInfo, res *SendResult, e
 	if res == nil || !res.TraceOn || info.Topic == t.d.Config().TopicFor(res.RegionID) {
 		return
 	}
-	now := time.Now()
+	now := info.end // the answer's arrival: the send path read the clock already
+	if now.IsZero() {
+		now = time.Now()
+	}
 	cost := now.Sub(info.start).Milliseconds()
 	group, topic := info.Group, info.Topic
 	if t.ns {
