@@ -89,3 +89,29 @@ func TestTracerRecords(t *testing.T) {
 		t.Errorf("cost %d ms, want 3", recs[2].CostTime)
 	}
 }
+
+// BenchmarkTracerConsume: what the trace interceptor adds to a listener
+// call of one message — a SubBefore and a SubAfter queued — with the
+// dispatcher batching, encoding and discarding behind it. One allocation:
+// the request id.
+func BenchmarkTracerConsume(b *testing.B) {
+	d := trace.NewDispatcher(trace.Config{}, trace.SenderFunc(func(_ context.Context, _ *message.Message, done func(error)) { done(nil) }))
+	tr := &tracer{d: d, host: "10.0.0.1", group: "cg", topic: trace.DefaultTopic}
+	tr.reqs.prefix = "0A0000010001ABCDEF01"
+	m := &message.MessageExt{Topic: "T", MsgID: "0A0000010001ABCDEF0100000000002A", ReconsumeTimes: 0}
+	m.SetProperty(message.PropertyKeys, "order-1")
+	m.SetProperty(message.PropertyMsgRegion, "DefaultRegion")
+	msgs := []*message.MessageExt{m}
+	out := ConsumeOutcome{Success: true, Acked: 1, Elapsed: time.Millisecond}
+	var info ConsumeInfo
+	b.ReportAllocs()
+	for b.Loop() {
+		info = ConsumeInfo{Group: "cg", Messages: msgs}
+		ctx := tr.BeforeConsume(context.Background(), &info)
+		tr.AfterConsume(ctx, &info, out)
+	}
+	b.StopTimer()
+	d.Close(context.Background())
+	st := d.Stats()
+	b.ReportMetric(float64(st.Dropped)/float64(max(1, st.Appended+st.Dropped)), "dropped/record")
+}
