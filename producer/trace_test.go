@@ -25,7 +25,7 @@ func TestTracerPubTimes(t *testing.T) {
 		mu.Unlock()
 		done(err)
 	}))
-	tr := &tracer{d: d, host: "10.0.0.1"}
+	tr := &tracer{d: d, cfg: d.Config(), host: "10.0.0.1"}
 	start := time.UnixMilli(1733400000000)
 	msg := message.New("T", []byte("body"))
 	msg.Tags = "TagA"
@@ -53,7 +53,7 @@ func TestTracerPubTimes(t *testing.T) {
 // batching, encoding and discarding behind it. No allocation.
 func BenchmarkTracerAfterSend(b *testing.B) {
 	d := trace.NewDispatcher(trace.Config{}, trace.SenderFunc(func(_ context.Context, _ *message.Message, done func(error)) { done(nil) }))
-	tr := &tracer{d: d, host: "10.0.0.1"}
+	tr := &tracer{d: d, cfg: d.Config(), host: "10.0.0.1"}
 	now := time.Now()
 	info := &SendInfo{Mode: ModeSync, Group: "pg", Topic: "T", Messages: []*message.Message{message.New("T", make([]byte, 128))},
 		start: now, end: now.Add(time.Millisecond)}
