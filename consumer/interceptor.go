@@ -14,7 +14,14 @@ type ConsumeInfo struct {
 	Orderly  bool
 	Messages []*message.MessageExt
 
-	traceRequest string // pairs the trace interceptor's records
+	// The trace interceptor's state from BeforeConsume to AfterConsume:
+	// the request id pairing its records, when it looked (the SubAfter
+	// time is that plus the listener's Elapsed, no second clock read) and
+	// what it read from each message, so AfterConsume scans no property.
+	traceRequest string
+	traceAt      time.Time
+	traceMsgs    []traceMsg
+	traceOne     [1]traceMsg // traceMsgs' storage for the usual one-message call
 }
 
 // ConsumeOutcome is how a listener call ended.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rocketgo/rocketgo/message"
@@ -36,10 +37,36 @@ func WithTrace(cfg TraceConfig) Option {
 type tracer struct {
 	d     *trace.Dispatcher
 	inner *producer.Producer
-	ids   *message.UniqIDGenerator // request ids pairing SubBefore and SubAfter
+	reqs  requestIDs // request ids pairing SubBefore and SubAfter
 	host  string
 	group string
 	topic string // the trace topic (Local access), whose messages are not traced
+}
+
+// requestIDs makes the request ids that pair a listener call's SubBefore
+// and SubAfter records. Upstream takes a fresh unique message id for each;
+// readers only compare them, so ours are a unique id's address, pid and
+// random part (fixed per consumer) followed by a counter: unique without
+// the generator's lock and clock read on every listener call.
+type requestIDs struct {
+	prefix string // 20 hex digits for IPv4, 44 for IPv6
+	n      atomic.Uint64
+}
+
+func (r *requestIDs) next() string {
+	var buf [64]byte
+	b := append(buf[:0], r.prefix...)
+	n := r.n.Add(1)
+	for shift := 44; shift >= 0; shift -= 4 { // 12 hex digits, as a unique id's time and counter
+		b = append(b, "0123456789ABCDEF"[(n>>shift)&0xF])
+	}
+	return string(b)
+}
+
+// traceMsg is what BeforeConsume read from one message for AfterConsume.
+type traceMsg struct {
+	on   bool   // traced
+	keys string // its KEYS, sanitized
 }
 
 // startTrace creates the trace producer and dispatcher; c.mu is not held
@@ -69,14 +96,16 @@ func newTracer(cfg *config, cl *cluster) (*tracer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consumer: trace: %w", err)
 	}
-	return &tracer{
+	t := &tracer{
 		d:     trace.NewDispatcher(tc, producer.SenderOf(inner)),
 		inner: inner,
-		ids:   message.NewUniqIDGenerator(cl.IP(), os.Getpid()),
 		host:  cl.IP().String(),
 		group: trace.StripNamespace(cfg.group),
 		topic: tc.TopicFor(""),
-	}, nil
+	}
+	id := message.NewUniqIDGenerator(cl.IP(), os.Getpid()).Next()
+	t.reqs.prefix = id[:len(id)-12] // without the time and counter
+	return t, nil
 }
 
 func (t *tracer) stop(ctx context.Context) {
@@ -105,12 +134,20 @@ func (t *tracer) traced(m *message.MessageExt) bool {
 }
 
 func (t *tracer) BeforeConsume(ctx context.Context, info *ConsumeInfo) context.Context {
-	info.traceRequest = t.ids.Next()
-	now := time.Now().UnixMilli()
+	info.traceRequest = t.reqs.next()
+	info.traceAt = time.Now()
+	now := info.traceAt.UnixMilli()
+	ms := info.traceOne[:0]
+	if len(info.Messages) > 1 {
+		ms = make([]traceMsg, 0, len(info.Messages))
+	}
 	for _, m := range info.Messages {
 		if !t.traced(m) {
+			ms = append(ms, traceMsg{})
 			continue
 		}
+		tm := traceMsg{on: true, keys: keysOf(m)}
+		ms = append(ms, tm)
 		region, _ := m.Property(message.PropertyMsgRegion)
 		t.d.Append(trace.Record{
 			Type:       trace.SubBefore,
@@ -120,10 +157,11 @@ func (t *tracer) BeforeConsume(ctx context.Context, info *ConsumeInfo) context.C
 			RequestID:  info.traceRequest,
 			MsgID:      m.MsgID,
 			RetryTimes: int(m.ReconsumeTimes),
-			Keys:       keysOf(m),
+			Keys:       tm.keys,
 			ClientHost: t.host,
 		})
 	}
+	info.traceMsgs = ms
 	return ctx
 }
 
@@ -137,9 +175,10 @@ func (t *tracer) AfterConsume(_ context.Context, info *ConsumeInfo, out ConsumeO
 	case !out.Success:
 		code = trace.ConsumeFailed
 	}
-	now := time.Now().UnixMilli()
+	// The listener's end, from BeforeConsume's clock and its running time.
+	now := info.traceAt.Add(out.Elapsed).UnixMilli()
 	for i, m := range info.Messages {
-		if !t.traced(m) {
+		if i >= len(info.traceMsgs) || !info.traceMsgs[i].on {
 			continue
 		}
 		t.d.Append(trace.Record{
@@ -150,7 +189,7 @@ func (t *tracer) AfterConsume(_ context.Context, info *ConsumeInfo, out ConsumeO
 			MsgID:       m.MsgID,
 			CostTime:    out.Elapsed.Milliseconds(),
 			Success:     out.Success && i < out.Acked,
-			Keys:        keysOf(m),
+			Keys:        info.traceMsgs[i].keys,
 			ContextCode: code,
 		})
 	}

@@ -14,7 +14,10 @@ type SendInfo struct {
 	Topic    string // topic on the wire
 	Messages []*message.Message
 
-	start time.Time // when the send began, for the trace interceptor
+	// For the trace interceptor, which reads no clock of its own: when the
+	// send began (after encoding) and when the last attempt's answer
+	// arrived (zero if no attempt got that far).
+	start, end time.Time
 }
 
 // Interceptor observes sends, for tracing and metrics. BeforeSend runs on

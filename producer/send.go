@@ -174,7 +174,7 @@ func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.M
 	if len(p.cfg.interceptors) > 0 {
 		// Before encoding, so that an interceptor may add properties (a
 		// trace context) that travel with the message.
-		st.sinfo = &SendInfo{Mode: mode, Group: p.group, Messages: msgs, start: time.Now()}
+		st.sinfo = &SendInfo{Mode: mode, Group: p.group, Messages: msgs}
 		if msgs[0] != nil {
 			st.sinfo.Topic = p.cl.Wrap(msgs[0].Topic)
 		}
@@ -200,6 +200,10 @@ func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.M
 	// has none, which is the send timeout in the default configuration.
 	start := time.Now()
 	st.start = start
+	if st.sinfo != nil {
+		// The trace interceptor's clock: the send's start, read once.
+		st.sinfo.start = start
+	}
 	st.deadline = start.Add(p.cfg.sendTimeout)
 	if dl, ok := ctx.Deadline(); !ok || dl.After(st.deadline) {
 		st.needBudget = true
@@ -612,7 +616,11 @@ func breakerOutcome(ok bool) error {
 // the fault table and the breaker.
 func (st *sendState) complete(q selector.Queue, addr string, t0 time.Time, done func(bool), resp *remoting.Command, err error) (*SendResult, error) {
 	p := st.p
-	elapsed := time.Since(t0)
+	end := time.Now()
+	elapsed := end.Sub(t0)
+	if st.sinfo != nil {
+		st.sinfo.end = end // the trace interceptor's clock, read once per attempt
+	}
 	st.lastBroker = q.BrokerName
 	if err != nil {
 		if p.table != nil {

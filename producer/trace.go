@@ -30,9 +30,10 @@ func WithTrace(cfg TraceConfig) Option {
 // tracer writes the producer's trace records.
 type tracer struct {
 	d     *trace.Dispatcher
-	inner *Producer // sends the trace messages
-	host  string    // this client's IP, the records' ClientHost
-	ns    bool      // the client has a namespace to strip from names
+	cfg   trace.Config // d.Config(), kept rather than copied per record
+	inner *Producer    // sends the trace messages
+	host  string       // this client's IP, the records' ClientHost
+	ns    bool         // the client has a namespace to strip from names
 
 	lastHost atomic.Pointer[hostCache] // the last store host decoded
 }
@@ -54,8 +55,10 @@ func (p *Producer) startTrace() error {
 	if err != nil {
 		return err
 	}
+	d := trace.NewDispatcher(tc, SenderOf(inner))
 	p.tracer = &tracer{
-		d:     trace.NewDispatcher(tc, SenderOf(inner)),
+		d:     d,
+		cfg:   d.Config(),
 		inner: inner,
 		host:  p.cl.IP().String(),
 		ns:    p.cl.Wrap("x") != "x",
@@ -95,10 +98,13 @@ func (t *tracer) BeforeSend(ctx context.Context, _ *SendInfo) context.Context { 
 // upstream: not for failed sends (no result), not for trace messages, not
 // when the broker switched trace off.
 func (t *tracer) AfterSend(_ context.Context, info *SendInfo, res *SendResult, err error) {
-	if res == nil || !res.TraceOn || info.Topic == t.d.Config().TopicFor(res.RegionID) {
+	if res == nil || !res.TraceOn || info.Topic == t.cfg.TopicFor(res.RegionID) {
 		return
 	}
-	now := time.Now()
+	now := info.end // the answer's arrival: the send path read the clock already
+	if now.IsZero() {
+		now = time.Now()
+	}
 	cost := now.Sub(info.start).Milliseconds()
 	group, topic := info.Group, info.Topic
 	if t.ns {

@@ -11,18 +11,24 @@ import (
 	"github.com/rocketgo/rocketgo/message"
 )
 
-// Defaults. A trace message closes, as upstream's Java dispatcher closes
-// its segments, when its body reaches MaxBatchBytes (118,000) or its keys
-// MaxKeyBytes, or FlushInterval after its first record; BatchSize only
-// caps the records of one message. In a traced load test that makes trace
-// messages of ~300 records: their count, not their bytes, is what tracing
-// cost (a wake-up, a compression block, a request and a broker append
-// each), and batches of 100 records cost about twice the CPU.
+// Defaults. A trace message closes when it holds BatchSize records, when
+// its body reaches MaxBatchBytes (118,000) or its keys MaxKeyBytes, or
+// FlushInterval after its first record (upstream's Java dispatcher fills
+// its segments to 118,000 bytes or for up to 500 ms). Under load the count
+// of trace messages, not their bytes, is what tracing costs beyond the
+// records themselves — each is a wake-up, a compression block with its
+// Huffman tables, a request, a broker append and copies of a KEYS
+// property of some thousands of bytes — so batches should be full: 512
+// records of up to ~200 bytes fit MaxBatchBytes, and their message ids
+// (33 bytes a key) fit MaxKeyBytes, so a full batch goes out as one
+// message instead of a full message and a remainder. In a traced load
+// test a 5 ms interval closed trace messages of ~190 records; 50 ms and
+// 512 records make them ~450 records and half as many.
 const (
 	DefaultQueueSize     = 8192
-	DefaultBatchSize     = 1024
+	DefaultBatchSize     = 512
 	DefaultMaxBatchBytes = 128000 - 10*1000
-	DefaultFlushInterval = 5 * time.Millisecond
+	DefaultFlushInterval = 50 * time.Millisecond
 	DefaultMaxInflight   = 8
 	DefaultSendTimeout   = 3 * time.Second
 )
@@ -84,13 +90,13 @@ type Config struct {
 	// Default 8192.
 	QueueSize int
 	// BatchSize is the most records one trace message carries. Default
-	// 1024; MaxBatchBytes and MaxKeyBytes usually close a message first.
+	// 512; records with long keys close a message at MaxKeyBytes first.
 	BatchSize int
 	// MaxBatchBytes bounds a trace message body (before compression).
 	// Default 118,000.
 	MaxBatchBytes int
-	// FlushInterval is how long a partial batch waits for more records.
-	// Default 5 ms.
+	// FlushInterval is how long a partial batch waits for more records:
+	// how late a record may reach the trace topic. Default 50 ms.
 	FlushInterval time.Duration
 	// MaxInflight bounds the trace messages being sent at once; when they
 	// are all in flight, records queue and then drop. Default 8.

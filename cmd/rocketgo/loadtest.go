@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 
 	"github.com/rocketgo/rocketgo/loadtest"
@@ -60,6 +61,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.BoolVar(&cfg.EmbeddedACL, "acl", false, "start the embedded server with ACL on, the -access-key account (default "+loadtest.DefaultAccessKey+") as its admin")
 	fs.StringVar(&cfg.EmbeddedMetrics, "metrics", "", "serve the embedded server's Prometheus metrics on `addr` (127.0.0.1:0 for a free port), to measure their cost")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (client side and, without -namesrv, the embedded server) to `file`, for go tool pprof")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole run (client side and, without -namesrv, the embedded server) to `file` when it ends, for go tool pprof -sample_index=alloc_space")
 	if code, ok := parseFlags(fs, "loadtest", args, stdout, stderr); !ok {
 		return code
 	}
@@ -94,6 +96,21 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			return 2
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "rocketgo loadtest:", err)
+			return 2
+		}
+		defer func() {
+			// The allocation counts are complete after a collection.
+			runtime.GC()
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				fmt.Fprintln(stderr, "rocketgo loadtest: -memprofile:", err)
+			}
+			f.Close()
+		}()
 	}
 	report := reportWriter(*jsonPath, stdout, stderr)
 	cfg.Out = report
