@@ -226,6 +226,17 @@ type SendMessageResponseHeader struct {
 }
 
 func (h *SendMessageResponseHeader) EncodeExt(e *ExtFields) {
+	if e.Len() == 0 {
+		// A broker answers every send with this header: size the pairs once
+		// instead of growing the slice pair by pair.
+		n := 3
+		for _, v := range [...]string{h.TransactionID, h.BatchUniqID, h.RecallHandle, h.MsgRegion, h.TraceOn} {
+			if v != "" {
+				n++
+			}
+		}
+		e.kv = make([]string, 0, 2*n)
+	}
 	e.Set("msgId", h.MsgID)
 	setInt32(e, "queueId", h.QueueID)
 	e.SetInt("queueOffset", h.QueueOffset)
