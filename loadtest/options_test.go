@@ -18,7 +18,7 @@ func TestMessageShape(t *testing.T) {
 	}
 	r := &run{cfg: cfg, shape: newMessageShape(cfg)}
 	before := time.Now().Unix()
-	msgs := r.newMessages(6)
+	msgs, _ := r.newMessages(6)
 	for i, m := range msgs {
 		if want := "tag" + strconv.Itoa(i%3); m.Tags != want {
 			t.Errorf("message %d tag %q, want %q", i, m.Tags, want)
@@ -48,7 +48,8 @@ func TestMessageShape(t *testing.T) {
 		}
 	}
 	plain := &run{cfg: Config{MessageSize: 128, Topic: "T"}}
-	m := plain.newMessages(1)[0]
+	pm, _ := plain.newMessages(1)
+	m := pm[0]
 	if m.Tags != "" || len(m.Keys) != 0 || m.DelayLevel != 0 {
 		t.Errorf("default message carries tag %q keys %v delay %d", m.Tags, m.Keys, m.DelayLevel)
 	}

@@ -475,14 +475,14 @@ func (r *run) sender(ctx, phaseCtx context.Context, p *producer.Producer, limit 
 				r.m.pubDelayIv.record(delay)
 			}
 		}
-		msgs := r.newMessages(int(n))
+		// The bodies' send time starts the latency clock too: one clock
+		// read per send, not two.
+		msgs, t0 := r.newMessages(int(n))
 		switch cfg.SendMode {
 		case SendSync:
-			t0 := time.Now()
 			_, err := p.SendSync(ctx, msgs...)
 			r.done(t0, n, err)
 		case SendOneway:
-			t0 := time.Now()
 			err := p.SendOneway(ctx, msgs...)
 			r.done(t0, n, err)
 		case SendAsync:
@@ -491,7 +491,7 @@ func (r *run) sender(ctx, phaseCtx context.Context, p *producer.Producer, limit 
 			case <-phaseCtx.Done():
 				return
 			}
-			t0 := time.Now()
+			t0 = time.Now() // after the wait for an in-flight slot
 			async.Add(1)
 			err := p.SendAsync(ctx, func(_ *producer.SendResult, err error) {
 				r.done(t0, n, err)
@@ -508,9 +508,9 @@ func (r *run) sender(ctx, phaseCtx context.Context, p *producer.Producer, limit 
 }
 
 // newMessages builds n messages whose bodies carry the run id, the send
-// time and a sequence number. Bodies are fresh per send because async and oneway sends may still
-// hold them after the call returns.
-func (r *run) newMessages(n int) []*message.Message {
+// time (also returned) and a sequence number. Bodies are fresh per send
+// because async and oneway sends may still hold them after the call returns.
+func (r *run) newMessages(n int) ([]*message.Message, time.Time) {
 	msgs := make([]*message.Message, n)
 	t := time.Now()
 	now := uint64(t.UnixNano())
@@ -527,7 +527,7 @@ func (r *run) newMessages(n int) []*message.Message {
 		r.shape.apply(m, seq, t)
 		msgs[i] = m
 	}
-	return msgs
+	return msgs, t
 }
 
 // done records the outcome of one send of n messages.

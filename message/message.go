@@ -206,8 +206,9 @@ func (m *Message) clearTimer() {
 
 // validateTimer checks the timer properties against now: numbers, not
 // negative, at most MaxTimerDelay ahead, and not combined with a delay
-// level (the broker would honour only one of them).
-func (m *Message) validateTimer(now time.Time) error {
+// level (the broker would honour only one of them). The clock is read only
+// for a deliver time, not for every message sent.
+func (m *Message) validateTimer(now func() time.Time) error {
 	for _, p := range m.props {
 		var ahead time.Duration
 		switch p.key {
@@ -221,7 +222,7 @@ func (m *Message) validateTimer(now time.Time) error {
 		}
 		switch p.key {
 		case PropertyTimerDeliverMS:
-			ahead = time.UnixMilli(n).Sub(now)
+			ahead = time.UnixMilli(n).Sub(now())
 		case PropertyTimerDelaySec:
 			if n > int64(MaxTimerDelay/time.Second) {
 				n = int64(MaxTimerDelay/time.Second) + 1
@@ -445,7 +446,7 @@ func (m *Message) Validate(maxBodySize int) error {
 	if m.DelayLevel < 0 || m.DelayLevel > MaxDelayLevel {
 		return fmt.Errorf("%w: %d not in 0..%d", ErrInvalidDelayLevel, m.DelayLevel, MaxDelayLevel)
 	}
-	if err := m.validateTimer(time.Now()); err != nil {
+	if err := m.validateTimer(time.Now); err != nil {
 		return err
 	}
 	fields := [...]struct{ key, value string }{

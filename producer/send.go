@@ -155,7 +155,7 @@ func (p *Producer) SendOneway(ctx context.Context, msgs ...*message.Message) err
 	}
 	q, addr, err := st.choose()
 	if err == nil {
-		err = p.cl.InvokeOneway(st.ctx, addr, st.request(q))
+		err = p.cl.InvokeOneway(st.ctx, addr, st.request(q, time.Now()))
 		if err != nil {
 			err = fmt.Errorf("producer: oneway send to %s (%s): %w", q.BrokerName, addr, err)
 		}
@@ -345,7 +345,7 @@ func withProperty(m *message.Message, key, value string) *message.Message {
 // request builds the request of one attempt to queue q: SEND_MESSAGE_V2
 // (310) for single messages, SEND_REPLY_MESSAGE_V2 (325) for replies,
 // SEND_BATCH_MESSAGE (320) for batches, all with the short V2 header keys.
-func (st *sendState) request(q selector.Queue) *remoting.Command {
+func (st *sendState) request(q selector.Queue, now time.Time) *remoting.Command {
 	h := &st.hdr
 	h.ProducerGroup = st.p.group
 	h.Topic = st.topic
@@ -353,7 +353,7 @@ func (st *sendState) request(q selector.Queue) *remoting.Command {
 	h.DefaultTopicQueueNums = iclient.DefaultTopicQueueNums
 	h.QueueID = int32(q.QueueID)
 	h.SysFlag = st.sysFlag
-	h.BornTimestamp = time.Now().UnixMilli()
+	h.BornTimestamp = now.UnixMilli()
 	h.Properties = st.props
 	h.Batch = st.batch
 	return remoting.NewRequest(st.requestCode(), h.V2(), st.body)
@@ -520,8 +520,13 @@ func (st *sendState) attempt() (*SendResult, error) {
 		return nil, err
 	}
 	done := st.p.allow(q.BrokerName)
-	t0 := time.Now()
-	resp, err := st.p.cl.Invoke(st.ctx, addr, st.request(q))
+	// A first sync attempt follows prepare at once: spare a clock read. An
+	// async one may have waited for a worker, which is not the broker's time.
+	t0 := st.start
+	if st.attempts > 1 || st.mode == ModeAsync {
+		t0 = time.Now()
+	}
+	resp, err := st.p.cl.Invoke(st.ctx, addr, st.request(q, t0))
 	return st.complete(q, addr, t0, done, resp, err)
 }
 

@@ -29,6 +29,12 @@ func addOfficialSeeds(f *testing.F, add func(frame []byte)) {
 func FuzzDecodeFrame(f *testing.F) {
 	addOfficialSeeds(f, func(frame []byte) { f.Add(frame) })
 	f.Add([]byte{0, 0, 0, 2, '{', '}'})
+	// Our producer's default request: SEND_MESSAGE_V2 in the binary header.
+	send := NewRequest(SendMessageV2, sendHeaderSample().V2(), []byte("body"))
+	send.SerializeType = SerializeRocketMQ
+	if b, err := AppendFrame(nil, send); err == nil {
+		f.Add(b[4:])
+	}
 	f.Add([]byte("\x00\x00\x00\x2b{\"remark\":\"\\ud83d\\ude00\\u0001\",\"code\":-1}"))
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		c, err := DecodeFrame(frame)

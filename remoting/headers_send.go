@@ -1,5 +1,7 @@
 package remoting
 
+import "strconv"
+
 // Hot-path headers: sending (10, 310, 320, 324, 325) and pulling (11). Their
 // decoders walk the ext list once with a switch instead of one lookup per
 // field, because a broker decodes one of these per message.
@@ -53,6 +55,13 @@ func (h *SendMessageRequestHeader) EncodeExt(e *ExtFields) {
 }
 
 func (h *SendMessageRequestHeaderV2) EncodeExt(e *ExtFields) {
+	if e.Len() == 0 {
+		// Every send goes through here: into a fresh command, append the
+		// pairs into one right-sized slice instead of Set's scan for an
+		// existing key and the slice's repeated growth.
+		h.appendExt(e)
+		return
+	}
 	e.Set("a", h.ProducerGroup)
 	e.Set("b", h.Topic)
 	e.Set("c", h.DefaultTopic)
@@ -67,6 +76,32 @@ func (h *SendMessageRequestHeaderV2) EncodeExt(e *ExtFields) {
 	setInt32(e, "l", h.MaxReconsumeTimes)
 	e.SetBool("m", h.Batch)
 	setOpt(e, "n", h.BrokerName)
+}
+
+// appendExt writes the V2 pairs into an empty e with one allocation for
+// the pairs (and one for bornTimestamp's digits); small numbers and booleans
+// come from strconv's and the literals' static strings.
+func (h *SendMessageRequestHeaderV2) appendExt(e *ExtFields) {
+	kv := make([]string, 0, 2*14)
+	kv = append(kv,
+		"a", h.ProducerGroup,
+		"b", h.Topic,
+		"c", h.DefaultTopic,
+		"d", strconv.FormatInt(int64(h.DefaultTopicQueueNums), 10),
+		"e", strconv.FormatInt(int64(h.QueueID), 10),
+		"f", strconv.FormatInt(int64(h.SysFlag), 10),
+		"g", strconv.FormatInt(h.BornTimestamp, 10),
+		"h", strconv.FormatInt(int64(h.Flag), 10),
+		"i", h.Properties,
+		"j", strconv.FormatInt(int64(h.ReconsumeTimes), 10),
+		"k", strconv.FormatBool(h.UnitMode),
+		"l", strconv.FormatInt(int64(h.MaxReconsumeTimes), 10),
+		"m", strconv.FormatBool(h.Batch),
+	)
+	if h.BrokerName != "" {
+		kv = append(kv, "n", h.BrokerName)
+	}
+	e.kv = kv
 }
 
 // DecodeExt accepts V1 and V2 keys alike.
@@ -191,6 +226,17 @@ type SendMessageResponseHeader struct {
 }
 
 func (h *SendMessageResponseHeader) EncodeExt(e *ExtFields) {
+	if e.Len() == 0 {
+		// A broker answers every send with this header: size the pairs once
+		// instead of growing the slice pair by pair.
+		n := 3
+		for _, v := range [...]string{h.TransactionID, h.BatchUniqID, h.RecallHandle, h.MsgRegion, h.TraceOn} {
+			if v != "" {
+				n++
+			}
+		}
+		e.kv = make([]string, 0, 2*n)
+	}
 	e.Set("msgId", h.MsgID)
 	setInt32(e, "queueId", h.QueueID)
 	e.SetInt("queueOffset", h.QueueOffset)

@@ -205,3 +205,50 @@ func TestHeaderDefaults(t *testing.T) {
 		t.Fatalf("send back defaults: %+v %v", sb, err)
 	}
 }
+
+func sendHeaderSample() *SendMessageRequestHeader {
+	return &SendMessageRequestHeader{ProducerGroup: "PG", Topic: "T", DefaultTopic: "TBW102",
+		DefaultTopicQueueNums: 4, QueueID: 3, SysFlag: 0, BornTimestamp: 1733450000123, Flag: 7,
+		Properties: "UNIQ_KEY\x01AB\x02WAIT\x01true\x02", ReconsumeTimes: 2, UnitMode: true,
+		MaxReconsumeTimes: 16, Batch: false, BrokerName: "b-1"}
+}
+
+// The V2 send header's fast path (into an empty command) writes the same
+// pairs, in the same order, as the general path (into one that already has
+// pairs), and both serialisations carry them to the decoder unchanged.
+func TestSendHeaderV2FastPath(t *testing.T) {
+	h := sendHeaderSample()
+	var fast ExtFields
+	h.V2().EncodeExt(&fast)
+	slow := ExtFields{kv: []string{"x", "1"}}
+	h.V2().EncodeExt(&slow)
+	if want := append([]string{"x", "1"}, fast.kv...); !slices.Equal(slow.kv, want) {
+		t.Fatalf("fast path %v, general path %v", fast.kv, slow.kv)
+	}
+	if cap(fast.kv) != len(fast.kv) {
+		t.Errorf("fast path slice cap %d for %d strings", cap(fast.kv), len(fast.kv))
+	}
+	for _, st := range []SerializeType{SerializeJSON, SerializeRocketMQ} {
+		c := NewRequest(SendMessageV2, h.V2(), []byte("body"))
+		c.SerializeType = st
+		b, err := AppendFrame(nil, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := DecodeFrame(b[4:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got SendMessageRequestHeader
+		if err := back.DecodeHeader(&got); err != nil || got != *h {
+			t.Errorf("%v: decoded %+v (%v), want %+v", st, got, err, *h)
+		}
+	}
+	noBroker := *h
+	noBroker.BrokerName = ""
+	var e ExtFields
+	noBroker.V2().EncodeExt(&e)
+	if _, ok := e.Get("n"); ok {
+		t.Errorf("empty broker name written: %v", &e)
+	}
+}

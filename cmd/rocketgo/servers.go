@@ -239,6 +239,7 @@ func startEndpoints(pprofAddr string, stdout io.Writer, metrics func() (*httpser
 }
 
 func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	tuneGC()
 	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
 	var bf brokerFlags
 	bf.register(fs, "")
@@ -284,6 +285,7 @@ func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	tuneGC()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var bf brokerFlags
 	bf.register(fs, defaultDataDir())

@@ -132,6 +132,11 @@ func New(opts ...Option) (*Client, error) {
 	ropts := append([]netclient.Option{
 		netclient.WithRequestTimeout(cfg.requestTimeout),
 		netclient.WithLogger(cfg.logger),
+		// The binary header: cheaper to write and to parse than JSON at
+		// both ends, and read by every RocketMQ server (Java's since 3.x,
+		// ours). remoting.SerializeJSON through WithRemotingOptions
+		// restores JSON.
+		netclient.WithSerializeType(DefaultSerializeType),
 	}, cfg.remotingOpts...)
 	c := &Client{
 		cfg:        cfg,

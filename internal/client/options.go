@@ -143,6 +143,11 @@ func WithLogger(l *slog.Logger) Option {
 // ACL). Default: none.
 func WithCredentials(h CredentialsHook) Option { return func(c *config) { c.credentials = h } }
 
+// DefaultSerializeType is the header encoding of the requests a Client
+// sends unless WithRemotingOptions says otherwise: ROCKETMQ binary. Servers
+// answer in kind (ours) or in JSON (Java's default); the transport reads both.
+const DefaultSerializeType = remoting.SerializeRocketMQ
+
 // WithRemotingOptions passes options to the underlying netclient.Client
 // (dial timeout, serialisation, frame cap, ...).
 func WithRemotingOptions(opts ...netclient.Option) Option {

@@ -18,18 +18,37 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/rlog"
 
+	"github.com/rocketgo/rocketgo/client"
 	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/netclient"
+	"github.com/rocketgo/rocketgo/server/embedded"
 )
 
 // TestOfficialConsumerReceivesOurMessages: messages from every send mode of
-// our producer reach the official v2.1.2 push consumer intact.
+// our producer reach the official v2.1.2 push consumer intact, whether the
+// producer wrote its requests with the binary ROCKETMQ header (our default)
+// or with JSON.
 func TestOfficialConsumerReceivesOurMessages(t *testing.T) {
 	rlog.SetLogLevel("fatal")
 	srv := startServer(t)
+	for _, st := range []remoting.SerializeType{remoting.SerializeRocketMQ, remoting.SerializeJSON} {
+		t.Run(st.String(), func(t *testing.T) {
+			cl, err := client.New(client.WithNameServers(srv.NamesrvAddr()),
+				client.WithTransportOptions(netclient.WithSerializeType(st)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			officialConsumerReceivesOurs(t, srv, "InteropOurs"+st.String(), WithClient(cl), WithGroup("interop-ours-pg"))
+		})
+	}
+}
+
+func officialConsumerReceivesOurs(t *testing.T, srv *embedded.Server, topic string, opts ...Option) {
 	rc := newRC(t)
-	const topic = "InteropOurs"
 	createTopicWait(t, rc, srv, topic, 4)
-	p := newProducer(t, srv, WithGroup("interop-ours-pg"))
+	p := newProducer(t, srv, opts...)
 	ctx := testCtx(t)
 
 	want := map[string]*message.Message{}
@@ -76,7 +95,7 @@ func TestOfficialConsumerReceivesOurMessages(t *testing.T) {
 	got := map[string]*primitive.MessageExt{}
 	c, err := rocketmq.NewPushConsumer(
 		consumer.WithNsResolver(primitive.NewPassthroughResolver([]string{srv.NamesrvAddr()})),
-		consumer.WithGroupName("interop-ours-cg"),
+		consumer.WithGroupName("interop-ours-cg-"+topic),
 		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
 	)
 	if err != nil {

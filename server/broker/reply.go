@@ -45,7 +45,7 @@ func (b *Broker) sendReply(rc *transport.RequestContext, req *remoting.Command, 
 	if !ok {
 		return
 	}
-	props, err := b.storedProperties([]byte(h.Properties))
+	props, err := b.storedPropertiesOf(h.Properties)
 	if err != nil {
 		reply(rc, req, remoting.MessageIllegal, err.Error())
 		return

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/rocketgo/rocketgo/remoting/wire"
 
@@ -173,8 +174,26 @@ func (b *Broker) storedProperties(props []byte) (string, error) {
 	if len(props) > maxPropertiesLength {
 		return "", fmt.Errorf("properties length %d exceeds %d", len(props), maxPropertiesLength)
 	}
-	buf := make([]byte, 0, len(props)+len(b.cfg.BrokerClusterName)+48)
-	buf = append(buf, props...)
+	return b.completeProperties(append(b.propertiesBuf(len(props)), props...))
+}
+
+// storedPropertiesOf is storedProperties for the header's string, copied
+// once into the buffer that becomes the stored string.
+func (b *Broker) storedPropertiesOf(props string) (string, error) {
+	if len(props) > maxPropertiesLength {
+		return "", fmt.Errorf("properties length %d exceeds %d", len(props), maxPropertiesLength)
+	}
+	return b.completeProperties(append(b.propertiesBuf(len(props)), props...))
+}
+
+func (b *Broker) propertiesBuf(n int) []byte {
+	return make([]byte, 0, n+len(b.cfg.BrokerClusterName)+48)
+}
+
+// completeProperties appends what storedProperties adds to buf, which holds
+// the client's properties.
+func (b *Broker) completeProperties(buf []byte) (string, error) {
+	props := buf[:len(buf):len(buf)] // the client's part, for the lookups
 	if len(buf) > 0 && buf[len(buf)-1] != message.PropertySeparator {
 		buf = append(buf, message.PropertySeparator)
 	}
@@ -187,11 +206,13 @@ func (b *Broker) storedProperties(props []byte) (string, error) {
 	if len(buf) > maxPropertiesLength {
 		return "", fmt.Errorf("properties length %d exceeds %d", len(buf), maxPropertiesLength)
 	}
-	return string(buf), nil
+	// buf is never written again: the string can share its bytes instead
+	// of copying them (one allocation per message fewer).
+	return unsafe.String(unsafe.SliceData(buf), len(buf)), nil
 }
 
 func (b *Broker) sendOne(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, m message.StoredMessage, noWait bool) bool {
-	props, err := b.storedProperties([]byte(h.Properties))
+	props, err := b.storedPropertiesOf(h.Properties)
 	if err != nil {
 		reply(rc, req, remoting.MessageIllegal, err.Error())
 		return true

@@ -150,6 +150,9 @@ type indexService struct {
 	alloc   allocFunc
 	mu      sync.Mutex
 	files   []*indexFile
+	// created is a file ensure just created whose slot table the store
+	// has not yet asked to be pre-faulted (see warm.go); append lock only.
+	created *mappedFile
 }
 
 func (ix *indexService) fileSize() int64 {
@@ -232,6 +235,7 @@ func (ix *indexService) ensure(n int, now time.Time) error {
 		return err
 	}
 	ix.files = append(ix.files, &indexFile{mf: m, slots: ix.slots, entries: ix.entries})
+	ix.created = m
 	return nil
 }
 

@@ -134,6 +134,7 @@ type Store struct {
 	diskFull  atomic.Bool
 	isClosed  atomic.Bool
 	stop      chan struct{}
+	warm      chan warmReq // pre-fault requests (warm.go); nil: off
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
@@ -229,6 +230,7 @@ func Open(cfg Config, opts ...Option) (*Store, error) {
 		wake:     make(chan struct{}, 1),
 		gathered: make(chan struct{}, 1),
 		stop:     make(chan struct{}),
+		warm:     make(chan warmReq, 4),
 	}
 	s.cl = fileSet{dir: filepath.Join(cfg.Dir, "commitlog"), size: cfg.CommitLogSegmentSize, alloc: o.alloc, appendOnly: !o.readAheadOnAppend}
 	if cfg.IndexEntries > 0 {
@@ -245,9 +247,14 @@ func Open(cfg Config, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s.checkDisk()
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.flushLoop()
 	go s.cleanLoop()
+	go s.warmLoop()
+	if seg := s.cl.load().last(); seg != nil {
+		pos := s.wrote.Load() - seg.base
+		s.postWarm(warmReq{m: seg, from: pos, to: min(pos+warmAhead, seg.size)})
+	}
 	return s, nil
 }
 
@@ -511,6 +518,11 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32, noWait bool) 
 			s.unlockAppend()
 			return res, err
 		}
+		if m := s.ix.created; m != nil {
+			// Its slot table is written at random: fault it in at once.
+			s.ix.created = nil
+			s.postWarm(warmReq{m: m, from: 0, to: int64(idxHeaderLen + s.ix.slots*idxSlotLen)})
+		}
 	}
 	phy := s.wrote.Load()
 	seg := s.cl.load().last()
@@ -550,6 +562,7 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32, noWait bool) 
 		patchRecord(sc.buf[r.start:r.start+r.size], qoff, phy+int64(r.start), ts)
 	}
 	copy(seg.data[pos:], sc.buf)
+	s.warmAfterAppend(seg, pos, pos+total)
 	keys := sc.keys
 	for i := range sc.recs {
 		r := &sc.recs[i]
