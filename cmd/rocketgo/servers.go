@@ -19,6 +19,7 @@ import (
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/controller"
 	"github.com/rocketgo/rocketgo/server/embedded"
+	"github.com/rocketgo/rocketgo/server/proxy"
 	"github.com/rocketgo/rocketgo/server/namesrv"
 	"github.com/rocketgo/rocketgo/server/transport"
 )
@@ -293,6 +294,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cluster := fs.Int("cluster", 0, "run a controller-mode broker set of this many replicas (name server + embedded controller + replicas on 10911, 10921, ...)")
 	var ops opsFlags
 	ops.register(fs, "serve both servers' Prometheus metrics on http://`ADDR`/metrics (default: off, or metricsPromExporterHost:Port with metricsExporterType=PROM)")
+	grpcPort := fs.Int("grpc-port", proxy.DefaultPort, "port of the 5.x gRPC endpoint, TLS and plain (0: pick a free one, -1: off)")
 	consoleAddr := fs.String("console", "", "also serve the web console on `ADDR` (e.g. 127.0.0.1:8080; see rocketgo help console)")
 	if code, ok := parseFlags(fs, "serve", args, stdout, stderr); !ok {
 		return code
@@ -314,8 +316,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		*host = ""
 	}
 	began := time.Now()
+	gp := freeIfZero(*grpcPort)
+	if *grpcPort < 0 {
+		gp = 0
+	}
 	srv, err := embedded.Start(ctx, embedded.Config{Host: *host, NamesrvPort: freeIfZero(*nsPort), BrokerPort: freeIfZero(*brPort),
-		Broker: cfg, Logger: log, MetricsAddr: ops.metrics})
+		Broker: cfg, Logger: log, MetricsAddr: ops.metrics, GRPCPort: gp})
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo:", err)
 		return 1
@@ -326,6 +332,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		time.Since(began).Round(time.Millisecond), srv.NamesrvAddr(), srv.BrokerAddr(), cfg.FlushDiskType, cfg.StorePathRootDir)
 	if a := srv.MetricsAddr(); a != "" {
 		fmt.Fprintf(stdout, "rocketgo: metrics on http://%s/metrics\n", a)
+	}
+	if a := srv.GRPCAddr(); a != "" {
+		fmt.Fprintf(stdout, "rocketgo: gRPC endpoint for 5.x clients on %s (TLS and plain)\n", a)
 	}
 	eps, err := startEndpoints(ops.pprof, stdout, func() (*httpserve.Server, error) { return nil, nil })
 	if err != nil {
