@@ -19,8 +19,8 @@ import (
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/controller"
 	"github.com/rocketgo/rocketgo/server/embedded"
-	"github.com/rocketgo/rocketgo/server/proxy"
 	"github.com/rocketgo/rocketgo/server/namesrv"
+	"github.com/rocketgo/rocketgo/server/proxy"
 	"github.com/rocketgo/rocketgo/server/transport"
 )
 
