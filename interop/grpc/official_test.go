@@ -462,3 +462,51 @@ func TestOfficialGRPCCrossProtocol(t *testing.T) {
 		t.Fatal("4.x consumer received nothing")
 	}
 }
+
+// admin runs `rocketgo admin` against srv.
+func admin(t *testing.T, srv *server, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(rocketgoBin, append([]string{"admin"}, append(args, "-n", srv.NamesrvAddr())...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rocketgo admin %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func TestOfficialGRPCDeadLetterAfterMaxAttempts(t *testing.T) {
+	srv := startServer(t)
+	const topic, group = "GrpcDlq", "GrpcDlqGroup"
+	// Two deliveries in all: the first and one retry.
+	admin(t, srv, "updateSubGroup", "-c", "DefaultCluster", "-g", group, "-r", "1")
+	p := newProducer5(t, srv, rmq.WithTopics(topic))
+	sendN(t, p, topic, 1, "T")
+	sc := newSimpleConsumer5(t, srv, group, topic, "*")
+	m := &rmq.Message{Topic: topic, Body: []byte("poison")}
+	m.AddProperty("why", "never acked")
+	rs, err := p.Send(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for attempt := int32(1); attempt <= 2; attempt++ {
+		got := receive(t, sc, 1, time.Second, 30*time.Second)
+		if got[0].GetMessageId() != rs[0].MessageID || got[0].GetDeliveryAttempt() != attempt {
+			t.Fatalf("delivery %d: got %s attempt %d", attempt, got[0].GetMessageId(), got[0].GetDeliveryAttempt())
+		}
+	}
+	// Not acked twice: it goes to the group's DLQ, not back to the consumer.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		// The DLQ topic exists once the first message goes there.
+		out, _ := exec.Command(rocketgoBin, "admin", "printMsg", "-t", "%DLQ%"+group, "-n", srv.NamesrvAddr()).CombinedOutput()
+		if strings.Contains(string(out), "poison") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("message not in %%DLQ%%%s after 30s:\n%s", group, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if mvs, err := sc.Receive(context.Background(), 16, time.Second); err == nil && len(mvs) > 0 {
+		t.Fatalf("dead-lettered message delivered again: %s", mvs[0].GetMessageId())
+	}
+}
