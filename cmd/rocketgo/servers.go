@@ -316,12 +316,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		*host = ""
 	}
 	began := time.Now()
-	gp := freeIfZero(*grpcPort)
-	if *grpcPort < 0 {
-		gp = 0
-	}
 	srv, err := embedded.Start(ctx, embedded.Config{Host: *host, NamesrvPort: freeIfZero(*nsPort), BrokerPort: freeIfZero(*brPort),
-		Broker: cfg, Logger: log, MetricsAddr: ops.metrics, GRPCPort: gp})
+		Broker: cfg, Logger: log, MetricsAddr: ops.metrics})
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo:", err)
 		return 1
@@ -333,12 +329,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if a := srv.MetricsAddr(); a != "" {
 		fmt.Fprintf(stdout, "rocketgo: metrics on http://%s/metrics\n", a)
 	}
-	if a := srv.GRPCAddr(); a != "" {
-		fmt.Fprintf(stdout, "rocketgo: gRPC endpoint for 5.x clients on %s (TLS and plain)\n", a)
+	stopGRPC := func() error { return nil }
+	if *grpcPort >= 0 {
+		g, err := startGRPC(*host, *grpcPort, srv.NamesrvAddr(), cfg, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "rocketgo: gRPC:", err)
+			srv.Shutdown(context.Background())
+			return 1
+		}
+		stopGRPC = g.Close
+		fmt.Fprintf(stdout, "rocketgo: gRPC endpoint for 5.x clients on %s (TLS and plain)\n", g.Addr())
 	}
 	eps, err := startEndpoints(ops.pprof, stdout, func() (*httpserve.Server, error) { return nil, nil })
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo:", err)
+		stopGRPC()
 		srv.Shutdown(context.Background())
 		return 1
 	}
@@ -348,13 +353,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if stopConsole, url, err = startConsole(srv.NamesrvAddr(), *consoleAddr, console.Config{SampleEvery: 5 * time.Second}); err != nil {
 			fmt.Fprintln(stderr, "rocketgo: console:", err)
 			eps.shutdown(context.Background())
+			stopGRPC()
 			srv.Shutdown(context.Background())
 			return 1
 		}
 		fmt.Fprintf(stdout, "rocketgo: console on %s\n", url)
 	}
 	return waitAndStop(ctx, stderr, func(ctx context.Context) error {
-		return errors.Join(stopConsole(ctx), eps.shutdown(ctx), srv.Shutdown(ctx))
+		return errors.Join(stopConsole(ctx), eps.shutdown(ctx), stopGRPC(), srv.Shutdown(ctx))
 	})
 }
 

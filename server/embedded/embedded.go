@@ -5,7 +5,6 @@ package embedded
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +22,6 @@ import (
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/metrics"
 	"github.com/rocketgo/rocketgo/server/namesrv"
-	"github.com/rocketgo/rocketgo/server/proxy"
 	"github.com/rocketgo/rocketgo/server/transport"
 )
 
@@ -48,13 +46,6 @@ type Config struct {
 	// and the broker's metricsExporterType is PROM, the broker's
 	// metricsPromExporterHost:Port is used.
 	MetricsAddr string
-	// GRPCPort serves the 5.x gRPC protocol (server/proxy) on Host:GRPCPort
-	// when > 0; -1 picks a free port, 0 leaves it off. `rocketgo serve`
-	// turns it on at 8081, as upstream's proxy.
-	GRPCPort int
-	// GRPCTLS is the gRPC endpoint's certificate; nil: the broker's
-	// (tlsServerCertPath) when set, else a self-signed one.
-	GRPCTLS *tls.Config
 }
 
 // Server is a running name server plus broker.
@@ -63,7 +54,6 @@ type Server struct {
 	br      *broker.Broker
 	nsACL   *acl.Checker      // nil unless the name server checks writes
 	metrics *httpserve.Server // nil without metrics
-	grpc    *proxy.Server     // nil without the gRPC endpoint
 }
 
 func portOrDefault(p, def int) int {
@@ -184,12 +174,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	lap.Done("broker")
 	log.Debug("embedded startup phases", lap.Attrs()...)
 	s := &Server{ns: ns, br: br, nsACL: nsACL}
-	if cfg.GRPCPort != 0 {
-		if s.grpc, err = startGRPC(cfg, bc, nsAddr, log, reg); err != nil {
-			s.Shutdown(context.Background())
-			return nil, fmt.Errorf("embedded: gRPC: %w", err)
-		}
-	}
 	if reg != nil {
 		bm.Attach(br)
 		nsm.Attach(ns)
@@ -207,14 +191,6 @@ func (s *Server) MetricsAddr() string {
 		return ""
 	}
 	return s.metrics.Addr()
-}
-
-// GRPCAddr is the address of the 5.x gRPC endpoint, "" without one.
-func (s *Server) GRPCAddr() string {
-	if s.grpc == nil {
-		return ""
-	}
-	return s.grpc.Addr()
 }
 
 // NamesrvAddr is the "host:port" clients give as their name server.
@@ -238,9 +214,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	if s.metrics != nil {
 		err = s.metrics.Shutdown(ctx)
-	}
-	if s.grpc != nil {
-		err = errors.Join(err, s.grpc.Close())
 	}
 	err = errors.Join(err, s.br.Shutdown(ctx), s.ns.Shutdown(ctx))
 	if s.nsACL != nil {

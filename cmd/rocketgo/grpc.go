@@ -1,4 +1,4 @@
-package embedded
+package main
 
 import (
 	"crypto/tls"
@@ -6,19 +6,19 @@ import (
 	"net"
 	"strconv"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/rocketgo/rocketgo/client"
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/proxy"
 	"github.com/rocketgo/rocketgo/server/transport"
 )
 
-// startGRPC starts the 5.x gRPC endpoint beside the broker: a proxy that
-// reaches the broker through the name server at nsAddr, as any client.
-func startGRPC(cfg Config, bc broker.Config, nsAddr string, log *slog.Logger, reg *prometheus.Registry) (*proxy.Server, error) {
-	pc := proxy.Config{NameServers: nsAddr, Logger: log, TLS: cfg.GRPCTLS}
-	if pc.TLS == nil && bc.TlsCertFile != "" {
+// startGRPC starts the 5.x gRPC endpoint beside a broker: a proxy that
+// reaches the broker through the name server at nsAddr, as any client
+// does. port 0 picks a free one. The certificate is the broker's
+// (tlsServerCertPath) when it has one, else self-signed.
+func startGRPC(host string, port int, nsAddr string, bc broker.Config, log *slog.Logger) (*proxy.Server, error) {
+	pc := proxy.Config{NameServers: nsAddr, Logger: log}
+	if bc.TlsCertFile != "" {
 		tc, err := transport.ServerTLSConfig(bc.TlsCertFile, bc.TlsKeyFile, "")
 		if err != nil {
 			return nil, err
@@ -30,10 +30,5 @@ func startGRPC(cfg Config, bc broker.Config, nsAddr string, log *slog.Logger, re
 		// neighbour, so it does not verify the broker's certificate.
 		pc.ClientOptions = append(pc.ClientOptions, client.WithTLS(&tls.Config{InsecureSkipVerify: true}))
 	}
-	_ = reg
-	port := cfg.GRPCPort
-	if port < 0 {
-		port = 0
-	}
-	return proxy.Start(net.JoinHostPort(cfg.Host, strconv.Itoa(port)), pc)
+	return proxy.Start(net.JoinHostPort(host, strconv.Itoa(port)), pc)
 }
