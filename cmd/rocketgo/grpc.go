@@ -6,8 +6,11 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rocketgo/rocketgo/client"
 	"github.com/rocketgo/rocketgo/server/broker"
+	"github.com/rocketgo/rocketgo/server/metrics"
 	"github.com/rocketgo/rocketgo/server/proxy"
 	"github.com/rocketgo/rocketgo/server/transport"
 )
@@ -16,8 +19,22 @@ import (
 // reaches the broker through the name server at nsAddr, as any client
 // does. port 0 picks a free one. The certificate is the broker's
 // (tlsServerCertPath) when it has one, else self-signed.
-func startGRPC(host string, port int, nsAddr string, bc broker.Config, log *slog.Logger) (*proxy.Server, error) {
+// With reg (the registry /metrics serves) its calls are timed into
+// rocketmq_rpc_latency{protocol_type="grpc"}.
+func startGRPC(host string, port int, nsAddr string, bc broker.Config, log *slog.Logger, reg *prometheus.Registry) (*proxy.Server, error) {
 	pc := proxy.Config{NameServers: nsAddr, Logger: log}
+	if reg != nil {
+		labels, err := metrics.BrokerLabels(bc)
+		if err != nil {
+			return nil, err
+		}
+		labels.NodeID = net.JoinHostPort(host, strconv.Itoa(port))
+		m, err := metrics.NewProxy(reg, labels)
+		if err != nil {
+			return nil, err
+		}
+		pc.Observer = m
+	}
 	if bc.TlsCertFile != "" {
 		tc, err := transport.ServerTLSConfig(bc.TlsCertFile, bc.TlsKeyFile, "")
 		if err != nil {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rocketgo/rocketgo/console"
 	"github.com/rocketgo/rocketgo/internal/httpserve"
 	"github.com/rocketgo/rocketgo/remoting"
@@ -19,6 +21,7 @@ import (
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/controller"
 	"github.com/rocketgo/rocketgo/server/embedded"
+	"github.com/rocketgo/rocketgo/server/metrics"
 	"github.com/rocketgo/rocketgo/server/namesrv"
 	"github.com/rocketgo/rocketgo/server/proxy"
 	"github.com/rocketgo/rocketgo/server/transport"
@@ -316,8 +319,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		*host = ""
 	}
 	began := time.Now()
+	reg := metrics.NewRegistry()
 	srv, err := embedded.Start(ctx, embedded.Config{Host: *host, NamesrvPort: freeIfZero(*nsPort), BrokerPort: freeIfZero(*brPort),
-		Broker: cfg, Logger: log, MetricsAddr: ops.metrics})
+		Broker: cfg, Logger: log, MetricsAddr: ops.metrics, Registry: reg})
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo:", err)
 		return 1
@@ -331,7 +335,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	stopGRPC := func() error { return nil }
 	if *grpcPort >= 0 {
-		g, err := startGRPC(*host, *grpcPort, srv.NamesrvAddr(), cfg, log)
+		var reg2 *prometheus.Registry
+		if srv.MetricsAddr() != "" {
+			reg2 = reg
+		}
+		g, err := startGRPC(*host, *grpcPort, srv.NamesrvAddr(), cfg, log, reg2)
 		if err != nil {
 			fmt.Fprintln(stderr, "rocketgo: gRPC:", err)
 			srv.Shutdown(context.Background())
