@@ -339,13 +339,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if srv.MetricsAddr() != "" {
 			reg2 = reg
 		}
-		g, err := startGRPC(*host, *grpcPort, srv.NamesrvAddr(), cfg, log, reg2)
+		g, stop, err := startGRPC(*host, *grpcPort, srv.NamesrvAddr(), cfg, log, reg2)
 		if err != nil {
 			fmt.Fprintln(stderr, "rocketgo: gRPC:", err)
 			srv.Shutdown(context.Background())
 			return 1
 		}
-		stopGRPC = g.Close
+		stopGRPC = stop
 		fmt.Fprintf(stdout, "rocketgo: gRPC endpoint for 5.x clients on %s (TLS and plain)\n", g.Addr())
 	}
 	eps, err := startEndpoints(ops.pprof, stdout, func() (*httpserve.Server, error) { return nil, nil })

@@ -510,3 +510,80 @@ func TestOfficialGRPCDeadLetterAfterMaxAttempts(t *testing.T) {
 		t.Fatalf("dead-lettered message delivered again: %s", mvs[0].GetMessageId())
 	}
 }
+
+const grpcACL = `
+accounts:
+  - accessKey: grpcUser01
+    secretKey: grpcSecret01
+    defaultTopicPerm: DENY
+    defaultGroupPerm: DENY
+    topicPerms: [GrpcAclTopic=PUB|SUB]
+    groupPerms: [GrpcAclGroup=SUB]
+  - accessKey: adminKey01
+    secretKey: adminSecret1
+    admin: true
+`
+
+// TestOfficialGRPCACL: with aclEnable the endpoint checks the 5.x clients'
+// signatures, and the broker applies the account's permissions to what
+// they do.
+func TestOfficialGRPCACL(t *testing.T) {
+	aclFile := filepath.Join(t.TempDir(), "plain_acl.yml")
+	if err := os.WriteFile(aclFile, []byte(grpcACL), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, "aclEnable=true", "aclFile="+aclFile, "autoCreateTopicEnable=false")
+	for _, topic := range []string{"GrpcAclTopic", "GrpcAclOther"} {
+		admin(t, srv, "updateTopic", "-t", topic, "-c", "DefaultCluster", "-r", "2", "-w", "2",
+			"-access-key", "adminKey01", "-secret-key", "adminSecret1")
+	}
+	withKeys := func(group, ak, sk string) *rmq.Config {
+		return &rmq.Config{Endpoint: srv.GRPCAddr(), ConsumerGroup: group,
+			Credentials: &credentials.SessionCredentials{AccessKey: ak, AccessSecret: sk}}
+	}
+	// A wrong secret: the first call (the route query at start) is refused.
+	bad, err := rmq.NewProducer(withKeys("", "grpcUser01", "wrongSecret"), rmq.WithTopics("GrpcAclTopic"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.Start(); err == nil {
+		bad.GracefulStop()
+		t.Fatal("producer with a wrong secret started")
+	} else if !strings.Contains(err.Error(), "signature") {
+		t.Errorf("wrong secret: %v", err)
+	}
+
+	p, err := rmq.NewProducer(withKeys("", "grpcUser01", "grpcSecret01"), rmq.WithTopics("GrpcAclTopic"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.GracefulStop()
+	sc, err := rmq.NewSimpleConsumer(withKeys("GrpcAclGroup", "grpcUser01", "grpcSecret01"), rmq.WithAwaitDuration(2*time.Second),
+		rmq.WithSubscriptionExpressions(map[string]*rmq.FilterExpression{"GrpcAclTopic": rmq.SUB_ALL}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sc.GracefulStop()
+	sc.Receive(context.Background(), 1, time.Second)
+	ids := sendN(t, p, "GrpcAclTopic", 2, "T")
+	for _, mv := range receive(t, sc, 2, 30*time.Second, 20*time.Second) {
+		if _, ok := ids[mv.GetMessageId()]; !ok {
+			t.Fatalf("unexpected message %s", mv.GetMessageId())
+		}
+		if err := sc.Ack(context.Background(), mv); err != nil {
+			t.Fatalf("ack: %v", err)
+		}
+	}
+	// No PUB on GrpcAclOther: the broker refuses the send made for it.
+	if _, err := p.Send(context.Background(), &rmq.Message{Topic: "GrpcAclOther", Body: []byte("x")}); err == nil {
+		t.Fatal("send to a topic without PUB permission succeeded")
+	} else if !strings.Contains(err.Error(), "FORBIDDEN") {
+		t.Errorf("send without permission: %v", err)
+	}
+}

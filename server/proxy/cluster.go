@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/rocketgo/rocketgo/auth"
 	"github.com/rocketgo/rocketgo/client"
 	iclient "github.com/rocketgo/rocketgo/internal/client"
 	"github.com/rocketgo/rocketgo/message"
@@ -98,6 +99,10 @@ func (c *remotingCluster) Invoke(ctx context.Context, topic, brokerName string, 
 		if addr == "" {
 			return nil, fmt.Errorf("proxy: broker %q has no master in the route of %q", brokerName, topic)
 		}
+	}
+	if creds, ok := credentialsFrom(ctx); ok {
+		// The caller's own account: the broker applies its permissions.
+		auth.Sign(req, creds)
 	}
 	return c.cl.Request(ctx, addr, req)
 }

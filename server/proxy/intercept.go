@@ -2,11 +2,16 @@ package proxy
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
 
 	"google.golang.org/grpc"
+
+	"github.com/rocketgo/rocketgo/auth"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -31,11 +36,51 @@ type Signature struct {
 	Method    string // full gRPC method name
 }
 
-// Authenticator checks the caller of every call (ACL). A refused call
-// fails with codes.Unauthenticated (or PermissionDenied when the error
-// says so through status).
+// Authenticator checks the caller of every call (ACL) and returns the
+// credentials the proxy signs the call's remoting requests with, so that
+// the brokers apply that account's permissions. A refused call fails with
+// codes.Unauthenticated (or the status the error carries).
 type Authenticator interface {
-	Authenticate(ctx context.Context, s Signature) error
+	Authenticate(ctx context.Context, s Signature) (auth.Credentials, error)
+}
+
+// HMACAuthenticator verifies the 5.x clients' signature — the hex
+// HMAC-SHA1 of the x-mq-date-time value keyed with the account's secret
+// key — against the accounts secretKey knows (acl.Checker.SecretKey), and
+// signs the caller's remoting requests with the same account.
+func HMACAuthenticator(secretKey func(accessKey string) (string, bool)) Authenticator {
+	return hmacAuthenticator(secretKey)
+}
+
+type hmacAuthenticator func(string) (string, bool)
+
+func (f hmacAuthenticator) Authenticate(_ context.Context, s Signature) (auth.Credentials, error) {
+	secret, ok := f(s.AccessKey)
+	if !ok {
+		return auth.Credentials{}, status.Errorf(codes.Unauthenticated, "unknown access key %q", s.AccessKey)
+	}
+	if s.DateTime == "" {
+		return auth.Credentials{}, status.Error(codes.Unauthenticated, "no x-mq-date-time metadata")
+	}
+	got, err := hex.DecodeString(s.Signature)
+	if err != nil {
+		return auth.Credentials{}, status.Error(codes.Unauthenticated, "signature is not hex")
+	}
+	mac := hmac.New(sha1.New, []byte(secret))
+	mac.Write([]byte(s.DateTime))
+	if !hmac.Equal(got, mac.Sum(nil)) {
+		return auth.Credentials{}, status.Error(codes.Unauthenticated, "signature mismatch")
+	}
+	return auth.Credentials{AccessKey: s.AccessKey, SecretKey: secret}, nil
+}
+
+type credentialsKey struct{}
+
+// credentialsFrom returns the caller's credentials an Authenticator
+// approved, if any.
+func credentialsFrom(ctx context.Context) (auth.Credentials, bool) {
+	c, ok := ctx.Value(credentialsKey{}).(auth.Credentials)
+	return c, ok
 }
 
 // Observer is told of every finished call, for metrics. code is the gRPC
@@ -69,28 +114,36 @@ func parseAuthorization(v string) (ak, sig string, err error) {
 	return ak, sig, nil
 }
 
-func (s *Server) authenticate(ctx context.Context, method string) error {
+func (s *Server) authenticate(ctx context.Context, method string) (context.Context, error) {
 	if s.cfg.Authenticator == nil {
-		return nil
+		return ctx, nil
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	auth := first(md, mdAuthorization)
-	if auth == "" {
-		return status.Error(codes.Unauthenticated, "no authorization metadata")
+	header := first(md, mdAuthorization)
+	if header == "" {
+		return nil, status.Error(codes.Unauthenticated, "no authorization metadata")
 	}
-	ak, sig, err := parseAuthorization(auth)
+	ak, sig, err := parseAuthorization(header)
 	if err != nil {
-		return status.Error(codes.Unauthenticated, err.Error())
+		return nil, status.Error(codes.Unauthenticated, err.Error())
 	}
-	err = s.cfg.Authenticator.Authenticate(ctx, Signature{AccessKey: ak, DateTime: first(md, mdDateTime), Signature: sig, Method: method})
+	creds, err := s.cfg.Authenticator.Authenticate(ctx, Signature{AccessKey: ak, DateTime: first(md, mdDateTime), Signature: sig, Method: method})
 	if err != nil {
 		if _, ok := status.FromError(err); ok {
-			return err
+			return nil, err
 		}
-		return status.Error(codes.Unauthenticated, err.Error())
+		return nil, status.Error(codes.Unauthenticated, err.Error())
 	}
-	return nil
+	return context.WithValue(ctx, credentialsKey{}, creds), nil
 }
+
+// authedStream carries the authenticated context into a stream handler.
+type authedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (a *authedStream) Context() context.Context { return a.ctx }
 
 func (s *Server) observe(method string, err error, start time.Time) {
 	if s.cfg.Observer != nil {
@@ -107,7 +160,8 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 		}
 		s.observe(info.FullMethod, err, start)
 	}()
-	if err := s.authenticate(ctx, info.FullMethod); err != nil {
+	ctx, err = s.authenticate(ctx, info.FullMethod)
+	if err != nil {
 		return nil, err
 	}
 	return handler(ctx, req)
@@ -122,10 +176,11 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 		}
 		s.observe(info.FullMethod, err, start)
 	}()
-	if err := s.authenticate(ss.Context(), info.FullMethod); err != nil {
+	ctx, err := s.authenticate(ss.Context(), info.FullMethod)
+	if err != nil {
 		return err
 	}
-	return handler(srv, ss)
+	return handler(srv, &authedStream{ServerStream: ss, ctx: ctx})
 }
 
 func first(md metadata.MD, key string) string {
