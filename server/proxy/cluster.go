@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/rocketgo/rocketgo/auth"
 	"github.com/rocketgo/rocketgo/client"
@@ -40,15 +41,32 @@ type remotingCluster struct {
 	mu      sync.Mutex
 	masters map[string]string // broker name → master address, from routes
 	warmed  map[string]bool   // topics the client's own route cache holds
+	routes  map[string]cachedRoute
+}
+
+// routeTTL is how long a route is served from the cache. A send or
+// receive must not cost a name-server round trip; the 5.x clients
+// themselves re-query routes every 30s.
+const routeTTL = 5 * time.Second
+
+type cachedRoute struct {
+	route *wire.TopicRoute
+	at    time.Time
 }
 
 // NewRemotingCluster returns a Cluster that reaches the name servers and
 // brokers through cl (which it closes on Close).
 func NewRemotingCluster(cl *client.Client) Cluster {
-	return &remotingCluster{cl: cl, masters: make(map[string]string), warmed: make(map[string]bool)}
+	return &remotingCluster{cl: cl, masters: make(map[string]string), warmed: make(map[string]bool), routes: make(map[string]cachedRoute)}
 }
 
 func (c *remotingCluster) Route(ctx context.Context, topic string) (*wire.TopicRoute, error) {
+	c.mu.Lock()
+	cr, ok := c.routes[topic]
+	c.mu.Unlock()
+	if ok && time.Since(cr.at) < routeTTL {
+		return cr.route, nil
+	}
 	req := remoting.NewRequest(remoting.GetRouteInfoByTopic, &remoting.GetRouteInfoRequestHeader{Topic: topic, AcceptStandardJSONOnly: true}, nil)
 	resp, _, err := c.cl.NameServerRequest(ctx, req)
 	if err != nil {
@@ -71,6 +89,7 @@ func (c *remotingCluster) Route(ctx context.Context, topic string) (*wire.TopicR
 			c.masters[bd.BrokerName] = a
 		}
 	}
+	c.routes[topic] = cachedRoute{route: route, at: time.Now()}
 	warm := !c.warmed[topic] && len(route.BrokerDatas) > 0
 	c.warmed[topic] = true
 	c.mu.Unlock()
