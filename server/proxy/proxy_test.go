@@ -123,6 +123,23 @@ func TestSendReceiveAckPlainAndTLS(t *testing.T) {
 		m.UserProperties["k"] != "v" || sp.BornHost != "host1" || sp.GetDeliveryAttempt() != 1 || sp.GetReceiptHandle() == "" {
 		t.Fatalf("received %v", m)
 	}
+	// Forward a second message to the DLQ: it lands in %DLQ%<group> and
+	// is not handed out again.
+	send("ID2")
+	dl := recv(10 * time.Second)
+	if len(dl) != 1 || dl[0].SystemProperties.MessageId != "ID2" {
+		t.Fatalf("received %v", dl)
+	}
+	fwd, err := plain.ForwardMessageToDeadLetterQueue(ctx, &pb.ForwardMessageToDeadLetterQueueRequest{
+		Group: &pb.Resource{Name: group}, Topic: &pb.Resource{Name: topic},
+		ReceiptHandle: dl[0].SystemProperties.GetReceiptHandle(), MessageId: "ID2", DeliveryAttempt: 1, MaxDeliveryAttempts: 16})
+	if err != nil || fwd.Status.Code != pb.Code_OK {
+		t.Fatalf("forward to DLQ: %v %v", fwd, err)
+	}
+	dlqRoute, err := plain.QueryRoute(ctx, &pb.QueryRouteRequest{Topic: &pb.Resource{Name: "%DLQ%" + group}})
+	if err != nil || dlqRoute.Status.Code != pb.Code_OK {
+		t.Fatalf("DLQ route: %v %v", dlqRoute, err)
+	}
 	ack, err := plain.AckMessage(ctx, &pb.AckMessageRequest{Group: &pb.Resource{Name: group}, Topic: &pb.Resource{Name: topic},
 		Entries: []*pb.AckMessageEntry{{MessageId: "ID1", ReceiptHandle: sp.GetReceiptHandle()}}})
 	if err != nil || ack.Status.Code != pb.Code_OK {
