@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rocketgo/rocketgo/console"
 	"github.com/rocketgo/rocketgo/internal/httpserve"
 	"github.com/rocketgo/rocketgo/remoting"
@@ -19,7 +21,9 @@ import (
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/controller"
 	"github.com/rocketgo/rocketgo/server/embedded"
+	"github.com/rocketgo/rocketgo/server/metrics"
 	"github.com/rocketgo/rocketgo/server/namesrv"
+	"github.com/rocketgo/rocketgo/server/proxy"
 	"github.com/rocketgo/rocketgo/server/transport"
 )
 
@@ -295,6 +299,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cluster := fs.Int("cluster", 0, "run a controller-mode broker set of this many replicas (name server + embedded controller + replicas on 10911, 10921, ...)")
 	var ops opsFlags
 	ops.register(fs, "serve both servers' Prometheus metrics on http://`ADDR`/metrics (default: off, or metricsPromExporterHost:Port with metricsExporterType=PROM)")
+	grpcPort := fs.Int("grpc-port", proxy.DefaultPort, "port of the 5.x gRPC endpoint, TLS and plain (0: pick a free one, -1: off)")
 	consoleAddr := fs.String("console", "", "also serve the web console on `ADDR` (e.g. 127.0.0.1:8080; see rocketgo help console)")
 	if code, ok := parseFlags(fs, "serve", args, stdout, stderr); !ok {
 		return code
@@ -316,8 +321,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		*host = ""
 	}
 	began := time.Now()
+	reg := metrics.NewRegistry()
 	srv, err := embedded.Start(ctx, embedded.Config{Host: *host, NamesrvPort: freeIfZero(*nsPort), BrokerPort: freeIfZero(*brPort),
-		Broker: cfg, Logger: log, MetricsAddr: ops.metrics})
+		Broker: cfg, Logger: log, MetricsAddr: ops.metrics, Registry: reg})
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo:", err)
 		return 1
@@ -329,9 +335,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if a := srv.MetricsAddr(); a != "" {
 		fmt.Fprintf(stdout, "rocketgo: metrics on http://%s/metrics\n", a)
 	}
+	stopGRPC := func() error { return nil }
+	if *grpcPort >= 0 {
+		var reg2 *prometheus.Registry
+		if srv.MetricsAddr() != "" {
+			reg2 = reg
+		}
+		g, stop, err := startGRPC(*host, *grpcPort, srv.NamesrvAddr(), cfg, log, reg2)
+		if err != nil {
+			fmt.Fprintln(stderr, "rocketgo: gRPC:", err)
+			srv.Shutdown(context.Background())
+			return 1
+		}
+		stopGRPC = stop
+		fmt.Fprintf(stdout, "rocketgo: gRPC endpoint for 5.x clients on %s (TLS and plain)\n", g.Addr())
+	}
 	eps, err := startEndpoints(ops.pprof, stdout, func() (*httpserve.Server, error) { return nil, nil })
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo:", err)
+		stopGRPC()
 		srv.Shutdown(context.Background())
 		return 1
 	}
@@ -341,13 +363,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if stopConsole, url, err = startConsole(srv.NamesrvAddr(), *consoleAddr, console.Config{SampleEvery: 5 * time.Second}); err != nil {
 			fmt.Fprintln(stderr, "rocketgo: console:", err)
 			eps.shutdown(context.Background())
+			stopGRPC()
 			srv.Shutdown(context.Background())
 			return 1
 		}
 		fmt.Fprintf(stdout, "rocketgo: console on %s\n", url)
 	}
 	return waitAndStop(ctx, stderr, func(ctx context.Context) error {
-		return errors.Join(stopConsole(ctx), eps.shutdown(ctx), srv.Shutdown(ctx))
+		return errors.Join(stopConsole(ctx), eps.shutdown(ctx), stopGRPC(), srv.Shutdown(ctx))
 	})
 }
 

@@ -102,6 +102,19 @@ func (c *Checker) Check(remoteAddr string, req *remoting.Command) error {
 	return c.rules.Load().check(hostOf(remoteAddr), req)
 }
 
+// SecretKey returns the secret key of the account accessKey, for entry
+// points that verify another signature scheme and then sign the remoting
+// requests they make for the caller with the caller's own keys (the 5.x
+// gRPC endpoint, server/proxy): the broker's check then applies the
+// account's permissions as to any client.
+func (c *Checker) SecretKey(accessKey string) (string, bool) {
+	acc := c.rules.Load().accounts[accessKey]
+	if acc == nil {
+		return "", false
+	}
+	return acc.secretKey, true
+}
+
 // Reload re-reads the file now. It reports whether the rules changed; on
 // error the previous rules stay in force.
 func (c *Checker) Reload() (bool, error) { return c.reload() }

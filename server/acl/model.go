@@ -90,6 +90,7 @@ type Rules struct {
 
 type account struct {
 	accessKey  string
+	secretKey  string
 	white      addrPattern
 	hasWhite   bool
 	admin      bool
@@ -124,6 +125,7 @@ func Compile(f File) (*Rules, error) {
 		}
 		acc := &account{
 			accessKey: a.AccessKey,
+			secretKey: a.SecretKey,
 			admin:     a.Admin,
 			defTopic:  ParsePerm(a.DefaultTopicPerm),
 			defGroup:  ParsePerm(a.DefaultGroupPerm),

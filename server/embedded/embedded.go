@@ -46,6 +46,10 @@ type Config struct {
 	// and the broker's metricsExporterType is PROM, the broker's
 	// metricsPromExporterHost:Port is used.
 	MetricsAddr string
+	// Registry, when set, is where the metrics served on MetricsAddr are
+	// registered (so a caller can add its own, as `serve` does for the
+	// gRPC endpoint); default: a new one.
+	Registry *prometheus.Registry
 }
 
 // Server is a running name server plus broker.
@@ -132,7 +136,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		bm  *metrics.Broker
 	)
 	if metricsAddr != "" {
-		reg = metrics.NewRegistry()
+		reg = cfg.Registry
+		if reg == nil {
+			reg = metrics.NewRegistry()
+		}
 		labels, err := metrics.BrokerLabels(bc)
 		if err == nil {
 			bm, err = metrics.NewBroker(reg, labels)
