@@ -27,7 +27,7 @@ func TestServeWithConsole(t *testing.T) {
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "-data", t.TempDir(), "-namesrv-port", "0", "-broker-port", "0", "-console", "127.0.0.1:0"}, &out, &errOut)
+		done <- run(ctx, []string{"serve", "-data", t.TempDir(), "-namesrv-port", "0", "-broker-port", "0", "-grpc-port", "0", "-console", "127.0.0.1:0"}, &out, &errOut)
 	}()
 	re := regexp.MustCompile(`rocketgo: console on (http://127\.0\.0\.1:\d+)\n`)
 	deadline := time.Now().Add(20 * time.Second)

@@ -95,7 +95,7 @@ const (
 )
 
 func TestServeMetricsAndPprof(t *testing.T) {
-	addrs := runUntil(t, []string{"serve", "-host", "127.0.0.1", "-namesrv-port", "0", "-broker-port", "0", "-data", t.TempDir(),
+	addrs := runUntil(t, []string{"serve", "-host", "127.0.0.1", "-namesrv-port", "0", "-broker-port", "0", "-grpc-port", "0", "-data", t.TempDir(),
 		"-metrics", "127.0.0.1:0", "-pprof", "127.0.0.1:0"}, metricsLine, pprofLine)
 	text := get(t, "http://"+addrs[0]+"/metrics")
 	for _, want := range []string{`rocketmq_topic_number{cluster="DefaultCluster",node_id="broker-a",node_type="broker"}`, `node_type="nameserver"`, "go_goroutines"} {

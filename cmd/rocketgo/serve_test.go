@@ -21,7 +21,7 @@ func startServe(tb testing.TB, args ...string) (ready []string, stop func()) {
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, append([]string{"serve", "-namesrv-port", "0", "-broker-port", "0"}, args...), &out, &errOut)
+		done <- run(ctx, append([]string{"serve", "-namesrv-port", "0", "-broker-port", "0", "-grpc-port", "0"}, args...), &out, &errOut)
 	}()
 	stop = func() {
 		tb.Helper()
