@@ -212,11 +212,11 @@ func (s *sender) sendN(t testing.TB, topic, prefix string, n, queues int) {
 	wg.Wait()
 }
 
-func waitRoute(t testing.TB, ts *testServer, topic string) {
+func waitRoute(t testing.TB, nsAddr, topic string) {
 	t.Helper()
 	rc := netclient.New()
 	defer rc.Close()
-	ns, err := nsclient.New(rc, ts.NamesrvAddr())
+	ns, err := nsclient.New(rc, nsAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func waitRoute(t testing.TB, ts *testServer, topic string) {
 // for its route. The message body is "init".
 func createTopic(t testing.TB, ts *testServer, s *sender, topic string) {
 	s.send(t, topic, 0, "", []byte("init"))
-	waitRoute(t, ts, topic)
+	waitRoute(t, ts.NamesrvAddr(), topic)
 }
 
 // recorder counts deliveries per body.

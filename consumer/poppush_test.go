@@ -211,6 +211,7 @@ func TestPopPushSurvivesBrokerKill(t *testing.T) {
 	defer s.rc.Close()
 	topic := "PopPushKill"
 	s.send(t, topic, 0, "", []byte("init"))
+	waitRoute(t, b.ns.Addr(), topic)
 	rec := newRecorder()
 	c, err := NewPush(WithNameServers(b.ns.Addr()), WithGroup("cg-pop-kill"), WithConsumeFrom(ConsumeFromFirstOffset),
 		WithRebalanceInterval(500*time.Millisecond), WithHeartbeatInterval(time.Second), WithRouteRefreshInterval(time.Second),

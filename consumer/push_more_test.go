@@ -85,7 +85,7 @@ func TestPushOrderlyGoesToDLQAfterMax(t *testing.T) {
 	}
 	mu.Unlock()
 	dlq := newRecorder()
-	waitRoute(t, ts, DLQPrefix+"cg-odlq")
+	waitRoute(t, ts.NamesrvAddr(), DLQPrefix+"cg-odlq")
 	startPush(t, ts, "cg-odlq-reader", DLQPrefix+"cg-odlq", "*", dlq.listener())
 	waitFor(t, 20*time.Second, "poison in DLQ", func() bool { return dlq.distinct() == 1 })
 }

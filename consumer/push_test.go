@@ -93,7 +93,7 @@ func TestPushRetryLaterThenDLQ(t *testing.T) {
 	}
 	// The message is now in the DLQ.
 	dlq := newRecorder()
-	waitRoute(t, ts, DLQPrefix+"cg-retry")
+	waitRoute(t, ts.NamesrvAddr(), DLQPrefix+"cg-retry")
 	startPush(t, ts, "cg-dlq-reader", DLQPrefix+"cg-retry", "*", dlq.listener())
 	waitFor(t, 20*time.Second, "DLQ message", func() bool { return dlq.distinct() == 1 })
 	if _, seen := dlq.snapshot(); seen["retry-me"] != 1 {
