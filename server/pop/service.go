@@ -459,6 +459,22 @@ func reviveQidOf(order bool) int32 {
 
 func isRetry(topic string) bool { return remoting.PopRetryMark(topic) != remoting.PopRetryNone }
 
+// moveOffsetLocked journals off as k's next pop offset, then takes it and
+// commits it as the group's consume offset. It returns the journal sequence
+// to sync.
+func (s *Service) moveOffsetLocked(k queueKey, off int64) (uint64, error) {
+	s.rec.reset(recOffset)
+	s.rec.queue(k)
+	s.rec.int(off)
+	seq, err := s.jrnl.stage(s.rec.b)
+	if err != nil {
+		return 0, err
+	}
+	s.offsets[k] = off
+	s.broker.CommitOffset(k.group, k.topic, k.queueID, off)
+	return seq, nil
+}
+
 // popQueueLocked reads one queue into res and records the checkpoint. It
 // returns the journal sequence to sync and the messages left behind.
 func (s *Service) popQueueLocked(r *PopRequest, topic string, qid int32, popTime int64, f store.Filter,
@@ -470,15 +486,10 @@ func (s *Service) popQueueLocked(r *PopRequest, topic string, qid int32, popTime
 		// Pin where the group starts, durably: under init mode MAX a
 		// message arriving before the next pop must not be skipped by
 		// recomputing "the end" then.
-		s.rec.reset(recOffset)
-		s.rec.queue(k)
-		s.rec.int(off)
 		var err error
-		if seq, err = s.jrnl.stage(s.rec.b); err != nil {
+		if seq, err = s.moveOffsetLocked(k, off); err != nil {
 			return 0, 0, err
 		}
-		s.offsets[k] = off
-		s.broker.CommitOffset(k.group, k.topic, k.queueID, off)
 	}
 	if r.Order && s.orderBlockedLocked(k) {
 		return seq, 0, nil
@@ -494,15 +505,10 @@ func (s *Service) popQueueLocked(r *PopRequest, topic string, qid int32, popTime
 		if next > off && (got.Status == store.NoMatchedMessage || got.Status == store.OffsetFoundNull) {
 			// Filtered out: move past them, durably, so they are not
 			// scanned again.
-			s.rec.reset(recOffset)
-			s.rec.queue(k)
-			s.rec.int(next)
-			seq, err := s.jrnl.stage(s.rec.b)
+			seq, err := s.moveOffsetLocked(k, next)
 			if err != nil {
 				return 0, 0, err
 			}
-			s.offsets[k] = next
-			s.broker.CommitOffset(k.group, k.topic, k.queueID, next)
 			return seq, rest, nil
 		}
 		return seq, rest, nil
@@ -550,15 +556,10 @@ func (s *Service) popQueueLocked(r *PopRequest, topic string, qid int32, popTime
 	}
 	if len(ck.offsets) == 0 {
 		// An order redelivery whose messages were all acknowledged.
-		s.rec.reset(recOffset)
-		s.rec.queue(k)
-		s.rec.int(next)
-		seq, err := s.jrnl.stage(s.rec.b)
+		seq, err := s.moveOffsetLocked(k, next)
 		if err != nil {
 			return 0, 0, err
 		}
-		s.offsets[k] = next
-		s.broker.CommitOffset(k.group, k.topic, k.queueID, next)
 		s.dropOrderStateLocked(k)
 		return seq, rest, nil
 	}
