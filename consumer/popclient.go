@@ -8,6 +8,7 @@ import (
 
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/remoting/wire"
 )
 
 // The POP requests shared by SimpleConsumer and a push consumer in POP
@@ -135,26 +136,6 @@ func ackOne(ctx context.Context, cl *cluster, group, subTopic string, msg *messa
 	return popAnswer("ACK_MESSAGE", addr, ei.BrokerName, resp)
 }
 
-// batchAckEntry is one checkpoint of a BATCH_ACK_MESSAGE body (upstream
-// BatchAck, with its short JSON names); bit i of the bit set acknowledges
-// offset startOffset+i.
-type batchAckEntry struct {
-	Group       string `json:"c"`
-	Topic       string `json:"t"`
-	Retry       string `json:"r"`
-	StartOffset int64  `json:"so"`
-	QueueID     int32  `json:"q"`
-	ReviveQid   int32  `json:"rq"`
-	PopTime     int64  `json:"pt"`
-	Invisible   int64  `json:"it"`
-	BitSet      []byte `json:"b"`
-}
-
-type batchAckRequest struct {
-	BrokerName string          `json:"brokerName"`
-	Acks       []batchAckEntry `json:"acks"`
-}
-
 // maxBatchAckSpan bounds the offsets one bit set covers; messages further
 // from their checkpoint's start are acknowledged one by one.
 const maxBatchAckSpan = 64 << 10
@@ -171,7 +152,7 @@ func ackMany(ctx context.Context, cl *cluster, group, subTopic string, msgs []*m
 		start, pt    int64
 	}
 	type brokerBatch struct {
-		entries map[ckID]*batchAckEntry
+		entries map[ckID]*wire.BatchAck
 		order   []ckID
 		msgs    []*message.MessageExt
 	}
@@ -196,14 +177,14 @@ func ackMany(ctx context.Context, cl *cluster, group, subTopic string, msgs []*m
 		}
 		bb := byBroker[ei.BrokerName]
 		if bb == nil {
-			bb = &brokerBatch{entries: map[ckID]*batchAckEntry{}}
+			bb = &brokerBatch{entries: map[ckID]*wire.BatchAck{}}
 			byBroker[ei.BrokerName] = bb
 			brokers = append(brokers, ei.BrokerName)
 		}
 		id := ckID{topic: m.Topic, retry: ei.RetryMark, queueID: ei.QueueID, start: ei.CkQueueOffset, pt: ei.PopTime}
 		e := bb.entries[id]
 		if e == nil {
-			e = &batchAckEntry{Group: group, Topic: m.Topic, Retry: ei.RetryMark, StartOffset: ei.CkQueueOffset,
+			e = &wire.BatchAck{Group: group, Topic: m.Topic, Retry: ei.RetryMark, StartOffset: ei.CkQueueOffset,
 				QueueID: ei.QueueID, ReviveQid: ei.ReviveQid, PopTime: ei.PopTime, Invisible: ei.InvisibleTime}
 			bb.entries[id] = e
 			bb.order = append(bb.order, id)
@@ -220,7 +201,7 @@ func ackMany(ctx context.Context, cl *cluster, group, subTopic string, msgs []*m
 			keep(ackOne(ctx, cl, group, subTopic, bb.msgs[0]))
 			continue
 		}
-		req := batchAckRequest{BrokerName: name}
+		req := wire.BatchAckBody{BrokerName: name}
 		for _, id := range bb.order {
 			req.Acks = append(req.Acks, *bb.entries[id])
 		}

@@ -202,26 +202,6 @@ func (s *Service) ProcessChangeInvisibleTime(rc *transport.RequestContext, req *
 	rc.Reply(resp)
 }
 
-// batchAck is one entry of upstream's BatchAckMessageRequestBody, with
-// its short JSON names; the bit set is java.util.BitSet.toByteArray
-// (little-endian bits) as base64, which is how []byte decodes.
-type batchAck struct {
-	Group       string `json:"c"`
-	Topic       string `json:"t"`
-	Retry       string `json:"r"`
-	StartOffset int64  `json:"so"`
-	QueueID     int32  `json:"q"`
-	ReviveQid   int32  `json:"rq"`
-	PopTime     int64  `json:"pt"`
-	Invisible   int64  `json:"it"`
-	BitSet      []byte `json:"b"`
-}
-
-type batchAckBody struct {
-	BrokerName string     `json:"brokerName"`
-	Acks       []batchAck `json:"acks"`
-}
-
 // ProcessBatchAck serves BATCH_ACK_MESSAGE (200151): several offsets of
 // several checkpoints in one request. Offsets whose handle expired are
 // skipped, as upstream; malformed entries fail the request.
@@ -230,7 +210,7 @@ func (s *Service) ProcessBatchAck(rc *transport.RequestContext, req *remoting.Co
 		reply(rc, req, remoting.InvalidParameter, fmt.Sprintf("batch ack body of %d bytes", len(req.Body)))
 		return
 	}
-	var body batchAckBody
+	var body wire.BatchAckBody
 	if err := json.Unmarshal(req.Body, &body); err != nil {
 		reply(rc, req, remoting.InvalidParameter, "bad batch ack body: "+err.Error())
 		return
