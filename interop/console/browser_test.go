@@ -24,7 +24,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -32,9 +31,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/rocketgo/rocketgo/interop/internal/headless"
 
 	"github.com/rocketgo/rocketgo/admin"
 	"github.com/rocketgo/rocketgo/console"
@@ -49,19 +48,6 @@ const (
 	group         = "BrowserGroup"
 	producerGroup = "BrowserProducer"
 )
-
-// findBrowser returns the Chromium to drive, or "" when there is none.
-func findBrowser() string {
-	if p := os.Getenv("ROCKETGO_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // producerSender backs the console's re-send with an SDK producer, as
 // `rocketgo console` does.
@@ -152,21 +138,8 @@ func slicesContains(ss []string, s string) bool {
 // topic from the DLQ page; and no page throws a script error or trips the
 // Content-Security-Policy.
 func TestConsoleInBrowser(t *testing.T) {
-	browser := findBrowser()
-	if browser == "" {
-		msg := "NO BROWSER: TestConsoleInBrowser needs Chromium (apt-get install chromium, or set ROCKETGO_CHROMIUM); the console was NOT tested in a browser"
-		if os.Getenv("ROCKETGO_REQUIRE_BROWSER") == "1" {
-			t.Fatal(msg + " and ROCKETGO_REQUIRE_BROWSER=1 requires it")
-		}
-		t.Skip("\n\n*** " + msg + " ***\n")
-	}
-	shots := filepath.Join(t.TempDir(), "console-browser")
-	if dir := os.Getenv("ROCKETGO_ARTIFACTS"); dir != "" {
-		shots = filepath.Join(dir, "console-browser")
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	browser := headless.Require(t, "the console")
+	shots := headless.ShotsDir(t, "console-browser")
 	t.Logf("browser %s; screenshots in %s", browser, shots)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -200,44 +173,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	t.Cleanup(func() { web.Shutdown(context.Background()) })
 	base := "http://" + web.Addr()
 
-	// The browser, with a fresh profile and nothing reaching out.
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(browser), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 860))
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("starting %s: %v", browser, err)
-	}
-	// Script errors and console errors (a CSP violation is one) fail the
-	// test; a favicon the console does not serve is no error of a page.
-	var pageErrs []string
-	var errMu sync.Mutex
-	go func() {
-		for ev, err := range chromedp.Events(bctx, runtime.ExceptionThrown) {
-			if err != nil {
-				return
-			}
-			errMu.Lock()
-			pageErrs = append(pageErrs, "exception: "+ev.ExceptionDetails.Text)
-			errMu.Unlock()
-		}
-	}()
-	go func() {
-		for ev, err := range chromedp.Events(bctx, log.EntryAdded) {
-			if err != nil {
-				return
-			}
-			if ev.Entry.Level == log.EntryLevelError && !strings.Contains(ev.Entry.URL, "favicon") {
-				errMu.Lock()
-				pageErrs = append(pageErrs, fmt.Sprintf("console %s: %s (%s)", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
-				errMu.Unlock()
-			}
-		}
-	}()
+	// The browser, with a fresh profile and nothing reaching out; script
+	// and console errors (a CSP violation is one) fail the test.
+	br := headless.Start(t, ctx, browser, 1280, 860)
+	bctx := br.Ctx
 
 	b := &driver{t: t, ctx: bctx, base: base, shots: shots, start: time.Now()}
 
@@ -386,11 +325,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.reloadUntil("/live", "#chart-lag", func(v string) bool { return strings.Contains(v, group) })
 	b.shot("live")
 
-	errMu.Lock()
-	defer errMu.Unlock()
-	for _, e := range pageErrs {
-		t.Errorf("page error: %s", e)
-	}
+	br.CheckErrors(t)
 }
 
 // waitFor polls cond until it holds or ctx ends.

@@ -18,32 +18,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/rocketgo/rocketgo/interop/internal/headless"
 
 	"github.com/rocketgo/rocketgo/loadtest"
 	"github.com/rocketgo/rocketgo/loadtest/htmlreport"
 )
-
-func findBrowser() string {
-	if p := os.Getenv("ROCKETGO_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // runOnce does a short end-to-end load test against an embedded server,
 // rate-limited for a fixed time so that it spans several report intervals
@@ -93,21 +79,8 @@ const inspect = `Array.from(document.querySelectorAll("figure")).map(function (f
 // raises no error; a single-run produce-only page hides the end-to-end
 // charts instead of drawing empty ones.
 func TestLoadtestReportInBrowser(t *testing.T) {
-	browser := findBrowser()
-	if browser == "" {
-		msg := "NO BROWSER: TestLoadtestReportInBrowser needs Chromium (apt-get install chromium, or set ROCKETGO_CHROMIUM); the HTML report was NOT tested in a browser"
-		if os.Getenv("ROCKETGO_REQUIRE_BROWSER") == "1" {
-			t.Fatal(msg + " and ROCKETGO_REQUIRE_BROWSER=1 requires it")
-		}
-		t.Skip("\n\n*** " + msg + " ***\n")
-	}
-	shots := filepath.Join(t.TempDir(), "loadtest-report")
-	if dir := os.Getenv("ROCKETGO_ARTIFACTS"); dir != "" {
-		shots = filepath.Join(dir, "loadtest-report")
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	browser := headless.Require(t, "the HTML report")
+	shots := headless.ShotsDir(t, "loadtest-report")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
@@ -122,47 +95,8 @@ func TestLoadtestReportInBrowser(t *testing.T) {
 	single := filepath.Join(dir, "single.html")
 	writePage(t, single, "one run", &produceOnly)
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(browser), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("starting %s: %v", browser, err)
-	}
-	var errMu sync.Mutex
-	var pageErrs []string
-	go func() {
-		for ev, err := range chromedp.Events(bctx, runtime.ExceptionThrown) {
-			if err != nil {
-				return
-			}
-			errMu.Lock()
-			pageErrs = append(pageErrs, "exception: "+ev.ExceptionDetails.Text)
-			errMu.Unlock()
-		}
-	}()
-	go func() {
-		for ev, err := range chromedp.Events(bctx, log.EntryAdded) {
-			if err != nil {
-				return
-			}
-			if ev.Entry.Level == log.EntryLevelError && !strings.Contains(ev.Entry.URL, "favicon") {
-				errMu.Lock()
-				pageErrs = append(pageErrs, fmt.Sprintf("console %s: %s", ev.Entry.Source, ev.Entry.Text))
-				errMu.Unlock()
-			}
-		}
-	}()
-
-	errs := func() []string {
-		errMu.Lock()
-		defer errMu.Unlock()
-		return append([]string(nil), pageErrs...)
-	}
+	br := headless.Start(t, ctx, browser, 1280, 900)
+	bctx, errs := br.Ctx, br.Errors
 	figs := open(t, bctx, cmp, errs)
 	want := map[string]int{"chart-tps": 4, "chart-pub": 6, "chart-e2e": 6, "chart-pubq": 2, "chart-e2eq": 2}
 	for _, f := range figs {
@@ -202,11 +136,7 @@ func TestLoadtestReportInBrowser(t *testing.T) {
 	shot(t, bctx, filepath.Join(shots, "single.png"))
 	t.Logf("screenshots in %s", shots)
 
-	errMu.Lock()
-	defer errMu.Unlock()
-	for _, e := range pageErrs {
-		t.Errorf("page error: %s", e)
-	}
+	br.CheckErrors(t)
 }
 
 func writePage(t *testing.T, path, title string, runs ...*htmlreport.Run) {
