@@ -14,38 +14,30 @@ import (
 // and acking each message (ns/op is per message, receive + ack), against
 // an in-process broker with ASYNC_FLUSH.
 func BenchmarkSimpleReceiveAck(b *testing.B) {
-	br := startBrokerOnly(b)
-	s := &sender{rc: netclient.New(), addr: br.br.Addr()}
-	defer s.rc.Close()
-	topic := "BenchPop"
-	s.sendN(b, topic, "m", b.N+1, 4)
-	c := newSimpleT(b, br.ns.Addr(), "cg-bench-pop", topic, WithAwaitDuration(0))
-	ctx := context.Background()
-	b.ResetTimer()
-	done := 0
-	for done < b.N {
-		msgs, err := c.Receive(ctx, 32, time.Minute)
-		if err != nil {
-			b.Fatal(err)
-		}
+	benchReceiveAck(b, "BenchPop", func(ctx context.Context, c *SimpleConsumer, msgs []*message.MessageExt) error {
 		for _, m := range msgs {
 			if err := c.Ack(ctx, m); err != nil {
-				b.Fatal(err)
+				return err
 			}
 		}
-		done += len(msgs)
-	}
+		return nil
+	})
 }
 
 // BenchmarkSimpleReceiveAckBatch is BenchmarkSimpleReceiveAck with each
 // batch acknowledged by one BATCH_ACK_MESSAGE (AckBatch).
 func BenchmarkSimpleReceiveAckBatch(b *testing.B) {
+	benchReceiveAck(b, "BenchPopBatch", func(ctx context.Context, c *SimpleConsumer, msgs []*message.MessageExt) error {
+		return c.AckBatch(ctx, msgs)
+	})
+}
+
+func benchReceiveAck(b *testing.B, topic string, ack func(context.Context, *SimpleConsumer, []*message.MessageExt) error) {
 	br := startBrokerOnly(b)
 	s := &sender{rc: netclient.New(), addr: br.br.Addr()}
 	defer s.rc.Close()
-	topic := "BenchPopBatch"
 	s.sendN(b, topic, "m", b.N+1, 4)
-	c := newSimpleT(b, br.ns.Addr(), "cg-bench-pop-batch", topic, WithAwaitDuration(0))
+	c := newSimpleT(b, br.ns.Addr(), "cg-"+topic, topic, WithAwaitDuration(0))
 	ctx := context.Background()
 	b.ResetTimer()
 	done := 0
@@ -55,7 +47,7 @@ func BenchmarkSimpleReceiveAckBatch(b *testing.B) {
 			b.Fatal(err)
 		}
 		if len(msgs) > 0 {
-			if err := c.AckBatch(ctx, msgs); err != nil {
+			if err := ack(ctx, c, msgs); err != nil {
 				b.Fatal(err)
 			}
 		}
