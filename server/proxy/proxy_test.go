@@ -306,3 +306,61 @@ func FuzzSendMessage(f *testing.F) {
 		}
 	})
 }
+
+// TestDelayMessageKeepsDeliveryTimestamp: a timer message sent over gRPC
+// is received, once due, with its delivery timestamp and type DELAY (the
+// broker keeps the due time it recorded when the timer delivers).
+func TestDelayMessageKeepsDeliveryTimestamp(t *testing.T) {
+	p := startProxy(t)
+	c := dial(t, p.Addr(), false)
+	ctx := callCtx(t)
+	const topic, group = "ProxyDelayTopic", "ProxyDelayGroup"
+	route, err := c.QueryRoute(ctx, &pb.QueryRouteRequest{Topic: &pb.Resource{Name: topic}})
+	if err != nil || route.Status.Code != pb.Code_OK || len(route.MessageQueues) == 0 {
+		t.Fatalf("route: %v %v", route, err)
+	}
+	receive := func() []*pb.Message {
+		stream, err := c.ReceiveMessage(ctx, &pb.ReceiveMessageRequest{
+			Group: &pb.Resource{Name: group}, MessageQueue: route.MessageQueues[0], BatchSize: 8,
+			InvisibleDuration: durationpb.New(30 * time.Second), LongPollingTimeout: durationpb.New(time.Second),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msgs []*pb.Message
+		for {
+			r, err := stream.Recv()
+			if err != nil {
+				return msgs
+			}
+			if m := r.GetMessage(); m != nil {
+				msgs = append(msgs, m)
+			}
+		}
+	}
+	receive() // the group starts at the queue's end
+	at := time.Now().Add(1500 * time.Millisecond).Truncate(time.Millisecond)
+	m := newMessage(topic, "DELAY1", "later")
+	m.SystemProperties.MessageType = pb.MessageType_DELAY
+	m.SystemProperties.DeliveryTimestamp = timestamppb.New(at)
+	if resp, err := c.SendMessage(ctx, &pb.SendMessageRequest{Messages: []*pb.Message{m}}); err != nil || resp.Status.Code != pb.Code_OK {
+		t.Fatalf("send: %v %v", resp, err)
+	}
+	var got []*pb.Message
+	for deadline := time.Now().Add(15 * time.Second); len(got) == 0 && time.Now().Before(deadline); {
+		got = receive()
+	}
+	if len(got) != 1 {
+		t.Fatalf("received %d messages", len(got))
+	}
+	if now := time.Now(); now.Before(at) {
+		t.Fatalf("delivered %v early", at.Sub(now))
+	}
+	sp := got[0].SystemProperties
+	if sp.GetDeliveryTimestamp() == nil || !sp.GetDeliveryTimestamp().AsTime().Equal(at) || sp.MessageType != pb.MessageType_DELAY {
+		t.Fatalf("delivery timestamp %v type %v, want %v DELAY", sp.GetDeliveryTimestamp().AsTime(), sp.MessageType, at)
+	}
+	if _, ok := got[0].UserProperties["TIMER_OUT_MS"]; ok {
+		t.Fatal("the broker's timer property leaked into the user properties")
+	}
+}
