@@ -29,10 +29,12 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	env, err := harness.SetupSecure(ctx, harness.Target(flag.CommandLine), creds, tc)
-	cancel()
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
+	env.UseGRPC(ctx, harness.GRPCTarget(flag.CommandLine))
+	cancel()
 	env.AutoCreateOff = env.AutoCreateOff || harness.AutoCreateOff(flag.CommandLine)
 	env.Scale = harness.TimeoutScale(flag.CommandLine)
 	t.Cleanup(func() {
@@ -58,6 +60,7 @@ func TestConformance(t *testing.T) {
 	describeAdmin(env)
 	describeSecurity(env)
 	describePop(env)
+	describeGRPC(env)
 	suite, reporter := GinkgoConfiguration()
 	RunSpecs(t, "rocketgo conformance", suite, reporter)
 }

@@ -29,6 +29,7 @@ const (
 	FeatureSlave       Feature = "slave"       // a broker group with a slave
 	FeatureSyncMaster  Feature = "sync-master" // a SYNC_MASTER with a slave
 	FeatureOverload    Feature = "overload"    // a broker the suite can slow down
+	FeatureGRPC        Feature = "grpc"        // a reachable 5.x gRPC endpoint (-grpc)
 )
 
 // FlagTimeoutScale multiplies every spec deadline, for slow clusters.
@@ -154,6 +155,12 @@ const (
 // (or cannot tell: then the spec runs and shows what happens). The embedded
 // server has every feature.
 func (e *Env) Missing(f Feature) string {
+	if f == FeatureGRPC && e.GRPC == "" {
+		if e.grpcWhy == "" {
+			return "no gRPC endpoint"
+		}
+		return e.grpcWhy
+	}
 	if e.Embedded {
 		return ""
 	}

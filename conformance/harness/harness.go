@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -29,6 +30,7 @@ import (
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/server/broker"
 	"github.com/rocketgo/rocketgo/server/embedded"
+	"github.com/rocketgo/rocketgo/server/proxy"
 )
 
 // EnvNamesrv is the environment variable naming the name servers under
@@ -58,6 +60,15 @@ const (
 	EnvTLSCA      = "ROCKETGO_TLS_CA" // PEM file of extra roots
 )
 
+// FlagGRPC and EnvGRPC name the 5.x gRPC endpoint (a proxy, host:port) of
+// the cluster under test (the flag wins). Without one, or when it does not
+// accept a connection, the grpc specs skip. The embedded server always
+// serves one.
+const (
+	FlagGRPC = "grpc"
+	EnvGRPC  = "ROCKETGO_GRPC"
+)
+
 // PrecheckTimeout bounds the connectivity check against a foreign cluster.
 const PrecheckTimeout = 5 * time.Second
 
@@ -73,6 +84,7 @@ func RegisterFlags(fs *flag.FlagSet) {
 	fs.String(FlagSecretKey, "", "ACL secret key (default $"+EnvSecretKey+")")
 	fs.Bool(FlagTLS, false, "connect over TLS (default $"+EnvTLS+"); enables the tls specs")
 	fs.String(FlagTLSCA, "", "PEM file of extra roots to trust over TLS (default $"+EnvTLSCA+")")
+	fs.String(FlagGRPC, "", "5.x gRPC endpoint of the cluster under test, host:port (default $"+EnvGRPC+"); enables the grpc specs")
 	fs.Float64(FlagTimeoutScale, 1, "multiply every spec deadline by this factor (slow clusters)")
 }
 
@@ -112,6 +124,10 @@ func Security(fs *flag.FlagSet) (auth.Credentials, *tls.Config, error) {
 	}
 	return creds, cfg, nil
 }
+
+// GRPCTarget returns the gRPC endpoint to test: the -grpc flag registered
+// on fs, else $ROCKETGO_GRPC, else "".
+func GRPCTarget(fs *flag.FlagSet) string { return flagOrEnv(fs, FlagGRPC, EnvGRPC) }
 
 // AutoCreateOff reports the -autocreate-off flag registered on fs.
 func AutoCreateOff(fs *flag.FlagSet) bool {
@@ -160,6 +176,12 @@ type Env struct {
 	// Scale multiplies spec deadlines (the -timeout-scale flag); see
 	// Timeout.
 	Scale float64
+	// GRPC is the 5.x gRPC endpoint (host:port) the grpc specs use; ""
+	// when there is none (see UseGRPC).
+	GRPC string
+
+	grpcWhy string // why GRPC is empty
+	proxy   *proxy.Server
 
 	facts  brokerFacts
 	tag    string // distinguishes this run's names from other runs'
@@ -233,7 +255,50 @@ func SetupSecure(ctx context.Context, namesrv string, creds auth.Credentials, tc
 	}
 	e.Namesrv, e.Embedded, e.AutoCreateOff, e.srv, e.dir = srv.NamesrvAddr(), true, true, srv, dir
 	e.Level1, e.Level2 = time.Second, 2*time.Second
+	if err := e.startProxy(creds); err != nil {
+		e.Close(ctx)
+		return nil, err
+	}
 	return e, nil
+}
+
+// startProxy serves the 5.x gRPC endpoint beside the embedded server, as
+// rocketgo serve does, checking the suite's credentials when ACL is on.
+func (e *Env) startProxy(creds auth.Credentials) error {
+	pc := proxy.Config{NameServers: e.Namesrv, Logger: e.log, DefaultPollTime: 5 * time.Second}
+	if creds.Valid() {
+		pc.Authenticator = proxy.HMACAuthenticator(func(ak string) (string, bool) {
+			return creds.SecretKey, ak == creds.AccessKey
+		})
+	}
+	g, err := proxy.Start("127.0.0.1:0", pc)
+	if err != nil {
+		return fmt.Errorf("conformance: embedded gRPC endpoint: %w", err)
+	}
+	e.proxy, e.GRPC = g, g.Addr()
+	return nil
+}
+
+// UseGRPC points the grpc specs at the endpoint addr of a foreign cluster
+// after checking that it accepts a connection within PrecheckTimeout;
+// otherwise (or with addr empty) those specs skip, saying why. The
+// embedded server's own endpoint stays when addr is empty.
+func (e *Env) UseGRPC(ctx context.Context, addr string) {
+	if addr == "" {
+		if e.GRPC == "" {
+			e.grpcWhy = "no gRPC endpoint given (-" + FlagGRPC + " or $" + EnvGRPC + ")"
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, PrecheckTimeout)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		e.GRPC, e.grpcWhy = "", fmt.Sprintf("the gRPC endpoint %s does not accept connections: %v", addr, oneLine(err))
+		return
+	}
+	conn.Close()
+	e.GRPC = addr
 }
 
 // Precheck asks every name server for the cluster info and requires at
@@ -283,7 +348,11 @@ func (e *Env) Close(ctx context.Context) error {
 	if e.srv == nil {
 		return serr
 	}
-	err := e.srv.Shutdown(ctx)
+	var perr error
+	if e.proxy != nil {
+		perr = e.proxy.Close()
+	}
+	err := errors.Join(perr, e.srv.Shutdown(ctx))
 	return errors.Join(serr, err, os.RemoveAll(e.dir))
 }
 

@@ -203,3 +203,28 @@ func TestTimeoutScale(t *testing.T) {
 		t.Fatalf("scaled 10s = %v", got)
 	}
 }
+
+// TestUseGRPC: the grpc specs run only against an endpoint that accepts a
+// connection, and say why they skip otherwise.
+func TestUseGRPC(t *testing.T) {
+	ctx := context.Background()
+	e := &Env{}
+	e.UseGRPC(ctx, "")
+	if why := e.Missing(FeatureGRPC); !strings.Contains(why, "-"+FlagGRPC) {
+		t.Fatalf("no endpoint: Missing = %q", why)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	e.UseGRPC(ctx, addr)
+	if why := e.Missing(FeatureGRPC); why != "" || e.GRPC != addr {
+		t.Fatalf("listening endpoint: Missing = %q, GRPC = %q", why, e.GRPC)
+	}
+	ln.Close()
+	e.UseGRPC(ctx, addr)
+	if why := e.Missing(FeatureGRPC); !strings.Contains(why, addr) || e.GRPC != "" {
+		t.Fatalf("closed endpoint: Missing = %q, GRPC = %q", why, e.GRPC)
+	}
+}

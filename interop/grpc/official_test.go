@@ -341,6 +341,9 @@ func TestOfficialGRPCFIFOAndDelay(t *testing.T) {
 	if now := time.Now(); now.Before(at.Add(-100 * time.Millisecond)) {
 		t.Errorf("delay message delivered %v early", at.Sub(now))
 	}
+	if ts := d[0].GetDeliveryTimestamp(); ts == nil || ts.UnixMilli() != at.UnixMilli() {
+		t.Errorf("delay message delivery timestamp %v, want %v", ts, at)
+	}
 	sc.Ack(context.Background(), d[0])
 }
 

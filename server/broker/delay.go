@@ -35,7 +35,7 @@ func (b *Broker) rewriteSpecial(m *message.StoredMessage) (int16, string) {
 		if at.After(b.clock()) {
 			return b.parkTimed(m, at)
 		}
-		m.Properties = string(removeProperties(props, timerProps...))
+		m.Properties = string(removeProperties(props, append(timerRequestProps[:len(timerRequestProps):len(timerRequestProps)], message.PropertyTimerOutMS)...))
 		return remoting.Success, ""
 	}
 	raw, ok := message.LookupProperty(props, message.PropertyDelayLevel)

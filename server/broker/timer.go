@@ -21,9 +21,13 @@ const TopicTimer = "rmq_sys_wheel_timer"
 // maxTimerDelay is upstream's timerMaxDelaySec (3 days).
 const maxTimerDelay = 72 * time.Hour
 
-// timerProps are the properties that ask for, or record, a delivery time;
-// they are removed when the message is delivered.
-var timerProps = []string{message.PropertyTimerDeliverMS, message.PropertyTimerDelaySec, message.PropertyTimerDelayMS, message.PropertyTimerOutMS}
+// timerRequestProps are the properties that ask for a delivery time; they
+// are removed when the message is delivered, so that a copy sent on (a
+// retry, a forward) is not parked again. TIMER_OUT_MS, the due time the
+// broker recorded, stays, as upstream's timer keeps it: it is how a
+// consumer (the gRPC proxy's delivery timestamp) learns when the message
+// was due, and the send path never reads it as a request.
+var timerRequestProps = []string{message.PropertyTimerDeliverMS, message.PropertyTimerDelaySec, message.PropertyTimerDelayMS}
 
 // deliverAt reads a message's requested delivery time. ok is false when it
 // asked for none; a malformed or too distant time is an error.
@@ -207,7 +211,7 @@ func (t *timerScheduler) deliver(ctx context.Context, e timerEntry) error {
 		t.b.log.Debug("timed message recalled; not delivered", "key", key, "offset", e.queueOffset)
 		return nil
 	}
-	return t.b.unparkRecord(ctx, &rec, timerProps...)
+	return t.b.unparkRecord(ctx, &rec, timerRequestProps...)
 }
 
 // advance moves progress over contiguously delivered offsets and persists.

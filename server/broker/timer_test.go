@@ -43,6 +43,11 @@ func TestTimedMessagesArriveInDueOrder(t *testing.T) {
 				if _, ok := m.Property(message.PropertyTimerDelayMS); ok {
 					t.Fatal("delivered message still carries its timer property")
 				}
+				// The due time stays visible (upstream keeps TIMER_OUT_MS).
+				due, _ := m.Property(message.PropertyTimerOutMS)
+				if ms, err := strconv.ParseInt(due, 10, 64); err != nil || ms-sentAt.UnixMilli() < int64(d) || ms-sentAt.UnixMilli() > int64(d)+2000 {
+					t.Fatalf("message due in %d ms carries TIMER_OUT_MS %q (sent at %d)", d, due, sentAt.UnixMilli())
+				}
 				order = append(order, string(m.Body))
 			}
 		}

@@ -260,11 +260,15 @@ func toProto(m *message.MessageExt, topic, namespace, handle string, invisible t
 	}
 }
 
-// deliveryTime reads back when a timer or delay message was due.
+// deliveryTime reads back when a timer or delay message was due: the due
+// time the broker's timer recorded (TIMER_OUT_MS, kept on delivery), else
+// what the producer asked for.
 func deliveryTime(props map[string]string, born int64) time.Time {
-	if v := props[message.PropertyTimerDeliverMS]; v != "" {
-		if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return time.UnixMilli(ms)
+	for _, k := range [...]string{message.PropertyTimerOutMS, message.PropertyTimerDeliverMS} {
+		if v := props[k]; v != "" {
+			if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+				return time.UnixMilli(ms)
+			}
 		}
 	}
 	if v := props[message.PropertyTimerDelaySec]; v != "" {

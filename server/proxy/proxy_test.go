@@ -306,3 +306,150 @@ func FuzzSendMessage(f *testing.F) {
 		}
 	})
 }
+
+// TestDelayMessageKeepsDeliveryTimestamp: a timer message sent over gRPC
+// is received, once due, with its delivery timestamp and type DELAY (the
+// broker keeps the due time it recorded when the timer delivers).
+func TestDelayMessageKeepsDeliveryTimestamp(t *testing.T) {
+	p := startProxy(t)
+	c := dial(t, p.Addr(), false)
+	ctx := callCtx(t)
+	const topic, group = "ProxyDelayTopic", "ProxyDelayGroup"
+	route, err := c.QueryRoute(ctx, &pb.QueryRouteRequest{Topic: &pb.Resource{Name: topic}})
+	if err != nil || route.Status.Code != pb.Code_OK || len(route.MessageQueues) == 0 {
+		t.Fatalf("route: %v %v", route, err)
+	}
+	receive := func() []*pb.Message {
+		stream, err := c.ReceiveMessage(ctx, &pb.ReceiveMessageRequest{
+			Group: &pb.Resource{Name: group}, MessageQueue: route.MessageQueues[0], BatchSize: 8,
+			InvisibleDuration: durationpb.New(30 * time.Second), LongPollingTimeout: durationpb.New(time.Second),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msgs []*pb.Message
+		for {
+			r, err := stream.Recv()
+			if err != nil {
+				return msgs
+			}
+			if m := r.GetMessage(); m != nil {
+				msgs = append(msgs, m)
+			}
+		}
+	}
+	receive() // the group starts at the queue's end
+	at := time.Now().Add(1500 * time.Millisecond).Truncate(time.Millisecond)
+	m := newMessage(topic, "DELAY1", "later")
+	m.SystemProperties.MessageType = pb.MessageType_DELAY
+	m.SystemProperties.DeliveryTimestamp = timestamppb.New(at)
+	if resp, err := c.SendMessage(ctx, &pb.SendMessageRequest{Messages: []*pb.Message{m}}); err != nil || resp.Status.Code != pb.Code_OK {
+		t.Fatalf("send: %v %v", resp, err)
+	}
+	var got []*pb.Message
+	for deadline := time.Now().Add(15 * time.Second); len(got) == 0 && time.Now().Before(deadline); {
+		got = receive()
+	}
+	if len(got) != 1 {
+		t.Fatalf("received %d messages", len(got))
+	}
+	if now := time.Now(); now.Before(at) {
+		t.Fatalf("delivered %v early", at.Sub(now))
+	}
+	sp := got[0].SystemProperties
+	if sp.GetDeliveryTimestamp() == nil || !sp.GetDeliveryTimestamp().AsTime().Equal(at) || sp.MessageType != pb.MessageType_DELAY {
+		t.Fatalf("delivery timestamp %v type %v, want %v DELAY", sp.GetDeliveryTimestamp().AsTime(), sp.MessageType, at)
+	}
+	if _, ok := got[0].UserProperties["TIMER_OUT_MS"]; ok {
+		t.Fatal("the broker's timer property leaked into the user properties")
+	}
+}
+
+// TestRecallMessage: a delay message sent over gRPC comes with a recall
+// handle; RecallMessage with it cancels the delivery, while a message due
+// later still arrives. Bad handles and retry topics are refused.
+func TestRecallMessage(t *testing.T) {
+	p := startProxy(t)
+	c := dial(t, p.Addr(), false)
+	ctx := callCtx(t)
+	const topic, group = "ProxyRecallTopic", "ProxyRecallGroup"
+	route, err := c.QueryRoute(ctx, &pb.QueryRouteRequest{Topic: &pb.Resource{Name: topic}})
+	if err != nil || route.Status.Code != pb.Code_OK || len(route.MessageQueues) == 0 {
+		t.Fatalf("route: %v %v", route, err)
+	}
+	receive := func() []*pb.Message {
+		stream, err := c.ReceiveMessage(ctx, &pb.ReceiveMessageRequest{
+			Group: &pb.Resource{Name: group}, MessageQueue: route.MessageQueues[0], BatchSize: 8,
+			InvisibleDuration: durationpb.New(30 * time.Second), LongPollingTimeout: durationpb.New(time.Second),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msgs []*pb.Message
+		for {
+			r, err := stream.Recv()
+			if err != nil {
+				return msgs
+			}
+			if m := r.GetMessage(); m != nil {
+				msgs = append(msgs, m)
+			}
+		}
+	}
+	send := func(id string, after time.Duration) *pb.SendResultEntry {
+		m := newMessage(topic, id, "body-"+id)
+		if after > 0 {
+			m.SystemProperties.MessageType = pb.MessageType_DELAY
+			m.SystemProperties.DeliveryTimestamp = timestamppb.New(time.Now().Add(after))
+		}
+		resp, err := c.SendMessage(ctx, &pb.SendMessageRequest{Messages: []*pb.Message{m}})
+		if err != nil || resp.Status.Code != pb.Code_OK {
+			t.Fatalf("send %s: %v %v", id, resp, err)
+		}
+		return resp.Entries[0]
+	}
+	// The first send creates the topic.
+	if h := send("NOW", 0).RecallHandle; h != "" {
+		t.Fatalf("a normal message got recall handle %q", h)
+	}
+	receive() // the topic exists now: fix the group's start at its end
+	recalled := send("RECALLED", time.Second)
+	kept := send("KEPT", 2*time.Second)
+	if recalled.RecallHandle == "" || kept.RecallHandle == "" {
+		t.Fatalf("delay messages without recall handles: %v %v", recalled, kept)
+	}
+	bad := []struct {
+		name string
+		req  *pb.RecallMessageRequest
+		want pb.Code
+	}{
+		{"garbage handle", &pb.RecallMessageRequest{Topic: &pb.Resource{Name: topic}, RecallHandle: "garbage"}, pb.Code_BAD_REQUEST},
+		{"retry topic", &pb.RecallMessageRequest{Topic: &pb.Resource{Name: "%RETRY%" + group}, RecallHandle: recalled.RecallHandle}, pb.Code_ILLEGAL_TOPIC},
+		{"missing topic", &pb.RecallMessageRequest{Topic: &pb.Resource{Name: "OtherTopic"}, RecallHandle: recalled.RecallHandle}, pb.Code_TOPIC_NOT_FOUND},
+	}
+	for _, tc := range bad {
+		r, err := c.RecallMessage(ctx, tc.req)
+		if err != nil || r.Status.Code != tc.want {
+			t.Errorf("%s: %v %v, want %v", tc.name, r, err, tc.want)
+		}
+	}
+	r, err := c.RecallMessage(ctx, &pb.RecallMessageRequest{Topic: &pb.Resource{Name: topic}, RecallHandle: recalled.RecallHandle})
+	if err != nil || r.Status.Code != pb.Code_OK || r.MessageId != "RECALLED" {
+		t.Fatalf("recall: %v %v", r, err)
+	}
+	// KEPT is due after RECALLED: once it arrives, RECALLED would have too.
+	var got []*pb.Message
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
+		got = append(got, receive()...)
+		if len(got) > 0 && got[len(got)-1].SystemProperties.MessageId == "KEPT" {
+			break
+		}
+	}
+	if len(got) != 1 || got[0].SystemProperties.MessageId != "KEPT" {
+		ids := []string{}
+		for _, m := range got {
+			ids = append(ids, m.SystemProperties.MessageId)
+		}
+		t.Fatalf("received %v, want only KEPT", ids)
+	}
+}

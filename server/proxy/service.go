@@ -108,7 +108,7 @@ func remotingStatus(code int16, remark string) *pb.Status {
 		c = pb.Code_SLAVE_PERSISTENCE_TIMEOUT
 	case remoting.SystemBusy:
 		c = pb.Code_TOO_MANY_REQUESTS
-	case remoting.MessageIllegal:
+	case remoting.MessageIllegal, remoting.IllegalOperation:
 		c = pb.Code_BAD_REQUEST
 	case remoting.NoPermission:
 		c = pb.Code_FORBIDDEN
@@ -305,7 +305,7 @@ func (v *service) sendOne(ctx context.Context, m *pb.Message, now time.Time) *pb
 	if err := resp.DecodeHeader(&rh); err != nil {
 		return &pb.SendResultEntry{Status: statusOf(pb.Code_INTERNAL_SERVER_ERROR, "bad send response: %v", err), MessageId: out.msgID}
 	}
-	e := &pb.SendResultEntry{Status: ok(), MessageId: out.msgID, Offset: rh.QueueOffset}
+	e := &pb.SendResultEntry{Status: ok(), MessageId: out.msgID, Offset: rh.QueueOffset, RecallHandle: rh.RecallHandle}
 	if out.transaction {
 		e.TransactionId = transactionID{broker: broker, offsetMsgID: rh.MsgID, queueOffset: rh.QueueOffset}.String()
 	}
@@ -724,8 +724,38 @@ func (v *service) ForwardMessageToDeadLetterQueue(ctx context.Context, req *pb.F
 	return &pb.ForwardMessageToDeadLetterQueueResponse{Status: v.ackOne(ctx, group, topic, req.GetReceiptHandle())}, nil
 }
 
+// RecallMessage cancels a timer or delay message before it is delivered:
+// the broker the handle names gets a RECALL_MESSAGE, whose checks (handle
+// of another topic, time passed, recall disabled) answer as the broker
+// decides. The handle is the one SendMessage returned for the message.
 func (v *service) RecallMessage(ctx context.Context, req *pb.RecallMessageRequest) (*pb.RecallMessageResponse, error) {
-	return &pb.RecallMessageResponse{Status: statusOf(pb.Code_NOT_IMPLEMENTED, "recall is not supported")}, nil
+	topic := req.GetTopic().GetName()
+	if err := message.ValidateTopic(topic); err != nil {
+		return &pb.RecallMessageResponse{Status: statusOf(pb.Code_ILLEGAL_TOPIC, "%v", err)}, nil
+	}
+	if strings.HasPrefix(topic, "%RETRY%") || strings.HasPrefix(topic, "%DLQ%") {
+		return &pb.RecallMessageResponse{Status: statusOf(pb.Code_ILLEGAL_TOPIC, "messages of %s cannot be recalled", topic)}, nil
+	}
+	rh, err := message.ParseRecallHandle(req.GetRecallHandle())
+	if err != nil {
+		return &pb.RecallMessageResponse{Status: statusOf(pb.Code_BAD_REQUEST, "%v", err)}, nil
+	}
+	h := &remoting.RecallMessageRequestHeader{ProducerGroup: producerGroup(topic), Topic: topic,
+		RecallHandle: req.GetRecallHandle(), BrokerName: rh.BrokerName}
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	resp, err := v.s.cluster.Invoke(rctx, topic, rh.BrokerName, remoting.NewRequest(remoting.RecallMessage, h, nil))
+	if err != nil {
+		return &pb.RecallMessageResponse{Status: errStatus(err)}, nil
+	}
+	if resp.Code != remoting.Success {
+		return &pb.RecallMessageResponse{Status: remotingStatus(resp.Code, resp.Remark)}, nil
+	}
+	var out remoting.RecallMessageResponseHeader
+	if err := resp.DecodeHeader(&out); err != nil {
+		return &pb.RecallMessageResponse{Status: statusOf(pb.Code_INTERNAL_SERVER_ERROR, "bad recall response: %v", err)}, nil
+	}
+	return &pb.RecallMessageResponse{Status: ok(), MessageId: out.MsgID}, nil
 }
 
 // ---------------------------------------------------------------------------
