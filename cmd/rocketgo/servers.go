@@ -328,10 +328,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "rocketgo:", err)
 		return 1
 	}
-	// embedded.Start returns once the broker has registered with the name
-	// server, so clients started after this line find their routes.
-	fmt.Fprintf(stdout, "rocketgo serve: ready in %s: name server %s, broker %s (%s), data in %s\n",
-		time.Since(began).Round(time.Millisecond), srv.NamesrvAddr(), srv.BrokerAddr(), cfg.FlushDiskType, cfg.StorePathRootDir)
 	if a := srv.MetricsAddr(); a != "" {
 		fmt.Fprintf(stdout, "rocketgo: metrics on http://%s/metrics\n", a)
 	}
@@ -369,6 +365,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		fmt.Fprintf(stdout, "rocketgo: console on %s\n", url)
 	}
+	// Last, once every endpoint listens: embedded.Start returned only after
+	// the broker registered with the name server, so clients started after
+	// this line find their routes, and the gRPC endpoint answers.
+	fmt.Fprintf(stdout, "rocketgo serve: ready in %s: name server %s, broker %s (%s), data in %s\n",
+		time.Since(began).Round(time.Millisecond), srv.NamesrvAddr(), srv.BrokerAddr(), cfg.FlushDiskType, cfg.StorePathRootDir)
 	return waitAndStop(ctx, stderr, func(ctx context.Context) error {
 		return errors.Join(stopConsole(ctx), eps.shutdown(ctx), stopGRPC(), srv.Shutdown(ctx))
 	})
