@@ -117,6 +117,34 @@ func describeGRPC(env *harness.Env) {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(ack.GetStatus().GetCode()).To(Equal(pb.Code_OK), ack.GetStatus().GetMessage())
 		}, SpecTimeout(env.Timeout(long)))
+
+		It("hands out a timer message sent over gRPC once due, with its delivery timestamp", Label("timer"), func(ctx SpecContext) {
+			require(env, harness.FeatureTimer)
+			topic := newTopic(ctx, env, "grpc", 1)
+			group := env.Name("cf_grpc_timer")
+			DeferCleanup(func(ctx SpecContext) { env.DeleteGroup(ctx, group) }, NodeTimeout(env.Timeout(10*time.Second)))
+			g := dialGRPC(env)
+			route, err := g.QueryRoute(g.ctx(ctx), &pb.QueryRouteRequest{Topic: &pb.Resource{Name: topic}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(route.GetStatus().GetCode()).To(Equal(pb.Code_OK), route.GetStatus().GetMessage())
+			mq := route.GetMessageQueues()[0]
+			g.receive(ctx, group, mq, 30*time.Second) // the group starts at the queue's end
+			at := time.Now().Add(1500 * time.Millisecond).Truncate(time.Millisecond)
+			m := grpcMessage(topic, "CF"+env.Name("timer"), "due", "TagT", nil)
+			m.SystemProperties.MessageType = pb.MessageType_DELAY
+			m.SystemProperties.DeliveryTimestamp = timestamppb.New(at)
+			resp, err := g.SendMessage(g.ctx(ctx), &pb.SendMessageRequest{Messages: []*pb.Message{m}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.GetStatus().GetCode()).To(Equal(pb.Code_OK), resp.GetStatus().GetMessage())
+			var got []*pb.Message
+			eventually(ctx, func() int { got = append(got, g.receive(ctx, group, mq, 30*time.Second)...); return len(got) }).
+				WithTimeout(env.Timeout(short)).Should(Equal(1))
+			Expect(time.Now()).To(BeTemporally(">=", at), "not before its delivery time")
+			sp := got[0].GetSystemProperties()
+			Expect(sp.GetMessageType()).To(Equal(pb.MessageType_DELAY))
+			Expect(sp.GetDeliveryTimestamp()).NotTo(BeNil(), "delivery timestamp")
+			Expect(sp.GetDeliveryTimestamp().AsTime()).To(BeTemporally("==", at))
+		}, SpecTimeout(env.Timeout(short)))
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rocketgo/rocketgo/auth"
 	"github.com/rocketgo/rocketgo/client"
 	"github.com/rocketgo/rocketgo/server/acl"
 	"github.com/rocketgo/rocketgo/server/broker"
@@ -24,7 +25,8 @@ import (
 // rocketmq_rpc_latency{protocol_type="grpc"}.
 // With aclEnable the 5.x clients' signatures are checked against the
 // broker's ACL file, and their requests reach the broker signed with their
-// own account.
+// own account; the proxy's own requests are signed with the broker's
+// aclAccessKey/aclSecretKey.
 func startGRPC(host string, port int, nsAddr string, bc broker.Config, log *slog.Logger, reg *prometheus.Registry) (*proxy.Server, func() error, error) {
 	pc := proxy.Config{NameServers: nsAddr, Logger: log}
 	if reg != nil {
@@ -62,6 +64,14 @@ func startGRPC(host string, port int, nsAddr string, bc broker.Config, log *slog
 			return nil, nil, err
 		}
 		pc.Authenticator = proxy.HMACAuthenticator(checker.SecretKey)
+		// The proxy's own heartbeats (which register the 5.x transaction
+		// producers, so that check-backs come) go out under the broker's
+		// own account, as its other requests of its own do.
+		if bc.AclAccessKey != "" && bc.AclSecretKey != "" {
+			pc.Credentials = auth.Static{AccessKey: bc.AclAccessKey, SecretKey: bc.AclSecretKey}
+		} else {
+			log.Warn("aclEnable without aclAccessKey/aclSecretKey: the gRPC endpoint's heartbeats go unsigned, so the broker refuses them and sends 5.x transaction producers no check-backs")
+		}
 	}
 	g, err := proxy.Start(net.JoinHostPort(host, strconv.Itoa(port)), pc)
 	if err != nil {

@@ -270,6 +270,7 @@ func (e *Env) startProxy(creds auth.Credentials) error {
 		pc.Authenticator = proxy.HMACAuthenticator(func(ak string) (string, bool) {
 			return creds.SecretKey, ak == creds.AccessKey
 		})
+		pc.Credentials = auth.Static(creds)
 	}
 	g, err := proxy.Start("127.0.0.1:0", pc)
 	if err != nil {

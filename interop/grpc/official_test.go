@@ -105,15 +105,19 @@ func startServer(t *testing.T, settings ...string) *server {
 	lines := bufio.NewScanner(stdout)
 	ready := make(chan error, 1)
 	go func() {
+		// serve prints the gRPC line and the ready line, in whichever
+		// order; both are needed.
 		for lines.Scan() {
 			l := lines.Text()
 			if rest, ok := strings.CutPrefix(l, "rocketgo: gRPC endpoint for 5.x clients on "); ok {
 				s.grpc, _, _ = strings.Cut(rest, " ")
-				ready <- nil
-				break
 			}
 			if _, rest, ok := strings.Cut(l, "name server "); ok && strings.HasPrefix(l, "rocketgo serve: ready") {
 				s.namesrv, _, _ = strings.Cut(rest, ",")
+			}
+			if s.grpc != "" && s.namesrv != "" {
+				ready <- nil
+				break
 			}
 		}
 		ready <- errors.New("rocketgo serve exited before it was ready")

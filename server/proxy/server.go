@@ -10,7 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rocketgo/rocketgo/auth"
 	"github.com/rocketgo/rocketgo/client"
+	"github.com/rocketgo/rocketgo/remoting"
 	pb "github.com/rocketgo/rocketgo/server/proxy/v2pb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
@@ -40,6 +42,15 @@ type Config struct {
 	// Authenticator, when set, checks every call's authorization
 	// metadata (ACL); nil lets every call through.
 	Authenticator Authenticator
+	// Credentials, when set, is the proxy's own account on an ACL-enabled
+	// broker, for the requests it makes on its own behalf rather than for
+	// a call: the heartbeats that register the transaction producer
+	// groups (an ACL broker refuses them unsigned, and then sends no
+	// check-backs) and the unregistration at Close. A call's requests are
+	// never signed with it: they carry the caller's account (see
+	// Authenticator) or none. It takes precedence over a signer among
+	// ClientOptions. Default: none.
+	Credentials auth.Provider
 	// Observer, when set, is told of every call (metrics).
 	Observer Observer
 	// Logger receives the proxy's logs (default: discard).
@@ -48,6 +59,14 @@ type Config struct {
 	// when the client's settings name no long-polling timeout; default
 	// 20s (upstream's).
 	DefaultPollTime time.Duration
+}
+
+// ownRequest reports whether a request with code is one the proxy's
+// client makes on its own behalf (Config.Credentials signs only these).
+// Everything a call asks for goes out as SEND_MESSAGE, POP_MESSAGE,
+// END_TRANSACTION and the like, never as these.
+func ownRequest(code int16) bool {
+	return code == remoting.HeartBeat || code == remoting.UnregisterClient
 }
 
 // Server is a running gRPC endpoint. Close stops it.
@@ -104,6 +123,14 @@ func Serve(ln net.Listener, cfg Config) (*Server, error) {
 		}
 		opts := append([]client.Option{client.WithNameServers(cfg.NameServers), client.WithLogger(cfg.Logger),
 			client.WithInstanceName(fmt.Sprintf("grpc-proxy-%d", time.Now().UnixNano()))}, cfg.ClientOptions...)
+		if cfg.Credentials != nil {
+			own := auth.NewProviderSigner(cfg.Credentials)
+			opts = append(opts, client.WithRequestSigner(func(req *remoting.Command) {
+				if ownRequest(req.Code) {
+					own.Sign(req)
+				}
+			}))
+		}
 		cl, err := client.New(opts...)
 		if err != nil {
 			return nil, fmt.Errorf("proxy: %w", err)
