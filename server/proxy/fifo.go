@@ -44,8 +44,9 @@ type groupsBody struct {
 }
 
 // groupFifo reports whether group is FIFO on broker (reached through
-// topic's route). A broker that cannot answer makes the group non-FIFO:
-// the pop still works, only without the order guarantee the config asks.
+// topic's route). A group whose config cannot be read counts as non-FIFO
+// (rocketgo's broker still pops a consumeMessageOrderly group in order on
+// its own; upstream's needs the order flag).
 func (v *service) groupFifo(ctx context.Context, topic, broker, group string) bool {
 	f := &v.fifo
 	f.mu.Lock()
@@ -57,17 +58,24 @@ func (v *service) groupFifo(ctx context.Context, topic, broker, group string) bo
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	resp, err := v.s.cluster.Invoke(ctx, topic, broker, remoting.NewRequest(remoting.GetAllSubscriptionGroupConfig, nil, nil))
-	if err != nil || resp.Code != remoting.Success {
-		return ok && t.orderly[group]
-	}
 	var body groupsBody
-	if err := json.Unmarshal(resp.Body, &body); err != nil {
-		return ok && t.orderly[group]
+	if err == nil && resp.Code == remoting.Success {
+		err = json.Unmarshal(resp.Body, &body)
+	} else if err == nil {
+		err = remoting.NewResponseError(remoting.GetAllSubscriptionGroupConfig, "", resp)
 	}
-	t = fifoTable{orderly: make(map[string]bool), at: time.Now()}
-	for name, g := range body.SubscriptionGroupTable {
-		if g.ConsumeMessageOrderly {
-			t.orderly[name] = true
+	if err != nil {
+		// Keep what was known (nothing, at first) for another fifoTTL,
+		// so a broker that refuses (an account without the right under
+		// ACL) costs one round trip per fifoTTL, not one per receive.
+		v.s.log.Debug("proxy: subscription groups unreadable; FIFO view kept", "broker", broker, "err", err)
+		t.at = time.Now()
+	} else {
+		t = fifoTable{orderly: make(map[string]bool), at: time.Now()}
+		for name, g := range body.SubscriptionGroupTable {
+			if g.ConsumeMessageOrderly {
+				t.orderly[name] = true
+			}
 		}
 	}
 	f.mu.Lock()
