@@ -45,6 +45,7 @@ type service struct {
 	mu       sync.Mutex
 	clients  map[string]*session // by client id
 	txGroups map[string]bool     // producer groups registered for check-backs
+	fifo     fifoGroups          // consumeMessageOrderly of groups, per broker (fifo.go)
 	closed   bool
 	done     chan struct{}
 }
@@ -513,6 +514,7 @@ func (v *service) ReceiveMessage(req *pb.ReceiveMessageRequest, stream pb.Messag
 		ConsumerGroup: group, Topic: topic, QueueID: -1, MaxMsgNums: batch,
 		InvisibleTime: inv.AsDuration().Milliseconds(), PollTime: poll.Milliseconds(), BornTime: popTime.UnixMilli(),
 		InitMode: remoting.PopInitModeMax, ExpType: expType, Exp: exp, BrokerName: broker,
+		Order: v.groupFifo(ctx, topic, broker, group),
 	}
 	rctx, cancel := context.WithTimeout(ctx, poll+requestTimeout)
 	defer cancel()
@@ -788,7 +790,7 @@ func (v *service) Telemetry(stream pb.MessagingService_TelemetryServer) error {
 				recvErr <- err
 				return
 			}
-			if reply := v.onTelemetry(sess, cmd); reply != nil {
+			if reply := v.onTelemetry(ctx, sess, cmd); reply != nil {
 				select {
 				case sess.out <- reply:
 				case <-ctx.Done():
@@ -822,7 +824,7 @@ func (v *service) Telemetry(stream pb.MessagingService_TelemetryServer) error {
 	}
 }
 
-func (v *service) onTelemetry(sess *session, cmd *pb.TelemetryCommand) *pb.TelemetryCommand {
+func (v *service) onTelemetry(ctx context.Context, sess *session, cmd *pb.TelemetryCommand) *pb.TelemetryCommand {
 	switch c := cmd.GetCommand().(type) {
 	case *pb.TelemetryCommand_Settings:
 		st := c.Settings
@@ -841,7 +843,11 @@ func (v *service) onTelemetry(sess *session, cmd *pb.TelemetryCommand) *pb.Telem
 				}
 			}
 		}
-		return &pb.TelemetryCommand{Status: ok(), Command: &pb.TelemetryCommand_Settings{Settings: serverSettings(st)}}
+		out := serverSettings(st)
+		if sub := out.GetSubscription(); sub != nil && v.subscriptionFifo(ctx, st) {
+			sub.Fifo = proto(true)
+		}
+		return &pb.TelemetryCommand{Status: ok(), Command: &pb.TelemetryCommand_Settings{Settings: out}}
 	case *pb.TelemetryCommand_ThreadStackTrace, *pb.TelemetryCommand_VerifyMessageResult:
 		// Answers to commands we only send on request; nothing to do.
 		return nil
