@@ -124,7 +124,7 @@ func (s *Service) park(rc *transport.RequestContext, req *remoting.Command, r *P
 		reply(rc, req, remoting.PollingTimeout, "broker is shutting down")
 		return
 	}
-	w := &waiter{wake: make(chan struct{}, 1)}
+	w := &waiter{wake: make(chan struct{}, 1), key: queueKey{group: r.Group, topic: r.Topic, queueID: r.QueueID}}
 	topics := []string{r.Topic, popRetryTopicOf(r.Topic, r.Group)}
 	if !s.polls.add(w, topics...) {
 		s.closeMu.Unlock()
