@@ -203,7 +203,7 @@ func replyNotification(rc *transport.RequestContext, req *remoting.Command, has 
 func (s *Service) parkNotification(rc *transport.RequestContext, req *remoting.Command, key queueKey,
 	poll time.Duration, check func() (bool, error)) {
 	s.closeMu.Lock()
-	if s.closed {
+	if s.closed || s.pollsStopped {
 		s.closeMu.Unlock()
 		replyNotification(rc, req, false)
 		return
@@ -215,11 +215,11 @@ func (s *Service) parkNotification(rc *transport.RequestContext, req *remoting.C
 		replyNotification(rc, req, false) // upstream answers a full table "no message"
 		return
 	}
-	s.wg.Add(1)
+	s.parked.Add(1)
 	s.closeMu.Unlock()
 	rc.MarkParked()
 	go func() {
-		defer s.wg.Done()
+		defer s.parked.Done()
 		defer s.polls.remove(w, topics...)
 		timer := time.NewTimer(poll)
 		defer timer.Stop()
@@ -241,7 +241,7 @@ func (s *Service) parkNotification(rc *transport.RequestContext, req *remoting.C
 				return
 			case <-rc.Context().Done():
 				return
-			case <-s.quit:
+			case <-s.pollStop:
 				replyNotification(rc, req, false)
 				return
 			}
