@@ -205,9 +205,20 @@ func TestNotificationIgnoresBlockedOrderQueue(t *testing.T) {
 	if !c.notify("NotifyOrder", 0, false) {
 		t.Fatal("plain notification: hasMsg=false with b waiting")
 	}
-	// Parked, an arrival on the blocked queue does not make it true.
-	if c.notify("NotifyOrder", 200*time.Millisecond, true) {
-		t.Fatal("order notification answered hasMsg=true on a blocked queue")
+	// Parked, an arrival on the blocked queue wakes it but does not make
+	// it true: it waits out its poll time.
+	answer := make(chan *remoting.Command, 1)
+	go func() {
+		resp, err := c.rc.InvokeSync(c.ctx, b.Addr(), notificationReq("NotifyOrder", 500*time.Millisecond, true))
+		if err != nil {
+			t.Errorf("parked order notification: %v", err)
+		}
+		answer <- resp
+	}()
+	c.waitPolling("NotifyOrder", 1)
+	c.send("NotifyOrder", "c")
+	if resp := <-answer; resp == nil || hasMsg(t, resp) {
+		t.Fatalf("order notification on a blocked queue after an arrival: %v", resp)
 	}
 }
 
