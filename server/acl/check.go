@@ -124,12 +124,14 @@ func resources(req *remoting.Command, dst []resource) ([]resource, error) {
 }
 
 // popResources lists what a 5.x POP request touches: its topic (SUB) and
-// group. An ack names the stored topic, which for a redelivery is the
+// group. PEEK_MESSAGE, NOTIFICATION and POLLING_INFO read the same and are
+// checked the same. An ack names the stored topic, which for a redelivery is the
 // group's POP retry topic %RETRY%<group>_<topic> (or +<topic>): the topic
 // checked is the one inside it.
 func popResources(req *remoting.Command, get func(string) string, dst []resource) ([]resource, error) {
 	switch int32(req.ReceivedCode()) {
-	case remoting.PopMessage, remoting.AckMessage, remoting.ChangeMessageInvisibleTime:
+	case remoting.PopMessage, remoting.AckMessage, remoting.ChangeMessageInvisibleTime,
+		remoting.PeekMessage, remoting.Notification, remoting.PollingInfo:
 		g, t := get("consumerGroup"), get("topic")
 		if rest, ok := strings.CutPrefix(t, retryPrefix+g+"_"); ok {
 			t = rest

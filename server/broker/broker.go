@@ -477,6 +477,9 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		}
 		b.stop()
 		b.pulls.stopAll()
+		if b.pop != nil {
+			b.pop.StopPolling() // parked POP/NOTIFICATION answered while connections are open
+		}
 		if b.ha != nil {
 			// Before the server stops, so parked SYNC_MASTER sends are answered.
 			if err := b.ha.close(ctx); err != nil {

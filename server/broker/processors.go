@@ -71,6 +71,9 @@ func (b *Broker) registerProcessors() {
 	s.HandleWide(remoting.AckMessage, b.pop.ProcessAck)
 	s.HandleWide(remoting.BatchAckMessage, b.pop.ProcessBatchAck)
 	s.HandleWide(remoting.ChangeMessageInvisibleTime, b.pop.ProcessChangeInvisibleTime)
+	s.HandleWide(remoting.PeekMessage, b.pop.ProcessPeek)
+	s.HandleWide(remoting.Notification, b.pop.ProcessNotification)
+	s.HandleWide(remoting.PollingInfo, b.pop.ProcessPollingInfo)
 }
 
 // reply answers req with code and remark. Replies to oneway requests are

@@ -11,7 +11,8 @@ import (
 	"github.com/rocketgo/rocketgo/remoting/netclient"
 )
 
-var fuzzCodes = []int32{remoting.PopMessage, remoting.AckMessage, remoting.ChangeMessageInvisibleTime, remoting.BatchAckMessage}
+var fuzzCodes = []int32{remoting.PopMessage, remoting.AckMessage, remoting.ChangeMessageInvisibleTime, remoting.BatchAckMessage,
+	remoting.PeekMessage, remoting.Notification, remoting.PollingInfo}
 
 // FuzzPopRequests sends POP requests with arbitrary header fields and
 // bodies: every one gets an answer, none a processor panic (SYSTEM_ERROR
@@ -28,6 +29,13 @@ func FuzzPopRequests(f *testing.F) {
 	f.Add(uint8(3), "", []byte(`{"brokerName":"b","acks":[{"c":"g","t":"FuzzPop","r":"0","so":0,"q":0,"pt":1,"it":60000,"b":"/w=="}]}`))
 	f.Add(uint8(3), "", []byte(`{"acks":[{"c":"g","t":"FuzzPop","r":"1","so":-9223372036854775808,"q":-1,"b":"//////////8="}]}`))
 	f.Add(uint8(3), "", []byte(`{"acks":null}`))
+	f.Add(uint8(4), h+"maxMsgNums=32", []byte(nil))
+	f.Add(uint8(4), h+"maxMsgNums=2147483647\nqueueId=-1", []byte(nil))
+	f.Add(uint8(4), "consumerGroup=\ntopic=%RETRY%g_FuzzPop\nqueueId=-9\nmaxMsgNums=1", []byte(nil))
+	f.Add(uint8(5), h+"bornTime=0\norder=true\nattemptId=x", []byte(nil))
+	f.Add(uint8(5), h+"bornTime=-9223372036854775808\nqueueId=2147483647", []byte(nil))
+	f.Add(uint8(6), h, []byte(nil))
+	f.Add(uint8(6), "consumerGroup=g\ntopic=FuzzPop\nqueueId=99999999999", []byte(nil))
 	b := startBroker(f)
 	rc := netclient.New()
 	f.Cleanup(func() { rc.Close() })
@@ -48,7 +56,7 @@ func FuzzPopRequests(f *testing.F) {
 				req.Ext.Set(k, v)
 			}
 		}
-		if code == remoting.PopMessage {
+		if code == remoting.PopMessage || code == remoting.Notification {
 			req.Ext.Set("pollTime", "0") // never parked: each input answers at once
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -103,7 +111,10 @@ func TestPopShutdownLeavesNoGoroutines(t *testing.T) {
 	}
 	for range 4 {
 		select {
-		case <-answered:
+		case code := <-answered:
+			if code != remoting.PollingTimeout {
+				t.Errorf("parked pop answered %d at shutdown, want POLLING_TIMEOUT", code)
+			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("a parked pop was not answered at shutdown")
 		}

@@ -119,23 +119,23 @@ func (s *Service) replyPop(rc *transport.RequestContext, req *remoting.Command, 
 // or the service closes.
 func (s *Service) park(rc *transport.RequestContext, req *remoting.Command, r *PopRequest, poll time.Duration) {
 	s.closeMu.Lock()
-	if s.closed {
+	if s.closed || s.pollsStopped {
 		s.closeMu.Unlock()
 		reply(rc, req, remoting.PollingTimeout, "broker is shutting down")
 		return
 	}
-	w := &waiter{wake: make(chan struct{}, 1)}
+	w := &waiter{wake: make(chan struct{}, 1), key: queueKey{group: r.Group, topic: r.Topic, queueID: r.QueueID}}
 	topics := []string{r.Topic, popRetryTopicOf(r.Topic, r.Group)}
 	if !s.polls.add(w, topics...) {
 		s.closeMu.Unlock()
 		reply(rc, req, remoting.PollingFull, "too many pop requests are waiting")
 		return
 	}
-	s.wg.Add(1)
+	s.parked.Add(1)
 	s.closeMu.Unlock()
 	rc.MarkParked()
 	go func() {
-		defer s.wg.Done()
+		defer s.parked.Done()
 		defer s.polls.remove(w, topics...)
 		timer := time.NewTimer(poll)
 		defer timer.Stop()
@@ -161,7 +161,7 @@ func (s *Service) park(rc *transport.RequestContext, req *remoting.Command, r *P
 				return
 			case <-rc.Context().Done():
 				return
-			case <-s.quit:
+			case <-s.pollStop:
 				reply(rc, req, remoting.PollingTimeout, "broker is shutting down")
 				return
 			}

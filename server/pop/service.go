@@ -194,6 +194,13 @@ type Service struct {
 	wg      sync.WaitGroup
 	closeMu sync.Mutex
 	closed  bool
+
+	// Parked POP and NOTIFICATION requests end on pollStop (StopPolling)
+	// and are counted by parked, so the broker can answer them while its
+	// connections are still open.
+	pollStop     chan struct{}
+	parked       sync.WaitGroup
+	pollsStopped bool // guarded by closeMu
 }
 
 // New opens the journal in cfg.Dir, replays it and starts the revive and
@@ -222,6 +229,8 @@ func New(cfg Config, st Store, b Broker, opts ...Option) (*Service, error) {
 		cks:     make(map[ckKey]*checkpoint),
 		orders:  make(map[queueKey]*orderInfo),
 		quit:    make(chan struct{}),
+
+		pollStop: make(chan struct{}),
 	}
 	s.polls = newPollers(o.maxParked)
 	j, err := openJournal(filepath.Clean(cfg.Dir), s.apply)
@@ -249,7 +258,22 @@ func (s *Service) Close() error { return s.stop(true) }
 // page cache, as after a process crash). For the broker's Kill.
 func (s *Service) Abandon() { s.stop(false) }
 
+// StopPolling answers every parked POP (POLLING_TIMEOUT) and NOTIFICATION
+// (hasMsg false) and returns once they are answered; requests arriving
+// later are not parked. The broker calls it before closing its
+// connections; Close does it too.
+func (s *Service) StopPolling() {
+	s.closeMu.Lock()
+	if !s.pollsStopped {
+		s.pollsStopped = true
+		close(s.pollStop)
+	}
+	s.closeMu.Unlock()
+	s.parked.Wait()
+}
+
 func (s *Service) stop(syncJournal bool) error {
+	s.StopPolling()
 	s.closeMu.Lock()
 	if s.closed {
 		s.closeMu.Unlock()
