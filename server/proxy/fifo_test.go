@@ -82,29 +82,10 @@ func TestFifoGroup(t *testing.T) {
 	// poll receives one batch (waiting up to max for one to come).
 	poll := func(max, invisible time.Duration, batch int32) []*pb.Message {
 		t.Helper()
-		deadline := time.Now().Add(max)
-		for {
-			stream, err := c.ReceiveMessage(ctx, &pb.ReceiveMessageRequest{
-				Group: &pb.Resource{Name: group}, MessageQueue: route.MessageQueues[0], BatchSize: batch,
-				InvisibleDuration: durationpb.New(invisible), LongPollingTimeout: durationpb.New(500 * time.Millisecond),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var msgs []*pb.Message
-			for {
-				r, err := stream.Recv()
-				if err != nil {
-					break
-				}
-				if m := r.GetMessage(); m != nil {
-					msgs = append(msgs, m)
-				}
-			}
-			if len(msgs) > 0 || !time.Now().Before(deadline) {
-				return msgs
-			}
-		}
+		return receiveWithin(t, ctx, c, &pb.ReceiveMessageRequest{
+			Group: &pb.Resource{Name: group}, MessageQueue: route.MessageQueues[0], BatchSize: batch,
+			InvisibleDuration: durationpb.New(invisible), LongPollingTimeout: durationpb.New(500 * time.Millisecond),
+		}, max)
 	}
 	ack := func(m *pb.Message, handle string) {
 		t.Helper()

@@ -66,6 +66,33 @@ func newMessage(topic, id, body string) *pb.Message {
 	}
 }
 
+// receiveWithin calls ReceiveMessage with req until a call's stream
+// carries messages or max has passed (max 0: one call), and returns the
+// messages of the last call.
+func receiveWithin(t *testing.T, ctx context.Context, c pb.MessagingServiceClient, req *pb.ReceiveMessageRequest, max time.Duration) []*pb.Message {
+	t.Helper()
+	deadline := time.Now().Add(max)
+	for {
+		stream, err := c.ReceiveMessage(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msgs []*pb.Message
+		for {
+			r, err := stream.Recv()
+			if err != nil {
+				break
+			}
+			if m := r.GetMessage(); m != nil {
+				msgs = append(msgs, m)
+			}
+		}
+		if len(msgs) > 0 || !time.Now().Before(deadline) {
+			return msgs
+		}
+	}
+}
+
 // TestSendReceiveAckPlainAndTLS: one port serves both; a message sent over
 // one connection is popped, acked and gone over the other.
 func TestSendReceiveAckPlainAndTLS(t *testing.T) {
@@ -87,29 +114,10 @@ func TestSendReceiveAckPlainAndTLS(t *testing.T) {
 	}
 	send("ID0")
 	recv := func(max time.Duration) []*pb.Message {
-		deadline := time.Now().Add(max)
-		for {
-			stream, err := secure.ReceiveMessage(ctx, &pb.ReceiveMessageRequest{
-				Group: &pb.Resource{Name: group}, MessageQueue: route.MessageQueues[0], BatchSize: 8,
-				InvisibleDuration: durationpb.New(30 * time.Second), LongPollingTimeout: durationpb.New(time.Second),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var msgs []*pb.Message
-			for {
-				r, err := stream.Recv()
-				if err != nil {
-					break
-				}
-				if m := r.GetMessage(); m != nil {
-					msgs = append(msgs, m)
-				}
-			}
-			if len(msgs) > 0 || time.Now().After(deadline) {
-				return msgs
-			}
-		}
+		return receiveWithin(t, ctx, secure, &pb.ReceiveMessageRequest{
+			Group: &pb.Resource{Name: group}, MessageQueue: route.MessageQueues[0], BatchSize: 8,
+			InvisibleDuration: durationpb.New(30 * time.Second), LongPollingTimeout: durationpb.New(time.Second),
+		}, max)
 	}
 	recv(0)
 	send("ID1")
@@ -320,23 +328,10 @@ func TestDelayMessageKeepsDeliveryTimestamp(t *testing.T) {
 		t.Fatalf("route: %v %v", route, err)
 	}
 	receive := func() []*pb.Message {
-		stream, err := c.ReceiveMessage(ctx, &pb.ReceiveMessageRequest{
+		return receiveWithin(t, ctx, c, &pb.ReceiveMessageRequest{
 			Group: &pb.Resource{Name: group}, MessageQueue: route.MessageQueues[0], BatchSize: 8,
 			InvisibleDuration: durationpb.New(30 * time.Second), LongPollingTimeout: durationpb.New(time.Second),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var msgs []*pb.Message
-		for {
-			r, err := stream.Recv()
-			if err != nil {
-				return msgs
-			}
-			if m := r.GetMessage(); m != nil {
-				msgs = append(msgs, m)
-			}
-		}
+		}, 0)
 	}
 	receive() // the group starts at the queue's end
 	at := time.Now().Add(1500 * time.Millisecond).Truncate(time.Millisecond)
@@ -378,23 +373,10 @@ func TestRecallMessage(t *testing.T) {
 		t.Fatalf("route: %v %v", route, err)
 	}
 	receive := func() []*pb.Message {
-		stream, err := c.ReceiveMessage(ctx, &pb.ReceiveMessageRequest{
+		return receiveWithin(t, ctx, c, &pb.ReceiveMessageRequest{
 			Group: &pb.Resource{Name: group}, MessageQueue: route.MessageQueues[0], BatchSize: 8,
 			InvisibleDuration: durationpb.New(30 * time.Second), LongPollingTimeout: durationpb.New(time.Second),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var msgs []*pb.Message
-		for {
-			r, err := stream.Recv()
-			if err != nil {
-				return msgs
-			}
-			if m := r.GetMessage(); m != nil {
-				msgs = append(msgs, m)
-			}
-		}
+		}, 0)
 	}
 	send := func(id string, after time.Duration) *pb.SendResultEntry {
 		m := newMessage(topic, id, "body-"+id)
