@@ -114,25 +114,44 @@ func (s *Service) replyPop(rc *transport.RequestContext, req *remoting.Command, 
 	rc.Reply(resp)
 }
 
+// errPollStopping and errPollFull are why enterPoll registers no waiter.
+var (
+	errPollStopping = errors.New("pop: polling stopped")
+	errPollFull     = errors.New("pop: poll table full")
+)
+
+// enterPoll registers a waiter for key in the poll table, on key's topic
+// and on its POP retry topic, and counts it in s.parked. The caller's
+// goroutine must call s.parked.Done and s.polls.remove(w, topics...) when
+// it leaves. Shared by parked POP and NOTIFICATION requests.
+func (s *Service) enterPoll(key queueKey) (w *waiter, topics []string, err error) {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed || s.pollsStopped {
+		return nil, nil, errPollStopping
+	}
+	w = &waiter{wake: make(chan struct{}, 1), key: key}
+	topics = []string{key.topic, popRetryTopicOf(key.topic, key.group)}
+	if !s.polls.add(w, topics...) {
+		return nil, nil, errPollFull
+	}
+	s.parked.Add(1)
+	return w, topics, nil
+}
+
 // park holds a pop that found nothing until a message arrives on its
 // topic (or its retry topic), its poll time ends, its connection closes
 // or the service closes.
 func (s *Service) park(rc *transport.RequestContext, req *remoting.Command, r *PopRequest, poll time.Duration) {
-	s.closeMu.Lock()
-	if s.closed || s.pollsStopped {
-		s.closeMu.Unlock()
+	w, topics, err := s.enterPoll(queueKey{group: r.Group, topic: r.Topic, queueID: r.QueueID})
+	switch {
+	case errors.Is(err, errPollStopping):
 		reply(rc, req, remoting.PollingTimeout, "broker is shutting down")
 		return
-	}
-	w := &waiter{wake: make(chan struct{}, 1), key: queueKey{group: r.Group, topic: r.Topic, queueID: r.QueueID}}
-	topics := []string{r.Topic, popRetryTopicOf(r.Topic, r.Group)}
-	if !s.polls.add(w, topics...) {
-		s.closeMu.Unlock()
+	case errors.Is(err, errPollFull):
 		reply(rc, req, remoting.PollingFull, "too many pop requests are waiting")
 		return
 	}
-	s.parked.Add(1)
-	s.closeMu.Unlock()
 	rc.MarkParked()
 	go func() {
 		defer s.parked.Done()

@@ -202,21 +202,12 @@ func replyNotification(rc *transport.RequestContext, req *remoting.Command, has 
 // loop.
 func (s *Service) parkNotification(rc *transport.RequestContext, req *remoting.Command, key queueKey,
 	poll time.Duration, check func() (bool, error)) {
-	s.closeMu.Lock()
-	if s.closed || s.pollsStopped {
-		s.closeMu.Unlock()
+	w, topics, err := s.enterPoll(key)
+	if err != nil {
+		// Stopping, or a full table: upstream answers both "no message".
 		replyNotification(rc, req, false)
 		return
 	}
-	w := &waiter{wake: make(chan struct{}, 1), key: key}
-	topics := []string{key.topic, popRetryTopicOf(key.topic, key.group)}
-	if !s.polls.add(w, topics...) {
-		s.closeMu.Unlock()
-		replyNotification(rc, req, false) // upstream answers a full table "no message"
-		return
-	}
-	s.parked.Add(1)
-	s.closeMu.Unlock()
 	rc.MarkParked()
 	go func() {
 		defer s.parked.Done()
