@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,31 @@ var fuzzCalls = []struct {
 	name string
 	call func(ctx context.Context, c pb.MessagingServiceClient, data []byte) error
 }{
+	{"SendMessage", func(ctx context.Context, c pb.MessagingServiceClient, data []byte) error {
+		return unary(data, &pb.SendMessageRequest{}, func(r *pb.SendMessageRequest) error {
+			// Sends land in topics of their own ("Fuzz" + lower-case
+			// letters), so fuzzing cannot fill arbitrary topics.
+			for _, m := range r.Messages {
+				if m.GetTopic() != nil {
+					m.Topic.Name = "Fuzz" + strings.Map(func(r rune) rune {
+						if r >= 'a' && r <= 'z' {
+							return r
+						}
+						return -1
+					}, m.Topic.Name)
+				}
+			}
+			// Every send is answered in its response: any call error fails.
+			resp, err := c.SendMessage(ctx, r)
+			if err != nil {
+				return status.Errorf(codes.Unknown, "call error: %v", err)
+			}
+			if resp.GetStatus() == nil {
+				return status.Errorf(codes.Unknown, "no status for %v", r)
+			}
+			return nil
+		})
+	}},
 	{"QueryRoute", func(ctx context.Context, c pb.MessagingServiceClient, data []byte) error {
 		return unary(data, &pb.QueryRouteRequest{}, func(r *pb.QueryRouteRequest) error { _, err := c.QueryRoute(ctx, r); return err })
 	}},
@@ -91,11 +117,12 @@ func unary[R proto.Message](data []byte, req R, call func(R) error) error {
 }
 
 // FuzzRequests feeds arbitrary bytes, decoded as the request of one of the
-// endpoint's RPCs, to its handler: each answers with a status (in its
-// response or as the call's gRPC status) within the deadline — never a
-// panic (which would end the process) and never a hang.
+// endpoint's RPCs (SendMessage included), to its handler: each answers with
+// a status (in its response or as the call's gRPC status) within the
+// deadline — never a panic (which would end the process) and never a hang.
 func FuzzRequests(f *testing.F) {
 	seeds := []proto.Message{
+		&pb.SendMessageRequest{Messages: []*pb.Message{newMessage("T", "ID", "b")}},
 		&pb.QueryRouteRequest{Topic: &pb.Resource{Name: "T"}},
 		&pb.HeartbeatRequest{Group: &pb.Resource{Name: "G"}, ClientType: pb.ClientType_SIMPLE_CONSUMER},
 		&pb.QueryAssignmentRequest{Topic: &pb.Resource{Name: "T"}, Group: &pb.Resource{Name: "G"}},
@@ -116,7 +143,8 @@ func FuzzRequests(f *testing.F) {
 		}
 		f.Add(uint8(i), data)
 	}
-	f.Add(uint8(3), []byte{0x1a, 0x02, 0x0a, 0x00})
+	f.Add(uint8(0), []byte{0x0a, 0x02, 0x0a, 0x00})
+	f.Add(uint8(4), []byte{0x1a, 0x02, 0x0a, 0x00})
 	srv := embeddedtest.Start(f)
 	p, err := proxy.Start("127.0.0.1:0", proxy.Config{NameServers: srv.NamesrvAddr()})
 	if err != nil {

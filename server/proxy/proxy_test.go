@@ -3,7 +3,6 @@ package proxy_test
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -268,51 +266,6 @@ func TestCloseStopsGoroutines(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// FuzzSendMessage feeds arbitrary bytes, decoded as a SendMessageRequest,
-// to the handler: every answer is a status, never a panic.
-func FuzzSendMessage(f *testing.F) {
-	seed, _ := proto.Marshal(&pb.SendMessageRequest{Messages: []*pb.Message{newMessage("T", "ID", "b")}})
-	f.Add(seed)
-	f.Add([]byte{0x0a, 0x02, 0x0a, 0x00})
-	srv := embeddedtest.Start(f)
-	p, err := proxy.Start("127.0.0.1:0", proxy.Config{NameServers: srv.NamesrvAddr()})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer p.Close()
-	conn, err := grpc.NewClient(p.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer conn.Close()
-	c := pb.NewMessagingServiceClient(conn)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var req pb.SendMessageRequest
-		if proto.Unmarshal(data, &req) != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for _, m := range req.Messages {
-			if m.GetTopic() != nil {
-				m.Topic.Name = "Fuzz" + strings.Map(func(r rune) rune {
-					if r >= 'a' && r <= 'z' {
-						return r
-					}
-					return -1
-				}, m.Topic.Name)
-			}
-		}
-		resp, err := c.SendMessage(ctx, &req)
-		if err != nil {
-			t.Fatalf("transport error (handler panicked?): %v", err)
-		}
-		if resp.GetStatus() == nil {
-			t.Fatal(fmt.Sprintf("no status for %v", &req))
-		}
-	})
 }
 
 // TestDelayMessageKeepsDeliveryTimestamp: a timer message sent over gRPC
