@@ -117,13 +117,20 @@ func popAnswer(op, addr, broker string, resp *remoting.Command) error {
 	return fmt.Errorf("consumer: %w", re)
 }
 
-// ackOne acknowledges one message with ACK_MESSAGE.
-func ackOne(ctx context.Context, cl *cluster, group, subTopic string, msg *message.MessageExt) error {
+// receiptTarget reads msg's receipt and finds the address of the broker
+// that handed it out, for an ack or a change of invisible time.
+func receiptTarget(ctx context.Context, cl *cluster, group, subTopic string, msg *message.MessageExt) (remoting.ExtraInfo, string, string, error) {
 	ei, topic, err := receiptOf(group, msg)
 	if err != nil {
-		return err
+		return ei, "", "", err
 	}
 	addr, err := cl.brokerAddr(ctx, ei.BrokerName, subTopic)
+	return ei, topic, addr, err
+}
+
+// ackOne acknowledges one message with ACK_MESSAGE.
+func ackOne(ctx context.Context, cl *cluster, group, subTopic string, msg *message.MessageExt) error {
+	ei, topic, addr, err := receiptTarget(ctx, cl, group, subTopic, msg)
 	if err != nil {
 		return err
 	}
@@ -234,11 +241,7 @@ func ackMany(ctx context.Context, cl *cluster, group, subTopic string, msgs []*m
 // changeInvisible sets msg's invisible time to d from now and gives it
 // its new receipt handle.
 func changeInvisible(ctx context.Context, cl *cluster, group, subTopic string, msg *message.MessageExt, d time.Duration) error {
-	ei, topic, err := receiptOf(group, msg)
-	if err != nil {
-		return err
-	}
-	addr, err := cl.brokerAddr(ctx, ei.BrokerName, subTopic)
+	ei, topic, addr, err := receiptTarget(ctx, cl, group, subTopic, msg)
 	if err != nil {
 		return err
 	}
