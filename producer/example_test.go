@@ -9,6 +9,7 @@ import (
 
 	"github.com/rocketgo/rocketgo/client"
 	"github.com/rocketgo/rocketgo/consumer"
+	"github.com/rocketgo/rocketgo/loadtest"
 
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/producer"
@@ -280,6 +281,11 @@ func ExampleProducer_Request() {
 	defer replier.Shutdown(context.Background())
 	if _, err := replier.SendSync(ctx, message.New("Quotes", []byte("setup")).WithTags("setup")); err != nil {
 		log.Fatal(err) // creates the topic: a consumer starts only on an existing topic
+	}
+	// The broker reports a topic it created on first use a moment after
+	// answering the send; the consumer needs its route.
+	if err := loadtest.WaitRoute(ctx, nameServers(), "Quotes"); err != nil {
+		log.Fatal(err)
 	}
 	c, err := consumer.NewPush(consumer.WithNameServers(nameServers()), consumer.WithGroup("quotes-service"))
 	if err != nil {
