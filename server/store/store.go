@@ -232,7 +232,10 @@ func Open(cfg Config, opts ...Option) (*Store, error) {
 		stop:     make(chan struct{}),
 		warm:     make(chan warmReq, 4),
 	}
-	s.cl = fileSet{dir: filepath.Join(cfg.Dir, "commitlog"), size: cfg.CommitLogSegmentSize, alloc: o.alloc, appendOnly: !o.readAheadOnAppend}
+	// Read-ahead goes off on the segment being appended to only where
+	// syncs are small (SYNC_FLUSH group commits): see adviseAppend.
+	s.cl = fileSet{dir: filepath.Join(cfg.Dir, "commitlog"), size: cfg.CommitLogSegmentSize, alloc: o.alloc,
+		appendOnly: !o.readAheadOnAppend && cfg.FlushDiskType == SyncFlush}
 	if cfg.IndexEntries > 0 {
 		s.ix = &indexService{dir: filepath.Join(cfg.Dir, "index"), slots: cfg.IndexSlots, entries: cfg.IndexEntries, alloc: o.alloc}
 	}
