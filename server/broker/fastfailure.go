@@ -109,11 +109,12 @@ func (q *sendQueue) inlineAllowed(now time.Time) bool {
 }
 
 // noteAppend records that an append held the commit-log lock (or took)
-// d from start. It is called for every inline send, so the common case, a
-// fast append, returns before any shared write.
-func (q *sendQueue) noteAppend(start time.Time, d time.Duration) {
+// d from start, and reports whether that sent sends off the event loop. It
+// is called for every inline send, so the common case, a fast append,
+// returns before any shared write.
+func (q *sendQueue) noteAppend(start time.Time, d time.Duration) (switched bool) {
 	if d <= inlineSlowAppend {
-		return
+		return false
 	}
 	s := start.UnixNano()
 	e := s + int64(d)
@@ -133,12 +134,23 @@ func (q *sendQueue) noteAppend(start time.Time, d time.Duration) {
 	until := q.slowUntil.Load()
 	inWorkerMode := until != 0 && until >= s
 	if !burst && !stalled && !inWorkerMode {
-		return
-	}
-	if !inWorkerMode {
-		q.toWorkers.Add(1)
+		return false
 	}
 	q.slowUntil.Store(max(until, e+int64(inlineCooldown)))
+	if inWorkerMode {
+		return false
+	}
+	q.toWorkers.Add(1)
+	return true
+}
+
+// noteAppend is sendQueue.noteAppend, logging a switch to worker mode: it
+// is rare, and an operator reading throughput should know of it.
+func (b *Broker) noteAppend(start time.Time, d time.Duration) {
+	if b.sends.noteAppend(start, d) {
+		b.log.Info("sends go through the send workers for a while: appends held the commit-log lock too long",
+			"lastHold", d.Round(time.Millisecond), "cooldown", inlineCooldown)
+	}
 }
 
 // enqueueSend runs on the event loop and never waits for the store: a busy
@@ -156,7 +168,7 @@ func (b *Broker) enqueueSend(rc *transport.RequestContext, req *remoting.Command
 	if start := time.Now(); b.sends.inlineAllowed(start) && b.plainSend(h) {
 		if b.send(rc, req, h, true) {
 			b.sends.inlined.Add(1)
-			b.sends.noteAppend(start, time.Since(start))
+			b.noteAppend(start, time.Since(start))
 			return
 		}
 	}
@@ -219,7 +231,7 @@ func (b *Broker) startSendWorkers() {
 			case <-tick.C:
 				now := time.Now()
 				held := b.store.AppendLockHeld()
-				b.sends.noteAppend(now.Add(-held), held)
+				b.noteAppend(now.Add(-held), held)
 				if b.cfg.BrokerFastFailureEnable && held > b.cfg.OsPageCacheBusyTimeOutMills {
 					b.cleanSendQueue()
 				}

@@ -357,8 +357,11 @@ func TestSendModeHysteresis(t *testing.T) {
 	t.Run("burst", func(t *testing.T) {
 		q := newSendQueue(1, stallHold)
 		for i := range slowBurst {
-			q.noteAppend(at(time.Duration(i)*slowWindow/slowBurst), slow)
+			switched := q.noteAppend(at(time.Duration(i)*slowWindow/slowBurst), slow)
 			want := i < slowBurst-1 // inline until the burst is complete
+			if switched == want {
+				t.Fatalf("slow hold %d reported switched = %v", i+1, switched)
+			}
 			if got := q.inlineAllowed(at(slowWindow)); got != want {
 				t.Fatalf("after %d slow holds inline allowed = %v, want %v", i+1, got, want)
 			}
@@ -403,7 +406,9 @@ func TestSendModeHysteresis(t *testing.T) {
 		q.noteAppend(at(0), stallHold)
 		// One outlier while in worker mode keeps it there: leaving takes
 		// a full quiet cooldown.
-		q.noteAppend(at(8*time.Second), slow)
+		if q.noteAppend(at(8*time.Second), slow) {
+			t.Fatal("a slow hold in worker mode reported a switch")
+		}
 		if q.inlineAllowed(at(stallHold + inlineCooldown + time.Millisecond)) {
 			t.Fatal("worker mode ended although a slow hold came during the cooldown")
 		}
