@@ -166,7 +166,7 @@ func (b *Broker) enqueueSend(rc *transport.RequestContext, req *remoting.Command
 	// the lock, and a loop that queued everything behind them would stay
 	// on the slow path for as long as the load lasts.
 	if start := time.Now(); b.sends.inlineAllowed(start) && b.plainSend(h) {
-		if b.send(rc, req, h, true) {
+		if b.send(rc, req, h, true, start) {
 			b.sends.inlined.Add(1)
 			b.noteAppend(start, time.Since(start))
 			return
@@ -271,7 +271,7 @@ func (b *Broker) runSend(t sendTask) {
 			return
 		}
 	}
-	b.send(t.rc, t.req, t.h, false)
+	b.send(t.rc, t.req, t.h, false, time.Now())
 }
 
 // stopSendWorkers makes the send workers and the sweeper return; sends
