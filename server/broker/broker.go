@@ -327,7 +327,7 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		}
 	}()
 	lap.Done("pop")
-	b.sends = newSendQueue(b.cfg.SendThreadPoolQueueCapacity)
+	b.sends = newSendQueue(b.cfg.SendThreadPoolQueueCapacity, b.cfg.OsPageCacheBusyTimeOutMills)
 	b.startSendWorkers()
 	// Processors read storeHost and uniq, so they are bound only now; the
 	// address is not known to anyone before Start returns.

@@ -29,7 +29,7 @@ func (b *Broker) rewriteSpecial(m *message.StoredMessage) (int16, string) {
 	case message.SysFlagTxRollback:
 		return remoting.MessageIllegal, "a rollback record cannot be sent"
 	}
-	if at, ok, err := deliverAt(props, b.clock()); err != nil {
+	if at, ok, err := deliverAt(props, b.clock); err != nil {
 		return remoting.MessageIllegal, err.Error()
 	} else if ok {
 		if at.After(b.clock()) {

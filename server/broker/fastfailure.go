@@ -32,22 +32,34 @@ const (
 const fastFailureInterval = 10 * time.Millisecond
 
 // A send to a topic that exists runs inline on the event loop while the
-// store is healthy: handing it to a worker costs two
-// cross-thread wake-ups per send (loop → worker, worker → loop for the
-// reply), about 40% of a lone producer's throughput on two cores. The loop
-// still never waits for the store: it appends only with TryAppendAsync,
-// which gives up when another append holds the commit-log lock or a file
-// must be created, and the send then queues for a worker like any other.
+// store is healthy: handing it to a worker costs two cross-thread wake-ups
+// per send (loop → worker, worker → loop for the reply). Measured with 64
+// sync senders (BENCHMARKS.md, "Send mode"), inline moves about 1.15× the
+// messages of worker mode at three quarters of the broker's CPU per
+// message. The loop still never waits for the store: it appends only with
+// TryAppendAsync, which gives up when another append holds the commit-log
+// lock or a file must be created, and the send then queues for a worker
+// like any other.
+//
 // What the loop cannot avoid is an inline append that stalls once it holds
-// the lock (a page cache that stops taking writes); after any append held
-// the lock longer than inlineSlowAppend (seen by the sweeper, or measured
-// around an inline send), every send goes through the queue for
-// inlineCooldown, where stalls are shed as upstream sheds them. The bound
-// sits well above scheduling noise: on a loaded two-core machine a lock
-// holder that is merely preempted holds it 20–60 ms, and 20 ms kept a
-// 64-sender load in worker mode most of the time.
+// the lock (a page cache that stops taking writes). So the broker watches
+// how long appends hold the lock (the sweeper every fastFailureInterval,
+// and each inline send around itself) and sends everything through the
+// worker queue, where stalls are shed as upstream sheds them, once the
+// store looks stalled: slowBurst distinct holds longer than
+// inlineSlowAppend within slowWindow, or one hold as long as
+// osPageCacheBusyTimeOutMills (the page cache is busy by upstream's own
+// measure). One slow hold alone is not enough: on a loaded two-core machine
+// a lock holder that is merely preempted, or caught by one page fault,
+// holds it over 100 ms now and then, and when a single such outlier sent
+// every send to the workers for inlineCooldown a run's throughput moved by
+// up to 2× with it. Once in worker mode every further slow hold extends
+// the cooldown, and sends return inline only after inlineCooldown without
+// one: entering takes a burst, leaving takes quiet (hysteresis).
 const (
 	inlineSlowAppend = 100 * time.Millisecond
+	slowBurst        = 3
+	slowWindow       = 2 * time.Second
 	inlineCooldown   = 10 * time.Second
 )
 
@@ -65,28 +77,79 @@ type sendQueue struct {
 	tasks chan sendTask
 	quit  chan struct{} // closed once the server stopped: workers exit
 	stop  sync.Once
-	// slowUntil (UnixNano) is when sends may run inline again after a
-	// slow append; 0 while the store has been healthy.
+	// slowUntil (UnixNano) is when sends may run inline again; 0 while
+	// the store has not looked stalled.
 	slowUntil atomic.Int64
 	inlined   atomic.Int64 // sends served on the event loop
 	queued    atomic.Int64 // sends handed to a worker
+	toWorkers atomic.Int64 // times sends left the event loop (inline → worker mode)
+
+	stallHold time.Duration // one hold this long sends everything to the workers
+
+	mu sync.Mutex // guards what follows: slow holds are rare, the fast path never takes it
+	// The slow hold last reported, [holdStart, holdEnd] in UnixNano: the
+	// sweeper sees one hold at several ticks and the inline sender that
+	// held it reports it again; overlapping reports are one hold.
+	holdStart, holdEnd int64
+	recent             [slowBurst]int64 // start of the last slowBurst distinct slow holds, a ring
+	nholds             int              // distinct slow holds seen
 }
 
-func newSendQueue(capacity int) *sendQueue {
-	return &sendQueue{tasks: make(chan sendTask, capacity), quit: make(chan struct{})}
+// newSendQueue makes a queue of capacity sends; a single append holding
+// the lock for stallHold (osPageCacheBusyTimeOutMills) switches to worker
+// mode on its own.
+func newSendQueue(capacity int, stallHold time.Duration) *sendQueue {
+	return &sendQueue{tasks: make(chan sendTask, capacity), quit: make(chan struct{}), stallHold: max(stallHold, inlineSlowAppend)}
 }
 
-// inlineAllowed reports whether no append was slow within inlineCooldown.
+// inlineAllowed reports whether sends may run on the event loop at now.
 func (q *sendQueue) inlineAllowed(now time.Time) bool {
 	until := q.slowUntil.Load()
 	return until == 0 || now.UnixNano() > until
 }
 
-// noteAppend records how long an append took (or held the lock); a slow
-// one keeps sends off the event loop for inlineCooldown.
-func (q *sendQueue) noteAppend(now time.Time, d time.Duration) {
-	if d > inlineSlowAppend {
-		q.slowUntil.Store(now.Add(inlineCooldown).UnixNano())
+// noteAppend records that an append held the commit-log lock (or took)
+// d from start, and reports whether that sent sends off the event loop. It
+// is called for every inline send, so the common case, a fast append,
+// returns before any shared write.
+func (q *sendQueue) noteAppend(start time.Time, d time.Duration) (switched bool) {
+	if d <= inlineSlowAppend {
+		return false
+	}
+	s := start.UnixNano()
+	e := s + int64(d)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.nholds > 0 && s <= q.holdEnd {
+		q.holdEnd = max(q.holdEnd, e) // the hold already counted, seen again
+	} else {
+		q.holdStart, q.holdEnd = s, e
+		q.recent[q.nholds%slowBurst] = s
+		q.nholds++
+	}
+	// With slowBurst holds counted, the oldest of the last slowBurst is
+	// the slot the next one would overwrite.
+	burst := q.nholds >= slowBurst && e-q.recent[q.nholds%slowBurst] <= int64(slowWindow)
+	stalled := time.Duration(q.holdEnd-q.holdStart) >= q.stallHold
+	until := q.slowUntil.Load()
+	inWorkerMode := until != 0 && until >= s
+	if !burst && !stalled && !inWorkerMode {
+		return false
+	}
+	q.slowUntil.Store(max(until, e+int64(inlineCooldown)))
+	if inWorkerMode {
+		return false
+	}
+	q.toWorkers.Add(1)
+	return true
+}
+
+// noteAppend is sendQueue.noteAppend, logging a switch to worker mode: it
+// is rare, and an operator reading throughput should know of it.
+func (b *Broker) noteAppend(start time.Time, d time.Duration) {
+	if b.sends.noteAppend(start, d) {
+		b.log.Info("sends go through the send workers for a while: appends held the commit-log lock too long",
+			"lastHold", d.Round(time.Millisecond), "cooldown", inlineCooldown)
 	}
 }
 
@@ -103,9 +166,9 @@ func (b *Broker) enqueueSend(rc *transport.RequestContext, req *remoting.Command
 	// the lock, and a loop that queued everything behind them would stay
 	// on the slow path for as long as the load lasts.
 	if start := time.Now(); b.sends.inlineAllowed(start) && b.plainSend(h) {
-		if b.send(rc, req, h, true) {
+		if b.send(rc, req, h, true, start) {
 			b.sends.inlined.Add(1)
-			b.sends.noteAppend(start, time.Since(start))
+			b.noteAppend(start, time.Since(start))
 			return
 		}
 	}
@@ -168,7 +231,7 @@ func (b *Broker) startSendWorkers() {
 			case <-tick.C:
 				now := time.Now()
 				held := b.store.AppendLockHeld()
-				b.sends.noteAppend(now, held)
+				b.noteAppend(now.Add(-held), held)
 				if b.cfg.BrokerFastFailureEnable && held > b.cfg.OsPageCacheBusyTimeOutMills {
 					b.cleanSendQueue()
 				}
@@ -208,7 +271,7 @@ func (b *Broker) runSend(t sendTask) {
 			return
 		}
 	}
-	b.send(t.rc, t.req, t.h, false)
+	b.send(t.rc, t.req, t.h, false, time.Now())
 }
 
 // stopSendWorkers makes the send workers and the sweeper return; sends

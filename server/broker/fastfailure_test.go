@@ -45,9 +45,9 @@ func (s *stall) hook() {
 
 // overloadBroker starts a broker whose store stalls on demand, with one
 // send worker so that a stalled append holds every queued send. It sends
-// "warm" (creating the topic) and then "primer", whose append is slow: from
-// then on sends go through the queue for inlineCooldown, so the stalls the
-// tests arm hit a worker, never the event loop (see inlineSlowAppend).
+// "warm" (creating the topic) and then reports a stalled append: from then
+// on sends go through the queue for inlineCooldown, so the stalls the tests
+// arm hit a worker, never the event loop (see inlineSlowAppend).
 func overloadBroker(t *testing.T, mutate func(*Config)) (*Broker, *netclient.Client, *stall, func(body string) *remoting.Command) {
 	t.Helper()
 	st := newStall()
@@ -71,12 +71,12 @@ func overloadBroker(t *testing.T, mutate func(*Config)) (*Broker, *netclient.Cli
 	if resp := sendBody("warm"); resp == nil || resp.Code != remoting.Success {
 		t.Fatalf("warm-up send: %+v", resp)
 	}
-	st.slowOnce.Store(int64(3 * inlineSlowAppend))
-	if resp := sendBody("primer"); resp == nil || resp.Code != remoting.Success {
-		t.Fatalf("slow send: %+v", resp)
-	}
+	// As if the page cache had stalled one append: worker mode for
+	// inlineCooldown (TestSendsRunInlineUntilAppendsAreSlow drives the
+	// switch through real slow appends).
+	b.sends.noteAppend(time.Now(), b.sends.stallHold+time.Millisecond)
 	if b.sends.inlineAllowed(time.Now()) {
-		t.Fatal("sends still run inline after an append held the lock for 3×inlineSlowAppend")
+		t.Fatal("sends still run inline after an append held the lock for osPageCacheBusyTimeOutMills")
 	}
 	return b, rc, st, sendBody
 }
@@ -156,7 +156,7 @@ func TestPageCacheBusyShedsQueuedSends(t *testing.T) {
 		t.Fatalf("send after the stall: %+v", resp)
 	}
 	got := storedBodies(t, b, rc)
-	want := map[string]bool{"warm": true, "primer": true, "before": true, "stalled": true, "after": true}
+	want := map[string]bool{"warm": true, "before": true, "stalled": true, "after": true}
 	if len(got) != len(want) {
 		t.Fatalf("stored %v, want exactly %v: shed sends must not be stored", got, want)
 	}
@@ -223,8 +223,8 @@ func TestSendWaitingTooLongInQueueIsShed(t *testing.T) {
 			t.Fatalf("send after the stall: %+v", resp)
 		}
 	}
-	if got := storedBodies(t, b, rc); len(got) != 4 || !got["warm"] || !got["primer"] || !got["stalled"] || !got[after] {
-		t.Fatalf("stored %v, want warm, primer, stalled and %s only", got, after)
+	if got := storedBodies(t, b, rc); len(got) != 3 || !got["warm"] || !got["stalled"] || !got[after] {
+		t.Fatalf("stored %v, want warm, stalled and %s only", got, after)
 	}
 }
 
@@ -285,11 +285,12 @@ func TestStalePullAndHeartbeatAreShed(t *testing.T) {
 	}
 }
 
-// TestSendsRunInlineUntilAnAppendIsSlow: while the store is healthy, sends
-// to an existing topic are served on the event loop; once an append held
-// the commit-log lock longer than inlineSlowAppend, sends go through the
-// worker queue. Every send is stored either way.
-func TestSendsRunInlineUntilAnAppendIsSlow(t *testing.T) {
+// TestSendsRunInlineUntilAppendsAreSlow: while the store is healthy, sends
+// to an existing topic are served on the event loop; one append that held
+// the commit-log lock longer than inlineSlowAppend does not change that,
+// slowBurst of them in a row send everything through the worker queue.
+// Every send is stored either way.
+func TestSendsRunInlineUntilAppendsAreSlow(t *testing.T) {
 	st := newStall()
 	b, rc := testBrokerWith(t, nil, WithStoreOptions(store.WithAppendStall(st.hook)))
 	t.Cleanup(st.open)
@@ -299,24 +300,123 @@ func TestSendsRunInlineUntilAnAppendIsSlow(t *testing.T) {
 			t.Fatalf("send %s: %d %s", body, resp.Code, resp.Remark)
 		}
 	}
+	expect := func(what string, n int, inline bool) {
+		t.Helper()
+		inlined, queued := b.sends.inlined.Load(), b.sends.queued.Load()
+		for i := range n {
+			sendOK(fmt.Sprintf("%s-%d", what, i))
+		}
+		di, dq := b.sends.inlined.Load()-inlined, b.sends.queued.Load()-queued
+		if inline && (di != int64(n) || dq != 0) || !inline && (dq != int64(n) || di != 0) {
+			t.Fatalf("%s: %d sends inline, %d queued, want all %s", what, di, dq, map[bool]string{true: "inline", false: "queued"}[inline])
+		}
+	}
 	sendOK("create") // auto-creates the topic: on a worker
-	inlined, queued := b.sends.inlined.Load(), b.sends.queued.Load()
-	for i := range 5 {
-		sendOK(fmt.Sprintf("healthy-%d", i))
+	expect("healthy", 5, true)
+	sent := 6
+	// The default osPageCacheBusyTimeOutMills (1 s) is well above these
+	// holds: only their number switches the mode.
+	for i := range slowBurst {
+		st.slowOnce.Store(int64(3 * inlineSlowAppend / 2))
+		sendOK(fmt.Sprintf("slow-%d", i))
+		sent++
+		if i < slowBurst-1 {
+			expect(fmt.Sprintf("after-slow-%d", i), 2, true)
+			sent += 2
+		}
 	}
-	if got := b.sends.inlined.Load() - inlined; got != 5 || b.sends.queued.Load() != queued {
-		t.Fatalf("healthy store: %d of 5 sends inline, %d queued", got, b.sends.queued.Load()-queued)
+	expect("after-burst", 3, false)
+	sent += 3
+	if got := b.sends.toWorkers.Load(); got != 1 {
+		t.Fatalf("switched to worker mode %d times, want 1", got)
 	}
-	st.slowOnce.Store(int64(3 * inlineSlowAppend))
-	sendOK("slow")
-	inlined, queued = b.sends.inlined.Load(), b.sends.queued.Load()
-	for i := range 3 {
-		sendOK(fmt.Sprintf("after-%d", i))
+	if got := storedBodies(t, b, rc); len(got) != sent {
+		t.Fatalf("stored %d messages, want %d: %v", len(got), sent, got)
 	}
-	if got := b.sends.queued.Load() - queued; got != 3 || b.sends.inlined.Load() != inlined {
-		t.Fatalf("after a slow append: %d of 3 sends queued, %d inline", got, b.sends.inlined.Load()-inlined)
-	}
-	if got := storedBodies(t, b, rc); len(got) != 10 {
-		t.Fatalf("stored %d messages, want 10: %v", len(got), got)
-	}
+}
+
+// TestSendModeHysteresis drives the mode switch with made-up hold times:
+// one outlier keeps sends inline, a burst or one stall-length hold sends
+// them to the workers, a hold seen twice counts once, and sends return
+// inline only after inlineCooldown without a slow hold.
+func TestSendModeHysteresis(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	slow := 2 * inlineSlowAppend
+	const stallHold = time.Second
+
+	t.Run("one outlier", func(t *testing.T) {
+		q := newSendQueue(1, stallHold)
+		q.noteAppend(at(0), slow)
+		q.noteAppend(at(5*time.Second), slow) // far apart: not a burst
+		q.noteAppend(at(10*time.Second), inlineSlowAppend)
+		if !q.inlineAllowed(at(10*time.Second + time.Millisecond)) {
+			t.Fatal("isolated slow holds switched to worker mode")
+		}
+	})
+	t.Run("burst", func(t *testing.T) {
+		q := newSendQueue(1, stallHold)
+		for i := range slowBurst {
+			switched := q.noteAppend(at(time.Duration(i)*slowWindow/slowBurst), slow)
+			want := i < slowBurst-1 // inline until the burst is complete
+			if switched == want {
+				t.Fatalf("slow hold %d reported switched = %v", i+1, switched)
+			}
+			if got := q.inlineAllowed(at(slowWindow)); got != want {
+				t.Fatalf("after %d slow holds inline allowed = %v, want %v", i+1, got, want)
+			}
+		}
+		end := at((slowBurst-1)*slowWindow/slowBurst + slow)
+		if q.inlineAllowed(end.Add(inlineCooldown - time.Millisecond)) {
+			t.Fatal("inline before the cooldown passed")
+		}
+		if !q.inlineAllowed(end.Add(inlineCooldown + time.Millisecond)) {
+			t.Fatal("still in worker mode after a quiet cooldown")
+		}
+		if q.toWorkers.Load() != 1 {
+			t.Fatalf("toWorkers = %d", q.toWorkers.Load())
+		}
+	})
+	t.Run("same hold seen repeatedly", func(t *testing.T) {
+		q := newSendQueue(1, stallHold)
+		// The sweeper sees one 400 ms hold at three ticks, then the
+		// inline sender that held it reports it: one hold, not four.
+		for _, tick := range []time.Duration{150, 250, 350} {
+			q.noteAppend(at(0), tick*time.Millisecond)
+		}
+		q.noteAppend(at(-time.Millisecond), 401*time.Millisecond)
+		if !q.inlineAllowed(at(time.Second)) {
+			t.Fatal("one hold reported four times counted as a burst")
+		}
+	})
+	t.Run("stall", func(t *testing.T) {
+		q := newSendQueue(1, stallHold)
+		// Growing ticks of one hold: it switches once it reaches stallHold.
+		q.noteAppend(at(0), stallHold/2)
+		if !q.inlineAllowed(at(stallHold / 2)) {
+			t.Fatal("a hold shorter than stallHold switched alone")
+		}
+		q.noteAppend(at(0), stallHold)
+		if q.inlineAllowed(at(stallHold)) {
+			t.Fatal("a stall-length hold left sends inline")
+		}
+	})
+	t.Run("worker mode extends on any slow hold", func(t *testing.T) {
+		q := newSendQueue(1, stallHold)
+		q.noteAppend(at(0), stallHold)
+		// One outlier while in worker mode keeps it there: leaving takes
+		// a full quiet cooldown.
+		if q.noteAppend(at(8*time.Second), slow) {
+			t.Fatal("a slow hold in worker mode reported a switch")
+		}
+		if q.inlineAllowed(at(stallHold + inlineCooldown + time.Millisecond)) {
+			t.Fatal("worker mode ended although a slow hold came during the cooldown")
+		}
+		if !q.inlineAllowed(at(8*time.Second + slow + inlineCooldown + time.Millisecond)) {
+			t.Fatal("worker mode outlasted a quiet cooldown")
+		}
+		if q.toWorkers.Load() != 1 {
+			t.Fatalf("toWorkers = %d, want 1", q.toWorkers.Load())
+		}
+	})
 }

@@ -72,7 +72,9 @@ func (b *Broker) sendDestination(rc *transport.RequestContext, req *remoting.Com
 // send serves a send on a worker or, with noWait, on the event loop; then it
 // reports false, having answered nothing, when the store would have had to
 // wait (store.ErrWouldBlock), and the caller queues the send for a worker.
-func (b *Broker) send(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, noWait bool) bool {
+// start is when serving it began (the caller's clock read, reused for the
+// put latency).
+func (b *Broker) send(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, noWait bool, start time.Time) bool {
 	batch := req.Code == remoting.SendBatchMessage || h.Batch
 	t, queueID, ok := b.sendDestination(rc, req, h)
 	if !ok {
@@ -98,9 +100,9 @@ func (b *Broker) send(rc *transport.RequestContext, req *remoting.Command, h *re
 		ReconsumeTimes: h.ReconsumeTimes,
 	}
 	if batch {
-		return b.sendBatch(rc, req, h, template, noWait)
+		return b.sendBatch(rc, req, h, template, noWait, start)
 	}
-	return b.sendOne(rc, req, h, template, noWait)
+	return b.sendOne(rc, req, h, template, noWait, start)
 }
 
 // sendTarget validates the topic of a send and finds (or auto-creates) its
@@ -211,7 +213,7 @@ func (b *Broker) completeProperties(buf []byte) (string, error) {
 	return unsafe.String(unsafe.SliceData(buf), len(buf)), nil
 }
 
-func (b *Broker) sendOne(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, m message.StoredMessage, noWait bool) bool {
+func (b *Broker) sendOne(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, m message.StoredMessage, noWait bool, start time.Time) bool {
 	props, err := b.storedPropertiesOf(h.Properties)
 	if err != nil {
 		reply(rc, req, remoting.MessageIllegal, err.Error())
@@ -230,7 +232,6 @@ func (b *Broker) sendOne(rc *transport.RequestContext, req *remoting.Command, h 
 	}
 	uniq, _ := message.LookupProperty([]byte(m.Properties), message.PropertyUniqKey)
 	prepared := m.SysFlag&message.SysFlagTxMask == message.SysFlagTxPrepared
-	start := time.Now()
 	done := func(res store.AppendResult, err error) {
 		if err != nil {
 			b.stats.putFailure()
@@ -265,7 +266,7 @@ func (b *Broker) sendOne(rc *transport.RequestContext, req *remoting.Command, h 
 	return true
 }
 
-func (b *Broker) sendBatch(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, tmpl message.StoredMessage, noWait bool) bool {
+func (b *Broker) sendBatch(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, tmpl message.StoredMessage, noWait bool, start time.Time) bool {
 	if IsRetryTopic(tmpl.Topic) || IsDLQTopic(tmpl.Topic) {
 		reply(rc, req, remoting.MessageIllegal, "batch message is not supported for retry topics")
 		return true
@@ -292,7 +293,6 @@ func (b *Broker) sendBatch(rc *transport.RequestContext, req *remoting.Command, 
 	if b.observing {
 		kind = messageKindOf(h.Properties)
 	}
-	start := time.Now()
 	done := func(res store.AppendResult, err error) {
 		if err != nil {
 			b.stats.putFailure()

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,23 @@ func TestTimedMessagesArriveInDueOrder(t *testing.T) {
 	msgs, _ := message.DecodeMessages(resp.Body)
 	if len(msgs) != 1 || string(msgs[0].Body) != "after-restart" {
 		t.Fatalf("after restart got %v (earlier deliveries must not repeat)", msgs)
+	}
+}
+
+// deliverAt skips messages whose properties lack timerPropertyPrefix, so
+// every property it reads must start with it.
+func TestTimerPropertiesSharePrefix(t *testing.T) {
+	for _, p := range timerRequestProps {
+		if !strings.HasPrefix(p, timerPropertyPrefix) {
+			t.Errorf("%s does not start with %s: deliverAt would never see it", p, timerPropertyPrefix)
+		}
+	}
+	props := []byte("TIMER_DELAY_SEC\x013\x02")
+	at, ok, err := deliverAt(props, func() time.Time { return time.Unix(100, 0) })
+	if err != nil || !ok || !at.Equal(time.Unix(103, 0)) {
+		t.Fatalf("deliverAt = %v %v %v", at, ok, err)
+	}
+	if _, ok, _ := deliverAt([]byte("KEYS\x01k\x02"), func() time.Time { t.Fatal("clock read for an untimed message"); return time.Time{} }); ok {
+		t.Fatal("untimed message has a delivery time")
 	}
 }

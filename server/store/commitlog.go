@@ -58,9 +58,9 @@ type fileSet struct {
 	dir   string
 	size  int64
 	alloc allocFunc
-	// appendOnly marks the commit log: its newest file is written through
-	// the mapping record by record and synced a few hundred bytes at a time
-	// (see adviseAppend), older files are only read.
+	// appendOnly marks a SYNC_FLUSH commit log: its newest file is written
+	// through the mapping record by record and synced a few hundred bytes
+	// at a time (see adviseAppend), older files are only read.
 	appendOnly bool
 	mu         sync.Mutex
 	list       atomic.Pointer[segmentList]

@@ -208,8 +208,11 @@ type options struct {
 	arrival  ArrivalListener
 	tagsCode TagsCodeFunc
 	clock    func() time.Time
-	usage    func(dir string) (float64, error)
-	alloc    allocFunc
+	// wallClock: clock is time.Now (no WithClock), so an append may use
+	// the time it read when it took the lock instead of reading it again.
+	wallClock bool
+	usage     func(dir string) (float64, error)
+	alloc     allocFunc
 	// beforeSync, when set (by tests), runs before every commit-log flush;
 	// blocking in it simulates a hung disk.
 	beforeSync func()
@@ -250,7 +253,6 @@ func WithAppendStall(f func()) Option { return func(o *options) { o.inAppendLock
 func buildOptions(opts []Option) options {
 	o := options{
 		logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		clock:  time.Now,
 		usage:  diskUsage,
 		alloc:  fallocate,
 	}
@@ -258,6 +260,9 @@ func buildOptions(opts []Option) options {
 		if opt != nil {
 			opt(&o)
 		}
+	}
+	if o.clock == nil {
+		o.clock, o.wallClock = time.Now, true
 	}
 	return o
 }

@@ -232,7 +232,10 @@ func Open(cfg Config, opts ...Option) (*Store, error) {
 		stop:     make(chan struct{}),
 		warm:     make(chan warmReq, 4),
 	}
-	s.cl = fileSet{dir: filepath.Join(cfg.Dir, "commitlog"), size: cfg.CommitLogSegmentSize, alloc: o.alloc, appendOnly: !o.readAheadOnAppend}
+	// Read-ahead goes off on the segment being appended to only where
+	// syncs are small (SYNC_FLUSH group commits): see adviseAppend.
+	s.cl = fileSet{dir: filepath.Join(cfg.Dir, "commitlog"), size: cfg.CommitLogSegmentSize, alloc: o.alloc,
+		appendOnly: !o.readAheadOnAppend && cfg.FlushDiskType == SyncFlush}
 	if cfg.IndexEntries > 0 {
 		s.ix = &indexService{dir: filepath.Join(cfg.Dir, "index"), slots: cfg.IndexSlots, entries: cfg.IndexEntries, alloc: o.alloc}
 	}
@@ -469,13 +472,14 @@ func appendKeyHashes(dst []uint32, topic string, props []byte, limit int) []uint
 func (s *Store) commit(sc *appendScratch, topic string, qid int32, noWait bool) (AppendResult, error) {
 	var res AppendResult
 	total := int64(len(sc.buf))
+	var locked time.Time
 	if noWait {
 		if !s.appendMu.TryLock() {
 			return res, ErrWouldBlock
 		}
-		s.lockedAppend()
+		locked = s.lockedAppend()
 	} else {
-		s.lockAppend()
+		locked = s.lockAppend()
 	}
 	if s.closed {
 		s.unlockAppend()
@@ -512,7 +516,10 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32, noWait bool) 
 			return res, err
 		}
 	}
-	now := s.o.clock()
+	now := locked // one clock read per append: the lock's stamp is the store time
+	if !s.o.wallClock {
+		now = s.o.clock()
+	}
 	if s.ix != nil && len(sc.keys) > 0 {
 		if err := s.ix.ensure(len(sc.keys), now); err != nil {
 			s.unlockAppend()
@@ -601,17 +608,19 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32, noWait bool) 
 // lockAppend takes the append lock for commit and records when, so that
 // AppendLockHeld can tell a stalled append (slow page cache, hung disk
 // allocation) while it lasts.
-func (s *Store) lockAppend() {
+func (s *Store) lockAppend() time.Time {
 	s.appendMu.Lock()
-	s.lockedAppend()
+	return s.lockedAppend()
 }
 
-// lockedAppend runs once appendMu is held.
-func (s *Store) lockedAppend() {
-	s.lockedAt.Store(time.Now().UnixNano())
+// lockedAppend runs once appendMu is held and returns when it was taken.
+func (s *Store) lockedAppend() time.Time {
+	now := time.Now()
+	s.lockedAt.Store(now.UnixNano())
 	if s.o.inAppendLock != nil {
 		s.o.inAppendLock()
 	}
+	return now
 }
 
 // fitsOpenFiles reports whether an append fits the commit-log segment, the

@@ -1177,3 +1177,28 @@ func TestWideIndexTopic(t *testing.T) {
 	defer mustClose(t, s)
 	check(s)
 }
+
+// Without WithClock an append's store time is the wall-clock time it took
+// the commit-log lock at (one clock read serves both).
+func TestStoreTimestampIsWallClock(t *testing.T) {
+	s := mustOpen(t, smallConfig(t.TempDir()))
+	defer mustClose(t, s)
+	before := time.Now().UnixMilli()
+	r := mustAppend(t, s, newMsg("W", 0, []byte("x"), "", ""))
+	after := time.Now().UnixMilli()
+	if r.StoreTimestamp < before || r.StoreTimestamp > after {
+		t.Fatalf("store timestamp %d outside [%d, %d]", r.StoreTimestamp, before, after)
+	}
+	if !s.o.wallClock {
+		t.Fatal("default store does not know its clock is the wall clock")
+	}
+	if s2 := mustOpen(t, smallConfig(t.TempDir()), WithClock(func() time.Time { return time.UnixMilli(42) })); s2.o.wallClock {
+		mustClose(t, s2)
+		t.Fatal("WithClock store treated as wall clock")
+	} else {
+		if r := mustAppend(t, s2, newMsg("W", 0, []byte("x"), "", "")); r.StoreTimestamp != 42 {
+			t.Fatalf("WithClock store timestamp %d, want 42", r.StoreTimestamp)
+		}
+		mustClose(t, s2)
+	}
+}
