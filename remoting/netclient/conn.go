@@ -37,6 +37,7 @@ type clientConn struct {
 	// swaps the whole queue out and writes it with one writev.
 	wmu     sync.Mutex
 	queue   []*[]byte
+	writing bool // the writer goroutine has taken frames it has not written yet
 	wclosed bool
 	wake    chan struct{} // capacity 1: "the queue is non-empty"
 
@@ -177,6 +178,7 @@ func (cc *clientConn) writeLoop() {
 		cc.wmu.Lock()
 		q := cc.queue
 		cc.queue = spare[:0]
+		cc.writing = len(q) > 0
 		cc.wmu.Unlock()
 		if len(q) == 0 {
 			spare = q
@@ -189,6 +191,9 @@ func (cc *clientConn) writeLoop() {
 		}
 		bufs := net.Buffers(iov)
 		_, err := bufs.WriteTo(cc.nc)
+		cc.wmu.Lock()
+		cc.writing = false
+		cc.wmu.Unlock()
 		clear(iov)
 		for _, bp := range q {
 			cc.client.pools.PutBuf(bp)

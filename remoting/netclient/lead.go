@@ -319,30 +319,47 @@ func (cc *clientConn) frameError(err error) error {
 }
 
 // write is a leading caller's send: it encodes cmd and writes it on the
-// calling goroutine, with no hand-off to the writer. Only a connection
-// already closed is an error (nothing reached the wire, so the caller may
-// retry elsewhere); a failed write closes the connection, which fails the
-// published call.
+// calling goroutine, with no hand-off to the writer, unless the writer has
+// frames queued or in hand (a oneway request this goroutine sent just
+// before): then cmd queues behind them, so one goroutine's requests reach
+// the wire in the order it made them. Only a connection already closed is
+// an error (nothing reached the wire, so the caller may retry elsewhere); a
+// failed write closes the connection, which fails the published call.
 func (cc *clientConn) write(cmd *remoting.Command) error {
 	pools := &cc.client.pools
 	bp := pools.GetBuf()
 	b, err := remoting.AppendFrame((*bp)[:0], cmd)
+	direct := false
 	if err == nil {
 		*bp = b
 		cc.wmu.Lock()
-		if cc.wclosed {
+		switch {
+		case cc.wclosed:
 			err = fmt.Errorf("%w: %s", remoting.ErrConnClosed, cc.addr)
+		case len(cc.queue) > 0 || cc.writing:
+			cc.queue = append(cc.queue, bp)
+			bp = nil // the writer recycles it
+		default:
+			direct = true
 		}
 		cc.wmu.Unlock()
 	}
-	if err == nil {
-		// Frames written concurrently by the writer goroutine do not
+	switch {
+	case direct:
+		// Frames the writer goroutine writes concurrently do not
 		// interleave with this one: a net.Conn serialises whole Writes.
 		if _, werr := cc.nc.Write(b); werr != nil {
 			cc.close(fmt.Errorf("%w: write to %s: %w", remoting.ErrConnClosed, cc.addr, werr))
 		}
+	case bp == nil:
+		select {
+		case cc.wake <- struct{}{}:
+		default:
+		}
 	}
-	pools.PutBuf(bp)
+	if bp != nil {
+		pools.PutBuf(bp)
+	}
 	if h := cc.client.cfg.hooks.OnRequestWritten; h != nil {
 		n := len(b)
 		if err != nil {

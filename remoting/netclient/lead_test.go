@@ -391,3 +391,44 @@ func TestLeadCloseAndHangUp(t *testing.T) {
 	}
 	waitGoroutines(t, base)
 }
+
+// TestLeadKeepsOrder: a oneway request and then a sync one from the same
+// goroutine reach the peer in that order, although the sync caller writes
+// its own frame while the oneway one waits for the writer goroutine.
+func TestLeadKeepsOrder(t *testing.T) {
+	var (
+		mu  sync.Mutex
+		got []string
+	)
+	srv := startFake(t, func(fc *fakeConn, req *remoting.Command) {
+		mu.Lock()
+		got = append(got, string(req.Body))
+		mu.Unlock()
+		if !req.IsOneway() {
+			_ = fc.answer(req)
+		}
+	})
+	c := New()
+	defer c.Close()
+	const n = 300
+	for i := range n {
+		if err := c.InvokeOneway(context.Background(), srv.addr(), echoRequest(fmt.Sprint("o", i))); err != nil {
+			t.Fatal(err)
+		}
+		body := fmt.Sprint("s", i)
+		resp, err := c.InvokeSync(context.Background(), srv.addr(), echoRequest(body))
+		if err := checkEcho(resp, err, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if leadsOf(c, srv.addr()) == 0 {
+		t.Fatal("no call read its own response")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range n {
+		if got[2*i] != fmt.Sprint("o", i) || got[2*i+1] != fmt.Sprint("s", i) {
+			t.Fatalf("arrival order around %d: %v", i, got[max(0, 2*i-2):min(len(got), 2*i+4)])
+		}
+	}
+}
