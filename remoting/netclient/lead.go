@@ -36,7 +36,8 @@ const (
 
 // leadIdle is how long the token may lie unused before the reader goroutine
 // takes it back. Back-to-back sync calls from one goroutine are microseconds
-// apart, far below it.
+// apart, far below it. (config.leadIdle; tests that need a caller to lead
+// on a slow machine raise it.)
 const leadIdle = 2 * time.Millisecond
 
 // errOwnDeadline is readFrame telling a leading caller that its own deadline
@@ -93,7 +94,7 @@ func (cc *clientConn) kickReader() {
 // connection.
 func (cc *clientConn) readLoop() {
 	defer cc.client.wg.Done()
-	idle := time.NewTimer(leadIdle)
+	idle := time.NewTimer(cc.client.cfg.leadIdle)
 	idle.Stop()
 	for {
 		if err := cc.readHeld(); err != nil {
@@ -139,7 +140,7 @@ func (cc *clientConn) readHeld() error {
 // leadIdle. It reports false when the connection closed.
 func (cc *clientConn) awaitToken(t *time.Timer) bool {
 	seen := cc.leads.Load()
-	t.Reset(leadIdle)
+	t.Reset(cc.client.cfg.leadIdle)
 	defer t.Stop()
 	for {
 		select {
@@ -156,7 +157,7 @@ func (cc *clientConn) awaitToken(t *time.Timer) bool {
 				return true
 			}
 			seen = g
-			t.Reset(leadIdle)
+			t.Reset(cc.client.cfg.leadIdle)
 		}
 	}
 }
