@@ -120,6 +120,12 @@ func (c *Client) InvokeSync(ctx context.Context, addr string, cmd *remoting.Comm
 	// deadline but not a cancellation.
 	canLead := ctx.Done() == nil
 	lead := false
+	var counted *clientConn // whose syncs counts this call
+	defer func() {
+		if counted != nil {
+			counted.syncs.Add(-1)
+		}
+	}()
 	for attempt := 0; ; attempt++ {
 		var err error
 		if cc, err = c.conn(ctx, addr); err != nil {
@@ -128,6 +134,13 @@ func (c *Client) InvokeSync(ctx context.Context, addr string, cmd *remoting.Comm
 		}
 		opaque = c.prepare(cmd, 0)
 		sentAt = time.Now().UnixNano()
+		if counted != cc {
+			if counted != nil {
+				counted.syncs.Add(-1)
+			}
+			counted = cc
+			cc.syncs.Add(1)
+		}
 		lead = canLead && cc.lead()
 		if err = cc.pending.Add(opaque, cl); err == nil {
 			if lead {

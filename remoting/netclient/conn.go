@@ -55,6 +55,7 @@ type clientConn struct {
 	// Reading: see lead.go. tok says who reads the socket; rbuf, roff and
 	// rdl belong to whoever holds it.
 	tok   atomic.Int32
+	syncs atomic.Int32  // sync calls in progress: a caller is alone only if it is the one
 	want  atomic.Bool   // a lone sync caller asks the reader goroutine for the token
 	leads atomic.Uint64 // how often callers took the token: the reader's idle check
 	kick  chan struct{} // capacity 1: "calls are pending, take the token"

@@ -48,7 +48,15 @@ var errOwnDeadline = errors.New("netclient: caller's deadline passed")
 // alone on the connection; it then holds the token and must call unlead.
 // A lone caller that finds the reader goroutine reading asks it to hand the
 // token over once the connection goes quiet.
+//
+// Alone means no other sync call in progress and nothing pending. The
+// table alone is not enough: under many sync senders it empties whenever
+// the reader has just answered them all, before any has sent again, and a
+// caller leading then would only bounce the token back and forth.
 func (cc *clientConn) lead() bool {
+	if cc.syncs.Load() != 1 {
+		return false
+	}
 	switch cc.tok.Load() {
 	case tokFree:
 		if cc.pending.Len() == 0 && cc.tok.CompareAndSwap(tokFree, tokCaller) {
