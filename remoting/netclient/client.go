@@ -144,7 +144,7 @@ func (c *Client) InvokeSync(ctx context.Context, addr string, cmd *remoting.Comm
 		lead = canLead && cc.lead()
 		if err = cc.pending.Add(opaque, cl); err == nil {
 			if lead {
-				err = cc.write(cmd)
+				err = cc.write(cmd, 0)
 			} else {
 				err = cc.send(cmd)
 			}
@@ -261,10 +261,10 @@ func (c *Client) InvokeAsync(ctx context.Context, addr string, cmd *remoting.Com
 		}
 	}
 
-	// Alone on the connection, the request is written on this goroutine
-	// (as a leading sync caller's is): waking the writer for one frame
-	// costs more than the write. With company it goes to the writer, which
-	// batches.
+	// Alone on the connection, a small request is written on this
+	// goroutine (as a leading sync caller's is): waking the writer for one
+	// frame costs more than the write. With company it goes to the writer,
+	// which batches.
 	alone := cc.pending.Len() == 0
 	if err := cc.pending.Add(opaque, cl); err != nil {
 		cl.Stop()
@@ -278,7 +278,7 @@ func (c *Client) InvokeAsync(ctx context.Context, addr string, cmd *remoting.Com
 		return
 	}
 	if alone {
-		err = cc.write(cmd)
+		err = cc.write(cmd, maxAsyncDirect)
 	} else {
 		err = cc.send(cmd)
 	}

@@ -327,14 +327,20 @@ func (cc *clientConn) frameError(err error) error {
 	return fmt.Errorf("%w: %w", remoting.ErrConnClosed, err)
 }
 
-// write is a leading caller's send: it encodes cmd and writes it on the
-// calling goroutine, with no hand-off to the writer, unless the writer has
-// frames queued or in hand (a oneway request this goroutine sent just
-// before): then cmd queues behind them, so one goroutine's requests reach
-// the wire in the order it made them. Only a connection already closed is
-// an error (nothing reached the wire, so the caller may retry elsewhere); a
-// failed write closes the connection, which fails the published call.
-func (cc *clientConn) write(cmd *remoting.Command) error {
+// maxAsyncDirect bounds the frames an async caller writes itself: a bigger
+// one could block it until the peer has read most of it, and InvokeAsync
+// promises not to wait on the network.
+const maxAsyncDirect = 64 << 10
+
+// write sends cmd from the calling goroutine, with no hand-off to the
+// writer, unless the writer has frames queued or in hand (a oneway request
+// this goroutine sent just before): then cmd queues behind them, so one
+// goroutine's requests reach the wire in the order it made them. A frame
+// longer than limit (if > 0) queues too. Only a connection already closed
+// is an error (nothing reached the wire, so the caller may retry
+// elsewhere); a failed write closes the connection, which fails the
+// published call.
+func (cc *clientConn) write(cmd *remoting.Command, limit int) error {
 	pools := &cc.client.pools
 	bp := pools.GetBuf()
 	b, err := remoting.AppendFrame((*bp)[:0], cmd)
@@ -345,7 +351,7 @@ func (cc *clientConn) write(cmd *remoting.Command) error {
 		switch {
 		case cc.wclosed:
 			err = fmt.Errorf("%w: %s", remoting.ErrConnClosed, cc.addr)
-		case len(cc.queue) > 0 || cc.writing:
+		case len(cc.queue) > 0 || cc.writing || (limit > 0 && len(b) > limit):
 			cc.queue = append(cc.queue, bp)
 			bp = nil // the writer recycles it
 		default:
