@@ -14,11 +14,14 @@ import (
 //
 // Exactly one goroutine reads a connection at a time: the holder of its read
 // token (clientConn.tok). Normally that is the connection's reader goroutine.
-// A sync caller that is alone on the connection (nothing else pending, no
-// context to watch) takes the token instead, writes its own frame and reads
-// its own response on its own goroutine. That spares two goroutine hand-offs
-// per round trip (caller → writer, reader → caller), which on a single
-// sender are most of the client's latency.
+// A sync caller that is alone on the connection (no other sync call in
+// progress, nothing pending, no context to watch) takes the token instead,
+// writes its own frame and reads its own response on its own goroutine. That
+// spares two goroutine hand-offs per round trip (caller → writer, reader →
+// caller), which on a single sender are most of the client's latency. (An
+// async request alone on the connection skips the first hand-off too; its
+// response still comes through the reader goroutine, as its callback must
+// run elsewhere anyway.)
 //
 // The holder dispatches everything it reads: other calls' responses go to
 // their waiters and server requests to their handlers, exactly as the reader
