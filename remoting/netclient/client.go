@@ -28,8 +28,9 @@ type RequestHandler func(ctx context.Context, addr string, req *remoting.Command
 // Each connection owns exactly two goroutines: a reader that splits and
 // dispatches frames, and a writer that coalesces queued frames into as few
 // syscalls as possible. A sync caller alone on a connection bypasses both:
-// it writes its request and reads its response itself (see lead.go). Async callbacks and server-initiated request handlers
-// run on goroutines of their own so a slow one never stalls the reader.
+// it writes its request and reads its response itself (see lead.go). Async
+// callbacks and server-initiated request handlers run on goroutines of
+// their own so a slow one never stalls the reader.
 type Client struct {
 	cfg    config
 	opaque atomic.Int32
