@@ -8,8 +8,10 @@
 //
 // Each op is one 128-byte send. A third entry, floor/sync/1, is a bare
 // blocking-socket sender: the lower bound for any client on this machine.
-// Extra metrics: msgs/s (throughput) and
-// p99-ms (send latency, issue to result). The name server and broker run
+// Extra metrics: msgs/s (throughput),
+// p99-ms (send latency, issue to result) and cpu-us/msg (the client
+// process's user+system CPU per send, steadier than msgs/s on a shared
+// machine). The name server and broker run
 // in a child process (this test binary re-executed), so allocs/op counts
 // the client's allocations only.
 
@@ -259,6 +261,7 @@ func benchSync(b *testing.B, s benchSender, body []byte, conc int) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for g := 0; g < conc; g++ {
@@ -279,7 +282,7 @@ func benchSync(b *testing.B, s benchSender, body []byte, conc int) {
 		}()
 	}
 	wg.Wait()
-	report(b, start, lat, failed.Load())
+	report(b, start, cpu0, lat, failed.Load())
 }
 
 // benchAsync issues b.N async sends keeping at most conc in flight.
@@ -291,6 +294,7 @@ func benchAsync(b *testing.B, s benchSender, body []byte, conc int) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		sem <- struct{}{}
@@ -311,11 +315,12 @@ func benchAsync(b *testing.B, s benchSender, body []byte, conc int) {
 		}
 	}
 	wg.Wait()
-	report(b, start, lat, failed.Load())
+	report(b, start, cpu0, lat, failed.Load())
 }
 
-func report(b *testing.B, start time.Time, lat []time.Duration, failed int64) {
+func report(b *testing.B, start time.Time, cpu0 time.Duration, lat []time.Duration, failed int64) {
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	b.StopTimer()
 	if failed > 0 {
 		b.Fatalf("%d of %d sends failed", failed, b.N)
@@ -324,4 +329,5 @@ func report(b *testing.B, start time.Time, lat []time.Duration, failed int64) {
 	p99 := lat[min(len(lat)-1, len(lat)*99/100)]
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/msg")
 }

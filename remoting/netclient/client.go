@@ -27,8 +27,10 @@ type RequestHandler func(ctx context.Context, addr string, req *remoting.Command
 //
 // Each connection owns exactly two goroutines: a reader that splits and
 // dispatches frames, and a writer that coalesces queued frames into as few
-// syscalls as possible. Async callbacks and server-initiated request handlers
-// run on goroutines of their own so a slow one never stalls the reader.
+// syscalls as possible. A sync caller alone on a connection bypasses both:
+// it writes its request and reads its response itself (see lead.go). Async
+// callbacks and server-initiated request handlers run on goroutines of
+// their own so a slow one never stalls the reader.
 type Client struct {
 	cfg    config
 	opaque atomic.Int32
@@ -114,6 +116,17 @@ func (c *Client) InvokeSync(ctx context.Context, addr string, cmd *remoting.Comm
 	// handed out and taking the request. Nothing reached the wire then, so
 	// one retry on a fresh connection cannot duplicate the request.
 	var sentAt int64
+	// A caller alone on the connection reads its own response (lead.go)
+	// when it has no context to watch: a blocking read can honour a
+	// deadline but not a cancellation.
+	canLead := ctx.Done() == nil
+	lead := false
+	var counted *clientConn // whose syncs counts this call
+	defer func() {
+		if counted != nil {
+			counted.syncs.Add(-1)
+		}
+	}()
 	for attempt := 0; ; attempt++ {
 		var err error
 		if cc, err = c.conn(ctx, addr); err != nil {
@@ -122,8 +135,21 @@ func (c *Client) InvokeSync(ctx context.Context, addr string, cmd *remoting.Comm
 		}
 		opaque = c.prepare(cmd, 0)
 		sentAt = time.Now().UnixNano()
+		if counted != cc {
+			if counted != nil {
+				counted.syncs.Add(-1)
+			}
+			counted = cc
+			cc.syncs.Add(1)
+		}
+		lead = canLead && cc.lead()
 		if err = cc.pending.Add(opaque, cl); err == nil {
-			if err = cc.send(cmd); err == nil {
+			if lead {
+				err = cc.write(cmd, 0)
+			} else {
+				err = cc.send(cmd)
+			}
+			if err == nil {
 				break
 			}
 			if cc.pending.Remove(opaque) == nil {
@@ -131,13 +157,25 @@ func (c *Client) InvokeSync(ctx context.Context, addr string, cmd *remoting.Comm
 				cl.Resp, cl.Err = nil, nil
 			}
 		}
+		if lead {
+			cc.unlead()
+		}
 		if attempt > 0 || !errors.Is(err, remoting.ErrConnClosed) {
 			c.pools.PutCall(cl)
 			return fail(err)
 		}
 	}
 
-	resp, err := inflight.Await(ctx, &cc.pending, opaque, cl, c.cfg.requestTimeout)
+	var (
+		resp *remoting.Command
+		err  error
+	)
+	if lead {
+		resp, err = cc.readOwn(opaque, cl, sentAt+int64(c.cfg.requestTimeout))
+	} else {
+		cc.wakeReader()
+		resp, err = inflight.Await(ctx, &cc.pending, opaque, cl, c.cfg.requestTimeout)
+	}
 	c.pools.PutCall(cl)
 	if h := c.cfg.hooks.OnResponseRead; h != nil {
 		h(addr, cmd.Code, resp, time.Duration(time.Now().UnixNano()-sentAt), err)
@@ -224,6 +262,11 @@ func (c *Client) InvokeAsync(ctx context.Context, addr string, cmd *remoting.Com
 		}
 	}
 
+	// Alone on the connection, a small request is written on this
+	// goroutine (as a leading sync caller's is): waking the writer for one
+	// frame costs more than the write. With company it goes to the writer,
+	// which batches.
+	alone := cc.pending.Len() == 0
 	if err := cc.pending.Add(opaque, cl); err != nil {
 		cl.Stop()
 		fail(err)
@@ -235,11 +278,18 @@ func (c *Client) InvokeAsync(ctx context.Context, addr string, cmd *remoting.Com
 		}
 		return
 	}
-	if err := cc.send(cmd); err != nil {
+	if alone {
+		err = cc.write(cmd, maxAsyncDirect)
+	} else {
+		err = cc.send(cmd)
+	}
+	if err != nil {
 		if cc.pending.Remove(opaque) != nil {
 			c.complete(cl, nil, err)
 		}
+		return
 	}
+	cc.wakeReader()
 }
 
 // InvokeOneway sends cmd with the oneway flag set and returns once it is
@@ -373,6 +423,8 @@ func (c *Client) dial(cc *clientConn) {
 		return
 	}
 	cc.nc = nc
+	cc.rbuf = make([]byte, 0, readBufSize)
+	cc.lastRead.Store(time.Now().UnixNano()) // the idle clock starts now
 	// Added under c.mu with c.closed false: Close has not reached Wait yet.
 	c.wg.Add(2)
 	c.mu.Unlock()

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -38,6 +37,7 @@ type clientConn struct {
 	// swaps the whole queue out and writes it with one writev.
 	wmu     sync.Mutex
 	queue   []*[]byte
+	writing bool // the writer goroutine has taken frames it has not written yet
 	wclosed bool
 	wake    chan struct{} // capacity 1: "the queue is non-empty"
 
@@ -51,6 +51,17 @@ type clientConn struct {
 	// closed so the next call reconnects (Java closes on every timeout; this
 	// spares a live but slow connection).
 	lastRead atomic.Int64
+
+	// Reading: see lead.go. tok says who reads the socket; rbuf, roff and
+	// rdl belong to whoever holds it.
+	tok   atomic.Int32
+	syncs atomic.Int32  // sync calls in progress: a caller is alone only if it is the one
+	want  atomic.Bool   // a lone sync caller asks the reader goroutine for the token
+	leads atomic.Uint64 // how often callers took the token: the reader's idle check
+	kick  chan struct{} // capacity 1: "calls are pending, take the token"
+	rbuf  []byte        // read buffer; rbuf[roff:] is not yet decoded
+	roff  int
+	rdl   int64 // read deadline set on nc (unix ns); 0 none, rdlExpired fired
 }
 
 // timedOut is told that a request sent at sentAt (unix ns) timed out.
@@ -66,6 +77,7 @@ func newClientConn(c *Client, addr string) *clientConn {
 		addr:    addr,
 		ready:   make(chan struct{}),
 		wake:    make(chan struct{}, 1),
+		kick:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
 	}
 }
@@ -167,6 +179,7 @@ func (cc *clientConn) writeLoop() {
 		cc.wmu.Lock()
 		q := cc.queue
 		cc.queue = spare[:0]
+		cc.writing = len(q) > 0
 		cc.wmu.Unlock()
 		if len(q) == 0 {
 			spare = q
@@ -179,6 +192,9 @@ func (cc *clientConn) writeLoop() {
 		}
 		bufs := net.Buffers(iov)
 		_, err := bufs.WriteTo(cc.nc)
+		cc.wmu.Lock()
+		cc.writing = false
+		cc.wmu.Unlock()
 		clear(iov)
 		for _, bp := range q {
 			cc.client.pools.PutBuf(bp)
@@ -189,50 +205,6 @@ func (cc *clientConn) writeLoop() {
 			cc.close(fmt.Errorf("%w: write to %s: %w", remoting.ErrConnClosed, cc.addr, err))
 			return
 		}
-	}
-}
-
-// readLoop splits the byte stream into frames and dispatches them. Any read
-// or frame error closes the connection.
-func (cc *clientConn) readLoop() {
-	defer cc.client.wg.Done()
-	cfg := &cc.client.cfg
-	buf := make([]byte, 0, readBufSize)
-	for {
-		if cfg.idleTimeout > 0 {
-			_ = cc.nc.SetReadDeadline(time.Now().Add(cfg.idleTimeout))
-		}
-		n, err := cc.nc.Read(buf[len(buf):cap(buf)])
-		if n > 0 {
-			cc.lastRead.Store(time.Now().UnixNano())
-		}
-		buf = buf[:len(buf)+n]
-		if err != nil {
-			cc.close(cc.readError(err))
-			return
-		}
-		off := 0
-		for {
-			frame, used, err := remoting.SplitFrame(buf[off:], cfg.maxFrameSize)
-			if err != nil {
-				cfg.logger.Debug("remoting: bad frame from server", "addr", cc.addr, "err", err)
-				cc.close(fmt.Errorf("%w: %w", remoting.ErrConnClosed, err))
-				return
-			}
-			if used == 0 {
-				break
-			}
-			off += used
-			cmd, err := remoting.DecodeFrame(frame)
-			if err != nil {
-				cfg.logger.Debug("remoting: bad frame from server", "addr", cc.addr, "err", err)
-				cc.close(fmt.Errorf("%w: %w", remoting.ErrConnClosed, err))
-				return
-			}
-			inflight.DetachBody(cmd)
-			cc.dispatch(cmd)
-		}
-		buf = compactReadBuf(buf, off)
 	}
 }
 
@@ -260,16 +232,10 @@ func compactReadBuf(buf []byte, consumed int) []byte {
 }
 
 func (cc *clientConn) readError(err error) error {
-	var ne net.Error
-	switch {
-	case errors.As(err, &ne) && ne.Timeout() && errors.Is(err, os.ErrDeadlineExceeded):
-		cc.client.cfg.logger.Debug("remoting: closing idle connection", "addr", cc.addr)
-		return fmt.Errorf("%w: %s idle for %s", remoting.ErrConnClosed, cc.addr, cc.client.cfg.idleTimeout)
-	case errors.Is(err, io.EOF):
+	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: %s closed by peer", remoting.ErrConnClosed, cc.addr)
-	default:
-		return fmt.Errorf("%w: read from %s: %w", remoting.ErrConnClosed, cc.addr, err)
 	}
+	return fmt.Errorf("%w: read from %s: %w", remoting.ErrConnClosed, cc.addr, err)
 }
 
 // dispatch routes a decoded frame: responses complete their call, requests go

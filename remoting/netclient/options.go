@@ -24,6 +24,7 @@ type config struct {
 	dialer         func(ctx context.Context, network, addr string) (net.Conn, error)
 	signer         func(*remoting.Command)
 	tls            *tls.Config // nil: plain TCP
+	leadIdle       time.Duration
 }
 
 func defaultConfig() config {
@@ -34,6 +35,7 @@ func defaultConfig() config {
 		requestTimeout: remoting.DefaultRequestTimeout,
 		dialTimeout:    remoting.DefaultDialTimeout,
 		serializeType:  remoting.SerializeJSON,
+		leadIdle:       leadIdle,
 	}
 }
 
