@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,7 +88,9 @@ func (p *Producer) startAsync(st *sendState) {
 func (a *asyncPool) asyncWorker(w *asyncWorker, st *sendState) {
 	defer a.wg.Done()
 	for st != nil {
-		st.runAsync()
+		if st = st.runAsync(); st != nil {
+			continue // a waiting caller's send, taken over
+		}
 		if !a.park(w) {
 			return
 		}
@@ -171,4 +174,123 @@ func (a *asyncPool) close() {
 	a.mu.Unlock()
 	close(a.stop)
 	a.wg.Wait()
+}
+
+// asyncSlots bounds the async sends in flight (WithAsyncLimit). A send
+// holds its slot from SendAsync until its result is known, not through its
+// callback, so a callback may itself send asynchronously without waiting
+// for its own slot.
+//
+// Under back-pressure every finishing send frees a slot that a waiting
+// caller takes. Handing the waiter's send to an idle worker would cost one
+// more goroutine wake-up per message than a sync send pays (the waiter's,
+// the idle worker's and the response's, against the response's alone);
+// instead the worker that finished runs the waiter's send itself once its
+// callback has returned. The waiter, woken at the same time, returns from
+// SendAsync; should it find the send still unclaimed (the callback blocks,
+// or another core ran the waiter first), it starts the send on a worker
+// itself. Whichever of the two claims the hand-over runs the send: never
+// both, never neither, and a blocking callback never holds up the send
+// waiting behind it.
+type asyncSlots struct {
+	mu         sync.Mutex
+	free       int
+	head, tail *sendState // callers waiting for a slot, oldest first
+	wakes      sync.Pool  // chan struct{} (capacity 1) for waiters, reused
+}
+
+// Hand-over states of a send that waited for a slot (sendState.handover).
+const (
+	handoverPending int32 = iota // granted a slot; nobody runs it yet
+	handoverWorker               // the worker that freed the slot runs it
+	handoverCaller               // the waiting caller started it
+)
+
+func newAsyncSlots(n int) *asyncSlots {
+	return &asyncSlots{free: n}
+}
+
+// acquire takes a slot for st, waiting within ctx when none is free. start
+// reports whether the caller must start st: false when a finishing worker
+// took the send over. The error, ctx's, means no slot was taken.
+func (s *asyncSlots) acquire(ctx context.Context, st *sendState) (start bool, err error) {
+	s.mu.Lock()
+	if s.free > 0 && s.head == nil {
+		s.free--
+		s.mu.Unlock()
+		return true, nil
+	}
+	wake, _ := s.wakes.Get().(chan struct{})
+	if wake == nil {
+		wake = make(chan struct{}, 1)
+	}
+	st.wake = wake
+	st.queued = true
+	if s.tail == nil {
+		s.head = st
+	} else {
+		s.tail.nextWaiter = st
+	}
+	s.tail = st
+	s.mu.Unlock()
+
+	select {
+	case <-wake:
+	case <-ctx.Done():
+		s.mu.Lock()
+		if st.queued {
+			s.unlink(st)
+			s.mu.Unlock()
+			st.wake = nil
+			s.wakes.Put(wake)
+			return false, ctx.Err()
+		}
+		s.mu.Unlock()
+		<-wake // granted just before ctx ended: the send goes ahead
+	}
+	st.wake = nil
+	s.wakes.Put(wake)
+	return st.handover.CompareAndSwap(handoverPending, handoverCaller), nil
+}
+
+// unlink removes a waiter that gave up; the queue is short and this rare.
+func (s *asyncSlots) unlink(st *sendState) {
+	var prev *sendState
+	for w := s.head; w != nil; prev, w = w, w.nextWaiter {
+		if w != st {
+			continue
+		}
+		if prev == nil {
+			s.head = w.nextWaiter
+		} else {
+			prev.nextWaiter = w.nextWaiter
+		}
+		if s.tail == w {
+			s.tail = prev
+		}
+		w.nextWaiter, w.queued = nil, false
+		return
+	}
+}
+
+// release frees the slot of a send whose result is known: to the oldest
+// waiter, whose send it returns (for the caller to try to claim), or back
+// to the pool.
+func (s *asyncSlots) release() *sendState {
+	s.mu.Lock()
+	w := s.head
+	if w == nil {
+		s.free++
+		s.mu.Unlock()
+		return nil
+	}
+	s.head = w.nextWaiter
+	if s.head == nil {
+		s.tail = nil
+	}
+	w.nextWaiter, w.queued = nil, false
+	wake := w.wake
+	s.mu.Unlock()
+	wake <- struct{}{}
+	return w
 }

@@ -40,7 +40,7 @@ type Producer struct {
 	closed    bool
 	inflight  sync.WaitGroup // every send in progress, async ones until their callback returned
 	checks    sync.WaitGroup // transaction check-backs in progress
-	asyncSem  chan struct{}  // one slot per async send in flight
+	slots     *asyncSlots    // async sends in flight, at most WithAsyncLimit
 	async     *asyncPool     // the goroutines async sends run on (async.go)
 	stopWatch func()         // removes the route watch
 	replies   *replyTable    // pending Request calls by correlation id
@@ -96,8 +96,8 @@ func New(opts ...Option) (*Producer, error) {
 		codec:  message.NewCodec(),
 		rr:     selector.NewRoundRobin(),
 
-		asyncSem: make(chan struct{}, cfg.asyncLimit),
-		async:    newAsyncPool(),
+		slots: newAsyncSlots(cfg.asyncLimit),
+		async: newAsyncPool(),
 	}
 	empty := map[string]*brokerHealth{}
 	p.breakers.Store(&empty)

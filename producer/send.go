@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rocketgo/rocketgo/remoting/netclient"
@@ -69,6 +70,14 @@ type sendState struct {
 	start time.Time       // when the send call began, for SendHooks
 	ictx  context.Context // interceptor context
 	sinfo *SendInfo
+
+	// An async send waiting for a slot (asyncSlots, async.go): the wait
+	// queue's link and the waiter's wake-up, guarded by the slots' mutex,
+	// and who runs the send once a slot was handed over.
+	nextWaiter *sendState
+	queued     bool
+	wake       chan struct{}
+	handover   atomic.Int32
 }
 
 // SendSync sends one message, or several as one batch (same topic, no
@@ -126,19 +135,16 @@ func (p *Producer) SendAsync(ctx context.Context, cb func(*SendResult, error), m
 	st.cb = cb
 	// Back-pressure: at most WithAsyncLimit sends in flight, as the Java
 	// client's async semaphore does; wait for a slot within ctx.
-	select {
-	case p.asyncSem <- struct{}{}:
-	default:
-		select {
-		case p.asyncSem <- struct{}{}:
-		case <-ctx.Done():
-			err := fmt.Errorf("producer: waiting for an async slot: %w", ctx.Err())
-			st.finish(nil, err)
-			p.inflight.Done()
-			return err
-		}
+	start, err := p.slots.acquire(ctx, st)
+	if err != nil {
+		err = fmt.Errorf("producer: waiting for an async slot: %w", err)
+		st.finish(nil, err)
+		p.inflight.Done()
+		return err
 	}
-	p.startAsync(st)
+	if start {
+		p.startAsync(st)
+	}
 	return nil
 }
 
@@ -530,17 +536,23 @@ func (st *sendState) attempt() (*SendResult, error) {
 	return st.complete(q, addr, t0, done, resp, err)
 }
 
-// runAsync performs an async send on its own goroutine: the same attempts
-// and retries as a sync send, then the callback. A goroutine blocked in a
+// runAsync performs an async send on a worker: the same attempts and
+// retries as a sync send, then the callback. A goroutine blocked in a
 // pooled synchronous call costs fewer allocations than the transport's
-// callback machinery, and the producer's async semaphore bounds how many
-// exist.
-func (st *sendState) runAsync() {
+// callback machinery, and the producer's async slots bound how many exist.
+// It returns the send of a caller that was waiting for the slot this send
+// freed, when the worker is to run it next (asyncSlots).
+func (st *sendState) runAsync() *sendState {
 	res, err := st.run()
 	st.finish(res, err)
-	<-st.p.asyncSem
+	p := st.p
+	next := p.slots.release()
 	st.cb(res, err)
-	st.p.inflight.Done()
+	p.inflight.Done()
+	if next != nil && next.handover.CompareAndSwap(handoverPending, handoverWorker) {
+		return next
+	}
+	return nil
 }
 
 // finish releases the budget context and runs interceptors' AfterSend and
