@@ -38,33 +38,23 @@ type sendState struct {
 	mode SendMode
 	msgs []*message.Message
 
-	parent      context.Context // the caller's context
-	ctx         context.Context // parent bounded by the send budget
-	cancel      context.CancelFunc
-	deadline    time.Time
-	needBudget  bool // parent's deadline is later than the budget (or absent)
-	attempts    int
-	lastBroker  string
-	lastErr     error
-	unrecovered bool
-	// staleRoute marks a failure a master change explains (the broker is
-	// gone, refuses writes as a slave, or has no master): the next attempt
-	// reads the route from the name servers instead of the cache.
-	staleRoute bool
+	parent     context.Context // the caller's context
+	ctx        context.Context // parent bounded by the send budget
+	cancel     context.CancelFunc
+	deadline   time.Time
+	attempts   int
+	lastBroker string
+	lastErr    error
 	notStoreOK *SendResult // the last stored-but-not-OK result, when such results are retried
 
-	topic   string // on the wire (namespace applied)
-	body    []byte
-	props   string
-	msgID   string
-	sysFlag int32
-	batch   bool
-	reply   bool   // MSG_TYPE=reply: sent with SEND_REPLY_MESSAGE_V2
-	key     string // sharding key for selectors
-	arg     any    // selector argument (SendOrderly)
-	ordered bool
-	info    *iclient.TopicInfo
-	hdr     remoting.SendMessageRequestHeader
+	topic string // on the wire (namespace applied)
+	body  []byte
+	props string
+	msgID string
+	key   string // sharding key for selectors
+	arg   any    // selector argument (SendOrderly)
+	info  *iclient.TopicInfo
+	hdr   remoting.SendMessageRequestHeader
 
 	cb    func(*SendResult, error)
 	start time.Time       // when the send call began, for SendHooks
@@ -75,9 +65,22 @@ type sendState struct {
 	// queue's link and the waiter's wake-up, guarded by the slots' mutex,
 	// and who runs the send once a slot was handed over.
 	nextWaiter *sendState
-	queued     bool
 	wake       chan struct{}
 	handover   atomic.Int32
+
+	// The small fields last, side by side, so that padding does not push
+	// the state (allocated per send) into a larger size class.
+	sysFlag     int32
+	needBudget  bool // parent's deadline is later than the budget (or absent)
+	unrecovered bool
+	// staleRoute marks a failure a master change explains (the broker is
+	// gone, refuses writes as a slave, or has no master): the next attempt
+	// reads the route from the name servers instead of the cache.
+	staleRoute bool
+	batch      bool
+	reply      bool // MSG_TYPE=reply: sent with SEND_REPLY_MESSAGE_V2
+	ordered    bool
+	queued     bool // in the async slots' wait queue
 }
 
 // SendSync sends one message, or several as one batch (same topic, no
