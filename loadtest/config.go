@@ -81,7 +81,9 @@ type Config struct {
 	SendMode    SendMode // default SendSync
 	BatchSize   int      // messages per send, default 1 (no batching)
 	// MaxInflight caps unanswered async sends (default 1024, as
-	// OpenMessaging's backpressureConcurrency).
+	// OpenMessaging's backpressureConcurrency), through the producers'
+	// WithAsyncLimit, shared out among them. Async send latency runs from
+	// the SendAsync call, so it includes any wait for an in-flight slot.
 	MaxInflight int
 	// Rate is the target send rate in messages per second over all
 	// senders; 0 means as fast as possible. When set, publish delay (the

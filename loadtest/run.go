@@ -219,6 +219,9 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 			if cfg.TLS != nil {
 				popts = append(popts, producer.WithTLS(cfg.TLS))
 			}
+			if cfg.SendMode == SendAsync {
+				popts = append(popts, producer.WithAsyncLimit(inflightShare(cfg.MaxInflight, cfg.Producers, i)))
+			}
 			p, err := producer.New(popts...)
 			if err != nil {
 				return nil, fmt.Errorf("loadtest: producer: %w", err)
@@ -433,21 +436,30 @@ func (r *run) sendAll(ctx, phaseCtx context.Context, producers []*producer.Produ
 		claimed atomic.Int64 // messages handed to senders so far
 		wg      sync.WaitGroup
 		async   sync.WaitGroup
-		sem     = make(chan struct{}, r.cfg.MaxInflight)
 	)
 	for i := range r.cfg.Senders {
 		p := producers[i%len(producers)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.sender(ctx, phaseCtx, p, limit, &claimed, sem, &async)
+			r.sender(ctx, phaseCtx, p, limit, &claimed, &async)
 		}()
 	}
 	wg.Wait()
 	async.Wait()
 }
 
-func (r *run) sender(ctx, phaseCtx context.Context, p *producer.Producer, limit int64, claimed *atomic.Int64, sem chan struct{}, async *sync.WaitGroup) {
+// inflightShare is producer i's part of the async in-flight cap when
+// producers share it: the cap divided as evenly as it goes, at least one.
+func inflightShare(total, producers, i int) int {
+	n := total / producers
+	if i < total%producers {
+		n++
+	}
+	return max(n, 1)
+}
+
+func (r *run) sender(ctx, phaseCtx context.Context, p *producer.Producer, limit int64, claimed *atomic.Int64, async *sync.WaitGroup) {
 	cfg := r.cfg
 	batch := int64(cfg.BatchSize)
 	for phaseCtx.Err() == nil {
@@ -486,21 +498,16 @@ func (r *run) sender(ctx, phaseCtx context.Context, p *producer.Producer, limit 
 			err := p.SendOneway(ctx, msgs...)
 			r.done(t0, n, err)
 		case SendAsync:
-			select {
-			case sem <- struct{}{}:
-			case <-phaseCtx.Done():
-				return
-			}
-			t0 = time.Now() // after the wait for an in-flight slot
+			// The producer caps the sends in flight (WithAsyncLimit, set
+			// from MaxInflight): SendAsync waits for a slot, and the
+			// latency clock includes that wait, as a caller sees it.
 			async.Add(1)
 			err := p.SendAsync(ctx, func(_ *producer.SendResult, err error) {
 				r.done(t0, n, err)
-				<-sem
 				async.Done()
 			}, msgs...)
 			if err != nil {
 				r.done(t0, n, err)
-				<-sem
 				async.Done()
 			}
 		}
@@ -545,7 +552,10 @@ func (r *run) done(t0 time.Time, n int64, err error) {
 		r.m.sent.Add(n)
 		return
 	}
-	r.firstErr.CompareAndSwap(nil, &err)
+	// A copy: taking err's own address would move every call's err to
+	// the heap, one allocation per successful send too.
+	first := err
+	r.firstErr.CompareAndSwap(nil, &first)
 	// RocketMQ's benchmark splits failures the same way: a broker's
 	// refusal (MQBrokerException) is a response failure, anything else a
 	// send failure.

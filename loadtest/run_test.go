@@ -286,3 +286,20 @@ func (w *syncWriter) String() string {
 	defer w.mu.Unlock()
 	return w.b.String()
 }
+
+// TestInflightShare: producers share the in-flight cap exactly, each with
+// at least one slot.
+func TestInflightShare(t *testing.T) {
+	for _, c := range []struct{ total, producers int }{{1024, 1}, {1024, 3}, {10, 4}, {2, 5}} {
+		sum, lo, hi := 0, c.total, 0
+		for i := range c.producers {
+			n := inflightShare(c.total, c.producers, i)
+			sum += n
+			lo, hi = min(lo, n), max(hi, n)
+		}
+		want := max(c.total, c.producers)
+		if sum != want || lo < 1 || hi-lo > 1 {
+			t.Errorf("%d over %d producers: sum %d (want %d), shares %d..%d", c.total, c.producers, sum, want, lo, hi)
+		}
+	}
+}

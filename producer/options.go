@@ -295,7 +295,10 @@ func WithTransactionListener(l TransactionListener) Option {
 }
 
 // WithAsyncLimit bounds how many async sends may be in flight; SendAsync
-// waits (within its context) for a free slot. Default 65535.
+// waits (within its context) for a free slot, and waiting callers get
+// slots in the order they asked. A send holds its slot until its result is
+// known, not through its callback, so a callback may itself send
+// asynchronously. Default 65535.
 func WithAsyncLimit(n int) Option {
 	return func(c *config) {
 		if n > 0 {

@@ -36,21 +36,15 @@ type Producer struct {
 	breakers atomic.Pointer[map[string]*brokerHealth]
 	bmu      sync.Mutex
 
-	mu       sync.RWMutex // guards closed against inflight.Add
-	closed   bool
-	inflight sync.WaitGroup // every send in progress, async ones until their callback returned
-	checks   sync.WaitGroup // transaction check-backs in progress
-	asyncSem chan struct{}  // one slot per async send in flight
-	// Async sends run on reusable workers (async.go): asyncIdle hands a
-	// send to a worker waiting for one, stopAsync ends the idle ones at
-	// Shutdown, workers counts them.
-	asyncIdle chan *sendState
-	stopAsync chan struct{}
-	workers   sync.WaitGroup
-	spawned   atomic.Int64 // async workers started, ever (tests)
-	stopWatch func()       // removes the route watch
-	replies   *replyTable  // pending Request calls by correlation id
-	tracer    *tracer      // nil unless WithTrace
+	mu        sync.RWMutex // guards closed against inflight.Add
+	closed    bool
+	inflight  sync.WaitGroup // every send in progress, async ones until their callback returned
+	checks    sync.WaitGroup // transaction check-backs in progress
+	slots     *asyncSlots    // async sends in flight, at most WithAsyncLimit
+	async     *asyncPool     // the goroutines async sends run on (async.go)
+	stopWatch func()         // removes the route watch
+	replies   *replyTable    // pending Request calls by correlation id
+	tracer    *tracer        // nil unless WithTrace
 }
 
 // New creates a producer and registers its group with the iclient. It does
@@ -102,9 +96,8 @@ func New(opts ...Option) (*Producer, error) {
 		codec:  message.NewCodec(),
 		rr:     selector.NewRoundRobin(),
 
-		asyncSem:  make(chan struct{}, cfg.asyncLimit),
-		asyncIdle: make(chan *sendState),
-		stopAsync: make(chan struct{}),
+		slots: newAsyncSlots(cfg.asyncLimit),
+		async: newAsyncPool(),
 	}
 	empty := map[string]*brokerHealth{}
 	p.breakers.Store(&empty)
@@ -224,8 +217,7 @@ func (p *Producer) Shutdown(ctx context.Context) error {
 	}
 	// Every async send has returned from its callback: the workers are
 	// idle or about to be.
-	close(p.stopAsync)
-	p.workers.Wait()
+	p.async.close()
 	return err
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rocketgo/rocketgo/remoting/netclient"
@@ -37,38 +38,49 @@ type sendState struct {
 	mode SendMode
 	msgs []*message.Message
 
-	parent      context.Context // the caller's context
-	ctx         context.Context // parent bounded by the send budget
-	cancel      context.CancelFunc
-	deadline    time.Time
-	needBudget  bool // parent's deadline is later than the budget (or absent)
-	attempts    int
-	lastBroker  string
-	lastErr     error
-	unrecovered bool
-	// staleRoute marks a failure a master change explains (the broker is
-	// gone, refuses writes as a slave, or has no master): the next attempt
-	// reads the route from the name servers instead of the cache.
-	staleRoute bool
+	parent     context.Context // the caller's context
+	ctx        context.Context // parent bounded by the send budget
+	cancel     context.CancelFunc
+	deadline   time.Time
+	attempts   int
+	lastBroker string
+	lastErr    error
 	notStoreOK *SendResult // the last stored-but-not-OK result, when such results are retried
 
-	topic   string // on the wire (namespace applied)
-	body    []byte
-	props   string
-	msgID   string
-	sysFlag int32
-	batch   bool
-	reply   bool   // MSG_TYPE=reply: sent with SEND_REPLY_MESSAGE_V2
-	key     string // sharding key for selectors
-	arg     any    // selector argument (SendOrderly)
-	ordered bool
-	info    *iclient.TopicInfo
-	hdr     remoting.SendMessageRequestHeader
+	topic string // on the wire (namespace applied)
+	body  []byte
+	props string
+	msgID string
+	key   string // sharding key for selectors
+	arg   any    // selector argument (SendOrderly)
+	info  *iclient.TopicInfo
+	hdr   remoting.SendMessageRequestHeader
 
 	cb    func(*SendResult, error)
 	start time.Time       // when the send call began, for SendHooks
 	ictx  context.Context // interceptor context
 	sinfo *SendInfo
+
+	// An async send waiting for a slot (asyncSlots, async.go): the wait
+	// queue's link and the waiter's wake-up, guarded by the slots' mutex,
+	// and who runs the send once a slot was handed over.
+	nextWaiter *sendState
+	wake       chan struct{}
+	handover   atomic.Int32
+
+	// The small fields last, side by side, so that padding does not push
+	// the state (allocated per send) into a larger size class.
+	sysFlag     int32
+	needBudget  bool // parent's deadline is later than the budget (or absent)
+	unrecovered bool
+	// staleRoute marks a failure a master change explains (the broker is
+	// gone, refuses writes as a slave, or has no master): the next attempt
+	// reads the route from the name servers instead of the cache.
+	staleRoute bool
+	batch      bool
+	reply      bool // MSG_TYPE=reply: sent with SEND_REPLY_MESSAGE_V2
+	ordered    bool
+	queued     bool // in the async slots' wait queue
 }
 
 // SendSync sends one message, or several as one batch (same topic, no
@@ -126,19 +138,16 @@ func (p *Producer) SendAsync(ctx context.Context, cb func(*SendResult, error), m
 	st.cb = cb
 	// Back-pressure: at most WithAsyncLimit sends in flight, as the Java
 	// client's async semaphore does; wait for a slot within ctx.
-	select {
-	case p.asyncSem <- struct{}{}:
-	default:
-		select {
-		case p.asyncSem <- struct{}{}:
-		case <-ctx.Done():
-			err := fmt.Errorf("producer: waiting for an async slot: %w", ctx.Err())
-			st.finish(nil, err)
-			p.inflight.Done()
-			return err
-		}
+	start, err := p.slots.acquire(ctx, st)
+	if err != nil {
+		err = fmt.Errorf("producer: waiting for an async slot: %w", err)
+		st.finish(nil, err)
+		p.inflight.Done()
+		return err
 	}
-	p.startAsync(st)
+	if start {
+		p.startAsync(st)
+	}
 	return nil
 }
 
@@ -530,17 +539,23 @@ func (st *sendState) attempt() (*SendResult, error) {
 	return st.complete(q, addr, t0, done, resp, err)
 }
 
-// runAsync performs an async send on its own goroutine: the same attempts
-// and retries as a sync send, then the callback. A goroutine blocked in a
+// runAsync performs an async send on a worker: the same attempts and
+// retries as a sync send, then the callback. A goroutine blocked in a
 // pooled synchronous call costs fewer allocations than the transport's
-// callback machinery, and the producer's async semaphore bounds how many
-// exist.
-func (st *sendState) runAsync() {
+// callback machinery, and the producer's async slots bound how many exist.
+// It returns the send of a caller that was waiting for the slot this send
+// freed, when the worker is to run it next (asyncSlots).
+func (st *sendState) runAsync() *sendState {
 	res, err := st.run()
 	st.finish(res, err)
-	<-st.p.asyncSem
+	p := st.p
+	next := p.slots.release()
 	st.cb(res, err)
-	st.p.inflight.Done()
+	p.inflight.Done()
+	if next != nil && next.handover.CompareAndSwap(handoverPending, handoverWorker) {
+		return next
+	}
+	return nil
 }
 
 // finish releases the budget context and runs interceptors' AfterSend and

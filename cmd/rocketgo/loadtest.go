@@ -35,7 +35,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.IntVar(&cfg.Senders, "senders", loadtest.DefaultSenders, "concurrent sender goroutines in total (RocketMQ's -w)")
 	fs.StringVar(&sendMode, "send-mode", string(loadtest.SendSync), "sync, async or oneway")
 	fs.IntVar(&cfg.BatchSize, "batch", loadtest.DefaultBatchSize, "messages per send (1 = no batching)")
-	fs.IntVar(&cfg.MaxInflight, "inflight", loadtest.DefaultMaxInflight, "maximum unanswered async sends")
+	fs.IntVar(&cfg.MaxInflight, "inflight", loadtest.DefaultMaxInflight, "maximum unanswered async sends (the producers' async limit; SendAsync waits for a slot)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "target send rate in messages/s over all senders (0 = unlimited)")
 	fs.DurationVar(&cfg.Duration, "duration", loadtest.DefaultDuration, "length of the send phase (ignored with -messages)")
 	fs.Int64Var(&cfg.Messages, "messages", 0, "send exactly this many messages instead of running for -duration")
