@@ -91,8 +91,9 @@ func newTracer(cfg *config, cl *cluster) (*tracer, error) {
 	}
 	inner, err := producer.New(producer.WithClient(pub), producer.WithGroup(trace.ProducerGroupPrefix+cfg.group),
 		producer.WithRetries(0), producer.WithLogger(cfg.logger), producer.WithSendTimeout(tc.SendTimeout),
-		// zlib at its fastest level, as trace.CompressLevel explains.
-		producer.WithCompression(trace.CompressThreshold, trace.CompressLevel), producer.WithCompressionType(message.CompressZlib))
+		// zlib by trace.AppendZlib, as trace.CompressThreshold explains.
+		producer.WithCompression(trace.CompressThreshold, 0), producer.WithCompressionType(message.CompressZlib),
+		producer.WithCompressor(trace.AppendZlib))
 	if err != nil {
 		return nil, fmt.Errorf("consumer: trace: %w", err)
 	}

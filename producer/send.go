@@ -265,11 +265,15 @@ func (st *sendState) encodeSingle(m *message.Message, tx bool) error {
 	st.props = string(props)
 	st.body = m.Body
 	if t := p.cfg.compressThreshold; t > 0 && len(m.Body) >= t {
-		z, err := p.codec.Compress(p.cfg.compressType, m.Body, p.cfg.compressLevel)
-		if err != nil {
-			return fmt.Errorf("producer: %w", err)
+		if f := p.cfg.compressor; f != nil {
+			st.body = f(make([]byte, 0, len(m.Body)/8+64), m.Body)
+		} else {
+			z, err := p.codec.Compress(p.cfg.compressType, m.Body, p.cfg.compressLevel)
+			if err != nil {
+				return fmt.Errorf("producer: %w", err)
+			}
+			st.body = z
 		}
-		st.body = z
 		// 0x1 plus the type bits, as DefaultMQProducerImpl sets them; a
 		// zlib body is 0x301, which every consumer reads as zlib.
 		st.sysFlag |= p.cfg.compressType.SysFlag()

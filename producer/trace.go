@@ -49,9 +49,10 @@ func (p *Producer) startTrace() error {
 	}
 	inner, err := New(WithClient(cl), WithGroup(trace.ProducerGroupPrefix+p.cfg.group),
 		WithRetries(0), WithLogger(p.cfg.logger), WithSendTimeout(tc.SendTimeout),
-		// zlib at its fastest level, as trace.CompressLevel explains; always
-		// zlib, the one type every reader of the trace topic inflates.
-		WithCompression(trace.CompressThreshold, trace.CompressLevel), WithCompressionType(message.CompressZlib))
+		// zlib, the one type every reader of the trace topic inflates, made
+		// by trace.AppendZlib, as trace.CompressThreshold explains.
+		WithCompression(trace.CompressThreshold, 0), WithCompressionType(message.CompressZlib),
+		WithCompressor(trace.AppendZlib))
 	if err != nil {
 		return err
 	}

@@ -40,16 +40,20 @@ const (
 const MaxKeyBytes = 32767 - 10000
 
 // Trace message bodies of CompressThreshold bytes or more are sent
-// zlib-compressed at CompressLevel (SysFlag 0x1, read by every RocketMQ
-// client and by admin.MessageTrace). Upstream's Java trace producer is an
-// ordinary producer and compresses its batches over 4 KiB the same way;
-// the official Go client sends them uncompressed. The records of a batch
-// repeat group, topic, region and hosts, so level 1 shrinks a ~13 KB
-// batch about nine times for ~40 µs of CPU, while storing it whole cost
+// zlib-compressed (SysFlag 0x1, read by every RocketMQ client and by
+// admin.MessageTrace). Upstream's Java trace producer is an ordinary
+// producer and compresses its batches over 4 KiB the same way; the
+// official Go client sends them uncompressed. Storing batches whole cost
 // the broker more than the rest of tracing together: a traced load test
 // of 128-byte messages wrote about as many trace bytes as message bytes
-// to the commit log, and the page faults of those writes were the
-// largest part of the difference between tracing on and off.
+// to the commit log, and the page faults of those writes were the largest
+// part of the difference between tracing on and off. The trace producers
+// compress with AppendZlib, which codes each record as copies of the
+// previous one of its type and costs a fraction of a general compressor.
+//
+// CompressLevel is the zlib level the trace producers used before
+// AppendZlib, for a Config's producer of one's own that compresses
+// trace bodies with the codec.
 const (
 	CompressThreshold = 4096
 	CompressLevel     = 1
