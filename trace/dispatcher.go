@@ -383,53 +383,69 @@ func (d *Dispatcher) flush(batch []Record) {
 
 func (d *Dispatcher) encodeAndSend(topic string, recs []Record) {
 	// Records encode to 100–200 bytes; sizing the body up front saves
-	// the copies of growing it.
+	// the copies of growing it. Most records add one key (their message
+	// id; a consumer's SubAfter shares its SubBefore's).
 	size := min(len(recs)*192, d.cfg.MaxBatchBytes+512)
 	var (
 		body     = make([]byte, 0, size)
-		keys     = make([]string, 0, 2*len(recs))
+		keys     = make([]string, 0, len(recs)+8)
 		keyBytes int
 		seen     = d.seen
 		count    int
 	)
 	clear(seen)
 	for i := range recs {
-		// The lookup keys (Record.LookupKeys) without its slice; a record
-		// whose new keys would pass MaxKeyBytes starts the next message.
+		// The lookup keys (Record.LookupKeys) without its slice, each
+		// entered in seen with one map operation; a record whose new keys
+		// would pass MaxKeyBytes starts the next message.
 		k1, k2 := recs[i].MsgID, recs[i].Keys
+		if k2 == k1 {
+			k2 = ""
+		}
+		new1, new2 := d.enter(k1), d.enter(k2)
 		add := 0
-		if _, dup := seen[k1]; k1 != "" && !dup {
+		if new1 {
 			add += len(k1) + 1
 		}
-		if _, dup := seen[k2]; k2 != "" && !dup && k2 != k1 {
+		if new2 {
 			add += len(k2) + 1
 		}
 		if count > 0 && keyBytes+add > MaxKeyBytes {
 			d.send(topic, body, keys, count)
-			body, keys, keyBytes, count = make([]byte, 0, size), nil, 0, 0
+			body, keys, keyBytes, count = make([]byte, 0, size), make([]string, 0, len(recs)-i+8), 0, 0
 			clear(seen)
+			new1, new2 = d.enter(k1), d.enter(k2)
 		}
 		body = AppendRecord(body, &recs[i])
 		count++
-		for _, k := range [2]string{k1, k2} {
-			if k == "" {
-				continue
-			}
-			if _, dup := seen[k]; !dup {
-				seen[k] = struct{}{}
-				keys = append(keys, k)
-				keyBytes += len(k) + 1
-			}
+		if new1 {
+			keys = append(keys, k1)
+			keyBytes += len(k1) + 1
+		}
+		if new2 {
+			keys = append(keys, k2)
+			keyBytes += len(k2) + 1
 		}
 		if len(body) >= d.cfg.MaxBatchBytes {
 			d.send(topic, body, keys, count)
-			body, keys, keyBytes, count = make([]byte, 0, size), nil, 0, 0
+			body, keys, keyBytes, count = make([]byte, 0, size), make([]string, 0, len(recs)-i+8), 0, 0
 			clear(seen)
 		}
 	}
 	if count > 0 {
 		d.send(topic, body, keys, count)
 	}
+}
+
+// enter adds a non-empty k to the keys of the message being built and
+// reports whether it was new there.
+func (d *Dispatcher) enter(k string) bool {
+	if k == "" {
+		return false
+	}
+	n := len(d.seen)
+	d.seen[k] = struct{}{}
+	return len(d.seen) > n
 }
 
 // send hands one trace message to the Sender once an in-flight slot is
