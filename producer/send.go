@@ -246,7 +246,14 @@ func (st *sendState) encodeSingle(m *message.Message, tx bool) error {
 		return fmt.Errorf("producer: %w", err)
 	}
 	st.topic = p.cl.Wrap(m.Topic)
-	props := make([]byte, 0, 128)
+	// Room for the usual properties plus the keys, which may be long (a
+	// trace message's list every traced message id): growing the buffer
+	// from 128 bytes copies them at each doubling.
+	n := 128
+	for _, k := range m.Keys {
+		n += len(k) + 1
+	}
+	props := make([]byte, 0, n)
 	props = m.EncodeProperties(props)
 	if id, ok := m.Property(message.PropertyUniqKey); ok && id != "" {
 		st.msgID = id
