@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"fmt"
+	stdadler32 "hash/adler32"
 	"io"
 	"math/rand/v2"
 	"strings"
@@ -120,6 +121,9 @@ func FuzzAppendZlib(f *testing.F) {
 	f.Add(sub)
 	f.Add([]byte("a\x01b\x02a\x01bb\x02a\x01\x02\x02"))
 	f.Fuzz(func(t *testing.T, body []byte) {
+		if got, want := adler32(body), stdadler32.Checksum(body); got != want {
+			t.Fatalf("adler32 %08x, want %08x", got, want)
+		}
 		if got := inflate(t, AppendZlib(nil, body)); !bytes.Equal(got, body) {
 			t.Fatalf("round trip of %q: got %q", body, got)
 		}
@@ -156,5 +160,24 @@ func BenchmarkAppendZlib(b *testing.B) {
 			}
 			b.ReportMetric(float64(len(in.body))/float64(buf.Len()), "ratio")
 		})
+	}
+}
+
+func TestAdler32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{0, 1, 7, 8, 9, 63, 64, 1000, 1<<16 - 1, 1 << 16, 1<<16 + 9, 300000} {
+		for _, fill := range []string{"random", "0xff"} {
+			p := make([]byte, n)
+			for i := range p {
+				if fill == "random" {
+					p[i] = byte(rng.IntN(256))
+				} else {
+					p[i] = 0xff // the largest sums, for overflow
+				}
+			}
+			if got, want := adler32(p), stdadler32.Checksum(p); got != want {
+				t.Errorf("%d %s bytes: %08x, want %08x", n, fill, got, want)
+			}
+		}
 	}
 }
