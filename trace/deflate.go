@@ -17,11 +17,12 @@ import (
 // repeats the previous record of its type field by field (group, topic,
 // region, hosts, the leading digits of timestamps and message ids), so
 // each record is compared byte by byte with that one and coded as copies
-// of it and the bytes that differ. On the bodies of a traced load test
-// this runs several times faster than klauspost/compress's zlib at level
-// 1, for output about 1.5 times as large (about 37 bytes per traced
+// of it and the bytes that differ, with deflate's fixed codes (no tables
+// to build or send). In CPU profiles of a traced load test it took 0.3
+// µs per traced message where klauspost/compress's zlib at level 1 took
+// 0.9, for output about 1.6 times as large (about 37 bytes per traced
 // message instead of 22, next to the 66 bytes of message ids its KEYS
-// carry uncompressed); see BenchmarkAppendZlib.
+// carry uncompressed); BenchmarkAppendZlib compares the two.
 func AppendZlib(dst, body []byte) []byte {
 	// CMF 0x78: deflate, 32 KiB window; FLG 0x01: fastest level, and
 	// 0x7801 is a multiple of 31 as the header check requires.
