@@ -153,6 +153,16 @@ type Sender interface {
 	SendTrace(ctx context.Context, msg *message.Message, done func(error))
 }
 
+// BodyReleaser is implemented by a Sender that no longer reads a trace
+// message's Body once SendTrace has returned (it compressed or copied
+// it); the dispatcher then writes its next trace message into the same
+// memory instead of allocating a body per message. producer.SenderOf's
+// Senders implement it.
+type BodyReleaser interface {
+	Sender
+	ReleasesBody()
+}
+
 // SenderFunc adapts a function to Sender.
 type SenderFunc func(ctx context.Context, msg *message.Message, done func(error))
 
@@ -204,6 +214,9 @@ type Dispatcher struct {
 	// last trace message: bodies are allocated at their expected size, not
 	// the largest a record may take.
 	recBytes int
+	// spare is a released body (BodyReleaser) for the loop's next message.
+	spare   []byte
+	release bool // the Sender is a BodyReleaser
 
 	appended, dropped, sent, failed, messages atomic.Int64
 }
@@ -222,6 +235,7 @@ func NewDispatcher(cfg Config, s Sender) *Dispatcher {
 		slots:  make(chan struct{}, cfg.MaxInflight),
 		seen:   make(map[string]struct{}, 2*cfg.BatchSize),
 	}
+	_, d.release = s.(BodyReleaser)
 	go d.loop()
 	return d
 }
@@ -395,7 +409,7 @@ func (d *Dispatcher) encodeAndSend(topic string, recs []Record) {
 	}
 	size := min(len(recs)*d.recBytes, d.cfg.MaxBatchBytes+512)
 	var (
-		body     = make([]byte, 0, size)
+		body     = d.newBody(size)
 		keys     = make([]string, 0, len(recs)+8)
 		keyBytes int
 		seen     = d.seen
@@ -420,7 +434,7 @@ func (d *Dispatcher) encodeAndSend(topic string, recs []Record) {
 		}
 		if count > 0 && keyBytes+add > MaxKeyBytes {
 			d.send(topic, body, keys, count)
-			body, keys, keyBytes, count = make([]byte, 0, size), make([]string, 0, len(recs)-i+8), 0, 0
+			body, keys, keyBytes, count = d.newBody(size), make([]string, 0, len(recs)-i+8), 0, 0
 			clear(seen)
 			new1, new2 = d.enter(k1), d.enter(k2)
 		}
@@ -436,13 +450,23 @@ func (d *Dispatcher) encodeAndSend(topic string, recs []Record) {
 		}
 		if len(body) >= d.cfg.MaxBatchBytes {
 			d.send(topic, body, keys, count)
-			body, keys, keyBytes, count = make([]byte, 0, size), make([]string, 0, len(recs)-i+8), 0, 0
+			body, keys, keyBytes, count = d.newBody(size), make([]string, 0, len(recs)-i+8), 0, 0
 			clear(seen)
 		}
 	}
 	if count > 0 {
 		d.send(topic, body, keys, count)
 	}
+}
+
+// newBody returns an empty body of capacity size or more: the released
+// one if it is large enough.
+func (d *Dispatcher) newBody(size int) []byte {
+	if b := d.spare; cap(b) >= size {
+		d.spare = nil
+		return b[:0]
+	}
+	return make([]byte, 0, size)
 }
 
 // enter adds a non-empty k to the keys of the message being built and
@@ -466,6 +490,10 @@ func (d *Dispatcher) send(topic string, body []byte, keys []string, records int)
 	case <-d.abort:
 		d.failed.Add(int64(records))
 		return
+	}
+	if d.release {
+		// Released once SendTrace returns: the next message reuses it.
+		defer func() { d.spare = body }()
 	}
 	msg := message.New(topic, body)
 	msg.Keys = keys // KEYS is space separated; the broker indexes each token
