@@ -47,20 +47,56 @@ type tracer struct {
 // and SubAfter records. Upstream takes a fresh unique message id for each;
 // readers only compare them, so ours are a unique id's address, pid and
 // random part (fixed per consumer) followed by a counter: unique without
-// the generator's lock and clock read on every listener call.
+// the generator's lock and clock read on every listener call. They are
+// written idsPerBlock at a time into one string and handed out as its
+// substrings, one allocation per block instead of one per call.
 type requestIDs struct {
 	prefix string // 20 hex digits for IPv4, 44 for IPv6
-	n      atomic.Uint64
+	// n is on a cache line of its own: every listener call adds to it,
+	// and the tracer's other fields are read on every call.
+	_     [64]byte
+	n     atomic.Uint64
+	_     [56]byte
+	block atomic.Pointer[idBlock] // the latest block made
 }
 
+// idBlock holds the ids first..first+idsPerBlock-1, of equal length,
+// concatenated.
+type idBlock struct {
+	first uint64
+	ids   string
+}
+
+const idsPerBlock = 64
+
 func (r *requestIDs) next() string {
-	var buf [64]byte
-	b := append(buf[:0], r.prefix...)
 	n := r.n.Add(1)
-	for shift := 44; shift >= 0; shift -= 4 { // 12 hex digits, as a unique id's time and counter
-		b = append(b, "0123456789ABCDEF"[(n>>shift)&0xF])
+	b := r.block.Load()
+	if b == nil || n < b.first || n >= b.first+idsPerBlock {
+		b = r.newBlock(n &^ (idsPerBlock - 1))
 	}
-	return string(b)
+	w := len(b.ids) / idsPerBlock
+	i := int(n-b.first) * w
+	return b.ids[i : i+w]
+}
+
+// newBlock writes the block starting at first and publishes it unless a
+// later one is already out; callers racing for one block each make it,
+// identical, and use their own.
+func (r *requestIDs) newBlock(first uint64) *idBlock {
+	var sb strings.Builder
+	sb.Grow((len(r.prefix) + 12) * idsPerBlock)
+	for n := first; n < first+idsPerBlock; n++ {
+		sb.WriteString(r.prefix)
+		for shift := 44; shift >= 0; shift -= 4 { // 12 hex digits, as a unique id's time and counter
+			sb.WriteByte("0123456789ABCDEF"[(n>>shift)&0xF])
+		}
+	}
+	b := &idBlock{first: first, ids: sb.String()}
+	if old := r.block.Load(); old == nil || old.first < first {
+		r.block.CompareAndSwap(old, b)
+	}
+	return b
 }
 
 // traceMsg is what BeforeConsume read from one message for AfterConsume.
@@ -91,8 +127,9 @@ func newTracer(cfg *config, cl *cluster) (*tracer, error) {
 	}
 	inner, err := producer.New(producer.WithClient(pub), producer.WithGroup(trace.ProducerGroupPrefix+cfg.group),
 		producer.WithRetries(0), producer.WithLogger(cfg.logger), producer.WithSendTimeout(tc.SendTimeout),
-		// zlib at its fastest level, as trace.CompressLevel explains.
-		producer.WithCompression(trace.CompressThreshold, trace.CompressLevel), producer.WithCompressionType(message.CompressZlib))
+		// zlib by trace.AppendZlib, as trace.CompressThreshold explains.
+		producer.WithCompression(trace.CompressThreshold, 0), producer.WithCompressionType(message.CompressZlib),
+		producer.WithCompressor(trace.AppendZlib))
 	if err != nil {
 		return nil, fmt.Errorf("consumer: trace: %w", err)
 	}

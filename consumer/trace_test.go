@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -121,4 +122,38 @@ func BenchmarkTracerConsume(b *testing.B) {
 	d.Close(context.Background())
 	st := d.Stats()
 	b.ReportMetric(float64(st.Dropped)/float64(max(1, st.Appended+st.Dropped)), "dropped/record")
+}
+
+// TestRequestIDsUnique: ids handed out from blocks, by goroutines racing
+// across block boundaries, are distinct and keep the unique-id layout.
+func TestRequestIDsUnique(t *testing.T) {
+	var r requestIDs
+	r.prefix = "0A0000010001ABCDEF01"
+	const workers, each = 8, 300 // several blocks of idsPerBlock
+	out := make(chan string, workers*each)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				out <- r.next()
+			}
+		}()
+	}
+	wg.Wait()
+	close(out)
+	seen := map[string]bool{}
+	for id := range out {
+		if len(id) != 32 || id[:20] != r.prefix || strings.Trim(id[20:], "0123456789ABCDEF") != "" {
+			t.Fatalf("id %q", id)
+		}
+		if seen[id] {
+			t.Fatalf("id %q handed out twice", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != workers*each || !seen[r.prefix+"000000000001"] || !seen[r.prefix+fmt.Sprintf("%012X", workers*each)] {
+		t.Fatalf("%d ids, want 1..%d", len(seen), workers*each)
+	}
 }

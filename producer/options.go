@@ -67,6 +67,7 @@ type config struct {
 	compressThreshold int
 	compressLevel     int
 	compressType      message.CompressionType
+	compressor        func(dst, body []byte) []byte // WithCompressor's; nil: codec
 	maxMessageSize    int
 	selector          selector.Selector
 	faultAvoidance    bool
@@ -242,6 +243,17 @@ func WithCompressionType(t message.CompressionType) Option {
 			c.compressType = t
 		}
 	}
+}
+
+// WithCompressor replaces the built-in compressor of single-message bodies
+// at or over the WithCompression threshold: compress appends body,
+// compressed in the format of the WithCompressionType type, to dst and
+// returns the result, and the message is flagged with that type as usual.
+// The compression level is then compress's business. Message trace uses
+// it to compress its record batches with trace.AppendZlib, which knows
+// their layout. nil (the default) keeps the built-in compressor.
+func WithCompressor(compress func(dst, body []byte) []byte) Option {
+	return func(c *config) { c.compressor = compress }
 }
 
 // WithMaxMessageSize caps a message body (and a whole batch). Default

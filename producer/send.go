@@ -246,7 +246,14 @@ func (st *sendState) encodeSingle(m *message.Message, tx bool) error {
 		return fmt.Errorf("producer: %w", err)
 	}
 	st.topic = p.cl.Wrap(m.Topic)
-	props := make([]byte, 0, 128)
+	// Room for the usual properties plus the keys, which may be long (a
+	// trace message's list every traced message id): growing the buffer
+	// from 128 bytes copies them at each doubling.
+	n := 128
+	for _, k := range m.Keys {
+		n += len(k) + 1
+	}
+	props := make([]byte, 0, n)
 	props = m.EncodeProperties(props)
 	if id, ok := m.Property(message.PropertyUniqKey); ok && id != "" {
 		st.msgID = id
@@ -265,11 +272,15 @@ func (st *sendState) encodeSingle(m *message.Message, tx bool) error {
 	st.props = string(props)
 	st.body = m.Body
 	if t := p.cfg.compressThreshold; t > 0 && len(m.Body) >= t {
-		z, err := p.codec.Compress(p.cfg.compressType, m.Body, p.cfg.compressLevel)
-		if err != nil {
-			return fmt.Errorf("producer: %w", err)
+		if f := p.cfg.compressor; f != nil {
+			st.body = f(make([]byte, 0, len(m.Body)/8+64), m.Body)
+		} else {
+			z, err := p.codec.Compress(p.cfg.compressType, m.Body, p.cfg.compressLevel)
+			if err != nil {
+				return fmt.Errorf("producer: %w", err)
+			}
+			st.body = z
 		}
-		st.body = z
 		// 0x1 plus the type bits, as DefaultMQProducerImpl sets them; a
 		// zlib body is 0x301, which every consumer reads as zlib.
 		st.sysFlag |= p.cfg.compressType.SysFlag()

@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"sync/atomic"
@@ -49,9 +50,10 @@ func (p *Producer) startTrace() error {
 	}
 	inner, err := New(WithClient(cl), WithGroup(trace.ProducerGroupPrefix+p.cfg.group),
 		WithRetries(0), WithLogger(p.cfg.logger), WithSendTimeout(tc.SendTimeout),
-		// zlib at its fastest level, as trace.CompressLevel explains; always
-		// zlib, the one type every reader of the trace topic inflates.
-		WithCompression(trace.CompressThreshold, trace.CompressLevel), WithCompressionType(message.CompressZlib))
+		// zlib, the one type every reader of the trace topic inflates, made
+		// by trace.AppendZlib, as trace.CompressThreshold explains.
+		WithCompression(trace.CompressThreshold, 0), WithCompressionType(message.CompressZlib),
+		WithCompressor(trace.AppendZlib))
 	if err != nil {
 		return err
 	}
@@ -74,14 +76,25 @@ func (t *tracer) stop(ctx context.Context) {
 }
 
 // SenderOf adapts p to trace.Sender, sending each trace message
-// asynchronously. consumer.WithTrace uses it for its trace producer.
-func SenderOf(p *Producer) trace.Sender {
-	return trace.SenderFunc(func(ctx context.Context, msg *message.Message, done func(error)) {
-		if err := p.SendAsync(ctx, func(_ *SendResult, err error) { done(err) }, msg); err != nil {
-			done(err)
-		}
-	})
+// asynchronously. consumer.WithTrace uses it for its trace producer. The
+// Sender is a trace.BodyReleaser: a body p compresses is read only while
+// SendAsync encodes it, and one it would send as is (under the
+// compression threshold) is copied first, so the dispatcher may reuse
+// the body's memory as soon as SendTrace returns.
+func SenderOf(p *Producer) trace.Sender { return traceSender{p} }
+
+type traceSender struct{ p *Producer }
+
+func (s traceSender) SendTrace(ctx context.Context, msg *message.Message, done func(error)) {
+	if t := s.p.cfg.compressThreshold; t <= 0 || len(msg.Body) < t {
+		msg.Body = bytes.Clone(msg.Body)
+	}
+	if err := s.p.SendAsync(ctx, func(_ *SendResult, err error) { done(err) }, msg); err != nil {
+		done(err)
+	}
 }
+
+func (traceSender) ReleasesBody() {}
 
 // TraceStats returns the trace dispatcher's counters (records queued,
 // dropped, sent, failed), all zero when tracing is off.

@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,4 +75,39 @@ func BenchmarkTracerAfterSend(b *testing.B) {
 	d.Close(context.Background())
 	st := d.Stats()
 	b.ReportMetric(float64(st.Dropped)/float64(max(1, st.Appended+st.Dropped)), "dropped/record")
+}
+
+// TestSenderOfReleasesBody: SenderOf's Sender is a trace.BodyReleaser, so
+// the dispatcher overwrites a body once SendTrace returned; what the broker
+// stores must be the body as it was, compressed or (under the threshold)
+// copied.
+func TestSenderOfReleasesBody(t *testing.T) {
+	srv := startServer(t)
+	rc := newRC(t)
+	createTopicWait(t, rc, srv, "TraceRel", 1)
+	p := newProducer(t, srv, WithGroup("PG_TraceRel"), WithCompression(trace.CompressThreshold, 0),
+		WithCompressor(trace.AppendZlib))
+	s := SenderOf(p)
+	if _, ok := s.(trace.BodyReleaser); !ok {
+		t.Fatal("SenderOf's Sender is no BodyReleaser")
+	}
+	var want []string
+	for _, n := range []int{100, 3 * trace.CompressThreshold} { // copied, compressed
+		body := []byte(strings.Repeat("record\x01", n/7))
+		want = append(want, string(body))
+		done := make(chan error, 1)
+		s.SendTrace(testCtx(t), message.New("TraceRel", body), func(err error) { done <- err })
+		for i := range body {
+			body[i] = 'X' // the dispatcher's next message
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := waitMessages(t, rc, srv.BrokerAddr(), "TraceRel", 1, 2, 10*time.Second)
+	for i, m := range got {
+		if m.Err != nil || string(m.Body) != want[i] {
+			t.Fatalf("message %d: stored %d bytes starting %.20q (%v), want %d", i, len(m.Body), m.Body, m.Err, len(want[i]))
+		}
+	}
 }

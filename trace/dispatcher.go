@@ -40,16 +40,20 @@ const (
 const MaxKeyBytes = 32767 - 10000
 
 // Trace message bodies of CompressThreshold bytes or more are sent
-// zlib-compressed at CompressLevel (SysFlag 0x1, read by every RocketMQ
-// client and by admin.MessageTrace). Upstream's Java trace producer is an
-// ordinary producer and compresses its batches over 4 KiB the same way;
-// the official Go client sends them uncompressed. The records of a batch
-// repeat group, topic, region and hosts, so level 1 shrinks a ~13 KB
-// batch about nine times for ~40 µs of CPU, while storing it whole cost
+// zlib-compressed (SysFlag 0x1, read by every RocketMQ client and by
+// admin.MessageTrace). Upstream's Java trace producer is an ordinary
+// producer and compresses its batches over 4 KiB the same way; the
+// official Go client sends them uncompressed. Storing batches whole cost
 // the broker more than the rest of tracing together: a traced load test
 // of 128-byte messages wrote about as many trace bytes as message bytes
-// to the commit log, and the page faults of those writes were the
-// largest part of the difference between tracing on and off.
+// to the commit log, and the page faults of those writes were the largest
+// part of the difference between tracing on and off. The trace producers
+// compress with AppendZlib, which codes each record as copies of the
+// previous one of its type at a third of the CPU of zlib level 1.
+//
+// CompressLevel is the zlib level the trace producers used before
+// AppendZlib, kept for callers that compress trace bodies with
+// message.Codec.
 const (
 	CompressThreshold = 4096
 	CompressLevel     = 1
@@ -149,6 +153,16 @@ type Sender interface {
 	SendTrace(ctx context.Context, msg *message.Message, done func(error))
 }
 
+// BodyReleaser is implemented by a Sender that no longer reads a trace
+// message's Body once SendTrace has returned (it compressed or copied
+// it); the dispatcher then writes its next trace message into the same
+// memory instead of allocating a body per message. producer.SenderOf's
+// Senders implement it.
+type BodyReleaser interface {
+	Sender
+	ReleasesBody()
+}
+
 // SenderFunc adapts a function to Sender.
 type SenderFunc func(ctx context.Context, msg *message.Message, done func(error))
 
@@ -196,6 +210,13 @@ type Dispatcher struct {
 	slots  chan struct{} // in-flight trace sends
 	wg     sync.WaitGroup
 	seen   map[string]struct{} // the loop's key de-duplication, reused
+	// recBytes is the loop's estimate of a record's encoded size, from the
+	// last trace message: bodies are allocated at their expected size, not
+	// the largest a record may take.
+	recBytes int
+	// spare is a released body (BodyReleaser) for the loop's next message.
+	spare   []byte
+	release bool // the Sender is a BodyReleaser
 
 	appended, dropped, sent, failed, messages atomic.Int64
 }
@@ -214,6 +235,7 @@ func NewDispatcher(cfg Config, s Sender) *Dispatcher {
 		slots:  make(chan struct{}, cfg.MaxInflight),
 		seen:   make(map[string]struct{}, 2*cfg.BatchSize),
 	}
+	_, d.release = s.(BodyReleaser)
 	go d.loop()
 	return d
 }
@@ -378,48 +400,57 @@ func (d *Dispatcher) flush(batch []Record) {
 }
 
 func (d *Dispatcher) encodeAndSend(topic string, recs []Record) {
-	// Records encode to 100–200 bytes; sizing the body up front saves
-	// the copies of growing it.
-	size := min(len(recs)*192, d.cfg.MaxBatchBytes+512)
+	// Records encode to 100–200 bytes, alike within a stream; sizing the
+	// body from the last message's records, with an eighth to spare,
+	// saves growing it and allocates little unused. Most records add one
+	// key (their message id; a consumer's SubAfter shares its SubBefore's).
+	if d.recBytes == 0 {
+		d.recBytes = 192
+	}
+	size := min(len(recs)*d.recBytes, d.cfg.MaxBatchBytes+512)
 	var (
-		body     = make([]byte, 0, size)
-		keys     = make([]string, 0, 2*len(recs))
+		body     = d.newBody(size)
+		keys     = make([]string, 0, len(recs)+8)
 		keyBytes int
 		seen     = d.seen
 		count    int
 	)
 	clear(seen)
 	for i := range recs {
-		// The lookup keys (Record.LookupKeys) without its slice; a record
-		// whose new keys would pass MaxKeyBytes starts the next message.
+		// The lookup keys (Record.LookupKeys) without its slice, each
+		// entered in seen with one map operation; a record whose new keys
+		// would pass MaxKeyBytes starts the next message.
 		k1, k2 := recs[i].MsgID, recs[i].Keys
+		if k2 == k1 {
+			k2 = ""
+		}
+		new1, new2 := d.enter(k1), d.enter(k2)
 		add := 0
-		if _, dup := seen[k1]; k1 != "" && !dup {
+		if new1 {
 			add += len(k1) + 1
 		}
-		if _, dup := seen[k2]; k2 != "" && !dup && k2 != k1 {
+		if new2 {
 			add += len(k2) + 1
 		}
 		if count > 0 && keyBytes+add > MaxKeyBytes {
 			d.send(topic, body, keys, count)
-			body, keys, keyBytes, count = make([]byte, 0, size), nil, 0, 0
+			body, keys, keyBytes, count = d.newBody(size), make([]string, 0, len(recs)-i+8), 0, 0
 			clear(seen)
+			new1, new2 = d.enter(k1), d.enter(k2)
 		}
 		body = AppendRecord(body, &recs[i])
 		count++
-		for _, k := range [2]string{k1, k2} {
-			if k == "" {
-				continue
-			}
-			if _, dup := seen[k]; !dup {
-				seen[k] = struct{}{}
-				keys = append(keys, k)
-				keyBytes += len(k) + 1
-			}
+		if new1 {
+			keys = append(keys, k1)
+			keyBytes += len(k1) + 1
+		}
+		if new2 {
+			keys = append(keys, k2)
+			keyBytes += len(k2) + 1
 		}
 		if len(body) >= d.cfg.MaxBatchBytes {
 			d.send(topic, body, keys, count)
-			body, keys, keyBytes, count = make([]byte, 0, size), nil, 0, 0
+			body, keys, keyBytes, count = d.newBody(size), make([]string, 0, len(recs)-i+8), 0, 0
 			clear(seen)
 		}
 	}
@@ -428,15 +459,41 @@ func (d *Dispatcher) encodeAndSend(topic string, recs []Record) {
 	}
 }
 
+// newBody returns an empty body of capacity size or more: the released
+// one if it is large enough.
+func (d *Dispatcher) newBody(size int) []byte {
+	if b := d.spare; cap(b) >= size {
+		d.spare = nil
+		return b[:0]
+	}
+	return make([]byte, 0, size)
+}
+
+// enter adds a non-empty k to the keys of the message being built and
+// reports whether it was new there.
+func (d *Dispatcher) enter(k string) bool {
+	if k == "" {
+		return false
+	}
+	n := len(d.seen)
+	d.seen[k] = struct{}{}
+	return len(d.seen) > n
+}
+
 // send hands one trace message to the Sender once an in-flight slot is
 // free. Waiting here only holds the loop, so records queue in the bounded
 // channel and drop when it fills: the traced paths never wait.
 func (d *Dispatcher) send(topic string, body []byte, keys []string, records int) {
+	d.recBytes = len(body)/records + len(body)/records/8 + 1
 	select {
 	case d.slots <- struct{}{}:
 	case <-d.abort:
 		d.failed.Add(int64(records))
 		return
+	}
+	if d.release {
+		// Released once SendTrace returns: the next message reuses it.
+		defer func() { d.spare = body }()
 	}
 	msg := message.New(topic, body)
 	msg.Keys = keys // KEYS is space separated; the broker indexes each token

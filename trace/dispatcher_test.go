@@ -325,3 +325,52 @@ func BenchmarkDispatcher64Senders(b *testing.B) {
 	st := d.Stats()
 	b.ReportMetric(float64(st.Appended)/float64(max(1, st.Messages)), "records/msg")
 }
+
+// releasingSender decodes each body while SendTrace runs, as a
+// BodyReleaser may, and remembers where each body lived.
+type releasingSender struct {
+	mu     sync.Mutex
+	recs   []Record
+	arrays map[*byte]int
+}
+
+func (s *releasingSender) SendTrace(_ context.Context, msg *message.Message, done func(error)) {
+	recs, err := Decode(msg.Body)
+	s.mu.Lock()
+	s.recs = append(s.recs, recs...)
+	s.arrays[&msg.Body[:1][0]]++
+	s.mu.Unlock()
+	done(err)
+}
+
+func (s *releasingSender) ReleasesBody() {}
+
+// TestDispatcherReusesReleasedBodies: with a BodyReleaser the dispatcher
+// writes later trace messages into a released body, and every record
+// arrives intact.
+func TestDispatcherReusesReleasedBodies(t *testing.T) {
+	s := &releasingSender{arrays: map[*byte]int{}}
+	d := NewDispatcher(Config{BatchSize: 10, FlushInterval: time.Hour}, s)
+	const n = 100
+	for i := range n {
+		if !d.Append(Record{Type: Pub, Topic: "T", MsgID: fmt.Sprintf("ID%03d", i), Timestamp: int64(i)}) {
+			t.Fatalf("record %d dropped", i)
+		}
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.recs) != n {
+		t.Fatalf("%d records arrived, want %d", len(s.recs), n)
+	}
+	for i, r := range s.recs {
+		if r.MsgID != fmt.Sprintf("ID%03d", i) || r.Timestamp != int64(i) {
+			t.Fatalf("record %d: %+v", i, r)
+		}
+	}
+	if len(s.arrays) >= n/10 {
+		t.Fatalf("%d trace messages in %d bodies: none reused", n/10, len(s.arrays))
+	}
+}
