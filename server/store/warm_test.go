@@ -61,3 +61,48 @@ func absentPages(t *testing.T, b []byte) int {
 	}
 	return n
 }
+
+// The warm requests posted while a segment is appended to are disjoint and
+// leave no gap: each crossing into a new chunk asks only for the chunk that
+// enters the window, and a request dropped because the warmer was behind is
+// asked for again at the next crossing.
+func TestWarmRequestsDisjoint(t *testing.T) {
+	s := &Store{warm: make(chan warmReq, 64)}
+	m := &mappedFile{size: 64 * warmChunk}
+	drain := func() []warmReq {
+		var out []warmReq
+		for {
+			select {
+			case r := <-s.warm:
+				out = append(out, r)
+			default:
+				return out
+			}
+		}
+	}
+	const rec = 300 << 10
+	var got []warmReq
+	for pos := int64(0); pos+rec <= 20*warmChunk; pos += rec {
+		if pos/warmChunk == 10 && len(s.warm) < cap(s.warm) {
+			got = append(got, drain()...)
+			for len(s.warm) < cap(s.warm) { // the warmer stalls: posts are dropped
+				s.warm <- warmReq{m: &mappedFile{}, from: 0, to: 1}
+			}
+		}
+		if pos/warmChunk == 12 && len(s.warm) == cap(s.warm) {
+			drain() // the stall's fillers; the warmer is back
+		}
+		s.warmAfterAppend(m, pos, pos+rec)
+	}
+	got = append(got, drain()...)
+	next := int64(rec) // the first request starts where the first record ended
+	for i, r := range got {
+		if r.m != m || r.from != next || r.to <= r.from {
+			t.Fatalf("request %d [%d, %d), want it to start at %d (all: %v)", i, r.from, r.to, next, got)
+		}
+		next = r.to
+	}
+	if want := int64(20*warmChunk/rec*rec/warmChunk+1)*warmChunk + warmAhead; next != want {
+		t.Errorf("populated window ends at %d, want %d", next, want)
+	}
+}
