@@ -572,8 +572,7 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32, noWait bool) 
 		}
 		patchRecord(sc.buf[r.start:r.start+r.size], qoff, phy+int64(r.start), ts)
 	}
-	copy(seg.data[pos:], sc.buf)
-	s.warmAfterAppend(seg, pos, pos+total)
+	s.writeLog(seg, pos, sc.buf)
 	keys := sc.keys
 	for i := range sc.recs {
 		r := &sc.recs[i]
