@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"strconv"
 	"testing"
@@ -93,5 +94,24 @@ func TestRunMessageShapeEndToEnd(t *testing.T) {
 	}
 	if !res.Keys || res.PropertySize != 64 || res.DelayLevel != 1 || res.TagCount != 3 {
 		t.Errorf("result does not record the message shape: %+v", res)
+	}
+}
+
+// Sync senders reuse their bodies: the second batch is written into the
+// first one's memory, with fresh stamps.
+func TestNewMessagesInReusesBodies(t *testing.T) {
+	r := &run{cfg: Config{MessageSize: 64, Topic: "T"}}
+	var bodies [][]byte
+	a, _ := r.newMessagesIn(2, &bodies)
+	seqA := binary.BigEndian.Uint64(a[1].Body[16:])
+	b, _ := r.newMessagesIn(3, &bodies)
+	if len(bodies) != 3 || &b[0].Body[0] != &bodies[0][0] || &b[1].Body[0] != &a[1].Body[0] {
+		t.Fatalf("bodies not reused: %d kept", len(bodies))
+	}
+	if seq := binary.BigEndian.Uint64(b[1].Body[16:]); seq != seqA+2 {
+		t.Errorf("reused body stamped with sequence %d, want %d", seq, seqA+2)
+	}
+	if c, _ := r.newMessages(1); &c[0].Body[0] == &bodies[0][0] {
+		t.Error("newMessages reused a body")
 	}
 }

@@ -56,10 +56,13 @@ type Result struct {
 	BatchSize   int
 	Rate        float64 // target, 0 = unlimited
 	// Message shape (Config's fields of the same names).
-	Keys           bool
-	PropertySize   int
-	DelayLevel     int
-	TagCount       int
+	Keys         bool
+	PropertySize int
+	DelayLevel   int
+	TagCount     int
+	// CompressOver is the body size from which the producers compressed
+	// single messages, 0 when compression was off.
+	CompressOver   int
 	Sent           int64 // acknowledged (queued, for oneway)
 	Received       int64 // distinct messages of this run consumed
 	Duplicates     int64 // redeliveries (at-least-once), not in Received
@@ -126,6 +129,7 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		"propertySize":      r.PropertySize,
 		"delayLevel":        r.DelayLevel,
 		"tagCount":          r.TagCount,
+		"compressOver":      r.CompressOver,
 		"sent":              r.Sent,
 		"received":          r.Received,
 		"sendFailed":        r.SendFailed,
@@ -294,7 +298,8 @@ func (rep *reporter) result(sendElapsed, elapsed time.Duration, drained bool) *R
 		MessageSize: cfg.MessageSize, Producers: cfg.Producers, Senders: cfg.Senders,
 		Consumers: cfg.Consumers, BatchSize: cfg.BatchSize, Rate: cfg.Rate,
 		Keys: cfg.Keys, PropertySize: cfg.PropertySize, DelayLevel: cfg.DelayLevel, TagCount: cfg.TagCount,
-		Sent: m.sent.Load(), Received: m.received.Load(),
+		CompressOver: cfg.compressThreshold(),
+		Sent:         m.sent.Load(), Received: m.received.Load(),
 		SendFailed: m.sendFailed.Load(), ResponseFailed: m.responseFailed.Load(),
 		Foreign: m.foreign.Load(), Duplicates: m.duplicates.Load(), SendElapsed: sendElapsed, Elapsed: elapsed,
 		Drained:   cfg.Mode == ModeBoth && drained,

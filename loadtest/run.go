@@ -210,6 +210,11 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 				producer.WithInstanceName(fmt.Sprintf("loadtest-%x-%d", r.runID, i)),
 				producer.WithLogger(cfg.Logger),
 			}
+			if cfg.CompressOver != 0 {
+				// A threshold of 0 is off for WithCompression; level 0
+				// keeps the default level.
+				popts = append(popts, producer.WithCompression(cfg.compressThreshold(), 0))
+			}
 			if cfg.Trace {
 				popts = append(popts, producer.WithTrace(producer.TraceConfig{}))
 			}
@@ -462,6 +467,10 @@ func inflightShare(total, producers, i int) int {
 func (r *run) sender(ctx, phaseCtx context.Context, p *producer.Producer, limit int64, claimed *atomic.Int64, async *sync.WaitGroup) {
 	cfg := r.cfg
 	batch := int64(cfg.BatchSize)
+	var bodies *[][]byte // reused by sync sends (see newMessagesIn); not with trace, which may hold them
+	if cfg.SendMode == SendSync && !cfg.Trace {
+		bodies = new([][]byte)
+	}
 	for phaseCtx.Err() == nil {
 		k := claimed.Add(batch) - batch
 		n := batch
@@ -489,7 +498,7 @@ func (r *run) sender(ctx, phaseCtx context.Context, p *producer.Producer, limit 
 		}
 		// The bodies' send time starts the latency clock too: one clock
 		// read per send, not two.
-		msgs, t0 := r.newMessages(int(n))
+		msgs, t0 := r.newMessagesIn(int(n), bodies)
 		switch cfg.SendMode {
 		case SendSync:
 			_, err := p.SendSync(ctx, msgs...)
@@ -517,12 +526,29 @@ func (r *run) sender(ctx, phaseCtx context.Context, p *producer.Producer, limit 
 // newMessages builds n messages whose bodies carry the run id, the send
 // time (also returned) and a sequence number. Bodies are fresh per send
 // because async and oneway sends may still hold them after the call returns.
-func (r *run) newMessages(n int) ([]*message.Message, time.Time) {
+func (r *run) newMessages(n int) ([]*message.Message, time.Time) { return r.newMessagesIn(n, nil) }
+
+// newMessagesIn is newMessages with the bodies taken from *bodies (grown as
+// needed) when bodies is not nil. Sync sends reuse theirs: once SendSync
+// returns the producer holds no body (it copied each into the request
+// frame, or compressed it into a new slice), and a fresh 16 KiB body per
+// send cost the tool more CPU in allocation, GC and returned-then-refaulted
+// heap than the copy itself. JetStream's tool sends one buffer throughout.
+func (r *run) newMessagesIn(n int, bodies *[][]byte) ([]*message.Message, time.Time) {
 	msgs := make([]*message.Message, n)
 	t := time.Now()
 	now := uint64(t.UnixNano())
 	for i := range msgs {
-		body := make([]byte, r.cfg.MessageSize)
+		var body []byte
+		switch {
+		case bodies == nil:
+			body = make([]byte, r.cfg.MessageSize)
+		case i < len(*bodies):
+			body = (*bodies)[i]
+		default:
+			body = make([]byte, r.cfg.MessageSize)
+			*bodies = append(*bodies, body)
+		}
 		seq := r.seq.Add(1) - 1
 		binary.BigEndian.PutUint64(body, r.stampID())
 		binary.BigEndian.PutUint64(body[8:], now)

@@ -45,6 +45,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.BoolVar(&cfg.Trace, "trace", false, "message trace on producers and consumers (to RMQ_SYS_TRACE_TOPIC), to measure its cost")
 	fs.BoolVar(&cfg.Keys, "keys", false, "set a key on every message, the send time in seconds, as RocketMQ's benchmark -k (the broker indexes it)")
 	fs.IntVar(&cfg.PropertySize, "property-size", 0, "add user properties of about this many characters to every message (RocketMQ's benchmark -p)")
+	compressOver := fs.Int("compress-over", loadtest.DefaultCompressOver, "zlib-compress single message bodies from this many `bytes` up, as RocketMQ's producer (compressMsgBodyOverHowmuch); 0 turns compression off. Bodies are zeros after a 24-byte stamp and shrink to a few dozen bytes: use 0 to compare with tools that send raw bodies")
 	fs.IntVar(&cfg.DelayLevel, "delay-level", 0, "send every message with this delay `level` 1..18 (1s … 2h; RocketMQ's benchmark -d -e); end-to-end latency includes the delay")
 	fs.IntVar(&cfg.TagCount, "tag-count", 0, "tag messages tag0 … tag<N-1> in turn, consumers take all (RocketMQ's benchmark -l); not with -tags")
 	fs.StringVar(&cfg.Tags, "tags", "", "tag set on messages and used as the subscription (default: none, subscribe to all)")
@@ -78,6 +79,10 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 2
 	}
 	cfg.Mode, cfg.SendMode = loadtest.Mode(mode), loadtest.SendMode(sendMode)
+	cfg.CompressOver = *compressOver
+	if cfg.CompressOver <= 0 {
+		cfg.CompressOver = -1 // Config's "off"; its 0 is the default
+	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo loadtest:", err)
@@ -210,6 +215,12 @@ func loadtestHeader(cfg loadtest.Config) string {
 		}
 		if cfg.TagCount > 0 {
 			h += fmt.Sprintf(", %d tags", cfg.TagCount)
+		}
+		switch {
+		case cfg.CompressOver < 0:
+			h += ", compression off"
+		case cfg.CompressOver > 0 && cfg.CompressOver <= cfg.MessageSize:
+			h += fmt.Sprintf(", zlib over %d bytes", cfg.CompressOver)
 		}
 	}
 	if mode != loadtest.ModeProduce {

@@ -178,6 +178,7 @@ func (b *Broker) enqueueSend(rc *transport.RequestContext, req *remoting.Command
 // queueSend queues a send for a worker, or answers [OVERLOAD] when the
 // queue is full.
 func (b *Broker) queueSend(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader) {
+	rc.KeepBody() // on the event loop still; the worker runs after the read buffer moved on
 	select {
 	case b.sends.tasks <- sendTask{rc: rc, req: req, h: h, enqueued: time.Now()}:
 		b.sends.queued.Add(1)

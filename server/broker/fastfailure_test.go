@@ -420,3 +420,50 @@ func TestSendModeHysteresis(t *testing.T) {
 		}
 	})
 }
+
+// Sends arrive on the event loop with bodies in the connection's read
+// buffer; a send queued for a worker must take its body along (KeepBody),
+// because the loop reads the next frames into the same buffer while the
+// worker is still busy. Same-sized bodies queued behind a stalled append
+// are all stored as sent.
+func TestQueuedSendsKeepTheirBodies(t *testing.T) {
+	b, rc, st, send := overloadBroker(t, func(c *Config) {
+		c.WaitTimeMillsInSendQueue = 10 * time.Second
+		c.OsPageCacheBusyTimeOutMills = 10 * time.Second
+	})
+	st.armed.Store(true)
+	var wg sync.WaitGroup
+	const n = 6
+	bodies := make([]string, n)
+	answers := make([]*remoting.Command, n)
+	for i := range n {
+		bodies[i] = strings.Repeat(string(rune('a'+i)), 4096)
+		wg.Add(1)
+		go func() { defer wg.Done(); answers[i] = send(bodies[i]) }()
+		if i == 0 {
+			<-st.entered // the worker holds the first; the rest queue behind it
+			continue
+		}
+		// One at a time, so that each arrives in a read of its own.
+		deadline := time.Now().Add(10 * time.Second)
+		for len(b.sends.tasks) < i {
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d sends queued", len(b.sends.tasks))
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	st.open()
+	wg.Wait()
+	for i, a := range answers {
+		if a == nil || a.Code != remoting.Success {
+			t.Fatalf("send %d: %+v", i, a)
+		}
+	}
+	got := storedBodies(t, b, rc)
+	for i, body := range bodies {
+		if !got[body] {
+			t.Errorf("body %d (%c…) not stored as sent", i, body[0])
+		}
+	}
+}

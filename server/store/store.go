@@ -131,10 +131,14 @@ type Store struct {
 	// (fence.go); it holds that offset + 1, or 0 for no fence.
 	readFence atomic.Int64
 
-	diskFull  atomic.Bool
-	isClosed  atomic.Bool
-	stop      chan struct{}
-	warm      chan warmReq // pre-fault requests (warm.go); nil: off
+	diskFull atomic.Bool
+	isClosed atomic.Bool
+	stop     chan struct{}
+	warm     chan warmReq // pre-fault requests (warm.go); nil: off
+	// warmSeg and warmTo (under appendMu) are the segment being pre-faulted
+	// and the end of the last request queued for it (warm.go).
+	warmSeg   *mappedFile
+	warmTo    int64
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
@@ -256,7 +260,7 @@ func Open(cfg Config, opts ...Option) (*Store, error) {
 	go s.warmLoop()
 	if seg := s.cl.load().last(); seg != nil {
 		pos := s.wrote.Load() - seg.base
-		s.postWarm(warmReq{m: seg, from: pos, to: min(pos+warmAhead, seg.size)})
+		s.warmAfterAppend(seg, pos, pos) // no append runs yet
 	}
 	return s, nil
 }
@@ -568,8 +572,7 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32, noWait bool) 
 		}
 		patchRecord(sc.buf[r.start:r.start+r.size], qoff, phy+int64(r.start), ts)
 	}
-	copy(seg.data[pos:], sc.buf)
-	s.warmAfterAppend(seg, pos, pos+total)
+	s.writeLog(seg, pos, sc.buf)
 	keys := sc.keys
 	for i := range sc.recs {
 		r := &sc.recs[i]

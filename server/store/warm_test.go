@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"syscall"
 	"testing"
@@ -19,7 +20,7 @@ func TestCommitLogPrefaultedAhead(t *testing.T) {
 	cfg.MaxMessageSize = 256 << 10
 	s := mustOpen(t, cfg)
 	defer mustClose(t, s)
-	body := make([]byte, 200<<10)
+	body := make([]byte, 2<<10) // below pwriteMin: written through the warmed mapping
 	for s.wrote.Load() < warmChunk+warmChunk/2 {
 		if _, err := s.Append(context.Background(), newMsg("T", 0, body, "", "")); err != nil {
 			t.Fatal(err)
@@ -60,4 +61,96 @@ func absentPages(t *testing.T, b []byte) int {
 		}
 	}
 	return n
+}
+
+// The warm requests posted while a segment is appended to are disjoint and
+// leave no gap: each crossing into a new chunk asks only for the chunk that
+// enters the window, and a request dropped because the warmer was behind is
+// asked for again at the next crossing.
+func TestWarmRequestsDisjoint(t *testing.T) {
+	s := &Store{warm: make(chan warmReq, 64)}
+	m := &mappedFile{size: 64 * warmChunk}
+	drain := func() []warmReq {
+		var out []warmReq
+		for {
+			select {
+			case r := <-s.warm:
+				out = append(out, r)
+			default:
+				return out
+			}
+		}
+	}
+	const rec = 300 << 10
+	var got []warmReq
+	for pos := int64(0); pos+rec <= 20*warmChunk; pos += rec {
+		if pos/warmChunk == 10 && len(s.warm) < cap(s.warm) {
+			got = append(got, drain()...)
+			for len(s.warm) < cap(s.warm) { // the warmer stalls: posts are dropped
+				s.warm <- warmReq{m: &mappedFile{}, from: 0, to: 1}
+			}
+		}
+		if pos/warmChunk == 12 && len(s.warm) == cap(s.warm) {
+			drain() // the stall's fillers; the warmer is back
+		}
+		s.warmAfterAppend(m, pos, pos+rec)
+	}
+	got = append(got, drain()...)
+	next := int64(rec) // the first request starts where the first record ended
+	for i, r := range got {
+		if r.m != m || r.from != next || r.to <= r.from {
+			t.Fatalf("request %d [%d, %d), want it to start at %d (all: %v)", i, r.from, r.to, next, got)
+		}
+		next = r.to
+	}
+	if want := int64(20*warmChunk/rec*rec/warmChunk+1)*warmChunk + warmAhead; next != want {
+		t.Errorf("populated window ends at %d, want %d", next, want)
+	}
+}
+
+// Appends of pwriteMin bytes and more go to the file with pwrite, smaller
+// ones through the mapping; readers see both through the mapping, in
+// order and intact. Only the small ones ask the warmer for anything.
+func TestLargeAppendsWrittenWithPwrite(t *testing.T) {
+	cfg := smallConfig(t.TempDir())
+	cfg.CommitLogSegmentSize = 64 * warmChunk
+	cfg.MaxMessageSize = 256 << 10
+	s := mustOpen(t, cfg)
+	defer mustClose(t, s)
+	sizes := []int{100, pwriteMin, 16 << 10, 1 << 10, 200 << 10, 3 << 10}
+	var want [][]byte
+	for i := range 60 {
+		body := make([]byte, sizes[i%len(sizes)])
+		for j := range body {
+			body[j] = byte(i*7 + j)
+		}
+		want = append(want, body)
+		if _, err := s.Append(context.Background(), newMsg("W", 0, body, "", "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := readAll(t, s, "W", 0)
+	if len(got) != len(want) {
+		t.Fatalf("read %d records, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i].Body, want[i]) {
+			t.Fatalf("record %d (%d bytes) differs", i, len(want[i]))
+		}
+	}
+
+	// The warmer's bookkeeping moves only with appends through the mapping.
+	s.appendMu.Lock()
+	seg, to := s.warmSeg, s.warmTo
+	s.appendMu.Unlock()
+	for range 24 { // 1.5 MiB: into the next chunk at least
+		if _, err := s.Append(context.Background(), newMsg("W", 0, make([]byte, 64<<10), "", "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	if s.warmSeg != seg || s.warmTo != to {
+		t.Errorf("64 KiB appends moved the pre-fault window (%p %d -> %p %d)", seg, to, s.warmSeg, s.warmTo)
+	}
 }

@@ -307,7 +307,10 @@ func (c *Conn) onTraffic() gnet.Action {
 			action = gnet.Close
 			break
 		}
-		inflight.DetachBody(cmd) // gnet reuses buf once we Discard
+		// cmd.Body still aliases buf, which gnet reuses once we Discard:
+		// handle copies it out unless an inline processor runs on it now
+		// (an inline 16 KiB send would copy it twice, once here and once
+		// into the commit log).
 		c.handle(cmd)
 	}
 	if off > 0 { // Discard(0) would drop everything buffered
@@ -321,6 +324,7 @@ func (c *Conn) onTraffic() gnet.Action {
 func (c *Conn) handle(cmd *remoting.Command) {
 	if cmd.IsResponse() {
 		if cl := c.pending.Remove(cmd.Opaque); cl != nil {
+			inflight.DetachBody(cmd) // the caller reads it on its own goroutine
 			cl.Resp = cmd
 			cl.Done <- struct{}{}
 		} else {
@@ -362,6 +366,7 @@ type RequestContext struct {
 	hook    ReplyHook     // nil unless the server has one
 	arrived time.Time     // set only with a hook
 	queued  time.Time     // when it entered the worker queue; zero for inline processors
+	inline  bool          // req.Body aliases the read buffer (KeepBody not yet called)
 	waited  time.Duration // time in the worker queue, set when a worker took it
 }
 
@@ -374,6 +379,19 @@ func (rc *RequestContext) QueueWait() time.Duration { return rc.waited }
 // MarkParked records that the request waits to be answered later (a
 // long-polling pull), for the server's ReplyHook.
 func (rc *RequestContext) MarkParked() { rc.parked.Store(true) }
+
+// KeepBody copies the request's body out of the connection's read buffer.
+// A processor registered with HandleInline gets a body that aliases that
+// buffer and is valid only until the processor returns; before it hands the
+// request or its body to another goroutine, or keeps it, it calls KeepBody
+// (on the event loop, before returning). Processors run by workers get a
+// body of their own already; KeepBody is harmless there.
+func (rc *RequestContext) KeepBody() {
+	if rc.inline {
+		inflight.DetachBody(rc.req)
+		rc.inline = false
+	}
+}
 
 // Conn returns the connection the request arrived on.
 func (rc *RequestContext) Conn() *Conn { return rc.conn }
