@@ -467,8 +467,10 @@ func inflightShare(total, producers, i int) int {
 func (r *run) sender(ctx, phaseCtx context.Context, p *producer.Producer, limit int64, claimed *atomic.Int64, async *sync.WaitGroup) {
 	cfg := r.cfg
 	batch := int64(cfg.BatchSize)
-	var bodies *[][]byte // reused by sync sends (see newMessagesIn); not with trace, which may hold them
-	if cfg.SendMode == SendSync && !cfg.Trace {
+	// Reused by sync sends (see newMessagesIn). Tracing does not stop it:
+	// its records keep the body's length, never the body.
+	var bodies *[][]byte
+	if cfg.SendMode == SendSync {
 		bodies = new([][]byte)
 	}
 	for phaseCtx.Err() == nil {
