@@ -122,16 +122,36 @@ func (cc *clientConn) dialNet(ctx context.Context, timeout time.Duration) (net.C
 // blocks on the network. Encoding happens outside the queue lock so
 // concurrent senders encode in parallel.
 func (cc *clientConn) send(cmd *remoting.Command) error {
-	n, err := cc.enqueue(cmd)
-	if h := cc.client.cfg.hooks.OnRequestWritten; h != nil {
-		h(cc.addr, cmd.Code, n, err)
-	}
+	n, err := cc.put(cmd, false, 0)
+	cc.requestWritten(cmd, n, err)
 	return err
 }
 
-// enqueue encodes cmd into a pooled buffer and queues it for the writer,
-// returning the frame size.
-func (cc *clientConn) enqueue(cmd *remoting.Command) (int, error) {
+// write sends cmd from the calling goroutine, with no hand-off to the
+// writer, unless the writer has frames queued or in hand (a oneway request
+// this goroutine sent just before): then cmd queues behind them, so one
+// goroutine's requests reach the wire in the order it made them. A frame
+// longer than limit (if > 0) queues too. Only a connection already closed
+// is an error (nothing reached the wire, so the caller may retry
+// elsewhere); a failed write closes the connection, which fails the
+// published call.
+func (cc *clientConn) write(cmd *remoting.Command, limit int) error {
+	n, err := cc.put(cmd, true, limit)
+	cc.requestWritten(cmd, n, err)
+	return err
+}
+
+func (cc *clientConn) requestWritten(cmd *remoting.Command, n int, err error) {
+	if h := cc.client.cfg.hooks.OnRequestWritten; h != nil {
+		h(cc.addr, cmd.Code, n, err)
+	}
+}
+
+// put encodes cmd and either queues it for the writer or, when direct and
+// the writer has nothing queued or in hand (and the frame is within limit,
+// if limit > 0), writes it on the calling goroutine. It returns the frame
+// size, 0 on error.
+func (cc *clientConn) put(cmd *remoting.Command, direct bool, limit int) (int, error) {
 	pools := &cc.client.pools
 	bp := pools.GetBuf()
 	b, err := remoting.AppendFrame((*bp)[:0], cmd)
@@ -146,12 +166,24 @@ func (cc *clientConn) enqueue(cmd *remoting.Command) (int, error) {
 		pools.PutBuf(bp)
 		return 0, fmt.Errorf("%w: %s", remoting.ErrConnClosed, cc.addr)
 	}
-	cc.queue = append(cc.queue, bp)
-	cc.wmu.Unlock()
-	select {
-	case cc.wake <- struct{}{}:
-	default: // the writer has a wake-up pending already
+	direct = direct && len(cc.queue) == 0 && !cc.writing && (limit <= 0 || len(b) <= limit)
+	if !direct {
+		cc.queue = append(cc.queue, bp)
 	}
+	cc.wmu.Unlock()
+	if !direct {
+		select {
+		case cc.wake <- struct{}{}:
+		default: // the writer has a wake-up pending already
+		}
+		return len(b), nil
+	}
+	// Frames the writer goroutine writes concurrently do not interleave
+	// with this one: a net.Conn serialises whole Writes.
+	if _, werr := cc.nc.Write(b); werr != nil {
+		cc.close(fmt.Errorf("%w: write to %s: %w", remoting.ErrConnClosed, cc.addr, werr))
+	}
+	pools.PutBuf(bp)
 	return len(b), nil
 }
 
