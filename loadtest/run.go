@@ -210,11 +210,9 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 				producer.WithInstanceName(fmt.Sprintf("loadtest-%x-%d", r.runID, i)),
 				producer.WithLogger(cfg.Logger),
 			}
-			if cfg.CompressOver != 0 {
-				// A threshold of 0 is off for WithCompression; level 0
-				// keeps the default level.
-				popts = append(popts, producer.WithCompression(cfg.compressThreshold(), 0))
-			}
+			// A threshold of 0 is off for WithCompression; level 0 keeps
+			// the default level.
+			popts = append(popts, producer.WithCompression(cfg.compressThreshold(), 0))
 			if cfg.Trace {
 				popts = append(popts, producer.WithTrace(producer.TraceConfig{}))
 			}
