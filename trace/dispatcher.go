@@ -50,14 +50,7 @@ const MaxKeyBytes = 32767 - 10000
 // part of the difference between tracing on and off. The trace producers
 // compress with AppendZlib, which codes each record as copies of the
 // previous one of its type at a third of the CPU of zlib level 1.
-//
-// CompressLevel is the zlib level the trace producers used before
-// AppendZlib, kept for callers that compress trace bodies with
-// message.Codec.
-const (
-	CompressThreshold = 4096
-	CompressLevel     = 1
-)
+const CompressThreshold = 4096
 
 // ProducerGroupPrefix names the producer group trace messages are sent
 // under: the prefix followed by the traced group (upstream's
