@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -246,4 +247,80 @@ func TestSpareAllocationFailure(t *testing.T) {
 		t.Fatalf("%d records, want %d", n, i+1)
 	}
 	t.Logf("%d failed spare attempts", tries)
+}
+
+// TestSpareReadAheadAdvice: under SYNC_FLUSH a spare is advised like a
+// segment created in the append path (read-ahead off while it is written,
+// on again once the log has rolled past it).
+func TestSpareReadAheadAdvice(t *testing.T) {
+	if _, err := os.Stat("/proc/self/smaps"); err != nil {
+		t.Skip("needs /proc/self/smaps")
+	}
+	cfg := smallConfig(t.TempDir())
+	cfg.FlushDiskType = SyncFlush
+	s := mustOpen(t, cfg)
+	defer mustClose(t, s)
+	i := 0
+	for roll := 0; roll < 2; roll++ {
+		i = appendPast(t, s, i, 1, 2)
+		cur := s.cl.load().last()
+		sp := waitSpare(t, s, cur.base+s.cl.size)
+		for s.cl.load().last() == cur {
+			mustAppend(t, s, newMsg("T", 0, body(i), "", ""))
+			i++
+		}
+		if s.cl.load().last() != sp {
+			t.Fatal("the roll did not take the spare")
+		}
+		if rr, ok := readAheadOff(t, sp.path); ok && !rr {
+			t.Errorf("segment %s taken from a spare has read-ahead on", sp.path)
+		}
+		if rr, _ := readAheadOff(t, cur.path); rr {
+			t.Errorf("full segment %s still has read-ahead off", cur.path)
+		}
+	}
+}
+
+// TestReplicaRollsOntoSpare: a slave's AppendLog takes spares too, and
+// the copied log stays identical to the master's.
+func TestReplicaRollsOntoSpare(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	master := mustOpen(t, smallConfig(t.TempDir()))
+	defer mustClose(t, master)
+	slave := mustOpen(t, smallConfig(t.TempDir()))
+	defer mustClose(t, slave)
+	fillMaster(t, master, 300, rng)
+	buf := make([]byte, 4<<10)
+	rolls, taken := 0, 0
+	for {
+		from := slave.MaxPhysicalOffset()
+		if from%slave.cl.size >= slave.cl.size/spareAt {
+			waitSpare(t, slave, from-from%slave.cl.size+slave.cl.size)
+		}
+		// ReadLog stops at segment ends, so the roll comes with the chunk
+		// starting at the next segment's base.
+		sp := slave.cl.spare.Load()
+		n, err := master.ReadLog(from, buf[:1+rng.IntN(len(buf))])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		before := slave.cl.load().last()
+		if err := slave.AppendLog(from, buf[:n]); err != nil {
+			t.Fatal(err)
+		}
+		if last := slave.cl.load().last(); before != nil && last != before {
+			rolls++
+			if last == sp {
+				taken++
+			}
+		}
+	}
+	if rolls < 2 || taken != rolls {
+		t.Fatalf("%d of %d rolls took the spare", taken, rolls)
+	}
+	sameLogBytes(t, master, slave)
+	sameQueues(t, master, slave)
 }
