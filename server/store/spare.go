@@ -154,8 +154,8 @@ func (fs *fileSet) dropSpare() {
 }
 
 // spareAhead asks the allocator for the segment after the one end falls
-// in, once end has passed a quarter of it. Under the append lock, after a
-// write that ended at end; it never waits. A truncation that moves the
+// in, once end has passed a quarter of it. Under the append lock, for an
+// append (or replicated bytes) ending at end; it never waits. A truncation that moves the
 // end back into an earlier segment makes it ask for that one's successor,
 // and prepare replaces the stale spare.
 func (s *Store) spareAhead(end int64) {

@@ -232,18 +232,18 @@ func Open(cfg Config, opts ...Option) (*Store, error) {
 	}
 	o := buildOptions(opts)
 	s := &Store{
-		cfg:       cfg,
-		o:         o,
-		log:       o.logger,
-		root:      filepath.Join(cfg.Dir, "consumequeue"),
-		queuesW:   make(map[queueKey]*consumeQueue),
-		queuesR:   make(map[queueKey]*consumeQueue),
-		wake:      make(chan struct{}, 1),
-		gathered:  make(chan struct{}, 1),
-		stop:      make(chan struct{}),
-		warm:      make(chan warmReq, 4),
-		spareWake: make(chan struct{}, 1),
+		cfg:      cfg,
+		o:        o,
+		log:      o.logger,
+		root:     filepath.Join(cfg.Dir, "consumequeue"),
+		queuesW:  make(map[queueKey]*consumeQueue),
+		queuesR:  make(map[queueKey]*consumeQueue),
+		wake:     make(chan struct{}, 1),
+		gathered: make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		warm:     make(chan warmReq, 4),
 	}
+	s.spareWake = make(chan struct{}, 1)
 	// Read-ahead goes off on the segment being appended to only where
 	// syncs are small (SYNC_FLUSH group commits): see adviseAppend.
 	s.cl = fileSet{dir: filepath.Join(cfg.Dir, "commitlog"), size: cfg.CommitLogSegmentSize, alloc: o.alloc,
@@ -565,6 +565,7 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32, noWait bool) 
 		seg, phy = next, next.base
 		s.wrote.Store(phy)
 	}
+	s.spareAhead(phy + total) // nothing fails from here on
 	ts := now.UnixMilli()
 	pos := phy - seg.base
 	res = AppendResult{PhysicalOffset: phy, StoreTimestamp: ts, WroteBytes: int32(total), MsgCount: len(sc.recs)}
@@ -604,7 +605,6 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32, noWait bool) 
 	cq.max.Store(cq.next)
 	s.lastTs.Store(ts)
 	s.wrote.Store(phy + total)
-	s.spareAhead(phy + total)
 	s.unlockAppend()
 	if s.o.arrival != nil {
 		qoff := res.QueueOffset
