@@ -64,6 +64,13 @@ type fileSet struct {
 	appendOnly bool
 	mu         sync.Mutex
 	list       atomic.Pointer[segmentList]
+
+	// spare is the commit log's next file, created ahead of time and not
+	// yet in list (spare.go); allocMu orders its creation against create
+	// taking it, and spareClosed (under allocMu) stops it after close.
+	spare       atomic.Pointer[mappedFile]
+	allocMu     sync.Mutex
+	spareClosed bool
 }
 
 func (fs *fileSet) load() *segmentList { return fs.list.Load() }
@@ -74,6 +81,9 @@ func (fs *fileSet) open() error {
 	entries, err := os.ReadDir(fs.dir)
 	if err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("store: read dir %s: %w", fs.dir, err)
+	}
+	if err := removeSpares(fs.dir, entries); err != nil {
+		return err
 	}
 	var bases []int64
 	for _, e := range entries {
@@ -136,14 +146,21 @@ func (fs *fileSet) prefetch(from, to int64) {
 	}
 }
 
-// create appends a new file starting at base.
+// create appends a new file starting at base: the spare when it was made
+// for base (spare.go), else a file created now.
 func (fs *fileSet) create(base int64) (*mappedFile, error) {
-	if err := os.MkdirAll(fs.dir, 0o755); err != nil {
-		return nil, fmt.Errorf("store: mkdir %s: %w", fs.dir, classifyIOError(err))
-	}
-	m, err := createMapped(filepath.Join(fs.dir, segmentName(base)), base, fs.size, fs.alloc)
-	if err != nil {
-		return nil, err
+	m := fs.takeSpare(base)
+	if m == nil {
+		if err := os.MkdirAll(fs.dir, 0o755); err != nil {
+			return nil, fmt.Errorf("store: mkdir %s: %w", fs.dir, classifyIOError(err))
+		}
+		var err error
+		if m, err = createMapped(filepath.Join(fs.dir, segmentName(base)), base, fs.size, fs.alloc); err != nil {
+			return nil, err
+		}
+		if fs.appendOnly {
+			m.adviseAppend()
+		}
 	}
 	fs.mu.Lock()
 	old := fs.load()
@@ -155,7 +172,6 @@ func (fs *fileSet) create(base int64) (*mappedFile, error) {
 	fs.list.Store(nl)
 	fs.mu.Unlock()
 	if fs.appendOnly {
-		m.adviseAppend()
 		if prev := old.last(); prev != nil {
 			prev.adviseRead()
 		}
@@ -205,8 +221,10 @@ func (fs *fileSet) dropFrom(base int64) {
 	}
 }
 
-// close unmaps every file (readers still holding one keep it mapped).
+// close unmaps every file (readers still holding one keep it mapped) and
+// deletes the spare.
 func (fs *fileSet) close() {
+	fs.dropSpare()
 	fs.mu.Lock()
 	old := fs.load()
 	fs.list.Store(&segmentList{})

@@ -219,6 +219,9 @@ type options struct {
 	// readAheadOnAppend (benchmarks only) leaves read-ahead on for the
 	// segment being appended to, to measure what adviseAppend saves.
 	readAheadOnAppend bool
+	// noSpare (benchmarks only) creates every commit-log segment in the
+	// append path, as before spares (spare.go), to measure what they save.
+	noSpare bool
 	// inAppendLock, when set (WithAppendStall), runs while an append holds
 	// the commit-log lock.
 	inAppendLock func()

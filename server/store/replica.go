@@ -116,6 +116,7 @@ func (s *Store) appendLogLocked(at int64, data []byte) ([]arrival, error) {
 		off += int64(n)
 	}
 	s.replEnd.Store(off)
+	s.spareAhead(off)
 	return s.dispatchReplicated(off)
 }
 

@@ -143,6 +143,13 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	// spareWake wakes the allocator goroutine for the spare starting at
+	// spareWant; spareAsked (under appendMu) is the last base asked for
+	// (spare.go).
+	spareWake  chan struct{}
+	spareWant  atomic.Int64
+	spareAsked int64
+
 	scratch sync.Pool // *appendScratch
 	waiters sync.Pool // *syncWaiter
 	results sync.Pool // *GetResult
@@ -236,6 +243,7 @@ func Open(cfg Config, opts ...Option) (*Store, error) {
 		stop:     make(chan struct{}),
 		warm:     make(chan warmReq, 4),
 	}
+	s.spareWake = make(chan struct{}, 1)
 	// Read-ahead goes off on the segment being appended to only where
 	// syncs are small (SYNC_FLUSH group commits): see adviseAppend.
 	s.cl = fileSet{dir: filepath.Join(cfg.Dir, "commitlog"), size: cfg.CommitLogSegmentSize, alloc: o.alloc,
@@ -254,10 +262,11 @@ func Open(cfg Config, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s.checkDisk()
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go s.flushLoop()
 	go s.cleanLoop()
 	go s.warmLoop()
+	go s.allocLoop()
 	if seg := s.cl.load().last(); seg != nil {
 		pos := s.wrote.Load() - seg.base
 		s.warmAfterAppend(seg, pos, pos) // no append runs yet
@@ -556,6 +565,7 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32, noWait bool) 
 		seg, phy = next, next.base
 		s.wrote.Store(phy)
 	}
+	s.spareAhead(phy + total) // nothing fails from here on
 	ts := now.UnixMilli()
 	pos := phy - seg.base
 	res = AppendResult{PhysicalOffset: phy, StoreTimestamp: ts, WroteBytes: int32(total), MsgCount: len(sc.recs)}
@@ -626,9 +636,10 @@ func (s *Store) lockedAppend() time.Time {
 	return now
 }
 
-// fitsOpenFiles reports whether an append fits the commit-log segment, the
-// consume-queue file and the index file already open, so that it creates no
-// file (the slow part of an append a no-wait caller must not take on).
+// fitsOpenFiles reports whether an append fits the commit-log segment (or
+// its ready spare), the consume-queue file and the index file already
+// open, so that it creates no file (the slow part of an append a no-wait
+// caller must not take on).
 // Under appendMu.
 func (s *Store) fitsOpenFiles(cq *consumeQueue, sc *appendScratch, total int64) bool {
 	if cq == nil {
@@ -649,12 +660,16 @@ func (s *Store) fitsOpenFiles(cq *consumeQueue, sc *appendScratch, total int64) 
 	if s.ix != nil && len(sc.keys) > 0 && !s.ix.hasRoom(len(sc.keys)) {
 		return false
 	}
+	// A roll onto a ready spare is only a rename (spare.go).
 	phy := s.wrote.Load()
 	seg := s.cl.load().last()
 	if seg == nil || phy == seg.base+s.cl.size {
-		return false
+		return s.cl.hasSpare(phy)
 	}
-	return total+blankLen <= s.cl.size-(phy-seg.base)
+	if total+blankLen > s.cl.size-(phy-seg.base) {
+		return s.cl.hasSpare(seg.base + s.cl.size)
+	}
+	return true
 }
 
 func (s *Store) unlockAppend() {
