@@ -39,11 +39,31 @@ const (
 // keyHash hashes "topic#key" like Java's String.hashCode over the bytes,
 // without building the string.
 func keyHash(topic string, key []byte) uint32 {
+	return keyHashFrom(topicSeed(topic), key)
+}
+
+// topicSeed is the String.hashCode state after "topic#", the part of the
+// hash shared by every key of a message: a trace message has hundreds.
+func topicSeed(topic string) int32 {
 	var h int32
 	for i := 0; i < len(topic); i++ {
 		h = 31*h + int32(topic[i])
 	}
-	h = 31*h + '#'
+	return 31*h + '#'
+}
+
+// keyHashFrom continues the hash from seed over key and folds it to the
+// index's non-negative form. Four bytes a step: h*31⁴ + c0*31³ + c1*31² +
+// c2*31 + c3 is the same sum modulo 2³² as four steps of h = 31h + c, but
+// its products do not wait on each other (a 32-byte message id hashes in
+// about half the time).
+func keyHashFrom(seed int32, key []byte) uint32 {
+	const p2, p3, p4 = 31 * 31, 31 * 31 * 31, 31 * 31 * 31 * 31
+	h := seed
+	for len(key) >= 4 {
+		h = h*p4 + int32(key[0])*p3 + int32(key[1])*p2 + int32(key[2])*31 + int32(key[3])
+		key = key[4:]
+	}
 	for _, c := range key {
 		h = 31*h + int32(c)
 	}
@@ -61,6 +81,11 @@ type indexFile struct {
 	slots   int
 	entries int
 	flushed int // entry count at the last flush (under indexService.mu)
+	// touched is the highest entry number written since the last flush
+	// (under indexService.mu), hence also the highest undoFrom may have
+	// cleared: what the next flush must cover.
+	touched int
+	sink    byte // keeps putAll's slot prefetch loads from being dropped
 }
 
 func (f *indexFile) hdr64(off int) int64 { return int64(binary.BigEndian.Uint64(f.mf.data[off:])) }
@@ -118,6 +143,25 @@ func (f *indexFile) put(h uint32, phy, ts int64) {
 	f.set64(hdrEndPhy, phy)
 }
 
+// putAll adds the keys of one record. The slots of all of them are read
+// first: they lie at random in a table of tens of megabytes, so nearly each
+// is a cache (and TLB) miss, and loads that do not depend on each other
+// overlap where the puts, each waiting for its slot before the next,
+// would take the misses one after another. A trace message has hundreds.
+func (f *indexFile) putAll(hs []uint32, phy, ts int64) {
+	if len(hs) > 1 {
+		var x byte
+		for _, h := range hs {
+			x ^= f.mf.data[f.slotPos(h)]
+		}
+		f.sink = x
+	}
+	for _, h := range hs {
+		f.put(h, phy, ts)
+	}
+	f.touched = max(f.touched, f.count())
+}
+
 // undoFrom removes every entry whose commit-log offset is >= phy, newest
 // first, restoring each slot to its previous head.
 func (f *indexFile) undoFrom(phy int64) {
@@ -153,6 +197,10 @@ type indexService struct {
 	// created is a file ensure just created whose slot table the store
 	// has not yet asked to be pre-faulted (see warm.go); append lock only.
 	created *mappedFile
+	// warmFile and warmTo (append lock only) are the file whose entry
+	// area is being pre-faulted and the end of the last request for it.
+	warmFile *mappedFile
+	warmTo   int64
 }
 
 func (ix *indexService) fileSize() int64 {
@@ -196,6 +244,7 @@ func (ix *indexService) open() error {
 		}
 		f := &indexFile{mf: m, slots: ix.slots, entries: ix.entries}
 		f.flushed = f.count()
+		f.touched = f.flushed
 		ix.files = append(ix.files, f)
 	}
 	return nil
@@ -240,10 +289,48 @@ func (ix *indexService) ensure(n int, now time.Time) error {
 }
 
 func (ix *indexService) put(h uint32, phy, ts int64) {
-	ix.mu.Lock()
-	ix.files[len(ix.files)-1].put(h, phy, ts)
-	ix.mu.Unlock()
+	hs := [1]uint32{h}
+	ix.putAll(hs[:], phy, ts)
 }
+
+// putAll adds the keys of one record to the newest file, under one hold of
+// the lock, and returns that file and the end of its entries.
+func (ix *indexService) putAll(hs []uint32, phy, ts int64) (*mappedFile, int64) {
+	ix.mu.Lock()
+	f := ix.files[len(ix.files)-1]
+	f.putAll(hs, phy, ts)
+	end := int64(f.entryPos(f.count() + 1))
+	ix.mu.Unlock()
+	return f.mf, end
+}
+
+// ixWarmAhead is how far past the next entry a file's entry area is kept
+// pre-faulted, in warmChunk steps.
+const ixWarmAhead = warmChunk
+
+// warmEntries is called under the append lock after entries up to end of
+// file m were written. Entries are written in order, one page every 204, so
+// like the commit log their area can be populated ahead in the background:
+// a first write to a fresh page of the fallocated file is a page fault of
+// 40–80 µs (BENCHMARKS.md, issue 18), taken under the append lock, and a
+// trace message's 512 keys fill two and a half pages. It returns the
+// request to post, if one is due, and takes note of it once accepted via
+// warmPosted.
+func (ix *indexService) warmEntries(m *mappedFile, end int64) (warmReq, bool) {
+	if m != ix.warmFile {
+		// A new file: its slot table was asked for when it was created;
+		// the entry area starts after it.
+		ix.warmFile, ix.warmTo = m, int64(idxHeaderLen+ix.slots*idxSlotLen)
+	}
+	to := min((end/warmChunk+1)*warmChunk+ixWarmAhead, m.size)
+	if ix.warmTo >= to {
+		return warmReq{}, false
+	}
+	return warmReq{m: m, from: max(ix.warmTo, end), to: to}, true
+}
+
+// warmPosted records that the request warmEntries returned was queued.
+func (ix *indexService) warmPosted(r warmReq) { ix.warmTo = r.to }
 
 // query collects up to max commit-log offsets for the key within
 // [begin, end] (ms), newest first. Time bounds are checked at the index's
@@ -307,18 +394,21 @@ func (ix *indexService) undoFrom(phy int64) {
 }
 
 // flush makes new entries durable in every file that has some (the newest,
-// and a file that filled up since the last flush). Entries are spread over
-// a file (slots are random), so whole mappings are synced; the kernel
-// writes only dirty pages.
+// and a file that filled up since the last flush). Slots are written at
+// random, so the header, the slot table and every entry written or cleared
+// since the last flush are synced in one range; the kernel writes only
+// dirty pages. The range stops there: syncing the rest of the mapping would
+// write back the pre-faulted pages past the last entry and make each one
+// fault again, to be made writable, when its first entry arrives.
 func (ix *indexService) flush() error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for _, f := range ix.files {
 		if c := f.count(); c != f.flushed {
-			if err := f.mf.sync(0, f.mf.size); err != nil {
+			if err := f.mf.sync(0, int64(f.entryPos(max(c, f.touched)+1))); err != nil {
 				return err
 			}
-			f.flushed = c
+			f.flushed, f.touched = c, c
 		}
 	}
 	return nil
