@@ -309,12 +309,14 @@ func (ix *indexService) putAll(hs []uint32, phy, ts int64) (*mappedFile, int64) 
 const ixWarmAhead = warmChunk
 
 // warmEntries is called under the append lock after entries up to end of
-// file m were written. Entries are written in order, one page every 204, so
-// like the commit log their area can be populated ahead in the background:
-// a first write to a fresh page of the fallocated file is a page fault of
-// 40–80 µs (BENCHMARKS.md, issue 18), taken under the append lock, and a
-// trace message's 512 keys fill two and a half pages. It returns the
-// request to post, if one is due, and takes note of it once accepted via
+// file m were written. Entries are written in order, so like the commit
+// log their area can be populated ahead in the background: the first write
+// into a part of the fallocated file not yet in the page cache faults, and
+// the fault allocates and zeroes the page-cache folio (large folios on
+// this project's kernel: ~190 faults per 3 M entries in
+// BenchmarkAppendTraceKeys before this), all under the append lock. A
+// trace message's 512 keys are 10 KiB of entries. It returns the request
+// to post, if one is due, and takes note of it once accepted via
 // warmPosted.
 func (ix *indexService) warmEntries(m *mappedFile, end int64) (warmReq, bool) {
 	if m != ix.warmFile {
