@@ -148,3 +148,71 @@ func BenchmarkIndexPutAll(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTraceKeysBesideSends appends trace-like messages (as
+// BenchmarkAppendTraceKeys) while another goroutine makes small no-wait
+// appends (TryAppendAsync, as the broker's event loops do, each with a
+// UNIQ_KEY) back to back. A no-wait append that finds the append lock held
+// would go to the broker's send workers; here it retries until it gets
+// through, and blocked-µs/op is the time it spent so, per trace append: how
+// long the trace appends kept it out, nearly their whole hold of the lock.
+func BenchmarkTraceKeysBesideSends(b *testing.B) {
+	cfg := benchConfig(b, AsyncFlush)
+	cfg.WideIndexTopics = []string{"RMQ_SYS_TRACE_TOPIC"}
+	s := mustOpen(b, cfg)
+	defer mustClose(b, s)
+	ctx := context.Background()
+	t := newTraceKeyMsg("RMQ_SYS_TRACE_TOPIC", traceKeyCount)
+	small := benchMsg(0)
+	small.Properties += string(message.AppendProperty(nil, propUniqKey, "7F0000010001000000000000000000000000"))
+	// Blocking appends first create the files both kinds need: a no-wait
+	// append never creates one.
+	for _, m := range []*message.StoredMessage{t.next(), small} {
+		if _, err := s.Append(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	var ok int64
+	var blockedFor time.Duration
+	go func() {
+		defer close(done)
+		nop := func(AppendResult, error) {}
+		var since time.Time // first refusal of the current run, zero if none
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			switch err := s.TryAppendAsync(small, nop); err {
+			case nil:
+				ok++
+				if !since.IsZero() {
+					blockedFor += time.Since(since)
+					since = time.Time{}
+				}
+			case ErrWouldBlock:
+				if since.IsZero() {
+					since = time.Now()
+				}
+			default:
+				b.Error(err)
+				return
+			}
+		}
+	}()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Append(ctx, t.next()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	close(stop)
+	<-done
+	b.ReportMetric(float64(blockedFor.Microseconds())/float64(b.N), "blocked-µs/op")
+	b.ReportMetric(float64(ok)/b.Elapsed().Seconds(), "small-appends/s")
+}

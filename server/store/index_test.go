@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -192,4 +193,93 @@ func unmappedPages(t *testing.T, b []byte) int {
 		}
 	}
 	return absent
+}
+
+// prefetchSlots reads the newest file without the index lock, through
+// newest, which must follow every change of the file list: a stale
+// pointer would read a file that undo or close unmapped.
+func TestIndexNewestFollowsFiles(t *testing.T) {
+	ix := &indexService{dir: t.TempDir(), slots: 7, entries: 10, alloc: fallocate}
+	check := func(when string) {
+		t.Helper()
+		var want *indexFile
+		if len(ix.files) > 0 {
+			want = ix.files[len(ix.files)-1]
+		}
+		if got := ix.newest.Load(); got != want {
+			t.Fatalf("%s: newest %p, want %p (of %d files)", when, got, want, len(ix.files))
+		}
+	}
+	check("empty")
+	now := time.UnixMilli(1_000_000)
+	for i := 0; i < 25; i++ { // three files
+		if err := ix.ensure(1, now.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		ix.put(uint32(i), int64(i*100), now.UnixMilli()+int64(i)*1000)
+		check("after a put")
+	}
+	if len(ix.files) != 3 {
+		t.Fatalf("%d files, want 3", len(ix.files))
+	}
+	hs := []uint32{1, 2, 3}
+	ix.prefetchSlots(hs)
+	ix.undoFrom(1500) // drops the third file
+	check("after undo")
+	ix.prefetchSlots(hs)
+	ix.close()
+	check("after close")
+	ix.prefetchSlots(hs) // nothing to read: must not touch an unmapped file
+	ix2 := &indexService{dir: ix.dir, slots: 7, entries: 10, alloc: fallocate}
+	if err := ix2.open(); err != nil {
+		t.Fatal(err)
+	}
+	defer ix2.close()
+	if ix2.newest.Load() == nil || ix2.newest.Load() != ix2.files[len(ix2.files)-1] {
+		t.Fatal("open: newest not the last file")
+	}
+}
+
+// Appends of many-key records from several goroutines, with queries,
+// while their slots are read ahead of the lock (run with -race).
+func TestManyKeyAppendsConcurrent(t *testing.T) {
+	cfg := smallConfig(t.TempDir())
+	cfg.IndexSlots, cfg.IndexEntries = 101, 5000
+	cfg.CommitLogSegmentSize = 1 << 20
+	cfg.MaxMessageSize = 64 << 10
+	cfg.WideIndexTopics = []string{"T"}
+	s := mustOpen(t, cfg)
+	defer mustClose(t, s)
+	done := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for r := 0; r < 30; r++ {
+				keys := make([]string, 100)
+				for i := range keys {
+					keys[i] = string(rune('a'+g)) + string(rune('A'+r%26)) + strings.Repeat("x", i%5) + string(rune('0'+i%10))
+				}
+				if _, err := s.Append(context.Background(), newMsg("T", int32(g), []byte("x"), "", strings.Join(keys, " "))); err != nil {
+					done <- err
+					return
+				}
+				q, err := s.QueryByKey("T", keys[r%100], 4, 0, 1<<62)
+				if err != nil {
+					done <- err
+					return
+				}
+				n := q.MsgCount
+				q.Release()
+				if n == 0 {
+					done <- fmt.Errorf("goroutine %d round %d: key %q not found after its append", g, r, keys[r%100])
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
 }

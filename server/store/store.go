@@ -280,6 +280,7 @@ type appendScratch struct {
 	buf  []byte
 	recs []recMeta
 	keys []uint32
+	sink byte // see indexService.prefetchSlots
 }
 
 type recMeta struct {
@@ -441,6 +442,9 @@ func (s *Store) appendRecords(msgs []*message.StoredMessage, noWait bool) (Appen
 			sc.keys = appendKeyHashes(sc.keys, topic, r.props, s.keyLimit(topic))
 			r.nkeys = len(sc.keys) - n
 		}
+	}
+	if s.ix != nil && len(sc.keys) >= prefetchMinKeys {
+		sc.sink = s.ix.prefetchSlots(sc.keys)
 	}
 	return s.commit(sc, topic, qid, noWait)
 }
