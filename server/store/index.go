@@ -56,8 +56,8 @@ func topicSeed(topic string) int32 {
 // keyHashFrom continues the hash from seed over key and folds it to the
 // index's non-negative form. Four bytes a step: h*31⁴ + c0*31³ + c1*31² +
 // c2*31 + c3 is the same sum modulo 2³² as four steps of h = 31h + c, but
-// its products do not wait on each other (a 32-byte message id hashes in
-// about half the time).
+// its products do not wait on each other, where each step of the byte loop
+// waits for the one before.
 func keyHashFrom(seed int32, key []byte) uint32 {
 	const p2, p3, p4 = 31 * 31, 31 * 31 * 31, 31 * 31 * 31 * 31
 	h := seed
