@@ -280,6 +280,7 @@ type appendScratch struct {
 	buf  []byte
 	recs []recMeta
 	keys []uint32
+	sink byte // see indexService.prefetchSlots
 }
 
 type recMeta struct {
@@ -442,6 +443,9 @@ func (s *Store) appendRecords(msgs []*message.StoredMessage, noWait bool) (Appen
 			r.nkeys = len(sc.keys) - n
 		}
 	}
+	if s.ix != nil && len(sc.keys) >= prefetchMinKeys {
+		sc.sink = s.ix.prefetchSlots(sc.keys)
+	}
 	return s.commit(sc, topic, qid, noWait)
 }
 
@@ -457,8 +461,9 @@ func (s *Store) keyLimit(topic string) int {
 // at most limit of them.
 func appendKeyHashes(dst []uint32, topic string, props []byte, limit int) []uint32 {
 	n := 0
+	seed := topicSeed(topic)
 	if v, ok := message.LookupProperty(props, propUniqKey); ok && len(v) > 0 {
-		dst = append(dst, keyHash(topic, v))
+		dst = append(dst, keyHashFrom(seed, v))
 		n++
 	}
 	if v, ok := message.LookupProperty(props, propKeys); ok {
@@ -468,7 +473,7 @@ func appendKeyHashes(dst []uint32, topic string, props []byte, limit int) []uint
 				i++
 			}
 			if i > 0 {
-				dst = append(dst, keyHash(topic, v[:i]))
+				dst = append(dst, keyHashFrom(seed, v[:i]))
 				n++
 			}
 			if i == len(v) {
@@ -584,6 +589,8 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32, noWait bool) 
 	}
 	s.writeLog(seg, pos, sc.buf)
 	keys := sc.keys
+	var ixFile *mappedFile
+	var ixEnd int64
 	for i := range sc.recs {
 		r := &sc.recs[i]
 		if !r.noQueue {
@@ -595,11 +602,14 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32, noWait bool) 
 			cq.put(first, phy+int64(r.start), int32(r.size), tags)
 			first++
 		}
-		if s.ix != nil {
-			for _, h := range keys[:r.nkeys] {
-				s.ix.put(h, phy+int64(r.start), ts)
-			}
+		if s.ix != nil && r.nkeys > 0 {
+			ixFile, ixEnd = s.ix.putAll(keys[:r.nkeys], phy+int64(r.start), ts)
 			keys = keys[r.nkeys:]
+		}
+	}
+	if ixFile != nil {
+		if w, ok := s.ix.warmEntries(ixFile, ixEnd); ok && s.postWarm(w) {
+			s.ix.warmPosted(w)
 		}
 	}
 	cq.max.Store(cq.next)
