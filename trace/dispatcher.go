@@ -202,7 +202,7 @@ type Dispatcher struct {
 	once   sync.Once
 	slots  chan struct{} // in-flight trace sends
 	wg     sync.WaitGroup
-	seen   map[string]struct{} // the loop's key de-duplication, reused
+	seen   keySet // the loop's key de-duplication, reused
 	// recBytes is the loop's estimate of a record's encoded size, from the
 	// last trace message: bodies are allocated at their expected size, not
 	// the largest a record may take.
@@ -226,7 +226,7 @@ func NewDispatcher(cfg Config, s Sender) *Dispatcher {
 		abort:  make(chan struct{}),
 		done:   make(chan struct{}),
 		slots:  make(chan struct{}, cfg.MaxInflight),
-		seen:   make(map[string]struct{}, 2*cfg.BatchSize),
+		seen:   newKeySet(2 * min(cfg.BatchSize, MaxKeyBytes/2)),
 	}
 	_, d.release = s.(BodyReleaser)
 	go d.loop()
@@ -405,14 +405,13 @@ func (d *Dispatcher) encodeAndSend(topic string, recs []Record) {
 		body     = d.newBody(size)
 		keys     = make([]string, 0, len(recs)+8)
 		keyBytes int
-		seen     = d.seen
 		count    int
 	)
-	clear(seen)
+	d.seen.reset()
 	for i := range recs {
 		// The lookup keys (Record.LookupKeys) without its slice, each
-		// entered in seen with one map operation; a record whose new keys
-		// would pass MaxKeyBytes starts the next message.
+		// entered in seen once; a record whose new keys would pass
+		// MaxKeyBytes starts the next message.
 		k1, k2 := recs[i].MsgID, recs[i].Keys
 		if k2 == k1 {
 			k2 = ""
@@ -428,7 +427,7 @@ func (d *Dispatcher) encodeAndSend(topic string, recs []Record) {
 		if count > 0 && keyBytes+add > MaxKeyBytes {
 			d.send(topic, body, keys, count)
 			body, keys, keyBytes, count = d.newBody(size), make([]string, 0, len(recs)-i+8), 0, 0
-			clear(seen)
+			d.seen.reset()
 			new1, new2 = d.enter(k1), d.enter(k2)
 		}
 		body = AppendRecord(body, &recs[i])
@@ -444,7 +443,7 @@ func (d *Dispatcher) encodeAndSend(topic string, recs []Record) {
 		if len(body) >= d.cfg.MaxBatchBytes {
 			d.send(topic, body, keys, count)
 			body, keys, keyBytes, count = d.newBody(size), make([]string, 0, len(recs)-i+8), 0, 0
-			clear(seen)
+			d.seen.reset()
 		}
 	}
 	if count > 0 {
@@ -464,14 +463,7 @@ func (d *Dispatcher) newBody(size int) []byte {
 
 // enter adds a non-empty k to the keys of the message being built and
 // reports whether it was new there.
-func (d *Dispatcher) enter(k string) bool {
-	if k == "" {
-		return false
-	}
-	n := len(d.seen)
-	d.seen[k] = struct{}{}
-	return len(d.seen) > n
-}
+func (d *Dispatcher) enter(k string) bool { return d.seen.add(k) }
 
 // send hands one trace message to the Sender once an in-flight slot is
 // free. Waiting here only holds the loop, so records queue in the bounded
