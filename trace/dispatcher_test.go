@@ -119,6 +119,36 @@ func TestDispatcherBatchesAndKeys(t *testing.T) {
 	}
 }
 
+// TestDispatcherFillsMessagesAcrossChunks: the loop takes records a
+// chunk at a time but fills one message until BatchSize, so a message
+// goes out full, not as a whole take plus a remainder; what is left goes
+// on Close.
+func TestDispatcherFillsMessagesAcrossChunks(t *testing.T) {
+	s := &memSender{}
+	const batch = 1000 // several chunks, not a multiple of one
+	d := NewDispatcher(Config{BatchSize: batch, FlushInterval: time.Hour}, s)
+	for i := range batch + 100 {
+		if !d.Append(Record{Type: Pub, MsgID: fmt.Sprintf("ID%05d", i)}) {
+			t.Fatalf("record %d dropped", i)
+		}
+	}
+	waitFor(t, "the full message", func() bool { return d.Stats().Messages == 1 })
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.msgs) != 2 {
+		t.Fatalf("%d trace messages, want 2", len(s.msgs))
+	}
+	for i, want := range []int{batch, 100} {
+		recs, err := Decode(s.msgs[i].Body)
+		if err != nil || len(recs) != want || len(s.msgs[i].Keys) != want {
+			t.Fatalf("message %d: %d records, %d keys (%v), want %d", i, len(recs), len(s.msgs[i].Keys), err, want)
+		}
+	}
+}
+
 func TestDispatcherFlushInterval(t *testing.T) {
 	s := &memSender{}
 	d := NewDispatcher(Config{FlushInterval: time.Millisecond}, s)
