@@ -236,7 +236,7 @@ type Dispatcher struct {
 // them (BatchSize if smaller). Each chunk costs two wake-ups of the loop;
 // the records of a chunk wait at most until the chunk fills or the flush
 // timer fires.
-const takeChunk = 256
+const takeChunk = 512
 
 // pending is a trace message the loop is filling.
 type pending struct {
