@@ -246,7 +246,7 @@ type pending struct {
 	keys     []string
 	keyBytes int       // KEYS' length: the keys plus separators
 	count    int       // records
-	from     time.Time // when its oldest record arrived (at the latest)
+	from     time.Time // when its oldest record arrived, or before: a flush is never late
 	seen     keySet    // its keys
 }
 
@@ -426,8 +426,8 @@ func (d *Dispatcher) loop() {
 }
 
 // add encodes r into the open message of its topic, sending the message
-// when r fills it or when r's keys would not fit it. from is when r
-// arrived, at the latest.
+// when r fills it or when r's keys would not fit it. from is when r's
+// chunk began to queue, no later than r arrived.
 func (d *Dispatcher) add(r *Record, from time.Time) {
 	p := d.openFor(r.RegionID, from)
 	// The lookup keys (Record.LookupKeys) without its slice, each
