@@ -64,10 +64,15 @@ func AppendZlib(dst, body []byte) []byte {
 	return binary.BigEndian.AppendUint32(dst, adler32(body))
 }
 
-// adler32 is hash/adler32.Checksum eight bytes at a time: for bytes
-// b0..b7, s1 gains their sum and s2 gains 8·s1 + 8·b0 + 7·b1 + … + 1·b7,
-// both computed with multiplications over 16-bit lanes. About three
-// times the speed of the byte loop, which took a quarter of AppendZlib.
+// adler32 is hash/adler32.Checksum sixteen bytes at a time: for bytes
+// b0..b15, s1 gains their sum and s2 gains 16·s1 + 16·b0 + 15·b1 + … +
+// 1·b15. Each half is summed with multiplications over 16-bit lanes: for
+// eight bytes x0..x7, sum(x) = Σxᵢ and w(x) = 8·x0 + 7·x1 + … + 1·x7, and
+// s2 gains 16·s1 + w(lo) + 8·sum(lo) + w(hi). The two halves' products
+// are independent, so they overlap in the CPU, where eight bytes at a
+// time left each step waiting for the last. The byte loop took a quarter
+// of AppendZlib; eight at a time cut it by two thirds, sixteen by half of
+// what was left.
 func adler32(p []byte) uint32 {
 	const (
 		mod   = 65521
@@ -80,13 +85,17 @@ func adler32(p []byte) uint32 {
 	for len(p) > 0 {
 		q := p[:min(len(p), chunk)]
 		p = p[len(q):]
-		for len(q) >= 8 {
-			v := binary.LittleEndian.Uint64(q)
-			lo := v & lanes
-			pair := lo + (v>>8)&lanes // b0+b1, b2+b3, b4+b5, b6+b7
-			s2 += 8*s1 + (pair*odd)>>48 + (lo*ones)>>48
-			s1 += (pair * ones) >> 48
-			q = q[8:]
+		for len(q) >= 16 {
+			a := binary.LittleEndian.Uint64(q)
+			b := binary.LittleEndian.Uint64(q[8:])
+			alo, blo := a&lanes, b&lanes
+			apair, bpair := alo+(a>>8)&lanes, blo+(b>>8)&lanes // x0+x1, x2+x3, x4+x5, x6+x7
+			asum, bsum := (apair*ones)>>48, (bpair*ones)>>48
+			aw := (apair*odd)>>48 + (alo*ones)>>48
+			bw := (bpair*odd)>>48 + (blo*ones)>>48
+			s2 += 16*s1 + aw + 8*asum + bw
+			s1 += asum + bsum
+			q = q[16:]
 		}
 		for _, c := range q {
 			s1 += uint64(c)
@@ -219,22 +228,17 @@ func (w *bitWriter) copies(dist, n int, lit []byte) {
 		if r := n - k; r > 0 && r < minMatch {
 			k = n - minMatch // leave a remainder long enough to copy
 		}
-		l := fixedLengths[k]
-		w.put(uint64(l.bits), uint(l.n))
-		w.distance(dist)
+		// The length code and the distance code in one put: together
+		// they are at most 8+5 and 5+13 bits.
+		if dist != w.lastDist {
+			w.lastDist, w.lastCode = dist, distanceCode(dist)
+		}
+		l, d := fixedLengths[k], w.lastCode
+		w.put(uint64(l.bits)|uint64(d.bits)<<l.n, uint(l.n+d.n))
 		lit = lit[k:]
 		n -= k
 	}
 	w.literals(lit[:n])
-}
-
-// distance codes dist (1..32768) with the fixed 5-bit distance codes and
-// their extra bits.
-func (w *bitWriter) distance(dist int) {
-	if dist != w.lastDist {
-		w.lastDist, w.lastCode = dist, distanceCode(dist)
-	}
-	w.put(uint64(w.lastCode.bits), uint(w.lastCode.n))
 }
 
 func distanceCode(dist int) code {

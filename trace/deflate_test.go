@@ -165,7 +165,7 @@ func BenchmarkAppendZlib(b *testing.B) {
 
 func TestAdler32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, n := range []int{0, 1, 7, 8, 9, 63, 64, 1000, 1<<16 - 1, 1 << 16, 1<<16 + 9, 300000} {
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 1000, 1<<16 - 1, 1 << 16, 1<<16 + 9, 300000} {
 		for _, fill := range []string{"random", "0xff"} {
 			p := make([]byte, n)
 			for i := range p {
@@ -180,4 +180,21 @@ func TestAdler32(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkAdler32: the checksum of a trace batch, against hash/adler32.
+func BenchmarkAdler32(b *testing.B) {
+	pub, _ := loadBatches(512)
+	b.Run("ours", func(b *testing.B) {
+		b.SetBytes(int64(len(pub)))
+		for b.Loop() {
+			adler32(pub)
+		}
+	})
+	b.Run("hash/adler32", func(b *testing.B) {
+		b.SetBytes(int64(len(pub)))
+		for b.Loop() {
+			stdadler32.Checksum(pub)
+		}
+	})
 }

@@ -12,18 +12,21 @@ import (
 )
 
 // Defaults. A trace message closes when it holds BatchSize records, when
-// its body reaches MaxBatchBytes (118,000) or its keys MaxKeyBytes, or
-// FlushInterval after its first record (upstream's Java dispatcher fills
-// its segments to 118,000 bytes or for up to 500 ms). Under load the count
-// of trace messages, not their bytes, is what tracing costs beyond the
-// records themselves — each is a wake-up, a compression block with its
-// Huffman tables, a request, a broker append and copies of a KEYS
-// property of some thousands of bytes — so batches should be full: 512
-// records of up to ~200 bytes fit MaxBatchBytes, and their message ids
-// (33 bytes a key) fit MaxKeyBytes, so a full batch goes out as one
-// message instead of a full message and a remainder. In a traced load
-// test a 5 ms interval closed trace messages of ~190 records; 50 ms and
-// 512 records make them ~450 records and half as many.
+// its body reaches MaxBatchBytes (118,000) or its keys would pass
+// MaxKeyBytes, or FlushInterval after its oldest record (upstream's Java
+// dispatcher fills its segments to 118,000 bytes or for up to 500 ms).
+// Under load the count of trace messages, not their bytes, is what
+// tracing costs beyond the records themselves — each is a wake-up, a
+// compression block, a request, a broker append and a KEYS property of
+// some thousands of bytes — so messages should be full: the loop fills
+// one open message per trace topic from every chunk of records it takes
+// and sends it at whichever bound it reaches first. 512 records of up to
+// ~200 bytes fit MaxBatchBytes and their message ids (33 bytes a key)
+// fit MaxKeyBytes. Messages of 1024 records (bytes-bound: ~650 Pub or
+// ~1,000 SubBefore/SubAfter records) were 40 % fewer in a traced load
+// test but no cheaper end to end, and each holds the broker's append
+// lock longer for its index puts and write. A 5 ms interval closed
+// trace messages of ~190 records.
 const (
 	DefaultQueueSize     = 8192
 	DefaultBatchSize     = 512
@@ -92,8 +95,9 @@ type Config struct {
 	// MaxBatchBytes bounds a trace message body (before compression).
 	// Default 118,000.
 	MaxBatchBytes int
-	// FlushInterval is how long a partial batch waits for more records:
-	// how late a record may reach the trace topic. Default 50 ms.
+	// FlushInterval is how long a partial message waits for more
+	// records, from its oldest: how late a record may reach the trace
+	// topic. Default 50 ms.
 	FlushInterval time.Duration
 	// MaxInflight bounds the trace messages being sent at once; when they
 	// are all in flight, records queue and then drop. Default 8.
@@ -184,25 +188,40 @@ var ErrClosed = errors.New("trace: dispatcher closed")
 // Records wait in a slice under a mutex rather than in a channel: a
 // channel send of every record woke the loop goroutine about once per
 // record under load (a scheduler round trip on the traced path), while
-// the slice wakes it once per batch, when the first record of a batch
-// arrives and when the batch is full. The loop swaps the whole slice out
-// for an empty spare, so the lock is held for a copy and no allocation.
+// the slice wakes it twice per takeChunk records: when the first record
+// arrives in the empty slice (to time its flush) and when takeChunk have.
+// The loop swaps the whole slice out for an empty spare, so the lock is
+// held for a copy and no allocation, and encodes the records into the
+// open trace message, which goes out when it is full or FlushInterval
+// after its oldest record; under load every message goes out full.
+//
+// The records are encoded, and their keys de-duplicated, by the loop and
+// not by Append on the traced goroutines: in a traced load test, encoding
+// on the appending goroutines (into the open message, under the lock)
+// cost about three times the CPU per record and the key table four times,
+// every appender writing lines of memory the other core had just written,
+// where the loop works through a chunk of records with its code and
+// tables in cache.
 type Dispatcher struct {
 	cfg    Config
 	sender Sender
 
-	mu     sync.Mutex
-	buf    []Record      // guarded by mu
-	held   atomic.Int64  // records the loop took and has not handed to the Sender; buf+held ≤ QueueSize
-	wake   chan struct{} // capacity 1: the loop has records to look at
-	closed atomic.Bool
-	quit   chan struct{} // closed by Close: drain and stop
-	abort  chan struct{} // closed when Close's context ends: stop waiting
-	done   chan struct{} // closed when the loop has returned
-	once   sync.Once
-	slots  chan struct{} // in-flight trace sends
-	wg     sync.WaitGroup
-	seen   map[string]struct{} // the loop's key de-duplication, reused
+	mu      sync.Mutex
+	buf     []Record      // guarded by mu
+	bufFrom time.Time     // guarded by mu: when buf's first record arrived
+	held    atomic.Int64  // records the loop took and has not handed to the Sender; buf+held ≤ QueueSize
+	wake    chan struct{} // capacity 1: the loop has records to look at
+	closed  atomic.Bool
+	quit    chan struct{} // closed by Close: drain and stop
+	abort   chan struct{} // closed when Close's context ends: stop waiting
+	done    chan struct{} // closed when the loop has returned
+	once    sync.Once
+	slots   chan struct{} // in-flight trace sends
+	wg      sync.WaitGroup
+
+	// The loop's own state.
+	chunk int        // records that make the loop take the slice
+	open  []*pending // the trace messages being filled, one per topic
 	// recBytes is the loop's estimate of a record's encoded size, from the
 	// last trace message: bodies are allocated at their expected size, not
 	// the largest a record may take.
@@ -214,19 +233,37 @@ type Dispatcher struct {
 	appended, dropped, sent, failed, messages atomic.Int64
 }
 
+// takeChunk is how many queued records make Append wake the loop to take
+// them (BatchSize if smaller). Each chunk costs two wake-ups of the loop;
+// the records of a chunk wait at most until the chunk fills or the flush
+// timer fires.
+const takeChunk = 512
+
+// pending is a trace message the loop is filling.
+type pending struct {
+	topic    string
+	region   string // Cloud: its records' region
+	body     []byte
+	keys     []string
+	keyBytes int       // KEYS' length: the keys plus separators
+	count    int       // records
+	from     time.Time // when its oldest record arrived, or before: a flush is never late
+	seen     keySet    // its keys
+}
+
 // NewDispatcher starts a dispatcher sending through s. Close stops it.
 func NewDispatcher(cfg Config, s Sender) *Dispatcher {
 	cfg = cfg.withDefaults()
 	d := &Dispatcher{
 		cfg:    cfg,
 		sender: s,
-		buf:    make([]Record, 0, min(cfg.QueueSize, cfg.BatchSize)),
+		buf:    make([]Record, 0, min(cfg.QueueSize, cfg.BatchSize, takeChunk)),
 		wake:   make(chan struct{}, 1),
 		quit:   make(chan struct{}),
 		abort:  make(chan struct{}),
 		done:   make(chan struct{}),
 		slots:  make(chan struct{}, cfg.MaxInflight),
-		seen:   make(map[string]struct{}, 2*cfg.BatchSize),
+		chunk:  min(cfg.BatchSize, takeChunk),
 	}
 	_, d.release = s.(BodyReleaser)
 	go d.loop()
@@ -252,13 +289,17 @@ func (d *Dispatcher) Append(r Record) bool {
 		d.dropped.Add(1)
 		return false
 	}
+	if n == 0 {
+		// One clock read per chunk: the flush timer counts from here.
+		d.bufFrom = time.Now()
+	}
 	d.buf = append(d.buf, r)
 	d.mu.Unlock()
 	d.appended.Add(1)
-	// Wake the loop for the first record of a batch (it then waits
-	// FlushInterval for more) and when a batch is full; in between it
-	// has nothing to do.
-	if n == 0 || n+1 == d.cfg.BatchSize {
+	// Wake the loop for the first record of a chunk (it arms the flush
+	// timer) and when the chunk is complete (it takes the records); in
+	// between it has nothing to do.
+	if n == 0 || n+1 == d.chunk {
 		select {
 		case d.wake <- struct{}{}:
 		default:
@@ -310,178 +351,186 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	}
 }
 
-// loop gathers records into batches: a batch goes out when it is full or
-// FlushInterval after its first record.
+// loop takes queued records a chunk at a time into the open trace
+// messages, which go out when full, and sends what is open once its
+// oldest record has waited FlushInterval.
 func (d *Dispatcher) loop() {
 	defer close(d.done)
-	var spare []Record // the slice Append fills next; swapped with d.buf
-	timer := time.NewTimer(time.Hour)
+	var (
+		spare    []Record // the slice Append fills next; swapped with d.buf
+		timer    = time.NewTimer(time.Hour)
+		deadline time.Time // the timer's, zero when it is stopped
+	)
 	timer.Stop()
-	armed := false
-	// take swaps the queued records out and sends them in batches; with
-	// fullOnly a partial last batch stays queued for the timer.
-	take := func(fullOnly bool) {
-		d.mu.Lock()
-		all := d.buf
-		n := len(all)
-		if fullOnly {
-			n -= n % d.cfg.BatchSize
-		}
-		d.buf = append(spare[:0], all[n:]...)
-		rest := len(d.buf)
-		d.held.Store(int64(n))
-		d.mu.Unlock()
-		if rest == 0 && armed {
-			timer.Stop()
-			armed = false
-		}
-		for recs := all[:n]; len(recs) > 0; {
-			k := min(len(recs), d.cfg.BatchSize)
-			d.flush(recs[:k])
-			d.held.Add(-int64(k))
-			recs = recs[k:]
-		}
-		// Cleared so the sent records' strings are not kept reachable
-		// until the slice is filled again.
-		clear(all)
-		spare = all[:0]
-		if rest > 0 && !armed {
-			timer.Reset(d.cfg.FlushInterval)
-			armed = true
-		}
-	}
 	for {
+		final := false
 		select {
 		case <-d.wake:
-			d.mu.Lock()
-			n := len(d.buf)
-			d.mu.Unlock()
-			if n >= d.cfg.BatchSize {
-				take(true)
-			} else if n > 0 && !armed {
-				timer.Reset(d.cfg.FlushInterval)
-				armed = true
-			}
 		case <-timer.C:
-			armed = false
-			take(false)
+			deadline = time.Time{}
 		case <-d.quit:
-			take(false)
+			final = true
+		}
+		now := time.Now()
+		d.mu.Lock()
+		all := d.buf
+		from := d.bufFrom
+		// A chunk is taken once complete; everything once it is due.
+		take := len(all) >= d.chunk || final || (len(all) > 0 && !now.Before(from.Add(d.cfg.FlushInterval)))
+		if take {
+			d.buf = spare[:0]
+			d.held.Add(int64(len(all)))
+		}
+		rest := len(d.buf)
+		d.mu.Unlock()
+		if take {
+			for i := range all {
+				d.add(&all[i], from)
+			}
+			// Cleared so the records' strings are not kept reachable until
+			// the slice is filled again.
+			clear(all)
+			spare = all[:0]
+		}
+		// Send the open messages whose oldest record is due, and time the
+		// next flush from the oldest record still waiting.
+		var next time.Time
+		if rest > 0 { // not taken: all is d.buf
+			next = from
+		}
+		for _, p := range d.open {
+			if p.count == 0 {
+				continue
+			}
+			if final || !now.Before(p.from.Add(d.cfg.FlushInterval)) {
+				d.flush(p)
+				continue
+			}
+			if next.IsZero() || p.from.Before(next) {
+				next = p.from
+			}
+		}
+		if final {
 			return
 		}
+		switch due := next.Add(d.cfg.FlushInterval); {
+		case next.IsZero():
+			if !deadline.IsZero() {
+				timer.Stop()
+				deadline = time.Time{}
+			}
+		case !due.Equal(deadline):
+			timer.Reset(due.Sub(now))
+			deadline = due
+		}
 	}
 }
 
-// flush encodes batch into trace messages (one per trace topic, split at
-// MaxBatchBytes and MaxKeyBytes) and sends them.
-func (d *Dispatcher) flush(batch []Record) {
-	if d.cfg.AccessChannel == Cloud {
-		byRegion := map[string][]Record{}
-		var order []string
-		for _, r := range batch {
-			if _, ok := byRegion[r.RegionID]; !ok {
-				order = append(order, r.RegionID)
+// add encodes r into the open message of its topic, sending the message
+// when r fills it or when r's keys would not fit it. from is when r's
+// chunk began to queue, no later than r arrived.
+func (d *Dispatcher) add(r *Record, from time.Time) {
+	p := d.openFor(r.RegionID, from)
+	// The lookup keys (Record.LookupKeys) without its slice, each
+	// entered in seen once; a record whose new keys would pass
+	// MaxKeyBytes starts the next message.
+	k1, k2 := r.MsgID, r.Keys
+	if k2 == k1 {
+		k2 = ""
+	}
+	new1, new2 := p.seen.add(k1), p.seen.add(k2)
+	if p.count > 0 && p.keyBytes+keyBytes(new1, k1)+keyBytes(new2, k2) > MaxKeyBytes {
+		d.flush(p)
+		p.from = from
+		new1, new2 = p.seen.add(k1), p.seen.add(k2)
+	}
+	if new1 {
+		p.keys = append(p.keys, k1)
+		p.keyBytes += len(k1) + 1
+	}
+	if new2 {
+		p.keys = append(p.keys, k2)
+		p.keyBytes += len(k2) + 1
+	}
+	p.body = AppendRecord(p.body, r)
+	p.count++
+	if p.count >= d.cfg.BatchSize || len(p.body) >= d.cfg.MaxBatchBytes {
+		d.flush(p)
+		// What the message gets next arrived no earlier than r's chunk.
+		p.from = from
+	}
+}
+
+// keyBytes is what key k adds to KEYS if it is new there.
+func keyBytes(isNew bool, k string) int {
+	if isNew {
+		return len(k) + 1
+	}
+	return 0
+}
+
+// openFor returns the open message for records of region, opening one
+// (its oldest record arrived at from) if there is none.
+func (d *Dispatcher) openFor(region string, from time.Time) *pending {
+	cloud := d.cfg.AccessChannel == Cloud
+	for _, p := range d.open {
+		if !cloud || p.region == region {
+			if p.count == 0 {
+				p.from = from
 			}
-			byRegion[r.RegionID] = append(byRegion[r.RegionID], r)
+			return p
 		}
-		for _, region := range order {
-			d.encodeAndSend(d.cfg.TopicFor(region), byRegion[region])
-		}
+	}
+	p := &pending{topic: d.cfg.Topic, from: from, seen: newKeySet(2 * min(d.cfg.BatchSize, MaxKeyBytes/2))}
+	if cloud {
+		p.region, p.topic = region, d.cfg.TopicFor(region)
+	}
+	d.renew(p)
+	d.open = append(d.open, p)
+	return p
+}
+
+// flush sends p's records, if any, as one trace message and empties p.
+func (d *Dispatcher) flush(p *pending) {
+	if p.count == 0 {
 		return
 	}
-	d.encodeAndSend(d.cfg.Topic, batch)
+	d.send(p.topic, p.body, p.keys, p.count)
+	d.renew(p)
 }
 
-func (d *Dispatcher) encodeAndSend(topic string, recs []Record) {
-	// Records encode to 100–200 bytes, alike within a stream; sizing the
+// renew gives p an empty body and keys.
+func (d *Dispatcher) renew(p *pending) {
+	// Records encode to 100–250 bytes, alike within a stream; sizing the
 	// body from the last message's records, with an eighth to spare,
-	// saves growing it and allocates little unused. Most records add one
-	// key (their message id; a consumer's SubAfter shares its SubBefore's).
+	// saves growing it and allocates little unused.
 	if d.recBytes == 0 {
 		d.recBytes = 192
 	}
-	size := min(len(recs)*d.recBytes, d.cfg.MaxBatchBytes+512)
-	var (
-		body     = d.newBody(size)
-		keys     = make([]string, 0, len(recs)+8)
-		keyBytes int
-		seen     = d.seen
-		count    int
-	)
-	clear(seen)
-	for i := range recs {
-		// The lookup keys (Record.LookupKeys) without its slice, each
-		// entered in seen with one map operation; a record whose new keys
-		// would pass MaxKeyBytes starts the next message.
-		k1, k2 := recs[i].MsgID, recs[i].Keys
-		if k2 == k1 {
-			k2 = ""
-		}
-		new1, new2 := d.enter(k1), d.enter(k2)
-		add := 0
-		if new1 {
-			add += len(k1) + 1
-		}
-		if new2 {
-			add += len(k2) + 1
-		}
-		if count > 0 && keyBytes+add > MaxKeyBytes {
-			d.send(topic, body, keys, count)
-			body, keys, keyBytes, count = d.newBody(size), make([]string, 0, len(recs)-i+8), 0, 0
-			clear(seen)
-			new1, new2 = d.enter(k1), d.enter(k2)
-		}
-		body = AppendRecord(body, &recs[i])
-		count++
-		if new1 {
-			keys = append(keys, k1)
-			keyBytes += len(k1) + 1
-		}
-		if new2 {
-			keys = append(keys, k2)
-			keyBytes += len(k2) + 1
-		}
-		if len(body) >= d.cfg.MaxBatchBytes {
-			d.send(topic, body, keys, count)
-			body, keys, keyBytes, count = d.newBody(size), make([]string, 0, len(recs)-i+8), 0, 0
-			clear(seen)
-		}
-	}
-	if count > 0 {
-		d.send(topic, body, keys, count)
-	}
-}
-
-// newBody returns an empty body of capacity size or more: the released
-// one if it is large enough.
-func (d *Dispatcher) newBody(size int) []byte {
+	size := min(d.cfg.BatchSize*d.recBytes, d.cfg.MaxBatchBytes+512)
 	if b := d.spare; cap(b) >= size {
-		d.spare = nil
-		return b[:0]
+		p.body, d.spare = b[:0], nil
+	} else {
+		p.body = make([]byte, 0, size)
 	}
-	return make([]byte, 0, size)
-}
-
-// enter adds a non-empty k to the keys of the message being built and
-// reports whether it was new there.
-func (d *Dispatcher) enter(k string) bool {
-	if k == "" {
-		return false
-	}
-	n := len(d.seen)
-	d.seen[k] = struct{}{}
-	return len(d.seen) > n
+	p.keys = make([]string, 0, min(d.cfg.BatchSize, 1024)) // went with the message
+	p.keyBytes, p.count = 0, 0
+	p.seen.reset()
 }
 
 // send hands one trace message to the Sender once an in-flight slot is
-// free. Waiting here only holds the loop, so records queue in the bounded
-// channel and drop when it fills: the traced paths never wait.
+// free. Waiting here only holds the loop, so records stay queued and new
+// ones drop once QueueSize are: the traced paths never wait.
 func (d *Dispatcher) send(topic string, body []byte, keys []string, records int) {
+	defer d.held.Add(-int64(records))
 	d.recBytes = len(body)/records + len(body)/records/8 + 1
 	select {
 	case d.slots <- struct{}{}:
 	case <-d.abort:
 		d.failed.Add(int64(records))
+		if d.release {
+			d.spare = body
+		}
 		return
 	}
 	if d.release {
