@@ -192,6 +192,10 @@ func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.M
 			st.ictx = in.BeforeSend(st.ictx, st.sinfo)
 		}
 	}
+	// The send's start, read before encoding so that the unique keys
+	// share this clock read.
+	start := time.Now()
+	st.start = start
 	var err error
 	if len(msgs) == 1 {
 		err = st.encodeSingle(msgs[0], tx)
@@ -207,8 +211,6 @@ func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.M
 	// A derived context costs allocations, so it is made only when needed:
 	// the transport already applies the client's request timeout when ctx
 	// has none, which is the send timeout in the default configuration.
-	start := time.Now()
-	st.start = start
 	if st.sinfo != nil {
 		// The trace interceptor's clock: the send's start, read once.
 		st.sinfo.start = start
@@ -253,12 +255,18 @@ func (st *sendState) encodeSingle(m *message.Message, tx bool) error {
 	for _, k := range m.Keys {
 		n += len(k) + 1
 	}
-	props := make([]byte, 0, n)
+	// The usual message's properties fit in a buffer on the stack: only
+	// the string made from it is allocated.
+	var stack [propsOnStack]byte
+	props := stack[:0]
+	if n > propsOnStack {
+		props = make([]byte, 0, n)
+	}
 	props = m.EncodeProperties(props)
 	if id, ok := m.Property(message.PropertyUniqKey); ok && id != "" {
 		st.msgID = id
 	} else {
-		st.msgID = p.uniq.Next()
+		st.msgID = p.uniq.NextAt(st.start)
 		props = message.AppendProperty(props, message.PropertyUniqKey, st.msgID)
 	}
 	if tx {
@@ -290,6 +298,10 @@ func (st *sendState) encodeSingle(m *message.Message, tx bool) error {
 	st.reply = message.IsReply(m)
 	return nil
 }
+
+// propsOnStack is the property string length encodeSingle builds on the
+// stack.
+const propsOnStack = 256
 
 func shardingKey(m *message.Message) string {
 	if m.ShardingKey != "" {
@@ -329,7 +341,7 @@ func (st *sendState) encodeBatch(msgs []*message.Message) error {
 			ids[i], inner[i] = id, m
 			continue
 		}
-		ids[i] = p.uniq.Next()
+		ids[i] = p.uniq.NextAt(st.start)
 		inner[i] = withProperty(m, message.PropertyUniqKey, ids[i])
 	}
 	body, err := message.AppendBatch(nil, inner)
