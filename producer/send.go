@@ -193,9 +193,8 @@ func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.M
 		}
 	}
 	// The send's start, read before encoding so that the unique keys
-	// share this clock read.
-	start := time.Now()
-	st.start = start
+	// share this clock read (encodeSingle reads it again after compressing).
+	st.start = time.Now()
 	var err error
 	if len(msgs) == 1 {
 		err = st.encodeSingle(msgs[0], tx)
@@ -211,6 +210,7 @@ func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.M
 	// A derived context costs allocations, so it is made only when needed:
 	// the transport already applies the client's request timeout when ctx
 	// has none, which is the send timeout in the default configuration.
+	start := st.start
 	if st.sinfo != nil {
 		// The trace interceptor's clock: the send's start, read once.
 		st.sinfo.start = start
@@ -292,6 +292,10 @@ func (st *sendState) encodeSingle(m *message.Message, tx bool) error {
 		// 0x1 plus the type bits, as DefaultMQProducerImpl sets them; a
 		// zlib body is 0x301, which every consumer reads as zlib.
 		st.sysFlag |= p.cfg.compressType.SysFlag()
+		// Compressing can take long (zstd's high levels, a big body): the
+		// send's time budget starts after it, as it did before the unique
+		// key shared the start's clock read.
+		st.start = time.Now()
 	}
 	st.hdr.Flag = m.Flag
 	st.key = shardingKey(m)
