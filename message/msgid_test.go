@@ -96,6 +96,10 @@ func TestUniqIDLayout(t *testing.T) {
 	if got := g.Next()[20:28]; got != "00000007" {
 		t.Errorf("after rollover time field %s, want 00000007", got)
 	}
+	// NextAt takes the caller's time, not the generator's clock.
+	if got := g.NextAt(time.Date(2026, 4, 1, 0, 0, 1, 0, time.UTC))[20:28]; got != "000003E8" {
+		t.Errorf("NextAt time field %s, want 000003E8 (1 s into April)", got)
+	}
 	// Two generators in one process differ in the random field.
 	g2 := NewUniqIDGenerator(netip.MustParseAddr("192.168.1.2"), 0x12345, WithUniqIDClock(clk.now), WithUniqIDLocation(time.UTC))
 	if g2.Next()[12:20] == id[12:20] {

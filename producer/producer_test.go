@@ -539,3 +539,24 @@ func TestNamespace(t *testing.T) {
 		t.Fatalf("stored under ns1%%NT: %v", got)
 	}
 }
+
+// TestSendBudgetStartsAfterCompression: the send timeout bounds the network
+// part of a send, not a slow compression before it. The compressor here
+// takes longer than the whole budget; the send must still succeed.
+func TestSendBudgetStartsAfterCompression(t *testing.T) {
+	srv := startServer(t)
+	rc := newRC(t)
+	createTopicWait(t, rc, srv, "ZB", 1)
+	slow := func(dst, body []byte) []byte {
+		time.Sleep(1500 * time.Millisecond)
+		return append(dst, body...)
+	}
+	p := newProducer(t, srv, WithGroup("PG_ZB"), WithSendTimeout(time.Second), WithCompressor(slow))
+	// The route is cached first, so the slow send has only its request to make.
+	if _, err := p.SendSync(testCtx(t), message.New("ZB", []byte("small"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.SendSync(testCtx(t), message.New("ZB", make([]byte, 8192))); err != nil {
+		t.Fatalf("send after a compression longer than the send timeout: %v", err)
+	}
+}

@@ -192,6 +192,9 @@ func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.M
 			st.ictx = in.BeforeSend(st.ictx, st.sinfo)
 		}
 	}
+	// The send's start, read before encoding so that the unique keys
+	// share this clock read (encodeSingle reads it again after compressing).
+	st.start = time.Now()
 	var err error
 	if len(msgs) == 1 {
 		err = st.encodeSingle(msgs[0], tx)
@@ -207,8 +210,7 @@ func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.M
 	// A derived context costs allocations, so it is made only when needed:
 	// the transport already applies the client's request timeout when ctx
 	// has none, which is the send timeout in the default configuration.
-	start := time.Now()
-	st.start = start
+	start := st.start
 	if st.sinfo != nil {
 		// The trace interceptor's clock: the send's start, read once.
 		st.sinfo.start = start
@@ -253,12 +255,18 @@ func (st *sendState) encodeSingle(m *message.Message, tx bool) error {
 	for _, k := range m.Keys {
 		n += len(k) + 1
 	}
-	props := make([]byte, 0, n)
+	// The usual message's properties fit in a buffer on the stack: only
+	// the string made from it is allocated.
+	var stack [propsOnStack]byte
+	props := stack[:0]
+	if n > propsOnStack {
+		props = make([]byte, 0, n)
+	}
 	props = m.EncodeProperties(props)
 	if id, ok := m.Property(message.PropertyUniqKey); ok && id != "" {
 		st.msgID = id
 	} else {
-		st.msgID = p.uniq.Next()
+		st.msgID = p.uniq.NextAt(st.start)
 		props = message.AppendProperty(props, message.PropertyUniqKey, st.msgID)
 	}
 	if tx {
@@ -284,12 +292,20 @@ func (st *sendState) encodeSingle(m *message.Message, tx bool) error {
 		// 0x1 plus the type bits, as DefaultMQProducerImpl sets them; a
 		// zlib body is 0x301, which every consumer reads as zlib.
 		st.sysFlag |= p.cfg.compressType.SysFlag()
+		// Compressing can take long (zstd's high levels, a big body): the
+		// send's time budget starts after it, as it did before the unique
+		// key shared the start's clock read.
+		st.start = time.Now()
 	}
 	st.hdr.Flag = m.Flag
 	st.key = shardingKey(m)
 	st.reply = message.IsReply(m)
 	return nil
 }
+
+// propsOnStack is the property string length encodeSingle builds on the
+// stack.
+const propsOnStack = 256
 
 func shardingKey(m *message.Message) string {
 	if m.ShardingKey != "" {
@@ -329,7 +345,7 @@ func (st *sendState) encodeBatch(msgs []*message.Message) error {
 			ids[i], inner[i] = id, m
 			continue
 		}
-		ids[i] = p.uniq.Next()
+		ids[i] = p.uniq.NextAt(st.start)
 		inner[i] = withProperty(m, message.PropertyUniqKey, ids[i])
 	}
 	body, err := message.AppendBatch(nil, inner)

@@ -219,7 +219,13 @@ func (t *Table) lookup(broker string) *item {
 // Available reports whether broker's ban, if any, is over.
 func (t *Table) Available(broker string) bool {
 	it := t.lookup(broker)
-	return it == nil || int64(t.clock().Sub(t.base)) >= it.until.Load()
+	if it == nil {
+		return true
+	}
+	// A broker never banned (until is 0; a ban always ends after base)
+	// needs no clock read, and every send asks.
+	u := it.until.Load()
+	return u == 0 || int64(t.clock().Sub(t.base)) >= u
 }
 
 // Reachable reports whether broker was last seen reachable.
