@@ -88,8 +88,7 @@ func (c *PushConsumer) consumeConcurrently(run *queueRun, msgs []*message.Messag
 	defer pq.end()
 	l, _ := c.listenerFor(run, msgs[0]).(ConcurrentListener)
 	cc := ConcurrentContext{Queue: pq.q, AckIndex: len(msgs) - 1}
-	lctx, info := c.beforeConsume(pq.q, msgs)
-	start := time.Now()
+	lctx, info, start := c.beforeConsume(pq.q, msgs)
 	res, panicked := ConsumeRetryLater, false
 	if l != nil {
 		res, panicked = callConcurrentP(lctx, l, &cc, msgs)
@@ -297,8 +296,7 @@ func (c *PushConsumer) consumeOrderly(run *queueRun) {
 		}
 		l, _ := c.listenerFor(run, msgs[0]).(OrderlyListener)
 		oc := OrderlyContext{Queue: pq.q}
-		lctx, info := c.beforeConsume(pq.q, msgs)
-		t0 := time.Now()
+		lctx, info, t0 := c.beforeConsume(pq.q, msgs)
 		res, panicked := OrderlySuspend, false
 		if l != nil {
 			res, panicked = callOrderlyP(lctx, l, &oc, msgs)

@@ -14,12 +14,16 @@ type ConsumeInfo struct {
 	Orderly  bool
 	Messages []*message.MessageExt
 
+	// at is when the listener call began, read once before the
+	// interceptors run: the consume loop times the listener from it and
+	// the trace interceptor stamps SubBefore with it (SubAfter is at plus
+	// the listener's Elapsed), so tracing adds no clock read per call.
+	at time.Time
+
 	// The trace interceptor's state from BeforeConsume to AfterConsume:
-	// the request id pairing its records, when it looked (the SubAfter
-	// time is that plus the listener's Elapsed, no second clock read) and
-	// what it read from each message, so AfterConsume scans no property.
+	// the request id pairing its records and what it read from each
+	// message, so AfterConsume scans no property.
 	traceRequest string
-	traceAt      time.Time
 	traceMsgs    []traceMsg
 	traceOne     [1]traceMsg // traceMsgs' storage for the usual one-message call
 }
@@ -80,18 +84,18 @@ func WithInterceptors(is ...Interceptor) Option {
 	return func(c *config) { c.interceptors = append(c.interceptors, is...) }
 }
 
-// beforeConsume runs the interceptors' BeforeConsume; info is nil when
-// there are none.
-func (c *PushConsumer) beforeConsume(q Queue, msgs []*message.MessageExt) (context.Context, *ConsumeInfo) {
+// beforeConsume runs the interceptors' BeforeConsume and returns when the
+// listener call begins; info is nil when there are no interceptors.
+func (c *PushConsumer) beforeConsume(q Queue, msgs []*message.MessageExt) (context.Context, *ConsumeInfo, time.Time) {
 	ctx := c.consumeCtx
 	if len(c.cfg.interceptors) == 0 {
-		return ctx, nil
+		return ctx, nil, time.Now()
 	}
-	info := &ConsumeInfo{Group: c.cfg.group, Queue: q, Orderly: c.orderly, Messages: msgs}
+	info := &ConsumeInfo{Group: c.cfg.group, Queue: q, Orderly: c.orderly, Messages: msgs, at: time.Now()}
 	for _, in := range c.cfg.interceptors {
 		ctx = in.BeforeConsume(ctx, info)
 	}
-	return ctx, info
+	return ctx, info, info.at
 }
 
 func (c *PushConsumer) afterConsume(ctx context.Context, info *ConsumeInfo, out ConsumeOutcome) {

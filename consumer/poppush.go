@@ -273,8 +273,7 @@ func (c *PushConsumer) consumePopConcurrently(r *popRun, msgs []*message.Message
 	q := popQueueOf(msgs[0])
 	l, _ := r.sub.listener.(ConcurrentListener)
 	cc := ConcurrentContext{Queue: q, AckIndex: len(msgs) - 1}
-	lctx, info := c.beforeConsume(q, msgs)
-	start := time.Now()
+	lctx, info, start := c.beforeConsume(q, msgs)
 	res, panicked := ConsumeRetryLater, false
 	if l != nil {
 		res, panicked = callConcurrentP(lctx, l, &cc, msgs)
@@ -341,8 +340,7 @@ func (c *PushConsumer) consumePopOrderly(r *popRun, q Queue, msgs []*message.Mes
 	for len(msgs) > 0 {
 		batch := msgs[:min(c.cfg.consumeBatchSize, len(msgs))]
 		oc := OrderlyContext{Queue: q}
-		lctx, info := c.beforeConsume(q, batch)
-		t0 := time.Now()
+		lctx, info, t0 := c.beforeConsume(q, batch)
 		res, panicked := OrderlySuspend, false
 		if l != nil && c.consumeCtx.Err() == nil {
 			res, panicked = callOrderlyP(lctx, l, &oc, batch)

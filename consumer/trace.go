@@ -172,8 +172,7 @@ func (t *tracer) traced(m *message.MessageExt) bool {
 
 func (t *tracer) BeforeConsume(ctx context.Context, info *ConsumeInfo) context.Context {
 	info.traceRequest = t.reqs.next()
-	info.traceAt = time.Now()
-	now := info.traceAt.UnixMilli()
+	now := info.at.UnixMilli()
 	ms := info.traceOne[:0]
 	if len(info.Messages) > 1 {
 		ms = make([]traceMsg, 0, len(info.Messages))
@@ -213,7 +212,7 @@ func (t *tracer) AfterConsume(_ context.Context, info *ConsumeInfo, out ConsumeO
 		code = trace.ConsumeFailed
 	}
 	// The listener's end, from BeforeConsume's clock and its running time.
-	now := info.traceAt.Add(out.Elapsed).UnixMilli()
+	now := info.at.Add(out.Elapsed).UnixMilli()
 	for i, m := range info.Messages {
 		if i >= len(info.traceMsgs) || !info.traceMsgs[i].on {
 			continue
@@ -244,7 +243,7 @@ func keysOf(m *message.MessageExt) string {
 // successful SubAfter (cost 0) sharing one request id. The trace then
 // says which consumer took the message and when, not how processing went.
 func (t *tracer) polled(msgs []*message.MessageExt) {
-	info := ConsumeInfo{Messages: msgs}
+	info := ConsumeInfo{Messages: msgs, at: time.Now()}
 	t.BeforeConsume(context.Background(), &info)
 	t.AfterConsume(context.Background(), &info, ConsumeOutcome{Success: true, Acked: len(msgs)})
 }

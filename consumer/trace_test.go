@@ -53,7 +53,7 @@ func TestTracerRecords(t *testing.T) {
 		{ConsumeOutcome{TimedOut: true}, trace.ConsumeTimeout, []bool{false, false}},
 	}
 	for _, c := range cases {
-		info := &ConsumeInfo{Group: "cg", Messages: []*message.MessageExt{msg("A"), msg("B"), off, traceMsg}}
+		info := &ConsumeInfo{Group: "cg", Messages: []*message.MessageExt{msg("A"), msg("B"), off, traceMsg}, at: time.Now()}
 		ctx := tr.BeforeConsume(context.Background(), info)
 		tr.AfterConsume(ctx, info, c.out)
 	}
@@ -108,7 +108,7 @@ func BenchmarkTracerConsume(b *testing.B) {
 	var info ConsumeInfo
 	b.ReportAllocs()
 	for b.Loop() {
-		info = ConsumeInfo{Group: "cg", Messages: msgs}
+		info = ConsumeInfo{Group: "cg", Messages: msgs, at: time.Now()}
 		ctx := tr.BeforeConsume(context.Background(), &info)
 		tr.AfterConsume(ctx, &info, out)
 

@@ -79,6 +79,7 @@ func types(recs []trace.Record) map[trace.Type]int {
 // message id through the broker's index, including records deep inside a
 // trace message batching more than 32 of them.
 func TestRoundTrip(t *testing.T) {
+	began := time.Now().UnixMilli()
 	srv := embeddedtest.Start(t, func(c *broker.Config) { c.TraceTopicEnable = true })
 	cl := newClient(t, srv)
 	createTopic(t, cl, srv, "TraceRT")
@@ -158,6 +159,10 @@ func TestRoundTrip(t *testing.T) {
 			case trace.SubBefore:
 				if r.Group != "rt-cg" || r.RequestID == "" || r.Keys != fmt.Sprint("key", i) {
 					t.Errorf("SubBefore %+v", r)
+				}
+				// Stamped with the consume loop's clock read.
+				if r.Timestamp < began || r.Timestamp > time.Now().UnixMilli() {
+					t.Errorf("SubBefore at %d, outside the test's run from %d", r.Timestamp, began)
 				}
 			case trace.SubAfter:
 				if r.Group != "rt-cg" || !r.Success || r.ContextCode != trace.ConsumeSuccess {
