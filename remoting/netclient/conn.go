@@ -40,6 +40,7 @@ type clientConn struct {
 	writing bool // the writer goroutine has taken frames it has not written yet
 	wclosed bool
 	wake    chan struct{} // capacity 1: "the queue is non-empty"
+	iovs    sync.Pool     // *splitIOV for put's direct header+body writev
 
 	closing   chan struct{} // closed by close
 	closeOnce sync.Once
@@ -151,13 +152,24 @@ func (cc *clientConn) requestWritten(cmd *remoting.Command, n int, err error) {
 // the writer has nothing queued or in hand (and the frame is within limit,
 // if limit > 0), writes it on the calling goroutine. It returns the frame
 // size, 0 on error.
+//
+// A frame written directly with a body of at least splitBody bytes leaves
+// as two iovecs, header buffer and cmd.Body, in one writev: the body is not
+// copied. That is safe because the caller is still inside put until the
+// kernel has the bytes, so it cannot reuse the body early; a queued frame
+// outlives the call (oneway, or a timed-out caller) and keeps its copy.
 func (cc *clientConn) put(cmd *remoting.Command, direct bool, limit int) (int, error) {
 	pools := &cc.client.pools
 	bp := pools.GetBuf()
-	b, err := remoting.AppendFrame((*bp)[:0], cmd)
+	b, err := remoting.AppendFrameHeader((*bp)[:0], cmd)
 	if err != nil {
 		pools.PutBuf(bp)
 		return 0, err
+	}
+	n := len(b) + len(cmd.Body)
+	split := direct && len(cmd.Body) >= splitBody && (limit <= 0 || n <= limit) && cc.vectored()
+	if !split {
+		b = append(b, cmd.Body...)
 	}
 	*bp = b
 	cc.wmu.Lock()
@@ -166,7 +178,19 @@ func (cc *clientConn) put(cmd *remoting.Command, direct bool, limit int) (int, e
 		pools.PutBuf(bp)
 		return 0, fmt.Errorf("%w: %s", remoting.ErrConnClosed, cc.addr)
 	}
-	direct = direct && len(cc.queue) == 0 && !cc.writing && (limit <= 0 || len(b) <= limit)
+	direct = direct && len(cc.queue) == 0 && !cc.writing && (limit <= 0 || n <= limit)
+	if !direct && split {
+		// The writer took frames meanwhile: queue behind them, with the
+		// body copied after all. Copy outside the lock, then re-check.
+		cc.wmu.Unlock()
+		*bp = append(b, cmd.Body...)
+		cc.wmu.Lock()
+		if cc.wclosed {
+			cc.wmu.Unlock()
+			pools.PutBuf(bp)
+			return 0, fmt.Errorf("%w: %s", remoting.ErrConnClosed, cc.addr)
+		}
+	}
 	if !direct {
 		cc.queue = append(cc.queue, bp)
 	}
@@ -176,15 +200,57 @@ func (cc *clientConn) put(cmd *remoting.Command, direct bool, limit int) (int, e
 		case cc.wake <- struct{}{}:
 		default: // the writer has a wake-up pending already
 		}
-		return len(b), nil
+		return n, nil
 	}
 	// Frames the writer goroutine writes concurrently do not interleave
-	// with this one: a net.Conn serialises whole Writes.
-	if _, werr := cc.nc.Write(b); werr != nil {
+	// with this one: a net.Conn serialises whole Writes, and a TCPConn's
+	// writev holds its write lock until every iovec is out.
+	var werr error
+	if split {
+		werr = cc.writeSplit(b, cmd.Body)
+	} else {
+		_, werr = cc.nc.Write(b)
+	}
+	if werr != nil {
 		cc.close(fmt.Errorf("%w: write to %s: %w", remoting.ErrConnClosed, cc.addr, werr))
 	}
 	pools.PutBuf(bp)
-	return len(b), nil
+	return n, nil
+}
+
+// splitBody is the body size from which a directly written frame sends the
+// body from the caller's slice instead of copying it behind the header: one
+// more iovec costs less than copying a few KiB.
+const splitBody = 4 << 10
+
+// vectored reports whether one Write of net.Buffers reaches the socket as a
+// single writev. Only then can header and body go separately: other
+// connections (TLS, a custom dialer's wrapper) write each buffer on its
+// own, and another goroutine's frame could land between them.
+func (cc *clientConn) vectored() bool {
+	_, ok := cc.nc.(*net.TCPConn)
+	return ok
+}
+
+// writeSplit writes a frame's header and body with one writev. The iovec
+// pair is pooled: net.Buffers escapes through WriteTo.
+func (cc *clientConn) writeSplit(hdr, body []byte) error {
+	v, _ := cc.iovs.Get().(*splitIOV)
+	if v == nil {
+		v = new(splitIOV)
+	}
+	v.a = [2][]byte{hdr, body}
+	v.bufs = v.a[:]
+	_, err := v.bufs.WriteTo(cc.nc)
+	v.a, v.bufs = [2][]byte{}, nil
+	cc.iovs.Put(v)
+	return err
+}
+
+// splitIOV is writeSplit's iovec pair and the net.Buffers over it.
+type splitIOV struct {
+	a    [2][]byte
+	bufs net.Buffers
 }
 
 // maxCoalesceYields bounds how often the writer yields to senders that are
