@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,8 +37,9 @@ type clientConn struct {
 	// Write queue: senders append encoded frames, the writer goroutine
 	// swaps the whole queue out and writes it with one writev.
 	wmu     sync.Mutex
-	queue   []*[]byte
-	writing bool // the writer goroutine has taken frames it has not written yet
+	queue   []qframe
+	writing bool   // the writer goroutine has taken frames it has not written yet
+	batches uint64 // batches the writer has taken: see release
 	wclosed bool
 	wake    chan struct{} // capacity 1: "the queue is non-empty"
 	iovs    sync.Pool     // *splitIOV for put's direct header+body writev
@@ -192,7 +194,7 @@ func (cc *clientConn) put(cmd *remoting.Command, direct bool, limit int) (int, e
 		}
 	}
 	if !direct {
-		cc.queue = append(cc.queue, bp)
+		cc.queue = append(cc.queue, qframe{buf: bp})
 	}
 	cc.wmu.Unlock()
 	if !direct {
@@ -253,6 +255,97 @@ type splitIOV struct {
 	bufs net.Buffers
 }
 
+// qframe is a queued frame: the pooled buffer and, for a frame queued by
+// sendRef, the body it does not contain.
+type qframe struct {
+	buf  *[]byte
+	body []byte // nil: buf holds the whole frame
+}
+
+func (f qframe) appendTo(iov [][]byte) [][]byte {
+	iov = append(iov, *f.buf)
+	if f.body != nil {
+		iov = append(iov, f.body)
+	}
+	return iov
+}
+
+// sendRef queues cmd like send, except that a body of splitBody bytes or
+// more is not copied: the writer sends it from cmd.Body. It returns a handle
+// (nil when the body was copied or the frame not queued) that the caller
+// must pass to release before it may reuse the body if it stops waiting
+// for the response: a response proves the whole frame was written, nothing
+// else does. Only a sync caller, which waits for that response, may use it.
+func (cc *clientConn) sendRef(cmd *remoting.Command) (*[]byte, error) {
+	if len(cmd.Body) < splitBody || !cc.vectored() {
+		return nil, cc.send(cmd)
+	}
+	pools := &cc.client.pools
+	bp := pools.GetBuf()
+	b, err := remoting.AppendFrameHeader((*bp)[:0], cmd)
+	if err != nil {
+		pools.PutBuf(bp)
+		cc.requestWritten(cmd, 0, err)
+		return nil, err
+	}
+	*bp = b
+	n := len(b) + len(cmd.Body)
+	cc.wmu.Lock()
+	if cc.wclosed {
+		cc.wmu.Unlock()
+		pools.PutBuf(bp)
+		err := fmt.Errorf("%w: %s", remoting.ErrConnClosed, cc.addr)
+		cc.requestWritten(cmd, 0, err)
+		return nil, err
+	}
+	cc.queue = append(cc.queue, qframe{buf: bp, body: cmd.Body})
+	cc.wmu.Unlock()
+	select {
+	case cc.wake <- struct{}{}:
+	default:
+	}
+	cc.requestWritten(cmd, n, nil)
+	return bp, nil
+}
+
+// releaseGrace is how long release waits for a writer stuck on a frame
+// (a peer that stopped reading) before it closes the connection to free it.
+const releaseGrace = 100 * time.Millisecond
+
+// release makes sure the writer no longer reads the body of the frame
+// sendRef queued as h, for a caller that gave up waiting (timeout,
+// cancellation, connection closed). A frame still queued is dropped: the
+// request was never sent. One the writer has taken is waited for; if that
+// write does not finish within releaseGrace the connection is closed,
+// which fails the write.
+func (cc *clientConn) release(h *[]byte) {
+	if h == nil {
+		return
+	}
+	cc.wmu.Lock()
+	for i, f := range cc.queue {
+		if f.buf == h {
+			cc.queue = slices.Delete(cc.queue, i, i+1)
+			cc.wmu.Unlock()
+			cc.client.pools.PutBuf(h)
+			return
+		}
+	}
+	// Not queued: the writer took it in batch cc.batches or earlier, and
+	// every earlier batch is finished.
+	batch := cc.batches
+	start := time.Now()
+	for cc.writing && cc.batches == batch {
+		cc.wmu.Unlock()
+		if time.Since(start) > releaseGrace {
+			cc.close(fmt.Errorf("%w: a write to %s stalled past a request's timeout", remoting.ErrConnClosed, cc.addr))
+		}
+		time.Sleep(50 * time.Microsecond)
+		cc.wmu.Lock()
+	}
+	cc.wmu.Unlock()
+}
+
 // maxCoalesceYields bounds how often the writer yields to senders that are
 // still queueing before it writes (coalesce).
 const maxCoalesceYields = 4
@@ -262,7 +355,7 @@ const maxCoalesceYields = 4
 func (cc *clientConn) writeLoop() {
 	defer cc.client.wg.Done()
 	var (
-		spare []*[]byte
+		spare []qframe
 		iov   [][]byte
 	)
 	for {
@@ -276,14 +369,15 @@ func (cc *clientConn) writeLoop() {
 		q := cc.queue
 		cc.queue = spare[:0]
 		cc.writing = len(q) > 0
+		cc.batches++
 		cc.wmu.Unlock()
 		if len(q) == 0 {
 			spare = q
 			continue
 		}
 		iov = iov[:0]
-		for _, bp := range q {
-			iov = append(iov, *bp)
+		for _, f := range q {
+			iov = f.appendTo(iov)
 		}
 		bufs := net.Buffers(iov)
 		_, err := bufs.WriteTo(cc.nc)
@@ -291,8 +385,8 @@ func (cc *clientConn) writeLoop() {
 		cc.writing = false
 		cc.wmu.Unlock()
 		clear(iov)
-		for _, bp := range q {
-			cc.client.pools.PutBuf(bp)
+		for _, f := range q {
+			cc.client.pools.PutBuf(f.buf)
 		}
 		clear(q)
 		spare = q

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -128,5 +129,65 @@ func TestSplitBodyKeepsFrames(t *testing.T) {
 		if oneway[i] != wantOneway[i] {
 			t.Fatalf("oneway %d arrived changed or out of order (%d bytes)", i, len(oneway[i]))
 		}
+	}
+}
+
+// TestSendRefReleaseOnStall: sync callers whose large frames are queued by
+// reference give up (timeout) against a peer that reads nothing, so the
+// socket fills and the writer stalls mid-frame. Every call must return
+// (release drops queued frames and closes the connection to free the
+// writer), and a body the caller changes after its call returned must not
+// reach a later connection.
+func TestSendRefReleaseOnStall(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var (
+		cmu   sync.Mutex
+		conns []net.Conn
+	)
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			cmu.Lock()
+			conns = append(conns, nc) // never read
+			cmu.Unlock()
+		}
+	}()
+	defer func() {
+		cmu.Lock()
+		for _, nc := range conns {
+			nc.Close()
+		}
+		cmu.Unlock()
+	}()
+	c := New(WithRequestTimeout(200 * time.Millisecond))
+	defer c.Close()
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := bigBody(fmt.Sprint("g", g), 2<<20)
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			_, err := c.InvokeSync(ctx, ln.Addr().String(), remoting.NewRequest(remoting.SendMessageV2, nil, body))
+			if err == nil {
+				t.Errorf("g%d: a peer that reads nothing answered", g)
+			}
+			clear(body)
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("callers stuck behind a stalled write")
 	}
 }
