@@ -70,6 +70,13 @@ func TestSplitBodyKeepsFrames(t *testing.T) {
 		if err := check(tag, n, resp, err); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if leadsOf(c, srv.addr()) == 0 {
+		t.Fatal("no call led: the direct path went untested")
+	}
+	// Lone async calls (written directly while the connection is idle).
+	for i := range 40 {
+		n := sizes[i%len(sizes)]
 		done := make(chan error, 1)
 		atag := fmt.Sprint("a", i)
 		c.InvokeAsync(ctx, srv.addr(), remoting.NewRequest(remoting.SendMessageV2, nil, bigBody(atag, n)), func(resp *remoting.Command, err error) {
@@ -78,9 +85,6 @@ func TestSplitBodyKeepsFrames(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-	}
-	if leadsOf(c, srv.addr()) == 0 {
-		t.Fatal("no call led: the direct path went untested")
 	}
 
 	// A crowd: direct and queued frames interleave on the wire.
