@@ -191,6 +191,23 @@ func BenchmarkProducer(b *testing.B) {
 			}
 		}
 	}
+	// Issue 18's large-body case: 64 sync senders of 16 KiB uncompressed
+	// bodies (the producer's default threshold of 4 KiB would compress them).
+	big := make([]byte, 16<<10)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	ours16, err := New(WithNameServers(nsAddr), WithGroup("bench-rocketgo-16k"), WithCompression(0, 0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ours16.Shutdown(context.Background()) })
+	b.Run("rocketgo/sync/64/16KiB", func(b *testing.B) {
+		benchSync(b, benchSender{sync: func(ctx context.Context, body []byte) error {
+			_, err := ours16.SendSync(ctx, message.New(benchTopic, body))
+			return err
+		}}, big, 64)
+	})
 }
 
 // floorSender sends over one plain TCP connection, one request at a time.

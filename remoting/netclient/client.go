@@ -121,6 +121,7 @@ func (c *Client) InvokeSync(ctx context.Context, addr string, cmd *remoting.Comm
 	// deadline but not a cancellation.
 	canLead := ctx.Done() == nil
 	lead := false
+	var queued *[]byte      // a frame queued with the caller's body: see sendRef
 	var counted *clientConn // whose syncs counts this call
 	defer func() {
 		if counted != nil {
@@ -147,7 +148,7 @@ func (c *Client) InvokeSync(ctx context.Context, addr string, cmd *remoting.Comm
 			if lead {
 				err = cc.write(cmd, 0)
 			} else {
-				err = cc.send(cmd)
+				queued, err = cc.sendRef(cmd)
 			}
 			if err == nil {
 				break
@@ -184,6 +185,10 @@ func (c *Client) InvokeSync(ctx context.Context, addr string, cmd *remoting.Comm
 		if errors.Is(err, remoting.ErrTimeout) {
 			cc.timedOut(sentAt)
 		}
+		// The caller owns cmd.Body again once this returns. Without a
+		// response, nothing says the writer is done with it. (With one, the
+		// peer has read the whole frame.)
+		cc.release(queued)
 		return fail(err)
 	}
 	return resp, nil

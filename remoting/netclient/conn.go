@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,10 +37,12 @@ type clientConn struct {
 	// Write queue: senders append encoded frames, the writer goroutine
 	// swaps the whole queue out and writes it with one writev.
 	wmu     sync.Mutex
-	queue   []*[]byte
-	writing bool // the writer goroutine has taken frames it has not written yet
+	queue   []qframe
+	writing bool   // the writer goroutine has taken frames it has not written yet
+	batches uint64 // batches the writer has taken: see release
 	wclosed bool
 	wake    chan struct{} // capacity 1: "the queue is non-empty"
+	iovs    sync.Pool     // *splitIOV for put's direct header+body writev
 
 	closing   chan struct{} // closed by close
 	closeOnce sync.Once
@@ -151,13 +154,24 @@ func (cc *clientConn) requestWritten(cmd *remoting.Command, n int, err error) {
 // the writer has nothing queued or in hand (and the frame is within limit,
 // if limit > 0), writes it on the calling goroutine. It returns the frame
 // size, 0 on error.
+//
+// A frame written directly with a body of at least splitBody bytes leaves
+// as two iovecs, header buffer and cmd.Body, in one writev: the body is not
+// copied. That is safe because the caller is still inside put until the
+// kernel has the bytes, so it cannot reuse the body early; a queued frame
+// outlives the call (oneway, or a timed-out caller) and keeps its copy.
 func (cc *clientConn) put(cmd *remoting.Command, direct bool, limit int) (int, error) {
 	pools := &cc.client.pools
 	bp := pools.GetBuf()
-	b, err := remoting.AppendFrame((*bp)[:0], cmd)
+	b, err := remoting.AppendFrameHeader((*bp)[:0], cmd)
 	if err != nil {
 		pools.PutBuf(bp)
 		return 0, err
+	}
+	n := len(b) + len(cmd.Body)
+	split := direct && len(cmd.Body) >= splitBody && (limit <= 0 || n <= limit) && cc.vectored()
+	if !split {
+		b = append(b, cmd.Body...)
 	}
 	*bp = b
 	cc.wmu.Lock()
@@ -166,9 +180,21 @@ func (cc *clientConn) put(cmd *remoting.Command, direct bool, limit int) (int, e
 		pools.PutBuf(bp)
 		return 0, fmt.Errorf("%w: %s", remoting.ErrConnClosed, cc.addr)
 	}
-	direct = direct && len(cc.queue) == 0 && !cc.writing && (limit <= 0 || len(b) <= limit)
+	direct = direct && len(cc.queue) == 0 && !cc.writing && (limit <= 0 || n <= limit)
+	if !direct && split {
+		// The writer took frames meanwhile: queue behind them, with the
+		// body copied after all. Copy outside the lock, then re-check.
+		cc.wmu.Unlock()
+		*bp = append(b, cmd.Body...)
+		cc.wmu.Lock()
+		if cc.wclosed {
+			cc.wmu.Unlock()
+			pools.PutBuf(bp)
+			return 0, fmt.Errorf("%w: %s", remoting.ErrConnClosed, cc.addr)
+		}
+	}
 	if !direct {
-		cc.queue = append(cc.queue, bp)
+		cc.queue = append(cc.queue, qframe{buf: bp})
 	}
 	cc.wmu.Unlock()
 	if !direct {
@@ -176,15 +202,148 @@ func (cc *clientConn) put(cmd *remoting.Command, direct bool, limit int) (int, e
 		case cc.wake <- struct{}{}:
 		default: // the writer has a wake-up pending already
 		}
-		return len(b), nil
+		return n, nil
 	}
 	// Frames the writer goroutine writes concurrently do not interleave
-	// with this one: a net.Conn serialises whole Writes.
-	if _, werr := cc.nc.Write(b); werr != nil {
+	// with this one: a net.Conn serialises whole Writes, and a TCPConn's
+	// writev holds its write lock until every iovec is out.
+	var werr error
+	if split {
+		werr = cc.writeSplit(b, cmd.Body)
+	} else {
+		_, werr = cc.nc.Write(b)
+	}
+	if werr != nil {
 		cc.close(fmt.Errorf("%w: write to %s: %w", remoting.ErrConnClosed, cc.addr, werr))
 	}
 	pools.PutBuf(bp)
-	return len(b), nil
+	return n, nil
+}
+
+// splitBody is the body size from which a directly written frame sends the
+// body from the caller's slice instead of copying it behind the header: one
+// more iovec costs less than copying a few KiB.
+const splitBody = 4 << 10
+
+// vectored reports whether one Write of net.Buffers reaches the socket as a
+// single writev. Only then can header and body go separately: other
+// connections (TLS, a custom dialer's wrapper) write each buffer on its
+// own, and another goroutine's frame could land between them.
+func (cc *clientConn) vectored() bool {
+	_, ok := cc.nc.(*net.TCPConn)
+	return ok
+}
+
+// writeSplit writes a frame's header and body with one writev. The iovec
+// pair is pooled: net.Buffers escapes through WriteTo.
+func (cc *clientConn) writeSplit(hdr, body []byte) error {
+	v, _ := cc.iovs.Get().(*splitIOV)
+	if v == nil {
+		v = new(splitIOV)
+	}
+	v.a = [2][]byte{hdr, body}
+	v.bufs = v.a[:]
+	_, err := v.bufs.WriteTo(cc.nc)
+	v.a, v.bufs = [2][]byte{}, nil
+	cc.iovs.Put(v)
+	return err
+}
+
+// splitIOV is writeSplit's iovec pair and the net.Buffers over it.
+type splitIOV struct {
+	a    [2][]byte
+	bufs net.Buffers
+}
+
+// qframe is a queued frame: the pooled buffer and, for a frame queued by
+// sendRef, the body it does not contain.
+type qframe struct {
+	buf  *[]byte
+	body []byte // nil: buf holds the whole frame
+}
+
+func (f qframe) appendTo(iov [][]byte) [][]byte {
+	iov = append(iov, *f.buf)
+	if f.body != nil {
+		iov = append(iov, f.body)
+	}
+	return iov
+}
+
+// sendRef queues cmd like send, except that a body of splitBody bytes or
+// more is not copied: the writer sends it from cmd.Body. It returns a handle
+// (nil when the body was copied or the frame not queued) that the caller
+// must pass to release before it may reuse the body if it stops waiting
+// for the response: a response proves the whole frame was written, nothing
+// else does. Only a sync caller, which waits for that response, may use it.
+func (cc *clientConn) sendRef(cmd *remoting.Command) (*[]byte, error) {
+	if len(cmd.Body) < splitBody || !cc.vectored() {
+		return nil, cc.send(cmd)
+	}
+	pools := &cc.client.pools
+	bp := pools.GetBuf()
+	b, err := remoting.AppendFrameHeader((*bp)[:0], cmd)
+	if err != nil {
+		pools.PutBuf(bp)
+		cc.requestWritten(cmd, 0, err)
+		return nil, err
+	}
+	*bp = b
+	n := len(b) + len(cmd.Body)
+	cc.wmu.Lock()
+	if cc.wclosed {
+		cc.wmu.Unlock()
+		pools.PutBuf(bp)
+		err := fmt.Errorf("%w: %s", remoting.ErrConnClosed, cc.addr)
+		cc.requestWritten(cmd, 0, err)
+		return nil, err
+	}
+	cc.queue = append(cc.queue, qframe{buf: bp, body: cmd.Body})
+	cc.wmu.Unlock()
+	select {
+	case cc.wake <- struct{}{}:
+	default:
+	}
+	cc.requestWritten(cmd, n, nil)
+	return bp, nil
+}
+
+// releaseGrace is how long release waits for a writer stuck on a frame
+// (a peer that stopped reading) before it closes the connection to free it.
+const releaseGrace = 100 * time.Millisecond
+
+// release makes sure the writer no longer reads the body of the frame
+// sendRef queued as h, for a caller that gave up waiting (timeout,
+// cancellation, connection closed). A frame still queued is dropped: the
+// request was never sent. One the writer has taken is waited for; if that
+// write does not finish within releaseGrace the connection is closed,
+// which fails the write.
+func (cc *clientConn) release(h *[]byte) {
+	if h == nil {
+		return
+	}
+	cc.wmu.Lock()
+	for i, f := range cc.queue {
+		if f.buf == h {
+			cc.queue = slices.Delete(cc.queue, i, i+1)
+			cc.wmu.Unlock()
+			cc.client.pools.PutBuf(h)
+			return
+		}
+	}
+	// Not queued: the writer took it in batch cc.batches or earlier, and
+	// every earlier batch is finished.
+	batch := cc.batches
+	start := time.Now()
+	for cc.writing && cc.batches == batch {
+		cc.wmu.Unlock()
+		if time.Since(start) > releaseGrace {
+			cc.close(fmt.Errorf("%w: a write to %s stalled past a request's timeout", remoting.ErrConnClosed, cc.addr))
+		}
+		time.Sleep(50 * time.Microsecond)
+		cc.wmu.Lock()
+	}
+	cc.wmu.Unlock()
 }
 
 // maxCoalesceYields bounds how often the writer yields to senders that are
@@ -196,7 +355,7 @@ const maxCoalesceYields = 4
 func (cc *clientConn) writeLoop() {
 	defer cc.client.wg.Done()
 	var (
-		spare []*[]byte
+		spare []qframe
 		iov   [][]byte
 	)
 	for {
@@ -210,14 +369,15 @@ func (cc *clientConn) writeLoop() {
 		q := cc.queue
 		cc.queue = spare[:0]
 		cc.writing = len(q) > 0
+		cc.batches++
 		cc.wmu.Unlock()
 		if len(q) == 0 {
 			spare = q
 			continue
 		}
 		iov = iov[:0]
-		for _, bp := range q {
-			iov = append(iov, *bp)
+		for _, f := range q {
+			iov = f.appendTo(iov)
 		}
 		bufs := net.Buffers(iov)
 		_, err := bufs.WriteTo(cc.nc)
@@ -225,8 +385,8 @@ func (cc *clientConn) writeLoop() {
 		cc.writing = false
 		cc.wmu.Unlock()
 		clear(iov)
-		for _, bp := range q {
-			cc.client.pools.PutBuf(bp)
+		for _, f := range q {
+			cc.client.pools.PutBuf(f.buf)
 		}
 		clear(q)
 		spare = q
