@@ -24,6 +24,10 @@ type mappedFile struct {
 	data []byte
 	refs atomic.Int32
 	gone atomic.Bool // destroy was called; no new holds
+	// populated is the end of the pages the warmer (warm.go) has faulted
+	// in for writing, from where the appender stood when it asked; writeLog
+	// copies a large append through the mapping when it falls below it.
+	populated atomic.Int64
 }
 
 // allocFunc reserves disk blocks for a new file. It is a field of the store

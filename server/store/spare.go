@@ -109,7 +109,9 @@ func (fs *fileSet) prepare(base int64) error {
 	fs.allocMu.Unlock()
 	// Errors (EINVAL before Linux 5.14) only leave the faults to the
 	// appender, as without a spare.
-	_ = m.populate(0, min(spareHead, fs.size))
+	if m.populate(0, min(spareHead, fs.size)) == nil {
+		m.populated.Store(min(spareHead, fs.size))
+	}
 	m.release()
 	return nil
 }

@@ -137,8 +137,11 @@ type Store struct {
 	warm     chan warmReq // pre-fault requests (warm.go); nil: off
 	// warmSeg and warmTo (under appendMu) are the segment being pre-faulted
 	// and the end of the last request queued for it (warm.go).
-	warmSeg   *mappedFile
-	warmTo    int64
+	warmSeg *mappedFile
+	warmTo  int64
+	// pwrites counts appends written with pwrite (warm.go writeLog), for
+	// tests that check which path an append took.
+	pwrites   atomic.Uint64
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error

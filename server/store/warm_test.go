@@ -154,3 +154,51 @@ func TestLargeAppendsWrittenWithPwrite(t *testing.T) {
 		t.Errorf("64 KiB appends moved the pre-fault window (%p %d -> %p %d)", seg, to, s.warmSeg, s.warmTo)
 	}
 }
+
+// A large append that falls inside the range the warmer has already
+// faulted in is copied through the mapping (the cheaper path there); past
+// that range large appends go back to pwrite and do not extend it.
+func TestLargeAppendInsidePrefaultedRange(t *testing.T) {
+	cfg := smallConfig(t.TempDir())
+	cfg.CommitLogSegmentSize = 64 * warmChunk
+	cfg.MaxMessageSize = 256 << 10
+	s := mustOpen(t, cfg)
+	defer mustClose(t, s)
+	ctx := context.Background()
+	for range 8 { // small appends: the warmer is asked for the window ahead
+		if _, err := s.Append(ctx, newMsg("W", 0, make([]byte, 1<<10), "", "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seg := s.cl.load().last()
+	deadline := time.Now().Add(10 * time.Second)
+	for seg.populated.Load() < s.wrote.Load()+warmChunk {
+		if time.Now().After(deadline) {
+			t.Fatalf("warmer populated up to %d, wrote %d", seg.populated.Load(), s.wrote.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	big := bytes.Repeat([]byte{0xA5}, 16<<10)
+	before := s.pwrites.Load()
+	if _, err := s.Append(ctx, newMsg("W", 0, big, "", "")); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.pwrites.Load() - before; n != 0 {
+		t.Errorf("a 16 KiB append inside the pre-faulted range took pwrite (%d)", n)
+	}
+	populated := seg.populated.Load()
+	for s.wrote.Load() < populated+(64<<10) {
+		if _, err := s.Append(ctx, newMsg("W", 0, big, "", "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.pwrites.Load() == before {
+		t.Errorf("16 KiB appends past the pre-faulted range (%d) never took pwrite", populated)
+	}
+	got := readAll(t, s, "W", 0)
+	for i, m := range got[8:] {
+		if !bytes.Equal(m.Body, big) {
+			t.Fatalf("large record %d differs", i)
+		}
+	}
+}
