@@ -277,7 +277,7 @@ func (c *haClient) report(ctx context.Context, nc net.Conn, reports <-chan struc
 	t := time.NewTicker(c.b.cfg.HASendHeartbeatInterval)
 	defer t.Stop()
 	for {
-		binary.BigEndian.PutUint64(buf[len(buf)-8:], uint64(c.b.store.MaxPhysicalOffset()))
+		binary.BigEndian.PutUint64(buf[len(buf)-8:], uint64(c.b.store.AppliedOffset()))
 		if err := nc.SetWriteDeadline(time.Now().Add(c.b.cfg.HAHousekeepingInterval)); err != nil {
 			return err
 		}

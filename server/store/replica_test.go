@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"sync"
 	"testing"
 
@@ -335,4 +336,49 @@ func FuzzReplicaAppend(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Every record that ends at or before a replica's AppliedOffset is
+// readable, whenever it is read: a slave acknowledges that offset, and
+// SEND_OK from a SYNC_MASTER promises the slave serves the message.
+func TestReplicaAppliedOffsetIsReadable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	master := mustOpen(t, smallConfig(t.TempDir()))
+	defer mustClose(t, master)
+	var starts, ends []int64
+	for i := range 400 {
+		r := mustAppend(t, master, newMsg("A", int32(i%4), bytes.Repeat([]byte{'a'}, 1+rng.IntN(2000)), "", ""))
+		starts = append(starts, r.PhysicalOffset)
+		ends = append(ends, r.PhysicalOffset+int64(r.WroteBytes))
+	}
+	slave := mustOpen(t, smallConfig(t.TempDir()))
+	defer mustClose(t, slave)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			applied := slave.AppliedOffset()
+			// The last record the offset covers (ends ascend).
+			i := sort.Search(len(ends), func(i int) bool { return ends[i] > applied }) - 1
+			if i < 0 {
+				continue
+			}
+			r, err := slave.MessageAt(starts[i])
+			if err != nil {
+				t.Errorf("applied offset %d covers the record at %d, which is not readable: %v", applied, starts[i], err)
+				return
+			}
+			r.Release()
+		}
+	}()
+	replicate(t, master, slave, rng)
+	close(stop)
+	wg.Wait()
 }

@@ -1029,6 +1029,18 @@ func (s *Store) MinPhysicalOffset() int64 { return s.clMin.Load() }
 // replica, the end of the bytes received so far (possibly mid-record).
 func (s *Store) MaxPhysicalOffset() int64 { return max(s.wrote.Load(), s.replEnd.Load()) }
 
+// AppliedOffset is MaxPhysicalOffset read under the append lock. On a
+// replica, AppendLog publishes the bytes it received before it dispatches
+// the records in them (which makes them readable), both under that lock;
+// read without it, MaxPhysicalOffset can cover a record that MessageAt
+// does not serve yet. A slave acknowledges this offset to its master, and
+// the master's SEND_OK promises the slave holds the message.
+func (s *Store) AppliedOffset() int64 {
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	return s.MaxPhysicalOffset()
+}
+
 // FlushedPhysicalOffset is how far the commit log is known durable.
 func (s *Store) FlushedPhysicalOffset() int64 { return s.flushed.Load() }
 
