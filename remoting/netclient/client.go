@@ -516,7 +516,7 @@ func (c *Client) reply(cc *clientConn, req, resp *remoting.Command) {
 	resp.Opaque = req.Opaque
 	resp.Flag |= remoting.FlagResponse
 	resp.SerializeType = req.SerializeType
-	if _, err := cc.put(resp, false, 0); err != nil {
+	if _, _, err := cc.put(resp, false, false, 0); err != nil {
 		c.cfg.logger.Debug("remoting: dropping response to server request", "code", req.Code, "addr", cc.addr, "err", err)
 	}
 }

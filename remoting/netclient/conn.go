@@ -125,7 +125,7 @@ func (cc *clientConn) dialNet(ctx context.Context, timeout time.Duration) (net.C
 // blocks on the network. Encoding happens outside the queue lock so
 // concurrent senders encode in parallel.
 func (cc *clientConn) send(cmd *remoting.Command) error {
-	n, err := cc.put(cmd, false, 0)
+	n, _, err := cc.put(cmd, false, false, 0)
 	cc.requestWritten(cmd, n, err)
 	return err
 }
@@ -139,7 +139,7 @@ func (cc *clientConn) send(cmd *remoting.Command) error {
 // elsewhere); a failed write closes the connection, which fails the
 // published call.
 func (cc *clientConn) write(cmd *remoting.Command, limit int) error {
-	n, err := cc.put(cmd, true, limit)
+	n, _, err := cc.put(cmd, true, false, limit)
 	cc.requestWritten(cmd, n, err)
 	return err
 }
@@ -155,21 +155,24 @@ func (cc *clientConn) requestWritten(cmd *remoting.Command, n int, err error) {
 // if limit > 0), writes it on the calling goroutine. It returns the frame
 // size, 0 on error.
 //
-// A frame written directly with a body of at least splitBody bytes leaves
-// as two iovecs, header buffer and cmd.Body, in one writev: the body is not
-// copied. That is safe because the caller is still inside put until the
-// kernel has the bytes, so it cannot reuse the body early; a queued frame
-// outlives the call (oneway, or a timed-out caller) and keeps its copy.
-func (cc *clientConn) put(cmd *remoting.Command, direct bool, limit int) (int, error) {
+// A frame with a body of at least splitBody bytes leaves as two iovecs,
+// header buffer and cmd.Body, in one writev, so the body is not copied,
+// when the caller cannot reuse the body while the frame may still be read:
+// written directly, the caller is inside put until the kernel has the
+// bytes; queued with ref, put returns the queued frame's handle, which the
+// caller passes to release before it reuses the body (see release). Any
+// other queued frame outlives the call (oneway, or a timed-out caller) and
+// keeps its own copy.
+func (cc *clientConn) put(cmd *remoting.Command, direct, ref bool, limit int) (int, *[]byte, error) {
 	pools := &cc.client.pools
 	bp := pools.GetBuf()
 	b, err := remoting.AppendFrameHeader((*bp)[:0], cmd)
 	if err != nil {
 		pools.PutBuf(bp)
-		return 0, err
+		return 0, nil, err
 	}
 	n := len(b) + len(cmd.Body)
-	split := direct && len(cmd.Body) >= splitBody && (limit <= 0 || n <= limit) && cc.vectored()
+	split := (direct || ref) && len(cmd.Body) >= splitBody && (limit <= 0 || n <= limit) && cc.vectored()
 	if !split {
 		b = append(b, cmd.Body...)
 	}
@@ -178,23 +181,30 @@ func (cc *clientConn) put(cmd *remoting.Command, direct bool, limit int) (int, e
 	if cc.wclosed {
 		cc.wmu.Unlock()
 		pools.PutBuf(bp)
-		return 0, fmt.Errorf("%w: %s", remoting.ErrConnClosed, cc.addr)
+		return 0, nil, fmt.Errorf("%w: %s", remoting.ErrConnClosed, cc.addr)
 	}
 	direct = direct && len(cc.queue) == 0 && !cc.writing && (limit <= 0 || n <= limit)
-	if !direct && split {
-		// The writer took frames meanwhile: queue behind them, with the
-		// body copied after all. Copy outside the lock, then re-check.
+	if !direct && split && !ref {
+		// The writer got busy meanwhile: this frame queues after all, and
+		// a queued frame keeps its own copy of the body. Copied outside
+		// the lock, which the writer needs.
 		cc.wmu.Unlock()
 		*bp = append(b, cmd.Body...)
+		split = false
 		cc.wmu.Lock()
 		if cc.wclosed {
 			cc.wmu.Unlock()
 			pools.PutBuf(bp)
-			return 0, fmt.Errorf("%w: %s", remoting.ErrConnClosed, cc.addr)
+			return 0, nil, fmt.Errorf("%w: %s", remoting.ErrConnClosed, cc.addr)
 		}
 	}
+	var handle *[]byte
 	if !direct {
-		cc.queue = append(cc.queue, qframe{buf: bp})
+		f := qframe{buf: bp}
+		if split {
+			f.body, handle = cmd.Body, bp
+		}
+		cc.queue = append(cc.queue, f)
 	}
 	cc.wmu.Unlock()
 	if !direct {
@@ -202,11 +212,8 @@ func (cc *clientConn) put(cmd *remoting.Command, direct bool, limit int) (int, e
 		case cc.wake <- struct{}{}:
 		default: // the writer has a wake-up pending already
 		}
-		return n, nil
+		return n, handle, nil
 	}
-	// Frames the writer goroutine writes concurrently do not interleave
-	// with this one: a net.Conn serialises whole Writes, and a TCPConn's
-	// writev holds its write lock until every iovec is out.
 	var werr error
 	if split {
 		werr = cc.writeSplit(b, cmd.Body)
@@ -217,7 +224,7 @@ func (cc *clientConn) put(cmd *remoting.Command, direct bool, limit int) (int, e
 		cc.close(fmt.Errorf("%w: write to %s: %w", remoting.ErrConnClosed, cc.addr, werr))
 	}
 	pools.PutBuf(bp)
-	return n, nil
+	return n, nil, nil
 }
 
 // splitBody is the body size from which a directly written frame sends the
@@ -277,35 +284,9 @@ func (f qframe) appendTo(iov [][]byte) [][]byte {
 // for the response: a response proves the whole frame was written, nothing
 // else does. Only a sync caller, which waits for that response, may use it.
 func (cc *clientConn) sendRef(cmd *remoting.Command) (*[]byte, error) {
-	if len(cmd.Body) < splitBody || !cc.vectored() {
-		return nil, cc.send(cmd)
-	}
-	pools := &cc.client.pools
-	bp := pools.GetBuf()
-	b, err := remoting.AppendFrameHeader((*bp)[:0], cmd)
-	if err != nil {
-		pools.PutBuf(bp)
-		cc.requestWritten(cmd, 0, err)
-		return nil, err
-	}
-	*bp = b
-	n := len(b) + len(cmd.Body)
-	cc.wmu.Lock()
-	if cc.wclosed {
-		cc.wmu.Unlock()
-		pools.PutBuf(bp)
-		err := fmt.Errorf("%w: %s", remoting.ErrConnClosed, cc.addr)
-		cc.requestWritten(cmd, 0, err)
-		return nil, err
-	}
-	cc.queue = append(cc.queue, qframe{buf: bp, body: cmd.Body})
-	cc.wmu.Unlock()
-	select {
-	case cc.wake <- struct{}{}:
-	default:
-	}
-	cc.requestWritten(cmd, n, nil)
-	return bp, nil
+	n, h, err := cc.put(cmd, false, true, 0)
+	cc.requestWritten(cmd, n, err)
+	return h, err
 }
 
 // releaseGrace is how long release waits for a writer stuck on a frame
