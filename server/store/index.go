@@ -151,11 +151,7 @@ func (f *indexFile) put(h uint32, phy, ts int64) {
 // would take the misses one after another. A trace message has hundreds.
 func (f *indexFile) putAll(hs []uint32, phy, ts int64) {
 	if len(hs) > 1 {
-		var x byte
-		for _, h := range hs {
-			x ^= f.mf.data[f.slotPos(h)]
-		}
-		f.sink = x
+		f.sink = f.loadSlots(hs)
 	}
 	for _, h := range hs {
 		f.put(h, phy, ts)
@@ -337,11 +333,18 @@ func (ix *indexService) prefetchSlots(hs []uint32) byte {
 	if f == nil || !f.mf.hold() {
 		return 0
 	}
+	x := f.loadSlots(hs)
+	f.mf.release()
+	return x
+}
+
+// loadSlots reads a byte of each slot of hs, independent loads that the
+// CPU overlaps; the result only keeps the compiler from dropping them.
+func (f *indexFile) loadSlots(hs []uint32) byte {
 	var x byte
 	for _, h := range hs {
 		x ^= f.mf.data[f.slotPos(h)]
 	}
-	f.mf.release()
 	return x
 }
 
