@@ -151,15 +151,9 @@ func (fs *fileSet) prefetch(from, to int64) {
 func (fs *fileSet) create(base int64) (*mappedFile, error) {
 	m := fs.takeSpare(base)
 	if m == nil {
-		if err := os.MkdirAll(fs.dir, 0o755); err != nil {
-			return nil, fmt.Errorf("store: mkdir %s: %w", fs.dir, classifyIOError(err))
-		}
 		var err error
-		if m, err = createMapped(filepath.Join(fs.dir, segmentName(base)), base, fs.size, fs.alloc); err != nil {
+		if m, err = fs.newFile(segmentName(base), base); err != nil {
 			return nil, err
-		}
-		if fs.appendOnly {
-			m.adviseAppend()
 		}
 	}
 	fs.mu.Lock()
@@ -175,6 +169,22 @@ func (fs *fileSet) create(base int64) (*mappedFile, error) {
 		if prev := old.last(); prev != nil {
 			prev.adviseRead()
 		}
+	}
+	return m, nil
+}
+
+// newFile creates and maps the file name in the directory, starting at
+// base, with the appender's advice if the set is append-only.
+func (fs *fileSet) newFile(name string, base int64) (*mappedFile, error) {
+	if err := os.MkdirAll(fs.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("store: mkdir %s: %w", fs.dir, classifyIOError(err))
+	}
+	m, err := createMapped(filepath.Join(fs.dir, name), base, fs.size, fs.alloc)
+	if err != nil {
+		return nil, err
+	}
+	if fs.appendOnly {
+		m.adviseAppend()
 	}
 	return m, nil
 }

@@ -90,17 +90,12 @@ func (fs *fileSet) prepare(base int64) error {
 		fs.allocMu.Unlock()
 		return nil // created synchronously meanwhile
 	}
-	if err := os.MkdirAll(fs.dir, 0o755); err != nil {
-		fs.allocMu.Unlock()
-		return fmt.Errorf("store: mkdir %s: %w", fs.dir, classifyIOError(err))
-	}
-	m, err := createMapped(filepath.Join(fs.dir, segmentName(base)+spareSuffix), base, fs.size, fs.alloc)
+	// newFile gives an append-only set's spare its advice before the
+	// faults below, which it shapes.
+	m, err := fs.newFile(segmentName(base)+spareSuffix, base)
 	if err != nil {
 		fs.allocMu.Unlock()
 		return err
-	}
-	if fs.appendOnly {
-		m.adviseAppend() // before the faults below, which it shapes
 	}
 	// Pinned for the pre-faulting below: once published, the spare can be
 	// taken and the store closed (destroying it) at any time.
