@@ -316,10 +316,13 @@ func (cc *clientConn) release(h *[]byte) {
 	// every earlier batch is finished.
 	batch := cc.batches
 	start := time.Now()
+	closed := false
 	for cc.writing && cc.batches == batch {
 		cc.wmu.Unlock()
-		if time.Since(start) > releaseGrace {
+		if !closed && time.Since(start) > releaseGrace {
+			// Once: the close fails the stalled write, which ends the batch.
 			cc.close(fmt.Errorf("%w: a write to %s stalled past a request's timeout", remoting.ErrConnClosed, cc.addr))
+			closed = true
 		}
 		time.Sleep(50 * time.Microsecond)
 		cc.wmu.Lock()
