@@ -151,10 +151,10 @@ type Sender interface {
 }
 
 // BodyReleaser is implemented by a Sender that no longer reads a trace
-// message's Body once SendTrace has returned (it compressed or copied
-// it); the dispatcher then writes its next trace message into the same
-// memory instead of allocating a body per message. producer.SenderOf's
-// Senders implement it.
+// message's Body or Keys once SendTrace has returned (it compressed or
+// copied the body and encoded the keys); the dispatcher then writes its
+// next trace message into the same memory instead of allocating a body
+// and a key slice per message. producer.SenderOf's Senders implement it.
 type BodyReleaser interface {
 	Sender
 	ReleasesBody()
@@ -226,9 +226,11 @@ type Dispatcher struct {
 	// last trace message: bodies are allocated at their expected size, not
 	// the largest a record may take.
 	recBytes int
-	// spare is a released body (BodyReleaser) for the loop's next message.
-	spare   []byte
-	release bool // the Sender is a BodyReleaser
+	// spare and spareKeys are a released body and key slice
+	// (BodyReleaser) for the loop's next message.
+	spare     []byte
+	spareKeys []string
+	release   bool // the Sender is a BodyReleaser
 
 	appended, dropped, sent, failed, messages atomic.Int64
 }
@@ -513,7 +515,11 @@ func (d *Dispatcher) renew(p *pending) {
 	} else {
 		p.body = make([]byte, 0, size)
 	}
-	p.keys = make([]string, 0, min(d.cfg.BatchSize, 1024)) // went with the message
+	if k := d.spareKeys; k != nil {
+		p.keys, d.spareKeys = k[:0], nil
+	} else {
+		p.keys = make([]string, 0, min(d.cfg.BatchSize, 1024)) // went with the message
+	}
 	p.keyBytes, p.count = 0, 0
 	p.seen.reset()
 }
@@ -529,13 +535,13 @@ func (d *Dispatcher) send(topic string, body []byte, keys []string, records int)
 	case <-d.abort:
 		d.failed.Add(int64(records))
 		if d.release {
-			d.spare = body
+			d.reuse(body, keys)
 		}
 		return
 	}
 	if d.release {
-		// Released once SendTrace returns: the next message reuses it.
-		defer func() { d.spare = body }()
+		// Released once SendTrace returns: the next message reuses them.
+		defer d.reuse(body, keys)
 	}
 	msg := message.New(topic, body)
 	msg.Keys = keys // KEYS is space separated; the broker indexes each token
@@ -555,4 +561,11 @@ func (d *Dispatcher) send(topic string, body []byte, keys []string, records int)
 			d.wg.Done()
 		})
 	})
+}
+
+// reuse keeps a released body and key slice for the next message; the
+// keys are cleared so the ids they hold are not kept reachable.
+func (d *Dispatcher) reuse(body []byte, keys []string) {
+	clear(keys)
+	d.spare, d.spareKeys = body, keys
 }
