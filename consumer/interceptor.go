@@ -91,7 +91,16 @@ func (c *PushConsumer) beforeConsume(q Queue, msgs []*message.MessageExt) (conte
 	if len(c.cfg.interceptors) == 0 {
 		return ctx, nil, time.Now()
 	}
-	info := &ConsumeInfo{Group: c.cfg.group, Queue: q, Orderly: c.orderly, Messages: msgs, at: time.Now()}
+	var info *ConsumeInfo
+	if c.reuseInfo {
+		// A traced listener call allocated one ConsumeInfo, the largest
+		// allocation tracing adds per message consumed.
+		info, _ = c.infos.Get().(*ConsumeInfo)
+	}
+	if info == nil {
+		info = new(ConsumeInfo)
+	}
+	*info = ConsumeInfo{Group: c.cfg.group, Queue: q, Orderly: c.orderly, Messages: msgs, at: time.Now()}
 	for _, in := range c.cfg.interceptors {
 		ctx = in.BeforeConsume(ctx, info)
 	}
@@ -104,5 +113,9 @@ func (c *PushConsumer) afterConsume(ctx context.Context, info *ConsumeInfo, out 
 	}
 	for i := len(c.cfg.interceptors) - 1; i >= 0; i-- {
 		c.cfg.interceptors[i].AfterConsume(ctx, info, out)
+	}
+	if c.reuseInfo {
+		*info = ConsumeInfo{} // drops the messages and the trace state
+		c.infos.Put(info)
 	}
 }

@@ -91,6 +91,11 @@ type PushConsumer struct {
 	resets       chan map[Queue]int64 // RESET_CONSUMER_CLIENT_OFFSET, to the owner
 	stats        consumeStats
 	tracer       *tracer // nil unless WithTrace; set by Start under mu
+	// infos recycles ConsumeInfos when the tracer is the only interceptor
+	// (reuseInfo, set by Start before any listener call): it keeps none
+	// past AfterConsume, while a user's interceptor might.
+	infos     sync.Pool
+	reuseInfo bool
 
 	popInflight atomic.Int64 // POP mode: popped messages not yet settled
 }

@@ -114,6 +114,7 @@ func (c *PushConsumer) startTrace() error {
 	}
 	c.tracer = t
 	c.cfg.interceptors = append([]Interceptor{c.tracer}, c.cfg.interceptors...)
+	c.reuseInfo = len(c.cfg.interceptors) == 1
 	return nil
 }
 

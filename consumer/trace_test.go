@@ -157,3 +157,47 @@ func TestRequestIDsUnique(t *testing.T) {
 		t.Fatalf("%d ids, want 1..%d", len(seen), workers*each)
 	}
 }
+
+// ConsumeInfos are recycled only when the tracer is the sole interceptor:
+// a traced listener call then allocates none, while a user's interceptor,
+// which may keep the info it was given, always gets a fresh one.
+func TestConsumeInfoReuse(t *testing.T) {
+	d := trace.NewDispatcher(trace.Config{}, trace.SenderFunc(func(_ context.Context, _ *message.Message, done func(error)) { done(nil) }))
+	defer d.Close(context.Background())
+	tr := &tracer{d: d, host: "10.0.0.1", group: "cg", topic: trace.DefaultTopic}
+	tr.reqs.prefix = "0A0000010001ABCDEF01"
+	m := &message.MessageExt{Topic: "T", MsgID: "0A0000010001ABCDEF0100000000002A"}
+	msgs := []*message.MessageExt{m}
+	call := func(c *PushConsumer) *ConsumeInfo {
+		ctx, info, _ := c.beforeConsume(Queue{Topic: "T"}, msgs)
+		c.afterConsume(ctx, info, ConsumeOutcome{Success: true, Acked: 1})
+		return info
+	}
+
+	c := &PushConsumer{}
+	c.cfg.group = "cg"
+	c.cfg.interceptors = []Interceptor{tr}
+	c.reuseInfo = true // as startTrace sets it for the tracer alone
+	call(c)
+	if n := testing.AllocsPerRun(100, func() { call(c) }); n != 0 {
+		t.Errorf("traced listener call with the tracer alone: %v allocations, want 0", n)
+	}
+
+	var kept []*ConsumeInfo
+	user := InterceptorFuncs{After: func(_ context.Context, info *ConsumeInfo, _ ConsumeOutcome) { kept = append(kept, info) }}
+	c2 := &PushConsumer{}
+	c2.cfg.group = "cg"
+	c2.cfg.interceptors = []Interceptor{tr, user}
+	c2.reuseInfo = len(c2.cfg.interceptors) == 1
+	for range 3 {
+		call(c2)
+	}
+	if len(kept) != 3 || kept[0] == kept[1] || kept[1] == kept[2] || kept[0] == kept[2] {
+		t.Fatalf("a user interceptor was handed recycled ConsumeInfos: %p", kept)
+	}
+	for _, info := range kept {
+		if info.Group != "cg" || len(info.Messages) != 1 {
+			t.Fatalf("an info a user interceptor kept was cleared: %+v", info)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/rocketgo/rocketgo/remoting/netclient"
 
@@ -277,7 +278,14 @@ func (st *sendState) encodeSingle(m *message.Message, tx bool) error {
 	if len(props) > message.MaxPropertiesLength {
 		return fmt.Errorf("producer: %w: %d bytes", message.ErrPropertiesTooLarge, len(props))
 	}
-	st.props = string(props)
+	if n > propsOnStack {
+		// A buffer of its own (long KEYS: a trace message's ~17 KB of
+		// ids), referenced nowhere else: the string shares it instead of
+		// copying it.
+		st.props = unsafe.String(unsafe.SliceData(props), len(props))
+	} else {
+		st.props = string(props)
+	}
 	st.body = m.Body
 	if t := p.cfg.compressThreshold; t > 0 && len(m.Body) >= t {
 		if f := p.cfg.compressor; f != nil {

@@ -151,10 +151,10 @@ type Sender interface {
 }
 
 // BodyReleaser is implemented by a Sender that no longer reads a trace
-// message's Body once SendTrace has returned (it compressed or copied
-// it); the dispatcher then writes its next trace message into the same
-// memory instead of allocating a body per message. producer.SenderOf's
-// Senders implement it.
+// message's Body or Keys once SendTrace has returned (it compressed or
+// copied the body and encoded the keys); the dispatcher then writes its
+// next trace message into the same memory instead of allocating a body
+// and a key slice per message. producer.SenderOf's Senders implement it.
 type BodyReleaser interface {
 	Sender
 	ReleasesBody()
@@ -207,17 +207,21 @@ type Dispatcher struct {
 	sender Sender
 
 	mu      sync.Mutex
-	buf     []Record      // guarded by mu
-	bufFrom time.Time     // guarded by mu: when buf's first record arrived
-	held    atomic.Int64  // records the loop took and has not handed to the Sender; buf+held ≤ QueueSize
-	wake    chan struct{} // capacity 1: the loop has records to look at
-	closed  atomic.Bool
-	quit    chan struct{} // closed by Close: drain and stop
-	abort   chan struct{} // closed when Close's context ends: stop waiting
-	done    chan struct{} // closed when the loop has returned
-	once    sync.Once
-	slots   chan struct{} // in-flight trace sends
-	wg      sync.WaitGroup
+	buf     []Record  // guarded by mu
+	bufFrom time.Time // guarded by mu: when buf's first record arrived
+	// appended is guarded by mu rather than atomic: Append holds mu's
+	// cache line already, where an atomic counter elsewhere in the struct
+	// was one more line moved between the cores for every record.
+	appended int64
+	held     atomic.Int64  // records the loop took and has not handed to the Sender; buf+held ≤ QueueSize
+	wake     chan struct{} // capacity 1: the loop has records to look at
+	closed   atomic.Bool
+	quit     chan struct{} // closed by Close: drain and stop
+	abort    chan struct{} // closed when Close's context ends: stop waiting
+	done     chan struct{} // closed when the loop has returned
+	once     sync.Once
+	slots    chan struct{} // in-flight trace sends
+	wg       sync.WaitGroup
 
 	// The loop's own state.
 	chunk int        // records that make the loop take the slice
@@ -226,11 +230,13 @@ type Dispatcher struct {
 	// last trace message: bodies are allocated at their expected size, not
 	// the largest a record may take.
 	recBytes int
-	// spare is a released body (BodyReleaser) for the loop's next message.
-	spare   []byte
-	release bool // the Sender is a BodyReleaser
+	// spare and spareKeys are a released body and key slice
+	// (BodyReleaser) for the loop's next message.
+	spare     []byte
+	spareKeys []string
+	release   bool // the Sender is a BodyReleaser
 
-	appended, dropped, sent, failed, messages atomic.Int64
+	dropped, sent, failed, messages atomic.Int64
 }
 
 // takeChunk is how many queued records make Append wake the loop to take
@@ -294,8 +300,8 @@ func (d *Dispatcher) Append(r Record) bool {
 		d.bufFrom = time.Now()
 	}
 	d.buf = append(d.buf, r)
+	d.appended++
 	d.mu.Unlock()
-	d.appended.Add(1)
 	// Wake the loop for the first record of a chunk (it arms the flush
 	// timer) and when the chunk is complete (it takes the records); in
 	// between it has nothing to do.
@@ -310,8 +316,11 @@ func (d *Dispatcher) Append(r Record) bool {
 
 // Stats returns the counters.
 func (d *Dispatcher) Stats() Stats {
+	d.mu.Lock()
+	appended := d.appended
+	d.mu.Unlock()
 	return Stats{
-		Appended: d.appended.Load(),
+		Appended: appended,
 		Dropped:  d.dropped.Load(),
 		Sent:     d.sent.Load(),
 		Failed:   d.failed.Load(),
@@ -513,7 +522,11 @@ func (d *Dispatcher) renew(p *pending) {
 	} else {
 		p.body = make([]byte, 0, size)
 	}
-	p.keys = make([]string, 0, min(d.cfg.BatchSize, 1024)) // went with the message
+	if k := d.spareKeys; k != nil {
+		p.keys, d.spareKeys = k[:0], nil
+	} else {
+		p.keys = make([]string, 0, min(d.cfg.BatchSize, 1024)) // went with the message
+	}
 	p.keyBytes, p.count = 0, 0
 	p.seen.reset()
 }
@@ -529,13 +542,13 @@ func (d *Dispatcher) send(topic string, body []byte, keys []string, records int)
 	case <-d.abort:
 		d.failed.Add(int64(records))
 		if d.release {
-			d.spare = body
+			d.reuse(body, keys)
 		}
 		return
 	}
 	if d.release {
-		// Released once SendTrace returns: the next message reuses it.
-		defer func() { d.spare = body }()
+		// Released once SendTrace returns: the next message reuses them.
+		defer d.reuse(body, keys)
 	}
 	msg := message.New(topic, body)
 	msg.Keys = keys // KEYS is space separated; the broker indexes each token
@@ -555,4 +568,11 @@ func (d *Dispatcher) send(topic string, body []byte, keys []string, records int)
 			d.wg.Done()
 		})
 	})
+}
+
+// reuse keeps a released body and key slice for the next message; the
+// keys are cleared so the ids they hold are not kept reachable.
+func (d *Dispatcher) reuse(body []byte, keys []string) {
+	clear(keys)
+	d.spare, d.spareKeys = body, keys
 }

@@ -369,16 +369,20 @@ func BenchmarkDispatcher64Senders(b *testing.B) {
 // releasingSender decodes each body while SendTrace runs, as a
 // BodyReleaser may, and remembers where each body lived.
 type releasingSender struct {
-	mu     sync.Mutex
-	recs   []Record
-	arrays map[*byte]int
+	mu       sync.Mutex
+	recs     []Record
+	keys     []string // each message's keys, joined as KEYS carries them
+	arrays   map[*byte]int
+	keyLists map[*string]int
 }
 
 func (s *releasingSender) SendTrace(_ context.Context, msg *message.Message, done func(error)) {
 	recs, err := Decode(msg.Body)
 	s.mu.Lock()
 	s.recs = append(s.recs, recs...)
+	s.keys = append(s.keys, strings.Join(msg.Keys, " "))
 	s.arrays[&msg.Body[:1][0]]++
+	s.keyLists[&msg.Keys[:1][0]]++
 	s.mu.Unlock()
 	done(err)
 }
@@ -389,7 +393,7 @@ func (s *releasingSender) ReleasesBody() {}
 // writes later trace messages into a released body, and every record
 // arrives intact.
 func TestDispatcherReusesReleasedBodies(t *testing.T) {
-	s := &releasingSender{arrays: map[*byte]int{}}
+	s := &releasingSender{arrays: map[*byte]int{}, keyLists: map[*string]int{}}
 	d := NewDispatcher(Config{BatchSize: 10, FlushInterval: time.Hour}, s)
 	const n = 100
 	for i := range n {
@@ -412,6 +416,18 @@ func TestDispatcherReusesReleasedBodies(t *testing.T) {
 	}
 	if len(s.arrays) >= n/10 {
 		t.Fatalf("%d trace messages in %d bodies: none reused", n/10, len(s.arrays))
+	}
+	if len(s.keyLists) >= n/10 {
+		t.Fatalf("%d trace messages in %d key slices: none reused", n/10, len(s.keyLists))
+	}
+	for m, got := range s.keys {
+		var want []string
+		for i := m * 10; i < m*10+10; i++ {
+			want = append(want, fmt.Sprintf("ID%03d", i))
+		}
+		if got != strings.Join(want, " ") {
+			t.Fatalf("trace message %d carried keys %q, want %q", m, got, strings.Join(want, " "))
+		}
 	}
 }
 

@@ -201,6 +201,9 @@ type indexService struct {
 	// newest is files' last element (nil when there is none), for
 	// prefetchSlots, which reads it without mu. Set under mu.
 	newest atomic.Pointer[indexFile]
+	// syncing, when set (tests), runs in flush between taking its
+	// snapshot and syncing, without mu.
+	syncing func()
 }
 
 // setNewest records files' last element after files changed (under mu).
@@ -447,18 +450,55 @@ func (ix *indexService) undoFrom(phy int64) {
 // dirty pages. The range stops there: syncing the rest of the mapping would
 // write back the pre-faulted pages past the last entry and make each one
 // fault again, to be made writable, when its first entry arrives.
+//
+// The msync runs without mu. It takes milliseconds to tens of them (the
+// dirty slot-table and entry pages of a second of appends, more with
+// tracing's two index entries per message), and mu is what the appender
+// takes, under the commit-log append lock, for every put and for the
+// no-wait append's room check: holding it here stalled every send, the
+// event loop's inline ones included, once per checkpoint (15–80 ms in a
+// traced load test). Entries the appender writes meanwhile lie past the
+// count taken here and are left to the next flush; the checkpoint's safe
+// offset is read before this runs, so none of them is claimed. Whether a
+// page goes to disk before, during or after the msync makes no
+// difference to a crash: the kernel writes dirty pages back on its own
+// schedule anyway, and recovery re-creates every entry from the safe
+// offset on. Nothing removes entries or files meanwhile: undoFrom and
+// deleteBelow run under the store's maintenance lock, as the checkpoint
+// that calls this does.
 func (ix *indexService) flush() error {
+	type job struct {
+		f     *indexFile
+		count int   // entries covered
+		to    int64 // end of the synced range
+	}
+	var buf [2]job
+	jobs := buf[:0]
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
 	for _, f := range ix.files {
-		if c := f.count(); c != f.flushed {
-			if err := f.mf.sync(0, int64(f.entryPos(max(c, f.touched)+1))); err != nil {
-				return err
-			}
-			f.flushed, f.touched = c, c
+		if c := f.count(); c != f.flushed && f.mf.hold() {
+			jobs = append(jobs, job{f: f, count: c, to: int64(f.entryPos(max(c, f.touched) + 1))})
 		}
 	}
-	return nil
+	ix.mu.Unlock()
+	if ix.syncing != nil {
+		ix.syncing()
+	}
+	var err error
+	for _, j := range jobs {
+		if err == nil {
+			if err = j.f.mf.sync(0, j.to); err == nil {
+				ix.mu.Lock()
+				// Entries written during the sync are above count (and
+				// touched only grows past count by an undo, excluded here),
+				// so the next flush covers them through count.
+				j.f.flushed, j.f.touched = j.count, j.count
+				ix.mu.Unlock()
+			}
+		}
+		j.f.mf.release()
+	}
+	return err
 }
 
 // deleteBelow removes files (never the newest) whose entries all point below

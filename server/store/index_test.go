@@ -124,6 +124,52 @@ func TestIndexFlushRange(t *testing.T) {
 	}
 }
 
+// flush syncs without the index lock, which the appender takes for every
+// put: puts made while the sync runs must go through, and stay unflushed
+// until the next flush covers them.
+func TestIndexFlushSyncsWithoutLock(t *testing.T) {
+	ix := &indexService{dir: t.TempDir(), slots: 7, entries: 500, alloc: fallocate}
+	if err := ix.ensure(1, time.UnixMilli(1_000_000)); err != nil {
+		t.Fatal(err)
+	}
+	defer ix.close()
+	f := ix.files[0]
+	for i := 0; i < 100; i++ {
+		ix.put(uint32(i), int64(i*10), 1_000_000)
+	}
+	ran, held := false, false
+	ix.syncing = func() {
+		ran = true
+		if !ix.mu.TryLock() {
+			held = true // puts here would wait for the flush: deadlock
+			return
+		}
+		ix.mu.Unlock()
+		for i := 100; i < 150; i++ {
+			ix.put(uint32(i), int64(i*10), 1_000_000)
+		}
+	}
+	if err := ix.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !ran {
+		t.Fatal("flush found nothing to sync")
+	}
+	if held {
+		t.Fatal("flush holds the index lock while syncing")
+	}
+	if f.flushed != 100 || f.count() != 150 {
+		t.Fatalf("after a flush with 50 puts during its sync: flushed %d of %d entries, want 100 of 150", f.flushed, f.count())
+	}
+	ix.syncing = nil
+	if err := ix.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if f.flushed != 150 || f.touched != 150 {
+		t.Fatalf("the next flush left flushed %d touched %d, want 150", f.flushed, f.touched)
+	}
+}
+
 // The index's entry area is pre-faulted ahead of the next entry, like the
 // commit log: once entries pass into a new MiB, the next MiB is mapped
 // before anything is written there. Page-cache residency (mincore) cannot
