@@ -222,6 +222,9 @@ type options struct {
 	// noSpare (benchmarks only) creates every commit-log segment in the
 	// append path, as before spares (spare.go), to measure what they save.
 	noSpare bool
+	// noWriteback (benchmarks only) leaves an ASYNC_FLUSH log's write-back
+	// to the periodic flush alone, as before writeback.go.
+	noWriteback bool
 	// inAppendLock, when set (WithAppendStall), runs while an append holds
 	// the commit-log lock.
 	inAppendLock func()
