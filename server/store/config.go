@@ -225,6 +225,9 @@ type options struct {
 	// noWriteback (benchmarks only) leaves an ASYNC_FLUSH log's write-back
 	// to the periodic flush alone, as before writeback.go.
 	noWriteback bool
+	// onWriteback, when set (by tests), runs on the write-back goroutine
+	// after each range it started (writeback.go).
+	onWriteback func(from, to int64)
 	// inAppendLock, when set (WithAppendStall), runs while an append holds
 	// the commit-log lock.
 	inAppendLock func()

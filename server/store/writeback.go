@@ -56,9 +56,8 @@ func (s *Store) writebackAfterAppend(end int64) {
 	if to <= s.wbAsked {
 		return
 	}
-	from := max(s.wbAsked, to-4*writebackChunk) // after a jump (replica, truncation) only the recent past
 	select {
-	case s.writeback <- writebackReq{from: from, to: to}:
+	case s.writeback <- writebackReq{from: s.wbAsked, to: to}:
 		s.wbAsked = to
 	default:
 	}
@@ -77,13 +76,17 @@ func (s *Store) writebackLoop() {
 				// bytes and reports a real I/O error itself.
 				s.log.Debug("store: starting write-back failed", "from", r.from, "to", r.to, "err", err)
 			}
+			if s.o.onWriteback != nil {
+				s.o.onWriteback(r.from, r.to)
+			}
 		}
 	}
 }
 
 // startWriteback starts write-out of [from, to) of the files it spans and
 // returns without waiting for it. Files retention removed meanwhile are
-// skipped.
+// skipped, and so is anything below the first file (a replica's log that
+// adopted its master's starting offset asks from 0).
 func (fs *fileSet) startWriteback(from, to int64) error {
 	l := fs.load()
 	for from < to {
