@@ -11,17 +11,23 @@ import (
 // that is ~200 MB per flush, and msync submits all of it in one go: the
 // flusher's thread then spends tens of milliseconds in ext4_writepages
 // (9 % of the broker's CPU samples) while the event loops and the load
-// generator share the other core. Those bursts were the 16 KiB p99: with
-// the periodic flush removed (an experiment only) p99 fell from 15–47 ms
-// to 5–10 ms in the same conditions.
+// generator share the other core. Those bursts made the 16 KiB p99: with
+// the periodic flush removed (an experiment only) p99 fell from 15–48 ms
+// to 5–10 ms in the same conditions. Nearly half of that write-back CPU
+// was folio_mkclean write-protecting pages mapped writable, one TLB
+// shoot-down IPI each; at 1 KiB every page is written through the mapping.
 //
 // So the store starts the write-back of each few MiB as soon as the
 // appender has left them behind: sync_file_range(SYNC_FILE_RANGE_WRITE)
 // queues the dirty pages for I/O and returns without waiting for it, on a
-// goroutine of its own, in pieces of writebackChunk. The cost is the same
-// page-cache work, spread evenly; the periodic msync then finds most pages
-// clean or already in flight and only waits. Durability is unchanged: only
-// a completed msync (flushLog) advances the flushed offset.
+// goroutine of its own, in pieces of writebackChunk, after dropping the
+// range's page-table entries in one batched shoot-down (unmapPages). The
+// periodic msync then finds most pages clean or already in flight and
+// only waits. Durability is unchanged: only a completed msync (flushLog)
+// advances the flushed offset. 64 publishers against JetStream
+// (BENCHMARKS.md, "Write-back behind the appender"): 1 KiB p99 4.0 →
+// 3.2 ms and 10.1 → 7.8 µs of broker CPU per message; 16 KiB p99
+// 15.5 → 13.6 ms.
 //
 // SYNC_FLUSH stores sync every group commit and need none of this.
 
