@@ -192,3 +192,60 @@ func mappedPages(t *testing.T, b []byte) int {
 	}
 	return n
 }
+
+// A truncation moves the write-back position back with the log's end, so
+// the records appended after it are written back too, starting at the cut.
+func TestWritebackFollowsTruncation(t *testing.T) {
+	cfg := smallConfig(t.TempDir())
+	cfg.CommitLogSegmentSize = 8 * writebackChunk
+	cfg.MaxMessageSize = 256 << 10
+	cfg.FlushInterval = time.Hour
+	cfg.CheckpointInterval = time.Hour
+	var mu sync.Mutex
+	var reqs []writebackReq
+	s := mustOpen(t, cfg, func(o *options) {
+		o.onWriteback = func(from, to int64) {
+			mu.Lock()
+			reqs = append(reqs, writebackReq{from, to})
+			mu.Unlock()
+		}
+	})
+	defer mustClose(t, s)
+	body := make([]byte, 60<<10)
+	var cut int64
+	for s.wrote.Load() < 5*writebackChunk {
+		r := mustAppend(t, s, newMsg("T", 0, body, "", ""))
+		if cut == 0 && r.PhysicalOffset >= writebackChunk/2 {
+			cut = r.PhysicalOffset
+		}
+	}
+	if err := s.Truncate(cut); err != nil {
+		t.Fatal(err)
+	}
+	s.appendMu.Lock()
+	asked := s.wbAsked
+	s.appendMu.Unlock()
+	if asked > cut {
+		t.Fatalf("write-back position %d past the cut %d", asked, cut)
+	}
+	for s.wrote.Load() < 4*writebackChunk {
+		mustAppend(t, s, newMsg("T", 0, body, "", ""))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		seen := append([]writebackReq(nil), reqs...)
+		mu.Unlock()
+		found := false
+		for _, r := range seen {
+			found = found || r.from == asked
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no write-back from the cut %d after the truncation (requests %v)", asked, seen)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
