@@ -137,3 +137,27 @@ func (m *mappedFile) unmapPages(from, to int64) {
 	}
 	syscall.Madvise(m.data[from:to], syscall.MADV_DONTNEED)
 }
+
+// unmapRange drops this process's page-table entries for the whole pages
+// of [from, to) across the files it spans (see unmapPages); the page
+// holding to, which an appender may still be filling, keeps its entry.
+func (fs *fileSet) unmapRange(from, to int64) {
+	to -= to % int64(syscall.Getpagesize())
+	l := fs.load()
+	if l == nil || len(l.files) == 0 {
+		return
+	}
+	from = max(from, l.files[0].base)
+	for from < to {
+		f := l.find(from, fs.size)
+		if f == nil {
+			return
+		}
+		end := min(to, f.base+fs.size)
+		if f.hold() {
+			f.unmapPages(from-f.base, end-f.base)
+			f.release()
+		}
+		from = end
+	}
+}

@@ -249,3 +249,37 @@ func TestWritebackFollowsTruncation(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// The periodic ASYNC_FLUSH msync also finds the pages it syncs unmapped,
+// the last few MiB the write-back goroutine was not handed yet included,
+// except the page the appender is filling.
+func TestPeriodicFlushUnmapsSyncedPages(t *testing.T) {
+	cfg := smallConfig(t.TempDir())
+	cfg.CommitLogSegmentSize = 8 * writebackChunk
+	cfg.MaxMessageSize = 256 << 10
+	cfg.FlushInterval = 5 * time.Millisecond
+	s := mustOpen(t, cfg)
+	defer mustClose(t, s)
+	body := make([]byte, 1000)
+	n := 0
+	for s.wrote.Load() < writebackChunk/2 { // no write-back request yet
+		mustAppend(t, s, newMsg("T", 0, body, "", ""))
+		n++
+	}
+	end := s.wrote.Load()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.FlushedPhysicalOffset() < end {
+		if time.Now().After(deadline) {
+			t.Fatalf("flushed %d of %d", s.FlushedPhysicalOffset(), end)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	seg := s.cl.load().last()
+	whole := end - end%4096
+	if mapped := mappedPages(t, seg.data[:whole]); mapped != 0 {
+		t.Errorf("%d pages of the flushed [0, %d) still mapped", mapped, whole)
+	}
+	if got := len(readAll(t, s, "T", 0)); got != n {
+		t.Fatalf("read %d records back, appended %d", got, n)
+	}
+}
