@@ -24,10 +24,10 @@ import (
 // range's page-table entries in one batched shoot-down (unmapPages). The
 // periodic msync then finds most pages clean or already in flight and
 // only waits. Durability is unchanged: only a completed msync (flushLog)
-// advances the flushed offset. 64 publishers against JetStream
-// (BENCHMARKS.md, "Write-back behind the appender"): 1 KiB p99 4.0 →
-// 3.2 ms and 10.1 → 7.8 µs of broker CPU per message; 16 KiB p99
-// 15.5 → 13.6 ms.
+// advances the flushed offset; it unmaps the tail not handed over yet
+// itself (flushLog). 64 publishers against JetStream (BENCHMARKS.md,
+// "Write-back behind the appender"): 1 KiB p99 4.2 → 2.7 ms and 9.6 →
+// 7.5 µs of broker CPU per message; 16 KiB p99 19.7 → 12.0 ms.
 //
 // SYNC_FLUSH stores sync every group commit and need none of this.
 
