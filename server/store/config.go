@@ -222,9 +222,6 @@ type options struct {
 	// noSpare (benchmarks only) creates every commit-log segment in the
 	// append path, as before spares (spare.go), to measure what they save.
 	noSpare bool
-	// noWriteback (benchmarks only) leaves an ASYNC_FLUSH log's write-back
-	// to the periodic flush alone, as before writeback.go.
-	noWriteback bool
 	// onWriteback, when set (by tests), runs on the write-back goroutine
 	// after each range it started (writeback.go).
 	onWriteback func(from, to int64)

@@ -270,7 +270,7 @@ func Open(cfg Config, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s.checkDisk()
-	if cfg.FlushDiskType == AsyncFlush && !o.noWriteback {
+	if cfg.FlushDiskType == AsyncFlush {
 		s.writeback = make(chan writebackReq, 4)
 		s.wbAsked = s.wrote.Load()
 		s.wg.Add(1)
