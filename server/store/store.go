@@ -844,8 +844,10 @@ func (s *Store) flushLog(target int64) error {
 		// ASYNC_FLUSH: the last few MiB, not yet handed to the write-back
 		// goroutine (which unmaps what it is given), lose their page-table
 		// entries in one batch too, so the msync does not write-protect
-		// them page by page (writeback.go).
-		s.cl.unmapRange(max(from, target-target%writebackChunk-writebackLag), target)
+		// them page by page (writeback.go). The whole tail, not only what
+		// this flush syncs: a warmer that fell behind may have mapped
+		// pages the appender had already passed.
+		s.cl.unmapRange(target-target%writebackChunk-writebackLag, target)
 	}
 	if err := s.cl.syncRange(from, target); err != nil {
 		s.log.Error("commit log flush failed", "from", from, "to", target, "err", err)

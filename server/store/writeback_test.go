@@ -266,8 +266,25 @@ func TestPeriodicFlushUnmapsSyncedPages(t *testing.T) {
 		mustAppend(t, s, newMsg("T", 0, body, "", ""))
 		n++
 	}
-	end := s.wrote.Load()
+	// Let the warmer finish what it was asked (it maps pages, possibly
+	// behind an appender that outran it), then give the flusher one more
+	// record to sync.
 	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.appendMu.Lock()
+		asked, seg := s.warmTo, s.warmSeg
+		s.appendMu.Unlock()
+		if seg.populated.Load() >= asked {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the warmer populated up to %d of %d", seg.populated.Load(), asked)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	mustAppend(t, s, newMsg("T", 0, body, "", ""))
+	n++
+	end := s.wrote.Load()
 	for s.FlushedPhysicalOffset() < end {
 		if time.Now().After(deadline) {
 			t.Fatalf("flushed %d of %d", s.FlushedPhysicalOffset(), end)
