@@ -222,6 +222,9 @@ type options struct {
 	// noSpare (benchmarks only) creates every commit-log segment in the
 	// append path, as before spares (spare.go), to measure what they save.
 	noSpare bool
+	// onWriteback, when set (by tests), runs on the write-back goroutine
+	// after each range it started (writeback.go).
+	onWriteback func(from, to int64)
 	// inAppendLock, when set (WithAppendStall), runs while an append holds
 	// the commit-log lock.
 	inAppendLock func()

@@ -117,6 +117,7 @@ func (s *Store) appendLogLocked(at int64, data []byte) ([]arrival, error) {
 	}
 	s.replEnd.Store(off)
 	s.spareAhead(off)
+	s.writebackAfterAppend(off)
 	return s.dispatchReplicated(off)
 }
 

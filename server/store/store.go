@@ -141,7 +141,12 @@ type Store struct {
 	warmTo  int64
 	// pwrites counts appends written with pwrite (warm.go writeLog), for
 	// tests that check which path an append took.
-	pwrites   atomic.Uint64
+	pwrites atomic.Uint64
+	// writeback takes requests to start write-back behind the appender
+	// (writeback.go); nil under SYNC_FLUSH. wbAsked (under appendMu) is
+	// the end of the last request accepted.
+	writeback chan writebackReq
+	wbAsked   int64
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
@@ -265,6 +270,12 @@ func Open(cfg Config, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s.checkDisk()
+	if cfg.FlushDiskType == AsyncFlush {
+		s.writeback = make(chan writebackReq, 4)
+		s.wbAsked = s.wrote.Load()
+		s.wg.Add(1)
+		go s.writebackLoop()
+	}
 	s.wg.Add(4)
 	go s.flushLoop()
 	go s.cleanLoop()
@@ -618,6 +629,7 @@ func (s *Store) commit(sc *appendScratch, topic string, qid int32, noWait bool) 
 	cq.max.Store(cq.next)
 	s.lastTs.Store(ts)
 	s.wrote.Store(phy + total)
+	s.writebackAfterAppend(phy + total)
 	s.unlockAppend()
 	if s.o.arrival != nil {
 		qoff := res.QueueOffset
@@ -827,6 +839,15 @@ func (s *Store) flushLog(target int64) error {
 	gen := s.truncationGen()
 	if s.o.beforeSync != nil {
 		s.o.beforeSync()
+	}
+	if s.writeback != nil {
+		// ASYNC_FLUSH: the last few MiB, not yet handed to the write-back
+		// goroutine (which unmaps what it is given), lose their page-table
+		// entries in one batch too, so the msync does not write-protect
+		// them page by page (writeback.go). The whole tail, not only what
+		// this flush syncs: a warmer that fell behind may have mapped
+		// pages the appender had already passed.
+		s.cl.unmapRange(target-target%writebackChunk-writebackLag, target)
 	}
 	if err := s.cl.syncRange(from, target); err != nil {
 		s.log.Error("commit log flush failed", "from", from, "to", target, "err", err)

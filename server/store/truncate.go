@@ -64,6 +64,7 @@ func (s *Store) truncate(offset int64) error {
 	s.truncateLog(offset)
 	s.wrote.Store(offset)
 	s.replEnd.Store(offset)
+	s.wbAsked = min(s.wbAsked, offset)
 	if s.flushed.Load() > offset {
 		s.flushed.Store(offset)
 	}
