@@ -110,6 +110,8 @@ func (ac *asyncCall) recycle() {
 // InvokeAsync it never waits for a dial: while the connection to addr is
 // being dialled the request is sent from a goroutine of its own once the
 // dial is done, so requests made then may reach the wire in any order.
+// InvokeHandler keeps no reference to cmd (only to cmd.Body, when it has
+// to wait for a dial): once it returns, the caller may reuse the Command.
 func (c *Client) InvokeHandler(ctx context.Context, addr string, cmd *remoting.Command, h Handler) {
 	c.invokeAsync(ctx, addr, cmd, h, false)
 }
@@ -138,8 +140,12 @@ func (c *Client) invokeAsync(ctx context.Context, addr string, cmd *remoting.Com
 		return
 	}
 	if cc == nil {
-		// Dialling: wait for it elsewhere. Rare (a connection's first
-		// requests), so the goroutine and closure are affordable.
+		// Dialling: wait for it elsewhere, with a copy of cmd (the caller
+		// may reuse it once this returns). Rare (a connection's first
+		// requests), so the goroutine, closure and copy are affordable.
+		cp := *cmd
+		cp.Ext = cmd.Ext.Clone()
+		cmd = &cp
 		c.spawn(true, func() {
 			cc, err := c.conn(ctx, addr)
 			if err != nil {

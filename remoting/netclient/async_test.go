@@ -201,12 +201,6 @@ func TestAsyncContextEnds(t *testing.T) {
 	if err := waitFor(t, errs, "the cancellation"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled call: %v", err)
 	}
-	dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-	defer dcancel()
-	c.InvokeAsync(dctx, srv.addr(), echoRequest("deadline"), cb)
-	if err := waitFor(t, errs, "the deadline"); !errors.Is(err, remoting.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("call past its deadline: %v", err)
-	}
 	ping(t, c, srv.addr())
 	before := others.Load()
 	c.InvokeHandler(ctx, srv.addr(), echoRequest("already"), HandlerFunc(cb))
@@ -216,6 +210,13 @@ func TestAsyncContextEnds(t *testing.T) {
 	ping(t, c, srv.addr())
 	if n := others.Load() - before; n != 0 {
 		t.Fatalf("the peer saw %d requests made with an ended context", n)
+	}
+	// Last: a timeout on a connection that heard nothing since closes it.
+	dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer dcancel()
+	c.InvokeAsync(dctx, srv.addr(), echoRequest("deadline"), cb)
+	if err := waitFor(t, errs, "the deadline"); !errors.Is(err, remoting.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("call past its deadline: %v", err)
 	}
 }
 
