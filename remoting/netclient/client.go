@@ -95,7 +95,8 @@ func (c *Client) RegisterHandler(code int16, h RequestHandler) {
 // InvokeSync sends cmd to addr and waits for its response. The deadline is
 // ctx's, or the request timeout option (default 3 s) when ctx has none. It
 // sets cmd.Opaque, clears the oneway bit and applies the client's
-// serialisation, so a Command must not be sent twice concurrently.
+// serialisation, so a Command must not be sent twice concurrently. It
+// keeps no reference to cmd once it returns: the caller may reuse it.
 //
 // Errors are *OpError wrapping ErrTimeout (plus context.DeadlineExceeded),
 // ErrConnClosed, ErrClientClosed, a context error, a dial error or a codec
@@ -215,8 +216,9 @@ func (c *Client) InvokeAsync(ctx context.Context, addr string, cmd *remoting.Com
 }
 
 // InvokeOneway sends cmd with the oneway flag set and returns once it is
-// queued for writing. Java servers do not answer such requests; a stray
-// answer from another implementation is dropped as an unknown opaque.
+// queued for writing (encoded: the caller may reuse cmd). Java servers do
+// not answer such requests; a stray answer from another implementation is
+// dropped as an unknown opaque.
 func (c *Client) InvokeOneway(ctx context.Context, addr string, cmd *remoting.Command) error {
 	if cmd == nil {
 		return &remoting.OpError{Op: "invokeOneway", Addr: addr, Err: remoting.ErrNilCommand}
