@@ -124,7 +124,11 @@ func (p *Producer) sendSync(ctx context.Context, mode SendMode, arg any, msgs []
 }
 
 // SendAsync sends like SendSync but returns at once; cb is called exactly
-// once with the result, on a goroutine of its own. Failed attempts are
+// once with the result, never on the calling goroutine: on one of the
+// transport's callback workers, which run callbacks one after another (a
+// callback may block: those queued behind it move to another worker
+// within a few milliseconds), or, after a failed attempt, on one of the
+// producer's async workers. Failed attempts are
 // retried like sync sends (the official Go client never retries async
 // sends). An error returned by SendAsync itself (validation, closed
 // producer, no async slot free before ctx ended) means cb will not be

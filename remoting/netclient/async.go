@@ -113,6 +113,9 @@ func (ac *asyncCall) recycle() {
 // InvokeHandler keeps no reference to cmd (only to cmd.Body, when it has
 // to wait for a dial): once it returns, the caller may reuse the Command.
 func (c *Client) InvokeHandler(ctx context.Context, addr string, cmd *remoting.Command, h Handler) {
+	if h == nil {
+		h = HandlerFunc(func(*remoting.Command, error) {})
+	}
 	c.invokeAsync(ctx, addr, cmd, h, false)
 }
 
