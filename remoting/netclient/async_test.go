@@ -277,6 +277,12 @@ func TestAsyncCallbackWorkersBounded(t *testing.T) {
 	if bad.Load() != 0 {
 		t.Fatalf("%d calls got a wrong answer", bad.Load())
 	}
+	// A nil handler is allowed (the outcome is dropped).
+	c.InvokeHandler(context.Background(), srv.addr(), echoRequest("nil handler"), nil)
+	resp, err := c.InvokeSync(context.Background(), srv.addr(), echoRequest("after"))
+	if err := checkEcho(resp, err, "after"); err != nil {
+		t.Fatal(err)
+	}
 	c.cbs.mu.Lock()
 	idle := len(c.cbs.idle)
 	c.cbs.mu.Unlock()
