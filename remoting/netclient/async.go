@@ -25,8 +25,9 @@ import (
 type Handler interface {
 	// HandleResponse is called exactly once, with the response or with an
 	// error (the same errors as InvokeSync's). It runs on one of the
-	// Client's callback workers, never on the goroutine that sent the
-	// request and never on a connection's reader.
+	// Client's callback workers (or, for an error found before the request
+	// was sent, on a goroutine of its own), never on the goroutine that
+	// sent the request and never on a connection's reader.
 	HandleResponse(resp *remoting.Command, err error)
 }
 
