@@ -274,34 +274,25 @@ func (st *sendState) encodeSingle(m *message.Message, tx bool) error {
 		n += len(k) + 1
 	}
 	// The usual message's properties fit in a buffer on the stack: only
-	// the string made from it is allocated.
-	var stack [propsOnStack]byte
-	props := stack[:0]
+	// the string made from it is allocated. Long KEYS (a trace message's
+	// ~17 KB of ids) get a buffer of their own, referenced nowhere else,
+	// which the string shares instead of copying it. Two variables, so
+	// that the stack buffer is never seen flowing into unsafe.String:
+	// escape analysis would move it to the heap (one more allocation per
+	// send).
 	if n > propsOnStack {
-		props = make([]byte, 0, n)
-	}
-	props = m.EncodeProperties(props)
-	if id, ok := m.Property(message.PropertyUniqKey); ok && id != "" {
-		st.msgID = id
+		big, err := st.appendProps(m, tx, make([]byte, 0, n))
+		if err != nil {
+			return err
+		}
+		st.props = unsafe.String(unsafe.SliceData(big), len(big))
 	} else {
-		st.msgID = p.uniq.NextAt(st.start)
-		props = message.AppendProperty(props, message.PropertyUniqKey, st.msgID)
-	}
-	if tx {
-		props = message.AppendProperty(props, message.PropertyTransactionPrepared, "true")
-		props = message.AppendProperty(props, message.PropertyProducerGroup, p.group)
-		st.sysFlag |= remoting.TransactionPrepared
-	}
-	if len(props) > message.MaxPropertiesLength {
-		return fmt.Errorf("producer: %w: %d bytes", message.ErrPropertiesTooLarge, len(props))
-	}
-	if n > propsOnStack {
-		// A buffer of its own (long KEYS: a trace message's ~17 KB of
-		// ids), referenced nowhere else: the string shares it instead of
-		// copying it.
-		st.props = unsafe.String(unsafe.SliceData(props), len(props))
-	} else {
-		st.props = string(props)
+		var stack [propsOnStack]byte
+		small, err := st.appendProps(m, tx, stack[:0])
+		if err != nil {
+			return err
+		}
+		st.props = string(small)
 	}
 	st.body = m.Body
 	if t := p.cfg.compressThreshold; t > 0 && len(m.Body) >= t {
@@ -326,6 +317,28 @@ func (st *sendState) encodeSingle(m *message.Message, tx bool) error {
 	st.key = shardingKey(m)
 	st.reply = message.IsReply(m)
 	return nil
+}
+
+// appendProps appends m's encoded properties to buf, with the unique key
+// (setting st.msgID) and a transaction's properties (setting its flag).
+func (st *sendState) appendProps(m *message.Message, tx bool, buf []byte) ([]byte, error) {
+	p := st.p
+	props := m.EncodeProperties(buf)
+	if id, ok := m.Property(message.PropertyUniqKey); ok && id != "" {
+		st.msgID = id
+	} else {
+		st.msgID = p.uniq.NextAt(st.start)
+		props = message.AppendProperty(props, message.PropertyUniqKey, st.msgID)
+	}
+	if tx {
+		props = message.AppendProperty(props, message.PropertyTransactionPrepared, "true")
+		props = message.AppendProperty(props, message.PropertyProducerGroup, p.group)
+		st.sysFlag |= remoting.TransactionPrepared
+	}
+	if len(props) > message.MaxPropertiesLength {
+		return nil, fmt.Errorf("producer: %w: %d bytes", message.ErrPropertiesTooLarge, len(props))
+	}
+	return props, nil
 }
 
 // propsOnStack is the property string length encodeSingle builds on the
