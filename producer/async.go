@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rocketgo/rocketgo/remoting"
 )
 
 // asyncWorkerIdle is how long an async worker may stay idle before it
@@ -13,10 +15,13 @@ import (
 // goroutines for long.
 const asyncWorkerIdle = time.Second
 
-// asyncPool runs async sends on reusable goroutines. A goroutine per send
-// cost a goroutine start and, as the send path is deep, one or two stack
-// growths per message; a worker keeps its grown stack from one send to the
-// next.
+// asyncPool runs, on reusable goroutines, the async sends that cannot be
+// finished from the transport's callback workers: those whose first
+// attempt failed or did not store the message and which may now retry
+// (send.go: launch, HandleResponse). A stored message never reaches it. A
+// goroutine per send cost a goroutine start and, as the send path is deep,
+// one or two stack growths per message; a worker keeps its grown stack
+// from one send to the next.
 //
 // Idle workers wait on a mailbox of their own, stacked most recently idle
 // last. Handing a send over is a mutex-guarded pop and a send on a channel
@@ -41,11 +46,11 @@ type asyncPool struct {
 	spawned atomic.Int64 // workers started, ever (tests)
 }
 
-// asyncWorker is one worker's mailbox: a send to run, or nil to exit. Only
+// asyncWorker is one worker's mailbox: a job, or one without a send to exit. Only
 // a worker on the idle stack is sent to, once per pop, so the one slot
 // never blocks the sender.
 type asyncWorker struct {
-	next  chan *sendState
+	next  chan asyncJob
 	epoch uint64 // the pool's epoch when the worker last went idle
 }
 
@@ -53,9 +58,17 @@ func newAsyncPool() *asyncPool {
 	return &asyncPool{stop: make(chan struct{})}
 }
 
-// startAsync runs st on the most recently idle worker, or on a new one when
-// none is idle.
-func (p *Producer) startAsync(st *sendState) {
+// asyncJob is a send for a worker and its first attempt's outcome.
+type asyncJob struct {
+	st   *sendState // nil: exit
+	resp *remoting.Command
+	err  error
+}
+
+// startAsync continues st after its first attempt's outcome on the most
+// recently idle worker, or on a new one when none is idle.
+func (p *Producer) startAsync(st *sendState, resp *remoting.Command, err error) {
+	job := asyncJob{st, resp, err}
 	a := p.async
 	a.mu.Lock()
 	if n := len(a.idle); n > 0 {
@@ -63,7 +76,7 @@ func (p *Producer) startAsync(st *sendState) {
 		a.idle[n-1] = nil
 		a.idle = a.idle[:n-1]
 		a.mu.Unlock()
-		w.next <- st
+		w.next <- job
 		return
 	}
 	// Shutdown closes the pool only after every async send returned from
@@ -77,24 +90,22 @@ func (p *Producer) startAsync(st *sendState) {
 	}
 	a.mu.Unlock()
 	a.spawned.Add(1)
-	go a.asyncWorker(&asyncWorker{next: make(chan *sendState, 1)}, st)
+	go a.asyncWorker(&asyncWorker{next: make(chan asyncJob, 1)}, job)
 	if reaper {
 		go a.reap()
 	}
 }
 
-// asyncWorker runs st, then the sends handed to it, until the reaper or
+// asyncWorker runs job, then the jobs handed to it, until the reaper or
 // the pool's close tells it to exit.
-func (a *asyncPool) asyncWorker(w *asyncWorker, st *sendState) {
+func (a *asyncPool) asyncWorker(w *asyncWorker, job asyncJob) {
 	defer a.wg.Done()
-	for st != nil {
-		if st = st.runAsync(); st != nil {
-			continue // a waiting caller's send, taken over
-		}
+	for job.st != nil {
+		job.st.runAsync(job.resp, job.err)
 		if !a.park(w) {
 			return
 		}
-		st = <-w.next
+		job = <-w.next
 	}
 }
 
@@ -144,7 +155,7 @@ func (a *asyncPool) tick() bool {
 	// The stack is ordered by epoch, oldest at the bottom.
 	k := 0
 	for k < len(a.idle) && a.idle[k].epoch+1 < a.epoch {
-		a.idle[k].next <- nil
+		a.idle[k].next <- asyncJob{}
 		k++
 	}
 	if k > 0 {
@@ -167,7 +178,7 @@ func (a *asyncPool) close() {
 	a.mu.Lock()
 	a.closed = true
 	for _, w := range a.idle {
-		w.next <- nil
+		w.next <- asyncJob{}
 	}
 	a.live -= len(a.idle)
 	a.idle = nil
@@ -182,16 +193,14 @@ func (a *asyncPool) close() {
 // for its own slot.
 //
 // Under back-pressure every finishing send frees a slot that a waiting
-// caller takes. Handing the waiter's send to an idle worker would cost one
-// more goroutine wake-up per message than a sync send pays (the waiter's,
-// the idle worker's and the response's, against the response's alone);
-// instead the worker that finished runs the waiter's send itself once its
-// callback has returned. The waiter, woken at the same time, returns from
-// SendAsync; should it find the send still unclaimed (the callback blocks,
-// or another core ran the waiter first), it starts the send on a worker
-// itself. Whichever of the two claims the hand-over runs the send: never
-// both, never neither, and a blocking callback never holds up the send
-// waiting behind it.
+// caller takes. The goroutine that finished the send (a transport callback
+// worker, or an async worker after retries) launches the waiter's first
+// attempt itself, before it runs its own callback: launching only queues
+// the request. The waiter, woken at the same time, returns from SendAsync;
+// should it find the send still unclaimed (another core ran the waiter
+// first), it launches the send itself. Whichever of the two claims the
+// hand-over launches the send: never both, never neither, and a blocking
+// callback never holds up the send waiting behind it.
 type asyncSlots struct {
 	mu         sync.Mutex
 	free       int
@@ -202,8 +211,8 @@ type asyncSlots struct {
 // Hand-over states of a send that waited for a slot (sendState.handover).
 const (
 	handoverPending int32 = iota // granted a slot; nobody runs it yet
-	handoverWorker               // the worker that freed the slot runs it
-	handoverCaller               // the waiting caller started it
+	handoverWorker               // the goroutine that freed the slot launches it
+	handoverCaller               // the waiting caller launches it
 )
 
 func newAsyncSlots(n int) *asyncSlots {
@@ -211,8 +220,8 @@ func newAsyncSlots(n int) *asyncSlots {
 }
 
 // acquire takes a slot for st, waiting within ctx when none is free. start
-// reports whether the caller must start st: false when a finishing worker
-// took the send over. The error, ctx's, means no slot was taken.
+// reports whether the caller must launch st: false when the goroutine that
+// freed the slot took the send over. The error, ctx's, means no slot was taken.
 func (s *asyncSlots) acquire(ctx context.Context, st *sendState) (start bool, err error) {
 	s.mu.Lock()
 	if s.free > 0 && s.head == nil {

@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strings"
 	"sync"
@@ -11,9 +12,11 @@ import (
 	"github.com/rocketgo/rocketgo/message"
 )
 
-// TestAsyncWorkersReusedAndStopped: async sends run on reused workers (far
-// fewer started than sends), and Shutdown ends every one of them.
-func TestAsyncWorkersReusedAndStopped(t *testing.T) {
+// TestAsyncSendsNeedNoWorker: an async send whose message is stored runs
+// on no goroutine of the producer's (the first attempt is made on the
+// caller's, the result and callback on the transport's callback workers),
+// and Shutdown leaves no goroutine behind.
+func TestAsyncSendsNeedNoWorker(t *testing.T) {
 	srv := startServer(t)
 	rc := newRC(t)
 	createTopicWait(t, rc, srv, "AW", 4)
@@ -37,6 +40,62 @@ func TestAsyncWorkersReusedAndStopped(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+		}
+		wg.Wait()
+	}
+	if n := p.async.spawned.Load(); n != 0 {
+		t.Errorf("%d async workers started for %d stored messages, want none", n, rounds*conc)
+	}
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base {
+		t.Fatalf("%d goroutines before the producer, %d after Shutdown:\n%s", base, n, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// workerJob hands the producer's async workers a send that failed its
+// first attempt for good (no retry), as HandleResponse does with a broker's
+// refusal, and returns at once; done runs in the send's callback.
+func workerJob(t *testing.T, p *Producer, done func()) {
+	t.Helper()
+	if err := p.enter(); err != nil {
+		t.Fatal(err)
+	}
+	st := &sendState{p: p, mode: ModeAsync, ctx: context.Background(), parent: context.Background(), topic: "AJ", attempts: 1}
+	st.cb = func(_ *SendResult, err error) {
+		if err == nil {
+			t.Error("a failed send reported success")
+		}
+		done()
+	}
+	if start, err := p.slots.acquire(context.Background(), st); err != nil || !start {
+		t.Fatalf("slot: start %v, err %v", start, err)
+	}
+	p.startAsync(st, nil, errors.New("refused"))
+}
+
+// TestAsyncWorkersReusedAndStopped: sends continued on async workers (a
+// failed first attempt) run on reused workers, and Shutdown ends every one
+// of them.
+func TestAsyncWorkersReusedAndStopped(t *testing.T) {
+	srv := startServer(t)
+	base := runtime.NumGoroutine()
+	p, err := New(WithNameServers(srv.NamesrvAddr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rounds, conc = 50, 8
+	for r := 0; r < rounds; r++ {
+		var wg sync.WaitGroup
+		wg.Add(conc)
+		for i := 0; i < conc; i++ {
+			workerJob(t, p, wg.Done)
 		}
 		wg.Wait()
 	}
@@ -66,8 +125,6 @@ func TestAsyncWorkersReusedAndStopped(t *testing.T) {
 // The test drives the reaper's ticks itself rather than waiting for them.
 func TestAsyncIdleWorkersReaped(t *testing.T) {
 	srv := startServer(t)
-	rc := newRC(t)
-	createTopicWait(t, rc, srv, "AR", 4)
 	p, err := New(WithNameServers(srv.NamesrvAddr()))
 	if err != nil {
 		t.Fatal(err)
@@ -78,14 +135,7 @@ func TestAsyncIdleWorkersReaped(t *testing.T) {
 		var wg sync.WaitGroup
 		wg.Add(n)
 		for i := 0; i < n; i++ {
-			if err := p.SendAsync(ctx, func(_ *SendResult, err error) {
-				defer wg.Done()
-				if err != nil {
-					t.Error(err)
-				}
-			}, message.New("AR", []byte("x"))); err != nil {
-				t.Fatal(err)
-			}
+			workerJob(t, p, wg.Done)
 		}
 		wg.Wait()
 	}

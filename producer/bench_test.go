@@ -116,6 +116,7 @@ func startBenchServer(b *testing.B) (string, string) {
 		stdin.Close()
 		cmd.Wait()
 	})
+	benchServerPID = cmd.Process.Pid
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
 		b.Fatalf("bench server: %v", err)
@@ -125,6 +126,10 @@ func startBenchServer(b *testing.B) (string, string) {
 }
 
 const benchTopic = "BenchTopic"
+
+// benchServerPID is the benchmark server's process, whose CPU report
+// shows per message (srv-cpu-us/msg).
+var benchServerPID int
 
 // benchSender abstracts the two clients: sync returns when stored; async
 // calls done once stored (or failed).
@@ -278,7 +283,7 @@ func benchSync(b *testing.B, s benchSender, body []byte, conc int) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0, srv0 := cpuTime(), procCPU(benchServerPID)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for g := 0; g < conc; g++ {
@@ -299,7 +304,7 @@ func benchSync(b *testing.B, s benchSender, body []byte, conc int) {
 		}()
 	}
 	wg.Wait()
-	report(b, start, cpu0, lat, failed.Load())
+	report(b, start, cpu0, srv0, lat, failed.Load())
 }
 
 // benchAsync issues b.N async sends keeping at most conc in flight.
@@ -311,7 +316,7 @@ func benchAsync(b *testing.B, s benchSender, body []byte, conc int) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0, srv0 := cpuTime(), procCPU(benchServerPID)
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		sem <- struct{}{}
@@ -332,12 +337,13 @@ func benchAsync(b *testing.B, s benchSender, body []byte, conc int) {
 		}
 	}
 	wg.Wait()
-	report(b, start, cpu0, lat, failed.Load())
+	report(b, start, cpu0, srv0, lat, failed.Load())
 }
 
-func report(b *testing.B, start time.Time, cpu0 time.Duration, lat []time.Duration, failed int64) {
+func report(b *testing.B, start time.Time, cpu0, srv0 time.Duration, lat []time.Duration, failed int64) {
 	elapsed := time.Since(start)
 	cpu := cpuTime() - cpu0
+	srv := procCPU(benchServerPID) - srv0
 	b.StopTimer()
 	if failed > 0 {
 		b.Fatalf("%d of %d sends failed", failed, b.N)
@@ -347,4 +353,7 @@ func report(b *testing.B, start time.Time, cpu0 time.Duration, lat []time.Durati
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/msg")
+	if srv0 > 0 {
+		b.ReportMetric(float64(srv.Microseconds())/float64(b.N), "srv-cpu-us/msg")
+	}
 }

@@ -18,6 +18,7 @@ type SendInfo struct {
 	// send began (after encoding) and when the last attempt's answer
 	// arrived (zero if no attempt got that far).
 	start, end time.Time
+	ctx        context.Context // what BeforeSend returned, for AfterSend
 }
 
 // Interceptor observes sends, for tracing and metrics. BeforeSend runs on

@@ -42,6 +42,7 @@ type Producer struct {
 	checks    sync.WaitGroup // transaction check-backs in progress
 	slots     *asyncSlots    // async sends in flight, at most WithAsyncLimit
 	async     *asyncPool     // the goroutines async sends run on (async.go)
+	reqs      sync.Pool      // *remoting.Command: send requests, reused (putRequest)
 	stopWatch func()         // removes the route watch
 	replies   *replyTable    // pending Request calls by correlation id
 	tracer    *tracer        // nil unless WithTrace

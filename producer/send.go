@@ -40,9 +40,8 @@ type sendState struct {
 	msgs []*message.Message
 
 	parent     context.Context // the caller's context
-	ctx        context.Context // parent bounded by the send budget
+	ctx        context.Context // parent bounded by the send budget (see deadline)
 	cancel     context.CancelFunc
-	deadline   time.Time
 	attempts   int
 	lastBroker string
 	lastErr    error
@@ -58,9 +57,8 @@ type sendState struct {
 	hdr   remoting.SendMessageRequestHeader
 
 	cb    func(*SendResult, error)
-	start time.Time       // when the send call began, for SendHooks
-	ictx  context.Context // interceptor context
-	sinfo *SendInfo
+	start time.Time // when the send call began, for SendHooks
+	sinfo *SendInfo // with interceptors only
 
 	// An async send waiting for a slot (asyncSlots, async.go): the wait
 	// queue's link and the waiter's wake-up, guarded by the slots' mutex,
@@ -68,6 +66,14 @@ type sendState struct {
 	nextWaiter *sendState
 	wake       chan struct{}
 	handover   atomic.Int32
+
+	// An async send's first attempt, made by launch: the broker's address
+	// (its name is lastBroker), when (unix ns) and the breaker's reporter.
+	// (The state is allocated per send and sits in the 480-byte size
+	// class: a field added here should make room elsewhere.)
+	aaddr string
+	at0   int64
+	adone func(bool)
 
 	// The small fields last, side by side, so that padding does not push
 	// the state (allocated per send) into a larger size class.
@@ -118,7 +124,11 @@ func (p *Producer) sendSync(ctx context.Context, mode SendMode, arg any, msgs []
 }
 
 // SendAsync sends like SendSync but returns at once; cb is called exactly
-// once with the result, on a goroutine of its own. Failed attempts are
+// once with the result, never on the calling goroutine: on one of the
+// transport's callback workers, which run callbacks one after another (a
+// callback may block: those queued behind it move to another worker
+// within a few milliseconds), or, after a failed attempt, on one of the
+// producer's async workers. Failed attempts are
 // retried like sync sends (the official Go client never retries async
 // sends). An error returned by SendAsync itself (validation, closed
 // producer, no async slot free before ctx ended) means cb will not be
@@ -147,7 +157,7 @@ func (p *Producer) SendAsync(ctx context.Context, cb func(*SendResult, error), m
 		return err
 	}
 	if start {
-		p.startAsync(st)
+		st.launch()
 	}
 	return nil
 }
@@ -165,7 +175,9 @@ func (p *Producer) SendOneway(ctx context.Context, msgs ...*message.Message) err
 	}
 	q, addr, err := st.choose()
 	if err == nil {
-		err = p.cl.InvokeOneway(st.ctx, addr, st.request(q, time.Now()))
+		req := st.request(q, time.Now())
+		err = p.cl.InvokeOneway(st.ctx, addr, req)
+		p.putRequest(req)
 		if err != nil {
 			err = fmt.Errorf("producer: oneway send to %s (%s): %w", q.BrokerName, addr, err)
 		}
@@ -188,9 +200,9 @@ func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.M
 		if msgs[0] != nil {
 			st.sinfo.Topic = p.cl.Wrap(msgs[0].Topic)
 		}
-		st.ictx = ctx
+		st.sinfo.ctx = ctx
 		for _, in := range p.cfg.interceptors {
-			st.ictx = in.BeforeSend(st.ictx, st.sinfo)
+			st.sinfo.ctx = in.BeforeSend(st.sinfo.ctx, st.sinfo)
 		}
 	}
 	// The send's start, read before encoding so that the unique keys
@@ -216,11 +228,10 @@ func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.M
 		// The trace interceptor's clock: the send's start, read once.
 		st.sinfo.start = start
 	}
-	st.deadline = start.Add(p.cfg.sendTimeout)
-	if dl, ok := ctx.Deadline(); !ok || dl.After(st.deadline) {
+	if dl, ok := ctx.Deadline(); !ok || dl.After(st.deadline()) {
 		st.needBudget = true
 		if ok || p.cfg.sendTimeout != p.cl.RequestTimeout() {
-			st.ctx, st.cancel = context.WithDeadline(ctx, st.deadline)
+			st.ctx, st.cancel = context.WithDeadline(ctx, st.deadline())
 		}
 	}
 
@@ -232,9 +243,15 @@ func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.M
 	if st.needBudget && st.cancel == nil && time.Since(start) > time.Millisecond {
 		// The route had to be fetched: what is left of the budget is less
 		// than the transport's own timeout, so bound the attempts by it.
-		st.ctx, st.cancel = context.WithDeadline(ctx, st.deadline)
+		st.ctx, st.cancel = context.WithDeadline(ctx, st.deadline())
 	}
 	return st, nil
+}
+
+// deadline is the end of the send's time budget (not a field: st.start
+// no longer moves once the budget is set).
+func (st *sendState) deadline() time.Time {
+	return st.start.Add(st.p.cfg.sendTimeout)
 }
 
 // encodeSingle fills body, properties, unique key and flags of one message.
@@ -257,34 +274,25 @@ func (st *sendState) encodeSingle(m *message.Message, tx bool) error {
 		n += len(k) + 1
 	}
 	// The usual message's properties fit in a buffer on the stack: only
-	// the string made from it is allocated.
-	var stack [propsOnStack]byte
-	props := stack[:0]
+	// the string made from it is allocated. Long KEYS (a trace message's
+	// ~17 KB of ids) get a buffer of their own, referenced nowhere else,
+	// which the string shares instead of copying it. Two variables, so
+	// that the stack buffer is never seen flowing into unsafe.String:
+	// escape analysis would move it to the heap (one more allocation per
+	// send).
 	if n > propsOnStack {
-		props = make([]byte, 0, n)
-	}
-	props = m.EncodeProperties(props)
-	if id, ok := m.Property(message.PropertyUniqKey); ok && id != "" {
-		st.msgID = id
+		big, err := st.appendProps(m, tx, make([]byte, 0, n))
+		if err != nil {
+			return err
+		}
+		st.props = unsafe.String(unsafe.SliceData(big), len(big))
 	} else {
-		st.msgID = p.uniq.NextAt(st.start)
-		props = message.AppendProperty(props, message.PropertyUniqKey, st.msgID)
-	}
-	if tx {
-		props = message.AppendProperty(props, message.PropertyTransactionPrepared, "true")
-		props = message.AppendProperty(props, message.PropertyProducerGroup, p.group)
-		st.sysFlag |= remoting.TransactionPrepared
-	}
-	if len(props) > message.MaxPropertiesLength {
-		return fmt.Errorf("producer: %w: %d bytes", message.ErrPropertiesTooLarge, len(props))
-	}
-	if n > propsOnStack {
-		// A buffer of its own (long KEYS: a trace message's ~17 KB of
-		// ids), referenced nowhere else: the string shares it instead of
-		// copying it.
-		st.props = unsafe.String(unsafe.SliceData(props), len(props))
-	} else {
-		st.props = string(props)
+		var stack [propsOnStack]byte
+		small, err := st.appendProps(m, tx, stack[:0])
+		if err != nil {
+			return err
+		}
+		st.props = string(small)
 	}
 	st.body = m.Body
 	if t := p.cfg.compressThreshold; t > 0 && len(m.Body) >= t {
@@ -309,6 +317,28 @@ func (st *sendState) encodeSingle(m *message.Message, tx bool) error {
 	st.key = shardingKey(m)
 	st.reply = message.IsReply(m)
 	return nil
+}
+
+// appendProps appends m's encoded properties to buf, with the unique key
+// (setting st.msgID) and a transaction's properties (setting its flag).
+func (st *sendState) appendProps(m *message.Message, tx bool, buf []byte) ([]byte, error) {
+	p := st.p
+	props := m.EncodeProperties(buf)
+	if id, ok := m.Property(message.PropertyUniqKey); ok && id != "" {
+		st.msgID = id
+	} else {
+		st.msgID = p.uniq.NextAt(st.start)
+		props = message.AppendProperty(props, message.PropertyUniqKey, st.msgID)
+	}
+	if tx {
+		props = message.AppendProperty(props, message.PropertyTransactionPrepared, "true")
+		props = message.AppendProperty(props, message.PropertyProducerGroup, p.group)
+		st.sysFlag |= remoting.TransactionPrepared
+	}
+	if len(props) > message.MaxPropertiesLength {
+		return nil, fmt.Errorf("producer: %w: %d bytes", message.ErrPropertiesTooLarge, len(props))
+	}
+	return props, nil
 }
 
 // propsOnStack is the property string length encodeSingle builds on the
@@ -400,7 +430,27 @@ func (st *sendState) request(q selector.Queue, now time.Time) *remoting.Command 
 	h.BornTimestamp = now.UnixMilli()
 	h.Properties = st.props
 	h.Batch = st.batch
-	return remoting.NewRequest(st.requestCode(), h.V2(), st.body)
+	c, _ := st.p.reqs.Get().(*remoting.Command)
+	if c == nil {
+		c = new(remoting.Command)
+	}
+	// As remoting.NewRequest builds it, into a Command (and ext storage)
+	// used before: the transport keeps no reference to a request once the
+	// call that sent it returns (see putRequest).
+	*c = remoting.Command{Code: st.requestCode(), Language: remoting.LangGo, Version: remoting.VersionV5_3_3,
+		Body: st.body, SerializeType: remoting.SerializeJSON, Ext: c.Ext}
+	h.V2().EncodeExt(&c.Ext)
+	return c
+}
+
+// putRequest recycles a request built by request once the transport call
+// that sent it has returned (InvokeSync, InvokeHandler and InvokeOneway
+// keep no reference to it). It saves the Command and its ext pairs, a
+// quarter of a send's allocated bytes.
+func (p *Producer) putRequest(c *remoting.Command) {
+	c.Body = nil
+	c.Ext.Reset()
+	p.reqs.Put(c)
 }
 
 // requestCode is the send request's code.
@@ -487,7 +537,12 @@ func (p *Producer) pick(st *sendState) selector.Queue {
 
 // run makes the first attempt and, if it failed retriably, the retries.
 func (st *sendState) run() (*SendResult, error) {
-	res, err := st.attempt()
+	return st.afterFirst(st.attempt())
+}
+
+// afterFirst settles a send after its first attempt's outcome, making the
+// retries if that failed retriably.
+func (st *sendState) afterFirst(res *SendResult, err error) (*SendResult, error) {
 	if err == nil || !st.retriable(err) || st.p.cfg.retries == 0 {
 		return st.settle(res, st.wrapErr(err))
 	}
@@ -512,7 +567,7 @@ func (st *sendState) settle(res *SendResult, err error) (*SendResult, error) {
 // the other (as Java does) and inside the one time budget.
 func (st *sendState) retry() (*SendResult, error) {
 	if st.needBudget && st.cancel == nil {
-		st.ctx, st.cancel = context.WithDeadline(st.parent, st.deadline)
+		st.ctx, st.cancel = context.WithDeadline(st.parent, st.deadline())
 	}
 	res, err := retry.DoWithData(st.attempt,
 		retry.Attempts(uint(st.p.cfg.retries)),
@@ -570,27 +625,94 @@ func (st *sendState) attempt() (*SendResult, error) {
 	if st.attempts > 1 || st.mode == ModeAsync {
 		t0 = time.Now()
 	}
-	resp, err := st.p.cl.Invoke(st.ctx, addr, st.request(q, t0))
+	req := st.request(q, t0)
+	resp, err := st.p.cl.Invoke(st.ctx, addr, req)
+	st.p.putRequest(req)
 	return st.complete(q, addr, t0, done, resp, err)
 }
 
-// runAsync performs an async send on a worker: the same attempts and
-// retries as a sync send, then the callback. A goroutine blocked in a
-// pooled synchronous call costs fewer allocations than the transport's
-// callback machinery, and the producer's async slots bound how many exist.
-// It returns the send of a caller that was waiting for the slot this send
-// freed, when the worker is to run it next (asyncSlots).
-func (st *sendState) runAsync() *sendState {
-	res, err := st.run()
+// launch makes an async send's first attempt on the calling goroutine: the
+// request is queued on the connection and nothing waits for it; the
+// transport calls HandleResponse with the outcome, on its callback
+// workers. An async send thus costs no goroutine hand-off of its own: the
+// response reaches the callback through the transport's batched hand-off
+// to its workers (a sync send waits for a wake-up of its own).
+func (st *sendState) launch() {
+	q, addr, err := st.choose()
+	st.attempts++
+	if err != nil {
+		st.lastErr = err
+		st.p.startAsync(st, nil, err) // the retries look the route up again
+		return
+	}
+	st.lastBroker, st.aaddr = q.BrokerName, addr
+	st.adone = st.p.allow(q.BrokerName)
+	// Not st.start: the send may have waited for a slot, which is not the
+	// broker's time.
+	t0 := time.Now()
+	st.at0 = t0.UnixNano()
+	req := st.request(q, t0)
+	st.p.cl.InvokeHandler(st.ctx, addr, req, st)
+	st.p.putRequest(req)
+}
+
+// HandleResponse continues an async send with its first attempt's
+// outcome, on one of the transport's callback workers. A stored message
+// (the usual case) is settled here; anything else — a transport error, a
+// broker's refusal — goes to an async worker: the retries, and the route
+// refresh some refusals call for, may wait on the network, which the
+// transport's workers should not.
+func (st *sendState) HandleResponse(resp *remoting.Command, err error) {
+	if err != nil || !storedCode(resp.Code) {
+		st.p.startAsync(st, resp, err)
+		return
+	}
+	st.conclude(st.afterFirst(st.completeFirst(resp, nil)))
+}
+
+// completeFirst is complete for the attempt launch made.
+func (st *sendState) completeFirst(resp *remoting.Command, err error) (*SendResult, error) {
+	q := selector.Queue{Topic: st.topic, BrokerName: st.lastBroker, QueueID: int(st.hdr.QueueID)}
+	return st.complete(q, st.aaddr, time.Unix(0, st.at0), st.adone, resp, err)
+}
+
+// storedCode reports whether a send response's code says the broker
+// stored the message (in time or not).
+func storedCode(code int16) bool {
+	switch code {
+	case remoting.Success, remoting.FlushDiskTimeout, remoting.FlushSlaveTimeout, remoting.SlaveNotAvailable:
+		return true
+	}
+	return false
+}
+
+// runAsync continues an async send on a worker after its first attempt's
+// outcome (resp, err): one that launch could not make, or that did not
+// store the message, gets the same retries as a sync send; then its
+// callback runs.
+func (st *sendState) runAsync(resp *remoting.Command, err error) {
+	var res *SendResult
+	if st.aaddr == "" {
+		res, err = st.afterFirst(nil, err) // no route for the first attempt
+	} else {
+		res, err = st.afterFirst(st.completeFirst(resp, err))
+	}
+	st.conclude(res, err)
+}
+
+// conclude reports an async send's result: interceptors and hooks, its
+// slot (launching the send of a caller waiting for it), the callback.
+func (st *sendState) conclude(res *SendResult, err error) {
+	st.adone = nil
 	st.finish(res, err)
 	p := st.p
-	next := p.slots.release()
+	if next := p.slots.release(); next != nil && next.handover.CompareAndSwap(handoverPending, handoverWorker) {
+		// Before the callback, which may block: launching only queues
+		// the request.
+		next.launch()
+	}
 	st.cb(res, err)
 	p.inflight.Done()
-	if next != nil && next.handover.CompareAndSwap(handoverPending, handoverWorker) {
-		return next
-	}
-	return nil
 }
 
 // finish releases the budget context and runs interceptors' AfterSend and
@@ -612,7 +734,7 @@ func (st *sendState) finish(res *SendResult, err error) {
 func (st *sendState) afterSend(res *SendResult, err error) {
 	if st.sinfo != nil {
 		for i := len(st.p.cfg.interceptors) - 1; i >= 0; i-- {
-			st.p.cfg.interceptors[i].AfterSend(st.ictx, st.sinfo, res, err)
+			st.p.cfg.interceptors[i].AfterSend(st.sinfo.ctx, st.sinfo, res, err)
 		}
 	}
 }

@@ -79,10 +79,14 @@ func (h *SendMessageRequestHeaderV2) EncodeExt(e *ExtFields) {
 }
 
 // appendExt writes the V2 pairs into an empty e with one allocation for
-// the pairs (and one for bornTimestamp's digits); small numbers and booleans
+// the pairs, none when e kept storage enough from an earlier use (see
+// ExtFields.Reset), and one for bornTimestamp's digits; small numbers and booleans
 // come from strconv's and the literals' static strings.
 func (h *SendMessageRequestHeaderV2) appendExt(e *ExtFields) {
-	kv := make([]string, 0, 2*14)
+	kv := e.kv[:0]
+	if cap(kv) < 2*14 {
+		kv = make([]string, 0, 2*14)
+	}
 	kv = append(kv,
 		"a", h.ProducerGroup,
 		"b", h.Topic,

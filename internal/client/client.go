@@ -300,6 +300,15 @@ func (c *Client) InvokeAsync(ctx context.Context, addr string, cmd *remoting.Com
 	c.rc.InvokeAsync(ctx, addr, cmd, cb)
 }
 
+// InvokeHandler is InvokeAsync with a netclient.Handler, which costs no
+// allocation when h is a pointer, and which never waits for a dial.
+func (c *Client) InvokeHandler(ctx context.Context, addr string, cmd *remoting.Command, h netclient.Handler) {
+	if c.cfg.credentials != nil {
+		c.cfg.credentials(cmd)
+	}
+	c.rc.InvokeHandler(ctx, addr, cmd, h)
+}
+
 // InvokeOneway sends cmd without waiting for an answer.
 func (c *Client) InvokeOneway(ctx context.Context, addr string, cmd *remoting.Command) error {
 	if c.cfg.credentials != nil {

@@ -8,8 +8,10 @@
 //
 // Each op is one 128-byte send. A third entry, floor/sync/1, is a bare
 // blocking-socket sender: the lower bound for any client on this machine.
-// Extra metrics: msgs/s (throughput) and
-// p99-ms (send latency, issue to result). The name server and broker run
+// Extra metrics: msgs/s (throughput),
+// p99-ms (send latency, issue to result) and cpu-us/msg (this process's
+// user+system CPU per send: the client's, the server being a child
+// process; steadier than msgs/s on a shared machine). The name server and broker run
 // in a child process (this test binary re-executed), so allocs/op counts
 // the client's allocations only.
 
@@ -27,6 +29,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -262,6 +265,7 @@ func benchSync(b *testing.B, s benchSender, body []byte, conc int) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for g := 0; g < conc; g++ {
@@ -282,7 +286,7 @@ func benchSync(b *testing.B, s benchSender, body []byte, conc int) {
 		}()
 	}
 	wg.Wait()
-	report(b, start, lat, failed.Load())
+	report(b, start, cpu0, lat, failed.Load())
 }
 
 // benchAsync issues b.N async sends keeping at most conc in flight.
@@ -294,6 +298,7 @@ func benchAsync(b *testing.B, s benchSender, body []byte, conc int) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		sem <- struct{}{}
@@ -314,11 +319,12 @@ func benchAsync(b *testing.B, s benchSender, body []byte, conc int) {
 		}
 	}
 	wg.Wait()
-	report(b, start, lat, failed.Load())
+	report(b, start, cpu0, lat, failed.Load())
 }
 
-func report(b *testing.B, start time.Time, lat []time.Duration, failed int64) {
+func report(b *testing.B, start time.Time, cpu0 time.Duration, lat []time.Duration, failed int64) {
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	b.StopTimer()
 	if failed > 0 {
 		b.Fatalf("%d of %d sends failed", failed, b.N)
@@ -327,4 +333,15 @@ func report(b *testing.B, start time.Time, lat []time.Duration, failed int64) {
 	p99 := lat[min(len(lat)-1, len(lat)*99/100)]
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/msg")
+}
+
+// cpuTime is this process's user+system CPU so far (the benchmark's server
+// is a child process and not counted).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

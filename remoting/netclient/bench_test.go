@@ -58,3 +58,56 @@ func BenchmarkInvokeSync(b *testing.B) {
 		})
 	}
 }
+
+// benchHandler counts completions and keeps at most cap(slots) in flight.
+type benchHandler struct {
+	slots chan struct{}
+	wg    *sync.WaitGroup
+	b     *testing.B
+}
+
+func (h *benchHandler) HandleResponse(_ *remoting.Command, err error) {
+	if err != nil {
+		h.b.Error(err)
+	}
+	<-h.slots
+	h.wg.Done()
+}
+
+// BenchmarkInvokeHandler is BenchmarkInvokeSync's round trip made with
+// InvokeHandler from one goroutine, 1 or 64 requests in flight: allocs/op
+// against BenchmarkInvokeSync's shows what an async request costs beyond a
+// sync one (nothing, with a pointer handler).
+//
+//	go test -run '^$' -bench 'BenchmarkInvoke(Sync|Handler)' -benchmem ./remoting/netclient/
+func BenchmarkInvokeHandler(b *testing.B) {
+	srv := startFake(b, nil)
+	body := make([]byte, 128)
+	for _, conc := range []int{1, 64} {
+		name := "1"
+		if conc > 1 {
+			name = "64"
+		}
+		b.Run(name, func(b *testing.B) {
+			c := New()
+			defer c.Close()
+			ctx := context.Background()
+			warm := remoting.NewRequest(remoting.SendMessageV2, nil, body)
+			if _, err := c.InvokeSync(ctx, srv.addr(), warm); err != nil {
+				b.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			h := &benchHandler{slots: make(chan struct{}, conc), wg: &wg, b: b}
+			cmd := remoting.NewRequest(remoting.SendMessageV2, nil, body)
+			cmd.Ext.Set("topic", "BenchTopic")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				h.slots <- struct{}{}
+				wg.Add(1)
+				c.InvokeHandler(ctx, srv.addr(), cmd, h)
+			}
+			wg.Wait()
+		})
+	}
+}

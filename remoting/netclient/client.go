@@ -29,12 +29,15 @@ type RequestHandler func(ctx context.Context, addr string, req *remoting.Command
 // dispatches frames, and a writer that coalesces queued frames into as few
 // syscalls as possible. A sync caller alone on a connection bypasses both:
 // it writes its request and reads its response itself (see lead.go). Async
-// callbacks and server-initiated request handlers run on goroutines of
-// their own so a slow one never stalls the reader.
+// callbacks run on the Client's callback workers (async.go) and
+// server-initiated request handlers on goroutines of their own, so a slow
+// one never stalls the reader.
 type Client struct {
 	cfg    config
 	opaque atomic.Int32
 	pools  inflight.Pools
+	asyncs sync.Pool // *asyncCall
+	cbs    callbacks // runs async calls' callbacks
 
 	mu     sync.Mutex
 	conns  map[string]*clientConn // includes connections still dialling
@@ -64,6 +67,7 @@ func New(opts ...Option) *Client {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{cfg: cfg, conns: make(map[string]*clientConn), ctx: ctx, cancel: cancel}
+	c.cbs.c = c
 	empty := map[int16]RequestHandler{}
 	c.handlers.Store(&empty)
 	return c
@@ -91,7 +95,8 @@ func (c *Client) RegisterHandler(code int16, h RequestHandler) {
 // InvokeSync sends cmd to addr and waits for its response. The deadline is
 // ctx's, or the request timeout option (default 3 s) when ctx has none. It
 // sets cmd.Opaque, clears the oneway bit and applies the client's
-// serialisation, so a Command must not be sent twice concurrently.
+// serialisation, so a Command must not be sent twice concurrently. It
+// keeps no reference to cmd once it returns: the caller may reuse it.
 //
 // Errors are *OpError wrapping ErrTimeout (plus context.DeadlineExceeded),
 // ErrConnClosed, ErrClientClosed, a context error, a dial error or a codec
@@ -196,110 +201,24 @@ func (c *Client) InvokeSync(ctx context.Context, addr string, cmd *remoting.Comm
 
 // InvokeAsync sends cmd to addr and calls cb exactly once with the response
 // or an error (same errors as InvokeSync). cb never runs on the calling
-// goroutine and never on the connection's reader; it runs on a goroutine of
-// its own, so it may block or call back into the Client. InvokeAsync itself
-// may block while a new connection is dialled.
+// goroutine and never on the connection's reader: it runs on one of the
+// Client's callback workers, which run completed calls' callbacks one
+// after another. cb may block or call back into the Client; while it
+// blocks, the callbacks queued behind it move to another worker within a
+// few milliseconds (see callbacks in async.go), so a slow callback delays
+// the others briefly, and never the reading of responses. InvokeAsync
+// itself may block while a new connection is dialled.
 func (c *Client) InvokeAsync(ctx context.Context, addr string, cmd *remoting.Command, cb func(*remoting.Command, error)) {
 	if cb == nil {
 		cb = func(*remoting.Command, error) {}
 	}
-	if cmd == nil {
-		err := &remoting.OpError{Op: "invokeAsync", Addr: addr, Err: remoting.ErrNilCommand}
-		c.spawn(true, func() { cb(nil, err) })
-		return
-	}
-	code := cmd.Code
-	fail := func(err error) {
-		err = &remoting.OpError{Op: "invokeAsync", Addr: addr, Code: code, Err: err}
-		c.spawn(true, func() { cb(nil, err) })
-	}
-	if err := ctx.Err(); err != nil {
-		fail(err)
-		return
-	}
-	cc, err := c.conn(ctx, addr)
-	if err != nil {
-		fail(err)
-		return
-	}
-	opaque := c.prepare(cmd, 0)
-	sentAt := time.Now().UnixNano()
-
-	cl := &inflight.Call{}
-	onRead := c.cfg.hooks.OnResponseRead
-	cl.Callback = func(resp *remoting.Command, err error) {
-		if onRead != nil {
-			onRead(addr, code, resp, time.Duration(time.Now().UnixNano()-sentAt), err)
-		}
-		if err != nil {
-			err = &remoting.OpError{Op: "invokeAsync", Addr: addr, Code: code, Err: err}
-		}
-		cb(resp, err)
-	}
-	// The expiry hooks are armed before the call is published so that the
-	// completer, which calls cl.Stop, never races their assignment. A hook
-	// that fires before publication finds nothing to withdraw; the re-check
-	// after add catches that case.
-	var expired atomic.Pointer[error]
-	expire := func(err error) {
-		expired.CompareAndSwap(nil, &err)
-		if cc.pending.Remove(opaque) != nil {
-			c.complete(cl, nil, err)
-			if errors.Is(err, remoting.ErrTimeout) {
-				cc.timedOut(sentAt)
-			}
-		}
-	}
-	var stops []func() bool
-	if ctx.Done() != nil {
-		stops = append(stops, context.AfterFunc(ctx, func() { expire(inflight.CtxError(ctx)) }))
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		timeout := c.cfg.requestTimeout
-		t := time.AfterFunc(timeout, func() {
-			expire(fmt.Errorf("%w after %s: %w", remoting.ErrTimeout, timeout, context.DeadlineExceeded))
-		})
-		stops = append(stops, t.Stop)
-	}
-	cl.Stop = func() {
-		for _, s := range stops {
-			s()
-		}
-	}
-
-	// Alone on the connection, a small request is written on this
-	// goroutine (as a leading sync caller's is): waking the writer for one
-	// frame costs more than the write. With company it goes to the writer,
-	// which batches.
-	alone := cc.pending.Len() == 0
-	if err := cc.pending.Add(opaque, cl); err != nil {
-		cl.Stop()
-		fail(err)
-		return
-	}
-	if p := expired.Load(); p != nil {
-		if cc.pending.Remove(opaque) != nil {
-			c.complete(cl, nil, *p)
-		}
-		return
-	}
-	if alone {
-		err = cc.write(cmd, maxAsyncDirect)
-	} else {
-		err = cc.send(cmd)
-	}
-	if err != nil {
-		if cc.pending.Remove(opaque) != nil {
-			c.complete(cl, nil, err)
-		}
-		return
-	}
-	cc.wakeReader()
+	c.invokeAsync(ctx, addr, cmd, HandlerFunc(cb), true)
 }
 
 // InvokeOneway sends cmd with the oneway flag set and returns once it is
-// queued for writing. Java servers do not answer such requests; a stray
-// answer from another implementation is dropped as an unknown opaque.
+// queued for writing (encoded: the caller may reuse cmd). Java servers do
+// not answer such requests; a stray answer from another implementation is
+// dropped as an unknown opaque.
 func (c *Client) InvokeOneway(ctx context.Context, addr string, cmd *remoting.Command) error {
 	if cmd == nil {
 		return &remoting.OpError{Op: "invokeOneway", Addr: addr, Err: remoting.ErrNilCommand}
@@ -348,6 +267,7 @@ func (c *Client) Close() error {
 	for _, cc := range live {
 		cc.close(reason)
 	}
+	c.cbs.close()
 	c.gmu.Lock()
 	c.stopping = true
 	c.gmu.Unlock()
@@ -458,8 +378,7 @@ func (c *Client) complete(cl *inflight.Call, resp *remoting.Command, err error) 
 	if cl.Stop != nil {
 		cl.Stop()
 	}
-	cb := cl.Callback
-	c.spawn(true, func() { cb(resp, err) })
+	c.cbs.push(cl)
 }
 
 // spawn runs f on a tracked goroutine. Once Close is waiting, must-run work

@@ -65,6 +65,17 @@ type clientConn struct {
 	rbuf  []byte        // read buffer; rbuf[roff:] is not yet decoded
 	roff  int
 	rdl   int64 // read deadline set on nc (unix ns); 0 none, rdlExpired fired
+	// unwoken: the holder queued callbacks without waking a worker; it
+	// does (wakeCallbacks) before it blocks or gives the token up.
+	unwoken bool
+
+	// Async calls on the request timeout, oldest first, and the timer for
+	// the oldest one's deadline (async.go).
+	amu          sync.Mutex
+	ahead, atail *asyncCall
+	atimer       *time.Timer
+	adue         int64 // the deadline atimer is set for (unix ns); 0 not set
+	aclosed      bool  // the connection closed: atimer is not set again
 }
 
 // timedOut is told that a request sent at sentAt (unix ns) timed out.
@@ -441,6 +452,15 @@ func (cc *clientConn) readError(err error) error {
 	return fmt.Errorf("%w: read from %s: %w", remoting.ErrConnClosed, cc.addr, err)
 }
 
+// wakeCallbacks wakes a callback worker for the async calls the holder
+// queued, if any. Token holder only.
+func (cc *clientConn) wakeCallbacks() {
+	if cc.unwoken {
+		cc.unwoken = false
+		cc.client.cbs.wake()
+	}
+}
+
 // dispatch routes a decoded frame: responses complete their call, requests go
 // to the registered handler.
 func (cc *clientConn) dispatch(cmd *remoting.Command) {
@@ -449,6 +469,15 @@ func (cc *clientConn) dispatch(cmd *remoting.Command) {
 		return
 	}
 	if cl := cc.pending.Remove(cmd.Opaque); cl != nil {
+		if cl.Callback != nil {
+			// An async call: queued for a callback worker, which the
+			// holder wakes once for all it read (wakeCallbacks).
+			cl.Resp = cmd
+			cl.Stop()
+			cc.client.cbs.add(cl)
+			cc.unwoken = true
+			return
+		}
 		cc.client.complete(cl, cmd, nil)
 		return
 	}
@@ -470,6 +499,7 @@ func (cc *clientConn) close(reason error) {
 		for _, cl := range cc.pending.CloseAll(reason) {
 			cc.client.complete(cl, nil, reason)
 		}
+		cc.stopAsyncTimer()
 		if h := cc.client.cfg.hooks.OnDisconnect; h != nil {
 			h(cc.addr, reason)
 		}

@@ -79,6 +79,7 @@ func (cc *clientConn) lead() bool {
 // then look at the table) pairs with wakeReader's (publish, then look at the
 // token) so that one of the two always sees the other.
 func (cc *clientConn) unlead() {
+	cc.wakeCallbacks()
 	cc.tok.Store(tokFree)
 	if cc.pending.Len() > 0 {
 		cc.kickReader()
@@ -109,6 +110,7 @@ func (cc *clientConn) readLoop() {
 	idle.Stop()
 	for {
 		if err := cc.readHeld(); err != nil {
+			cc.wakeCallbacks()
 			cc.close(err)
 			return
 		}
@@ -130,6 +132,7 @@ func (cc *clientConn) readHeld() error {
 		// Hand over only between frames (nothing buffered) and with nothing
 		// pending: then no response can be waiting for this goroutine.
 		if cc.want.Load() && cc.roff == len(cc.rbuf) && cc.pending.Len() == 0 {
+			cc.wakeCallbacks()
 			cc.want.Store(false)
 			cc.tok.Store(tokFree)
 			// A stale kick would take the token straight back. Drained
@@ -254,6 +257,9 @@ func (cc *clientConn) readFrame(until int64) (*remoting.Command, error) {
 		}
 		cc.rbuf = compactReadBuf(cc.rbuf, cc.roff)
 		cc.roff = 0
+		// About to block: the callbacks of the responses read so far
+		// can run now.
+		cc.wakeCallbacks()
 		if err := cc.armDeadline(until); err != nil {
 			return nil, fmt.Errorf("%w: read deadline on %s: %w", remoting.ErrConnClosed, cc.addr, err)
 		}
