@@ -78,6 +78,12 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "rocketgo loadtest: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	if cfg.NameServer == "" {
+		// The embedded server is a broker in this process: it runs with
+		// the GC setting `serve` gives a broker, or the figures of the
+		// README's main run would not be those of a real broker.
+		tuneGC()
+	}
 	cfg.Mode, cfg.SendMode = loadtest.Mode(mode), loadtest.SendMode(sendMode)
 	cfg.CompressOver = *compressOver
 	if cfg.CompressOver <= 0 {
