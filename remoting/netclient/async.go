@@ -553,19 +553,10 @@ func (c *Client) track(f func()) bool {
 // connNow returns the live connection to addr, starting a dial if there is
 // none; (nil, nil) while the dial is in progress.
 func (c *Client) connNow(addr string) (*clientConn, error) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, ErrClientClosed
+	cc, err := c.connTo(addr)
+	if err != nil {
+		return nil, err
 	}
-	cc := c.conns[addr]
-	if cc == nil {
-		cc = newClientConn(c, addr)
-		c.conns[addr] = cc
-		c.wg.Add(1) // under c.mu with c.closed false: Close has not reached Wait
-		go c.dial(cc)
-	}
-	c.mu.Unlock()
 	select {
 	case <-cc.ready:
 	default:

@@ -297,9 +297,27 @@ func (c *Client) prepare(cmd *remoting.Command, flags int32) int32 {
 // each wait for it only as long as their own ctx allows, and a caller with a
 // short deadline cannot fail the dial for the others.
 func (c *Client) conn(ctx context.Context, addr string) (*clientConn, error) {
+	cc, err := c.connTo(addr)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-cc.ready:
+	case <-ctx.Done():
+		return nil, inflight.CtxError(ctx)
+	}
+	if cc.dialErr != nil {
+		return nil, cc.dialErr
+	}
+	return cc, nil
+}
+
+// connTo returns the connection to addr, live or being dialled, starting
+// the dial if there is none.
+func (c *Client) connTo(addr string) (*clientConn, error) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
-		c.mu.Unlock()
 		return nil, ErrClientClosed
 	}
 	cc := c.conns[addr]
@@ -308,15 +326,6 @@ func (c *Client) conn(ctx context.Context, addr string) (*clientConn, error) {
 		c.conns[addr] = cc
 		c.wg.Add(1) // under c.mu with c.closed false: Close has not reached Wait
 		go c.dial(cc)
-	}
-	c.mu.Unlock()
-	select {
-	case <-cc.ready:
-	case <-ctx.Done():
-		return nil, inflight.CtxError(ctx)
-	}
-	if cc.dialErr != nil {
-		return nil, cc.dialErr
 	}
 	return cc, nil
 }
