@@ -2,6 +2,7 @@ package netclient
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -15,48 +16,55 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkInvokeSync -benchmem ./remoting/netclient/
 func BenchmarkInvokeSync(b *testing.B) {
-	srv := startFake(b, nil)
-	body := make([]byte, 128)
-	for _, conc := range []int{1, 64} {
-		name := "1"
-		if conc > 1 {
-			name = "64"
+	benchRoundTrips(b, func(b *testing.B, c *Client, addr string, conc int) {
+		var (
+			wg   sync.WaitGroup
+			next = make(chan struct{}, b.N)
+		)
+		for range b.N {
+			next <- struct{}{}
 		}
-		b.Run(name, func(b *testing.B) {
+		close(next)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range conc {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cmd := benchRequest()
+				for range next {
+					if _, err := c.InvokeSync(context.Background(), addr, cmd); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	})
+}
+
+// benchRoundTrips runs round for 1 and 64 requests in flight, each with a
+// Client of its own already connected to a fake peer that answers at once.
+func benchRoundTrips(b *testing.B, round func(b *testing.B, c *Client, addr string, conc int)) {
+	srv := startFake(b, nil)
+	for _, conc := range []int{1, 64} {
+		b.Run(strconv.Itoa(conc), func(b *testing.B) {
 			c := New()
 			defer c.Close()
-			ctx := context.Background()
-			warm := remoting.NewRequest(remoting.SendMessageV2, nil, body)
-			if _, err := c.InvokeSync(ctx, srv.addr(), warm); err != nil {
+			if _, err := c.InvokeSync(context.Background(), srv.addr(), benchRequest()); err != nil {
 				b.Fatal(err)
 			}
-			var (
-				wg   sync.WaitGroup
-				next = make(chan struct{}, b.N)
-			)
-			for range b.N {
-				next <- struct{}{}
-			}
-			close(next)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range conc {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					cmd := remoting.NewRequest(remoting.SendMessageV2, nil, body)
-					cmd.Ext.Set("topic", "BenchTopic")
-					for range next {
-						if _, err := c.InvokeSync(ctx, srv.addr(), cmd); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
+			round(b, c, srv.addr(), conc)
 		})
 	}
+}
+
+// benchRequest is a send of a 128-byte body.
+func benchRequest() *remoting.Command {
+	cmd := remoting.NewRequest(remoting.SendMessageV2, nil, make([]byte, 128))
+	cmd.Ext.Set("topic", "BenchTopic")
+	return cmd
 }
 
 // benchHandler counts completions and keeps at most cap(slots) in flight.
@@ -81,33 +89,17 @@ func (h *benchHandler) HandleResponse(_ *remoting.Command, err error) {
 //
 //	go test -run '^$' -bench 'BenchmarkInvoke(Sync|Handler)' -benchmem ./remoting/netclient/
 func BenchmarkInvokeHandler(b *testing.B) {
-	srv := startFake(b, nil)
-	body := make([]byte, 128)
-	for _, conc := range []int{1, 64} {
-		name := "1"
-		if conc > 1 {
-			name = "64"
+	benchRoundTrips(b, func(b *testing.B, c *Client, addr string, conc int) {
+		var wg sync.WaitGroup
+		h := &benchHandler{slots: make(chan struct{}, conc), wg: &wg, b: b}
+		cmd := benchRequest()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			h.slots <- struct{}{}
+			wg.Add(1)
+			c.InvokeHandler(context.Background(), addr, cmd, h)
 		}
-		b.Run(name, func(b *testing.B) {
-			c := New()
-			defer c.Close()
-			ctx := context.Background()
-			warm := remoting.NewRequest(remoting.SendMessageV2, nil, body)
-			if _, err := c.InvokeSync(ctx, srv.addr(), warm); err != nil {
-				b.Fatal(err)
-			}
-			var wg sync.WaitGroup
-			h := &benchHandler{slots: make(chan struct{}, conc), wg: &wg, b: b}
-			cmd := remoting.NewRequest(remoting.SendMessageV2, nil, body)
-			cmd.Ext.Set("topic", "BenchTopic")
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				h.slots <- struct{}{}
-				wg.Add(1)
-				c.InvokeHandler(ctx, srv.addr(), cmd, h)
-			}
-			wg.Wait()
-		})
-	}
+		wg.Wait()
+	})
 }
