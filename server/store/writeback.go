@@ -90,30 +90,37 @@ func (s *Store) writebackLoop() {
 }
 
 // startWriteback starts write-out of [from, to) of the files it spans and
-// returns without waiting for it. Files retention removed meanwhile are
-// skipped, and so is anything below the first file (a replica's log that
-// adopted its master's starting offset asks from 0).
+// returns without waiting for it.
 func (fs *fileSet) startWriteback(from, to int64) error {
+	return fs.eachHeld(from, to, func(f *mappedFile, from, to int64) error {
+		f.unmapPages(from, to)
+		return syscall.SyncFileRange(int(f.f.Fd()), from, to-from, syncFileRangeWrite)
+	})
+}
+
+// eachHeld calls fn with the part [from, to) of each file the range spans,
+// relative to the file, while holding the file. Files retention removed
+// meanwhile are skipped, and so is anything below the first file (a
+// replica's log that adopted its master's starting offset asks from 0).
+// The first error stops the walk.
+func (fs *fileSet) eachHeld(from, to int64, fn func(f *mappedFile, from, to int64) error) error {
 	l := fs.load()
+	if l == nil || len(l.files) == 0 {
+		return nil
+	}
+	from = max(from, l.files[0].base)
 	for from < to {
-		if l == nil || len(l.files) == 0 {
-			return nil
-		}
-		from = max(from, l.files[0].base) // the front may have been deleted meanwhile
 		f := l.find(from, fs.size)
 		if f == nil {
 			return nil
 		}
 		end := min(to, f.base+fs.size)
-		if !f.hold() {
-			from = end
-			continue
-		}
-		f.unmapPages(from-f.base, end-f.base)
-		err := syscall.SyncFileRange(int(f.f.Fd()), from-f.base, end-from, syncFileRangeWrite)
-		f.release()
-		if err != nil {
-			return err
+		if f.hold() {
+			err := fn(f, from-f.base, end-f.base)
+			f.release()
+			if err != nil {
+				return err
+			}
 		}
 		from = end
 	}
@@ -143,21 +150,8 @@ func (m *mappedFile) unmapPages(from, to int64) {
 // holding to, which an appender may still be filling, keeps its entry.
 func (fs *fileSet) unmapRange(from, to int64) {
 	to -= to % int64(syscall.Getpagesize())
-	l := fs.load()
-	if l == nil || len(l.files) == 0 {
-		return
-	}
-	from = max(from, l.files[0].base)
-	for from < to {
-		f := l.find(from, fs.size)
-		if f == nil {
-			return
-		}
-		end := min(to, f.base+fs.size)
-		if f.hold() {
-			f.unmapPages(from-f.base, end-f.base)
-			f.release()
-		}
-		from = end
-	}
+	fs.eachHeld(from, to, func(f *mappedFile, from, to int64) error {
+		f.unmapPages(from, to)
+		return nil
+	})
 }
