@@ -434,11 +434,10 @@ func (st *sendState) request(q selector.Queue, now time.Time) *remoting.Command 
 	if c == nil {
 		c = new(remoting.Command)
 	}
-	// As remoting.NewRequest builds it, into a Command (and ext storage)
-	// used before: the transport keeps no reference to a request once the
-	// call that sent it returns (see putRequest).
-	*c = remoting.Command{Code: st.requestCode(), Language: remoting.LangGo, Version: remoting.VersionV5_3_3,
-		Body: st.body, SerializeType: remoting.SerializeJSON, Ext: c.Ext}
+	// A Command (and ext storage) used before: the transport keeps no
+	// reference to a request once the call that sent it returns (see
+	// putRequest).
+	c.ResetRequest(st.requestCode(), st.body)
 	h.V2().EncodeExt(&c.Ext)
 	return c
 }

@@ -217,11 +217,22 @@ func (c *Command) IsOneway() bool { return c.Flag&FlagOneway != 0 }
 // version V5_3_3 and uses JSON, the one encoding every peer accepts. The
 // opaque is left 0: the transport assigns it when it sends the command.
 func NewRequest(code int16, h Header, body []byte) *Command {
-	c := &Command{Code: code, Language: LangGo, Version: VersionV5_3_3, Body: body, SerializeType: SerializeJSON}
+	c := new(Command)
+	c.ResetRequest(code, body)
 	if h != nil {
 		h.EncodeExt(&c.Ext)
 	}
 	return c
+}
+
+// ResetRequest makes c the request NewRequest(code, nil, body) builds,
+// keeping the storage of c's ext fields (emptied) for the header the
+// caller encodes next: a sender that recycles its requests allocates no
+// Command and no ext pairs per request.
+func (c *Command) ResetRequest(code int16, body []byte) {
+	ext := c.Ext
+	ext.Reset()
+	*c = Command{Code: code, Language: LangGo, Version: VersionV5_3_3, Body: body, SerializeType: SerializeJSON, Ext: ext}
 }
 
 // NewWideRequest is NewRequest for a request code beyond int16 (the 5.x
