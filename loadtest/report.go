@@ -434,8 +434,8 @@ func (rep *reporter) printSlow(res *Result) {
 	if total > 0 {
 		pct = 100 * float64(n) / float64(total)
 	}
-	min := max(rep.r.cfg.Senders/2, 2)
-	moments, released := stalls(res.Slow, min)
+	together := max(rep.r.cfg.Senders/2, 2)
+	moments, released := stalls(res.Slow, together)
 	fmt.Fprintf(rep.out, "Slow sends (>= %v): %d (%.2f %%); %d of them ended in %d stalls (>= %d sends ending within %v of each other)\n",
-		res.SlowOver, n, pct, released, moments, min, stallWindow)
+		res.SlowOver, n, pct, released, moments, together, stallWindow)
 }

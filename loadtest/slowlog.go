@@ -82,13 +82,15 @@ func WriteSlowSends(w io.Writer, sends []SlowSend) error {
 // released by the same event.
 const stallWindow = time.Millisecond
 
-// stalls finds the moments when at least min of sends ended within
-// stallWindow of the previous one: many senders waiting on one thing
+// stalls finds the moments when at least atLeast of sends ended each
+// within stallWindow of the previous one: many senders waiting on one thing
 // (a stalled connection, broker, or machine), rather than slow sends one
 // by one. It returns how many such moments there were and how many of
-// sends they released.
-func stalls(sends []SlowSend, min int) (moments, released int) {
-	if len(sends) == 0 || min < 2 {
+// sends they released. It means something only with a threshold above
+// the usual latency: below it, ordinary sends end within a millisecond of
+// each other all the time and chain into one long "stall".
+func stalls(sends []SlowSend, atLeast int) (moments, released int) {
+	if len(sends) == 0 || atLeast < 2 {
 		return 0, 0
 	}
 	ends := make([]time.Time, len(sends))
@@ -98,7 +100,7 @@ func stalls(sends []SlowSend, min int) (moments, released int) {
 	slices.SortFunc(ends, func(a, b time.Time) int { return a.Compare(b) })
 	run := 1
 	flush := func() {
-		if run >= min {
+		if run >= atLeast {
 			moments++
 			released += run
 		}
