@@ -140,6 +140,10 @@ type Config struct {
 	// few dozen bytes: turn it off to compare with a tool that sends raw
 	// bodies.
 	CompressOver int
+	// SlowOver, when positive, keeps every measured send at least this
+	// slow, with its start time, in Result.Slow: a timeline of the tail
+	// (slowlog.go). Default 0: off.
+	SlowOver time.Duration
 	// Trace turns on message trace (producer.WithTrace and
 	// consumer.WithTrace to trace.DefaultTopic; the embedded broker runs
 	// with traceTopicEnable), to measure its cost against a run without.
@@ -238,8 +242,8 @@ func (c Config) withDefaults() (Config, error) {
 		return bad("message size %d below %d", c.MessageSize, MinMessageSize)
 	case c.Queues < 0 || c.Producers < 0 || c.Senders < 0 || c.BatchSize < 0 || c.MaxInflight < 0 || c.Consumers < 0:
 		return bad("counts must be positive")
-	case c.Rate < 0 || c.Duration < 0 || c.Messages < 0 || c.ReportInterval < 0 || c.DrainTimeout < 0 || c.Warmup < 0:
-		return bad("rate, duration, messages, warm-up and intervals must not be negative")
+	case c.Rate < 0 || c.Duration < 0 || c.Messages < 0 || c.ReportInterval < 0 || c.DrainTimeout < 0 || c.Warmup < 0 || c.SlowOver < 0:
+		return bad("rate, duration, messages, warm-up, intervals and slow-send threshold must not be negative")
 	case c.PropertySize < 0 || c.TagCount < 0:
 		return bad("property size and tag count must not be negative")
 	case c.DelayLevel < 0 || c.DelayLevel > message.MaxDelayLevel:

@@ -95,6 +95,12 @@ type Result struct {
 	// runs messages never received) exceed MaxErrorRate.
 	Failed     bool
 	FailReason string
+	// SlowOver is Config.SlowOver; Slow the measured sends at least that
+	// slow, in order of start (not in the JSON: WriteSlowSends writes
+	// them), and SlowDropped those beyond the maxSlowSends kept.
+	SlowOver    time.Duration
+	Slow        []SlowSend
+	SlowDropped int64
 	// Trace sums the producers' and consumers' trace dispatchers at the
 	// end of the send phase; nil when Config.Trace is off.
 	Trace *trace.Stats
@@ -304,7 +310,7 @@ func (rep *reporter) result(sendElapsed, elapsed time.Duration, drained bool) *R
 		Foreign: m.foreign.Load(), Duplicates: m.duplicates.Load(), SendElapsed: sendElapsed, Elapsed: elapsed,
 		Drained:   cfg.Mode == ModeBoth && drained,
 		Intervals: rep.intervals, ReportInterval: cfg.ReportInterval,
-		Warmup: cfg.Warmup, WarmupSent: rep.r.warmed.Load(),
+		Warmup: cfg.Warmup, WarmupSent: rep.r.warmed.Load(), SlowOver: cfg.SlowOver,
 	}
 	pub, e2e := m.sendRT.snapshot(false), m.e2e.snapshot(false)
 	res.Publish, res.PublishQuantiles = percentiles(pub, 1000), quantiles(pub, 1000)
@@ -378,6 +384,9 @@ func (rep *reporter) printSummary(res *Result) {
 				t.Appended, t.Sent, t.Failed, t.Dropped, t.Messages)
 		}
 	}
+	if cfg.SlowOver > 0 && cfg.Mode != ModeConsume {
+		rep.printSlow(res)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-22s %9s %9s %9s %9s %9s %9s %9s %9s\n", "Latency (ms)", "avg", "p50", "p75", "p95", "p99", "p99.9", "p99.99", "max")
 	row := func(name string, p Percentiles) {
@@ -413,4 +422,20 @@ func (rep *reporter) tpsSeries(send bool) []float64 {
 		}
 	}
 	return out
+}
+
+// printSlow summarises Result.Slow: how many sends were slow, and how many
+// of them ended together with at least half the senders' others, i.e.
+// waited out one stall of the whole path (slowlog.go).
+func (rep *reporter) printSlow(res *Result) {
+	n := int64(len(res.Slow)) + res.SlowDropped
+	total := res.Sent + res.SendFailed + res.ResponseFailed
+	pct := 0.0
+	if total > 0 {
+		pct = 100 * float64(n) / float64(total)
+	}
+	together := max(rep.r.cfg.Senders/2, 2)
+	moments, released := stalls(res.Slow, together)
+	fmt.Fprintf(rep.out, "Slow sends (>= %v): %d (%.2f %%); %d of them ended in %d stalls (>= %d sends ending within %v of each other)\n",
+		res.SlowOver, n, pct, released, moments, together, stallWindow)
 }

@@ -53,6 +53,7 @@ type run struct {
 	warmed  atomic.Int64  // messages acknowledged during the warm-up
 	seen    *dedup
 	shape   messageShape // keys, properties, delay, tags of every message
+	slow    slowLog      // sends at least cfg.SlowOver slow (slowlog.go)
 	// firstErr is the run's first failed send, printed by the reporter so
 	// a failing run says why and not only how often.
 	firstErr atomic.Pointer[error]
@@ -73,7 +74,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if _, err := rand.Read(idb[:]); err != nil {
 		return nil, fmt.Errorf("loadtest: run id: %w", err)
 	}
-	r := &run{cfg: cfg, runID: binary.BigEndian.Uint64(idb[:]), namesrv: cfg.NameServer, m: &meter{}, seen: newDedup(), shape: newMessageShape(cfg)}
+	r := &run{cfg: cfg, runID: binary.BigEndian.Uint64(idb[:]), namesrv: cfg.NameServer, m: &meter{}, seen: newDedup(), shape: newMessageShape(cfg),
+		slow: slowLog{over: cfg.SlowOver}}
 
 	if r.namesrv == "" {
 		srv, cleanup, err := startEmbedded(ctx, cfg)
@@ -278,6 +280,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		sendElapsed = elapsed
 	}
 	res := rep.result(sendElapsed, elapsed, drained)
+	res.Slow, res.SlowDropped = r.slow.take()
 	if cfg.Trace {
 		var st trace.Stats
 		add := func(x trace.Stats) {
@@ -575,6 +578,7 @@ func (r *run) done(t0 time.Time, n int64, err error) {
 		rt := time.Since(t0)
 		r.m.sendRT.record(rt)
 		r.m.sendRTIv.record(rt)
+		r.slow.note(t0, rt, n)
 		r.m.sent.Add(n)
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"time"
 
 	"github.com/rocketgo/rocketgo/loadtest"
 )
@@ -54,6 +55,8 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.Float64Var(&cfg.MaxErrorRate, "max-error-rate", 0, "fraction of failed or lost messages (0..1) above which the exit code is 1")
 	jsonPath := fs.String("json", "", "write the summary as OpenMessaging-Benchmark-style JSON to `file` (- for stdout: JSON only, the report goes to stderr)")
 	htmlPath := fs.String("html", "", "write a self-contained HTML report (throughput and latency charts) to `file`")
+	slowLog := fs.String("slow-log", "", "write every send at least -slow-over slow to `file` as CSV (start, end, latency in µs): when the tail happened, and whether senders stalled together")
+	slowOver := fs.Duration("slow-over", 10*time.Millisecond, "latency from which -slow-log keeps a send (pick one above the usual p99)")
 	logLevel := fs.String("log-level", "error", "SDK and embedded server log level: debug, info, warn or error")
 	fs.StringVar(&cfg.Credentials.AccessKey, "access-key", "", "ACL access key to sign every request with (with -secret-key)")
 	fs.StringVar(&cfg.Credentials.SecretKey, "secret-key", "", "ACL secret key")
@@ -83,6 +86,13 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		// the GC setting `serve` gives a broker, or the figures of the
 		// README's main run would not be those of a real broker.
 		tuneGC()
+	}
+	if *slowLog != "" {
+		if *slowOver <= 0 {
+			fmt.Fprintln(stderr, "rocketgo loadtest: -slow-over must be positive")
+			return 2
+		}
+		cfg.SlowOver = *slowOver
 	}
 	cfg.Mode, cfg.SendMode = loadtest.Mode(mode), loadtest.SendMode(sendMode)
 	cfg.CompressOver = *compressOver
@@ -137,6 +147,13 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			return 1
 		}
 	}
+	if *slowLog != "" {
+		if err := writeSlowLog(*slowLog, res); err != nil {
+			fmt.Fprintln(stderr, "rocketgo loadtest:", err)
+			return 1
+		}
+		fmt.Fprintf(report, "Slow sends written to %s\n", *slowLog)
+	}
 	if *htmlPath != "" {
 		if err := writeHTML(*htmlPath, res); err != nil {
 			fmt.Fprintln(stderr, "rocketgo loadtest:", err)
@@ -177,6 +194,19 @@ func writeJSON(path string, res *loadtest.Result, stdout, report io.Writer) erro
 	}
 	fmt.Fprintf(report, "JSON summary written to %s\n", path)
 	return nil
+}
+
+// writeSlowLog writes res's slow sends to path as CSV.
+func writeSlowLog(path string, res *loadtest.Result) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := loadtest.WriteSlowSends(f, res.Slow); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // clientTLS trusts the system roots plus caFile's certificates.

@@ -112,3 +112,33 @@ func TestLoadtestHTMLAndReport(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadtestSlowLog: -slow-log writes one CSV line per send at least
+// -slow-over slow (every send, with 1ns) and says where; a non-positive
+// -slow-over is a usage error.
+func TestLoadtestSlowLog(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "slow.csv")
+	var stdout, stderr bytes.Buffer
+	code := runLoadtest(ctx, []string{"-mode", "produce", "-messages", "30", "-senders", "3", "-slow-log", path, "-slow-over", "1ns"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 31 || lines[0] != "start_unix_us,end_unix_us,latency_us,messages" {
+		t.Fatalf("%d lines, header %q; want 30 sends after the header", len(lines), lines[0])
+	}
+	if !strings.Contains(stdout.String(), "Slow sends written to "+path) || !strings.Contains(stdout.String(), "Slow sends (>= 1ns): 30 ") {
+		t.Errorf("stdout lacks the slow-send lines:\n%s", stdout.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := runLoadtest(ctx, []string{"-slow-log", path, "-slow-over", "0s"}, &stdout, &stderr); code != 2 {
+		t.Errorf("-slow-over 0s: exit %d, want 2 (stderr %q)", code, stderr.String())
+	}
+}
