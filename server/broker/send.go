@@ -197,8 +197,11 @@ func (b *Broker) storedPropertiesOf(props string) (string, error) {
 // completeProperties appends. A strings.Builder, not make([]byte, 0, n):
 // its buffer is not zeroed before the copy overwrites it, and a trace
 // message's properties (a KEYS list of hundreds of ids) are ~17 KB.
+//
+// At most completeProperties adds a separator, a UNIQ_KEY pair (8 + 32 + 2
+// bytes) and the CLUSTER pair (7 + the name + 2): 52 bytes and the name.
 func (b *Broker) growProperties(sb *strings.Builder, n int) {
-	sb.Grow(n + len(b.cfg.BrokerClusterName) + 48)
+	sb.Grow(n + len(b.cfg.BrokerClusterName) + 52)
 }
 
 // completeProperties appends what storedProperties adds to sb, which holds
