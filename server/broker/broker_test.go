@@ -19,13 +19,13 @@ import (
 
 // testBroker starts a broker on a free loopback port in a temporary
 // directory and stops it when the test ends.
-func testBroker(t *testing.T, mutate func(*Config)) (*Broker, *netclient.Client) {
+func testBroker(t testing.TB, mutate func(*Config)) (*Broker, *netclient.Client) {
 	t.Helper()
 	return testBrokerWith(t, mutate)
 }
 
 // testBrokerWith is testBroker with broker options.
-func testBrokerWith(t *testing.T, mutate func(*Config), opts ...Option) (*Broker, *netclient.Client) {
+func testBrokerWith(t testing.TB, mutate func(*Config), opts ...Option) (*Broker, *netclient.Client) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.ListenHost = "127.0.0.1"

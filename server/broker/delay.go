@@ -16,41 +16,43 @@ import (
 // broker's own topics: a delayed message into SCHEDULE_TOPIC_XXXX (queue =
 // level − 1) and a transactional half message into the half topic, each
 // with its real topic and queue saved in REAL_TOPIC / REAL_QID.
+//
+// The common message is none of these and is checked without copying its
+// property string (a trace message's is ~17 KB): only a rewrite copies.
 func (b *Broker) rewriteSpecial(m *message.StoredMessage) (int16, string) {
-	props := []byte(m.Properties)
 	switch m.SysFlag & message.SysFlagTxMask {
 	case message.SysFlagTxPrepared:
 		if _, _, err := b.topics.CreateIfAbsent(TopicTransHalf, 1, PermRead|PermWrite, 0); err != nil {
 			return remoting.SystemError, err.Error()
 		}
-		b.park(m, props, TopicTransHalf, 0)
+		b.park(m, []byte(m.Properties), TopicTransHalf, 0)
 		m.SysFlag &^= message.SysFlagTxMask // the half copy is an ordinary record of the half topic
 		return remoting.Success, ""
 	case message.SysFlagTxRollback:
 		return remoting.MessageIllegal, "a rollback record cannot be sent"
 	}
-	if at, ok, err := deliverAt(props, b.clock); err != nil {
+	if at, ok, err := deliverAt(m.Properties, b.clock); err != nil {
 		return remoting.MessageIllegal, err.Error()
 	} else if ok {
 		if at.After(b.clock()) {
 			return b.parkTimed(m, at)
 		}
-		m.Properties = string(removeProperties(props, append(timerRequestProps[:len(timerRequestProps):len(timerRequestProps)], message.PropertyTimerOutMS)...))
+		m.Properties = string(removeProperties([]byte(m.Properties), append(timerRequestProps[:len(timerRequestProps):len(timerRequestProps)], message.PropertyTimerOutMS)...))
 		return remoting.Success, ""
 	}
-	raw, ok := message.LookupProperty(props, message.PropertyDelayLevel)
+	raw, ok := message.LookupPropertyString(m.Properties, message.PropertyDelayLevel)
 	if !ok {
 		return remoting.Success, ""
 	}
-	level, err := strconv.Atoi(string(raw))
+	level, err := strconv.Atoi(raw)
 	if err != nil {
-		return remoting.MessageIllegal, "delay level " + strconv.Quote(string(raw)) + " is not a number"
+		return remoting.MessageIllegal, "delay level " + strconv.Quote(raw) + " is not a number"
 	}
 	if level <= 0 {
 		return remoting.Success, "" // upstream ignores level 0 and negatives on a plain send
 	}
 	level = min(level, len(b.delays))
-	m.Properties = string(setProperty(props, message.PropertyDelayLevel, strconv.Itoa(level)))
+	m.Properties = string(setProperty([]byte(m.Properties), message.PropertyDelayLevel, strconv.Itoa(level)))
 	b.park(m, []byte(m.Properties), TopicSchedule, int32(level-1))
 	return remoting.Success, ""
 }

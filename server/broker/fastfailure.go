@@ -83,6 +83,7 @@ type sendQueue struct {
 	inlined   atomic.Int64 // sends served on the event loop
 	queued    atomic.Int64 // sends handed to a worker
 	toWorkers atomic.Int64 // times sends left the event loop (inline → worker mode)
+	lockBusy  atomic.Int64 // sends queued without an inline try: the commit-log lock was held
 
 	stallHold time.Duration // one hold this long sends everything to the workers
 
@@ -166,6 +167,15 @@ func (b *Broker) enqueueSend(rc *transport.RequestContext, req *remoting.Command
 	// the lock, and a loop that queued everything behind them would stay
 	// on the slow path for as long as the load lasts.
 	if start := time.Now(); b.sends.inlineAllowed(start) && b.plainSend(h) {
+		if b.store.AppendLockHeld() > 0 {
+			// Another append holds the commit-log lock, and would most
+			// likely still hold it when this send, prepared and encoded,
+			// tried to take it (a trace message's append holds it for
+			// tens of µs): queue it now rather than do that work twice.
+			b.sends.lockBusy.Add(1)
+			b.queueSend(rc, req, h)
+			return
+		}
 		if b.send(rc, req, h, true, start) {
 			b.sends.inlined.Add(1)
 			b.noteAppend(start, time.Since(start))

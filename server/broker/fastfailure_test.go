@@ -467,3 +467,50 @@ func TestQueuedSendsKeepTheirBodies(t *testing.T) {
 		}
 	}
 }
+
+// TestSendQueuedAtOnceWhileLockHeld: a send that arrives while another
+// append holds the commit-log lock goes to the send workers without an
+// inline try (which would prepare and encode it only to be refused), and
+// is stored once the lock is free.
+func TestSendQueuedAtOnceWhileLockHeld(t *testing.T) {
+	st := newStall()
+	b, rc := testBrokerWith(t, nil, WithStoreOptions(store.WithAppendStall(st.hook)))
+	t.Cleanup(st.open)
+	if resp := send(t, rc, b.Addr(), "Busy", 0, "", []byte("create")); resp.Code != remoting.Success {
+		t.Fatalf("create: %d %s", resp.Code, resp.Remark)
+	}
+	if resp := send(t, rc, b.Addr(), "Busy", 0, "", []byte("free")); resp.Code != remoting.Success || b.sends.lockBusy.Load() != 0 {
+		t.Fatalf("send with the lock free: code %d, %d queued for a held lock", resp.Code, b.sends.lockBusy.Load())
+	}
+	inlined := b.sends.inlined.Load()
+
+	st.armed.Store(true)
+	held := make(chan error, 1)
+	go func() {
+		_, err := b.store.Append(context.Background(), &message.StoredMessage{Topic: "Busy", Body: []byte("holder"), StoreHost: b.storeHost, BornHost: b.storeHost})
+		held <- err
+	}()
+	<-st.entered
+	sent := make(chan *remoting.Command, 1)
+	go func() { sent <- send(t, rc, b.Addr(), "Busy", 0, "", []byte("while-held")) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for b.sends.lockBusy.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the send was not queued for the held lock")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	st.open()
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if resp := <-sent; resp.Code != remoting.Success {
+		t.Fatalf("send while held: %d %s", resp.Code, resp.Remark)
+	}
+	if got := b.sends.inlined.Load() - inlined; got != 0 {
+		t.Fatalf("%d sends ran inline while the lock was held", got)
+	}
+	if got := storedBodies(t, b, rc); !got["while-held"] || !got["holder"] || len(got) != 4 {
+		t.Fatalf("stored %v", got)
+	}
+}

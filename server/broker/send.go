@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/rocketgo/rocketgo/remoting/wire"
 
@@ -176,7 +175,10 @@ func (b *Broker) storedProperties(props []byte) (string, error) {
 	if len(props) > maxPropertiesLength {
 		return "", fmt.Errorf("properties length %d exceeds %d", len(props), maxPropertiesLength)
 	}
-	return b.completeProperties(append(b.propertiesBuf(len(props)), props...))
+	var sb strings.Builder
+	b.growProperties(&sb, len(props))
+	sb.Write(props)
+	return b.completeProperties(&sb)
 }
 
 // storedPropertiesOf is storedProperties for the header's string, copied
@@ -185,53 +187,82 @@ func (b *Broker) storedPropertiesOf(props string) (string, error) {
 	if len(props) > maxPropertiesLength {
 		return "", fmt.Errorf("properties length %d exceeds %d", len(props), maxPropertiesLength)
 	}
-	return b.completeProperties(append(b.propertiesBuf(len(props)), props...))
+	var sb strings.Builder
+	b.growProperties(&sb, len(props))
+	sb.WriteString(props)
+	return b.completeProperties(&sb)
 }
 
-func (b *Broker) propertiesBuf(n int) []byte {
-	return make([]byte, 0, n+len(b.cfg.BrokerClusterName)+48)
+// growProperties sizes sb for n bytes of the client's properties and what
+// completeProperties appends. A strings.Builder, not make([]byte, 0, n):
+// its buffer is not zeroed before the copy overwrites it, and a trace
+// message's properties (a KEYS list of hundreds of ids) are ~17 KB.
+//
+// At most completeProperties adds a separator, a UNIQ_KEY pair (8 + 32 + 2
+// bytes) and the CLUSTER pair (7 + the name + 2): 52 bytes and the name.
+func (b *Broker) growProperties(sb *strings.Builder, n int) {
+	sb.Grow(n + len(b.cfg.BrokerClusterName) + 52)
 }
 
-// completeProperties appends what storedProperties adds to buf, which holds
-// the client's properties.
-func (b *Broker) completeProperties(buf []byte) (string, error) {
-	props := buf[:len(buf):len(buf)] // the client's part, for the lookups
-	if len(buf) > 0 && buf[len(buf)-1] != message.PropertySeparator {
-		buf = append(buf, message.PropertySeparator)
+// completeProperties appends what storedProperties adds to sb, which holds
+// the client's properties, and returns the whole string. The builder's
+// String shares its bytes (no copy), and the appends fit in the room
+// growProperties made, so the client's part read below stays in place.
+func (b *Broker) completeProperties(sb *strings.Builder) (string, error) {
+	props := sb.String() // the client's part, for the lookups
+	if len(props) > 0 && props[len(props)-1] != message.PropertySeparator {
+		sb.WriteByte(message.PropertySeparator)
 	}
-	if _, ok := message.LookupProperty(props, message.PropertyUniqKey); !ok {
-		buf = message.AppendProperty(buf, message.PropertyUniqKey, b.uniq.Next())
+	if _, ok := message.LookupPropertyString(props, message.PropertyUniqKey); !ok {
+		writeProperty(sb, message.PropertyUniqKey, b.uniq.Next())
 	}
-	if _, ok := message.LookupProperty(props, message.PropertyCluster); !ok {
-		buf = message.AppendProperty(buf, message.PropertyCluster, b.cfg.BrokerClusterName)
+	if _, ok := message.LookupPropertyString(props, message.PropertyCluster); !ok {
+		writeProperty(sb, message.PropertyCluster, b.cfg.BrokerClusterName)
 	}
-	if len(buf) > maxPropertiesLength {
-		return "", fmt.Errorf("properties length %d exceeds %d", len(buf), maxPropertiesLength)
+	if sb.Len() > maxPropertiesLength {
+		return "", fmt.Errorf("properties length %d exceeds %d", sb.Len(), maxPropertiesLength)
 	}
-	// buf is never written again: the string can share its bytes instead
-	// of copying them (one allocation per message fewer).
-	return unsafe.String(unsafe.SliceData(buf), len(buf)), nil
+	return sb.String(), nil
+}
+
+// writeProperty is message.AppendProperty for a strings.Builder.
+func writeProperty(sb *strings.Builder, key, value string) {
+	sb.WriteString(key)
+	sb.WriteByte(message.NameValueSeparator)
+	sb.WriteString(value)
+	sb.WriteByte(message.PropertySeparator)
+}
+
+// prepareOne sets m's properties to those stored for a single send and
+// moves a delayed, timed or half message to its broker-owned topic: all a
+// send does to the message before the store encodes it.
+func (b *Broker) prepareOne(h *remoting.SendMessageRequestHeader, m *message.StoredMessage) (int16, string) {
+	props, err := b.storedPropertiesOf(h.Properties)
+	if err != nil {
+		return remoting.MessageIllegal, err.Error()
+	}
+	m.Properties = props
+	return b.rewriteSpecial(m)
 }
 
 func (b *Broker) sendOne(rc *transport.RequestContext, req *remoting.Command, h *remoting.SendMessageRequestHeader, m message.StoredMessage, noWait bool, start time.Time) bool {
-	props, err := b.storedPropertiesOf(h.Properties)
-	if err != nil {
-		reply(rc, req, remoting.MessageIllegal, err.Error())
-		return true
-	}
-	m.Properties = props
 	m.Body = req.Body
 	kind := MessageNormal
 	if b.observing {
-		kind = messageKindOf(props)
+		// The client's properties: what the broker adds names no kind.
+		kind = messageKindOf(h.Properties)
 	}
 	topic := m.Topic
-	if code, remark := b.rewriteSpecial(&m); code != remoting.Success {
+	if code, remark := b.prepareOne(h, &m); code != remoting.Success {
 		reply(rc, req, code, remark)
 		return true
 	}
-	uniq, _ := message.LookupProperty([]byte(m.Properties), message.PropertyUniqKey)
 	prepared := m.SysFlag&message.SysFlagTxMask == message.SysFlagTxPrepared
+	var uniq string // the transaction id of a half message
+	if prepared {
+		// A substring of the stored properties: no copy of them.
+		uniq, _ = message.LookupPropertyString(m.Properties, message.PropertyUniqKey)
+	}
 	done := func(res store.AppendResult, err error) {
 		if err != nil {
 			b.stats.putFailure()
@@ -250,7 +281,7 @@ func (b *Broker) sendOne(rc *transport.RequestContext, req *remoting.Command, h 
 		}
 		rh.RecallHandle = b.recallHandleFor(&m, topic)
 		if prepared {
-			rh.TransactionID = string(uniq)
+			rh.TransactionID = uniq
 		}
 		if m.Topic != h.Topic {
 			rh.QueueID = h.QueueID // a delayed or half message answers with the queue the producer chose
@@ -349,8 +380,8 @@ func (b *Broker) replyStored(rc *transport.RequestContext, resp *remoting.Comman
 // waitStoreMsgOK reads the WAIT property as Java's isWaitStoreMsgOK does:
 // absent means true.
 func waitStoreMsgOK(props string) bool {
-	v, ok := message.LookupProperty([]byte(props), message.PropertyWaitStoreMsgOK)
-	return !ok || strings.EqualFold(string(v), "true")
+	v, ok := message.LookupPropertyString(props, message.PropertyWaitStoreMsgOK)
+	return !ok || strings.EqualFold(v, "true")
 }
 
 func appendStatusCode(s store.AppendStatus) int16 {

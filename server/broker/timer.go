@@ -1,13 +1,13 @@
 package broker
 
 import (
-	"bytes"
 	"container/heap"
 	"context"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,8 +35,8 @@ const timerPropertyPrefix = "TIMER_"
 
 // deliverAt reads a message's requested delivery time. ok is false when it
 // asked for none; a malformed or too distant time is an error.
-func deliverAt(props []byte, clock func() time.Time) (at time.Time, ok bool, err error) {
-	if !bytes.Contains(props, []byte(timerPropertyPrefix)) {
+func deliverAt(props string, clock func() time.Time) (at time.Time, ok bool, err error) {
+	if !strings.Contains(props, timerPropertyPrefix) {
 		// Every send passes here and almost none is timed: one scan
 		// instead of three lookups, and no clock read.
 		return time.Time{}, false, nil
@@ -50,11 +50,11 @@ func deliverAt(props []byte, clock func() time.Time) (at time.Time, ok bool, err
 		{message.PropertyTimerDelaySec, func(n int64) time.Time { return now.Add(time.Duration(n) * time.Second) }},
 		{message.PropertyTimerDelayMS, func(n int64) time.Time { return now.Add(time.Duration(n) * time.Millisecond) }},
 	} {
-		v, found := message.LookupProperty(props, p.key)
+		v, found := message.LookupPropertyString(props, p.key)
 		if !found {
 			continue
 		}
-		n, perr := strconv.ParseInt(string(v), 10, 64)
+		n, perr := strconv.ParseInt(v, 10, 64)
 		if perr != nil || n < 0 {
 			return time.Time{}, false, fmt.Errorf("%s %q is not a non-negative number", p.key, v)
 		}

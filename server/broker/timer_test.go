@@ -83,12 +83,12 @@ func TestTimerPropertiesSharePrefix(t *testing.T) {
 			t.Errorf("%s does not start with %s: deliverAt would never see it", p, timerPropertyPrefix)
 		}
 	}
-	props := []byte("TIMER_DELAY_SEC\x013\x02")
+	props := "TIMER_DELAY_SEC\x013\x02"
 	at, ok, err := deliverAt(props, func() time.Time { return time.Unix(100, 0) })
 	if err != nil || !ok || !at.Equal(time.Unix(103, 0)) {
 		t.Fatalf("deliverAt = %v %v %v", at, ok, err)
 	}
-	if _, ok, _ := deliverAt([]byte("KEYS\x01k\x02"), func() time.Time { t.Fatal("clock read for an untimed message"); return time.Time{} }); ok {
+	if _, ok, _ := deliverAt("KEYS\x01k\x02", func() time.Time { t.Fatal("clock read for an untimed message"); return time.Time{} }); ok {
 		t.Fatal("untimed message has a delivery time")
 	}
 }

@@ -11,6 +11,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -482,9 +483,9 @@ func appendKeyHashes(dst []uint32, topic string, props []byte, limit int) []uint
 	}
 	if v, ok := message.LookupProperty(props, propKeys); ok {
 		for len(v) > 0 && n < limit {
-			i := 0
-			for i < len(v) && v[i] != ' ' {
-				i++
+			i := bytes.IndexByte(v, ' ')
+			if i < 0 {
+				i = len(v)
 			}
 			if i > 0 {
 				dst = append(dst, keyHashFrom(seed, v[:i]))
