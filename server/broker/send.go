@@ -253,11 +253,13 @@ func (b *Broker) sendOne(rc *transport.RequestContext, req *remoting.Command, h 
 		kind = messageKindOf(h.Properties)
 	}
 	topic := m.Topic
+	// Read before prepareOne: it moves a half message to the half topic and
+	// clears its transaction bits there.
+	prepared := m.SysFlag&message.SysFlagTxMask == message.SysFlagTxPrepared
 	if code, remark := b.prepareOne(h, &m); code != remoting.Success {
 		reply(rc, req, code, remark)
 		return true
 	}
-	prepared := m.SysFlag&message.SysFlagTxMask == message.SysFlagTxPrepared
 	var uniq string // the transaction id of a half message
 	if prepared {
 		// A substring of the stored properties: no copy of them.

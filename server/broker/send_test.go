@@ -171,3 +171,37 @@ func processCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestHalfSendAnswersTransactionID: the answer to a half message carries
+// its UNIQ_KEY as transactionId, as Java's broker sends it and as
+// producers report it in their send result.
+func TestHalfSendAnswersTransactionID(t *testing.T) {
+	b, rc := testBroker(t, nil)
+	const id = "HALF00000000000000000000000000A1"
+	props := message.AppendProperty(nil, message.PropertyTransactionPrepared, "true")
+	props = message.AppendProperty(props, message.PropertyProducerGroup, "PG")
+	props = message.AppendProperty(props, message.PropertyUniqKey, id)
+	h := sendHeader("TxAnswer", 0, string(props))
+	h.SysFlag = message.SysFlagTxPrepared
+	resp := invoke(t, rc, b.Addr(), remoting.NewRequest(remoting.SendMessage, h, []byte("half")))
+	if resp.Code != remoting.Success {
+		t.Fatalf("half send: %d %s", resp.Code, resp.Remark)
+	}
+	var rh remoting.SendMessageResponseHeader
+	if err := resp.DecodeHeader(&rh); err != nil {
+		t.Fatal(err)
+	}
+	if rh.TransactionID != id {
+		t.Fatalf("transactionId %q, want %q", rh.TransactionID, id)
+	}
+
+	// An ordinary message's answer has none.
+	resp = send(t, rc, b.Addr(), "TxAnswer", 0, string(message.AppendProperty(nil, message.PropertyUniqKey, id+"2")), []byte("plain"))
+	rh = remoting.SendMessageResponseHeader{}
+	if err := resp.DecodeHeader(&rh); err != nil {
+		t.Fatal(err)
+	}
+	if rh.TransactionID != "" {
+		t.Fatalf("plain send answered transactionId %q", rh.TransactionID)
+	}
+}
