@@ -117,6 +117,16 @@ func (f *indexFile) entryPos(n int) int {
 	return idxHeaderLen + f.slots*idxSlotLen + (n-1)*idxEntryLen
 }
 
+// setEntry writes entry n: the key's hash, the record's commit-log offset,
+// its seconds since the file's first record and the slot's previous head.
+func (f *indexFile) setEntry(n int, h uint32, phy, secs int64, prev int) {
+	b := f.mf.data[f.entryPos(n):]
+	binary.BigEndian.PutUint32(b, h)
+	binary.BigEndian.PutUint64(b[4:], uint64(phy))
+	binary.BigEndian.PutUint32(b[12:], uint32(secs))
+	binary.BigEndian.PutUint32(b[16:], uint32(prev))
+}
+
 func (f *indexFile) entry(n int) (h uint32, phy int64, secs int32, prev int) {
 	b := f.mf.data[f.entryPos(n):]
 	return binary.BigEndian.Uint32(b), int64(binary.BigEndian.Uint64(b[4:])),
@@ -140,11 +150,7 @@ func (f *indexFile) put(h uint32, phy, ts int64) {
 	if secs < 0 {
 		secs = 0
 	}
-	b := f.mf.data[f.entryPos(n):]
-	binary.BigEndian.PutUint32(b, h)
-	binary.BigEndian.PutUint64(b[4:], uint64(phy))
-	binary.BigEndian.PutUint32(b[12:], uint32(secs))
-	binary.BigEndian.PutUint32(b[16:], uint32(prev))
+	f.setEntry(n, h, phy, secs, prev)
 	f.set32(hdrCount, n)
 	if prev == 0 {
 		f.set32(hdrSlots, f.hdr32(hdrSlots)+1)
@@ -186,11 +192,7 @@ func (f *indexFile) putAll(hs []uint32, phy, ts int64) {
 		if prev > n-1 {
 			prev = 0 // stale slot from a torn write: treat as empty
 		}
-		b := f.mf.data[f.entryPos(n):]
-		binary.BigEndian.PutUint32(b, h)
-		binary.BigEndian.PutUint64(b[4:], uint64(phy))
-		binary.BigEndian.PutUint32(b[12:], uint32(secs))
-		binary.BigEndian.PutUint32(b[16:], uint32(prev))
+		f.setEntry(n, h, phy, secs, prev)
 		f.set32(hdrCount, n)
 		if prev == 0 {
 			used++
