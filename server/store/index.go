@@ -133,44 +133,17 @@ func (f *indexFile) entry(n int) (h uint32, phy int64, secs int32, prev int) {
 		int32(binary.BigEndian.Uint32(b[12:])), int(binary.BigEndian.Uint32(b[16:]))
 }
 
-// put adds one key. The entry and the count are written before the slot, so
-// a crash at any point leaves either no trace or an entry undo can remove.
-func (f *indexFile) put(h uint32, phy, ts int64) {
-	n := f.count() + 1
-	if n == 1 {
-		f.set64(hdrBeginTs, ts)
-		f.set64(hdrBeginPhy, phy)
-	}
-	sp := f.slotPos(h)
-	prev := f.hdr32(sp)
-	if prev > n-1 {
-		prev = 0 // stale slot from a torn write: treat as empty
-	}
-	secs := (ts - f.hdr64(hdrBeginTs)) / 1000
-	if secs < 0 {
-		secs = 0
-	}
-	f.setEntry(n, h, phy, secs, prev)
-	f.set32(hdrCount, n)
-	if prev == 0 {
-		f.set32(hdrSlots, f.hdr32(hdrSlots)+1)
-	}
-	f.set32(sp, n)
-	if ts > f.hdr64(hdrEndTs) {
-		f.set64(hdrEndTs, ts)
-	}
-	f.set64(hdrEndPhy, phy)
-}
-
 // putAll adds the keys of one record. The slots of all of them are read
 // first: they lie at random in a table of tens of megabytes, so nearly each
 // is a cache (and TLB) miss, and loads that do not depend on each other
 // overlap where the puts, each waiting for its slot before the next,
 // would take the misses one after another. A trace message has hundreds.
 //
-// Per key it writes what put writes, in put's order (entry, count, slot);
-// the header fields every key of the record would set alike (end time and
-// offset, slots used) are written once after them, with the same result.
+// Per key the entry and the count are written before the slot, so a crash
+// at any point leaves either no trace or an entry undo can remove; the
+// header fields every key of the record would set alike (end time and
+// offset, slots used) are written once after them, with the result of one
+// put per key (TestIndexPutAllSameAsPuts keeps that reference put).
 func (f *indexFile) putAll(hs []uint32, phy, ts int64) {
 	if len(hs) == 0 {
 		return

@@ -331,3 +331,30 @@ func TestManyKeyAppendsConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// put is the one-key put putAll replaced, kept as the reference putAll
+// must match byte for byte: the entry and the count before the slot, then
+// the slots used and the end time and offset.
+func (f *indexFile) put(h uint32, phy, ts int64) {
+	n := f.count() + 1
+	if n == 1 {
+		f.set64(hdrBeginTs, ts)
+		f.set64(hdrBeginPhy, phy)
+	}
+	sp := f.slotPos(h)
+	prev := f.hdr32(sp)
+	if prev > n-1 {
+		prev = 0 // stale slot from a torn write: treat as empty
+	}
+	secs := max((ts-f.hdr64(hdrBeginTs))/1000, 0)
+	f.setEntry(n, h, phy, secs, prev)
+	f.set32(hdrCount, n)
+	if prev == 0 {
+		f.set32(hdrSlots, f.hdr32(hdrSlots)+1)
+	}
+	f.set32(sp, n)
+	if ts > f.hdr64(hdrEndTs) {
+		f.set64(hdrEndTs, ts)
+	}
+	f.set64(hdrEndPhy, phy)
+}
