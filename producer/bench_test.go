@@ -21,6 +21,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/rocketgo/rocketgo/internal/cputime"
 	"net"
 	"os"
 	"os/exec"
@@ -283,7 +284,7 @@ func benchSync(b *testing.B, s benchSender, body []byte, conc int) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0, srv0 := cpuTime(), procCPU(benchServerPID)
+	cpu0, srv0 := cputime.Process(), cputime.Of(benchServerPID)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for g := 0; g < conc; g++ {
@@ -316,7 +317,7 @@ func benchAsync(b *testing.B, s benchSender, body []byte, conc int) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0, srv0 := cpuTime(), procCPU(benchServerPID)
+	cpu0, srv0 := cputime.Process(), cputime.Of(benchServerPID)
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		sem <- struct{}{}
@@ -342,8 +343,8 @@ func benchAsync(b *testing.B, s benchSender, body []byte, conc int) {
 
 func report(b *testing.B, start time.Time, cpu0, srv0 time.Duration, lat []time.Duration, failed int64) {
 	elapsed := time.Since(start)
-	cpu := cpuTime() - cpu0
-	srv := procCPU(benchServerPID) - srv0
+	cpu := cputime.Process() - cpu0
+	srv := cputime.Of(benchServerPID) - srv0
 	b.StopTimer()
 	if failed > 0 {
 		b.Fatalf("%d of %d sends failed", failed, b.N)

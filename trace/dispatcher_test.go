@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rocketgo/rocketgo/internal/cputime"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -485,7 +485,7 @@ func BenchmarkDispatcherLoad(b *testing.B) {
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	b.SetParallelism(64 / max(1, runtime.GOMAXPROCS(0)))
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -505,20 +505,9 @@ func BenchmarkDispatcherLoad(b *testing.B) {
 	dp.Close(context.Background())
 	dc.Close(context.Background())
 	b.StopTimer()
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/op")
 	sp, sc := dp.Stats(), dc.Stats()
 	b.ReportMetric(float64(sp.Appended+sc.Appended)/float64(max(1, sp.Messages+sc.Messages)), "records/msg")
 }
 
 var loadSet = sync.OnceValues(func() ([]Record, []Record) { return loadRecords(1 << 14) })
-
-// cpuTime is the process's user+system CPU time in nanoseconds. On a
-// machine whose cores are all busy, CPU per operation, not wall time, is
-// what an operation costs the rest of the process.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}

@@ -21,6 +21,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/rocketgo/rocketgo/internal/cputime"
 	. "github.com/rocketgo/rocketgo/producer"
 	"net"
 	"os"
@@ -29,7 +30,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -265,7 +265,7 @@ func benchSync(b *testing.B, s benchSender, body []byte, conc int) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for g := 0; g < conc; g++ {
@@ -298,7 +298,7 @@ func benchAsync(b *testing.B, s benchSender, body []byte, conc int) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		sem <- struct{}{}
@@ -324,7 +324,7 @@ func benchAsync(b *testing.B, s benchSender, body []byte, conc int) {
 
 func report(b *testing.B, start time.Time, cpu0 time.Duration, lat []time.Duration, failed int64) {
 	elapsed := time.Since(start)
-	cpu := cpuTime() - cpu0
+	cpu := cputime.Process() - cpu0
 	b.StopTimer()
 	if failed > 0 {
 		b.Fatalf("%d of %d sends failed", failed, b.N)
@@ -334,14 +334,4 @@ func report(b *testing.B, start time.Time, cpu0 time.Duration, lat []time.Durati
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/msg")
-}
-
-// cpuTime is this process's user+system CPU so far (the benchmark's server
-// is a child process and not counted).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -2,9 +2,9 @@ package broker
 
 import (
 	"fmt"
+	"github.com/rocketgo/rocketgo/internal/cputime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -152,7 +152,7 @@ func BenchmarkSendTraceMessage(b *testing.B) {
 	}
 	b.SetBytes(int64(len(props) + len(body)))
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := cputime.Process()
 	for b.Loop() {
 		if resp := send(b, rc, br.Addr(), topic, 0, props, body); resp.Code != remoting.Success {
 			b.Fatalf("send: %d %s", resp.Code, resp.Remark)
@@ -160,16 +160,7 @@ func BenchmarkSendTraceMessage(b *testing.B) {
 	}
 	// The process's CPU (client and broker): wall time is mostly the
 	// round trip's waits.
-	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
-}
-
-// processCPU is the process's user and system CPU time so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // TestHalfSendAnswersTransactionID: the answer to a half message carries

@@ -2,10 +2,10 @@ package store
 
 import (
 	"context"
+	"github.com/rocketgo/rocketgo/internal/cputime"
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,14 +25,6 @@ func benchConfig(b *testing.B, flush FlushDiskType) Config {
 	}
 }
 
-// cpuSeconds is the process's user+system CPU time, so figures can be given
-// per CPU-second as well as per wall-second on a shared machine.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
 func benchMsg(qid int32) *message.StoredMessage {
 	return newMsg("BenchmarkTest", qid, make([]byte, 128), "TagA", "")
 }
@@ -44,14 +36,14 @@ func BenchmarkAppendAsync(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
-	start, cpu := time.Now(), cpuSeconds()
+	start, cpu := time.Now(), cputime.Process().Seconds()
 	for i := 0; i < b.N; i++ {
 		if _, err := s.Append(ctx, m); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
-	b.ReportMetric(float64(b.N)/(cpuSeconds()-cpu), "msgs/cpu-s")
+	b.ReportMetric(float64(b.N)/(cputime.Process().Seconds()-cpu), "msgs/cpu-s")
 }
 
 func BenchmarkAppendAsyncIndexed(b *testing.B) {
@@ -64,14 +56,14 @@ func BenchmarkAppendAsyncIndexed(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
-	start, cpu := time.Now(), cpuSeconds()
+	start, cpu := time.Now(), cputime.Process().Seconds()
 	for i := 0; i < b.N; i++ {
 		if _, err := s.Append(ctx, m); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
-	b.ReportMetric(float64(b.N)/(cpuSeconds()-cpu), "msgs/cpu-s")
+	b.ReportMetric(float64(b.N)/(cputime.Process().Seconds()-cpu), "msgs/cpu-s")
 }
 
 // BenchmarkAppendSync measures SYNC_FLUSH with 1 and 64 concurrent
@@ -147,7 +139,7 @@ func benchGetMessages(b *testing.B, reopen, copyBody bool) {
 	defer mustClose(b, s)
 	b.ReportAllocs()
 	b.ResetTimer()
-	start, cpu := time.Now(), cpuSeconds()
+	start, cpu := time.Now(), cputime.Process().Seconds()
 	off, msgs := int64(0), 0
 	body := make([]byte, 0, 256<<10)
 	for i := 0; i < b.N; i++ {
@@ -169,7 +161,7 @@ func benchGetMessages(b *testing.B, reopen, copyBody bool) {
 		r.Release()
 	}
 	b.ReportMetric(float64(msgs)/time.Since(start).Seconds(), "msgs/s")
-	b.ReportMetric(float64(msgs)/(cpuSeconds()-cpu), "msgs/cpu-s")
+	b.ReportMetric(float64(msgs)/(cputime.Process().Seconds()-cpu), "msgs/cpu-s")
 }
 
 // BenchmarkSyncGroupCommitRatio alternates 100 ms phases of one SYNC_FLUSH

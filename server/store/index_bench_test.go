@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"github.com/rocketgo/rocketgo/internal/cputime"
 	"os"
 	"strings"
 	"testing"
@@ -92,14 +93,14 @@ func BenchmarkAppendTraceKeys(b *testing.B) {
 	time.Sleep(100 * time.Millisecond)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := cpuSeconds()
+	cpu := cputime.Process().Seconds()
 	for i := 0; i < b.N; i++ {
 		if _, err := s.Append(ctx, t.next()); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.StopTimer()
-	cpu = cpuSeconds() - cpu
+	cpu = cputime.Process().Seconds() - cpu
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*traceKeyCount), "ns/key")
 	b.ReportMetric(cpu*1e9/float64(b.N*traceKeyCount), "cpu-ns/key")
 }

@@ -7,6 +7,7 @@ package store
 
 import (
 	"context"
+	"github.com/rocketgo/rocketgo/internal/cputime"
 	"math/rand"
 	"os"
 	"runtime"
@@ -26,7 +27,7 @@ func TestScaleBacklog(t *testing.T) {
 	defer mustClose(t, s)
 	ctx := context.Background()
 	queues := int32(8)
-	start, cpu := time.Now(), cpuSeconds()
+	start, cpu := time.Now(), cputime.Process().Seconds()
 	for i := 0; i < n; i++ {
 		m := newMsg("Scale", int32(i)%queues, make([]byte, 32), "TagA", "")
 		if _, err := s.Append(ctx, m); err != nil {
@@ -38,7 +39,7 @@ func TestScaleBacklog(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	t.Logf("appended %d messages (%d bytes of log) in %v: %.0f msgs/s, %.0f msgs/cpu-s; Go heap in use %d KiB",
-		n, s.MaxPhysicalOffset(), el.Round(time.Millisecond), float64(n)/el.Seconds(), float64(n)/(cpuSeconds()-cpu), ms.HeapInuse>>10)
+		n, s.MaxPhysicalOffset(), el.Round(time.Millisecond), float64(n)/el.Seconds(), float64(n)/(cputime.Process().Seconds()-cpu), ms.HeapInuse>>10)
 
 	per := int64(n) / int64(queues)
 	measure := func(name string, lo, hi int64) time.Duration {
