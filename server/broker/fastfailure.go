@@ -167,7 +167,7 @@ func (b *Broker) enqueueSend(rc *transport.RequestContext, req *remoting.Command
 	// the lock, and a loop that queued everything behind them would stay
 	// on the slow path for as long as the load lasts.
 	if start := time.Now(); b.sends.inlineAllowed(start) && b.plainSend(h) {
-		if b.store.AppendLockHeld() > 0 {
+		if b.store.AppendLocked() {
 			// Another append holds the commit-log lock, and would most
 			// likely still hold it when this send, prepared and encoded,
 			// tried to take it (a trace message's append holds it for

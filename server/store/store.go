@@ -714,6 +714,10 @@ func (s *Store) AppendLockHeld() time.Duration {
 	return max(time.Duration(time.Now().UnixNano()-at), 0)
 }
 
+// AppendLocked reports whether an append holds the commit-log lock now:
+// AppendLockHeld without its clock read, for a check on every send.
+func (s *Store) AppendLocked() bool { return s.lockedAt.Load() != 0 }
+
 func putBlank(b []byte, n int64) {
 	b[0], b[1], b[2], b[3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
 	m := message.BlankMagic

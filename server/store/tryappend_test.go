@@ -81,15 +81,15 @@ func TestTryAppendNeverWaits(t *testing.T) {
 	if _, err := tryAppend(t, s, "T", 0, body(4)); !errors.Is(err, ErrWouldBlock) {
 		t.Fatalf("append while the lock is held: %v, want ErrWouldBlock", err)
 	}
-	if s.AppendLockHeld() <= 0 {
-		t.Fatal("AppendLockHeld is 0 while an append holds the lock")
+	if s.AppendLockHeld() <= 0 || !s.AppendLocked() {
+		t.Fatal("AppendLockHeld is 0 or AppendLocked false while an append holds the lock")
 	}
 	close(release)
 	if err := <-held; err != nil {
 		t.Fatal(err)
 	}
-	if s.AppendLockHeld() != 0 {
-		t.Fatal("AppendLockHeld after the append returned")
+	if s.AppendLockHeld() != 0 || s.AppendLocked() {
+		t.Fatal("AppendLockHeld or AppendLocked after the append returned")
 	}
 
 	// Fill the open files: the append that would need a new commit-log
