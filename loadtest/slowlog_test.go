@@ -63,7 +63,7 @@ func TestWriteSlowSends(t *testing.T) {
 }
 
 // TestStalls: sends ending within stallWindow of each other form one
-// stall when there are at least min of them; stragglers and smaller
+// stall when there are at least atLeast of them; stragglers and smaller
 // bunches do not count.
 func TestStalls(t *testing.T) {
 	t0 := time.Unix(1000, 0)
