@@ -599,8 +599,9 @@ func offsetAnswer(op int16, addr string, resp *remoting.Command, err error) (int
 }
 
 // removeQueue stops pulling q, lets its running callbacks finish (up to
-// ctx), persists its offset and, for orderly, unlocks it — in that order,
-// so the next owner starts exactly after the last consumed message.
+// ctx), consumes the messages left below a consumed one (consumeGaps),
+// persists its offset and, for orderly, unlocks it — in that order, so the
+// next owner starts exactly after the last consumed message.
 func (c *PushConsumer) removeQueue(ctx context.Context, q Queue, run *queueRun) error {
 	pq := run.pq
 	run.stopPulling()
@@ -612,8 +613,8 @@ func (c *PushConsumer) removeQueue(ctx context.Context, q Queue, run *queueRun) 
 		} else {
 			defer pq.consumeMu.Unlock()
 		}
-	} else {
-		waitUntil(ctx, func() bool { return pq.running.Load() == 0 })
+	} else if waitUntil(ctx, func() bool { return pq.running.Load() == 0 }) && c.cfg.model == Clustering {
+		c.consumeGaps(ctx, run)
 	}
 	var err error
 	if c.cfg.model == Clustering {
