@@ -302,9 +302,9 @@ func (c *PushConsumer) startLocked(cl *cluster) error {
 			break
 		}
 		c.subs[c.retry] = sub
-		c.store = &remoteStore{cl: cl, group: c.cfg.group}
+		c.store = &remoteStore{cl: cl, group: c.cfg.group, timeout: c.cfg.requestTimeout}
 	} else if c.cfg.popMode {
-		c.store = &remoteStore{cl: cl, group: c.cfg.group}
+		c.store = &remoteStore{cl: cl, group: c.cfg.group, timeout: c.cfg.requestTimeout}
 	} else {
 		ls, err := newLocalStore(c.cfg.offsetDir, cl.ClientID(), c.cfg.group)
 		if err != nil {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rocketgo/rocketgo/message"
+	"github.com/rocketgo/rocketgo/remoting"
+	"github.com/rocketgo/rocketgo/server/transport"
 )
 
 // commitStore is an offsetStore in memory whose persist records what a
@@ -181,4 +184,127 @@ func offsetsOf(msgs []*message.MessageExt) []int64 {
 		out[i] = m.QueueOffset
 	}
 	return out
+}
+
+// reorderingBroker is a name server and broker in one transport server: it
+// routes every topic to itself and serves UPDATE_CONSUMER_OFFSET as a broker
+// under load may — the commit of offset held is kept waiting until a later
+// commit of the queue has been applied (or, when none comes, for a while),
+// then applied, so it would overwrite it. A client that waits for each
+// commit's answer before sending the next is not affected.
+type reorderingBroker struct {
+	rs   *transport.Server
+	addr string
+	held int64
+
+	reached  chan struct{} // closed when the held commit arrives
+	heldDone chan struct{} // closed when it was applied
+	later    chan struct{} // closed when a later commit was applied
+	mu       sync.Mutex
+	last     int64
+}
+
+func startReorderingBroker(t *testing.T, held int64) *reorderingBroker {
+	t.Helper()
+	b := &reorderingBroker{rs: transport.NewServer("127.0.0.1:0"), held: held,
+		reached: make(chan struct{}), heldDone: make(chan struct{}), later: make(chan struct{}), last: -1}
+	b.rs.Handle(remoting.GetRouteInfoByTopic, func(rc *transport.RequestContext, req *remoting.Command) {
+		b.mu.Lock()
+		addr := b.addr
+		b.mu.Unlock()
+		resp := remoting.NewResponse(req, remoting.Success, "")
+		resp.Body = []byte(`{"brokerDatas":[{"brokerAddrs":{"0":"` + addr + `"},"brokerName":"broker-a","cluster":"c"}],` +
+			`"queueDatas":[{"brokerName":"broker-a","perm":6,"readQueueNums":4,"topicSysFlag":0,"writeQueueNums":4}]}`)
+		_ = rc.Reply(resp)
+	})
+	b.rs.Handle(remoting.UpdateConsumerOffset, func(rc *transport.RequestContext, req *remoting.Command) {
+		var h remoting.UpdateConsumerOffsetRequestHeader
+		if err := req.DecodeHeader(&h); err != nil {
+			_ = rc.Reply(remoting.NewResponse(req, remoting.SystemError, err.Error()))
+			return
+		}
+		if h.CommitOffset == b.held {
+			close(b.reached)
+			// The fallback only ends the wait of a client that does wait
+			// for this answer; it asserts nothing about time.
+			select {
+			case <-b.later:
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+		b.mu.Lock()
+		b.last = h.CommitOffset
+		b.mu.Unlock()
+		if h.CommitOffset == b.held {
+			close(b.heldDone)
+		} else {
+			select {
+			case <-b.later:
+			default:
+				close(b.later)
+			}
+		}
+		_ = rc.Reply(remoting.NewResponse(req, remoting.Success, ""))
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.rs.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.mu.Lock() // the route handler reads it
+	b.addr = b.rs.Addr().String()
+	b.mu.Unlock()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = b.rs.Shutdown(ctx)
+	})
+	return b
+}
+
+func (b *reorderingBroker) committed() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.last
+}
+
+// TestCommitCutShortDoesNotOverwriteNewer drives the second interleaving
+// behind the TestPushRebalanceJoinLeaveNoLoss flake: the owner loop's
+// periodic persist has sent a commit when Shutdown cancels its context; the
+// removal of the queue then commits the newer offset. The broker serves one
+// connection's requests concurrently, so the abandoned older commit could
+// be applied last and move the group back: the next owner would consume
+// again what was consumed. A commit's answer is awaited even past its
+// context, so the newer commit goes out only after the older one was
+// applied.
+func TestCommitCutShortDoesNotOverwriteNewer(t *testing.T) {
+	b := startReorderingBroker(t, 162)
+	c, err := NewPush(WithGroup("g"), WithNameServers(b.addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := newCluster(&c.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.release)
+	s := &remoteStore{cl: cl, group: "g", timeout: 10 * time.Second}
+	q := Queue{Topic: "T", BrokerName: "broker-a", QueueID: 2}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.update(q, 162, false)
+	persisted := make(chan error, 1)
+	go func() { persisted <- s.persist(ctx, []Queue{q}) }() // the owner loop's periodic persist
+	<-b.reached
+	cancel() // Shutdown
+	<-persisted
+	// The removal's final commit, sent once the owner loop has returned.
+	s.update(q, 163, true)
+	if err := s.persist(context.Background(), []Queue{q}); err != nil {
+		t.Fatal(err)
+	}
+	<-b.heldDone
+	if got := b.committed(); got != 163 {
+		t.Fatalf("the broker keeps offset %d, want 163: the commit cut short by the cancel landed after the newer one", got)
+	}
 }
