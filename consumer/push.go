@@ -536,7 +536,18 @@ func (c *PushConsumer) addQueue(ctx context.Context, s *subscription, q Queue) e
 		}
 		return err
 	}
-	c.store.update(q, offset, false)
+	if c.cfg.handover > 0 && c.cfg.model == Clustering {
+		// The pull loop reads the offset again after the handover delay and
+		// stores it then. Until then this member has made no progress of its
+		// own, and the offset read here may be older than the one the
+		// previous owner is about to commit: kept in the store, the periodic
+		// persist (or a removal during the delay) would commit it over the
+		// newer one, and the pull loop would read it back and consume those
+		// messages again.
+		c.store.remove(q)
+	} else {
+		c.store.update(q, offset, false)
+	}
 	pctx, cancel := context.WithCancel(c.ctx)
 	run := &queueRun{pq: pq, sub: s, cancel: cancel, done: make(chan struct{})}
 	c.tableMu.Lock()

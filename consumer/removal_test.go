@@ -308,3 +308,96 @@ func TestCommitCutShortDoesNotOverwriteNewer(t *testing.T) {
 		t.Fatalf("the broker keeps offset %d, want 163: the commit cut short by the cancel landed after the newer one", got)
 	}
 }
+
+// brokerTableStore is an offsetStore whose persisted side is a table
+// standing for the broker's, which the test writes as another member would.
+// read behaves as remoteStore's: it also sets the in-memory offset.
+type brokerTableStore struct {
+	memTable
+	bmu    sync.Mutex
+	broker map[Queue]int64
+}
+
+func (s *brokerTableStore) set(q Queue, off int64) {
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	if s.broker == nil {
+		s.broker = map[Queue]int64{}
+	}
+	s.broker[q] = off
+}
+
+func (s *brokerTableStore) committed(q Queue) int64 {
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	return s.broker[q]
+}
+
+func (s *brokerTableStore) read(_ context.Context, q Queue, fromStore bool) (int64, error) {
+	if !fromStore {
+		if o, ok := s.get(q); ok {
+			return o, nil
+		}
+	}
+	s.bmu.Lock()
+	o, ok := s.broker[q]
+	s.bmu.Unlock()
+	if !ok {
+		return 0, ErrNoOffset
+	}
+	s.update(q, o, false)
+	return o, nil
+}
+
+func (s *brokerTableStore) persist(_ context.Context, qs []Queue) error {
+	for _, q := range qs {
+		if o, ok := s.get(q); ok {
+			s.set(q, o)
+		}
+	}
+	return nil
+}
+
+// TestHandoverDelayCommitsNothingItOnlyRead: a member that gains a queue
+// with a handover delay reads the queue's offset, then waits for the
+// previous owner to finish and commit. The periodic persist during that
+// wait must not commit the offset read before it — the previous owner's
+// newer commit would be overwritten, read back after the delay, and the
+// messages between consumed again.
+func TestHandoverDelayCommitsNothingItOnlyRead(t *testing.T) {
+	c, err := NewPush(WithGroup("g"), WithHandoverDelay(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &brokerTableStore{}
+	c.cl = &cluster{}
+	c.store = store
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	defer func() {
+		c.cancel()
+		c.pullWG.Wait()
+	}()
+	q := Queue{Topic: "T", BrokerName: "b", QueueID: 2}
+	store.set(q, 10) // the previous owner's last periodic persist
+	sub := &subscription{topic: q.Topic, listener: ConcurrentListener(func(context.Context, *ConcurrentContext, []*message.MessageExt) ConsumeResult {
+		return ConsumeSuccess
+	})}
+	if err := c.addQueue(context.Background(), sub, q); err != nil {
+		t.Fatal(err)
+	}
+	store.set(q, 20) // the previous owner's final commit, as it lets q go
+	c.persistAll(context.Background())
+	if got := store.committed(q); got != 20 {
+		t.Fatalf("the broker keeps %d after the new owner's persist, want the previous owner's 20", got)
+	}
+	// A removal during the delay commits nothing either.
+	c.tableMu.RLock()
+	run := c.table[q]
+	c.tableMu.RUnlock()
+	if err := c.removeQueue(context.Background(), q, run); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.committed(q); got != 20 {
+		t.Fatalf("the broker keeps %d after a removal during the delay, want 20", got)
+	}
+}
