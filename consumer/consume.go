@@ -80,12 +80,34 @@ func callOrderlyP(ctx context.Context, l OrderlyListener, oc *OrderlyContext, ms
 // send-back failed stay cached and are consumed again after a delay, so a
 // failure never moves the offset past an unsettled message.
 func (c *PushConsumer) consumeConcurrently(run *queueRun, msgs []*message.MessageExt) {
-	pq := run.pq
-	arrived, ok := pq.beginBatch(msgs)
+	arrived, ok := run.pq.beginBatch(msgs)
 	if !ok {
 		return
 	}
-	defer pq.end()
+	defer run.pq.end()
+	c.consumeBegun(run, msgs, arrived)
+}
+
+// consumeGaps consumes, on the goroutine removing run's dropped queue, the
+// queue's gaps (processQueue.gaps), so that the offset the removal commits
+// passes every message a callback of this consumer consumed: the next owner
+// then gets none of them again. There are few: at most the batches the
+// pool had taken but not begun when the queue was dropped.
+func (c *PushConsumer) consumeGaps(ctx context.Context, run *queueRun) {
+	gaps := run.pq.gaps()
+	n := c.cfg.consumeBatchSize
+	for i := 0; i < len(gaps) && ctx.Err() == nil; i += n {
+		batch := gaps[i:min(i+n, len(gaps))]
+		arrived := run.pq.begin(batch)
+		c.consumeBegun(run, batch, arrived)
+		run.pq.end()
+	}
+}
+
+// consumeBegun runs one begun batch (see consumeConcurrently) through the
+// listener and settles it.
+func (c *PushConsumer) consumeBegun(run *queueRun, msgs []*message.MessageExt, arrived int64) {
+	pq := run.pq
 	l, _ := c.listenerFor(run, msgs[0]).(ConcurrentListener)
 	cc := ConcurrentContext{Queue: pq.q, AckIndex: len(msgs) - 1}
 	lctx, info, start := c.beforeConsume(pq.q, msgs)

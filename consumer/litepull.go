@@ -194,7 +194,7 @@ func (c *LitePullConsumer) Start(ctx context.Context) error {
 		return err
 	}
 	if c.cfg.model == Clustering {
-		c.store = &remoteStore{cl: cl, group: c.cfg.group}
+		c.store = &remoteStore{cl: cl, group: c.cfg.group, timeout: c.cfg.requestTimeout}
 	} else {
 		ls, err := newLocalStore(c.cfg.offsetDir, cl.ClientID(), c.cfg.group)
 		if err != nil {

@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/rocketgo/rocketgo/remoting"
 )
@@ -75,6 +77,9 @@ type remoteStore struct {
 	memTable
 	cl    *cluster
 	group string
+	// timeout bounds a commit once sent (DefaultRequestTimeout when 0); see
+	// commit.
+	timeout time.Duration
 }
 
 func (s *remoteStore) read(ctx context.Context, q Queue, fromStore bool) (int64, error) {
@@ -103,6 +108,9 @@ func (s *remoteStore) read(ctx context.Context, q Queue, fromStore bool) (int64,
 func (s *remoteStore) persist(ctx context.Context, qs []Queue) error {
 	var errs []error
 	for _, q := range qs {
+		if err := ctx.Err(); err != nil {
+			return errors.Join(append(errs, fmt.Errorf("consumer: persist offsets: %w", err))...)
+		}
 		o, ok := s.get(q)
 		if !ok || o < 0 {
 			continue
@@ -114,7 +122,25 @@ func (s *remoteStore) persist(ctx context.Context, qs []Queue) error {
 	return errors.Join(errs...)
 }
 
+// commit sends one UPDATE_CONSUMER_OFFSET and waits for its answer even when
+// ctx is cancelled meanwhile, up to ctx's deadline or s.timeout, whichever
+// comes first. The broker serves the requests of a connection concurrently
+// and keeps whichever commit it applies last, so a commit abandoned in
+// flight could land after the newer one sent next: the owner loop's
+// periodic persist, cut short by Shutdown's cancel, landed after the final
+// commit of the queue's removal, moved the group back, and the next owner
+// consumed those messages again. Awaiting each answer is what orders one
+// client's commits of a queue (a deadline still bounds the wait; persist
+// starts no commit once ctx has ended).
 func (s *remoteStore) commit(ctx context.Context, q Queue, offset int64) error {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(s.timeout, DefaultRequestTimeout))
+	defer cancel()
+	if dl, ok := ctx.Deadline(); ok {
+		var cancelDL context.CancelFunc
+		wctx, cancelDL = context.WithDeadline(wctx, dl)
+		defer cancelDL()
+	}
+	ctx = wctx
 	resp, addr, err := s.cl.invokeQueue(ctx, q, remoting.NewRequest(remoting.UpdateConsumerOffset,
 		&remoting.UpdateConsumerOffsetRequestHeader{ConsumerGroup: s.group, Topic: q.Topic,
 			QueueID: int32(q.QueueID), CommitOffset: offset}, nil))

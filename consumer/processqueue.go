@@ -222,6 +222,18 @@ func (pq *processQueue) beginBatch(msgs []*message.MessageExt) (arrived int64, o
 	if pq.dropped.Load() {
 		return 0, false
 	}
+	return pq.beginLocked(msgs), true
+}
+
+// begin is beginBatch even on a dropped queue: for its removal, which runs
+// the queue's gaps itself.
+func (pq *processQueue) begin(msgs []*message.MessageExt) (arrived int64) {
+	pq.mu.Lock()
+	defer pq.mu.Unlock()
+	return pq.beginLocked(msgs)
+}
+
+func (pq *processQueue) beginLocked(msgs []*message.MessageExt) (arrived int64) {
 	pq.running.Add(1)
 	now := time.Now().UnixNano()
 	arrived = now
@@ -231,7 +243,33 @@ func (pq *processQueue) beginBatch(msgs []*message.MessageExt) (arrived int64, o
 			arrived = min(arrived, pq.entries[i].arrived)
 		}
 	}
-	return arrived, true
+	return arrived
+}
+
+// gaps returns, in offset order, the cached messages no callback has begun
+// that lie below a consumed one. Pool goroutines begin batches in whatever
+// order they reach them, so when a queue is dropped, batch n+1 may have
+// begun while batch n had not: n's callback then sees the drop and skips
+// it, and a commit of the first offset not consumed (n) would hand n+1 to
+// the next owner a second time. The scan stops at a message a callback
+// began but did not settle (its send-back failed and it waits for a local
+// retry): the offset cannot pass it, so the gaps above it would not help.
+func (pq *processQueue) gaps() []*message.MessageExt {
+	pq.mu.Lock()
+	defer pq.mu.Unlock()
+	var out []*message.MessageExt
+	n := 0 // len(out) up to the last consumed message seen
+	for _, e := range pq.entries[pq.head:] {
+		if e.done {
+			n = len(out)
+			continue
+		}
+		if e.start != 0 {
+			break
+		}
+		out = append(out, e.msg)
+	}
+	return out[:n]
 }
 
 func (pq *processQueue) end() { pq.running.Add(-1) }

@@ -302,9 +302,9 @@ func (c *PushConsumer) startLocked(cl *cluster) error {
 			break
 		}
 		c.subs[c.retry] = sub
-		c.store = &remoteStore{cl: cl, group: c.cfg.group}
+		c.store = &remoteStore{cl: cl, group: c.cfg.group, timeout: c.cfg.requestTimeout}
 	} else if c.cfg.popMode {
-		c.store = &remoteStore{cl: cl, group: c.cfg.group}
+		c.store = &remoteStore{cl: cl, group: c.cfg.group, timeout: c.cfg.requestTimeout}
 	} else {
 		ls, err := newLocalStore(c.cfg.offsetDir, cl.ClientID(), c.cfg.group)
 		if err != nil {
@@ -536,7 +536,18 @@ func (c *PushConsumer) addQueue(ctx context.Context, s *subscription, q Queue) e
 		}
 		return err
 	}
-	c.store.update(q, offset, false)
+	if c.cfg.handover > 0 && c.cfg.model == Clustering {
+		// The pull loop reads the offset again after the handover delay and
+		// stores it then. Until then this member has made no progress of its
+		// own, and the offset read here may be older than the one the
+		// previous owner is about to commit: kept in the store, the periodic
+		// persist (or a removal during the delay) would commit it over the
+		// newer one, and the pull loop would read it back and consume those
+		// messages again.
+		c.store.remove(q)
+	} else {
+		c.store.update(q, offset, false)
+	}
 	pctx, cancel := context.WithCancel(c.ctx)
 	run := &queueRun{pq: pq, sub: s, cancel: cancel, done: make(chan struct{})}
 	c.tableMu.Lock()
@@ -599,8 +610,9 @@ func offsetAnswer(op int16, addr string, resp *remoting.Command, err error) (int
 }
 
 // removeQueue stops pulling q, lets its running callbacks finish (up to
-// ctx), persists its offset and, for orderly, unlocks it — in that order,
-// so the next owner starts exactly after the last consumed message.
+// ctx), consumes the messages left below a consumed one (consumeGaps),
+// persists its offset and, for orderly, unlocks it — in that order, so the
+// next owner starts exactly after the last consumed message.
 func (c *PushConsumer) removeQueue(ctx context.Context, q Queue, run *queueRun) error {
 	pq := run.pq
 	run.stopPulling()
@@ -612,8 +624,8 @@ func (c *PushConsumer) removeQueue(ctx context.Context, q Queue, run *queueRun) 
 		} else {
 			defer pq.consumeMu.Unlock()
 		}
-	} else {
-		waitUntil(ctx, func() bool { return pq.running.Load() == 0 })
+	} else if waitUntil(ctx, func() bool { return pq.running.Load() == 0 }) && c.cfg.model == Clustering {
+		c.consumeGaps(ctx, run)
 	}
 	var err error
 	if c.cfg.model == Clustering {
