@@ -33,8 +33,14 @@ func (b *Broker) registerProcessors() {
 	s.Handle(remoting.UnregisterClient, b.processUnregisterClient)
 	s.Handle(remoting.GetConsumerListByGroup, b.processConsumerList)
 
-	s.Handle(remoting.QueryConsumerOffset, b.processQueryConsumerOffset)
-	s.Handle(remoting.UpdateConsumerOffset, b.processUpdateConsumerOffset)
+	// Offset commits and queries run on the connection's event loop, in
+	// the order they arrived: the official clients commit one way and
+	// never wait, so on the workers two commits of one queue could be
+	// applied newest first and move the group back (its consumers would
+	// get those messages again), and a query could overtake the commits
+	// sent before it. Both only touch in-memory tables.
+	s.HandleInline(remoting.QueryConsumerOffset, b.processQueryConsumerOffset)
+	s.HandleInline(remoting.UpdateConsumerOffset, b.processUpdateConsumerOffset)
 	s.Handle(remoting.GetMaxOffset, b.processGetMaxOffset)
 	s.Handle(remoting.GetMinOffset, b.processGetMinOffset)
 	s.Handle(remoting.SearchOffsetByTimestamp, b.processSearchOffset)
