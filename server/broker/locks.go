@@ -71,7 +71,44 @@ func (t *lockTable) unlock(group, clientID string, mqs []wire.MessageQueue) {
 	}
 }
 
+// Lock and unlock batches are served on the connection's event loop, in the
+// order they arrived (registerProcessors): the official clients unlock one
+// way on a rebalance and may lock the same queue again right after, and on
+// the workers the unlock could be applied after the lock, leaving the queue
+// free while its consumer believed it held it — a second consumer could
+// then lock it and consume the queue in parallel. A body over
+// inlineLockBody (some 10,000 queues, far beyond a real group on one
+// broker) is decoded on a goroutine of its own instead, so that one request
+// cannot hold the loop's other connections for long; it is then not
+// ordered with the connection's other requests.
+const inlineLockBody = 1 << 20
+
 func (b *Broker) processLockBatch(rc *transport.RequestContext, req *remoting.Command) {
+	if b.offLoop(rc, req, b.lockBatch) {
+		return
+	}
+	b.lockBatch(rc, req)
+}
+
+func (b *Broker) processUnlockBatch(rc *transport.RequestContext, req *remoting.Command) {
+	if b.offLoop(rc, req, b.unlockBatch) {
+		return
+	}
+	b.unlockBatch(rc, req)
+}
+
+// offLoop runs p on a goroutine of its own when req's body is too large to
+// decode on the event loop, and reports whether it did.
+func (b *Broker) offLoop(rc *transport.RequestContext, req *remoting.Command, p transport.Processor) bool {
+	if len(req.Body) <= inlineLockBody {
+		return false
+	}
+	rc.KeepBody()
+	b.goRequest(func() { p(rc, req) })
+	return true
+}
+
+func (b *Broker) lockBatch(rc *transport.RequestContext, req *remoting.Command) {
 	var body wire.LockBatchRequest
 	if err := json.Unmarshal(req.Body, &body); err != nil || body.ConsumerGroup == "" || body.ClientID == "" {
 		reply(rc, req, remoting.InvalidParameter, "bad lock batch body")
@@ -81,7 +118,7 @@ func (b *Broker) processLockBatch(rc *transport.RequestContext, req *remoting.Co
 	b.replyJSON(rc, req, wire.LockBatchResponse{LockOKMQSet: granted})
 }
 
-func (b *Broker) processUnlockBatch(rc *transport.RequestContext, req *remoting.Command) {
+func (b *Broker) unlockBatch(rc *transport.RequestContext, req *remoting.Command) {
 	var body wire.LockBatchRequest
 	if err := json.Unmarshal(req.Body, &body); err != nil || body.ConsumerGroup == "" {
 		reply(rc, req, remoting.InvalidParameter, "bad unlock batch body")

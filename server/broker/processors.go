@@ -24,8 +24,8 @@ func (b *Broker) registerProcessors() {
 	s.Handle(remoting.PullMessage, b.processPull)
 	s.Handle(remoting.ConsumerSendMsgBack, b.processSendBack)
 	s.Handle(remoting.EndTransaction, b.processEndTransaction)
-	s.Handle(remoting.LockBatchMQ, b.processLockBatch)
-	s.Handle(remoting.UnlockBatchMQ, b.processUnlockBatch)
+	s.HandleInline(remoting.LockBatchMQ, b.processLockBatch) // in arrival order: see inlineLockBody
+	s.HandleInline(remoting.UnlockBatchMQ, b.processUnlockBatch)
 	s.Handle(remoting.QueryMessage, b.processQueryMessage)
 	s.Handle(remoting.ViewMessageByID, b.processViewMessage)
 
