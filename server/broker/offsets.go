@@ -46,6 +46,22 @@ func newOffsetManager(file *jsonFile) (*OffsetManager, error) {
 
 // Commit records a group's offset for one queue.
 func (m *OffsetManager) Commit(group, topic string, queueID int32, offset int64) {
+	m.commit(group, topic, queueID, offset, false)
+}
+
+// CommitForward is Commit that never moves an offset back: for the commit a
+// pull carries. Pulls run on the workers, so one can be served after an
+// UPDATE_CONSUMER_OFFSET its client sent later (those run in arrival order
+// on the event loop); the offset it carries is then older and, set as it
+// is, would move the group back — after a consumer's final commit at
+// shutdown, for good, and the next owner would consume those messages
+// again. A client's own offset only moves back through an explicit commit
+// (a seek, or an administrator's reset, which sets the table itself).
+func (m *OffsetManager) CommitForward(group, topic string, queueID int32, offset int64) {
+	m.commit(group, topic, queueID, offset, true)
+}
+
+func (m *OffsetManager) commit(group, topic string, queueID int32, offset int64, forward bool) {
 	key := offsetKey(topic, group)
 	m.mu.Lock()
 	q := m.table[key]
@@ -53,7 +69,7 @@ func (m *OffsetManager) Commit(group, topic string, queueID int32, offset int64)
 		q = map[int32]int64{}
 		m.table[key] = q
 	}
-	if q[queueID] != offset {
+	if cur, ok := q[queueID]; !ok || cur < offset || (cur != offset && !forward) {
 		q[queueID] = offset
 		m.dirty = true
 		m.changes++

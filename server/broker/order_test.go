@@ -118,3 +118,41 @@ func TestLargeLockBatchAnswered(t *testing.T) {
 		t.Fatal("the large unlock left the queues locked")
 	}
 }
+
+// TestPullCarriedCommitOnlyMovesForward: the commit a pull carries never
+// moves the group's offset back. Pulls run on the workers and may be served
+// after a commit their client sent later; an explicit commit still may.
+func TestPullCarriedCommitOnlyMovesForward(t *testing.T) {
+	b, rc := testBroker(t, nil)
+	send(t, rc, b.Addr(), "Fwd", 0, "", []byte("x"))
+	heartbeat(t, rc, b.Addr(), "CG", "Fwd", "*")
+	commit := func(off int64) {
+		h := &remoting.UpdateConsumerOffsetRequestHeader{ConsumerGroup: "CG", Topic: "Fwd", QueueID: 0, CommitOffset: off}
+		if resp := invoke(t, rc, b.Addr(), remoting.NewRequest(remoting.UpdateConsumerOffset, h, nil)); resp.Code != remoting.Success {
+			t.Fatalf("commit %d: %d %s", off, resp.Code, resp.Remark)
+		}
+	}
+	pullCommitting := func(off int64) {
+		req := pullRequest("CG", "Fwd", 0, 0, 0)
+		var h remoting.PullMessageRequestHeader
+		if err := req.DecodeHeader(&h); err != nil {
+			t.Fatal(err)
+		}
+		h.SysFlag |= remoting.PullFlagCommitOffset
+		h.CommitOffset = off
+		invoke(t, rc, b.Addr(), remoting.NewRequest(remoting.PullMessage, &h, nil))
+	}
+	want := func(off int64) {
+		t.Helper()
+		if got, ok := b.offsets.Query("CG", "Fwd", 0); !ok || got != off {
+			t.Fatalf("offset %d (found %v), want %d", got, ok, off)
+		}
+	}
+	commit(100)
+	pullCommitting(50)
+	want(100)
+	pullCommitting(150)
+	want(150)
+	commit(20) // a seek back is an explicit commit
+	want(20)
+}

@@ -52,9 +52,10 @@ func (b *Broker) processPull(rc *transport.RequestContext, req *remoting.Command
 		return
 	}
 	// The piggy-backed commit is taken on the first pass only, never on a
-	// long-poll wake-up (upstream does the same).
+	// long-poll wake-up (upstream does the same), and only forward: see
+	// CommitForward.
 	if p.h.SysFlag&remoting.PullFlagCommitOffset != 0 && p.h.CommitOffset >= 0 && !b.isSlave() {
-		b.offsets.Commit(p.h.ConsumerGroup, p.h.Topic, p.h.QueueID, p.h.CommitOffset)
+		b.offsets.CommitForward(p.h.ConsumerGroup, p.h.Topic, p.h.QueueID, p.h.CommitOffset)
 	}
 	b.pullOnce(p, true)
 }
