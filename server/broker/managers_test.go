@@ -247,3 +247,21 @@ func boolFlag(v bool) *atomic.Bool {
 	b.Store(v)
 	return b
 }
+
+// TestOffsetManagerRecordsFirstCommitOfZero: a group that commits offset 0
+// on a queue has an offset there (a query finds it), as upstream's table
+// keeps it.
+func TestOffsetManagerRecordsFirstCommitOfZero(t *testing.T) {
+	m, err := newOffsetManager(newJSONFile(t.TempDir(), "consumerOffset.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Commit("CG", "T", 0, 0)
+	if off, ok := m.Query("CG", "T", 0); !ok || off != 0 {
+		t.Fatalf("Query = %d, %v; want 0, found", off, ok)
+	}
+	m.CommitForward("CG", "T", 1, 0)
+	if _, ok := m.Query("CG", "T", 1); !ok {
+		t.Fatal("a pull's first commit of 0 was not recorded")
+	}
+}
