@@ -379,10 +379,11 @@ func (rep *reporter) printSummary(res *Result) {
 	}
 	if cfg.Mode == ModeBoth {
 		fmt.Fprintf(w, "Sent: %d | Received: %d | Duplicates: %d | Backlog: %d | Drained: %v\n", res.Sent, res.Received, res.Duplicates, res.Backlog(), res.Drained)
-		if t := res.Trace; t != nil {
-			fmt.Fprintf(w, "Trace records: %d queued | %d sent | %d failed | %d dropped (queue full) | %d trace messages\n",
-				t.Appended, t.Sent, t.Failed, t.Dropped, t.Messages)
-		}
+	}
+	if t := res.Trace; t != nil {
+		// In every mode: a produce-only or consume-only run traces too.
+		fmt.Fprintf(w, "Trace records: %d queued | %d sent | %d failed | %d dropped (queue full) | %d trace messages\n",
+			t.Appended, t.Sent, t.Failed, t.Dropped, t.Messages)
 	}
 	if cfg.SlowOver > 0 && cfg.Mode != ModeConsume {
 		rep.printSlow(res)

@@ -180,13 +180,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	consume := cfg.Mode != ModeProduce
 
 	var consumers []*consumer.PushConsumer
-	defer func() {
-		for _, c := range consumers {
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			c.Shutdown(sctx)
-			cancel()
-		}
-	}()
+	defer func() { shutdownAll(nil, consumers) }()
 	if consume {
 		for i := range cfg.Consumers {
 			c, err := r.startConsumer(ctx, i)
@@ -197,13 +191,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		}
 	}
 	var producers []*producer.Producer
-	defer func() {
-		for _, p := range producers {
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			p.Shutdown(sctx)
-			cancel()
-		}
-	}()
+	defer func() { shutdownAll(producers, nil) }()
 	if produce {
 		for i := range cfg.Producers {
 			popts := []producer.Option{
@@ -282,6 +270,11 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	res := rep.result(sendElapsed, elapsed, drained)
 	res.Slow, res.SlowDropped = r.slow.take()
 	if cfg.Trace {
+		// Shut down (idempotent; the deferred calls then do nothing)
+		// before counting: shutdown sends the trace records still queued,
+		// so the counts are final rather than whatever the last flush
+		// interval left unsent.
+		shutdownAll(producers, consumers)
 		var st trace.Stats
 		add := func(x trace.Stats) {
 			st.Appended += x.Appended
@@ -300,6 +293,21 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	}
 	rep.printSummary(res)
 	return res, nil
+}
+
+// shutdownAll shuts the producers and then the consumers down, each within
+// 10 s, as the run's deferred calls do.
+func shutdownAll(producers []*producer.Producer, consumers []*consumer.PushConsumer) {
+	for _, p := range producers {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		p.Shutdown(sctx)
+		cancel()
+	}
+	for _, c := range consumers {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c.Shutdown(sctx)
+		cancel()
+	}
 }
 
 // consumeOnly waits for the duration, or until Messages were received.

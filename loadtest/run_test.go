@@ -121,6 +121,27 @@ func TestRunRateLimitedProduce(t *testing.T) {
 	}
 }
 
+// A produce-only run with trace on reports its trace records as mode both
+// does: one Pub record per message sent.
+func TestRunProduceTracedReportsRecords(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	res, err := Run(ctx, Config{Mode: ModeProduce, Messages: 300, Senders: 4, Trace: true, Out: &out, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed || res.Sent != 300 {
+		t.Fatalf("failed=%v %s sent=%d", res.Failed, res.FailReason, res.Sent)
+	}
+	if res.Trace == nil || res.Trace.Appended != 300 || res.Trace.Sent != 300 {
+		t.Fatalf("trace stats %+v, want 300 records appended and sent", res.Trace)
+	}
+	if !strings.Contains(out.String(), "Trace records: 300 queued | 300 sent") {
+		t.Errorf("no trace line in the produce-only report:\n%s", out.String())
+	}
+}
+
 func TestConfigValidation(t *testing.T) {
 	for _, c := range []Config{
 		{Mode: "sideways"},
