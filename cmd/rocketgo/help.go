@@ -201,6 +201,7 @@ against the first on stdout, and one page overlaying their charts.`,
 				"rocketgo loadtest report a.json b.json -html cmp.html          # compare saved runs",
 				"rocketgo loadtest -mode produce -keys -property-size 64 -tag-count 4",
 				"rocketgo loadtest -mode produce -size 16384 -slow-log slow.csv -slow-over 10ms   # when the tail happened",
+				"rocketgo loadtest -trace-compare 10 -duration 3s    # what message trace costs: off/on phase pairs against one server",
 			},
 		},
 		"admin": {

@@ -1,0 +1,101 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/montanaflynn/stats"
+)
+
+// TraceComparison is the outcome of CompareTrace: send TPS of each phase
+// and the traced/untraced ratio of each pair, in the order run.
+type TraceComparison struct {
+	Off, On []float64 // send TPS of the untraced and the traced phase of each pair
+	Ratios  []float64 // On[i] / Off[i]
+	Median  float64   // the median of Ratios
+	// Records counts the trace records sent over all traced phases, and
+	// Dropped those dropped (queue full): a comparison that dropped
+	// records measured less than the full cost of tracing.
+	Records, Dropped int64
+}
+
+// CompareTrace measures what message trace costs: it runs cfg's load in
+// pairs of phases, one without trace and one with, against one cluster
+// (an embedded server started once, trace topic enabled, when
+// cfg.NameServer is empty), each phase cfg.Duration long (or cfg.Messages
+// messages) with clients and a consumer group of its own. The order
+// within a pair alternates (off-on, on-off, ...), so that a machine whose
+// speed drifts over minutes weighs on both sides alike: runs of separate
+// processes minutes apart differed by up to 30 % on a shared machine,
+// pairs of phases seconds apart much less. The phases' own reports are
+// discarded; a line per pair and the median go to cfg.Out.
+func CompareTrace(ctx context.Context, cfg Config, pairs int) (*TraceComparison, error) {
+	if pairs < 1 {
+		return nil, fmt.Errorf("%w: a trace comparison needs at least one pair, got %d", ErrConfig, pairs)
+	}
+	full, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if full.Mode == ModeConsume {
+		return nil, fmt.Errorf("%w: a trace comparison sends (mode both or produce), not %s", ErrConfig, full.Mode)
+	}
+	out := full.Out
+	if cfg.NameServer == "" {
+		ecfg := full
+		ecfg.Trace = true // the broker creates and indexes the trace topic
+		srv, cleanup, err := startEmbedded(ctx, ecfg)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		cfg.NameServer = srv.NamesrvAddr()
+		fmt.Fprintf(out, "embedded server: name server %s, broker %s\n", cfg.NameServer, srv.BrokerAddr())
+	}
+	var c TraceComparison
+	for i := range pairs {
+		order := []bool{false, true}
+		if i%2 == 1 {
+			order = []bool{true, false}
+		}
+		var tps [2]float64 // off, on
+		for _, on := range order {
+			phase := cfg
+			phase.Out = io.Discard
+			phase.Trace = on
+			if full.Mode != ModeProduce {
+				// A topic and group of their own per phase: a consumer
+				// starting a second before its phase would otherwise take
+				// (and, traced, trace) the previous phase's last messages.
+				name := fmt.Sprintf("_cmp%d_%v", i+1, map[bool]string{false: "off", true: "on"}[on])
+				phase.Topic, phase.Group = full.Topic+name, full.Group+name
+			}
+			res, err := Run(ctx, phase)
+			if err != nil {
+				return nil, fmt.Errorf("loadtest: pair %d, trace %v: %w", i+1, on, err)
+			}
+			if res.Failed {
+				return nil, fmt.Errorf("loadtest: pair %d, trace %v failed: %s", i+1, on, res.FailReason)
+			}
+			if on {
+				tps[1] = res.PublishRate
+				if res.Trace != nil {
+					c.Records += res.Trace.Sent
+					c.Dropped += res.Trace.Dropped
+				}
+			} else {
+				tps[0] = res.PublishRate
+			}
+		}
+		ratio := 0.0
+		if tps[0] > 0 {
+			ratio = tps[1] / tps[0]
+		}
+		c.Off, c.On, c.Ratios = append(c.Off, tps[0]), append(c.On, tps[1]), append(c.Ratios, ratio)
+		fmt.Fprintf(out, "pair %d: trace off %.0f msg/s, on %.0f msg/s, on/off %.3f\n", i+1, tps[0], tps[1], ratio)
+	}
+	c.Median, _ = stats.Median(c.Ratios)
+	fmt.Fprintf(out, "trace on/off send TPS: median %.3f of %d pairs (%d trace records dropped)\n", c.Median, pairs, c.Dropped)
+	return &c, nil
+}
