@@ -28,11 +28,6 @@ import (
 func fastFailover(dir string, controllers, replicas int) embedded.ClusterConfig {
 	bc := embedded.SmallConfig(dir)
 	bc.AllAckInSyncStateSet = true
-	// Small segments on a shared disk: at the default 75 % the brokers
-	// delete unconsumed segments once the host's disk is that full (the
-	// test then lost hundreds of "acknowledged" deliveries on a machine
-	// whose /tmp held 28 GB of leftovers). 95 is the highest allowed.
-	bc.DiskMaxUsedSpaceRatio = 95
 	bc.BrokerHeartbeatInterval = 200 * time.Millisecond
 	bc.ControllerHeartBeatTimeout = 2 * time.Second
 	bc.SyncBrokerMetadataPeriod = time.Second
