@@ -45,22 +45,18 @@ func CompareTrace(ctx context.Context, cfg Config, pairs int) (*TraceComparison,
 	if cfg.NameServer == "" {
 		ecfg := full
 		ecfg.Trace = true // the broker creates and indexes the trace topic
-		srv, cleanup, err := startEmbedded(ctx, ecfg)
+		ns, cleanup, err := startEmbeddedFor(ctx, ecfg)
 		if err != nil {
 			return nil, err
 		}
 		defer cleanup()
-		cfg.NameServer = srv.NamesrvAddr()
-		fmt.Fprintf(out, "embedded server: name server %s, broker %s\n", cfg.NameServer, srv.BrokerAddr())
+		cfg.NameServer = ns
 	}
 	var c TraceComparison
 	for i := range pairs {
-		order := []bool{false, true}
-		if i%2 == 1 {
-			order = []bool{true, false}
-		}
-		var tps [2]float64 // off, on
-		for _, on := range order {
+		var tps [2]float64 // send TPS, indexed by trace on (1) or off (0)
+		for k := range 2 {
+			on := k != i%2 // off-on in even pairs, on-off in odd ones
 			phase := cfg
 			phase.Out = io.Discard
 			phase.Trace = on
@@ -68,22 +64,20 @@ func CompareTrace(ctx context.Context, cfg Config, pairs int) (*TraceComparison,
 				// A topic and group of their own per phase: a consumer
 				// starting a second before its phase would otherwise take
 				// (and, traced, trace) the previous phase's last messages.
-				name := fmt.Sprintf("_cmp%d_%v", i+1, map[bool]string{false: "off", true: "on"}[on])
+				name := fmt.Sprintf("_cmp%d_%s", i+1, onOff(on))
 				phase.Topic, phase.Group = full.Topic+name, full.Group+name
 			}
 			res, err := Run(ctx, phase)
 			if err != nil {
-				return nil, fmt.Errorf("loadtest: pair %d, trace %v: %w", i+1, on, err)
+				return nil, fmt.Errorf("loadtest: pair %d, trace %s: %w", i+1, onOff(on), err)
 			}
 			if res.Failed {
-				return nil, fmt.Errorf("loadtest: pair %d, trace %v failed: %s", i+1, on, res.FailReason)
+				return nil, fmt.Errorf("loadtest: pair %d, trace %s failed: %s", i+1, onOff(on), res.FailReason)
 			}
 			if on {
 				tps[1] = res.PublishRate
-				if res.Trace != nil {
-					c.Records += res.Trace.Sent
-					c.Dropped += res.Trace.Dropped
-				}
+				c.Records += res.Trace.Sent // a traced run always reports Trace
+				c.Dropped += res.Trace.Dropped
 			} else {
 				tps[0] = res.PublishRate
 			}
@@ -98,4 +92,11 @@ func CompareTrace(ctx context.Context, cfg Config, pairs int) (*TraceComparison,
 	c.Median, _ = stats.Median(c.Ratios)
 	fmt.Fprintf(out, "trace on/off send TPS: median %.3f of %d pairs (%d trace records dropped)\n", c.Median, pairs, c.Dropped)
 	return &c, nil
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
 }

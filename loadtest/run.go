@@ -78,16 +78,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		slow: slowLog{over: cfg.SlowOver}}
 
 	if r.namesrv == "" {
-		srv, cleanup, err := startEmbedded(ctx, cfg)
+		ns, cleanup, err := startEmbeddedFor(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}
 		defer cleanup()
-		r.namesrv = srv.NamesrvAddr()
-		fmt.Fprintf(cfg.Out, "embedded server: name server %s, broker %s\n", r.namesrv, srv.BrokerAddr())
-		if m := srv.MetricsAddr(); m != "" {
-			fmt.Fprintf(cfg.Out, "embedded server metrics: http://%s/metrics\n", m)
-		}
+		r.namesrv = ns
 	}
 	if err := r.prepareTopic(ctx); err != nil {
 		return nil, err
@@ -136,6 +132,21 @@ func (r *run) prepareTopic(ctx context.Context) error {
 
 // startEmbedded starts a name server and broker on free loopback ports in
 // a temporary directory; cleanup stops them and removes the directory.
+// startEmbeddedFor starts the embedded server a run without a name server
+// uses, says where it listens on cfg.Out, and returns its name server
+// address and what stops it.
+func startEmbeddedFor(ctx context.Context, cfg Config) (string, func(), error) {
+	srv, cleanup, err := startEmbedded(ctx, cfg)
+	if err != nil {
+		return "", nil, err
+	}
+	fmt.Fprintf(cfg.Out, "embedded server: name server %s, broker %s\n", srv.NamesrvAddr(), srv.BrokerAddr())
+	if m := srv.MetricsAddr(); m != "" {
+		fmt.Fprintf(cfg.Out, "embedded server metrics: http://%s/metrics\n", m)
+	}
+	return srv.NamesrvAddr(), cleanup, nil
+}
+
 func startEmbedded(ctx context.Context, cfg Config) (*embedded.Server, func(), error) {
 	dir, err := os.MkdirTemp("", "rocketgo-loadtest-")
 	if err != nil {
