@@ -560,3 +560,31 @@ func TestSendBudgetStartsAfterCompression(t *testing.T) {
 		t.Fatalf("send after a compression longer than the send timeout: %v", err)
 	}
 }
+
+// TestInterceptorsAddNoAllocation: with interceptors a send's state and
+// its SendInfo are one allocation, so interceptors (the tracer on every
+// traced send) add none to preparing a send.
+func TestInterceptorsAddNoAllocation(t *testing.T) {
+	srv := startServer(t)
+	rc := newRC(t)
+	createTopicWait(t, rc, srv, "AllocIcpt", 1)
+	plain := newProducer(t, srv, WithGroup("PG_AllocA"))
+	hooked := newProducer(t, srv, WithGroup("PG_AllocB"), WithInterceptors(InterceptorFuncs{}))
+	ctx := context.Background()
+	allocs := func(p *Producer) float64 {
+		msgs := []*message.Message{message.New("AllocIcpt", make([]byte, 128))}
+		if _, err := p.SendSync(ctx, msgs...); err != nil { // the route
+			t.Fatal(err)
+		}
+		return testing.AllocsPerRun(200, func() {
+			st, err := p.prepare(ctx, ModeSync, msgs, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.finish(nil, nil)
+		})
+	}
+	if a, b := allocs(plain), allocs(hooked); b > a {
+		t.Fatalf("preparing a send allocates %.2f times with an interceptor, %.2f without", b, a)
+	}
+}

@@ -186,17 +186,33 @@ func (p *Producer) SendOneway(ctx context.Context, msgs ...*message.Message) err
 	return err
 }
 
+// sendStateInfo is a send's state with its SendInfo, for producers with
+// interceptors.
+type sendStateInfo struct {
+	st   sendState
+	info SendInfo
+}
+
 // prepare validates and encodes msgs, runs interceptors' BeforeSend and
 // looks up the route.
 func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.Message, tx bool) (*sendState, error) {
 	if len(msgs) == 0 {
 		return nil, ErrNoMessage
 	}
-	st := &sendState{p: p, mode: mode, msgs: msgs, parent: ctx, ctx: ctx}
-	if len(p.cfg.interceptors) > 0 {
+	var st *sendState
+	if len(p.cfg.interceptors) == 0 {
+		st = &sendState{p: p, mode: mode, msgs: msgs, parent: ctx, ctx: ctx}
+	} else {
+		// The state and the interceptors' SendInfo in one allocation
+		// (with tracing on, every send has interceptors).
+		both := &sendStateInfo{
+			st:   sendState{p: p, mode: mode, msgs: msgs, parent: ctx, ctx: ctx},
+			info: SendInfo{Mode: mode, Group: p.group, Messages: msgs},
+		}
+		st = &both.st
+		st.sinfo = &both.info
 		// Before encoding, so that an interceptor may add properties (a
 		// trace context) that travel with the message.
-		st.sinfo = &SendInfo{Mode: mode, Group: p.group, Messages: msgs}
 		if msgs[0] != nil {
 			st.sinfo.Topic = p.cl.Wrap(msgs[0].Topic)
 		}
