@@ -14,7 +14,7 @@ type SendInfo struct {
 	Topic    string // topic on the wire
 	Messages []*message.Message
 
-	// For the trace interceptor, which reads no clock of its own: when the
+	// For the tracer, which reads no clock of its own: when the
 	// send began (after encoding) and when the last attempt's answer
 	// arrived (zero if no attempt got that far).
 	start, end time.Time

@@ -200,11 +200,11 @@ func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.M
 		return nil, ErrNoMessage
 	}
 	var st *sendState
-	if len(p.cfg.interceptors) == 0 {
+	if len(p.cfg.interceptors) == 0 && p.tracer == nil {
 		st = &sendState{p: p, mode: mode, msgs: msgs, parent: ctx, ctx: ctx}
 	} else {
-		// The state and the interceptors' SendInfo in one allocation
-		// (with tracing on, every send has interceptors).
+		// The state and the SendInfo of the interceptors and the tracer
+		// in one allocation: with tracing on every send has one.
 		both := &sendStateInfo{
 			st:   sendState{p: p, mode: mode, msgs: msgs, parent: ctx, ctx: ctx},
 			info: SendInfo{Mode: mode, Group: p.group, Messages: msgs},
@@ -241,7 +241,7 @@ func (p *Producer) prepare(ctx context.Context, mode SendMode, msgs []*message.M
 	// has none, which is the send timeout in the default configuration.
 	start := st.start
 	if st.sinfo != nil {
-		// The trace interceptor's clock: the send's start, read once.
+		// The tracer's clock: the send's start, read once.
 		st.sinfo.start = start
 	}
 	if dl, ok := ctx.Deadline(); !ok || dl.After(st.deadline()) {
@@ -745,11 +745,16 @@ func (st *sendState) finish(res *SendResult, err error) {
 	st.afterSend(res, err)
 }
 
-// afterSend runs interceptors' AfterSend, in reverse order.
+// afterSend runs interceptors' AfterSend, in reverse order, and then the
+// tracer's, whose Pub record's latency so covers the interceptors' work
+// as upstream's (its trace hook is the first).
 func (st *sendState) afterSend(res *SendResult, err error) {
 	if st.sinfo != nil {
 		for i := len(st.p.cfg.interceptors) - 1; i >= 0; i-- {
 			st.p.cfg.interceptors[i].AfterSend(st.sinfo.ctx, st.sinfo, res, err)
+		}
+		if t := st.p.tracer; t != nil {
+			t.afterSend(st.sinfo, res, err)
 		}
 	}
 }
@@ -811,7 +816,7 @@ func (st *sendState) complete(q selector.Queue, addr string, t0 time.Time, done 
 	end := time.Now()
 	elapsed := end.Sub(t0)
 	if st.sinfo != nil {
-		st.sinfo.end = end // the trace interceptor's clock, read once per attempt
+		st.sinfo.end = end // the tracer's clock, read once per attempt
 	}
 	st.lastBroker = q.BrokerName
 	if err != nil {

@@ -39,9 +39,10 @@ type tracer struct {
 	lastHost atomic.Pointer[hostCache] // the last store host decoded
 }
 
-// startTrace creates the trace producer and dispatcher and puts the Pub
-// interceptor first, so its latency covers the other interceptors' work
-// as upstream's does.
+// startTrace creates the trace producer and dispatcher. The tracer is
+// not one of the interceptors but called after them (afterSend), as the
+// first interceptor would be, without their interface calls: it has
+// nothing to do before a send.
 func (p *Producer) startTrace() error {
 	tc := *p.cfg.trace
 	cl := tc.Client
@@ -65,7 +66,6 @@ func (p *Producer) startTrace() error {
 		host:  p.cl.IP().String(),
 		ns:    p.cl.Wrap("x") != "x",
 	}
-	p.cfg.interceptors = append([]Interceptor{p.tracer}, p.cfg.interceptors...)
 	return nil
 }
 
@@ -105,12 +105,10 @@ func (p *Producer) TraceStats() trace.Stats {
 	return p.tracer.d.Stats()
 }
 
-func (t *tracer) BeforeSend(ctx context.Context, _ *SendInfo) context.Context { return ctx }
-
-// AfterSend records a Pub per message the broker answered for, as
+// afterSend records a Pub per message the broker answered for, as
 // upstream: not for failed sends (no result), not for trace messages, not
 // when the broker switched trace off.
-func (t *tracer) AfterSend(_ context.Context, info *SendInfo, res *SendResult, err error) {
+func (t *tracer) afterSend(info *SendInfo, res *SendResult, err error) {
 	if res == nil || !res.TraceOn || info.Topic == t.cfg.TopicFor(res.RegionID) {
 		return
 	}

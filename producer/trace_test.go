@@ -35,8 +35,8 @@ func TestTracerPubTimes(t *testing.T) {
 		start: start, end: start.Add(7 * time.Millisecond)}
 	res := &SendResult{Status: SendOK, MsgID: "0A0000010001ABCDEF0100000000002A",
 		OffsetMsgID: "7F00000100002A9F0000000000000000", RegionID: "DefaultRegion", TraceOn: true}
-	tr.AfterSend(context.Background(), info, res, nil)
-	tr.AfterSend(context.Background(), info, nil, context.DeadlineExceeded) // no answer: no record
+	tr.afterSend(info, res, nil)
+	tr.afterSend(info, nil, context.DeadlineExceeded) // no answer: no record
 	if err := d.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestTracerPubTimes(t *testing.T) {
 	}
 }
 
-// BenchmarkTracerAfterSend: what the trace interceptor adds to a sync
+// BenchmarkTracerAfterSend: what the tracer adds to a sync
 // send of one message — a Pub record queued — with the dispatcher
 // batching and encoding behind it (ns/op includes their share). No allocation.
 func BenchmarkTracerAfterSend(b *testing.B) {
@@ -63,7 +63,7 @@ func BenchmarkTracerAfterSend(b *testing.B) {
 		OffsetMsgID: "7F00000100002A9F0000000000000000", RegionID: "DefaultRegion", TraceOn: true}
 	b.ReportAllocs()
 	for b.Loop() {
-		tr.AfterSend(context.Background(), info, res, nil)
+		tr.afterSend(info, res, nil)
 
 		// Keep the queue from filling, so every record is encoded and
 		// ns/op is the whole pipeline's cost, not the cost of dropping.
