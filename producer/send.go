@@ -187,7 +187,7 @@ func (p *Producer) SendOneway(ctx context.Context, msgs ...*message.Message) err
 }
 
 // sendStateInfo is a send's state with its SendInfo, for producers with
-// interceptors.
+// interceptors or a tracer.
 type sendStateInfo struct {
 	st   sendState
 	info SendInfo
