@@ -200,9 +200,8 @@ func (c *PushConsumer) popLoop(ctx context.Context, r *popRun) {
 		if len(c.cl.receives) > 0 {
 			c.cl.received(c.cfg.group, sub.topic, msgs)
 		}
-		if c.tracer != nil {
-			c.tracer.polled(msgs)
-		}
+		// No trace here: the listener call is traced (the tracer is the
+		// first interceptor), as in the classic mode.
 		r.inflight.Add(int64(len(msgs)))
 		c.popInflight.Add(int64(len(msgs)))
 		if !c.dispatchPop(ctx, r, msgs) {

@@ -528,3 +528,62 @@ func TestLitePullTrace(t *testing.T) {
 		}
 	}
 }
+
+// TestPopPushTrace: a push consumer in POP mode (no client rebalance)
+// traces each listener call once, a SubBefore and a SubAfter per message,
+// as in the classic mode; POP's receive is not a consumption of its own.
+func TestPopPushTrace(t *testing.T) {
+	srv := embeddedtest.Start(t, func(c *broker.Config) { c.TraceTopicEnable = true })
+	cl := newClient(t, srv)
+	createTopic(t, cl, srv, "TracePop")
+	ctx := testCtx(t)
+	p, err := producer.New(producer.WithClient(cl), producer.WithGroup("pop-pg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(ctx)
+	const n = 10
+	ids := map[string]bool{}
+	for i := range n {
+		res, err := p.SendSync(ctx, message.New("TracePop", []byte(fmt.Sprint("pop", i))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[res.MsgID] = true
+	}
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	c, err := consumer.NewPush(consumer.WithClient(cl), consumer.WithGroup("pop-cg"),
+		consumer.WithClientRebalance(false), consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset),
+		consumer.WithTrace(consumer.TraceConfig{FlushInterval: 20 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Subscribe("TracePop", "*", consumer.ConcurrentListener(func(_ context.Context, _ *consumer.ConcurrentContext, msgs []*message.MessageExt) consumer.ConsumeResult {
+		mu.Lock()
+		for _, m := range msgs {
+			seen[m.MsgID] = true
+		}
+		mu.Unlock()
+		return consumer.ConsumeSuccess
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every message consumed", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == n })
+	if err := c.Shutdown(ctx); err != nil { // flushes the trace
+		t.Fatal(err)
+	}
+	if st := c.TraceStats(); st.Sent != 2*n || st.Dropped != 0 || st.Failed != 0 {
+		t.Fatalf("POP push consumer trace stats %+v, want %d records sent", st, 2*n)
+	}
+	for id := range ids {
+		waitFor(t, "trace of "+id, func() bool {
+			recs, _ := trace.Query(ctx, cl, trace.DefaultTopic, id)
+			ty := types(recs)
+			return ty[trace.SubBefore] == 1 && ty[trace.SubAfter] == 1
+		})
+	}
+}
