@@ -78,6 +78,11 @@ func NewSimple(topic, expression string, opts ...Option) (*SimpleConsumer, error
 	if cfg.awaitDuration < 0 || cfg.awaitDuration > time.Minute {
 		return nil, fmt.Errorf("%w: await duration %v not in [0, 1m]", ErrInvalidOption, cfg.awaitDuration)
 	}
+	if cfg.trace != nil {
+		// Silently untraced would be worse: a simple consumer has no
+		// listener whose call a SubBefore and a SubAfter could bracket.
+		return nil, fmt.Errorf("%w: WithTrace is for push and lite pull consumers, not a simple consumer", ErrInvalidOption)
+	}
 	if expression == "" {
 		expression = "*"
 	}

@@ -284,3 +284,15 @@ func TestSimpleStartsAtQueueEndByDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestSimpleRefusesTrace: WithTrace on a simple consumer is an error, not
+// a silently untraced consumer.
+func TestSimpleRefusesTrace(t *testing.T) {
+	c, err := NewSimple("T", "*", WithGroup("g"), WithNameServers("127.0.0.1:1"), WithTrace(TraceConfig{}))
+	if !errors.Is(err, ErrInvalidOption) {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("NewSimple with WithTrace: %v, want ErrInvalidOption", err)
+	}
+}

@@ -28,7 +28,10 @@ type TraceConfig = trace.Config
 // are not traced. A lite pull consumer (NewLitePull) traces each message
 // Poll returns as upstream's lite pull consumer does: a SubBefore and a
 // successful SubAfter at once, since what the application then does with
-// the message is not the client's to see. Default: off.
+// the message is not the client's to see. A push consumer in POP mode
+// traces its listener calls as in the classic mode. NewSimple refuses the
+// option (ErrInvalidOption): a simple consumer has no listener call to
+// trace. Default: off.
 func WithTrace(cfg TraceConfig) Option {
 	return func(c *config) { c.trace = &cfg }
 }
