@@ -100,28 +100,7 @@ func TestRoundTrip(t *testing.T) {
 		ids[i] = res.MsgID
 	}
 
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	c, err := consumer.NewPush(consumer.WithClient(cl), consumer.WithGroup("rt-cg"),
-		consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset),
-		consumer.WithTrace(consumer.TraceConfig{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Subscribe("TraceRT", "*", consumer.ConcurrentListener(func(_ context.Context, _ *consumer.ConcurrentContext, msgs []*message.MessageExt) consumer.ConsumeResult {
-		mu.Lock()
-		for _, m := range msgs {
-			seen[m.MsgID] = true
-		}
-		mu.Unlock()
-		return consumer.ConsumeSuccess
-	})); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "every message consumed", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == n })
+	c := consumeAll(t, cl, "TraceRT", n, consumer.WithGroup("rt-cg"), consumer.WithTrace(consumer.TraceConfig{}))
 	// Shutting down flushes both dispatchers.
 	if err := c.Shutdown(ctx); err != nil {
 		t.Fatal(err)
@@ -551,28 +530,8 @@ func TestPopPushTrace(t *testing.T) {
 		}
 		ids[res.MsgID] = true
 	}
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	c, err := consumer.NewPush(consumer.WithClient(cl), consumer.WithGroup("pop-cg"),
-		consumer.WithClientRebalance(false), consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset),
+	c := consumeAll(t, cl, "TracePop", n, consumer.WithGroup("pop-cg"), consumer.WithClientRebalance(false),
 		consumer.WithTrace(consumer.TraceConfig{FlushInterval: 20 * time.Millisecond}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Subscribe("TracePop", "*", consumer.ConcurrentListener(func(_ context.Context, _ *consumer.ConcurrentContext, msgs []*message.MessageExt) consumer.ConsumeResult {
-		mu.Lock()
-		for _, m := range msgs {
-			seen[m.MsgID] = true
-		}
-		mu.Unlock()
-		return consumer.ConsumeSuccess
-	})); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "every message consumed", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == n })
 	if err := c.Shutdown(ctx); err != nil { // flushes the trace
 		t.Fatal(err)
 	}
@@ -586,4 +545,32 @@ func TestPopPushTrace(t *testing.T) {
 			return ty[trace.SubBefore] == 1 && ty[trace.SubAfter] == 1
 		})
 	}
+}
+
+// consumeAll starts a push consumer of topic from its first offset and
+// returns it once it has consumed n distinct messages.
+func consumeAll(t *testing.T, cl *client.Client, topic string, n int, opts ...consumer.Option) *consumer.PushConsumer {
+	t.Helper()
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	c, err := consumer.NewPush(append([]consumer.Option{consumer.WithClient(cl),
+		consumer.WithConsumeFrom(consumer.ConsumeFromFirstOffset)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Subscribe(topic, "*", consumer.ConcurrentListener(func(_ context.Context, _ *consumer.ConcurrentContext, msgs []*message.MessageExt) consumer.ConsumeResult {
+		mu.Lock()
+		for _, m := range msgs {
+			seen[m.MsgID] = true
+		}
+		mu.Unlock()
+		return consumer.ConsumeSuccess
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every message consumed", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == n })
+	return c
 }
