@@ -40,9 +40,8 @@ type tracer struct {
 }
 
 // startTrace creates the trace producer and dispatcher. The tracer is
-// not one of the interceptors but called after them (afterSend), as the
-// first interceptor would be, without their interface calls: it has
-// nothing to do before a send.
+// not one of the interceptors but called after them (afterSend), without
+// their interface calls: it has nothing to do before a send.
 func (p *Producer) startTrace() error {
 	tc := *p.cfg.trace
 	cl := tc.Client
