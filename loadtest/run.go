@@ -130,8 +130,6 @@ func (r *run) prepareTopic(ctx context.Context) error {
 	return nil
 }
 
-// startEmbedded starts a name server and broker on free loopback ports in
-// a temporary directory; cleanup stops them and removes the directory.
 // startEmbeddedFor starts the embedded server a run without a name server
 // uses, says where it listens on cfg.Out, and returns its name server
 // address and what stops it.
@@ -147,6 +145,8 @@ func startEmbeddedFor(ctx context.Context, cfg Config) (string, func(), error) {
 	return srv.NamesrvAddr(), cleanup, nil
 }
 
+// startEmbedded starts a name server and broker on free loopback ports in
+// a temporary directory; cleanup stops them and removes the directory.
 func startEmbedded(ctx context.Context, cfg Config) (*embedded.Server, func(), error) {
 	dir, err := os.MkdirTemp("", "rocketgo-loadtest-")
 	if err != nil {
