@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"log/slog"
 	"net"
 	"runtime"
@@ -338,12 +339,38 @@ func (s *Server) stop() {
 		s.mu.Lock()
 		eng := s.eng
 		s.mu.Unlock()
+		stopListening(eng)
 		_ = eng.Stop(cancelled)
 		<-s.runDone
 	}
 	s.stopWorkers()
 	s.wg.Wait()
 }
+
+// stopListening stops gnet's listening socket before the engine stops.
+// gnet's acceptor hands each accepted connection to an event loop as a
+// queued task, and a loop told to exit drops the tasks still queued: a
+// connection accepted while the engine stops was never served nor closed
+// (a client that reconnected to a broker being killed waited out its
+// request timeout on it). shutdown(2) on a duplicate of the listener makes
+// the kernel refuse new connections and reset those not yet accepted;
+// acceptDrain then gives the loops time to open those already accepted,
+// which OnOpen closes because the server is stopping. gnet closes the
+// listener itself later.
+func stopListening(eng gnet.Engine) {
+	fd, err := eng.Dup()
+	if err != nil {
+		return
+	}
+	_ = unix.Shutdown(fd, unix.SHUT_RDWR)
+	_ = unix.Close(fd)
+	time.Sleep(acceptDrain)
+}
+
+// acceptDrain is how long Shutdown waits between refusing connections and
+// stopping the event loops: handing an accepted connection to its loop
+// takes microseconds.
+const acceptDrain = 20 * time.Millisecond
 
 func (s *Server) stopWorkers() {
 	s.mu.Lock()
