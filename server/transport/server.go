@@ -3,7 +3,6 @@ package transport
 import (
 	"context"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"log/slog"
 	"net"
 	"runtime"
@@ -16,6 +15,7 @@ import (
 	"github.com/rocketgo/rocketgo/remoting"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 )
 
 // Processor handles one inbound request. It answers with ctx.Reply, either
