@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/rocketgo/rocketgo/remoting"
 
 	"github.com/panjf2000/gnet/v2"
+	gerrors "github.com/panjf2000/gnet/v2/pkg/errors"
 	"golang.org/x/sys/unix"
 )
 
@@ -567,5 +569,17 @@ func (g gnetLogger) logf(level slog.Level, format string, args ...any) {
 func (g gnetLogger) Debugf(format string, args ...any) { g.logf(slog.LevelDebug, format, args...) }
 func (g gnetLogger) Infof(format string, args ...any)  { g.logf(slog.LevelDebug, format, args...) }
 func (g gnetLogger) Warnf(format string, args ...any)  { g.logf(slog.LevelWarn, format, args...) }
-func (g gnetLogger) Errorf(format string, args ...any) { g.logf(slog.LevelWarn, format, args...) }
+func (g gnetLogger) Errorf(format string, args ...any) {
+	level := slog.LevelWarn
+	for _, a := range args {
+		// Shutdown's stopListening fails the acceptor's next accept with
+		// EINVAL, and the acceptor then exits with ErrAcceptSocket: the
+		// stop asked for, not a fault. Other accept errors (EMFILE) stay
+		// warnings.
+		if err, ok := a.(error); ok && (errors.Is(err, unix.EINVAL) || errors.Is(err, gerrors.ErrAcceptSocket)) {
+			level = slog.LevelDebug
+		}
+	}
+	g.logf(level, format, args...)
+}
 func (g gnetLogger) Fatalf(format string, args ...any) { g.logf(slog.LevelError, format, args...) }

@@ -1,8 +1,10 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -73,5 +75,47 @@ func TestShutdownLeavesNoConnectionOpen(t *testing.T) {
 		if open > 0 {
 			t.Fatalf("round %d: %d of %d connections made during Shutdown still open 2 s after it returned", round, open, len(conns))
 		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the loggers of gnet's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestShutdownLogsNoWarning: stopping the listener fails gnet's next
+// accept on purpose; an orderly Shutdown must not report that as a fault.
+func TestShutdownLogsNoWarning(t *testing.T) {
+	var logs syncBuffer
+	s := NewServer("127.0.0.1:0", WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	installTestProcessors(s)
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := logs.String(); got != "" {
+		t.Errorf("Shutdown logged warnings:\n%s", got)
 	}
 }
