@@ -14,6 +14,10 @@ type TraceComparison struct {
 	Off, On []float64 // send TPS of the untraced and the traced phase of each pair
 	Ratios  []float64 // On[i] / Off[i]
 	Median  float64   // the median of Ratios
+	// Q1 and Q3 are the lower and upper quartiles of Ratios (the medians
+	// of their lower and upper halves): on a shared machine single pairs
+	// spread by ±15 %, and a median means little without its spread.
+	Q1, Q3 float64
 	// Records counts the trace records sent over all traced phases, and
 	// Dropped those dropped (queue full): a comparison that dropped
 	// records measured less than the full cost of tracing.
@@ -29,7 +33,8 @@ type TraceComparison struct {
 // speed drifts over minutes weighs on both sides alike: runs of separate
 // processes minutes apart differed by up to 30 % on a shared machine,
 // pairs of phases seconds apart much less. The phases' own reports are
-// discarded; a line per pair and the median go to cfg.Out.
+// discarded; a line per pair and the median with its quartiles go to
+// cfg.Out.
 func CompareTrace(ctx context.Context, cfg Config, pairs int) (*TraceComparison, error) {
 	if pairs < 1 {
 		return nil, fmt.Errorf("%w: a trace comparison needs at least one pair, got %d", ErrConfig, pairs)
@@ -90,7 +95,12 @@ func CompareTrace(ctx context.Context, cfg Config, pairs int) (*TraceComparison,
 		fmt.Fprintf(out, "pair %d: trace off %.0f msg/s, on %.0f msg/s, on/off %.3f\n", i+1, tps[0], tps[1], ratio)
 	}
 	c.Median, _ = stats.Median(c.Ratios)
-	fmt.Fprintf(out, "trace on/off send TPS: median %.3f of %d pairs (%d trace records dropped)\n", c.Median, pairs, c.Dropped)
+	c.Q1, c.Q3 = c.Median, c.Median // one pair: no halves
+	if q, err := stats.Quartile(c.Ratios); err == nil && len(c.Ratios) > 1 {
+		c.Q1, c.Q3 = q.Q1, q.Q3
+	}
+	fmt.Fprintf(out, "trace on/off send TPS: median %.3f of %d pairs, middle half %.3f–%.3f (%d trace records dropped)\n",
+		c.Median, pairs, c.Q1, c.Q3, c.Dropped)
 	return &c, nil
 }
 

@@ -33,13 +33,17 @@ func TestCompareTrace(t *testing.T) {
 	if c.Median < lo || c.Median > hi {
 		t.Fatalf("median %.3f outside the ratios %v", c.Median, c.Ratios)
 	}
+	// Two pairs: each half is one ratio.
+	if c.Q1 != lo || c.Q3 != hi {
+		t.Errorf("quartiles %.3f–%.3f, want the ratios %.3f–%.3f", c.Q1, c.Q3, lo, hi)
+	}
 	// Mode both: a Pub, a SubBefore and a SubAfter per message of the
 	// two traced phases; none of the untraced ones.
 	if c.Records != 2*3*300 || c.Dropped != 0 {
 		t.Errorf("%d trace records sent and %d dropped, want %d and 0", c.Records, c.Dropped, 2*3*300)
 	}
 	text := out.String()
-	if strings.Count(text, "pair ") != 2 || !strings.Contains(text, "trace on/off send TPS: median") {
+	if strings.Count(text, "pair ") != 2 || !strings.Contains(text, "trace on/off send TPS: median") || !strings.Contains(text, "middle half") {
 		t.Errorf("report:\n%s", text)
 	}
 	if _, err := CompareTrace(ctx, Config{}, 0); !errors.Is(err, ErrConfig) {
