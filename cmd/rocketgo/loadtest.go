@@ -84,9 +84,13 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	if cfg.NameServer == "" {
 		// The embedded server is a broker in this process: it runs with
-		// the GC setting `serve` gives a broker, or the figures of the
-		// README's main run would not be those of a real broker.
+		// the GC setting `serve` gives a broker, and with the Ps a broker
+		// and a client process would have apart, or the figures of the
+		// README's main run would not be those of a real deployment. A
+		// load test of a remote cluster keeps Go's defaults, as an
+		// application using the SDK does.
 		tuneGC()
+		tuneEmbedded()
 	}
 	if *slowLog != "" {
 		if *slowOver <= 0 {
