@@ -144,7 +144,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			return 2
 		}
 		cfg.Out = stdout
-		fmt.Fprintln(stdout, loadtestHeader(cfg))
+		fmt.Fprintln(stdout, loadtestHeader(cfg)+processNote())
 		if _, err := loadtest.CompareTrace(ctx, cfg, *traceCompare); err != nil {
 			fmt.Fprintln(stderr, "rocketgo loadtest:", err)
 			return 1
@@ -153,7 +153,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	report := reportWriter(*jsonPath, stdout, stderr)
 	cfg.Out = report
-	fmt.Fprintln(report, loadtestHeader(cfg))
+	fmt.Fprintln(report, loadtestHeader(cfg)+processNote())
 	res, err := loadtest.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo loadtest:", err)
@@ -246,6 +246,13 @@ func clientTLS(caFile string) (*tls.Config, error) {
 	}
 	cfg.RootCAs = pool
 	return cfg, nil
+}
+
+// processNote ends the header with the Ps and CPUs the run had: an
+// embedded run sets GOMAXPROCS (tuneEmbedded), and figures of runs with
+// different Ps are not alike.
+func processNote() string {
+	return fmt.Sprintf("; GOMAXPROCS %d, %d CPUs", runtime.GOMAXPROCS(0), runtime.NumCPU())
 }
 
 // loadtestHeader describes the run as configured: the sending side only

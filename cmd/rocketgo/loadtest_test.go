@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +30,9 @@ func TestLoadtestJSONToStdout(t *testing.T) {
 	if j["sent"] != 50.0 || j["warmupSeconds"] != 0.1 {
 		t.Errorf("sent %v warmupSeconds %v", j["sent"], j["warmupSeconds"])
 	}
-	for _, want := range []string{"rocketgo loadtest: mode produce", "warm-up: 100ms", "[Complete] Send Total: 50 "} {
+	// The header names the Ps the run had (an embedded run sets them).
+	procs := fmt.Sprintf("; GOMAXPROCS %d, %d CPUs", runtime.GOMAXPROCS(0), runtime.NumCPU())
+	for _, want := range []string{"rocketgo loadtest: mode produce", procs, "warm-up: 100ms", "[Complete] Send Total: 50 "} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 		}
