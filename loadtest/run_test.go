@@ -10,9 +10,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/rocketgo/rocketgo/internal/syncbuf"
 )
 
 // TestRunBothDrainsAndReports is the acceptance check of the tool: an
@@ -258,7 +259,7 @@ func TestFirstSendErrorPrinted(t *testing.T) {
 func TestRunInterruptedCountsNoFailures(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncWriter
+	var out syncbuf.Buffer
 	done := make(chan struct{})
 	var res *Result
 	var err error
@@ -288,24 +289,6 @@ func TestRunInterruptedCountsNoFailures(t *testing.T) {
 	if res.SendElapsed >= time.Minute {
 		t.Fatalf("sending went on for %v after the interrupt", res.SendElapsed)
 	}
-}
-
-// syncWriter is a bytes.Buffer safe for the reporter and the test.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
 
 // TestInflightShare: producers share the in-flight cap exactly, each with

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/internal/syncbuf"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/producer"
 )
@@ -24,7 +25,7 @@ import (
 func TestServeWithConsole(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "-data", t.TempDir(), "-namesrv-port", "0", "-broker-port", "0", "-grpc-port", "0", "-console", "127.0.0.1:0"}, &out, &errOut)

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/rocketgo/rocketgo/internal/syncbuf"
 )
 
 var serveReady = regexp.MustCompile(`rocketgo serve: ready in (\S+): name server 127\.0\.0\.1:\d+, broker 127\.0\.0\.1:\d+ \(ASYNC_FLUSH\), data in (\S+)\n`)
@@ -18,7 +20,7 @@ var serveReady = regexp.MustCompile(`rocketgo serve: ready in (\S+): name server
 func startServe(tb testing.TB, args ...string) (ready []string, stop func()) {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, append([]string{"serve", "-namesrv-port", "0", "-broker-port", "0", "-grpc-port", "0"}, args...), &out, &errOut)

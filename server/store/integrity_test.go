@@ -11,10 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/internal/syncbuf"
 	"github.com/rocketgo/rocketgo/message"
 )
 
@@ -30,22 +30,9 @@ func TestMinRecordLen(t *testing.T) {
 const bodyAt = 88
 
 // logBuffer collects a store's log output for assertions.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+type logBuffer struct{ syncbuf.Buffer }
 
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) count(substr string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), substr)
-}
+func (l *logBuffer) count(substr string) int { return strings.Count(l.String(), substr) }
 
 func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
 
@@ -234,14 +221,14 @@ func TestDamageKinds(t *testing.T) {
 				switch {
 				case len(lost) > 0 && (!cut || stop.name == "clean"):
 					if st.DamagedRecords != 1 || damagedLogs != 1 {
-						t.Errorf("damage counted %d times, logged %d times; want 1 and 1\n%s", st.DamagedRecords, damagedLogs, logs.b.String())
+						t.Errorf("damage counted %d times, logged %d times; want 1 and 1\n%s", st.DamagedRecords, damagedLogs, logs.String())
 					}
 				case dk.name == "garbage-after-tail" && stop.name == "clean":
 					if st.DamagedRecords != 1 {
 						t.Errorf("garbage after a clean end counted %d times, want 1", st.DamagedRecords)
 					}
 				case len(lost) == 0 && st.DamagedRecords != 0:
-					t.Errorf("no record lost, yet %d counted as damaged\n%s", st.DamagedRecords, logs.b.String())
+					t.Errorf("no record lost, yet %d counted as damaged\n%s", st.DamagedRecords, logs.String())
 				}
 				for q := int32(0); q < 4; q++ {
 					want := maxBefore[q]
@@ -344,11 +331,11 @@ func TestPullSkipsDamagedRecord(t *testing.T) {
 		t.Fatalf("DamagedRecords %d, want 3", n)
 	}
 	if n := logs.count("damaged record skipped"); n != 3 {
-		t.Fatalf("%d log lines for 3 damaged records read 3 times:\n%s", n, logs.b.String())
+		t.Fatalf("%d log lines for 3 damaged records read 3 times:\n%s", n, logs.String())
 	}
 	for _, pos := range []string{fmt.Sprint("offset=", q0[3].phy), "queueOffset=6", "queueOffset=8"} {
 		if logs.count(pos) == 0 {
-			t.Errorf("no log line names %s:\n%s", pos, logs.b.String())
+			t.Errorf("no log line names %s:\n%s", pos, logs.String())
 		}
 	}
 	// A pull that starts on the damaged record moves past it.

@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rocketgo/rocketgo/internal/syncbuf"
 )
 
 // TestShutdownLeavesNoConnectionOpen: clients connecting while the server
@@ -78,28 +79,10 @@ func TestShutdownLeavesNoConnectionOpen(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the loggers of gnet's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestShutdownLogsNoWarning: stopping the listener fails gnet's next
 // accept on purpose; an orderly Shutdown must not report that as a fault.
 func TestShutdownLogsNoWarning(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	s := NewServer("127.0.0.1:0", WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	installTestProcessors(s)
 	if err := s.Start(context.Background()); err != nil {
