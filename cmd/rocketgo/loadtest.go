@@ -144,7 +144,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			return 2
 		}
 		cfg.Out = stdout
-		fmt.Fprintln(stdout, loadtestHeader(cfg)+processNote())
+		fmt.Fprintln(stdout, loadtestHeader(cfg))
 		if _, err := loadtest.CompareTrace(ctx, cfg, *traceCompare); err != nil {
 			fmt.Fprintln(stderr, "rocketgo loadtest:", err)
 			return 1
@@ -153,7 +153,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	report := reportWriter(*jsonPath, stdout, stderr)
 	cfg.Out = report
-	fmt.Fprintln(report, loadtestHeader(cfg)+processNote())
+	fmt.Fprintln(report, loadtestHeader(cfg))
 	res, err := loadtest.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "rocketgo loadtest:", err)
@@ -248,15 +248,10 @@ func clientTLS(caFile string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// processNote ends the header with the Ps and CPUs the run had: an
-// embedded run sets GOMAXPROCS (tuneEmbedded), and figures of runs with
-// different Ps are not alike.
-func processNote() string {
-	return fmt.Sprintf("; GOMAXPROCS %d, %d CPUs", runtime.GOMAXPROCS(0), runtime.NumCPU())
-}
-
 // loadtestHeader describes the run as configured: the sending side only
-// when the run sends, the consumers only when it consumes.
+// when the run sends, the consumers only when it consumes, and last the
+// Ps and CPUs it has (an embedded run sets GOMAXPROCS, tuneEmbedded, and
+// figures of runs with different Ps are not alike).
 func loadtestHeader(cfg loadtest.Config) string {
 	mode := cfg.Mode
 	if mode == "" {
@@ -287,5 +282,5 @@ func loadtestHeader(cfg loadtest.Config) string {
 	if mode != loadtest.ModeProduce {
 		h += fmt.Sprintf(", %d consumers in group %s", cfg.Consumers, cfg.Group)
 	}
-	return h
+	return h + fmt.Sprintf("; GOMAXPROCS %d, %d CPUs", runtime.GOMAXPROCS(0), runtime.NumCPU())
 }
