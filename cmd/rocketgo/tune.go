@@ -28,10 +28,10 @@ func tuneGC() {
 	}
 }
 
-// embeddedProcs is the GOMAXPROCS of a load test that runs its broker in
-// its own process, unless the GOMAXPROCS environment variable says
-// otherwise: twice the CPUs, the Ps a broker process and a client process
-// have between them when they run apart, each with one P per CPU.
+// embeddedProcsPerCPU sets the GOMAXPROCS of a load test that runs its
+// broker in its own process, unless the GOMAXPROCS environment variable
+// says otherwise: twice the CPUs, the Ps a broker process and a client
+// process have between them when they run apart, each with one P per CPU.
 //
 // Much of a broker's and a client's time is in system calls — the
 // transport's event loops wait for traffic in epoll_wait, sends write to
@@ -45,20 +45,21 @@ func tuneGC() {
 // its shortest period to retake Ps, was 14 % of the CPU samples of a
 // broker (perf); given twice the Ps, that broker's sysmon fell to 0.6 %.
 // With twice the Ps the main run sent a median 13 % more messages per
-// second over 14 alternations (per round 0.89–1.75×; 13 of 14 at or
-// above 1), level with a broker and a load test run apart; 3× was within
-// the noise of 2× and 4× worse (BENCHMARKS.md, "More Ps than CPUs"). A broker process alone keeps Go's default: given 2× its
-// Ps it measured within its load generator's noise.
-func embeddedProcs(cpus int) int { return 2 * cpus }
+// second over 14 alternations (per round 0.89–1.75×; 13 of 14 at or above
+// 1), level with a broker and a load test run apart; 3× was within the
+// noise of 2× and 4× worse (BENCHMARKS.md, "More Ps than CPUs"). A broker
+// process alone keeps Go's default: given 2× its Ps it measured within its
+// load generator's noise.
+const embeddedProcsPerCPU = 2
 
-// tuneEmbedded applies embeddedProcs to a load test about to start its
-// own broker.
+// tuneEmbedded applies embeddedProcsPerCPU to a load test about to start
+// its own broker.
 func tuneEmbedded() {
 	if os.Getenv("GOMAXPROCS") == "" {
 		// The CPUs: GOMAXPROCS as the runtime chose it (CPU count, affinity,
 		// a container's limit), or NumCPU if that is fewer: a second call in
 		// one process (tests run several load tests) then keeps 2×NumCPU
 		// rather than doubling what the first call set.
-		runtime.GOMAXPROCS(embeddedProcs(min(runtime.GOMAXPROCS(0), runtime.NumCPU())))
+		runtime.GOMAXPROCS(embeddedProcsPerCPU * min(runtime.GOMAXPROCS(0), runtime.NumCPU()))
 	}
 }
