@@ -746,8 +746,8 @@ func (st *sendState) finish(res *SendResult, err error) {
 }
 
 // afterSend runs interceptors' AfterSend, in reverse order, and then the
-// tracer's (last, where it ran when it was the first interceptor; its
-// Pub's cost is the send's own, SendInfo's start to end).
+// tracer's. The tracer's Pub records the send's own cost (SendInfo's start
+// to end), whatever the interceptors took.
 func (st *sendState) afterSend(res *SendResult, err error) {
 	if st.sinfo != nil {
 		for i := len(st.p.cfg.interceptors) - 1; i >= 0; i-- {
