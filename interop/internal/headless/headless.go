@@ -77,7 +77,11 @@ type Browser struct {
 // a missing favicon is no error of a page).
 func Start(t *testing.T, ctx context.Context, browser string, width, height int) *Browser {
 	t.Helper()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
+	// Chromium keeps its singleton socket in a directory it makes under
+	// TMPDIR and leaves behind; pointing TMPDIR at the test's own
+	// directory has the test remove it.
+	tmp := t.TempDir()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, chromedp.Env("TMPDIR="+tmp),
 		chromedp.ExecPath(browser), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
