@@ -6,6 +6,8 @@ import (
 	"io"
 
 	"github.com/montanaflynn/stats"
+
+	"github.com/rocketgo/rocketgo/internal/cputime"
 )
 
 // TraceComparison is the outcome of CompareTrace: send TPS of each phase
@@ -22,6 +24,15 @@ type TraceComparison struct {
 	// Dropped those dropped (queue full): a comparison that dropped
 	// records measured less than the full cost of tracing.
 	Records, Dropped int64
+	// CPUOff and CPUOn are the process's CPU time per message sent in
+	// each phase, in µs (the embedded server's included when there is
+	// one), and CPURatio the median over the pairs of CPUOff[i]/CPUOn[i]:
+	// the TPS ratio to expect where CPU alone bounds throughput. On a
+	// machine whose hypervisor takes a varying share of the cores (steal
+	// time of 0–30 % within a minute here), CPU per message varies far
+	// less than TPS does, and says what tracing costs where TPS cannot.
+	CPUOff, CPUOn []float64
+	CPURatio      float64
 }
 
 // CompareTrace measures what message trace costs: it runs cfg's load in
@@ -59,7 +70,7 @@ func CompareTrace(ctx context.Context, cfg Config, pairs int) (*TraceComparison,
 	}
 	var c TraceComparison
 	for i := range pairs {
-		var tps [2]float64 // send TPS, indexed by trace on (1) or off (0)
+		var tps, cpu [2]float64 // send TPS and CPU µs per message, indexed by trace on (1) or off (0)
 		for k := range 2 {
 			on := k != i%2 // off-on in even pairs, on-off in odd ones
 			phase := cfg
@@ -72,19 +83,24 @@ func CompareTrace(ctx context.Context, cfg Config, pairs int) (*TraceComparison,
 				name := fmt.Sprintf("_cmp%d_%s", i+1, onOff(on))
 				phase.Topic, phase.Group = full.Topic+name, full.Group+name
 			}
+			cpu0 := cputime.Process()
 			res, err := Run(ctx, phase)
+			used := cputime.Process() - cpu0
 			if err != nil {
 				return nil, fmt.Errorf("loadtest: pair %d, trace %s: %w", i+1, onOff(on), err)
 			}
 			if res.Failed {
 				return nil, fmt.Errorf("loadtest: pair %d, trace %s failed: %s", i+1, onOff(on), res.FailReason)
 			}
+			k = 0
 			if on {
-				tps[1] = res.PublishRate
+				k = 1
 				c.Records += res.Trace.Sent // a traced run always reports Trace
 				c.Dropped += res.Trace.Dropped
-			} else {
-				tps[0] = res.PublishRate
+			}
+			tps[k] = res.PublishRate
+			if res.Sent > 0 {
+				cpu[k] = float64(used.Microseconds()) / float64(res.Sent)
 			}
 		}
 		ratio := 0.0
@@ -92,15 +108,25 @@ func CompareTrace(ctx context.Context, cfg Config, pairs int) (*TraceComparison,
 			ratio = tps[1] / tps[0]
 		}
 		c.Off, c.On, c.Ratios = append(c.Off, tps[0]), append(c.On, tps[1]), append(c.Ratios, ratio)
-		fmt.Fprintf(out, "pair %d: trace off %.0f msg/s, on %.0f msg/s, on/off %.3f\n", i+1, tps[0], tps[1], ratio)
+		c.CPUOff, c.CPUOn = append(c.CPUOff, cpu[0]), append(c.CPUOn, cpu[1])
+		fmt.Fprintf(out, "pair %d: trace off %.0f msg/s, on %.0f msg/s, on/off %.3f; CPU per message off %.1f µs, on %.1f µs\n",
+			i+1, tps[0], tps[1], ratio, cpu[0], cpu[1])
 	}
 	c.Median, _ = stats.Median(c.Ratios)
 	c.Q1, c.Q3 = c.Median, c.Median // one pair: no halves
 	if q, err := stats.Quartile(c.Ratios); err == nil && len(c.Ratios) > 1 {
 		c.Q1, c.Q3 = q.Q1, q.Q3
 	}
+	cpuRatios := make([]float64, 0, pairs)
+	for i := range c.CPUOn {
+		if c.CPUOn[i] > 0 {
+			cpuRatios = append(cpuRatios, c.CPUOff[i]/c.CPUOn[i])
+		}
+	}
+	c.CPURatio, _ = stats.Median(cpuRatios)
 	fmt.Fprintf(out, "trace on/off send TPS: median %.3f of %d pairs, middle half %.3f–%.3f (%d trace records dropped)\n",
 		c.Median, pairs, c.Q1, c.Q3, c.Dropped)
+	fmt.Fprintf(out, "CPU per message, off/on: median %.3f (the TPS ratio where CPU alone bounds throughput)\n", c.CPURatio)
 	return &c, nil
 }
 

@@ -29,6 +29,18 @@ func TestCompareTrace(t *testing.T) {
 			t.Fatalf("pair %d: off %.0f on %.0f ratio %.3f", i, c.Off[i], c.On[i], c.Ratios[i])
 		}
 	}
+	if len(c.CPUOff) != 2 || len(c.CPUOn) != 2 {
+		t.Fatalf("CPU per message off %v on %v, want two pairs", c.CPUOff, c.CPUOn)
+	}
+	for i := range c.CPUOff {
+		if c.CPUOff[i] <= 0 || c.CPUOn[i] <= 0 {
+			t.Errorf("pair %d: CPU per message off %.1f µs, on %.1f µs", i, c.CPUOff[i], c.CPUOn[i])
+		}
+	}
+	clo, chi := min(c.CPUOff[0]/c.CPUOn[0], c.CPUOff[1]/c.CPUOn[1]), max(c.CPUOff[0]/c.CPUOn[0], c.CPUOff[1]/c.CPUOn[1])
+	if c.CPURatio < clo || c.CPURatio > chi {
+		t.Errorf("CPU ratio %.3f outside the pairs' %.3f–%.3f", c.CPURatio, clo, chi)
+	}
 	lo, hi := min(c.Ratios[0], c.Ratios[1]), max(c.Ratios[0], c.Ratios[1])
 	if c.Median < lo || c.Median > hi {
 		t.Fatalf("median %.3f outside the ratios %v", c.Median, c.Ratios)
@@ -43,7 +55,8 @@ func TestCompareTrace(t *testing.T) {
 		t.Errorf("%d trace records sent and %d dropped, want %d and 0", c.Records, c.Dropped, 2*3*300)
 	}
 	text := out.String()
-	if strings.Count(text, "pair ") != 2 || !strings.Contains(text, "trace on/off send TPS: median") || !strings.Contains(text, "middle half") {
+	if strings.Count(text, "pair ") != 2 || !strings.Contains(text, "trace on/off send TPS: median") || !strings.Contains(text, "middle half") ||
+		!strings.Contains(text, "CPU per message, off/on: median") {
 		t.Errorf("report:\n%s", text)
 	}
 	if _, err := CompareTrace(ctx, Config{}, 0); !errors.Is(err, ErrConfig) {
