@@ -26,11 +26,11 @@ type TraceComparison struct {
 	Records, Dropped int64
 	// CPUOff and CPUOn are the process's CPU time per message sent in
 	// each phase, in µs (the embedded server's included when there is
-	// one), and CPURatio the median over the pairs of CPUOff[i]/CPUOn[i]:
-	// the TPS ratio to expect where CPU alone bounds throughput. On a
-	// machine whose hypervisor takes a varying share of the cores (steal
-	// time of 0–30 % within a minute here), CPU per message varies far
-	// less than TPS does, and says what tracing costs where TPS cannot.
+	// one), and CPURatio the median over the pairs of CPUOff[i]/CPUOn[i].
+	// The difference is what tracing costs a message in CPU. Where CPU
+	// bounds throughput the two ratios agree; a TPS ratio well below the
+	// CPU ratio says the traced phases lost throughput to something else
+	// (waits, latency), one above it that the machine had CPU to spare.
 	CPUOff, CPUOn []float64
 	CPURatio      float64
 }
