@@ -390,4 +390,19 @@ func TestRecoveryTellsRecreatedTopicFromDamagedOffset(t *testing.T) {
 		defer mustClose(t, s)
 		checkServedD(t, s, fx.stored, map[int]bool{41: true})
 	})
+	// A queue-offset field damaged one ahead (10 to 11) looks like a
+	// record of the queue lost before it, except that the queue's next
+	// record claims 11 as well: the damaged record must not take 11 and
+	// push the intact one out (found by FuzzRecoverCorruptLog).
+	t.Run("damaged-offset-ahead", func(t *testing.T) {
+		fx, s := newIntegrityFixture(t, 80)
+		s.stopForCrashTest()
+		a := fx.stored[41] // queue 1, offset 10; record 45 is queue 1, offset 11
+		b := make([]byte, 8)
+		binary.BigEndian.PutUint64(b, uint64(a.qoff+1))
+		writeLogBytes(t, fx.cfg, a.phy+message.OffQueueOffset, b)
+		s = mustOpen(t, fx.cfg)
+		defer mustClose(t, s)
+		checkServedD(t, s, fx.stored, map[int]bool{41: true})
+	})
 }

@@ -38,6 +38,16 @@ import (
 //
 // Without a usable checkpoint the whole log is walked and every derived
 // entry rebuilt.
+//
+// No checksum covers a record's queue id and queue offset, so a record
+// whose body checks out may still name the wrong slot. A slot already
+// taken, or one ahead of the queue that the queue's next record claims
+// too, marks it as damaged; a slot ahead that nothing contradicts is
+// taken, with holes for the records the damage before it may have eaten.
+// One case stays undecidable: a queue id damaged into another queue at
+// exactly the offset that queue expects next looks the same as that
+// queue's next record being the damaged one. The first record to claim
+// the slot keeps it and the second is counted as damaged.
 func (s *Store) recover() error {
 	lap := phasetime.New()
 	abortPath := filepath.Join(s.cfg.Dir, "abort")
@@ -648,7 +658,7 @@ func (w *recoveryWalk) dispatch(rec message.StoredRecord, damaged bool) error {
 		switch {
 		case q == 0 && w.restarts(key, rec.PhysicalOffset+int64(rec.TotalSize)):
 			cq.truncate(0) // the topic was deleted and created again
-		case q > cq.next && q-cq.next <= n:
+		case q > cq.next && q-cq.next <= n && !w.contradicted(key, rec.PhysicalOffset+int64(rec.TotalSize), cq.next, q):
 			// Records of this queue were lost to damage since its last
 			// entry: hole entries keep their offsets, so every later
 			// offset stays where consumers know it.
@@ -711,24 +721,22 @@ func (w *recoveryWalk) missing(cq *consumeQueue, phy int64) (at, n int64) {
 	return at, w.walked - last.walked - 1 + damaged/minRecordLen
 }
 
-// restartLookahead bounds how many records restarts reads.
-const restartLookahead = 4096
+// claimLookahead bounds how many records nextClaim reads.
+const claimLookahead = 4096
 
-// restarts tells a queue that starts over at offset 0 (its topic deleted
-// and created again) from a record whose queue-offset field was damaged to
-// 0: the queue's next record, looked for from off on, says 1 in the first
-// case. When none is found the record counts as damaged, since wrongly
-// starting the queue over would drop every entry it has.
-func (w *recoveryWalk) restarts(key queueKey, off int64) bool {
+// nextClaim returns the queue offset claimed by the first intact record
+// of key from off on; ok is false when none is found within
+// claimLookahead records.
+func (w *recoveryWalk) nextClaim(key queueKey, off int64) (q int64, ok bool) {
 	segs := w.s.cl.load()
-	for n := 0; n < restartLookahead; n++ {
+	for n := 0; n < claimLookahead; n++ {
 		seg := segs.find(off, w.s.cl.size)
 		if seg == nil {
-			return false
+			return 0, false
 		}
 		size, err := recordAt(seg, off, true)
 		if err != nil {
-			return false
+			return 0, false
 		}
 		if size < 0 {
 			off = seg.base + w.s.cl.size
@@ -736,11 +744,31 @@ func (w *recoveryWalk) restarts(key queueKey, off int64) bool {
 		}
 		rec, _ := message.ParseStored(seg.data[off-seg.base:], false)
 		if rec.QueueID == key.id && string(rec.Topic) == key.topic {
-			return rec.QueueOffset == 1
+			return rec.QueueOffset, true
 		}
 		off += int64(size)
 	}
-	return false
+	return 0, false
+}
+
+// contradicted tells whether a record claiming offset q of key, when
+// next was due, has its own queue-offset field damaged rather than
+// following lost records: the queue's next record, looked for from off
+// on, claims an offset from next to q, which the two cannot both hold.
+// One damaged header explains that; lost records would need a second.
+func (w *recoveryWalk) contradicted(key queueKey, off, next, q int64) bool {
+	c, ok := w.nextClaim(key, off)
+	return ok && c >= next && c <= q
+}
+
+// restarts tells a queue that starts over at offset 0 (its topic deleted
+// and created again) from a record whose queue-offset field was damaged to
+// 0: the queue's next record, looked for from off on, says 1 in the first
+// case. When none is found the record counts as damaged, since wrongly
+// starting the queue over would drop every entry it has.
+func (w *recoveryWalk) restarts(key queueKey, off int64) bool {
+	q, ok := w.nextClaim(key, off)
+	return ok && q == 1
 }
 
 var errQueueGap = errors.New("queue offset out of sequence")
