@@ -92,15 +92,15 @@ func CompareTrace(ctx context.Context, cfg Config, pairs int) (*TraceComparison,
 			if res.Failed {
 				return nil, fmt.Errorf("loadtest: pair %d, trace %s failed: %s", i+1, onOff(on), res.FailReason)
 			}
-			k = 0
+			side := 0
 			if on {
-				k = 1
+				side = 1
 				c.Records += res.Trace.Sent // a traced run always reports Trace
 				c.Dropped += res.Trace.Dropped
 			}
-			tps[k] = res.PublishRate
+			tps[side] = res.PublishRate
 			if res.Sent > 0 {
-				cpu[k] = float64(used.Microseconds()) / float64(res.Sent)
+				cpu[side] = float64(used.Microseconds()) / float64(res.Sent)
 			}
 		}
 		ratio := 0.0
