@@ -46,8 +46,11 @@ import (
 // taken, with holes for the records the damage before it may have eaten.
 // One case stays undecidable: a queue id damaged into another queue at
 // exactly the offset that queue expects next looks the same as that
-// queue's next record being the damaged one. The first record to claim
-// the slot keeps it and the second is counted as damaged.
+// queue's next record being the damaged one, and one damaged to claim
+// offset 0 of a queue that holds one record looks the same as the topic
+// having been deleted and created again. The first record to claim the
+// slot keeps it (the second, for a restart) and the other is counted as
+// damaged.
 func (s *Store) recover() error {
 	lap := phasetime.New()
 	abortPath := filepath.Join(s.cfg.Dir, "abort")
@@ -571,11 +574,13 @@ func (w *recoveryWalk) reconcile(rec message.StoredRecord) {
 		}
 	}
 	// Entries run in log order: only a record between its neighbours'
-	// records belongs at q.
-	if p, _, _, ok := cq.lookup(q - 1); ok && p >= phy {
+	// records belongs at q. A neighbour entry is evidence only if it
+	// points at its own record: one damaged write often spans two
+	// entries.
+	if p, _, _, ok := cq.lookup(q - 1); ok && p >= phy && s.entryValid(cq, q-1) {
 		return
 	}
-	if p, _, _, ok := cq.lookup(q + 1); ok && p <= phy {
+	if p, _, _, ok := cq.lookup(q + 1); ok && p <= phy && s.entryValid(cq, q+1) {
 		return
 	}
 	if err := cq.ensure(q); err != nil {
@@ -583,6 +588,11 @@ func (w *recoveryWalk) reconcile(rec message.StoredRecord) {
 	}
 	cq.put(q, phy, rec.TotalSize, s.tagsOf(string(rec.Topic), rec))
 	cq.flushed = min(cq.flushed, q)
+	if q < cq.min.Load() {
+		// A damaged first entry made opening the queue place its start
+		// past this record, which the log still holds.
+		cq.min.Store(q)
+	}
 	if q == maxOff {
 		cq.next = q + 1
 		cq.max.Store(q + 1)
@@ -713,9 +723,13 @@ func (w *recoveryWalk) missing(cq *consumeQueue, phy int64) (at, n int64) {
 	}
 	var damaged int64
 	for _, r := range runs {
-		if r.from > last.phy && r.from < phy {
-			at = min(at, r.from)
-			damaged += r.to - r.from
+		// A run may begin with the queue's last entry itself: a damaged
+		// record whose header still named its slot (a placeholder). What
+		// follows it in the run may have held more of the queue.
+		from := max(r.from, last.phy)
+		if r.to > last.phy && from < phy {
+			at = min(at, from)
+			damaged += r.to - from
 		}
 	}
 	return at, w.walked - last.walked - 1 + damaged/minRecordLen
