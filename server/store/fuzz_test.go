@@ -145,6 +145,7 @@ func checkServedAs(t *testing.T, s *Store, stored []storedAt, swapped map[[2]int
 // with, nothing else, and give the next append the next offset.
 func FuzzRecoverCorruptQueue(f *testing.F) {
 	f.Add(uint8(0), uint32(0), []byte{0xff, 0xff, 0xff, 0xff})
+	f.Add(uint8(0), uint32(0), bytes.Repeat([]byte{0xff}, 3*cqEntrySize)) // the first three entries of queue 0
 	f.Add(uint8(1), uint32(20*37+3), []byte("garbage"))
 	f.Add(uint8(1), uint32(20*150), []byte{0, 0, 0, 0, 0, 0, 0x10, 0})
 	f.Add(uint8(2), uint32(20*199+8), []byte{0, 0, 0, 0x40})

@@ -75,7 +75,7 @@ func (s *Store) recover() error {
 	// the kernel starts reading it now, while the queues and the index
 	// open: from a cold page cache the walk then finds its pages read in
 	// one stream instead of faulting them in one by one.
-	w := &recoveryWalk{s: s, crashed: crashed, repair: s.o.repair, last: map[*consumeQueue]walkMark{}}
+	w := &recoveryWalk{s: s, crashed: crashed, repair: s.o.repair, last: map[*consumeQueue]walkMark{}, below: map[*consumeQueue]int64{}}
 	target := int64(-1) // where verification should start; -1: at the first record
 	if last := segs.last(); last != nil {
 		first := segs.files[0].base
@@ -139,6 +139,7 @@ func (s *Store) recover() error {
 	if err != nil {
 		return err
 	}
+	w.lowerStarts()
 	lap.Done("walk")
 	if w.full {
 		// Queues without a surviving record keep only entries for deleted
@@ -364,6 +365,20 @@ type recoveryWalk struct {
 	walked       int64                      // records met at or past safe, damaged or not
 	last         map[*consumeQueue]walkMark // the last entry put per queue
 	seen         map[*consumeQueue]bool     // full rebuild: queues already cut
+	below        map[*consumeQueue]int64    // the lowest entry restored below a queue's start
+}
+
+// lowerStarts moves each queue's start back over the entries the walk
+// restored below it, as far as every entry from there on points at its own
+// record: never over an entry of a record retention deleted.
+func (w *recoveryWalk) lowerStarts() {
+	for cq, lo := range w.below {
+		m := cq.min.Load()
+		for m > lo && w.s.entryPointsHome(cq, m-1) {
+			m--
+		}
+		cq.min.Store(m)
+	}
 }
 
 type span struct{ from, to int64 }
@@ -590,14 +605,29 @@ func (w *recoveryWalk) reconcile(rec message.StoredRecord) {
 	cq.flushed = min(cq.flushed, q)
 	if q < cq.min.Load() {
 		// A damaged first entry made opening the queue place its start
-		// past this record, which the log still holds.
-		cq.min.Store(q)
+		// past this record; lowerStarts moves it back once the walk is done.
+		if b, ok := w.below[cq]; !ok || q < b {
+			w.below[cq] = q
+		}
 	}
 	if q == maxOff {
 		cq.next = q + 1
 		cq.max.Store(q + 1)
 	}
 	s.log.Warn("consume-queue entry restored from the commit log", "topic", cq.key.topic, "queueId", cq.key.id, "queueOffset", q, "offset", phy)
+}
+
+// entryPointsHome reports whether entry q of cq, inside the queue's files
+// whatever its start, points at a record that names queue offset q.
+func (s *Store) entryPointsHome(cq *consumeQueue, q int64) bool {
+	f := cq.files.load().find(q*cqEntrySize, cq.files.size)
+	if f == nil || !f.hold() {
+		return false
+	}
+	phy, size, _ := cqEntry(f, q)
+	f.release()
+	seg := s.cl.load().find(phy, s.cl.size)
+	return seg != nil && s.checkEntry(seg, phy, size, cq.key.topic, cq.key.id, q) == nil
 }
 
 // entryValid reports whether entry q of cq points at a servable record.
