@@ -25,15 +25,7 @@ func FuzzRecoverCorruptLog(f *testing.F) {
 		if len(junk) == 0 || len(junk) > 4096 {
 			return
 		}
-		cfg := smallConfig(t.TempDir())
-		cfg.CheckpointInterval = time.Hour
-		cfg.FlushInterval = time.Hour
-		s := mustOpen(t, cfg)
-		var stored []storedAt
-		for i := 0; i < 600; i++ {
-			r := mustAppend(t, s, newMsg("fz", int32(i%3), body(i), "t", ""))
-			stored = append(stored, storedAt{int32(i % 3), r.QueueOffset, r.PhysicalOffset, int64(r.WroteBytes), body(i)})
-		}
+		cfg, s, stored := fuzzStore(t)
 		end := s.MaxPhysicalOffset()
 		s.stopForCrashTest()
 		// The checkpoint taken at open says offset 0, so recovery
@@ -70,6 +62,22 @@ func FuzzRecoverCorruptLog(f *testing.F) {
 			t.Fatalf("append after recovery got queue offset %d, want %d", r.QueueOffset, next)
 		}
 	})
+}
+
+// fuzzStore opens a store with no flush or checkpoint of its own and
+// appends 600 records to topic fz, queues 0–2 in turn (200 each).
+func fuzzStore(t *testing.T) (Config, *Store, []storedAt) {
+	t.Helper()
+	cfg := smallConfig(t.TempDir())
+	cfg.CheckpointInterval = time.Hour
+	cfg.FlushInterval = time.Hour
+	s := mustOpen(t, cfg)
+	var stored []storedAt
+	for i := 0; i < 600; i++ {
+		r := mustAppend(t, s, newMsg("fz", int32(i%3), body(i), "t", ""))
+		stored = append(stored, storedAt{int32(i % 3), r.QueueOffset, r.PhysicalOffset, int64(r.WroteBytes), body(i)})
+	}
+	return cfg, s, stored
 }
 
 // storedAt is one acknowledged append.
@@ -153,15 +161,7 @@ func FuzzRecoverCorruptQueue(f *testing.F) {
 		if len(junk) == 0 || len(junk) > 256 {
 			return
 		}
-		cfg := smallConfig(t.TempDir())
-		cfg.CheckpointInterval = time.Hour
-		cfg.FlushInterval = time.Hour
-		s := mustOpen(t, cfg)
-		var stored []storedAt
-		for i := 0; i < 600; i++ {
-			r := mustAppend(t, s, newMsg("fz", int32(i%3), body(i), "t", ""))
-			stored = append(stored, storedAt{int32(i % 3), r.QueueOffset, r.PhysicalOffset, int64(r.WroteBytes), body(i)})
-		}
+		cfg, s, stored := fuzzStore(t)
 		stop := stopKinds[int(kind)%len(stopKinds)]
 		if err := stop.stop(s); err != nil {
 			t.Fatal(err)
