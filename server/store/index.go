@@ -108,7 +108,26 @@ func (f *indexFile) set64(off int, v int64) {
 }
 func (f *indexFile) set32(off int, v int) { binary.BigEndian.PutUint32(f.mf.data[off:], uint32(v)) }
 
-func (f *indexFile) count() int      { return f.hdr32(hdrCount) }
+func (f *indexFile) count() int { return f.hdr32(hdrCount) }
+
+// countEntries finds how many entries the file holds from the entries
+// themselves, for a header whose count is damaged: entries are written in
+// order into a zeroed area, so the written ones are a prefix, and an entry
+// is never all zeros (its record's key hash, offset and previous head
+// would all have to be 0 in the file's first second).
+func (f *indexFile) countEntries() int {
+	lo, hi := 0, f.entries // entry lo is written (or lo is 0), entries past hi are not
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		pos := f.entryPos(mid)
+		if allZero(f.mf.data[pos : pos+idxEntryLen]) {
+			hi = mid - 1
+		} else {
+			lo = mid
+		}
+	}
+	return lo
+}
 func (f *indexFile) full(n int) bool { return f.count()+n > f.entries }
 func (f *indexFile) slotPos(h uint32) int {
 	return idxHeaderLen + int(h%uint32(f.slots))*idxSlotLen
@@ -227,6 +246,9 @@ type indexService struct {
 	// syncing, when set (tests), runs in flush between taking its
 	// snapshot and syncing, without mu.
 	syncing func()
+	// repaired describes the files open found with a damaged entry count,
+	// for recovery to log.
+	repaired []string
 }
 
 // setNewest records files' last element after files changed (under mu).
@@ -278,6 +300,11 @@ func (ix *indexService) open() error {
 			return err
 		}
 		f := &indexFile{mf: m, slots: ix.slots, entries: ix.entries}
+		if n := f.count(); n > f.entries {
+			// A damaged header: every walk of the file trusts its count.
+			f.set32(hdrCount, f.countEntries())
+			ix.repaired = append(ix.repaired, fmt.Sprintf("%s: count %d, %d entries found", p, n, f.count()))
+		}
 		f.flushed = f.count()
 		f.touched = f.flushed
 		ix.files = append(ix.files, f)
