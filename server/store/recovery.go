@@ -379,7 +379,10 @@ type recoveryWalk struct {
 func (w *recoveryWalk) lowerStarts() {
 	for cq, lo := range w.below {
 		m := cq.min.Load()
-		for m > lo && w.s.entryPointsHome(cq, m-1) {
+		for m > lo {
+			if _, ok := w.s.homeEntry(cq, m-1); !ok {
+				break
+			}
 			m--
 		}
 		cq.min.Store(m)
@@ -589,7 +592,7 @@ func (w *recoveryWalk) reconcile(rec message.StoredRecord) {
 		if p, size, _, ok := cq.lookup(q); ok && p == phy && size == rec.TotalSize {
 			return // the entry points at this record, just verified
 		}
-		if s.entryValid(cq, q) {
+		if _, ok := s.validEntry(cq, q); ok {
 			return
 		}
 	}
@@ -597,10 +600,10 @@ func (w *recoveryWalk) reconcile(rec message.StoredRecord) {
 	// records belongs at q. A neighbour entry is evidence only if it
 	// points at its own record: one damaged write often spans two
 	// entries.
-	if p, _, _, ok := cq.lookup(q - 1); ok && p >= phy && s.entryValid(cq, q-1) {
+	if p, ok := s.validEntry(cq, q-1); ok && p >= phy {
 		return
 	}
-	if p, _, _, ok := cq.lookup(q + 1); ok && p <= phy && s.entryValid(cq, q+1) {
+	if p, ok := s.validEntry(cq, q+1); ok && p <= phy {
 		return
 	}
 	if err := cq.ensure(q); err != nil {
@@ -622,27 +625,27 @@ func (w *recoveryWalk) reconcile(rec message.StoredRecord) {
 	s.log.Warn("consume-queue entry restored from the commit log", "topic", cq.key.topic, "queueId", cq.key.id, "queueOffset", q, "offset", phy)
 }
 
-// entryPointsHome reports whether entry q of cq, inside the queue's files
-// whatever its start, points at a record that names queue offset q.
-func (s *Store) entryPointsHome(cq *consumeQueue, q int64) bool {
+// homeEntry returns the record offset of entry q of cq, read from the
+// queue's files whatever the queue's start, and whether it points at a
+// record that names queue offset q.
+func (s *Store) homeEntry(cq *consumeQueue, q int64) (int64, bool) {
 	f := cq.files.load().find(q*cqEntrySize, cq.files.size)
-	if f == nil || !f.hold() {
-		return false
+	if q < 0 || f == nil || !f.hold() {
+		return 0, false
 	}
 	phy, size, _ := cqEntry(f, q)
 	f.release()
 	seg := s.cl.load().find(phy, s.cl.size)
-	return seg != nil && s.checkEntry(seg, phy, size, cq.key.topic, cq.key.id, q) == nil
+	return phy, seg != nil && s.checkEntry(seg, phy, size, cq.key.topic, cq.key.id, q) == nil
 }
 
-// entryValid reports whether entry q of cq points at a servable record.
-func (s *Store) entryValid(cq *consumeQueue, q int64) bool {
-	phy, size, _, ok := cq.lookup(q)
-	if !ok {
-		return false
+// validEntry is homeEntry for an entry inside the queue, which readers
+// serve.
+func (s *Store) validEntry(cq *consumeQueue, q int64) (int64, bool) {
+	if q < cq.min.Load() || q >= cq.max.Load() {
+		return 0, false
 	}
-	seg := s.cl.load().find(phy, s.cl.size)
-	return seg != nil && s.checkEntry(seg, phy, size, cq.key.topic, cq.key.id, q) == nil
+	return s.homeEntry(cq, q)
 }
 
 // placeholder keeps the queue offset of a damaged record whose header still
