@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -108,7 +109,14 @@ func (f *indexFile) set64(off int, v int64) {
 }
 func (f *indexFile) set32(off int, v int) { binary.BigEndian.PutUint32(f.mf.data[off:], uint32(v)) }
 
-func (f *indexFile) count() int { return f.hdr32(hdrCount) }
+func (f *indexFile) count() int      { return f.hdr32(hdrCount) }
+func (f *indexFile) full(n int) bool { return f.count()+n > f.entries }
+func (f *indexFile) slotPos(h uint32) int {
+	return idxHeaderLen + int(h%uint32(f.slots))*idxSlotLen
+}
+func (f *indexFile) entryPos(n int) int {
+	return idxHeaderLen + f.slots*idxSlotLen + (n-1)*idxEntryLen
+}
 
 // countEntries finds how many entries the file holds from the entries
 // themselves, for a header whose count is damaged: entries are written in
@@ -127,13 +135,6 @@ func (f *indexFile) countEntries() int {
 		}
 	}
 	return lo
-}
-func (f *indexFile) full(n int) bool { return f.count()+n > f.entries }
-func (f *indexFile) slotPos(h uint32) int {
-	return idxHeaderLen + int(h%uint32(f.slots))*idxSlotLen
-}
-func (f *indexFile) entryPos(n int) int {
-	return idxHeaderLen + f.slots*idxSlotLen + (n-1)*idxEntryLen
 }
 
 // setEntry writes entry n: the key's hash, the record's commit-log offset,
@@ -246,9 +247,9 @@ type indexService struct {
 	// syncing, when set (tests), runs in flush between taking its
 	// snapshot and syncing, without mu.
 	syncing func()
-	// repaired describes the files open found with a damaged entry count,
-	// for recovery to log.
-	repaired []string
+	// log reports damage open repairs; nil in tests that build the
+	// service alone.
+	log *slog.Logger
 }
 
 // setNewest records files' last element after files changed (under mu).
@@ -303,7 +304,9 @@ func (ix *indexService) open() error {
 		if n := f.count(); n > f.entries {
 			// A damaged header: every walk of the file trusts its count.
 			f.set32(hdrCount, f.countEntries())
-			ix.repaired = append(ix.repaired, fmt.Sprintf("%s: count %d, %d entries found", p, n, f.count()))
+			if ix.log != nil {
+				ix.log.Warn("index file with a damaged entry count; counted its entries instead", "file", p, "count", n, "entries", f.count())
+			}
 		}
 		f.flushed = f.count()
 		f.touched = f.flushed

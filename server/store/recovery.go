@@ -102,11 +102,6 @@ func (s *Store) recover() error {
 	if err != nil {
 		return err
 	}
-	if s.ix != nil {
-		for _, r := range s.ix.repaired {
-			s.log.Warn("index file with a damaged entry count; counted its entries instead", "file", r)
-		}
-	}
 	lap.Done("queuesAndIndexOpen")
 
 	from := int64(0)

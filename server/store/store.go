@@ -258,7 +258,7 @@ func Open(cfg Config, opts ...Option) (*Store, error) {
 	s.cl = fileSet{dir: filepath.Join(cfg.Dir, "commitlog"), size: cfg.CommitLogSegmentSize, alloc: o.alloc,
 		appendOnly: !o.readAheadOnAppend && cfg.FlushDiskType == SyncFlush}
 	if cfg.IndexEntries > 0 {
-		s.ix = &indexService{dir: filepath.Join(cfg.Dir, "index"), slots: cfg.IndexSlots, entries: cfg.IndexEntries, alloc: o.alloc}
+		s.ix = &indexService{dir: filepath.Join(cfg.Dir, "index"), slots: cfg.IndexSlots, entries: cfg.IndexEntries, alloc: o.alloc, log: o.logger}
 	}
 	s.scratch.New = func() any { return &appendScratch{} }
 	s.results.New = func() any { return &GetResult{} }
