@@ -17,11 +17,7 @@ import (
 // pipe can parse it) and the report goes to stderr.
 func TestLoadtestJSONToStdout(t *testing.T) {
 	// An embedded run doubles the Ps unless the environment sets them.
-	procs := runtime.GOMAXPROCS(0)
-	t.Cleanup(func() { runtime.GOMAXPROCS(procs) })
-	cpus := min(procs, runtime.NumCPU())
-	runtime.GOMAXPROCS(cpus)
-	t.Setenv("GOMAXPROCS", "")
+	cpus := procsAtCPUs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
