@@ -25,7 +25,7 @@ func FuzzRecoverCorruptLog(f *testing.F) {
 		if len(junk) == 0 || len(junk) > 4096 {
 			return
 		}
-		cfg, s, stored := fuzzStore(t)
+		cfg, s, stored := fuzzStore(t, 600, nil)
 		end := s.MaxPhysicalOffset()
 		s.stopForCrashTest()
 		// The checkpoint taken at open says offset 0, so recovery
@@ -65,20 +65,29 @@ func FuzzRecoverCorruptLog(f *testing.F) {
 }
 
 // fuzzStore opens a store with no flush or checkpoint of its own and
-// appends 600 records to topic fz, queues 0–2 in turn (200 each).
-func fuzzStore(t *testing.T) (Config, *Store, []storedAt) {
+// appends n records to topic fz, queues 0–2 in turn, record i with key
+// key(i) (none when key is nil).
+func fuzzStore(t *testing.T, n int, key func(i int) string) (Config, *Store, []storedAt) {
 	t.Helper()
 	cfg := smallConfig(t.TempDir())
 	cfg.CheckpointInterval = time.Hour
 	cfg.FlushInterval = time.Hour
 	s := mustOpen(t, cfg)
 	var stored []storedAt
-	for i := 0; i < 600; i++ {
-		r := mustAppend(t, s, newMsg("fz", int32(i%3), body(i), "t", ""))
+	for i := 0; i < n; i++ {
+		k := ""
+		if key != nil {
+			k = key(i)
+		}
+		r := mustAppend(t, s, newMsg("fz", int32(i%3), body(i), "t", k))
 		stored = append(stored, storedAt{int32(i % 3), r.QueueOffset, r.PhysicalOffset, int64(r.WroteBytes), body(i)})
 	}
 	return cfg, s, stored
 }
+
+// fuzzKey is the key of record i in FuzzRecoverCorruptIndex: 50 keys, each
+// on many records.
+func fuzzKey(i int) string { return fmt.Sprint("key-", i%50) }
 
 // storedAt is one acknowledged append.
 type storedAt struct {
@@ -161,7 +170,7 @@ func FuzzRecoverCorruptQueue(f *testing.F) {
 		if len(junk) == 0 || len(junk) > 256 {
 			return
 		}
-		cfg, s, stored := fuzzStore(t)
+		cfg, s, stored := fuzzStore(t, 600, nil)
 		stop := stopKinds[int(kind)%len(stopKinds)]
 		if err := stop.stop(s); err != nil {
 			t.Fatal(err)
@@ -208,13 +217,7 @@ func FuzzRecoverCorruptIndex(f *testing.F) {
 		if len(junk) == 0 || len(junk) > 256 {
 			return
 		}
-		cfg := smallConfig(t.TempDir())
-		cfg.CheckpointInterval = time.Hour
-		cfg.FlushInterval = time.Hour
-		s := mustOpen(t, cfg)
-		for i := 0; i < 500; i++ {
-			mustAppend(t, s, newMsg("fz", int32(i%3), body(i), "t", fmt.Sprint("key-", i%50)))
-		}
+		cfg, s, _ := fuzzStore(t, 500, fuzzKey)
 		if err := stopKinds[int(kind)%len(stopKinds)].stop(s); err != nil {
 			t.Fatal(err)
 		}
@@ -260,7 +263,7 @@ func FuzzRecoverCorruptIndex(f *testing.F) {
 		}
 		check()
 		for i := 500; i < 800; i++ {
-			mustAppend(t, s, newMsg("fz", int32(i%3), body(i), "t", fmt.Sprint("key-", i%50)))
+			mustAppend(t, s, newMsg("fz", int32(i%3), body(i), "t", fuzzKey(i)))
 		}
 		check()
 	})
