@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"strings"
@@ -236,10 +237,64 @@ func TestLookupProperty(t *testing.T) {
 			t.Errorf("LookupPropertyString(%q) = %q,%v want %q,%v", c.key, sv, sok, c.want, c.ok)
 		}
 	}
+	// Past longProperties the lookup walks the pairs; same answers.
+	long := string(props) + "\x02KEYS\x01" + strings.Repeat("C0A8000100002A9F0000000000C", 40) + "\x02A\x01late"
+	for _, c := range cases {
+		if sv, sok := LookupPropertyString(long, c.key); sok != c.ok || sv != c.want {
+			t.Errorf("long: LookupPropertyString(%q) = %q,%v want %q,%v", c.key, sv, sok, c.want, c.ok)
+		}
+	}
+	if v, ok := LookupPropertyString(long, "CLUSTER"); ok {
+		t.Errorf("long: CLUSTER = %q", v)
+	}
 	if got := AppendProperty([]byte("x"), "K", "V"); string(got) != "xK\x01V\x02" {
 		t.Errorf("AppendProperty = %q", got)
 	}
 	if ValidPropertyText("a\x01") || ValidPropertyText("\x02") || !ValidPropertyText("ok value") {
 		t.Error("ValidPropertyText misreports")
+	}
+}
+
+// TestLookupByPairsMatchesSearch: the two ways of looking a property up
+// agree on every string of a small alphabet, separators included.
+func TestLookupByPairsMatchesSearch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := "AB\x01\x02"
+	for range 20000 {
+		b := make([]byte, rng.IntN(24))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		key := []string{"A", "B", "AB", "BA", "AA"}[rng.IntN(5)]
+		v1, ok1 := lookupBySearch(string(b), key)
+		v2, ok2 := lookupByPairs(string(b), key)
+		if v1 != v2 || ok1 != ok2 {
+			t.Fatalf("props %q key %q: search %q,%v pairs %q,%v", b, key, v1, ok1, v2, ok2)
+		}
+	}
+}
+
+// BenchmarkLookupTraceProperties: the broker's lookups of absent
+// properties (CLUSTER) and present ones in a trace message's property
+// string, whose KEYS carries 512 message ids.
+func BenchmarkLookupTraceProperties(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("KEYS\x01")
+	for i := range 512 {
+		fmt.Fprintf(&sb, "7F00000100002A9F00000%011X ", i*7919)
+	}
+	sb.WriteString("\x02UNIQ_KEY\x017F00000100002A9F0000000000C80001\x02WAIT\x01true\x02")
+	props := sb.String()
+	for _, f := range []struct {
+		name string
+		fn   func(string, string) (string, bool)
+	}{{"search", lookupBySearch}, {"pairs", lookupByPairs}} {
+		for _, key := range []string{PropertyCluster, PropertyUniqKey} {
+			b.Run(f.name+"/"+key, func(b *testing.B) {
+				for b.Loop() {
+					f.fn(props, key)
+				}
+			})
+		}
 	}
 }

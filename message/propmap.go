@@ -73,6 +73,14 @@ func LookupPropertyString(props, key string) (string, bool) {
 	if key == "" {
 		return "", false
 	}
+	if len(props) > longProperties && strings.IndexByte(key, PropertySeparator) < 0 {
+		return lookupByPairs(props, key)
+	}
+	return lookupBySearch(props, key)
+}
+
+// lookupBySearch is LookupPropertyString by searching for key.
+func lookupBySearch(props, key string) (string, bool) {
 	from := 0
 	for {
 		i := strings.Index(props[from:], key)
@@ -92,5 +100,33 @@ func LookupPropertyString(props, key string) (string, bool) {
 			return v, true
 		}
 		from = i + 1
+	}
+}
+
+// longProperties is the property string length from which a lookup walks
+// the pairs instead of searching for the key. A trace message's KEYS
+// holds some hundreds of message ids (~17 KB of hex digits), and a
+// search for a name that is absent, such as CLUSTER, met its first
+// letter every sixteen bytes or so there; the walk steps over each value
+// with one IndexByte. Short strings are searched: one call finds the key.
+const longProperties = 512
+
+// lookupByPairs is LookupPropertyString by walking the pairs: a match
+// must start a pair (position 0 or after a PropertySeparator) and be
+// followed by NameValueSeparator, which are the search's conditions too.
+func lookupByPairs(props, key string) (string, bool) {
+	for s := props; ; {
+		if len(s) > len(key) && s[len(key)] == NameValueSeparator && s[:len(key)] == key {
+			v := s[len(key)+1:]
+			if j := strings.IndexByte(v, PropertySeparator); j >= 0 {
+				v = v[:j]
+			}
+			return v, true
+		}
+		j := strings.IndexByte(s, PropertySeparator)
+		if j < 0 {
+			return "", false
+		}
+		s = s[j+1:]
 	}
 }
