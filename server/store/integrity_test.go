@@ -406,3 +406,44 @@ func TestRecoveryTellsRecreatedTopicFromDamagedOffset(t *testing.T) {
 		checkServedD(t, s, fx.stored, map[int]bool{41: true})
 	})
 }
+
+// TestRecoveryDistrustsLengthOverRecords: a damaged length field whose
+// record seems to end where a torn write would (past the log's end) or
+// exactly at a later record must not make recovery skip the intact
+// records it covers (the first found by FuzzRecoverCorruptLog: one byte
+// of a length, 151 to 22,679, lost every record after it).
+func TestRecoveryDistrustsLengthOverRecords(t *testing.T) {
+	setLength := func(t *testing.T, cfg Config, a storedAt, n int64) {
+		t.Helper()
+		b := make([]byte, 4)
+		binary.BigEndian.PutUint32(b, uint32(n))
+		writeLogBytes(t, cfg, a.phy+message.OffTotalSize, b)
+	}
+	t.Run("past-the-end", func(t *testing.T) {
+		fx, s := newIntegrityFixture(t, 80) // one segment: the last
+		s.stopForCrashTest()
+		a := fx.stored[70]
+		n := fx.end - a.phy + 2000
+		if a.phy%fx.cfg.CommitLogSegmentSize+n+blankLen > fx.cfg.CommitLogSegmentSize {
+			t.Fatalf("fixture: a length of %d leaves the segment", n)
+		}
+		setLength(t, fx.cfg, a, n)
+		s = mustOpen(t, fx.cfg)
+		defer mustClose(t, s)
+		checkServedD(t, s, fx.stored, map[int]bool{70: true})
+	})
+	t.Run("onto-a-later-record", func(t *testing.T) {
+		fx, s := newIntegrityFixture(t, 300) // several segments
+		s.stopForCrashTest()
+		a, b := fx.stored[41], fx.stored[42]
+		if a.phy/fx.cfg.CommitLogSegmentSize != fx.stored[43].phy/fx.cfg.CommitLogSegmentSize ||
+			fx.stored[43].phy/fx.cfg.CommitLogSegmentSize == fx.end/fx.cfg.CommitLogSegmentSize {
+			t.Fatal("fixture: records 41–43 must share a segment before the last")
+		}
+		setLength(t, fx.cfg, a, a.size+b.size) // ends where record 43 starts
+		s = mustOpen(t, fx.cfg)
+		defer mustClose(t, s)
+		checkServedD(t, s, fx.stored, map[int]bool{41: true})
+	})
+}
+

@@ -480,10 +480,22 @@ func resyncAfter(seg *mappedFile, off, segSize, limit int64, lastSeg bool) int64
 		m := get32(b[message.OffMagic:])
 		if (magicOK(m) || m == quarantineMagic) && get64(b[message.OffPhysicalOffset:]) == off &&
 			n >= minRecordLen && pos+n+blankLen <= segSize {
-			// Trust the length only if something sound follows it: a
-			// damaged length must not make the walk skip good records.
+			// Trust the length only if something sound follows it and
+			// nothing sound lies inside it: a damaged length must not make
+			// the walk skip good records. Records never overlap, so an
+			// intact record within the claimed length means the length is
+			// what was damaged — be it one reaching past the log's end
+			// (which passes for a torn last write) or one that happens to
+			// land on a later record.
 			next := off + n
 			if _, err := recordAt(seg, next, true); err == nil || (lastSeg && next >= limit) || isQuarantined(seg.data[next-seg.base:]) {
+				inside := next
+				if lastSeg {
+					inside = min(next, limit)
+				}
+				if p := findRecord(seg, off+1, inside); p >= 0 {
+					return p
+				}
 				return next
 			}
 		}
