@@ -22,46 +22,71 @@ func FuzzRecoverCorruptLog(f *testing.F) {
 	f.Add(uint32(70000), []byte{0, 0, 0, 0, 0, 0, 0, 0})
 	f.Add(uint32(65530), []byte{0xcb, 0xd4, 0x31, 0x94})
 	f.Fuzz(func(t *testing.T, at uint32, junk []byte) {
-		if len(junk) == 0 || len(junk) > 4096 {
-			return
-		}
-		cfg, s, stored := fuzzStore(t, 600, nil)
-		end := s.MaxPhysicalOffset()
-		s.stopForCrashTest()
 		// The checkpoint taken at open says offset 0, so recovery
 		// re-dispatches the whole log and meets the damage wherever it is.
-		from := int64(at) % end
-		writeLogBytes(t, cfg, from, junk)
-		s = mustOpen(t, cfg)
-		defer mustClose(t, s)
-		// A fake end-of-segment marker legitimately hides the rest of its
-		// segment; otherwise every untouched record must be served, but
-		// for the case recover documents as undecidable: a queue id
-		// damaged into another queue at the very offset a record of that
-		// queue holds. Either of the two may then take the slot.
-		fakeBlank := bytes.Contains(junk, []byte{0xcb, 0xd4, 0x31, 0x94})
-		damaged := func(a storedAt) bool { return a.phy+a.size > from && a.phy < from+int64(len(junk)) }
-		swapped := map[[2]int64]storedAt{} // slot → the damaged record that may hold it
-		for _, a := range stored {
-			if idAt := a.phy + message.OffQueueID; idAt+4 > from && idAt < from+int64(len(junk)) {
-				if q := readQueueID(t, cfg, a.phy); q != a.q {
-					swapped[[2]int64{int64(q), a.qoff}] = a
-				}
+		fuzzDamagedLog(t, func(s *Store) error { s.stopForCrashTest(); return nil }, at, junk)
+	})
+}
+
+// FuzzRecoverCorruptLogStopped is FuzzRecoverCorruptLog after each kind
+// of stop (stopKinds): a clean close, where recovery trusts the queues
+// and reads must refuse what is damaged, and a kill after a checkpoint
+// covering everything, where recovery verifies the log against the
+// queues instead of re-creating them.
+func FuzzRecoverCorruptLogStopped(f *testing.F) {
+	for kind := range stopKinds {
+		f.Add(uint8(kind), uint32(100), []byte{0xff, 0xff})
+		f.Add(uint8(kind), uint32(70000), []byte{0, 0, 0, 0, 0, 0, 0, 0})
+		f.Add(uint8(kind), uint32(69917), []byte("X"))
+	}
+	f.Fuzz(func(t *testing.T, kind uint8, at uint32, junk []byte) {
+		fuzzDamagedLog(t, stopKinds[int(kind)%len(stopKinds)].stop, at, junk)
+	})
+}
+
+// fuzzDamagedLog stores records, stops the store with stop, writes junk
+// into its log at a position derived from at, reopens it and checks what
+// it serves.
+func fuzzDamagedLog(t *testing.T, stop func(*Store) error, at uint32, junk []byte) {
+	if len(junk) == 0 || len(junk) > 4096 {
+		return
+	}
+	cfg, s, stored := fuzzStore(t, 600, nil)
+	end := s.MaxPhysicalOffset()
+	if err := stop(s); err != nil {
+		t.Fatal(err)
+	}
+	from := int64(at) % end
+	writeLogBytes(t, cfg, from, junk)
+	s = mustOpen(t, cfg)
+	defer mustClose(t, s)
+	// A fake end-of-segment marker legitimately hides the rest of its
+	// segment; otherwise every untouched record must be served, but
+	// for the case recover documents as undecidable: a queue id
+	// damaged into another queue at the very offset a record of that
+	// queue holds. Either of the two may then take the slot.
+	fakeBlank := bytes.Contains(junk, []byte{0xcb, 0xd4, 0x31, 0x94})
+	damaged := func(a storedAt) bool { return a.phy+a.size > from && a.phy < from+int64(len(junk)) }
+	swapped := map[[2]int64]storedAt{} // slot → the damaged record that may hold it
+	for _, a := range stored {
+		if idAt := a.phy + message.OffQueueID; idAt+4 > from && idAt < from+int64(len(junk)) {
+			if q := readQueueID(t, cfg, a.phy); q != a.q {
+				swapped[[2]int64{int64(q), a.qoff}] = a
 			}
 		}
-		checkServedAs(t, s, stored, swapped, func(a storedAt) bool {
-			_, lost := swapped[[2]int64{int64(a.q), a.qoff}]
-			return fakeBlank || lost || damaged(a)
-		})
-		if _, err := os.Stat(filepath.Join(cfg.Dir, "abort")); err != nil {
-			t.Fatalf("abort marker missing while open: %v", err)
-		}
-		next := s.MaxOffset("fz", 0)
-		r := mustAppend(t, s, newMsg("fz", 0, []byte("after"), "", ""))
-		if r.QueueOffset != next {
-			t.Fatalf("append after recovery got queue offset %d, want %d", r.QueueOffset, next)
-		}
+	}
+	checkServedAs(t, s, stored, swapped, func(a storedAt) bool {
+		_, lost := swapped[[2]int64{int64(a.q), a.qoff}]
+		return fakeBlank || lost || damaged(a)
 	})
+	if _, err := os.Stat(filepath.Join(cfg.Dir, "abort")); err != nil {
+		t.Fatalf("abort marker missing while open: %v", err)
+	}
+	next := s.MaxOffset("fz", 0)
+	r := mustAppend(t, s, newMsg("fz", 0, []byte("after"), "", ""))
+	if r.QueueOffset != next {
+		t.Fatalf("append after recovery got queue offset %d, want %d", r.QueueOffset, next)
+	}
 }
 
 // fuzzStore opens a store with no flush or checkpoint of its own and
