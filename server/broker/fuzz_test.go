@@ -5,39 +5,19 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rocketgo/rocketgo/remoting/netclient"
 
+	"github.com/rocketgo/rocketgo/internal/panicwatch"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/wire"
 )
-
-// panicWatch is a slog handler that counts processor panics the remoting
-// server recovered from: a panic is a bug even when the server survives it.
-type panicWatch struct {
-	slog.Handler
-	panics *atomic.Int64
-}
-
-func (h panicWatch) Handle(ctx context.Context, r slog.Record) error {
-	if strings.Contains(r.Message, "panicked") {
-		h.panics.Add(1)
-	}
-	return nil
-}
-
-func (h panicWatch) Enabled(context.Context, slog.Level) bool { return true }
-func (h panicWatch) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h panicWatch) WithGroup(string) slog.Handler            { return h }
 
 // fuzzSeeds are well-formed requests for every code the broker serves, and
 // the frames the official client sent in the capture under
@@ -109,7 +89,7 @@ func FuzzBrokerFrames(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s)
 	}
-	var panics atomic.Int64
+	var watch panicwatch.Watch
 	cfg := DefaultConfig()
 	cfg.ListenHost, cfg.ListenPort = "127.0.0.1", 0
 	cfg.StorePathRootDir = f.TempDir()
@@ -119,7 +99,7 @@ func FuzzBrokerFrames(f *testing.F) {
 	cfg.MaxHashSlotNum, cfg.MaxIndexNum = 1000, 4000
 	cfg.MessageDelayLevel = "1s"
 	cfg.EnablePropertyFilter = true // SQL92 seeds reach the filter compiler
-	b, err := New(cfg, WithLogger(slog.New(panicWatch{panics: &panics})))
+	b, err := New(cfg, WithLogger(watch.Logger()))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -160,7 +140,7 @@ func FuzzBrokerFrames(f *testing.F) {
 		if resp.Code != remoting.Success || err != nil || len(msgs) != 1 || string(msgs[0].Body) != "canary" {
 			t.Fatalf("canary unreadable after input: code %d, %v, %v", resp.Code, err, msgs)
 		}
-		if n := panics.Load(); n > 0 {
+		if n := watch.Panics(); n > 0 {
 			t.Fatalf("%d processor panics", n)
 		}
 	})

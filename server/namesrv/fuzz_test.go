@@ -4,35 +4,15 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
-	"log/slog"
 	"net"
 	"strconv"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rocketgo/rocketgo/internal/panicwatch"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/wire"
 )
-
-// panicWatch counts the processor panics the remoting server recovered
-// from: a panic is a bug even when the server survives it.
-type panicWatch struct {
-	slog.Handler
-	panics *atomic.Int64
-}
-
-func (h panicWatch) Handle(_ context.Context, r slog.Record) error {
-	if strings.Contains(r.Message, "panicked") {
-		h.panics.Add(1)
-	}
-	return nil
-}
-
-func (h panicWatch) Enabled(context.Context, slog.Level) bool { return true }
-func (h panicWatch) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h panicWatch) WithGroup(string) slog.Handler            { return h }
 
 // nsFuzzSeeds are well-formed requests for every code the name server
 // serves, frames without their length prefix; the fuzzer mutates them.
@@ -96,8 +76,8 @@ func FuzzNameServerFrames(f *testing.F) {
 	for _, s := range nsFuzzSeeds(f) {
 		f.Add(s)
 	}
-	var panics atomic.Int64
-	s := startServer(f, WithLogger(slog.New(panicWatch{panics: &panics})))
+	var watch panicwatch.Watch
+	s := startServer(f, WithLogger(watch.Logger()))
 	rc := newRemotingClient(f)
 	c := newNSClient(f, rc, s.Addr())
 	mustRegister(f, c, brokerReq("CanaryCluster", "canary", "127.0.0.1:30911", 0, 1, "FuzzCanary"))
@@ -128,7 +108,7 @@ func FuzzNameServerFrames(f *testing.F) {
 		if err != nil || len(r.BrokerDatas) == 0 || r.BrokerDatas[0].MasterAddr() != "127.0.0.1:30911" {
 			t.Fatalf("canary route after input: %+v, %v", r, err)
 		}
-		if n := panics.Load(); n > 0 {
+		if n := watch.Panics(); n > 0 {
 			t.Fatalf("%d processor panics", n)
 		}
 	})

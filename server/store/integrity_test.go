@@ -446,4 +446,3 @@ func TestRecoveryDistrustsLengthOverRecords(t *testing.T) {
 		checkServedD(t, s, fx.stored, map[int]bool{41: true})
 	})
 }
-
