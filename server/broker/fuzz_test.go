@@ -2,10 +2,7 @@ package broker
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,6 +11,7 @@ import (
 	"github.com/rocketgo/rocketgo/remoting/netclient"
 
 	"github.com/rocketgo/rocketgo/internal/panicwatch"
+	"github.com/rocketgo/rocketgo/internal/rawframe"
 	"github.com/rocketgo/rocketgo/message"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/wire"
@@ -114,21 +112,9 @@ func FuzzBrokerFrames(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		conn, err := net.DialTimeout("tcp", b.Addr(), 2*time.Second)
-		if err != nil {
+		if err := rawframe.Exchange(b.Addr(), frame, 200*time.Millisecond); err != nil {
 			t.Fatalf("broker stopped accepting: %v", err)
 		}
-		var prefix [4]byte
-		binary.BigEndian.PutUint32(prefix[:], uint32(len(frame)))
-		conn.SetDeadline(time.Now().Add(200 * time.Millisecond))
-		conn.Write(append(prefix[:], frame...))
-		// Wait for one answer, a close, or the deadline (oneway requests and
-		// parked pulls answer nothing).
-		var size [4]byte
-		if _, err := io.ReadFull(conn, size[:]); err == nil {
-			io.CopyN(io.Discard, conn, int64(binary.BigEndian.Uint32(size[:])))
-		}
-		conn.Close()
 
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

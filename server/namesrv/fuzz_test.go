@@ -2,14 +2,12 @@ package namesrv
 
 import (
 	"context"
-	"encoding/binary"
-	"io"
-	"net"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/rocketgo/rocketgo/internal/panicwatch"
+	"github.com/rocketgo/rocketgo/internal/rawframe"
 	"github.com/rocketgo/rocketgo/remoting"
 	"github.com/rocketgo/rocketgo/remoting/wire"
 )
@@ -83,19 +81,9 @@ func FuzzNameServerFrames(f *testing.F) {
 	mustRegister(f, c, brokerReq("CanaryCluster", "canary", "127.0.0.1:30911", 0, 1, "FuzzCanary"))
 
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		conn, err := net.DialTimeout("tcp", s.Addr(), 2*time.Second)
-		if err != nil {
+		if err := rawframe.Exchange(s.Addr(), frame, 200*time.Millisecond); err != nil {
 			t.Fatalf("name server stopped accepting: %v", err)
 		}
-		var prefix [4]byte
-		binary.BigEndian.PutUint32(prefix[:], uint32(len(frame)))
-		conn.SetDeadline(time.Now().Add(200 * time.Millisecond))
-		conn.Write(append(prefix[:], frame...))
-		var size [4]byte
-		if _, err := io.ReadFull(conn, size[:]); err == nil {
-			io.CopyN(io.Discard, conn, int64(binary.BigEndian.Uint32(size[:])))
-		}
-		conn.Close()
 
 		// The canary route survives anything but an explicit unregister
 		// or delete of it; put it back so every input starts alike.
