@@ -396,3 +396,25 @@ func TestRefreshLoopAndWatch(t *testing.T) {
 		t.Fatal("ForgetTopic kept the topic")
 	}
 }
+
+// TestOrderTopicConfBounds: an orderTopicConf entry claiming more queues
+// than a route may carry is skipped, like an unreadable one, instead of
+// building a publish list of that length.
+func TestOrderTopicConfBounds(t *testing.T) {
+	route := &wire.TopicRoute{
+		OrderTopicConf: "broker-a:4;broker-b:2147483647;broker-c:-3;broker-d:x;broker-e:2",
+		BrokerDatas: []wire.BrokerData{
+			{BrokerName: "broker-a", BrokerAddrs: map[int64]string{0: "10.0.0.1:10911"}},
+			{BrokerName: "broker-e", BrokerAddrs: map[int64]string{0: "10.0.0.5:10911"}},
+		},
+	}
+	ti := buildTopicInfo("T", route, false)
+	var got []string
+	for _, q := range ti.Publish {
+		got = append(got, q.BrokerName)
+	}
+	want := []string{"broker-a", "broker-a", "broker-a", "broker-a", "broker-e", "broker-e"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("publish queues of %v", got)
+	}
+}

@@ -146,7 +146,9 @@ func buildTopicInfo(topic string, route *wire.TopicRoute, fromDefault bool) *Top
 				continue
 			}
 			nq, err := strconv.Atoi(strings.TrimSpace(n))
-			if err != nil {
+			// Counts outside a route's bounds are skipped like unreadable
+			// ones: one entry of "b:2147483647" must not exhaust memory.
+			if err != nil || nq < 0 || nq > wire.MaxQueueNums || len(ti.Publish)+nq > wire.MaxRouteQueues {
 				continue
 			}
 			for q := 0; q < nq; q++ {

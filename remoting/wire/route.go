@@ -14,6 +14,16 @@ const (
 	PermPriority int32 = 8
 )
 
+// Bounds of the queue counts a route may carry. Clients build a list entry
+// per queue, so a route claiming 2³¹ queues (a damaged or hostile name
+// server's answer) would exhaust their memory; ParseTopicRoute refuses
+// it instead. Real topics have tens to hundreds of queues per broker
+// group (brokers here refuse more than 1,024) and routes a few groups.
+const (
+	MaxQueueNums   = 1 << 16 // one broker group's read or write queues
+	MaxRouteQueues = 1 << 20 // all groups of one route together
+)
+
 // MasterID is the brokerId of a master; slaves use any other id.
 const MasterID int64 = 0
 
@@ -122,7 +132,15 @@ func ParseTopicRoute(body []byte) (*TopicRoute, error) {
 		QueueDatas:     make([]QueueData, len(w.QueueDatas)),
 		BrokerDatas:    make([]BrokerData, len(w.BrokerDatas)),
 	}
+	total := 0
 	for i, q := range w.QueueDatas {
+		if q.ReadQueueNums < 0 || q.ReadQueueNums > MaxQueueNums || q.WriteQueueNums < 0 || q.WriteQueueNums > MaxQueueNums {
+			return nil, fmt.Errorf("%w: route: broker %q has %d read and %d write queues, outside 0–%d",
+				ErrMalformedBody, q.BrokerName, q.ReadQueueNums, q.WriteQueueNums, MaxQueueNums)
+		}
+		if total += int(max(q.ReadQueueNums, q.WriteQueueNums)); total > MaxRouteQueues {
+			return nil, fmt.Errorf("%w: route: more than %d queues", ErrMalformedBody, MaxRouteQueues)
+		}
 		r.QueueDatas[i] = QueueData{BrokerName: q.BrokerName, ReadQueueNums: q.ReadQueueNums, WriteQueueNums: q.WriteQueueNums, Perm: q.Perm}
 		switch {
 		case q.TopicSysFlag != nil:

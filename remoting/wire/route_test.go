@@ -3,6 +3,7 @@ package wire
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -58,7 +59,13 @@ func TestParseTopicRouteExtras(t *testing.T) {
 }
 
 func TestParseTopicRouteMalformed(t *testing.T) {
-	for _, body := range []string{"", "{", `{"queueDatas":{}}`, `{"brokerDatas":[{"brokerAddrs":{"x":"a"}}]}`, "null x"} {
+	many := `{"queueDatas":[` + strings.Repeat(`{"brokerName":"b","readQueueNums":65536,"writeQueueNums":65536,"perm":6},`, 16) +
+		`{"brokerName":"b","readQueueNums":1,"writeQueueNums":1,"perm":6}]}`
+	for _, body := range []string{"", "{", `{"queueDatas":{}}`, `{"brokerDatas":[{"brokerAddrs":{"x":"a"}}]}`, "null x",
+		`{"queueDatas":[{"brokerName":"b","readQueueNums":2147483647,"writeQueueNums":4,"perm":6}]}`,
+		`{"queueDatas":[{"brokerName":"b","readQueueNums":4,"writeQueueNums":65537,"perm":6}]}`,
+		`{"queueDatas":[{"brokerName":"b","readQueueNums":-1,"writeQueueNums":4,"perm":6}]}`,
+		many} {
 		if _, err := ParseTopicRoute([]byte(body)); !errors.Is(err, ErrMalformedBody) {
 			t.Fatalf("%q: got %v, want ErrMalformedBody", body, err)
 		}
@@ -110,6 +117,16 @@ func FuzzParseTopicRoute(f *testing.F) {
 			if b.BrokerAddrs == nil {
 				t.Fatal("nil BrokerAddrs")
 			}
+		}
+		total := 0
+		for _, q := range r.QueueDatas {
+			if q.ReadQueueNums < 0 || q.WriteQueueNums < 0 || q.ReadQueueNums > MaxQueueNums || q.WriteQueueNums > MaxQueueNums {
+				t.Fatalf("queue counts %d/%d accepted", q.ReadQueueNums, q.WriteQueueNums)
+			}
+			total += int(max(q.ReadQueueNums, q.WriteQueueNums))
+		}
+		if total > MaxRouteQueues {
+			t.Fatalf("%d queues accepted", total)
 		}
 	})
 }
