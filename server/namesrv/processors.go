@@ -85,6 +85,24 @@ func (s *Server) required(req *remoting.Command, pairs ...string) *remoting.Comm
 	return nil
 }
 
+// routableTopics drops, with a warning, the topics whose queue counts no
+// client would accept in a route (wire.MaxQueueNums): every client would
+// build a queue entry per claimed queue, and ours refuse such routes, so
+// the name server keeps them out of the routes it answers — for official
+// clients too — rather than refuse the broker's whole registration.
+func (s *Server) routableTopics(broker, addr string, topics []wire.TopicConfig) []wire.TopicConfig {
+	kept := topics[:0]
+	for _, tc := range topics {
+		if tc.ReadQueueNums > wire.MaxQueueNums || tc.WriteQueueNums > wire.MaxQueueNums {
+			s.log.Warn("namesrv: topic not routed: more queues than a route may carry", "broker", broker, "addr", addr,
+				"topic", tc.TopicName, "readQueueNums", tc.ReadQueueNums, "writeQueueNums", tc.WriteQueueNums, "max", wire.MaxQueueNums)
+			continue
+		}
+		kept = append(kept, tc)
+	}
+	return kept
+}
+
 func (s *Server) registerBroker(conn any, req *remoting.Command) *remoting.Command {
 	var h remoting.RegisterBrokerRequestHeader
 	if err := req.DecodeHeader(&h); err != nil {
@@ -100,6 +118,7 @@ func (s *Server) registerBroker(conn any, req *remoting.Command) *remoting.Comma
 	if err != nil {
 		return s.fail(req, remoting.SystemError, err.Error())
 	}
+	body.Topics = s.routableTopics(h.BrokerName, h.BrokerAddr, body.Topics)
 	rr := registerRequest{
 		ClusterName:        h.ClusterName,
 		BrokerName:         h.BrokerName,

@@ -499,3 +499,21 @@ func TestKVConfigPersistsAcrossRestart(t *testing.T) {
 		t.Fatal("a corrupt KV file was accepted")
 	}
 }
+
+// TestRegisterSkipsUnroutableTopics: a topic claiming more queues than a
+// route may carry is left out of the routes (clients would build a queue
+// entry per claimed queue); the broker's other topics register as usual.
+func TestRegisterSkipsUnroutableTopics(t *testing.T) {
+	s := startServer(t)
+	c := newNSClient(t, newRemotingClient(t), s.Addr())
+	ctx := ctxT(t)
+	req := brokerReq("DefaultCluster", "broker-a", "127.0.0.1:10911", 0, 1, "Fine", "Huge")
+	req.Topics[1].ReadQueueNums = wire.MaxQueueNums + 1
+	mustRegister(t, c, req)
+	if r, err := c.Route(ctx, "Fine"); err != nil || len(r.QueueDatas) != 1 {
+		t.Fatalf("route of Fine: %+v, %v", r, err)
+	}
+	if r, err := c.Route(ctx, "Huge"); !errors.Is(err, nsclient.ErrTopicNotExist) {
+		t.Fatalf("route of Huge: %+v, %v", r, err)
+	}
+}
