@@ -229,10 +229,13 @@ func (c *Client) sendAsync(ctx context.Context, cc *clientConn, addr string, cmd
 // completed it first.
 func (cc *clientConn) expire(opaque int32, sentAt int64, err error) {
 	if cl := cc.pending.Remove(opaque); cl != nil {
-		cc.client.complete(cl, nil, err)
+		// A silent connection is closed before the callback hears of the
+		// timeout, so that a call the callback makes dials afresh rather
+		// than landing on the connection about to close.
 		if errors.Is(err, remoting.ErrTimeout) {
 			cc.timedOut(sentAt)
 		}
+		cc.client.complete(cl, nil, err)
 	}
 }
 
@@ -323,8 +326,8 @@ func (cc *clientConn) expireDue() {
 	cc.amu.Unlock()
 	timeout := cc.client.cfg.requestTimeout
 	for _, e := range expired {
+		cc.timedOut(e.sentAt) // before the callback: see expire
 		cc.client.complete(e.cl, nil, inflight.TimeoutError(timeout))
-		cc.timedOut(e.sentAt)
 	}
 }
 
