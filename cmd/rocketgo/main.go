@@ -53,7 +53,11 @@ func commands() map[string]command {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGPIPE too: output piped into `head` or `grep -m1` that exits
+	// would otherwise kill the process on its next write, before a
+	// loadtest's embedded server removes its data directory. Caught, the
+	// write fails instead and the command stops as on Ctrl-C.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
