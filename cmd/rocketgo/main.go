@@ -16,6 +16,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -53,14 +54,32 @@ func commands() map[string]command {
 }
 
 func main() {
-	// SIGPIPE too: output piped into `head` or `grep -m1` that exits
-	// would otherwise kill the process on its next write, before a
-	// loadtest's embedded server removes its data directory. Caught, the
-	// write fails instead and the command stops as on Ctrl-C.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	// Output piped into `head` or `grep -m1` that exits would kill the
+	// process by SIGPIPE on its next write to stdout, before a loadtest's
+	// embedded server removes its data directory. With SIGPIPE ignored
+	// the write fails with EPIPE instead, and a stdout that fails so stops
+	// the command as Ctrl-C does. (Catching SIGPIPE with Notify would
+	// deliver it for every broken socket as well, and stop a server each
+	// time a client vanished mid-write.)
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, readerGone := context.WithCancel(ctx)
+	code := run(ctx, os.Args[1:], stdoutWriter{readerGone}, os.Stderr)
+	readerGone()
 	stop()
 	os.Exit(code)
+}
+
+// stdoutWriter writes to os.Stdout and calls gone once its reader has left
+// (EPIPE).
+type stdoutWriter struct{ gone context.CancelFunc }
+
+func (w stdoutWriter) Write(p []byte) (int, error) {
+	n, err := os.Stdout.Write(p)
+	if errors.Is(err, syscall.EPIPE) {
+		w.gone()
+	}
+	return n, err
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
