@@ -240,15 +240,26 @@ func writeLogBytes(t *testing.T, cfg Config, off int64, b []byte) {
 	t.Helper()
 	for len(b) > 0 {
 		base := off - off%cfg.CommitLogSegmentSize
-		f, err := os.OpenFile(filepath.Join(cfg.Dir, "commitlog", segmentName(base)), os.O_RDWR, 0)
-		if err != nil {
+		p := filepath.Join(cfg.Dir, "commitlog", segmentName(base))
+		if _, err := os.Stat(p); err != nil {
 			return // past the last segment
 		}
 		n := min(int64(len(b)), base+cfg.CommitLogSegmentSize-off)
-		if _, err := f.WriteAt(b[:n], off-base); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
+		writeFileAt(t, p, off-base, b[:n])
 		b, off = b[n:], off+n
+	}
+}
+
+// writeFileAt overwrites the bytes of the existing file p at pos with b,
+// as damage on disk would.
+func writeFileAt(t *testing.T, p string, pos int64, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(b, pos); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -205,15 +205,7 @@ func FuzzRecoverCorruptQueue(f *testing.F) {
 		per := int64(cfg.ConsumeQueueEntriesPerFile) * cqEntrySize
 		pos := int64(at/3) % (2 * per)
 		p := filepath.Join(cfg.Dir, "consumequeue", "fz", fmt.Sprint(at%3), segmentName(pos-pos%per))
-		fh, err := os.OpenFile(p, os.O_RDWR, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := min(int64(len(junk)), per-pos%per)
-		if _, err := fh.WriteAt(junk[:n], pos%per); err != nil {
-			t.Fatal(err)
-		}
-		fh.Close()
+		writeFileAt(t, p, pos%per, junk[:min(int64(len(junk)), per-pos%per)])
 		s = mustOpen(t, cfg)
 		defer mustClose(t, s)
 		checkServed(t, s, stored, func(storedAt) bool { return false })
@@ -257,14 +249,7 @@ func FuzzRecoverCorruptIndex(f *testing.F) {
 			t.Fatal(err)
 		}
 		pos := int64(at) % st.Size()
-		fh, err := os.OpenFile(p, os.O_RDWR, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := fh.WriteAt(junk[:min(int64(len(junk)), st.Size()-pos)], pos); err != nil {
-			t.Fatal(err)
-		}
-		fh.Close()
+		writeFileAt(t, p, pos, junk[:min(int64(len(junk)), st.Size()-pos)])
 		s, err = Open(cfg)
 		if err != nil {
 			return // refusing a damaged store with an error is allowed; a panic is not

@@ -175,17 +175,10 @@ func writeQueueEntry(t *testing.T, cfg Config, topic string, q int32, qoff, phy 
 	t.Helper()
 	per := int64(cfg.ConsumeQueueEntriesPerFile) * cqEntrySize
 	pos := qoff * cqEntrySize
-	f, err := os.OpenFile(filepath.Join(cfg.Dir, "consumequeue", topic, fmt.Sprint(q), segmentName(pos-pos%per)), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var b [12]byte
 	binary.BigEndian.PutUint64(b[:], uint64(phy))
 	binary.BigEndian.PutUint32(b[8:], uint32(size))
-	if _, err := f.WriteAt(b[:], pos%per); err != nil {
-		t.Fatal(err)
-	}
+	writeFileAt(t, filepath.Join(cfg.Dir, "consumequeue", topic, fmt.Sprint(q), segmentName(pos-pos%per)), pos%per, b[:])
 }
 
 // TestDamageKinds damages a stopped store in each way under each kind of

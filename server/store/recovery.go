@@ -636,8 +636,11 @@ func (w *recoveryWalk) reconcile(rec message.StoredRecord) {
 // queue's files whatever the queue's start, and whether it points at a
 // record that names queue offset q.
 func (s *Store) homeEntry(cq *consumeQueue, q int64) (int64, bool) {
+	if q < 0 {
+		return 0, false
+	}
 	f := cq.files.load().find(q*cqEntrySize, cq.files.size)
-	if q < 0 || f == nil || !f.hold() {
+	if f == nil || !f.hold() {
 		return 0, false
 	}
 	phy, size, _ := cqEntry(f, q)
