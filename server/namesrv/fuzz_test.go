@@ -68,8 +68,10 @@ func nsFuzzSeeds(t testing.TB) [][]byte {
 // FuzzNameServerFrames sends arbitrary frames through the name server's
 // whole request path (codec, dispatch, processors, route table). After
 // every input the server must still answer, no processor may have
-// panicked, and the canary broker registered at start must still route its
-// topic — whatever the input registered, wiped or deleted besides.
+// panicked, and the canary broker must register again and route its topic
+// — whatever the input registered, wiped or deleted. (Re-registering
+// first lets an input unregister the canary legitimately; what it may not
+// do is leave the table unable to take the canary back.)
 func FuzzNameServerFrames(f *testing.F) {
 	for _, s := range nsFuzzSeeds(f) {
 		f.Add(s)
@@ -85,8 +87,8 @@ func FuzzNameServerFrames(f *testing.F) {
 			t.Fatalf("name server stopped accepting: %v", err)
 		}
 
-		// The canary route survives anything but an explicit unregister
-		// or delete of it; put it back so every input starts alike.
+		// Put the canary back (an input may have unregistered it or
+		// deleted its topic) so every input starts alike.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if _, err := c.RegisterBroker(ctx, brokerReq("CanaryCluster", "canary", "127.0.0.1:30911", 0, 1, "FuzzCanary")); err != nil {
