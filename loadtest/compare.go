@@ -33,6 +33,14 @@ type TraceComparison struct {
 	// (waits, latency), one above it that the machine had CPU to spare.
 	CPUOff, CPUOn []float64
 	CPURatio      float64
+	// Idle and Steal are the shares of the whole machine's CPU time that
+	// sat idle and that the hypervisor gave to something else while the
+	// pairs ran (/proc/stat; MachineKnown is false where the kernel does
+	// not say). They tell what the ratios measured: with CPU idle,
+	// tracing's work partly fills it; with none idle, or much stolen, the
+	// run is CPU-bound and the TPS ratio falls to the CPU ratio.
+	Idle, Steal  float64
+	MachineKnown bool
 }
 
 // CompareTrace measures what message trace costs: it runs cfg's load in
@@ -69,6 +77,7 @@ func CompareTrace(ctx context.Context, cfg Config, pairs int) (*TraceComparison,
 		cfg.NameServer = ns
 	}
 	var c TraceComparison
+	m0, known := cputime.ReadMachine()
 	for i := range pairs {
 		var tps, cpu [2]float64 // send TPS and CPU µs per message, indexed by trace on (1) or off (0)
 		for k := range 2 {
@@ -127,6 +136,11 @@ func CompareTrace(ctx context.Context, cfg Config, pairs int) (*TraceComparison,
 	fmt.Fprintf(out, "trace on/off send TPS: median %.3f of %d pairs, middle half %.3f–%.3f (%d trace records dropped)\n",
 		c.Median, pairs, c.Q1, c.Q3, c.Dropped)
 	fmt.Fprintf(out, "CPU per message, off/on: median %.3f (the TPS ratio where CPU alone bounds throughput)\n", c.CPURatio)
+	if m1, ok := cputime.ReadMachine(); known && ok {
+		c.Idle, c.Steal = m1.Sub(m0).Shares()
+		c.MachineKnown = true
+		fmt.Fprintf(out, "machine while the pairs ran: %.1f %% idle, %.1f %% stolen by the hypervisor (/proc/stat)\n", 100*c.Idle, 100*c.Steal)
+	}
 	return &c, nil
 }
 

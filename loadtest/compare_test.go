@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,12 @@ func TestCompareTrace(t *testing.T) {
 	if strings.Count(text, "pair ") != 2 || !strings.Contains(text, "trace on/off send TPS: median") || !strings.Contains(text, "middle half") ||
 		!strings.Contains(text, "CPU per message, off/on: median") {
 		t.Errorf("report:\n%s", text)
+	}
+	// The machine's share of idle and stolen time, where Linux tells it.
+	if runtime.GOOS == "linux" {
+		if !c.MachineKnown || c.Idle < 0 || c.Steal < 0 || c.Idle+c.Steal > 1 || !strings.Contains(text, "stolen by the hypervisor") {
+			t.Errorf("machine: known %v, idle %.3f, steal %.3f; report:\n%s", c.MachineKnown, c.Idle, c.Steal, text)
+		}
 	}
 	if _, err := CompareTrace(ctx, Config{}, 0); !errors.Is(err, ErrConfig) {
 		t.Errorf("zero pairs: %v, want ErrConfig", err)

@@ -44,7 +44,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.IntVar(&cfg.Consumers, "consumers", loadtest.DefaultConsumers, "push consumers")
 	fs.StringVar(&cfg.Group, "group", loadtest.DefaultGroup, "consumer group")
 	fs.BoolVar(&cfg.Trace, "trace", false, "message trace on producers and consumers (to RMQ_SYS_TRACE_TOPIC), to measure its cost")
-	traceCompare := fs.Int("trace-compare", 0, "measure trace's cost: run this many `pairs` of phases, trace off and on in alternating order, each -duration long, against one server, and print the on/off send TPS and the process CPU per message of each pair, the TPS ratios' median and quartiles and the CPU ratio's median (try -duration 3s)")
+	traceCompare := fs.Int("trace-compare", 0, "measure trace's cost: run this many `pairs` of phases, trace off and on in alternating order, each -duration long, against one server, and print the on/off send TPS and the process CPU per message of each pair, the TPS ratios' median and quartiles, the CPU ratio's median, and how much of the machine sat idle or went to the hypervisor meanwhile (try -duration 3s)")
 	fs.BoolVar(&cfg.Keys, "keys", false, "set a key on every message, the send time in seconds, as RocketMQ's benchmark -k (the broker indexes it)")
 	fs.IntVar(&cfg.PropertySize, "property-size", 0, "add user properties of about this many characters to every message (RocketMQ's benchmark -p)")
 	compressOver := fs.Int("compress-over", loadtest.DefaultCompressOver, "zlib-compress single message bodies from this many `bytes` up, as RocketMQ's producer (compressMsgBodyOverHowmuch); 0 turns compression off. Bodies are zeros after a 24-byte stamp and shrink to a few dozen bytes: use 0 to compare with tools that send raw bodies")
