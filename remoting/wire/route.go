@@ -24,6 +24,13 @@ const (
 	MaxRouteQueues = 1 << 20 // all groups of one route together
 )
 
+// RoutableQueueNums reports whether one broker group's read and write
+// queue counts are within what a route may carry (0–MaxQueueNums): what
+// ParseTopicRoute accepts and what a name server may put in a route.
+func RoutableQueueNums(read, write int32) bool {
+	return read >= 0 && read <= MaxQueueNums && write >= 0 && write <= MaxQueueNums
+}
+
 // MasterID is the brokerId of a master; slaves use any other id.
 const MasterID int64 = 0
 
@@ -134,7 +141,7 @@ func ParseTopicRoute(body []byte) (*TopicRoute, error) {
 	}
 	total := 0
 	for i, q := range w.QueueDatas {
-		if q.ReadQueueNums < 0 || q.ReadQueueNums > MaxQueueNums || q.WriteQueueNums < 0 || q.WriteQueueNums > MaxQueueNums {
+		if !RoutableQueueNums(q.ReadQueueNums, q.WriteQueueNums) {
 			return nil, fmt.Errorf("%w: route: broker %q has %d read and %d write queues, outside 0–%d",
 				ErrMalformedBody, q.BrokerName, q.ReadQueueNums, q.WriteQueueNums, MaxQueueNums)
 		}

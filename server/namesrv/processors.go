@@ -86,14 +86,14 @@ func (s *Server) required(req *remoting.Command, pairs ...string) *remoting.Comm
 }
 
 // routableTopics drops, with a warning, the topics whose queue counts no
-// client would accept in a route (wire.MaxQueueNums): every client would
+// client would accept in a route (wire.RoutableQueueNums): every client would
 // build a queue entry per claimed queue, and ours refuse such routes, so
 // the name server keeps them out of the routes it answers — for official
 // clients too — rather than refuse the broker's whole registration.
 func (s *Server) routableTopics(broker, addr string, topics []wire.TopicConfig) []wire.TopicConfig {
 	kept := topics[:0]
 	for _, tc := range topics {
-		if tc.ReadQueueNums > wire.MaxQueueNums || tc.WriteQueueNums > wire.MaxQueueNums {
+		if !wire.RoutableQueueNums(tc.ReadQueueNums, tc.WriteQueueNums) {
 			s.log.Warn("namesrv: topic not routed: more queues than a route may carry", "broker", broker, "addr", addr,
 				"topic", tc.TopicName, "readQueueNums", tc.ReadQueueNums, "writeQueueNums", tc.WriteQueueNums, "max", wire.MaxQueueNums)
 			continue
